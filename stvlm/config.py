@@ -1,0 +1,370 @@
+"""Typed, frozen configuration.
+
+Every size and option of the library lives in a frozen, keyword-only dataclass derived from
+:class:`Config`. Raw dicts (TOML/YAML files, ``--set key=value`` overrides, Ray trial dicts,
+checkpoint JSON) become configs at the edges only, through the strict :meth:`Config.from_dict`:
+
+* unknown keys raise, listing the allowed ones;
+* values are checked against the field's type (``int``, ``float``, ``bool``, ``str``,
+  ``Literal[...]``, ``tuple[...]``, ``X | None``, nested configs) and against the bounds declared
+  with :func:`field`;
+* every error is a :class:`~stvlm.errors.ConfigError` whose one-line message names the dotted
+  field path, the value and what is allowed.
+
+:meth:`Config.config_hash` is a short SHA-256 of the canonical JSON form and is stable across
+processes and Python versions.
+
+Example::
+
+    @config_class
+    class HeadConfig(Config):
+        hidden: int = field(64, ge=1, help="width of the hidden layer")
+        kind: Literal["linear", "mlp"] = field("linear", help="head type")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+
+from stvlm.errors import ConfigError
+
+C = TypeVar("C", bound="Config")
+
+_MISSING = dataclasses.MISSING
+
+
+def config_class(cls: type[C]) -> type[C]:
+    """Make ``cls`` a frozen, keyword-only dataclass (the only way configs are declared)."""
+    return dataclasses.dataclass(frozen=True, kw_only=True)(cls)
+
+
+def field(
+    default: Any = _MISSING,
+    *,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    help: str = "",  # noqa: A002 - mirrors dataclasses/peft "help" metadata
+    default_factory: Any = _MISSING,
+) -> Any:
+    """A config field with optional numeric bounds and help text.
+
+    Bounds apply to numbers and to every number inside a tuple field.
+    """
+    meta = {"help": help, "ge": ge, "gt": gt, "le": le, "lt": lt}
+    if default_factory is not _MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=meta)
+    if default is _MISSING:
+        return dataclasses.field(metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+def _describe(tp: Any) -> str:
+    """Human-readable description of a type annotation, for error messages."""
+    origin = get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " or ".join(_describe(a) for a in get_args(tp))
+    if origin is tuple:
+        args = get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {_describe(args[0])}"
+        return "a list of (" + ", ".join(_describe(a) for a in args) + ")"
+    if tp is type(None):
+        return "null"
+    if isinstance(tp, type) and issubclass(tp, Config):
+        return f"a table of {tp.__name__} settings"
+    if tp is float:
+        return "a number"
+    if tp is int:
+        return "an integer"
+    if tp is bool:
+        return "true or false"
+    if tp is str:
+        return "a string"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _bounds_text(meta: Mapping[str, Any]) -> str:
+    parts = []
+    for key, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+        if meta.get(key) is not None:
+            parts.append(f"{sym} {meta[key]:g}")
+    return " and ".join(parts)
+
+
+class _Mismatch(Exception):
+    """Internal: a value does not match a type."""
+
+
+def _coerce(value: Any, tp: Any, path: str) -> Any:
+    """Return ``value`` converted to annotation ``tp`` or raise :class:`_Mismatch`.
+
+    Lists become tuples, ints become floats where a float is expected, mappings become nested
+    configs (strictly, via ``from_dict``). Nothing else is converted: "3" is not an int.
+    """
+    origin = get_origin(tp)
+    if tp is Any:
+        return value
+    if origin is Literal:
+        if value in get_args(tp) and type(value) in {type(a) for a in get_args(tp)}:
+            return value
+        raise _Mismatch
+    if origin in (Union, types.UnionType):
+        for arg in get_args(tp):
+            try:
+                return _coerce(value, arg, path)
+            except _Mismatch:
+                continue
+        raise _Mismatch
+    if tp is type(None):
+        if value is None:
+            return None
+        raise _Mismatch
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise _Mismatch
+        args = get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], f"{path}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise _Mismatch
+        return tuple(_coerce(v, a, f"{path}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if isinstance(tp, type) and issubclass(tp, Config):
+        if isinstance(value, tp):
+            return value
+        if isinstance(value, Mapping):
+            return tp.from_dict(value, path=path)
+        raise _Mismatch
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise _Mismatch
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise _Mismatch
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise _Mismatch
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        raise _Mismatch
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise _Mismatch
+        key_tp, val_tp = get_args(tp)
+        return {_coerce(k, key_tp, path): _coerce(v, val_tp, f"{path}.{k}") for k, v in value.items()}
+    raise TypeError(f"unsupported config annotation {tp!r} at {path}")
+
+
+def _numbers(value: Any) -> Iterable[float]:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, (int, float)):
+        yield value
+    elif isinstance(value, tuple):
+        for v in value:
+            yield from _numbers(v)
+
+
+def _within(x: float, meta: Mapping[str, Any]) -> bool:
+    checks = (
+        ("ge", lambda b: x >= b),
+        ("gt", lambda b: x > b),
+        ("le", lambda b: x <= b),
+        ("lt", lambda b: x < b),
+    )
+    return all(meta.get(k) is None or ok(meta[k]) for k, ok in checks)
+
+
+class Config:
+    """Base class of all configs: strict construction, dict round trip, stable hash.
+
+    Subclasses are declared with :func:`config_class` and may override :meth:`check` for
+    cross-field rules (raise :class:`ConfigError` via :meth:`fail`).
+    """
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            tp = hints[f.name]
+            try:
+                coerced = _coerce(value, tp, f.name)
+            except _Mismatch:
+                raise ConfigError(
+                    f"{f.name} = {value!r} is not allowed; expected {_describe(tp)}"
+                ) from None
+            if coerced is not value:
+                object.__setattr__(self, f.name, coerced)
+            for x in _numbers(coerced):
+                if not _within(x, f.metadata):
+                    raise ConfigError(
+                        f"{f.name} = {value!r} is out of range; allowed: {_bounds_text(f.metadata)}"
+                    )
+        self.check()
+
+    def check(self) -> None:
+        """Cross-field validation hook; subclasses raise via :meth:`fail`."""
+
+    def fail(self, name: str, message: str) -> None:
+        """Raise a :class:`ConfigError` about field ``name``."""
+        raise ConfigError(f"{name} = {getattr(self, name)!r} {message}")
+
+    # -- dict round trip ------------------------------------------------------------------
+
+    @classmethod
+    def allowed_keys(cls) -> list[str]:
+        """Names of the fields, in declaration order."""
+        return [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+
+    @classmethod
+    def from_dict(cls: type[C], data: Mapping[str, Any], *, path: str = "") -> C:
+        """Build a config from a mapping; unknown keys and bad values raise ``ConfigError``.
+
+        Args:
+            data: the raw mapping (from TOML, YAML, JSON or a Ray trial).
+            path: dotted prefix of this config inside its parent, for error messages.
+        """
+        prefix = f"{path}." if path else ""
+        if not isinstance(data, Mapping):
+            raise ConfigError(
+                f"{path or cls.__name__} = {data!r} is not allowed; expected a table of "
+                f"{cls.__name__} settings"
+            )
+        allowed = cls.allowed_keys()
+        for key in data:
+            if key not in allowed:
+                raise ConfigError(
+                    f"unknown key {prefix}{key!s} in {cls.__name__}; allowed: {', '.join(allowed)}"
+                )
+        try:
+            return cls(**dict(data))
+        except ConfigError as err:
+            message = str(err)
+            if prefix and not message.startswith(prefix):
+                message = prefix + message
+            raise ConfigError(message) from None
+        except TypeError as err:  # a required field is missing
+            raise ConfigError(f"{prefix or cls.__name__ + ': '}{err}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict (tuples become lists) that ``from_dict`` accepts back."""
+
+        def plain(v: Any) -> Any:
+            if isinstance(v, Config):
+                return v.to_dict()
+            if isinstance(v, tuple):
+                return [plain(x) for x in v]
+            if isinstance(v, dict):
+                return {k: plain(x) for k, x in v.items()}
+            return v
+
+        return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+
+    def config_hash(self, length: int = 12) -> str:
+        """Short SHA-256 of the canonical JSON form: equal configs give equal hashes."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:length]
+
+    def replace(self: C, **changes: Any) -> C:
+        """A copy with some fields changed (validated like a new config)."""
+        unknown = sorted(set(changes) - set(self.allowed_keys()))
+        if unknown:
+            raise ConfigError(
+                f"unknown key {unknown[0]} in {type(self).__name__}; "
+                f"allowed: {', '.join(self.allowed_keys())}"
+            )
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+    def with_overrides(self: C, assignments: Iterable[str]) -> C:
+        """Apply ``key.sub=value`` strings (values parsed as JSON, else kept as strings)."""
+        data = self.to_dict()
+        for item in assignments:
+            if "=" not in item:
+                raise ConfigError(f"override {item!r} is not of the form key=value")
+            key, raw = item.split("=", 1)
+            try:
+                value: Any = json.loads(raw)
+            except json.JSONDecodeError:
+                value = raw
+            node = data
+            parts = key.strip().split(".")
+            for i, part in enumerate(parts[:-1]):
+                if not isinstance(node.get(part), dict):
+                    raise ConfigError(
+                        f"unknown key {'.'.join(parts[: i + 1])} in override {item!r}"
+                    )
+                node = node[part]
+            node[parts[-1]] = value
+        return type(self).from_dict(data)
+
+
+# ---------------------------------------------------------------------------------------------
+# Experiment-level configs shared by the data pipeline, baselines and the engine. The model's
+# own configs live in ``stvlm/models/config.py``.
+# ---------------------------------------------------------------------------------------------
+
+
+@config_class
+class FewShotConfig(Config):
+    """Which training windows a run may use."""
+
+    ratio: float = field(1.0, gt=0.0, le=1.0, help="share of the training windows kept, in (0, 1]")
+    method: Literal["first", "random"] = field(
+        "first",
+        help="'first': the first ratio of the chronological training windows, contiguous (default, "
+        "leak-free, STD-PLM); 'random': a seeded random subset (Time-VLM; labelled in outputs)",
+    )
+    seed: int = field(0, ge=0, help="seed of the 'random' method")
+
+    @property
+    def label(self) -> str:
+        """How the selection is named in outputs: ``"first-10%"``, ``"random-10% (seed 0)"``."""
+        pct = f"{self.ratio * 100:g}%"
+        return f"first-{pct}" if self.method == "first" else f"random-{pct} (seed {self.seed})"
+
+
+@config_class
+class DataConfig(Config):
+    """Dataset, protocol and few-shot selection of one run."""
+
+    dataset: str = field("los-loop", help="registered dataset name (see `stvlm data list`)")
+    data_root: str | None = field(
+        None, help="folder with one sub-folder per dataset; default: $STVLM_DATA"
+    )
+    protocol: str = field("standard", help="evaluation protocol name ('standard', 'tgcn')")
+    few_shot: FewShotConfig = field(default_factory=FewShotConfig)
+    verify: Literal["size", "sha256", "none"] = field(
+        "sha256", help="how dataset files are checked before loading"
+    )
+
+
+@config_class
+class TrainConfig(Config):
+    """Optimisation settings of one run (used by the engine and the neural baselines)."""
+
+    epochs: int = field(20, ge=1, help="maximum number of epochs")
+    batch_size: int = field(32, ge=1)
+    lr: float = field(1e-3, gt=0.0)
+    weight_decay: float = field(1e-4, ge=0.0)
+    patience: int = field(5, ge=1, help="epochs without validation improvement before stopping")
+    grad_clip: float = field(5.0, ge=0.0, help="max gradient norm; 0 disables clipping")
+    seed: int = field(0, ge=0)
+    device: Literal["auto", "cpu", "cuda"] = field("auto", help="'auto': CUDA when available")
+    amp: bool = field(True, help="bf16 autocast on CUDA (ignored on CPU)")
+    max_batches_per_epoch: int | None = field(
+        None, ge=1, help="cap on training batches per epoch (smoke runs)"
+    )
+    num_threads: int | None = field(None, ge=1, help="torch CPU threads; default: torch's")
