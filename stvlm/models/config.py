@@ -1,0 +1,154 @@
+"""Configs of the ST-VLM model: one sub-config per part, composed in :class:`STVLMConfig`.
+
+Every size of the model lives here, so the ``tiny`` presets build the real architecture on a CPU
+in milliseconds. Names of registered components (image encodings, backbones) are validated
+against their registries when the model is built (``stvlm.models.build``), which names the
+allowed values.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from stvlm.config import Config, config_class, field
+
+FusionDepth = int | Literal["late", "all"]
+Finetune = Literal["frozen", "layernorm", "pfa", "lora", "full"]
+
+
+@config_class
+class ImageConfig(Config):
+    """Spatial-to-image encoding (the vision modality)."""
+
+    encoding: str = field(
+        "grid_heatmap",
+        help="image encoder name: grid_heatmap, spectral_grid, node_time, correlation, fft, "
+        "learnable, flow",
+    )
+    size: int | None = field(
+        None, ge=8, help="image side S in pixels; default: the backbone's image size"
+    )
+    grid: int = field(16, ge=2, help="side G of the coordinate grid of grid_heatmap/spectral_grid")
+    blur: float = field(1.0, ge=0.0, help="std (in cells) of the Gaussian that fills empty cells; 0: none")
+    learnable_hidden: int = field(48, ge=3, help="channels of the learnable encoder (Time-VLM: 48)")
+
+
+@config_class
+class TextConfig(Config):
+    """Text prompt of every window."""
+
+    max_length: int = field(40, ge=4, help="max tokens of the prompt (ViLT: 40, CLIP: 77)")
+    stat_decimals: int = field(1, ge=0, le=3, help="rounding of window statistics (cache buckets)")
+    include_stats: bool = True
+    include_time: bool = True
+    include_side: bool = field(True, help="weather / POI sentences where the dataset has them")
+
+
+@config_class
+class SeriesConfig(Config):
+    """Time-series tokens: one token per node (ST-LLM), optionally compressed to K latents."""
+
+    dim: int = field(64, ge=4, help="width D of the value/node/time embeddings before fusion")
+    num_latents: int | None = field(
+        None, ge=1, help="compress N node tokens to K latent tokens (for large N); None: no"
+    )
+    instance_norm: bool = field(False, help="RevIN-style per-window normalisation (Time-VLM)")
+
+
+@config_class
+class BackboneConfig(Config):
+    """Which VLM (or LLM) and how much of it."""
+
+    name: str = field("vilt", help="vilt, clip, siglip, smolvlm, qwen2-vl, qwen2.5-vl, gpt2")
+    pretrained: str | None = field(
+        None, help="hub id or local path for from_pretrained; None: random from_config preset"
+    )
+    preset: Literal["tiny", "small", "base"] = field(
+        "tiny", help="size of the from_config model when pretrained is None"
+    )
+    layers: int | None = field(None, ge=1, help="vlm_layers: keep only the first L blocks")
+    revision: str | None = field(None, help="hub revision (branch, tag or commit)")
+    local_files_only: bool = field(False, help="never touch the network in from_pretrained")
+
+
+@config_class
+class FusionConfig(Config):
+    """Where and how ST tokens meet image and text tokens."""
+
+    depth: FusionDepth = field(
+        1,
+        help="k = 0: ST tokens join at the embeddings; k >= 1: they enter layer k and a gated "
+        "cross-attention adapter follows block k; 'late': pooled fusion after the VLM; "
+        "'all': an adapter after every block",
+    )
+    heads: int = field(4, ge=1, help="attention heads of the cross-attention adapter")
+    spatial_bias: bool = field(True, help="bias each node's attention towards its own image patch")
+    bias_sigma: float = field(1.0, gt=0.0, help="std (in patches) of the spatial bias")
+
+    def check(self) -> None:
+        if isinstance(self.depth, int) and self.depth < 0:
+            self.fail("depth", "is out of range; allowed: an integer >= 0, 'late' or 'all'")
+
+
+@config_class
+class FinetuneConfig(Config):
+    """Adaptive fine-tuning of the backbone."""
+
+    strategy: Finetune = field(
+        "lora", help="frozen, layernorm, pfa (last U layers' attention), lora (peft), full"
+    )
+    lora_rank: int = field(8, ge=1)
+    lora_alpha: float | None = field(None, gt=0.0, help="default: 2 x lora_rank")
+    lora_dropout: float = field(0.0, ge=0.0, lt=1.0)
+    lora_targets: tuple[str, ...] | None = field(
+        None, help="module names to adapt; default: the backbone family's attention projections"
+    )
+    trainable_layers: int = field(2, ge=0, help="U: the last U layers train under 'pfa'")
+    train_layernorm: bool = field(True, help="layer norms also train under lora/pfa (ST-LLM)")
+
+
+@config_class
+class HeadConfig(Config):
+    """Prediction head on the ST-token outputs."""
+
+    hidden: int = field(0, ge=0, help="hidden width of an MLP head; 0: a linear head")
+    pooled_context: bool = field(
+        True, help="concatenate pooled image/text outputs to every node's token"
+    )
+    dropout: float = field(0.1, ge=0.0, lt=1.0)
+
+
+@config_class
+class STVLMConfig(Config):
+    """The whole model. Modality drop-out (``use_*``) exists for ablations."""
+
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    image: ImageConfig = field(default_factory=ImageConfig)
+    text: TextConfig = field(default_factory=TextConfig)
+    series: SeriesConfig = field(default_factory=SeriesConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    use_image: bool = True
+    use_text: bool = True
+    use_series: bool = True
+
+    def check(self) -> None:
+        if not self.use_series:
+            # Predictions come from the ST-token outputs, so without series tokens the
+            # nodes are represented by their node embeddings only (no values).
+            pass
+        if not (self.use_image or self.use_text or self.use_series):
+            self.fail("use_series", "leaves no modality; at least one of use_image, use_text, "
+                      "use_series must be true")
+
+    @classmethod
+    def tiny(cls) -> STVLMConfig:
+        """The tiny preset used by tests and smoke runs (random ViLT, hidden 32, 2 layers)."""
+        return cls(
+            backbone=BackboneConfig(name="vilt", preset="tiny"),
+            image=ImageConfig(grid=8, learnable_hidden=6),
+            series=SeriesConfig(dim=16),
+            fusion=FusionConfig(heads=2),
+            finetune=FinetuneConfig(lora_rank=4),
+        )
