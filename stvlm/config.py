@@ -302,10 +302,11 @@ class Config:
             node = data
             parts = key.strip().split(".")
             for i, part in enumerate(parts[:-1]):
-                if not isinstance(node.get(part), dict):
-                    raise ConfigError(
-                        f"unknown key {'.'.join(parts[: i + 1])} in override {item!r}"
-                    )
+                where = ".".join(parts[: i + 1])
+                if part not in node:
+                    raise ConfigError(f"unknown key {where} in override {item!r}")
+                if not isinstance(node[part], dict):
+                    raise ConfigError(f"override {item!r}: {where} is a value, not a table of settings")
                 node = node[part]
             node[parts[-1]] = value
         return type(self).from_dict(data)

@@ -1,0 +1,9 @@
+"""CLI verbs of ``stvlm``: each module registers one ``Command`` in ``COMMANDS``."""
+
+from __future__ import annotations
+
+from harness.commands.base import COMMANDS, Command, emit
+from harness.commands import data as _data  # noqa: F401  (registers "data")
+from harness.commands import evaluate as _evaluate  # noqa: F401  (registers "evaluate")
+
+__all__ = ["COMMANDS", "Command", "emit"]

@@ -1,0 +1,57 @@
+"""What every result file records about where it came from."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+PACKAGES = ("stvlm-studies", "torch", "transformers", "peft", "numpy", "ray", "optuna", "polars")
+REPO = Path(__file__).resolve().parents[1]
+
+
+def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
+    """Installed versions of the packages that shape results (missing ones are omitted)."""
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def git_commit(repo: Path = REPO) -> str | None:
+    """The checkout's commit (with ``-dirty`` when it has local changes), or ``None``."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return commit + ("-dirty" if dirty else "")
+
+
+def device_name() -> str:
+    """A short description of the compute device (GPU name or CPU)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name(0)
+    return f"cpu ({platform.processor() or platform.machine()})"
+
+
+def provenance() -> dict[str, object]:
+    """Versions, git commit, device and the command line of this process."""
+    return {
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "device": device_name(),
+        "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
+    }

@@ -1,0 +1,60 @@
+"""A GRU shared by all nodes: each node's window is a sequence, the last state predicts T_out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from stvlm.baselines.base import NeuralBaseline, TargetUnscaler
+from stvlm.config import Config, config_class, field
+from stvlm.data.batch import STBatch
+
+
+@config_class
+class GRUConfig(Config):
+    """GRU settings."""
+
+    hidden: int = field(64, ge=1)
+    layers: int = field(1, ge=1)
+    dropout: float = field(0.0, ge=0.0, lt=1.0, help="between GRU layers (needs layers > 1)")
+
+
+class GRUForecaster(nn.Module):
+    """``[B, T_in, N, C]`` -> per-node GRU -> ``[B, T_out, N, C_out]`` in original units."""
+
+    def __init__(self, cfg: GRUConfig, *, in_channels: int, output_len: int, unscaler: TargetUnscaler):
+        super().__init__()
+        self.gru = nn.GRU(
+            in_channels, cfg.hidden, num_layers=cfg.layers, batch_first=True,
+            dropout=cfg.dropout if cfg.layers > 1 else 0.0,
+        )
+        self.out_channels = int(unscaler.mean.numel())
+        self.output_len = output_len
+        self.proj = nn.Linear(cfg.hidden, output_len * self.out_channels)
+        self.unscale = unscaler
+
+    def forward(self, batch: STBatch) -> torch.Tensor:
+        b, t, n, c = batch.x.shape
+        seq = batch.x.permute(0, 2, 1, 3).reshape(b * n, t, c)  # [B*N, T_in, C]
+        _, h = self.gru(seq)  # h: [layers, B*N, H]
+        out = self.proj(h[-1])  # [B*N, T_out*C_out]
+        out = out.reshape(b, n, self.output_len, self.out_channels).permute(0, 2, 1, 3)  # [B, T_out, N, C_out]
+        return self.unscale(out)
+
+
+class GRUBaseline(NeuralBaseline):
+    name = "gru"
+
+    def __init__(self, cfg: GRUConfig | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg or GRUConfig()
+
+    def build(self, forecast: Any) -> nn.Module:
+        return GRUForecaster(
+            self.cfg,
+            in_channels=forecast.data.num_channels,
+            output_len=forecast.protocol.output_len,
+            unscaler=TargetUnscaler(forecast),
+        )

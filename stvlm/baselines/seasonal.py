@@ -1,0 +1,110 @@
+"""Baselines that learn nothing or only averages: last value, seasonal naive, historical average."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from stvlm.baselines.base import Baseline, target_steps, training_steps
+from stvlm.config import Config, TrainConfig, config_class, field
+
+
+def _targets_of(forecast: Any) -> np.ndarray:
+    """``[T, N, C_out]`` raw values of the target channels."""
+    return forecast.data.values[..., list(forecast.data.info.target_channels)]
+
+
+@config_class
+class NoOptions(Config):
+    """Baselines without settings."""
+
+
+class LastValue(Baseline):
+    """Repeats the last observed input step for every horizon."""
+
+    name = "last-value"
+
+    def __init__(self, cfg: NoOptions | None = None) -> None:
+        self.cfg = cfg or NoOptions()
+
+    def fit(self, forecast: Any, train: TrainConfig) -> dict[str, Any]:
+        return {}
+
+    def predict(self, forecast: Any, part: str) -> np.ndarray:
+        values = _targets_of(forecast)
+        steps = target_steps(forecast, part)  # [W, T_out]
+        last = steps[:, :1] - 1  # [W, 1] last input step
+        return np.repeat(values[last[:, 0]][:, None], steps.shape[1], axis=1)  # [W, T_out, N, C]
+
+
+@config_class
+class SeasonalConfig(Config):
+    """Seasonal naive settings."""
+
+    days: int = field(7, ge=1, help="the season in days: 1 (yesterday) or 7 (last week)")
+
+
+class SeasonalNaive(Baseline):
+    """Predicts the value observed one season (a day or a week) before each target step.
+
+    Targets whose lagged step precedes the series start fall back to the last input value.
+    """
+
+    name = "seasonal-naive"
+
+    def __init__(self, cfg: SeasonalConfig | None = None) -> None:
+        self.cfg = cfg or SeasonalConfig()
+
+    def fit(self, forecast: Any, train: TrainConfig) -> dict[str, Any]:
+        return {}
+
+    def predict(self, forecast: Any, part: str) -> np.ndarray:
+        values = _targets_of(forecast)
+        period = self.cfg.days * forecast.data.info.steps_per_day
+        steps = target_steps(forecast, part)  # [W, T_out]
+        lagged = steps - period
+        fallback = np.broadcast_to(steps[:, :1] - 1, steps.shape)  # last input step
+        source = np.where(lagged >= 0, lagged, fallback)  # [W, T_out]
+        return values[source]  # [W, T_out, N, C]
+
+
+class HistoricalAverage(Baseline):
+    """Mean of the training steps at the same time of week, per node and channel.
+
+    Missing observations (the dataset's ``missing_value``) are left out of the averages; a
+    time-of-week slot never seen in training falls back to the node's training mean.
+    """
+
+    name = "historical-average"
+
+    def __init__(self, cfg: NoOptions | None = None) -> None:
+        self.cfg = cfg or NoOptions()
+        self.table: np.ndarray | None = None
+
+    @staticmethod
+    def _time_of_week(forecast: Any, steps: np.ndarray) -> np.ndarray:
+        data = forecast.data
+        return data.dow[steps] * data.info.steps_per_day + data.tod[steps]
+
+    def fit(self, forecast: Any, train: TrainConfig) -> dict[str, Any]:
+        values = _targets_of(forecast).astype(np.float64)
+        steps = training_steps(forecast)
+        x = values[steps]  # [S, N, C]
+        missing = forecast.data.info.missing_value
+        valid = np.ones_like(x, dtype=bool) if missing is None else x != missing
+        slots = 7 * forecast.data.info.steps_per_day
+        tow = self._time_of_week(forecast, steps)  # [S]
+        sums = np.zeros((slots,) + x.shape[1:])
+        counts = np.zeros((slots,) + x.shape[1:])
+        np.add.at(sums, tow, np.where(valid, x, 0.0))
+        np.add.at(counts, tow, valid)
+        node_mean = np.where(valid, x, 0.0).sum(0) / np.maximum(valid.sum(0), 1)  # [N, C]
+        self.table = np.where(counts > 0, sums / np.maximum(counts, 1), node_mean[None])
+        return {"slots_seen": int((counts.sum(axis=(1, 2)) > 0).sum()), "slots": slots}
+
+    def predict(self, forecast: Any, part: str) -> np.ndarray:
+        if self.table is None:
+            raise RuntimeError("historical-average: call fit() before predict()")
+        tow = self._time_of_week(forecast, target_steps(forecast, part))  # [W, T_out]
+        return self.table[tow].astype(np.float32)  # [W, T_out, N, C]

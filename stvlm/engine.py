@@ -1,0 +1,261 @@
+"""Framework-free training and evaluation loops.
+
+Any ``nn.Module`` whose ``forward(batch: STBatch)`` returns predictions ``[B, T_out, N, C_out]`` in
+original units trains here: ST-VLM and the neural baselines alike. The loss is the protocol's
+masked MAE in original units. Per epoch the engine evaluates on the validation part, keeps the
+best trainable weights (early stopping on ``monitor``), and calls the callbacks with an
+:class:`EpochRecord` and the resumable :class:`EngineState`; a callback returning ``True`` stops
+training (the Ray harness reports and checkpoints through them).
+
+Example::
+
+    engine = Engine(model, forecast, TrainConfig(epochs=10))
+    result = engine.fit()
+    metrics = engine.evaluate("test")
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from stvlm.config import TrainConfig
+from stvlm.metrics import evaluate_forecast, masked_mae_loss
+from stvlm.seed import resolve_device, seed_everything
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EpochRecord:
+    """What one epoch produced.
+
+    Args:
+        epoch: 1-based epoch number.
+        train_loss: mean training loss (masked MAE, original units) over the epoch's batches.
+        val: validation metrics (flat dict of :func:`stvlm.metrics.evaluate_forecast`).
+        seconds: wall time of the epoch (training + validation).
+        windows_seen: training windows processed so far, all epochs together (the budget).
+        is_best: the monitored validation metric improved this epoch.
+    """
+
+    epoch: int
+    train_loss: float
+    val: dict[str, float]
+    seconds: float
+    windows_seen: int
+    is_best: bool
+
+
+@dataclass
+class EngineState:
+    """Everything needed to resume training where it stopped."""
+
+    epoch: int = 0
+    windows_seen: int = 0
+    best_metric: float = math.inf
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    model_state: dict[str, torch.Tensor] = field(default_factory=dict)
+    best_state: dict[str, torch.Tensor] = field(default_factory=dict)
+    optimizer_state: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, path: str | Path) -> None:
+        """Write the state with ``torch.save`` (atomically: temp file, then rename)."""
+        path = Path(path)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        torch.save(asdict(self), tmp)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> EngineState:
+        """Read a state written by :meth:`save`."""
+        return cls(**torch.load(Path(path), map_location="cpu", weights_only=False))
+
+
+@dataclass
+class TrainResult:
+    """The outcome of :meth:`Engine.fit`."""
+
+    best_epoch: int
+    best_val: dict[str, float]
+    epochs_run: int
+    stopped_early: bool
+    history: list[dict[str, Any]]
+    seconds: float
+
+
+Callback = Callable[[EpochRecord, EngineState], "bool | None"]
+
+
+def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Detached CPU copies of the parameters that require gradients."""
+    return {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
+
+
+def load_trainable_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Copy ``state`` into the model's trainable parameters; every key must match."""
+    params = dict(model.named_parameters())
+    missing = [k for k in state if k not in params]
+    if missing:
+        raise KeyError(f"state has parameters the model lacks: {missing[:3]}")
+    with torch.no_grad():
+        for k, v in state.items():
+            params[k].copy_(v.to(params[k].device))
+
+
+class Engine:
+    """Trains and evaluates one model on one :class:`~stvlm.data.pipeline.ForecastData`.
+
+    Args:
+        model: module mapping an ``STBatch`` to predictions in original units.
+        forecast: windows, splits and scaler of the run.
+        cfg: optimisation settings.
+        monitor: validation metric used for early stopping and the best checkpoint (lower is
+            better).
+    """
+
+    def __init__(self, model: nn.Module, forecast: Any, cfg: TrainConfig, *, monitor: str = "mae"):
+        self.cfg = cfg
+        self.forecast = forecast
+        self.monitor = monitor
+        self.device = resolve_device(cfg.device)
+        if cfg.num_threads is not None:
+            torch.set_num_threads(cfg.num_threads)
+        self.model = model.to(self.device)
+        self.mask_rule = forecast.protocol.mask
+        self._amp = cfg.amp and self.device.type == "cuda"
+
+    # -- loops --------------------------------------------------------------------------------
+
+    def _autocast(self) -> Any:
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self._amp)
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError("the model has no trainable parameters")
+        return torch.optim.AdamW(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+
+    def fit(
+        self, callbacks: Iterable[Callback] = (), resume: EngineState | None = None
+    ) -> TrainResult:
+        """Train with early stopping; the model ends with its best validation weights.
+
+        Args:
+            callbacks: called after every epoch with the record and the current state; a
+                callback returning ``True`` stops training after that epoch.
+            resume: a state saved by an earlier (interrupted) run of the same configuration.
+        """
+        cfg = self.cfg
+        seed_everything(cfg.seed)
+        state = resume if resume is not None else EngineState()
+        optimizer = self._optimizer()
+        if resume is not None:
+            load_trainable_state(self.model, resume.model_state)
+            optimizer.load_state_dict(resume.optimizer_state)
+            log.info("resuming at epoch %d", resume.epoch + 1)
+        callbacks = list(callbacks)
+        start = time.perf_counter()
+        stopped_early = False
+        while state.epoch < cfg.epochs:
+            if state.bad_epochs >= cfg.patience:
+                stopped_early = True
+                break
+            t0 = time.perf_counter()
+            loss, windows = self._train_epoch(optimizer, epoch=state.epoch)
+            val = self.evaluate("val")
+            state.epoch += 1
+            state.windows_seen += windows
+            current = val.get(self.monitor, math.nan)
+            is_best = not math.isnan(current) and current < state.best_metric
+            if is_best:
+                state.best_metric, state.best_epoch, state.bad_epochs = current, state.epoch, 0
+                state.best_state = trainable_state(self.model)
+            else:
+                state.bad_epochs += 1
+            record = EpochRecord(
+                epoch=state.epoch,
+                train_loss=loss,
+                val=val,
+                seconds=time.perf_counter() - t0,
+                windows_seen=state.windows_seen,
+                is_best=is_best,
+            )
+            state.history.append(asdict(record))
+            state.model_state = trainable_state(self.model)
+            state.optimizer_state = copy.deepcopy(optimizer.state_dict())
+            log.info(
+                "epoch %d: train %.4f val %s %.4f%s",
+                record.epoch, loss, self.monitor, current, " (best)" if is_best else "",
+            )
+            if any(cb(record, state) for cb in callbacks):
+                stopped_early = state.epoch < cfg.epochs
+                break
+        if state.best_state:
+            load_trainable_state(self.model, state.best_state)
+        best_val = next(
+            (h["val"] for h in state.history if h["epoch"] == state.best_epoch), {}
+        )
+        return TrainResult(
+            best_epoch=state.best_epoch,
+            best_val=best_val,
+            epochs_run=state.epoch,
+            stopped_early=stopped_early or state.bad_epochs >= cfg.patience,
+            history=state.history,
+            seconds=time.perf_counter() - start,
+        )
+
+    def _train_epoch(self, optimizer: torch.optim.Optimizer, *, epoch: int) -> tuple[float, int]:
+        cfg = self.cfg
+        self.model.train()
+        total, batches, windows = 0.0, 0, 0
+        for i, batch in enumerate(
+            self.forecast.batches(
+                "train", cfg.batch_size, shuffle=True, seed=cfg.seed * 1000 + epoch, device=self.device
+            )
+        ):
+            if cfg.max_batches_per_epoch is not None and i >= cfg.max_batches_per_epoch:
+                break
+            with self._autocast():
+                pred = self.model(batch)
+            loss = masked_mae_loss(pred.float(), batch.y, self.mask_rule)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(
+                    [p for p in self.model.parameters() if p.requires_grad], cfg.grad_clip
+                )
+            optimizer.step()
+            total += float(loss.detach())
+            batches += 1
+            windows += len(batch)
+        return (total / batches if batches else math.nan), windows
+
+    @torch.no_grad()
+    def predict(self, part: str, batch_size: int | None = None) -> np.ndarray:
+        """Predictions ``[W, T_out, N, C_out]`` (original units) for every window of ``part``."""
+        self.model.eval()
+        outputs = []
+        for batch in self.forecast.batches(
+            part, batch_size or self.cfg.batch_size, shuffle=False, device=self.device
+        ):
+            with self._autocast():
+                outputs.append(self.model(batch).float().cpu())
+        return torch.cat(outputs).numpy()
+
+    def evaluate(self, part: str) -> dict[str, float]:
+        """Protocol metrics of the model on ``part`` ("val" or "test")."""
+        pred = self.predict(part)
+        return evaluate_forecast(pred, self.forecast.targets(part), self.forecast.protocol)

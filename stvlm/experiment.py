@@ -1,0 +1,164 @@
+"""One experiment = one dataset/protocol/few-shot selection, one ST-VLM config, one training run.
+
+This is the unit the CLI (``stvlm train``) and the Ray harness (one Tune trial) both run:
+
+    cfg = ExperimentConfig.from_dict(toml_dict)
+    result = run_experiment(cfg, out_dir=Path("runs/x"))
+
+``out_dir`` receives ``config.json``, ``metrics.json`` (validation and test metrics, budget,
+timings) and ``checkpoint/`` (the trainable weights and the engine state), all written
+atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stvlm.config import Config, DataConfig, TrainConfig, config_class
+from stvlm.config import field as cfield
+from stvlm.engine import Callback, Engine, EngineState, TrainResult
+from stvlm.io import atomic_write_json
+from stvlm.models.config import STVLMConfig
+
+log = logging.getLogger(__name__)
+
+
+@config_class
+class ExperimentConfig(Config):
+    """Everything that defines one training run of ST-VLM."""
+
+    name: str = cfield("experiment", help="a label for outputs")
+    data: DataConfig = cfield(default_factory=DataConfig)
+    model: STVLMConfig = cfield(default_factory=STVLMConfig)
+    train: TrainConfig = cfield(default_factory=TrainConfig)
+
+    @classmethod
+    def tiny(cls, dataset: str = "nycbike-drop") -> ExperimentConfig:
+        """A smoke-size run: tiny random ViLT, 2 epochs of at most 4 batches."""
+        return cls(
+            name="tiny",
+            data=DataConfig(dataset=dataset),
+            model=STVLMConfig.tiny(),
+            train=TrainConfig(epochs=2, batch_size=8, max_batches_per_epoch=4, patience=2),
+        )
+
+
+@dataclass
+class ExperimentResult:
+    """Metrics and budget of one run."""
+
+    val: dict[str, float]
+    test: dict[str, float]
+    train: TrainResult
+    trainable_parameters: int
+    total_parameters: int
+    train_windows: int
+    split: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-serialisable summary (what ``metrics.json`` holds)."""
+        return {
+            "val": self.val,
+            "test": self.test,
+            "best_epoch": self.train.best_epoch,
+            "epochs_run": self.train.epochs_run,
+            "stopped_early": self.train.stopped_early,
+            "windows_seen": self.train.history[-1]["windows_seen"] if self.train.history else 0,
+            "train_windows": self.train_windows,
+            "trainable_parameters": self.trainable_parameters,
+            "total_parameters": self.total_parameters,
+            "split": self.split,
+            "seconds": self.seconds,
+        }
+
+
+def prepare_run(cfg: ExperimentConfig) -> tuple[Any, Any]:
+    """Load the data and build the model (validating names before any training)."""
+    from stvlm.data.pipeline import prepare
+    from stvlm.models import build_model
+    from stvlm.seed import seed_everything
+
+    forecast = prepare(cfg.data)
+    # Seed before building: frozen from_config backbones are random, and a checkpoint holds
+    # only trainable weights, so the same seed must rebuild the same frozen weights.
+    seed_everything(cfg.train.seed)
+    model = build_model(cfg.model, forecast)
+    return forecast, model
+
+
+def run_experiment(
+    cfg: ExperimentConfig,
+    *,
+    out_dir: str | Path | None = None,
+    callbacks: Iterable[Callback] = (),
+    resume: EngineState | None = None,
+    prepared: tuple[Any, Any] | None = None,
+) -> ExperimentResult:
+    """Train ST-VLM as configured and score the best epoch on validation and test.
+
+    Args:
+        cfg: the experiment.
+        out_dir: where to write ``config.json``, ``metrics.json`` and ``checkpoint/``; None: nowhere.
+        callbacks: engine callbacks called after every epoch.
+        resume: an engine state to resume from.
+        prepared: ``(forecast, model)`` from :func:`prepare_run`, to reuse.
+    """
+    t0 = time.perf_counter()
+    forecast, model = prepared if prepared is not None else prepare_run(cfg)
+    engine = Engine(model, forecast, cfg.train)
+    result = engine.fit(callbacks=callbacks, resume=resume)
+    test = engine.evaluate("test")
+    val = result.best_val or engine.evaluate("val")
+    outcome = ExperimentResult(
+        val=val,
+        test=test,
+        train=result,
+        trainable_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        total_parameters=sum(p.numel() for p in model.parameters()),
+        train_windows=forecast.num_windows("train"),
+        split=forecast.describe(),
+        seconds=time.perf_counter() - t0,
+    )
+    if out_dir is not None:
+        out = Path(out_dir)
+        atomic_write_json(out / "config.json", cfg.to_dict())
+        save_checkpoint(model, cfg, out / "checkpoint")
+        atomic_write_json(out / "metrics.json", outcome.summary())
+        log.info("wrote %s", out)
+    return outcome
+
+
+def save_checkpoint(model: Any, cfg: ExperimentConfig, path: str | Path) -> Path:
+    """Write the experiment config and the model's trainable weights (safetensors)."""
+    from stvlm.models.finetune import save_adapter
+
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(path / "experiment.json", cfg.to_dict())
+    save_adapter(model, path)
+    return path
+
+
+def load_checkpoint(path: str | Path, *, data_root: str | None = None) -> tuple[ExperimentConfig, Any, Any]:
+    """Rebuild ``(cfg, forecast, model)`` from a checkpoint folder written by :func:`save_checkpoint`."""
+    import json
+
+    from stvlm.errors import DataError
+    from stvlm.models.finetune import load_adapter
+
+    path = Path(path)
+    meta = path / "experiment.json"
+    if not meta.is_file():
+        raise DataError(f"{path} is not a checkpoint folder: {meta.name} is missing")
+    cfg = ExperimentConfig.from_dict(json.loads(meta.read_text()))
+    if data_root is not None:
+        cfg = cfg.replace(data=cfg.data.replace(data_root=data_root))
+    forecast, model = prepare_run(cfg)
+    load_adapter(model, path)
+    return cfg, forecast, model

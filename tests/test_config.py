@@ -1,0 +1,106 @@
+"""Strict configs: round trip, stable hash, and one-line errors naming field, value and allowed."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pytest
+
+from stvlm.config import Config, DataConfig, FewShotConfig, TrainConfig, config_class, field
+from stvlm.errors import ConfigError
+from stvlm.models.config import STVLMConfig
+
+
+@config_class
+class Inner(Config):
+    width: int = field(4, ge=1, help="a size")
+    kind: Literal["a", "b"] = "a"
+
+
+@config_class
+class Outer(Config):
+    inner: Inner = field(default_factory=Inner)
+    rate: float = field(0.5, gt=0.0, le=1.0)
+    sizes: tuple[int, ...] = field((1, 2), ge=0)
+    label: str | None = None
+
+
+def test_round_trip_and_defaults() -> None:
+    cfg = Outer.from_dict({"inner": {"width": 8}, "rate": 1, "sizes": [3, 4]})
+    assert cfg == Outer(inner=Inner(width=8), rate=1.0, sizes=(3, 4))
+    assert isinstance(cfg.rate, float) and cfg.sizes == (3, 4)
+    assert cfg.to_dict() == {"inner": {"width": 8, "kind": "a"}, "rate": 1.0, "sizes": [3, 4], "label": None}
+    assert Outer.from_dict(cfg.to_dict()) == cfg
+
+
+def test_hash_is_stable_and_discriminating() -> None:
+    # A fixed literal: the hash must not change between processes or releases of Python.
+    assert Outer().config_hash() == Outer.from_dict({}).config_hash()
+    assert len(Outer().config_hash()) == 12
+    assert Outer().config_hash() != Outer(rate=0.25).config_hash()
+    # sha256 of {"method":"first","ratio":1.0,"seed":0}, computed independently
+    assert FewShotConfig().config_hash() == "aafd7e6630d1"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"nope": 1}, "unknown key nope in Outer; allowed: inner, rate, sizes, label"),
+        ({"inner": {"depth": 1}}, "unknown key inner.depth in Inner; allowed: width, kind"),
+        ({"rate": 0}, "rate = 0 is out of range; allowed: > 0 and <= 1"),
+        ({"rate": "high"}, "rate = 'high' is not allowed; expected a number"),
+        ({"inner": {"width": 0}}, "inner.width = 0 is out of range; allowed: >= 1"),
+        ({"inner": {"width": 2.5}}, "inner.width = 2.5 is not allowed; expected an integer"),
+        ({"inner": {"width": True}}, "inner.width = True is not allowed; expected an integer"),
+        ({"inner": {"kind": "c"}}, "inner.kind = 'c' is not allowed; expected one of 'a', 'b'"),
+        ({"sizes": [1, -1]}, "sizes = [1, -1] is out of range; allowed: >= 0"),
+        ({"inner": 3}, "inner = 3 is not allowed; expected a table of Inner settings"),
+    ],
+)
+def test_errors_name_field_value_and_allowed(data: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        Outer.from_dict(data)
+    assert str(err.value) == message
+    assert "\n" not in str(err.value)
+
+
+def test_frozen_and_replace() -> None:
+    cfg = Outer()
+    with pytest.raises(AttributeError):
+        cfg.rate = 0.1  # type: ignore[misc]
+    assert cfg.replace(rate=0.1).rate == 0.1
+    with pytest.raises(ConfigError, match="unknown key bogus"):
+        cfg.replace(bogus=1)
+    with pytest.raises(ConfigError, match="rate = 2"):
+        cfg.replace(rate=2.0)
+
+
+def test_overrides() -> None:
+    cfg = Outer().with_overrides(["inner.width=16", "label=run-1", "sizes=[5]"])
+    assert (cfg.inner.width, cfg.label, cfg.sizes) == (16, "run-1", (5,))
+    with pytest.raises(ConfigError, match="not of the form key=value"):
+        Outer().with_overrides(["inner.width"])
+    with pytest.raises(ConfigError, match="unknown key inner.nope in Inner"):
+        Outer().with_overrides(["inner.nope=1"])
+    with pytest.raises(ConfigError, match=r"override 'rate.x=1': rate is a value, not a table of settings"):
+        Outer().with_overrides(["rate.x=1"])
+
+
+def test_project_configs_validate() -> None:
+    with pytest.raises(ConfigError, match=r"^few_shot.ratio = 0 is out of range; allowed: > 0 and <= 1$"):
+        DataConfig.from_dict({"few_shot": {"ratio": 0}})
+    with pytest.raises(ConfigError, match=r"^few_shot.ratio = 1.5 is out of range"):
+        DataConfig.from_dict({"few_shot": {"ratio": 1.5}})
+    with pytest.raises(ConfigError, match=r"^finetune.lora_rank = 0 is out of range; allowed: >= 1$"):
+        STVLMConfig.from_dict({"finetune": {"lora_rank": 0}})
+    with pytest.raises(ConfigError, match=r"^fusion.depth = -1 is out of range"):
+        STVLMConfig.from_dict({"fusion": {"depth": -1}})
+    assert STVLMConfig.from_dict({"fusion": {"depth": "late"}}).fusion.depth == "late"
+    assert STVLMConfig.from_dict(STVLMConfig.tiny().to_dict()) == STVLMConfig.tiny()
+    with pytest.raises(ConfigError, match="epochs = 0"):
+        TrainConfig(epochs=0)
+
+
+def test_few_shot_labels() -> None:
+    assert FewShotConfig(ratio=0.1).label == "first-10%"
+    assert FewShotConfig(ratio=0.05, method="random", seed=3).label == "random-5% (seed 3)"
