@@ -5,5 +5,6 @@ from __future__ import annotations
 from harness.commands.base import COMMANDS, Command, emit
 from harness.commands import data as _data  # noqa: F401  (registers "data")
 from harness.commands import evaluate as _evaluate  # noqa: F401  (registers "evaluate")
+from harness.commands import train as _train  # noqa: F401  (registers "train")
 
 __all__ = ["COMMANDS", "Command", "emit"]

@@ -28,18 +28,52 @@ def _parse_sets(items: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _run(args: argparse.Namespace) -> int:
+def _write_json(path: str, record: dict[str, Any]) -> None:
     from harness.provenance import provenance
+    from stvlm.io import atomic_write_json
+
+    out = atomic_write_json(Path(path), {**record, "provenance": provenance()})
+    emit(f"wrote {out}")
+
+
+def _run_checkpoint(args: argparse.Namespace) -> int:
     from harness.tables import metrics_table
-    from stvlm.baselines import BASELINES, build_baseline
+    from stvlm.engine import Engine
+    from stvlm.experiment import load_checkpoint
+
+    cfg, forecast, model = load_checkpoint(args.checkpoint, data_root=args.data_root)
+    if args.dataset and args.dataset != cfg.data.dataset:
+        raise ConfigError(
+            f"--dataset {args.dataset!r} does not match the checkpoint's dataset "
+            f"{cfg.data.dataset!r}; ST-VLM checkpoints hold per-node weights of their dataset"
+        )
+    engine = Engine(model, forecast, cfg.train)
+    metrics = {part: engine.evaluate(part) for part in ("val", "test")}
+    p = forecast.protocol
+    emit(f"checkpoint {args.checkpoint} on {cfg.data.dataset} ({p.name} protocol)")
+    emit(metrics_table(metrics["test"], p.metrics, p.report_horizons, minutes=forecast.data.info.interval_minutes))
+    if args.json:
+        _write_json(args.json, {
+            "dataset": cfg.data.dataset, "model": "stvlm", "checkpoint": str(args.checkpoint),
+            "experiment": cfg.to_dict(), "protocol": p.to_dict(), "split": forecast.describe(),
+            "metrics": metrics,
+        })
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from harness.tables import metrics_table
+    from stvlm.baselines import build_baseline
     from stvlm.config import DataConfig, FewShotConfig, TrainConfig
     from stvlm.data.pipeline import prepare
     from stvlm.evaluation import evaluate_baseline
-    from stvlm.io import atomic_write_json
 
+    if args.checkpoint:
+        return _run_checkpoint(args)
+    if not args.model or not args.dataset:
+        raise ConfigError("stvlm evaluate needs --dataset and --model, or --checkpoint DIR")
     sets = _parse_sets(args.set or [])
     # Validate everything the user typed before touching any file.
-    BASELINES.get(args.model)
     build_baseline(args.model, sets["model"])
     few_shot = FewShotConfig.from_dict(
         {"ratio": args.few_shot, "method": args.few_shot_method, "seed": args.seed}, path="few_shot"
@@ -58,24 +92,22 @@ def _run(args: argparse.Namespace) -> int:
     emit(metrics_table(result.test, protocol.metrics, protocol.report_horizons,
                        minutes=forecast.data.info.interval_minutes))
     if args.json:
-        record = {
+        _write_json(args.json, {
             "dataset": args.dataset,
             "protocol": protocol.to_dict(),
             "few_shot": {**few_shot.to_dict(), "label": few_shot.label},
             "split": forecast.describe(),
             "train": train.to_dict(),
             **result.to_dict(),
-            "provenance": provenance(),
-        }
-        path = atomic_write_json(Path(args.json), record)
-        emit(f"wrote {path}")
+        })
     return 0
 
 
 def _add_parser(sub: Any) -> argparse.ArgumentParser:
-    p = sub.add_parser("evaluate", help="evaluate a baseline on a dataset under a protocol")
-    p.add_argument("--dataset", required=True, help="dataset name (see `stvlm data list`)")
-    p.add_argument("--model", required=True, help="baseline name, e.g. seasonal-naive, ridge, stid")
+    p = sub.add_parser("evaluate", help="evaluate a baseline (or an ST-VLM checkpoint) on a dataset")
+    p.add_argument("--dataset", default=None, help="dataset name (see `stvlm data list`)")
+    p.add_argument("--model", default=None, help="baseline name, e.g. seasonal-naive, ridge, stid")
+    p.add_argument("--checkpoint", default=None, help="an ST-VLM checkpoint folder from `stvlm train`")
     p.add_argument("--protocol", default="standard", help="standard or tgcn")
     p.add_argument("--few-shot", type=float, default=1.0, help="share of training windows, in (0, 1]")
     p.add_argument("--few-shot-method", default="first", help="first (contiguous) or random")

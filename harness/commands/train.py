@@ -1,0 +1,50 @@
+"""``stvlm train``: one ST-VLM experiment on one machine; writes metrics and the checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from harness.commands.base import COMMANDS, Command, emit
+
+
+def _run(args: argparse.Namespace) -> int:
+    from harness.config_files import load_mapping
+    from harness.tables import metrics_table
+    from stvlm.experiment import ExperimentConfig, prepare_run, run_experiment
+    from stvlm.io import atomic_write_json
+
+    raw = load_mapping(args.config) if args.config else ExperimentConfig.tiny().to_dict()
+    cfg = ExperimentConfig.from_dict(raw).with_overrides(args.set or [])
+    if args.data_root:
+        cfg = cfg.replace(data=cfg.data.replace(data_root=args.data_root))
+    out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-{cfg.config_hash()}"
+    prepared = prepare_run(cfg)  # validates names and data before any training
+    result = run_experiment(cfg, out_dir=out, prepared=prepared)
+    forecast = prepared[0]
+    emit(
+        f"{cfg.name}: {cfg.model.backbone.name} backbone, {cfg.model.image.encoding} image, fusion depth "
+        f"{cfg.model.fusion.depth}, {cfg.model.finetune.strategy} fine-tuning on {cfg.data.dataset} "
+        f"({forecast.protocol.name}, few-shot {cfg.data.few_shot.label}); best epoch "
+        f"{result.train.best_epoch} of {result.train.epochs_run}"
+    )
+    p = forecast.protocol
+    emit(metrics_table(result.test, p.metrics, p.report_horizons, minutes=forecast.data.info.interval_minutes))
+    atomic_write_json(out / "summary.json", {"config_hash": cfg.config_hash(), **result.summary()})
+    emit(f"wrote {out} (config.json, metrics.json, checkpoint/)")
+    return 0
+
+
+def _add_parser(sub: Any) -> argparse.ArgumentParser:
+    p = sub.add_parser("train", help="train one ST-VLM experiment and write metrics + checkpoint")
+    p.add_argument("--config", default=None, help="experiment file (.toml/.yaml/.json); default: the tiny preset")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a setting by dotted path, e.g. model.fusion.depth=2 (repeatable)")
+    p.add_argument("--out", default=None, help="output folder (default: runs/<name>-<config hash>)")
+    p.add_argument("--data-root", default=None, help="folder with one sub-folder per dataset (default: $STVLM_DATA)")
+    p.set_defaults(run=_run)
+    return p
+
+
+COMMANDS.add("train", Command("train", _add_parser))

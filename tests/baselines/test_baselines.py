@@ -1,0 +1,150 @@
+"""Baselines on tiny hand-made series: exact predictions, and every registry entry runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stvlm.baselines import BASELINES, build_baseline
+from stvlm.config import FewShotConfig, TrainConfig
+from stvlm.data.pipeline import prepare_forecast
+from stvlm.data.protocols import resolve_protocol
+from stvlm.data.series import DatasetInfo, SpatioTemporalData
+from stvlm.errors import ConfigError, UnknownNameError
+from stvlm.evaluation import evaluate_baseline
+
+STEPS_PER_DAY = 4  # 6-hour steps: a week is 28 steps
+WEEK = 7 * STEPS_PER_DAY
+
+
+def tiny(values: np.ndarray, missing_value: float | None = None) -> SpatioTemporalData:
+    t, n, c = values.shape
+    info = DatasetInfo(
+        name="tiny", folder="TINY", title="tiny", description="a tiny series", nodes=n, steps=t,
+        interval_minutes=1440 // STEPS_PER_DAY, channels=("v",) * c, units=("u",) * c,
+        missing_value=missing_value, split=(0.6, 0.2, 0.2),
+    )
+    steps = np.arange(t)
+    return SpatioTemporalData(
+        info=info, values=values.astype(np.float32), tod=steps % STEPS_PER_DAY,
+        dow=(steps // STEPS_PER_DAY) % 7,
+    )
+
+
+def forecast_of(data: SpatioTemporalData, ratio: float = 1.0):
+    protocol = resolve_protocol("standard", data.info, data.num_steps)
+    return prepare_forecast(data, protocol, FewShotConfig(ratio=ratio))
+
+
+def weekly_series(t: int = 140, n: int = 2) -> np.ndarray:
+    steps = np.arange(t)[:, None]
+    return ((steps % WEEK) + 1 + 100 * np.arange(n)[None, :])[..., None].astype(np.float32)  # [T, N, 1]
+
+
+def test_last_value_repeats_last_input() -> None:
+    fc = forecast_of(tiny(weekly_series()))
+    pred = build_baseline("last-value").predict(fc, "test")
+    starts = fc.splits.test
+    expected = fc.data.values[starts + 11]  # [W, N, 1]
+    assert pred.shape == (starts.size, 12, 2, 1)
+    np.testing.assert_array_equal(pred, np.repeat(expected[:, None], 12, axis=1))
+
+
+def test_seasonal_naive_week_is_exact_on_a_weekly_series() -> None:
+    fc = forecast_of(tiny(weekly_series()))
+    model = build_baseline("seasonal-naive")
+    pred = model.predict(fc, "test")
+    np.testing.assert_array_equal(pred, fc.targets("test"))
+    # One day back is wrong by exactly one day's worth of steps wherever no week wrap happens.
+    day = build_baseline("seasonal-naive-day").predict(fc, "test")
+    start = int(fc.splits.test[0])
+    t0 = start + 12
+    assert day[0, 0, 0, 0] == fc.data.values[t0 - STEPS_PER_DAY, 0, 0]
+
+
+def test_seasonal_naive_falls_back_to_last_input_before_the_series_start() -> None:
+    fc = forecast_of(tiny(weekly_series()))
+    pred = build_baseline("seasonal-naive").predict(fc, "train")
+    first = int(fc.splits.train[0])  # 0: targets at steps 12..23 < 28, no week back
+    assert first == 0
+    np.testing.assert_array_equal(pred[0, :, :, 0], np.repeat(fc.data.values[11:12, :, 0], 12, axis=0))
+
+
+def test_historical_average_by_time_of_week() -> None:
+    values = weekly_series()
+    values[5, 0, 0] = 0.0  # a missing observation, left out of the average
+    fc = forecast_of(tiny(values, missing_value=0.0))
+    model = build_baseline("historical-average")
+    info = model.fit(fc, TrainConfig())
+    assert info == {"slots_seen": 28, "slots": 28}
+    pred = model.predict(fc, "test")
+    np.testing.assert_allclose(pred, weekly_series()[fc.splits.test[:, None] + 12 + np.arange(12)])
+
+
+def test_historical_average_unseen_slot_uses_node_mean() -> None:
+    values = weekly_series(t=80)  # 57 windows, 34 for training
+    fc = forecast_of(tiny(values), ratio=0.05)  # ceil(1.7) = 2 windows: steps 0..24 seen
+    assert list(fc.splits.train) == [0, 1]
+    model = build_baseline("historical-average")
+    assert model.fit(fc, TrainConfig()) == {"slots_seen": 25, "slots": 28}
+    node_mean = values[:25, :, 0].mean(axis=0)
+    for slot in (25, 26, 27):
+        np.testing.assert_allclose(model.table[slot, :, 0], node_mean)
+    np.testing.assert_allclose(model.table[24, :, 0], values[24, :, 0])
+
+
+def test_ridge_recovers_a_linear_map() -> None:
+    rng = np.random.default_rng(0)
+    t, n = 120, 3
+    values = np.cumsum(rng.normal(size=(t, n, 1)), axis=0) + 50.0  # random walks
+    fc = forecast_of(tiny(values.astype(np.float32)))
+    ridge = build_baseline("ridge", {"alpha": 0.0})
+    ridge.fit(fc, TrainConfig())
+    # With alpha 0 the training fit is least squares: residuals orthogonal to the features.
+    pred = ridge.predict(fc, "train")
+    assert pred.shape == (fc.num_windows("train"), 12, n, 1)
+    resid = (fc.targets("train") - pred)[:, :, 0, 0]  # node 0, [W, T_out]
+    feats = ridge._features(fc, "train")[0]  # [W, F+1]
+    np.testing.assert_allclose(feats.T @ resid, 0.0, atol=1e-2)
+
+
+def test_ridge_penalty_shrinks_weights() -> None:
+    fc = forecast_of(tiny(weekly_series()))
+    small, large = build_baseline("ridge", {"alpha": 0.01}), build_baseline("ridge", {"alpha": 1e6})
+    small.fit(fc, TrainConfig())
+    large.fit(fc, TrainConfig())
+    assert np.abs(large.weights[:, :-1]).max() < np.abs(small.weights[:, :-1]).max()
+
+
+@pytest.mark.parametrize("name", BASELINES.names())
+def test_every_baseline_runs_and_scores(name: str) -> None:
+    fc = forecast_of(tiny(weekly_series()))
+    train = TrainConfig(epochs=2, batch_size=16, seed=1)
+    result = evaluate_baseline(fc, name, {}, train)
+    assert set(result.test) >= {"mae", "rmse", "mape", "wape", "mae_h3", "mae_h12"}
+    assert np.isfinite(result.test["mae"]) and np.isfinite(result.val["mae"])
+
+
+@pytest.mark.parametrize("name", ["gru", "stid"])
+def test_neural_baselines_are_deterministic(name: str) -> None:
+    fc = forecast_of(tiny(weekly_series()))
+    train = TrainConfig(epochs=2, batch_size=16, seed=3)
+    a = evaluate_baseline(fc, name, {}, train).test
+    b = evaluate_baseline(fc, name, {}, train).test
+    assert a == b
+
+
+def test_unknown_baseline_and_bad_options() -> None:
+    with pytest.raises(UnknownNameError, match=r"^unknown model 'arima'; known: historical-average, "):
+        build_baseline("arima")
+    with pytest.raises(ConfigError, match=r"^unknown key gru.width in GRUConfig; allowed: hidden, layers, dropout$"):
+        build_baseline("gru", {"width": 3})
+    with pytest.raises(ConfigError, match=r"^ridge.alpha = -1 is out of range; allowed: >= 0$"):
+        build_baseline("ridge", {"alpha": -1})
+
+
+def test_predict_before_fit_raises() -> None:
+    fc = forecast_of(tiny(weekly_series()))
+    for name in ("historical-average", "ridge", "gru"):
+        with pytest.raises(RuntimeError, match="call fit"):
+            build_baseline(name).predict(fc, "test")
