@@ -1,0 +1,246 @@
+"""From a loaded series to batches: splits, few-shot selection, scaling and window gathering.
+
+``prepare(DataConfig)`` loads a dataset and applies its protocol; ``prepare_forecast`` does the
+same from an in-memory :class:`~stvlm.data.series.SpatioTemporalData`. The resulting
+:class:`ForecastData` keeps the series once, scaled once, and serves every part as batches
+gathered by tensor indexing on the target device (no per-sample Python loop, no DataLoader).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+
+from stvlm.config import DataConfig, FewShotConfig
+from stvlm.data.batch import STBatch
+from stvlm.data.fewshot import select_few_shot
+from stvlm.data.protocols import Protocol, resolve_protocol
+from stvlm.data.scalers import SCALERS, StandardScaler
+from stvlm.data.series import SpatioTemporalData
+from stvlm.data.splits import PARTS, WindowSplits, split_windows
+from stvlm.data.windows import covered_steps, gather_windows
+from stvlm.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class _DeviceSeries:
+    """The series as tensors on one device."""
+
+    x: torch.Tensor  # [T, N, C] scaled float32
+    y: torch.Tensor  # [T, N, C_out] original units float32
+    tod: torch.Tensor  # [T] int64
+    dow: torch.Tensor  # [T] int64
+
+
+class ForecastData:
+    """A dataset under a protocol: its splits, scaler and batches.
+
+    Args:
+        data: the loaded series.
+        protocol: the evaluation protocol.
+        scaler: fitted on the steps of the full training part only.
+        splits: window starts per part (``train`` after few-shot selection).
+        few_shot: the few-shot selection that produced ``splits.train``.
+    """
+
+    def __init__(
+        self,
+        *,
+        data: SpatioTemporalData,
+        protocol: Protocol,
+        scaler: StandardScaler,
+        splits: WindowSplits,
+        few_shot: FewShotConfig,
+    ) -> None:
+        self.data = data
+        self.protocol = protocol
+        self.scaler = scaler
+        self.splits = splits
+        self.few_shot = few_shot
+        self.target_channels = tuple(data.info.target_channels)
+        bad = [c for c in self.target_channels if not 0 <= c < data.num_channels]
+        if bad:
+            raise ConfigError(
+                f"dataset {data.info.name!r}: target_channels {self.target_channels} must lie in "
+                f"[0, {data.num_channels})"
+            )
+        # Computed once; every batch on every device is gathered from these.
+        self._scaled = np.asarray(scaler.transform(data.values), dtype=np.float32)  # [T, N, C]
+        self._raw_targets = np.ascontiguousarray(
+            data.values[..., list(self.target_channels)], dtype=np.float32
+        )  # [T, N, C_out]
+        self._on_device: dict[torch.device, _DeviceSeries] = {}
+
+    @property
+    def input_len(self) -> int:
+        return self.protocol.input_len
+
+    @property
+    def output_len(self) -> int:
+        return self.protocol.output_len
+
+    def num_windows(self, part: str) -> int:
+        """Number of windows in ``part`` (``train``, ``train_full``, ``val`` or ``test``)."""
+        return int(self.splits.part(part).size)
+
+    def targets(self, part: str) -> np.ndarray:
+        """Targets of every window of ``part``, in window order.
+
+        Returns:
+            ``[W, T_out, N, C_out]`` float32 in original units.
+        """
+        starts = self.splits.part(part)
+        return gather_windows(self._raw_targets, starts, self.output_len, offset=self.input_len)
+
+    def _series_on(self, device: torch.device) -> _DeviceSeries:
+        if device not in self._on_device:
+            self._on_device[device] = _DeviceSeries(
+                x=torch.from_numpy(self._scaled).to(device),
+                y=torch.from_numpy(self._raw_targets).to(device),
+                tod=torch.as_tensor(self.data.tod, dtype=torch.int64).to(device),
+                dow=torch.as_tensor(self.data.dow, dtype=torch.int64).to(device),
+            )
+        return self._on_device[device]
+
+    def batches(
+        self,
+        part: str,
+        batch_size: int,
+        *,
+        shuffle: bool = False,
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+        drop_last: bool = False,
+    ) -> Iterator[STBatch]:
+        """Batches of the windows of ``part``, gathered on ``device``.
+
+        Args:
+            part: ``train``, ``train_full``, ``val`` or ``test``.
+            batch_size: windows per batch (the last one may be smaller unless ``drop_last``).
+            shuffle: visit the windows in a random order drawn from a CPU ``torch.Generator``
+                seeded with ``seed`` (same seed, same order, on every device).
+            seed: shuffle seed (e.g. base seed + epoch).
+            device: where the series lives and the batches are built.
+            drop_last: skip a final batch smaller than ``batch_size``.
+
+        Yields:
+            :class:`STBatch` with ``x [B, T_in, N, C]`` scaled and ``y [B, T_out, N, C_out]`` in
+            original units.
+        """
+        if batch_size < 1:
+            raise ConfigError(f"batch_size = {batch_size} is out of range; allowed: >= 1")
+        dev = torch.device(device)
+        series = self._series_on(dev)
+        starts = torch.from_numpy(self.splits.part(part)).to(dev)  # [W]
+        if shuffle:
+            order = torch.randperm(starts.numel(), generator=torch.Generator().manual_seed(seed))
+            starts = starts[order.to(dev)]
+        in_offsets = torch.arange(self.input_len, device=dev)  # [T_in]
+        out_offsets = torch.arange(self.input_len, self.input_len + self.output_len, device=dev)
+        for first in range(0, starts.numel(), batch_size):
+            s = starts[first : first + batch_size]  # [B]
+            if drop_last and s.numel() < batch_size:
+                return
+            x_idx = s[:, None] + in_offsets  # [B, T_in]
+            y_idx = s[:, None] + out_offsets  # [B, T_out]
+            yield STBatch(
+                x=series.x[x_idx],  # [B, T_in, N, C]
+                y=series.y[y_idx],  # [B, T_out, N, C_out]
+                x_tod=series.tod[x_idx],
+                x_dow=series.dow[x_idx],
+                y_tod=series.tod[y_idx],
+                y_dow=series.dow[y_idx],
+                start=s,
+            )
+
+    def describe(self) -> dict[str, Any]:
+        """Provenance record: dataset, protocol, few-shot label, counts and step ranges per part."""
+        parts: dict[str, Any] = {}
+        for part in PARTS:
+            starts = self.splits.part(part)
+            first, stop = covered_steps(starts, self.input_len, self.output_len)
+            parts[part] = {
+                "windows": int(starts.size),
+                "first_start": int(starts[0]),
+                "last_start": int(starts[-1]),
+                "steps": [first, stop],
+            }
+        return {
+            "dataset": self.data.info.name,
+            "protocol": self.protocol.name,
+            "protocol_config": self.protocol.to_dict(),
+            "few_shot": self.few_shot.label,
+            "few_shot_config": self.few_shot.to_dict(),
+            "num_steps": self.data.num_steps,
+            "num_nodes": self.data.num_nodes,
+            "target_channels": list(self.target_channels),
+            "windows": self.splits.counts(),
+            "parts": parts,
+            "scaler": self.scaler.to_dict(),
+        }
+
+
+def prepare_forecast(
+    data: SpatioTemporalData, protocol: Protocol, few_shot: FewShotConfig | None = None
+) -> ForecastData:
+    """Apply a protocol and a few-shot selection to an in-memory series.
+
+    The scaler is fitted on the steps covered by the inputs and targets of the *full* training
+    part (before few-shot selection), so every few-shot ratio sees the same scaling.
+
+    Args:
+        data: the series (any length, e.g. a tiny hand-made one).
+        protocol: the evaluation protocol.
+        few_shot: the training-window selection; default: all training windows.
+
+    Raises:
+        ProtocolError: a split part would hold no window.
+    """
+    few_shot = few_shot or FewShotConfig()
+    splits = split_windows(
+        protocol, data.num_steps, dataset=data.info.name, fixed_test_start=data.fixed_test_start
+    )
+    splits = dataclasses.replace(splits, train=select_few_shot(splits.train_full, few_shot))
+    first, stop = covered_steps(splits.train_full, protocol.input_len, protocol.output_len)
+    scaler = SCALERS.get(protocol.scaler).fit(data.values, first, stop)
+    forecast = ForecastData(
+        data=data, protocol=protocol, scaler=scaler, splits=splits, few_shot=few_shot
+    )
+    logger.info(
+        "%s / %s / %s: windows %s",
+        data.info.name,
+        protocol.name,
+        few_shot.label,
+        splits.counts(),
+    )
+    return forecast
+
+
+def prepare(data_cfg: DataConfig) -> ForecastData:
+    """Load ``data_cfg.dataset`` from the data root and apply its protocol and few-shot selection.
+
+    Args:
+        data_cfg: dataset name, data root (default ``$STVLM_DATA``), protocol, few-shot, verify.
+
+    Raises:
+        DataError: the dataset files are missing or corrupt.
+        ProtocolError: the protocol does not fit the dataset.
+    """
+    # Imported lazily: the pipeline (and its tests) must work from in-memory series without the
+    # loaders and their file readers.
+    from stvlm.data.datasets import load_dataset
+    from stvlm.data.root import resolve_data_root
+
+    root = resolve_data_root(data_cfg.data_root)
+    data = load_dataset(data_cfg.dataset, root, verify=data_cfg.verify)
+    protocol = resolve_protocol(
+        data_cfg.protocol, data.info, data.num_steps, fixed_test_start=data.fixed_test_start
+    )
+    return prepare_forecast(data, protocol, data_cfg.few_shot)

@@ -1,0 +1,203 @@
+"""Forecast metrics in original units: masked MAE, RMSE, MAPE, WAPE and T-GCN's extra scores.
+
+Every metric is ``fn(pred, true, mask) -> float`` on arrays of any equal shape (torch or numpy),
+computed in float64 over the entries selected by ``mask``: a rule name from :data:`MASK_RULES`
+(``"positive"``: ``true > 0``, the literature's masked metrics; ``"none"``: every entry) or a
+boolean array. An empty selection gives NaN. :func:`evaluate_forecast` applies a protocol's
+pooling and returns one flat dict per forecast.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from stvlm.errors import ProtocolError
+from stvlm.registry import Registry
+
+if TYPE_CHECKING:
+    from stvlm.data.protocols import Protocol
+
+Array = torch.Tensor | np.ndarray
+Mask = str | torch.Tensor | np.ndarray
+MetricFn = Callable[[Array, Array, Mask], float]
+
+MASK_RULES: Registry[Callable[[torch.Tensor], torch.Tensor]] = Registry("mask rule")
+MASK_RULES.add("positive", lambda true: true > 0)
+MASK_RULES.add("none", lambda true: torch.ones_like(true, dtype=torch.bool))
+
+
+def mask_for(true: Array, rule: str) -> torch.Tensor:
+    """Boolean mask of the scored entries of ``true`` (same shape) under a rule name."""
+    return MASK_RULES.get(rule)(torch.as_tensor(true))
+
+
+def _prepare(
+    pred: Array, true: Array, mask: Mask
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Float64 ``(pred, true, mask)`` on one device, shapes checked."""
+    t = torch.as_tensor(true).detach().to(torch.float64)
+    p = torch.as_tensor(pred).detach().to(device=t.device, dtype=torch.float64)
+    if p.shape != t.shape:
+        raise ProtocolError(
+            f"pred shape {tuple(p.shape)} does not match true shape {tuple(t.shape)}"
+        )
+    if isinstance(mask, str):
+        m = mask_for(t, mask)
+    else:
+        m = torch.as_tensor(mask, device=t.device).bool()
+    if m.shape != t.shape:
+        raise ProtocolError(
+            f"mask shape {tuple(m.shape)} does not match true shape {tuple(t.shape)}"
+        )
+    return p, t, m
+
+
+def _selected(pred: Array, true: Array, mask: Mask) -> tuple[torch.Tensor, torch.Tensor]:
+    """The scored entries as flat float64 vectors ``(pred[mask], true[mask])``."""
+    p, t, m = _prepare(pred, true, mask)
+    return p[m], t[m]  # [M], [M]
+
+
+def _divide(num: torch.Tensor, den: torch.Tensor) -> float:
+    return float(num / den) if float(den) != 0.0 else math.nan
+
+
+def masked_mae(pred: Array, true: Array, mask: Mask = "positive") -> float:
+    """Mean absolute error over the masked entries."""
+    p, t = _selected(pred, true, mask)
+    return float((p - t).abs().mean()) if t.numel() else math.nan
+
+
+def masked_rmse(pred: Array, true: Array, mask: Mask = "positive") -> float:
+    """Root mean squared error over the masked entries."""
+    p, t = _selected(pred, true, mask)
+    return float((p - t).square().mean().sqrt()) if t.numel() else math.nan
+
+
+def masked_mape(pred: Array, true: Array, mask: Mask = "positive") -> float:
+    """Mean absolute percentage error (percent) over masked entries with ``true != 0``.
+
+    Entries with ``true == 0`` are always left out (the ratio is undefined there).
+    """
+    p, t = _selected(pred, true, mask)
+    keep = t != 0
+    p, t = p[keep], t[keep]
+    return float(((p - t).abs() / t.abs()).mean() * 100) if t.numel() else math.nan
+
+
+def masked_wape(pred: Array, true: Array, mask: Mask = "positive") -> float:
+    """Weighted absolute percentage error (percent): ``sum|e| / sum|true|`` over masked entries."""
+    p, t = _selected(pred, true, mask)
+    return _divide((p - t).abs().sum() * 100, t.abs().sum()) if t.numel() else math.nan
+
+
+def tgcn_accuracy(pred: Array, true: Array, mask: Mask = "none") -> float:
+    """T-GCN accuracy ``1 - ||Y - Yhat||_F / ||Y||_F`` over the flattened entries."""
+    p, t = _selected(pred, true, mask)
+    if not t.numel():
+        return math.nan
+    return 1.0 - _divide(torch.linalg.vector_norm(t - p), torch.linalg.vector_norm(t))
+
+
+def tgcn_r2(pred: Array, true: Array, mask: Mask = "none") -> float:
+    """T-GCN coefficient of determination ``1 - sum((y - yhat)^2) / sum((y - mean(y))^2)``."""
+    p, t = _selected(pred, true, mask)
+    if not t.numel():
+        return math.nan
+    return 1.0 - _divide((t - p).square().sum(), (t - t.mean()).square().sum())
+
+
+def tgcn_var(pred: Array, true: Array, mask: Mask = "none") -> float:
+    """T-GCN explained variance ``1 - Var(y - yhat) / Var(y)`` (population variances)."""
+    p, t = _selected(pred, true, mask)
+    if not t.numel():
+        return math.nan
+    return 1.0 - _divide((t - p).var(unbiased=False), t.var(unbiased=False))
+
+
+METRICS: Registry[MetricFn] = Registry("metric")
+for _name, _fn in (
+    ("mae", masked_mae),
+    ("rmse", masked_rmse),
+    ("mape", masked_mape),
+    ("wape", masked_wape),
+    ("accuracy", tgcn_accuracy),
+    ("r2", tgcn_r2),
+    ("var", tgcn_var),
+):
+    METRICS.add(_name, _fn)
+
+
+def masked_mae_loss(pred: torch.Tensor, true: torch.Tensor, rule: str = "positive") -> torch.Tensor:
+    """Differentiable masked MAE for training: mean ``|pred - true|`` over the mask entries.
+
+    Args:
+        pred: ``[B, T_out, N, C_out]`` prediction in original units.
+        true: same shape, targets in original units (NaN allowed where the mask is False).
+        rule: mask rule name.
+
+    Returns:
+        Scalar float32 tensor; 0 (with zero gradients, no NaN) when the mask is empty.
+    """
+    mask = mask_for(true, rule)
+    safe_true = torch.where(mask, true, torch.zeros_like(true))  # no NaN reaches the graph
+    err = (pred.float() - safe_true.float()).abs() * mask
+    return err.sum() / mask.sum().clamp_min(1)
+
+
+# ---- pooling over output steps ---------------------------------------------------------------
+
+POOLINGS: Registry[Callable[[int], slice]] = Registry("pooling")
+POOLINGS.add("step", lambda h: slice(h - 1, h))  # horizon h = output step h
+POOLINGS.add("cumulative", lambda h: slice(0, h))  # horizon h = output steps 1..h (T-GCN)
+
+
+def _horizon_mean(fn: MetricFn, p: torch.Tensor, t: torch.Tensor, m: torch.Tensor) -> float:
+    """Mean over output steps of the per-step metric (ST-LLM's 'average over 12 horizons')."""
+    return float(np.mean([fn(p[:, s], t[:, s], m[:, s]) for s in range(t.shape[1])]))
+
+
+def _pooled(fn: MetricFn, p: torch.Tensor, t: torch.Tensor, m: torch.Tensor) -> float:
+    """One metric over all output steps (T-GCN)."""
+    return fn(p, t, m)
+
+
+OVERALL: Registry[Callable[[MetricFn, torch.Tensor, torch.Tensor, torch.Tensor], float]] = Registry(
+    "overall metric rule"
+)
+OVERALL.add("horizon_mean", _horizon_mean)
+OVERALL.add("pooled", _pooled)
+
+
+def evaluate_forecast(pred: Array, true: Array, protocol: Protocol) -> dict[str, float]:
+    """All metrics of a protocol for one forecast, as a flat dict.
+
+    Args:
+        pred: ``[W, T_out, N, C_out]`` predictions in original units.
+        true: same shape, targets in original units.
+        protocol: gives the metric names, mask rule, overall rule and horizon pooling.
+
+    Returns:
+        ``{"mae": ..., "rmse": ..., ..., "mae_h3": ..., ...}``: first each metric overall, then
+        ``<metric>_h<h>`` for each reported horizon h. NaN where no entry is scored.
+    """
+    p, t, m = _prepare(pred, true, protocol.mask)
+    if t.ndim < 2 or t.shape[1] != protocol.output_len:
+        raise ProtocolError(
+            f"protocol {protocol.name!r} scores {protocol.output_len} output steps on axis 1, "
+            f"got a forecast of shape {tuple(t.shape)}"
+        )
+    fns = {name: METRICS.get(name) for name in protocol.metrics}
+    overall = OVERALL.get(protocol.overall)
+    out = {name: overall(fn, p, t, m) for name, fn in fns.items()}
+    pool = POOLINGS.get(protocol.pooling)
+    for h in protocol.report_horizons:
+        steps = pool(h)
+        for name, fn in fns.items():
+            out[f"{name}_h{h}"] = fn(p[:, steps], t[:, steps], m[:, steps])
+    return out
