@@ -1,0 +1,80 @@
+"""``build_image_encoder``: validate the arguments and build the configured encoder."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from stvlm.errors import ConfigError, UnknownNameError
+from stvlm.modalities.image.base import IMAGE_ENCODERS, ImageEncoder, ImageSpec
+from stvlm.modalities.layout import SpatialLayout
+
+if TYPE_CHECKING:  # stvlm.models imports this package: no runtime import back
+    from stvlm.models.config import ImageConfig
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} = {value!r} is not allowed; expected a positive integer")
+    return value
+
+
+def _triple(name: str, value: object, *, positive: bool) -> tuple[float, float, float]:
+    ok = isinstance(value, (tuple, list)) and len(value) == 3
+    ok = ok and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    ok = ok and all(math.isfinite(v) and (v > 0 or not positive) for v in value)
+    if not ok:
+        kind = "positive finite numbers" if positive else "finite numbers"
+        raise ConfigError(f"{name} = {value!r} is not allowed; expected 3 {kind} (R, G, B)")
+    return (float(value[0]), float(value[1]), float(value[2]))
+
+
+def build_image_encoder(
+    cfg: ImageConfig,
+    layout: SpatialLayout,
+    *,
+    input_len: int,
+    in_channels: int,
+    image_size: int,
+    image_mean: tuple[float, float, float],
+    image_std: tuple[float, float, float],
+    dataset: str = "",
+) -> ImageEncoder:
+    """The spatial-to-image encoder named by ``cfg.encoding``.
+
+    Args:
+        cfg: image config (encoding, grid, blur, learnable width).
+        layout: the dataset's layout.
+        input_len: T_in of the windows.
+        in_channels: C of the windows (channel 0 is the value).
+        image_size: S, the backbone's image side.
+        image_mean: the backbone's per-channel pixel mean.
+        image_std: the backbone's per-channel pixel std.
+        dataset: the dataset's name for messages (default: ``layout.name``).
+
+    Returns:
+        an ``nn.Module`` mapping ``x [B, T_in, N, C]`` to ``pixel_values [B, 3, S, S]``.
+
+    Raises:
+        UnknownNameError: unknown ``cfg.encoding``.
+        ConfigError: a size that is not a positive integer, a bad mean/std, or an encoding the
+            dataset's layout cannot support (the message lists those it can).
+    """
+    try:
+        cls = IMAGE_ENCODERS.get(cfg.encoding)
+    except UnknownNameError:
+        raise UnknownNameError(
+            f"image.encoding = {cfg.encoding!r} is unknown; allowed: "
+            f"{', '.join(IMAGE_ENCODERS.names())}"
+        ) from None
+    spec = ImageSpec(
+        cfg=cfg,
+        layout=layout,
+        input_len=_positive_int("input_len", input_len),
+        in_channels=_positive_int("in_channels", in_channels),
+        image_size=_positive_int("image_size", image_size),
+        image_mean=_triple("image_mean", image_mean, positive=False),
+        image_std=_triple("image_std", image_std, positive=True),
+        dataset=dataset or layout.name,
+    )
+    return cls(spec)

@@ -1,0 +1,140 @@
+"""Series tokens (ST-LLM style) and the latent compressor."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from stvlm.errors import ConfigError
+from stvlm.modalities.series import InstanceStats, LatentCompressor, SeriesTokenizer
+from stvlm.models.config import SeriesConfig
+
+B, T, N, C, SPD = 2, 4, 5, 2, 24
+
+
+def tokenizer(instance_norm: bool = False, out_dim: int = 7) -> SeriesTokenizer:
+    torch.manual_seed(0)
+    return SeriesTokenizer(
+        SeriesConfig(dim=8, instance_norm=instance_norm), num_nodes=N, input_len=T,
+        in_channels=C, steps_per_day=SPD, out_dim=out_dim,
+    )
+
+
+def inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    torch.manual_seed(1)
+    x = torch.randn(B, T, N, C)
+    tod = torch.tensor([[3, 4, 5, 6], [20, 21, 22, 23]])
+    dow = torch.tensor([[0, 0, 0, 0], [6, 6, 6, 6]])
+    return x, tod, dow
+
+
+def test_shape_and_xavier_tables() -> None:
+    model = tokenizer()
+    x, tod, dow = inputs()
+    assert model(x, tod, dow).shape == (B, N, 7)
+    assert model.node_emb.shape == (N, 8) and model.tod_emb.shape == (SPD, 8)
+    assert model.dow_emb.shape == (7, 8)
+    bound = (6 / (N + 8)) ** 0.5  # xavier uniform bound of a [N, D] table
+    assert model.node_emb.abs().max() <= bound
+
+
+def test_time_embedding_uses_the_last_step_only() -> None:
+    model = tokenizer()
+    x, tod, dow = inputs()
+    ref = model(x, tod, dow)
+    early_tod, early_dow = tod.clone(), dow.clone()
+    early_tod[:, :-1] = 0
+    early_dow[:, :-1] = 3
+    assert torch.equal(model(x, early_tod, early_dow), ref)
+    late = tod.clone()
+    late[0, -1] = 7
+    out = model(x, late, dow)
+    assert not torch.allclose(out[0], ref[0]) and torch.equal(out[1], ref[1])
+
+
+def test_exact_composition() -> None:
+    model = tokenizer()
+    x, tod, dow = inputs()
+    out = model(x, tod, dow)
+    b, n = 1, 3
+    values = x[b, :, n, :].reshape(-1)  # the node's T*C values, time-major
+    parts = torch.cat([
+        model.value(values), model.node_emb[n], model.tod_emb[23] + model.dow_emb[6]
+    ])
+    assert torch.allclose(out[b, n], model.fuse(parts), atol=1e-6)
+
+
+def test_a_node_token_sees_only_its_own_values() -> None:
+    model = tokenizer()
+    x, tod, dow = inputs()
+    ref = model(x, tod, dow)
+    x2 = x.clone()
+    x2[:, :, 2] += 1.0
+    out = model(x2, tod, dow)
+    changed = (out - ref).abs().amax(dim=(0, 2)) > 0
+    assert changed.tolist() == [False, False, True, False, False]
+
+
+def test_instance_norm_stats_and_shift_invariance() -> None:
+    model = tokenizer(instance_norm=True)
+    x, tod, dow = inputs()
+    ref = model(x, tod, dow)
+    stats = model.last_stats
+    assert stats.mean.shape == (B, 1, N, C) and stats.std.shape == (B, 1, N, C)
+    assert torch.allclose(stats.mean, x.mean(dim=1, keepdim=True))
+    shift = torch.randn(B, 1, N, C)
+    assert torch.allclose(model(x + shift, tod, dow), ref, atol=1e-5)
+    y = torch.randn(B, 3, N, 1)
+    back = stats.denormalize(y)
+    assert torch.allclose(back, y * stats.std[..., :1] + stats.mean[..., :1])
+
+
+def test_instance_stats_of_a_tiny_window() -> None:
+    x = torch.tensor([1.0, 3.0]).view(1, 2, 1, 1)
+    stats = InstanceStats.of(x)
+    assert stats.mean.item() == 2.0
+    assert torch.isclose(stats.std, torch.tensor(1.0 + 1e-5).sqrt()).all()
+    assert torch.allclose(stats.denormalize(stats.normalize(x)), x)
+    assert tokenizer().last_stats is None
+
+
+def test_gradients_reach_every_parameter() -> None:
+    model = tokenizer()
+    x, tod, dow = inputs()
+    model(x, tod, dow).sum().backward()
+    used = {"tod_emb": [6, 23], "dow_emb": [0, 6]}  # rows at the last steps of the batch
+    for name, p in model.named_parameters():
+        grad = p.grad[used[name]] if name in used else p.grad
+        assert grad.abs().sum(dim=-1).min() > 0, name
+    assert model.tod_emb.grad[:6].abs().sum() == 0  # earlier steps' rows are not used
+
+
+def test_errors() -> None:
+    model = tokenizer()
+    _, tod, dow = inputs()
+    match = r"shape \(2, 4, 6, 2\); expected \[B, T_in=4, N=5, C=2\]"
+    with pytest.raises(ConfigError, match=match):
+        model(torch.zeros(2, 4, 6, 2), tod, dow)
+    with pytest.raises(ConfigError, match="steps_per_day = 0 is not allowed"):
+        SeriesTokenizer(
+            SeriesConfig(), num_nodes=3, input_len=2, in_channels=1, steps_per_day=0, out_dim=4
+        )
+    with pytest.raises(ConfigError, match="heads = 3 does not divide dim = 8"):
+        LatentCompressor(4, 8, 3)
+    with pytest.raises(ConfigError, match="num_latents = 0 is not allowed"):
+        LatentCompressor(0, 8, 2)
+
+
+def test_compressor_shapes_and_symmetries() -> None:
+    torch.manual_seed(0)
+    comp = LatentCompressor(num_latents=3, dim=8, heads=2).eval()
+    tokens = torch.randn(2, 6, 8)
+    latents = comp.compress(tokens)
+    assert latents.shape == (2, 3, 8)
+    perm = torch.tensor([5, 2, 0, 1, 4, 3])
+    assert torch.allclose(comp.compress(tokens[:, perm]), latents, atol=1e-6)  # node order free
+    out = comp.expand(latents, tokens)
+    assert out.shape == (2, 6, 8)
+    assert torch.allclose(comp.expand(latents, tokens[:, perm]), out[:, perm], atol=1e-6)
+    out.sum().backward()
+    assert comp.latents.grad is not None and comp.latents.grad.abs().sum() > 0
