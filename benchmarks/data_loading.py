@@ -36,7 +36,7 @@ def bench_one(name: str, root: Path, batch_size: int, passes: int, device: str) 
     load_dataset(name, root, verify="none")
     t_load_noverify = time.perf_counter() - t0
     t0 = time.perf_counter()
-    protocol = resolve_protocol("standard", data.info, data.num_steps, fixed_test_start=data.fixed_test_start)
+    protocol = resolve_protocol("standard", data.info, data.num_steps, test_target_start=data.test_target_start)
     forecast = prepare_forecast(data, protocol, FewShotConfig())
     t_prepare = time.perf_counter() - t0
     t0 = time.perf_counter()

@@ -205,7 +205,7 @@ def prepare_forecast(
     """
     few_shot = few_shot or FewShotConfig()
     splits = split_windows(
-        protocol, data.num_steps, dataset=data.info.name, fixed_test_start=data.fixed_test_start
+        protocol, data.num_steps, dataset=data.info.name, test_target_start=data.test_target_start
     )
     splits = dataclasses.replace(splits, train=select_few_shot(splits.train_full, few_shot))
     first, stop = covered_steps(splits.train_full, protocol.input_len, protocol.output_len)
@@ -241,6 +241,6 @@ def prepare(data_cfg: DataConfig) -> ForecastData:
     root = resolve_data_root(data_cfg.data_root)
     data = load_dataset(data_cfg.dataset, root, verify=data_cfg.verify)
     protocol = resolve_protocol(
-        data_cfg.protocol, data.info, data.num_steps, fixed_test_start=data.fixed_test_start
+        data_cfg.protocol, data.info, data.num_steps, test_target_start=data.test_target_start
     )
     return prepare_forecast(data, protocol, data_cfg.few_shot)

@@ -160,7 +160,7 @@ def tgcn(info: DatasetInfo) -> Protocol:
 
 
 def resolve_protocol(
-    name: str, info: DatasetInfo, num_steps: int, *, fixed_test_start: int | None = None
+    name: str, info: DatasetInfo, num_steps: int, *, test_target_start: int | None = None
 ) -> Protocol:
     """Build protocol ``name`` for a dataset and check that it fits the series.
 
@@ -168,7 +168,7 @@ def resolve_protocol(
         name: registered protocol name.
         info: the dataset's info record.
         num_steps: length T of the loaded series.
-        fixed_test_start: the dataset's first published test window start (partial datasets).
+        test_target_start: the dataset's first published test target step (partial datasets).
 
     Returns:
         The protocol.
@@ -185,5 +185,5 @@ def resolve_protocol(
             f"= {protocol.input_len} + {protocol.output_len} = {protocol.window_len} steps, "
             f"the series has {num_steps}"
         )
-    split_windows(protocol, num_steps, dataset=info.name, fixed_test_start=fixed_test_start)
+    split_windows(protocol, num_steps, dataset=info.name, test_target_start=test_target_start)
     return protocol

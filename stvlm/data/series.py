@@ -56,7 +56,7 @@ class DatasetInfo:
         adjacency: whether a (weighted) adjacency matrix is available.
         side_information: names of side-information arrays (``"weather"``, ``"poi"``).
         split: default chronological split ratios (train, val, test) for the ``standard`` protocol.
-        partial: ``True`` when only validation and test windows exist (see ``fixed_test_start``).
+        partial: ``True`` when only validation and test windows exist (see ``test_target_start``).
         files: the files and their checksums.
         source: where the files come from.
         citation: what to cite.
@@ -112,8 +112,10 @@ class SpatioTemporalData:
             ``(n // cols, n % cols)``), else ``None``.
         node_side: per-node side information, each ``[N]`` (e.g. POI class).
         step_side: per-step side information, each ``[T]`` or ``[T, N]`` (e.g. weather).
-        fixed_test_start: for partial datasets, the first window start (in steps) of the
-            published test windows; protocols then keep exactly those windows as the test part.
+        test_target_start: for partial datasets, the first step that is a published test
+            target; protocols keep as test part exactly the windows whose first target step is
+            at or after it (window start >= ``test_target_start - input_len``), so the test
+            targets are the published ones whatever the input length.
     """
 
     info: DatasetInfo
@@ -126,7 +128,7 @@ class SpatioTemporalData:
     grid_shape: tuple[int, int] | None = None
     node_side: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     step_side: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
-    fixed_test_start: int | None = None
+    test_target_start: int | None = None
 
     def __post_init__(self) -> None:
         t, n, c = self.values.shape

@@ -53,7 +53,7 @@ WINDOW_RULES: Registry = Registry("window rule")
 
 
 def split_windows(
-    protocol: Protocol, num_steps: int, *, dataset: str, fixed_test_start: int | None = None
+    protocol: Protocol, num_steps: int, *, dataset: str, test_target_start: int | None = None
 ) -> WindowSplits:
     """Split the windows of a series by the protocol's rule.
 
@@ -61,7 +61,7 @@ def split_windows(
         protocol: the evaluation protocol.
         num_steps: length T of the series.
         dataset: dataset name, for error messages.
-        fixed_test_start: first published test window start (partial datasets), else ``None``.
+        test_target_start: first published test target step (partial datasets), else ``None``.
 
     Returns:
         The parts, with ``train`` equal to ``train_full``.
@@ -70,7 +70,7 @@ def split_windows(
         ProtocolError: a part would hold no window.
     """
     rule = WINDOW_RULES.get(protocol.window_rule)
-    return rule(protocol, num_steps, dataset=dataset, fixed_test_start=fixed_test_start)
+    return rule(protocol, num_steps, dataset=dataset, test_target_start=test_target_start)
 
 
 def _checked(
@@ -89,29 +89,32 @@ def _checked(
 
 @WINDOW_RULES.register("standard")
 def standard_split(
-    protocol: Protocol, num_steps: int, *, dataset: str, fixed_test_start: int | None = None
+    protocol: Protocol, num_steps: int, *, dataset: str, test_target_start: int | None = None
 ) -> WindowSplits:
     """All windows over the series, split chronologically (DCRNN ``generate_training_data``).
 
     With ``W`` windows: ``num_test = round(W * test)``, ``num_train = round(W * train)`` (Python's
     half-to-even ``round``, as DCRNN), ``num_val = W - num_train - num_test``. For partial datasets
-    the test part is exactly the windows starting at or after ``fixed_test_start`` and the earlier
-    windows are split by ``train / (train + val)`` (6:2 -> 3:1).
+    the test part is exactly the windows whose targets start at or after ``test_target_start``
+    (starts >= ``test_target_start - input_len``) and the earlier windows are split by
+    ``train / (train + val)`` (6:2 -> 3:1).
     """
     train_r, val_r, test_r = protocol.split
     starts = window_starts(num_steps, protocol.input_len, protocol.output_len)
-    if fixed_test_start is None:
+    if test_target_start is None:
         n = starts.size
         num_test, num_train = round(n * test_r), round(n * train_r)
         num_val = max(n - num_train - num_test, 0)
         why = f"{n} windows over {num_steps} steps split {train_r:g}:{val_r:g}:{test_r:g}"
     else:
-        test_mask = starts >= fixed_test_start
+        first_test = test_target_start - protocol.input_len  # first test window start
+        test_mask = starts >= first_test
         n = int((~test_mask).sum())  # pre-test windows, split train:val
         num_train = round(n * train_r / (train_r + val_r)) if train_r + val_r > 0 else 0
         num_val, num_test = n - num_train, int(test_mask.sum())
         why = (
-            f"{n} windows before the fixed test start {fixed_test_start} split "
+            f"{n} windows before the published test windows (targets from step "
+            f"{test_target_start}) split "
             f"{train_r:g}:{val_r:g}, {num_test} test windows over {num_steps} steps"
         )
     train = starts[:num_train]
@@ -122,14 +125,14 @@ def standard_split(
 
 @WINDOW_RULES.register("tgcn")
 def tgcn_split(
-    protocol: Protocol, num_steps: int, *, dataset: str, fixed_test_start: int | None = None
+    protocol: Protocol, num_steps: int, *, dataset: str, test_target_start: int | None = None
 ) -> WindowSplits:
     """T-GCN's ``preprocess_data``: split the steps, then form windows inside each part.
 
     ``train_size = int(T * train)``; a part of ``L`` steps yields ``L - seq_len - pre_len``
     windows (T-GCN's ``range(len(data) - seq_len - pre_len)``, which leaves out the last window
     that would fit). The last ``round(W_train * val_from_train)`` training windows become the
-    validation part. ``fixed_test_start`` is ignored (T-GCN's datasets are complete series).
+    validation part. ``test_target_start`` is ignored (T-GCN's datasets are complete series).
     """
     seq_len, pre_len = protocol.input_len, protocol.output_len
     train_size = int(num_steps * protocol.split[0])

@@ -19,7 +19,7 @@ def make_data(
     values: np.ndarray | None = None,
     name: str = "toy",
     target_channels=(0,),
-    fixed_test_start: int | None = None,
+    test_target_start: int | None = None,
 ) -> SpatioTemporalData:
     """A series with value 1000 * c + 10 * t + n + 1 (all positive, every entry distinct)."""
     if values is None:
@@ -43,7 +43,7 @@ def make_data(
         values=values,
         tod=np.arange(steps, dtype=np.int64) % 96,
         dow=(np.arange(steps, dtype=np.int64) // 7) % 7,
-        fixed_test_start=fixed_test_start,
+        test_target_start=test_target_start,
     )
 
 
@@ -52,7 +52,7 @@ def make_forecast(
 ) -> ForecastData:
     data = data or make_data()
     proto = resolve_protocol(
-        protocol, data.info, data.num_steps, fixed_test_start=data.fixed_test_start
+        protocol, data.info, data.num_steps, test_target_start=data.test_target_start
     )
     return prepare_forecast(data, proto, FewShotConfig(**few))
 
@@ -158,7 +158,7 @@ def test_describe_reports_counts_and_step_ranges():
 
 
 def test_partial_dataset_tests_on_the_fixed_windows():
-    f = make_forecast(make_data(fixed_test_start=12))
+    f = make_forecast(make_data(test_target_start=24))
     np.testing.assert_array_equal(f.splits.test, np.arange(12, 17))
     assert f.splits.counts() == {"train": 9, "train_full": 9, "val": 3, "test": 5}
 

@@ -67,9 +67,9 @@ def test_standard_split_rounds_half_to_even_like_dcrnn():
 
 
 def test_partial_dataset_keeps_exactly_the_published_test_windows():
-    protocol = resolve_protocol("standard", make_info(), 60, fixed_test_start=24)
-    splits = split_windows(protocol, 60, dataset="toy", fixed_test_start=24)
-    np.testing.assert_array_equal(splits.test, np.arange(24, 37))  # every start >= 24
+    protocol = resolve_protocol("standard", make_info(), 60, test_target_start=36)
+    splits = split_windows(protocol, 60, dataset="toy", test_target_start=36)
+    np.testing.assert_array_equal(splits.test, np.arange(24, 37))  # every start >= 36 - 12
     # 24 pre-test windows split 6:2 -> 3:1.
     np.testing.assert_array_equal(splits.train, np.arange(18))
     np.testing.assert_array_equal(splits.val, np.arange(18, 24))
@@ -79,7 +79,7 @@ def test_partial_dataset_keeps_exactly_the_published_test_windows():
 def test_partial_dataset_with_too_few_pre_test_windows_raises():
     message = "'standard' on dataset 'toy'.*val part holds no window"
     with pytest.raises(ProtocolError, match=message):
-        resolve_protocol("standard", make_info(), 60, fixed_test_start=1)
+        resolve_protocol("standard", make_info(), 60, test_target_start=13)
 
 
 def test_tgcn_protocol_fields_per_dataset():

@@ -1,0 +1,173 @@
+"""Bring-your-own datasets: a tiny folder written in tmp_path, discovered, validated, loaded."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stvlm.data.datasets import dataset_info, dataset_names, dataset_status, load_dataset
+from stvlm.data.datasets.custom import CustomDataset, read_spec
+from stvlm.errors import DataError, UnknownNameError
+
+TOML = """\
+name = "tiny-city"
+title = "Tiny city"
+description = "Speeds on three roads. Made up for a test."
+interval_minutes = 360
+channels = ["speed", "flow"]
+units = ["km/h", "veh/h"]
+target_channels = [0]
+missing_value = 0.0
+split = [0.5, 0.25, 0.25]
+start = 2024-01-06T06:00:00
+"""
+
+
+def write_dataset(root, toml: str = TOML, folder: str = "tiny"):
+    """A 5-step, 3-node, 2-channel dataset with every optional file."""
+    path = root / folder
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "dataset.toml").write_text(toml)
+    np.save(path / "values.npy", np.arange(30, dtype=np.int64).reshape(5, 3, 2))  # [T, N, C]
+    np.save(path / "coords.npy", np.array([[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]))
+    np.save(path / "adjacency.npy", np.eye(3))
+    np.save(path / "node_side_poi.npy", np.array([1, 2, 3]))
+    np.save(path / "step_side_weather.npy", np.array([0, 1, 1, 0, 2]))
+    return path
+
+
+def test_discovered_and_loaded(tmp_path):
+    write_dataset(tmp_path)
+    assert dataset_names(tmp_path)[-1] == "tiny-city"
+    assert dataset_status("tiny-city", tmp_path) == "present"
+    info = dataset_info("tiny-city", tmp_path)
+    assert (info.nodes, info.steps, info.folder, info.coordinates) == (3, 5, "tiny", "latlon")
+    assert info.split == (0.5, 0.25, 0.25) and info.missing_value == 0.0
+    assert info.side_information == ("poi", "weather") and info.adjacency
+    d = load_dataset("tiny-city", tmp_path)
+    assert d.values.dtype == np.float32 and d.values.shape == (5, 3, 2)
+    assert d.values[0, 0].tolist() == [0.0, 1.0] and d.values[-1, -1].tolist() == [28.0, 29.0]
+    assert d.coords[2].tolist() == [4.0, 5.0] and d.adjacency.dtype == np.float32
+    assert d.timestamps[0] == np.datetime64("2024-01-06T06:00")  # a Saturday
+    assert d.tod.tolist() == [1, 2, 3, 0, 1] and d.dow.tolist() == [5, 5, 5, 6, 6]
+    assert d.node_side["poi"].tolist() == [1, 2, 3]
+    assert d.step_side["weather"].tolist() == [0, 1, 1, 0, 2]
+
+
+def test_timestamps_file_and_counted_calendar(tmp_path):
+    path = write_dataset(tmp_path, TOML.replace("start = 2024-01-06T06:00:00\n", ""))
+    assert load_dataset("tiny-city", tmp_path).tod.tolist() == [0, 1, 2, 3, 0]
+    assert load_dataset("tiny-city", tmp_path).dow.tolist() == [0, 0, 0, 0, 1]
+    seconds = np.datetime64("2024-01-01T00:00", "s").astype(np.int64) + 21600 * np.arange(5)
+    np.save(path / "timestamps.npy", seconds)  # int64 seconds since the epoch
+    d = load_dataset("tiny-city", tmp_path)
+    assert d.timestamps[-1] == np.datetime64("2024-01-02T00:00") and d.dow.tolist()[-1] == 1
+    np.save(path / "timestamps.npy", seconds[::-1].copy())
+    with pytest.raises(DataError, match=r"timestamps\.npy: timestamps must be strictly increasing"):
+        load_dataset("tiny-city", tmp_path)
+
+
+def test_grid_shape_gives_grid_coordinates(tmp_path):
+    path = write_dataset(tmp_path, TOML + "grid_shape = [1, 3]\n")
+    (path / "coords.npy").unlink()
+    d = load_dataset("tiny-city", tmp_path)
+    assert d.grid_shape == (1, 3) and d.info.coordinates == "grid"
+    assert d.coords.tolist() == [[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]]
+    (path / "dataset.toml").write_text(TOML + "grid_shape = [2, 2]\n")
+    with pytest.raises(DataError, match=r"grid_shape = \[2, 2\] has 4 cells, values have N = 3"):
+        load_dataset("tiny-city", tmp_path)
+
+
+@pytest.mark.parametrize("extra, message", [
+    ("colour = 'red'\n", "unknown key 'colour'; allowed: name, title, description"),
+    ("coordinates = 'utm'\n", "coordinates = 'utm'; allowed: latlon, grid"),
+    ("[files]\nvals = 'v.npy'\n", "unknown key 'files.vals'; allowed: values, coords"),
+])
+def test_toml_rejects_unknown_keys(tmp_path, extra, message):
+    write_dataset(tmp_path, TOML + extra)
+    with pytest.raises(DataError, match=message):
+        dataset_names(tmp_path)
+
+
+@pytest.mark.parametrize("old, new, message", [
+    ('name = "tiny-city"', 'name = "Tiny City"', "name = 'Tiny City' must use lower-case"),
+    ("interval_minutes = 360", "interval_minutes = 7", "interval_minutes = 7 must divide 1440"),
+    ("interval_minutes = 360", 'interval_minutes = "6h"', "interval_minutes = '6h' must be an "
+                                                          "integer dividing 1440"),
+    ('units = ["km/h", "veh/h"]', 'units = ["km/h"]', r"units = \['km/h'\] must be a non-empty "
+                                                      "list of 2 strs"),
+    ("target_channels = [0]", "target_channels = [2]", r"target_channels = \[2\] must be "
+                                                       r"channel indices 0\.\.1"),
+    ("split = [0.5, 0.25, 0.25]", "split = [0.5, 0.5, 0.5]", "split = .* summing to 1"),
+    ("start = 2024-01-06T06:00:00", 'start = "soon"', "start = 'soon' is not a date-time"),
+    ('name = "tiny-city"\n', "", "missing required key"),
+    ("channels", "channels = [", "not valid TOML"),
+])
+def test_toml_validation_errors(tmp_path, old, new, message):
+    write_dataset(tmp_path, TOML.replace(old, new, 1))
+    with pytest.raises(DataError, match=message):
+        read_spec(tmp_path / "tiny" / "dataset.toml")
+
+
+@pytest.mark.parametrize("name, array, message", [
+    ("values.npy", np.zeros((5, 3)), r"values\.npy: values have shape \(5, 3\), expected "
+                                     r"\(T, N, 2\)"),
+    ("coords.npy", np.zeros((3, 3)), r"coords\.npy: coords has shape \(3, 3\), expected \(3, 2\)"),
+    ("adjacency.npy", np.zeros((3, 2)), r"adjacency\.npy: adjacency has shape \(3, 2\), "
+                                        r"expected \(3, 3\)"),
+    ("timestamps.npy", np.zeros(4, dtype=np.int64), r"timestamps\.npy: timestamps has shape "
+                                                    r"\(4,\), expected \(5\)"),
+    ("node_side_poi.npy", np.zeros(4), r"node side 'poi' has shape \(4,\), expected \(3\)"),
+    ("step_side_weather.npy", np.zeros((5, 2)), r"step side 'weather' has shape \(5, 2\), "
+                                                r"expected \(5, 3\)"),
+])
+def test_array_shape_errors_name_file_and_shapes(tmp_path, name, array, message):
+    path = write_dataset(tmp_path)
+    np.save(path / name, array)
+    with pytest.raises(DataError, match=message):
+        load_dataset("tiny-city", tmp_path)
+
+
+def test_name_clashes_and_unknown_names(tmp_path):
+    write_dataset(tmp_path)
+    write_dataset(tmp_path, folder="copy")
+    with pytest.raises(DataError, match=r"dataset name 'tiny-city' is also used by "
+                                        r".*dataset\.toml"):
+        dataset_names(tmp_path)
+    (tmp_path / "copy" / "dataset.toml").write_text(TOML.replace("tiny-city", "los-loop"))
+    with pytest.raises(DataError, match="name 'los-loop' is a built-in dataset"):
+        dataset_names(tmp_path)
+    (tmp_path / "copy" / "dataset.toml").unlink()
+    with pytest.raises(UnknownNameError, match=r"known: los-loop, .*pems-bay, tiny-city \(bring"):
+        dataset_info("tiny", tmp_path)
+
+
+def test_missing_values_file_and_explicit_optional_file(tmp_path):
+    path = write_dataset(tmp_path, TOML + '[files]\nadjacency = "graph.npy"\n')
+    with pytest.raises(DataError, match=r"dataset 'tiny-city': missing file .*graph\.npy"):
+        load_dataset("tiny-city", tmp_path)
+    assert dataset_status("tiny-city", tmp_path) == "partial"
+    (path / "values.npy").unlink()
+    (path / "graph.npy").write_bytes(b"")
+    assert CustomDataset(path).info.steps is None
+    assert dataset_status("tiny-city", tmp_path) == "partial"
+    with pytest.raises(DataError) as err:
+        load_dataset("tiny-city", tmp_path)
+    assert str(err.value) == (f"dataset 'tiny-city': missing file {path / 'values.npy'} "
+                              "(see `stvlm data info tiny-city`)")
+
+
+def test_values_must_be_numeric(tmp_path):
+    path = write_dataset(tmp_path)
+    np.save(path / "values.npy", np.full((5, 3, 2), "x"))
+    with pytest.raises(DataError, match=r"values\.npy: dtype <U1; expected numbers"):
+        load_dataset("tiny-city", tmp_path)
+
+
+def test_names_use_stvlm_data_when_no_root_is_given(tmp_path, monkeypatch):
+    write_dataset(tmp_path)
+    monkeypatch.setenv("STVLM_DATA", str(tmp_path))
+    assert dataset_names()[-1] == "tiny-city"
+    assert load_dataset("tiny-city").values.shape == (5, 3, 2)
+    monkeypatch.delenv("STVLM_DATA")
+    assert "tiny-city" not in dataset_names()
