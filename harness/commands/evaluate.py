@@ -78,9 +78,10 @@ def _run(args: argparse.Namespace) -> int:
     few_shot = FewShotConfig.from_dict(
         {"ratio": args.few_shot, "method": args.few_shot_method, "seed": args.seed}, path="few_shot"
     )
-    data_cfg = DataConfig(
-        dataset=args.dataset, data_root=args.data_root, protocol=args.protocol, few_shot=few_shot
-    )
+    data_cfg = DataConfig.from_dict({
+        "dataset": args.dataset, "data_root": args.data_root, "protocol": args.protocol,
+        "few_shot": few_shot.to_dict(), "verify": args.verify,
+    })
     train = TrainConfig.from_dict({"seed": args.seed, **sets["train"]}, path="train")
     forecast = prepare(data_cfg)
     result = evaluate_baseline(forecast, args.model, sets["model"], train)
@@ -114,6 +115,7 @@ def _add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", action="append", metavar="SCOPE.KEY=VALUE",
                    help="model.* options of the baseline or train.* settings (repeatable)")
+    p.add_argument("--verify", default="sha256", help="file check before loading: sha256, size or none")
     p.add_argument("--json", default=None, help="write the metrics and provenance to this file")
     add_data_root(p)
     p.set_defaults(run=_run)
