@@ -2,7 +2,7 @@
 
 For each dataset: time to load and verify the files, time to prepare the windows (protocol
 split, few-shot selection, scaler), time to the first batch, and windows per second over full
-shuffled passes of the training windows. Prints a table and writes JSON.
+shuffled passes of the training windows after one warm-up pass. Prints a table and writes JSON.
 
     python benchmarks/data_loading.py [--data-root DIR] [--batch-size 64] [--passes 3]
         [--device cpu] [--json results/benchmarks/data_loading.json]
@@ -42,6 +42,8 @@ def bench_one(name: str, root: Path, batch_size: int, passes: int, device: str) 
     t0 = time.perf_counter()
     first = next(iter(forecast.batches("train", batch_size, shuffle=True, seed=0, device=device)))
     t_first = time.perf_counter() - t0
+    for _ in forecast.batches("train", batch_size, shuffle=True, seed=-1, device=device):
+        pass  # one warm-up pass: allocator and index caches, as in every epoch after the first
     windows = 0
     t0 = time.perf_counter()
     for p in range(passes):
