@@ -21,9 +21,9 @@ class ImageConfig(Config):
     """Spatial-to-image encoding (the vision modality)."""
 
     encoding: str = field(
-        "grid_heatmap",
+        "auto",
         help="image encoder name: grid_heatmap, spectral_grid, node_time, correlation, fft, "
-        "learnable, flow",
+        "learnable, flow; 'auto': grid_heatmap with coordinates, else spectral_grid",
     )
     size: int | None = field(
         None, ge=8, help="image side S in pixels; default: the backbone's image size"

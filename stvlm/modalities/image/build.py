@@ -29,6 +29,16 @@ def _triple(name: str, value: object, *, positive: bool) -> tuple[float, float, 
     return (float(value[0]), float(value[1]), float(value[2]))
 
 
+def resolve_encoding(name: str, layout: SpatialLayout) -> str:
+    """``"auto"`` -> ``grid_heatmap`` with coordinates (or a native grid), else ``spectral_grid``
+    with an adjacency, else ``node_time``; any other name is returned unchanged."""
+    if name != "auto":
+        return name
+    if layout.coords is not None:
+        return "grid_heatmap"
+    return "spectral_grid" if layout.adjacency is not None else "node_time"
+
+
 def build_image_encoder(
     cfg: ImageConfig,
     layout: SpatialLayout,
@@ -40,7 +50,7 @@ def build_image_encoder(
     image_std: tuple[float, float, float],
     dataset: str = "",
 ) -> ImageEncoder:
-    """The spatial-to-image encoder named by ``cfg.encoding``.
+    """The spatial-to-image encoder named by ``cfg.encoding`` (``"auto"``: see :func:`resolve_encoding`).
 
     Args:
         cfg: image config (encoding, grid, blur, learnable width).
@@ -60,11 +70,12 @@ def build_image_encoder(
         ConfigError: a size that is not a positive integer, a bad mean/std, or an encoding the
             dataset's layout cannot support (the message lists those it can).
     """
+    encoding = resolve_encoding(cfg.encoding, layout)
     try:
-        cls = IMAGE_ENCODERS.get(cfg.encoding)
+        cls = IMAGE_ENCODERS.get(encoding)
     except UnknownNameError:
         raise UnknownNameError(
-            f"image.encoding = {cfg.encoding!r} is unknown; allowed: "
+            f"image.encoding = {cfg.encoding!r} is unknown; allowed: auto, "
             f"{', '.join(IMAGE_ENCODERS.names())}"
         ) from None
     spec = ImageSpec(

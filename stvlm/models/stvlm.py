@@ -1,0 +1,232 @@
+"""The composed ST-VLM model: three modalities, a VLM backbone with first-layer fusion, a head.
+
+Paper: Zhao et al., "ST-VLM: A Spatial-to-Image Multimodal Spatial-Temporal Prediction
+Framework with Vision-Language Model", AAAI 2026 (no public code; reconstructed in
+reference/method.md).
+
+``forward(batch)``: window ``x [B, T_in, N, C]`` (scaled)
+-> image ``[B, 3, S, S]`` (spatial-to-image encoder), text ids ``[B, L_t]`` (token table lookup),
+series tokens ``[B, N, d]`` (one per node; optionally K latents)
+-> backbone with the ST tokens fused at ``fusion.depth``
+-> per-node head -> ``[B, T_out, N, C_out]`` in the dataset's original units.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.profiler import record_function
+
+from stvlm.data.batch import STBatch
+from stvlm.modalities.image import build_image_encoder
+from stvlm.modalities.layout import SpatialLayout
+from stvlm.modalities.series import InstanceStats, LatentCompressor, SeriesTokenizer
+from stvlm.modalities.text import TokenTable
+from stvlm.models.backbones import Backbone
+from stvlm.models.config import STVLMConfig
+from stvlm.models.fusion import Fusion, segment_mean
+from stvlm.models.heads import PredictionHead
+
+STAGES = ("image", "text", "series", "backbone", "head")
+
+
+@dataclass(frozen=True)
+class DatasetContext:
+    """What the model needs to know about the dataset and protocol.
+
+    Args:
+        name: dataset name (messages).
+        num_nodes: N.
+        input_len: T_in.
+        output_len: T_out.
+        in_channels: C of the inputs.
+        target_channels: the input channels that are forecast (C_out of them).
+        steps_per_day: rows of the time-of-day embedding.
+        scaler_mean: ``[C]`` per-channel mean of the input scaler.
+        scaler_std: ``[C]`` per-channel std of the input scaler.
+    """
+
+    name: str
+    num_nodes: int
+    input_len: int
+    output_len: int
+    in_channels: int
+    target_channels: tuple[int, ...]
+    steps_per_day: int
+    scaler_mean: tuple[float, ...]
+    scaler_std: tuple[float, ...]
+
+    @classmethod
+    def from_forecast(cls, forecast) -> DatasetContext:
+        """The context of a :class:`~stvlm.data.pipeline.ForecastData`."""
+        data = forecast.data
+        return cls(
+            name=data.info.name,
+            num_nodes=data.num_nodes,
+            input_len=forecast.input_len,
+            output_len=forecast.output_len,
+            in_channels=data.num_channels,
+            target_channels=tuple(int(c) for c in forecast.target_channels),
+            steps_per_day=data.info.steps_per_day,
+            scaler_mean=tuple(float(v) for v in np.asarray(forecast.scaler.mean)),
+            scaler_std=tuple(float(v) for v in np.asarray(forecast.scaler.std)),
+        )
+
+
+class STVLM(nn.Module):
+    """ST-VLM forecaster (build it with :func:`stvlm.models.build_model`).
+
+    Args:
+        cfg: the model config.
+        backbone: the built backbone (image size already set).
+        layout: the dataset's spatial layout.
+        context: dataset and protocol facts.
+        token_table: prompt token ids of every window start (needed when ``cfg.use_text``;
+            may be installed later with :meth:`set_token_table`).
+    """
+
+    def __init__(
+        self,
+        cfg: STVLMConfig,
+        backbone: Backbone,
+        *,
+        layout: SpatialLayout,
+        context: DatasetContext,
+        token_table: TokenTable | None = None,
+    ) -> None:
+        super().__init__()
+        self.cfg, self.context, self.backbone = cfg, context, backbone
+        d, n = backbone.hidden_size, context.num_nodes
+        self.image_encoder = None
+        if cfg.use_image:
+            self.image_encoder = build_image_encoder(
+                cfg.image, layout, input_len=context.input_len, in_channels=context.in_channels,
+                image_size=backbone.image_size, image_mean=backbone.image_mean,
+                image_std=backbone.image_std, dataset=context.name,
+            )
+        if cfg.use_series:  # instance norm is applied here, for the image encoder too
+            self.series = SeriesTokenizer(
+                cfg.series.replace(instance_norm=False), num_nodes=n,
+                input_len=context.input_len, in_channels=context.in_channels,
+                steps_per_day=context.steps_per_day, out_dim=d,
+            )
+        else:  # no values: each node is its learned embedding
+            self.node_embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(n, d)))
+        k = cfg.series.num_latents
+        self.compressor = LatentCompressor(k, d, cfg.fusion.heads) if k else None
+        positions = None
+        if self.image_encoder is not None and self.compressor is None:
+            positions = self.image_encoder.node_positions()
+        self.fusion = Fusion(cfg.fusion, backbone, positions)
+        pooled = int(cfg.use_text) + int(cfg.use_image)
+        self.head = PredictionHead(
+            cfg.head, dim=d, context_dim=d * pooled if cfg.head.pooled_context else 0,
+            output_len=context.output_len, out_channels=len(context.target_channels),
+        )
+        targets = list(context.target_channels)
+        mean = torch.tensor(context.scaler_mean, dtype=torch.float32)[targets]  # [C_out]
+        std = torch.tensor(context.scaler_std, dtype=torch.float32)[targets]  # [C_out]
+        self.register_buffer("target_mean", mean, persistent=False)
+        self.register_buffer("target_std", std, persistent=False)
+        for name in ("text_ids", "text_mask", "text_row"):
+            self.register_buffer(name, None, persistent=False)
+        if token_table is not None:
+            self.set_token_table(token_table)
+        self._timings: dict[str, float] | None = None
+
+    def set_token_table(self, table: TokenTable) -> None:
+        """Install the prompt token ids of every window start (moved to the model's device)."""
+        device = self.target_mean.device
+        self.text_ids = table.ids.to(device)
+        self.text_mask = table.mask.to(device)
+        self.text_row = table.row_of_start.to(device)
+
+    @property
+    def token_table(self) -> TokenTable | None:
+        """The prompt token table (on the model's device), or ``None`` if none is installed."""
+        if self.text_ids is None:
+            return None
+        return TokenTable(ids=self.text_ids, mask=self.text_mask, row_of_start=self.text_row)
+
+    def forward(self, batch: STBatch) -> torch.Tensor:
+        """Forecast a batch of windows.
+
+        Args:
+            batch: ``x [B, T_in, N, C]`` scaled, time indices and window starts.
+
+        Returns:
+            ``[B, T_out, N, C_out]`` in the dataset's original units.
+        """
+        x = batch.x
+        stats = InstanceStats.of(x) if self.cfg.series.instance_norm else None
+        if stats is not None:
+            x = stats.normalize(x)  # [B, T_in, N, C]
+        with self._stage("image"):
+            pixels = self.image_encoder(x) if self.image_encoder is not None else None
+        with self._stage("text"):
+            ids, text_mask = None, None
+            if self.cfg.use_text:
+                if self.text_ids is None:
+                    raise ValueError("use_text = true but no token table is installed")
+                ids, text_mask = self.token_table.lookup(batch.start)  # [B, L_t] each
+        with self._stage("series"):
+            if self.cfg.use_series:
+                nodes = self.series(x, batch.x_tod, batch.x_dow)  # [B, N, d]
+            else:
+                nodes = self.node_embedding.expand(x.shape[0], -1, -1)  # [B, N, d]
+            st = self.compressor.compress(nodes) if self.compressor is not None else nodes
+        with self._stage("backbone"):
+            tokens, mask, segments = self.backbone.embed(ids, text_mask, pixels, batch_size=x.shape[0])
+            out = self.fusion(self.backbone, tokens, mask, segments, st.to(tokens.dtype))
+        with self._stage("head"):
+            st_out = out.st
+            if self.compressor is not None:
+                st_out = self.compressor.expand(st_out, nodes.to(st_out.dtype))  # [B, N, d]
+            context = None
+            if self.head.context_dim:
+                parts = [segment_mean(out.hidden, out.mask, s)
+                         for s in (out.segments.text, out.segments.image)]
+                context = torch.cat([p for p in parts if p is not None], dim=-1)  # [B, c]
+            pred = self.head(st_out, context).float()  # [B, T_out, N, C_out] scaled
+            if stats is not None:
+                pred = stats.denormalize(pred, self.context.target_channels)
+            pred = pred * self.target_std + self.target_mean
+        return pred
+
+    @contextmanager
+    def stage_timings(self) -> Iterator[dict[str, float]]:
+        """Measure wall-clock seconds per stage of every forward pass inside the block.
+
+        Yields:
+            A dict ``stage -> seconds`` (stages: image, text, series, backbone, head), summed
+            over the forward passes; on CUDA each stage is bracketed by synchronisations.
+            Every stage is also a ``torch.profiler.record_function`` range ``stvlm.<stage>``.
+        """
+        timings = {name: 0.0 for name in STAGES}
+        self._timings = timings
+        try:
+            yield timings
+        finally:
+            self._timings = None
+
+    @contextmanager
+    def _stage(self, name: str) -> Iterator[None]:
+        with record_function(f"stvlm.{name}"):
+            timings = self._timings
+            if timings is not None:
+                self._sync()
+                start = time.perf_counter()
+            yield
+            if timings is not None:
+                self._sync()
+                timings[name] += time.perf_counter() - start
+
+    def _sync(self) -> None:
+        if self.target_mean.device.type == "cuda":
+            torch.cuda.synchronize(self.target_mean.device)

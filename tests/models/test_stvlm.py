@@ -1,0 +1,187 @@
+"""The composed ST-VLM: every backbone x encoders x fusion depths, units, modalities, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from stvlm.data.pipeline import prepare_forecast
+from stvlm.data.protocols import Protocol
+from stvlm.data.series import DatasetInfo, SpatioTemporalData
+from stvlm.errors import ConfigError, UnknownNameError
+from stvlm.models import STAGES, build_model
+from stvlm.models.backbones import BACKBONES
+from stvlm.models.config import BackboneConfig, STVLMConfig
+
+T, N, T_IN, T_OUT = 40, 4, 4, 3
+
+
+@pytest.fixture(scope="module")
+def forecast():
+    """40 steps of 4 nodes with 2 channels (speed, flow), coordinates and a path graph."""
+    rng = np.random.default_rng(0)
+    values = (rng.random((T, N, 2)) * 50 + 1).astype(np.float32)
+    adjacency = np.eye(N, k=1, dtype=np.float32) + np.eye(N, k=-1, dtype=np.float32)
+    info = DatasetInfo(name="toy", folder="TOY", title="toy", description="Hand-made speeds.",
+                       nodes=N, steps=T, interval_minutes=15, channels=("speed", "flow"),
+                       units=("mph", "veh"), coordinates="latlon", adjacency=True)
+    data = SpatioTemporalData(info=info, values=values, tod=np.arange(T) % 96,
+                              dow=np.zeros(T, dtype=np.int64), coords=rng.random((N, 2)),
+                              adjacency=adjacency)
+    proto = Protocol(name="standard", input_len=T_IN, output_len=T_OUT, report_horizons=(1, 3),
+                     pooling="step", overall="horizon_mean", split=(0.6, 0.2, 0.2))
+    return prepare_forecast(data, proto)
+
+
+def config(name="vilt", encoding="grid_heatmap", depth=1, **kw) -> STVLMConfig:
+    cfg = STVLMConfig.tiny()
+    kw.setdefault("use_image", name != "gpt2")
+    return cfg.replace(
+        backbone=BackboneConfig(name=name), image=cfg.image.replace(encoding=encoding),
+        fusion=cfg.fusion.replace(depth=depth), **kw,
+    )
+
+
+def build(cfg, forecast, seed=0):
+    torch.manual_seed(seed)
+    return build_model(cfg, forecast)
+
+
+@pytest.mark.parametrize("name", BACKBONES.names())
+@pytest.mark.parametrize("encoding,depth", [
+    ("grid_heatmap", 0), ("learnable", 1), ("spectral_grid", "late"), ("learnable", "all"),
+    ("correlation", 2),
+])
+def test_forward_backward_for_every_backbone(forecast, name, encoding, depth):
+    model = build(config(name, encoding, depth), forecast)
+    batch = next(forecast.batches("train", 3))
+    pred = model(batch)
+    assert pred.shape == (3, T_OUT, N, 1) and torch.isfinite(pred).all()
+    (pred - batch.y).abs().mean().backward()
+    assert model.fusion.type_embedding.grad is not None
+    assert all(p.grad is not None for p in model.head.parameters())
+    if encoding == "learnable" and model.image_encoder is not None:
+        grads = [p.grad for p in model.image_encoder.parameters()]
+        assert grads and all(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+@pytest.mark.parametrize("name", BACKBONES.names())
+def test_every_trainable_parameter_gets_a_gradient(forecast, name):
+    """No unused trainable parameter (DDP without find_unused_parameters needs this)."""
+    cfg = config(name, "learnable")
+    model = build(cfg.replace(finetune=cfg.finetune.replace(strategy="full")), forecast)
+    model(next(forecast.batches("train", 2))).sum().backward()
+    assert [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None] == []
+
+
+def test_same_seed_gives_identical_outputs(forecast):
+    batch = next(forecast.batches("val", 4))
+    a = build(config(encoding="learnable"), forecast).eval()(batch)
+    b = build(config(encoding="learnable"), forecast).eval()(batch)
+    c = build(config(encoding="learnable"), forecast, seed=1).eval()(batch)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+@pytest.mark.parametrize("instance_norm", [False, True])
+def test_predictions_are_in_original_units(forecast, instance_norm):
+    cfg = config()
+    model = build(cfg.replace(series=cfg.series.replace(instance_norm=instance_norm)), forecast)
+    with torch.no_grad():  # a head that predicts 0 in normalised units
+        model.head.net.weight.zero_()
+        model.head.net.bias.zero_()
+    batch = next(forecast.batches("test", 2))
+    pred = model.eval()(batch)
+    mean, std = forecast.scaler.mean[0], forecast.scaler.std[0]
+    if instance_norm:  # the window's own mean, per node
+        raw = batch.x[..., 0] * std + mean  # [B, T_in, N]
+        expected = raw.mean(dim=1, keepdim=True).expand(-1, T_OUT, -1)[..., None]
+    else:  # the training mean
+        expected = torch.full((2, T_OUT, N, 1), float(mean))
+    torch.testing.assert_close(pred, expected.float(), atol=1e-4, rtol=1e-5)
+
+
+@pytest.mark.parametrize("use_image,use_text,use_series,context", [
+    (True, True, True, 64), (False, True, True, 32), (True, False, True, 32),
+    (True, True, False, 64), (False, False, True, 0),
+])
+def test_modality_dropout(forecast, use_image, use_text, use_series, context):
+    model = build(config(use_image=use_image, use_text=use_text, use_series=use_series), forecast)
+    assert (model.image_encoder is not None, model.token_table is not None) == (use_image, use_text)
+    assert hasattr(model, "series") == use_series and hasattr(model, "node_embedding") != use_series
+    assert model.head.context_dim == context
+    batch = next(forecast.batches("train", 2))
+    assert model(batch).shape == (2, T_OUT, N, 1)
+
+
+@pytest.mark.parametrize("name", ["vilt", "gpt2"])
+@pytest.mark.parametrize("depth", [2, "late"])
+def test_series_only_model_runs_at_every_depth(forecast, name, depth):
+    """ST-LLM style: no text, no image; the ST tokens alone go through (or past) the blocks."""
+    model = build(config(name, depth=depth, use_image=False, use_text=False), forecast)
+    pred = model(next(forecast.batches("train", 2)))
+    assert pred.shape == (2, T_OUT, N, 1) and torch.isfinite(pred).all()
+
+
+def test_latent_compressor_keeps_the_node_output(forecast):
+    cfg = config()
+    model = build(cfg.replace(series=cfg.series.replace(num_latents=2)), forecast)
+    assert model.compressor is not None and model.fusion.spatial is None
+    assert model(next(forecast.batches("train", 2))).shape == (2, T_OUT, N, 1)
+
+
+def test_token_table_covers_every_window_and_no_tokenizer_in_forward(forecast):
+    model = build(config(), forecast)
+    starts = np.concatenate([forecast.splits.part(p) for p in ("train_full", "val", "test")])
+    ids, mask = model.token_table.lookup(torch.as_tensor(starts))
+    assert ids.shape == (starts.size, 40) and mask.shape == (starts.size, 40)
+    assert ids[:, 0].eq(2).all()  # [CLS]
+    model.backbone.tokenizer = None  # forward must not need it
+    model(next(forecast.batches("test", 2)))
+
+
+def test_stage_timings_and_profiler_labels(forecast):
+    model = build(config(), forecast)
+    batch = next(forecast.batches("train", 2))
+    with model.stage_timings() as timings:
+        model(batch)
+        model(batch)
+    assert tuple(timings) == STAGES == ("image", "text", "series", "backbone", "head")
+    assert all(v >= 0 for v in timings.values()) and timings["backbone"] > 0
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        model(batch)
+    names = {e.name for e in prof.events()}
+    assert {f"stvlm.{s}" for s in STAGES} <= names
+
+
+def test_build_errors(forecast):
+    with pytest.raises(ConfigError) as err:
+        build(config("gpt2").replace(use_image=True), forecast)
+    assert str(err.value) == (
+        "use_image = true is not allowed with backbone.name = 'gpt2' (no vision tower); set "
+        "use_image = false or use one of: vilt, clip, siglip, smolvlm, qwen2-vl, qwen2.5-vl"
+    )
+    with pytest.raises(UnknownNameError) as err:
+        build(config("blip"), forecast)
+    assert str(err.value) == (
+        "backbone.name = 'blip' is unknown; allowed: vilt, clip, siglip, smolvlm, qwen2-vl, "
+        "qwen2.5-vl, gpt2"
+    )
+    with pytest.raises(UnknownNameError, match="image.encoding = 'photo' is unknown; allowed: "):
+        build(config(encoding="photo"), forecast)
+    cfg = config()
+    with pytest.raises(ConfigError) as err:
+        build(cfg.replace(text=cfg.text.replace(max_length=100)), forecast)
+    assert str(err.value) == (
+        "text.max_length = 100 is larger than the vilt backbone's 64 text positions; allowed: 4..64"
+    )
+    with pytest.raises(ConfigError, match="image.size = 30 does not fit backbone 'vilt'"):
+        build(cfg.replace(image=cfg.image.replace(size=30)), forecast)
+    with pytest.raises(ConfigError, match="fusion.depth = 7 is larger than the backbone's 2"):
+        build(config(depth=7), forecast)
+    with pytest.raises(ConfigError) as err:
+        build(config("gpt2").replace(text=cfg.text.replace(max_length=510)), forecast)
+    assert str(err.value) == (
+        "the gpt2 backbone takes at most 512 tokens, but text + image + 4 ST tokens make 514; "
+        "set series.num_latents (K tokens) or a shorter text.max_length"
+    )
