@@ -358,6 +358,7 @@ class TrainConfig(Config):
 
     epochs: int = field(20, ge=1, help="maximum number of epochs")
     batch_size: int = field(32, ge=1)
+    eval_batch_size: int = field(64, ge=1, help="windows per batch when predicting val/test")
     lr: float = field(1e-3, gt=0.0)
     weight_decay: float = field(1e-4, ge=0.0)
     patience: int = field(5, ge=1, help="epochs without validation improvement before stopping")

@@ -70,6 +70,7 @@ class EngineState:
     model_state: dict[str, torch.Tensor] = field(default_factory=dict)
     best_state: dict[str, torch.Tensor] = field(default_factory=dict)
     optimizer_state: dict[str, Any] = field(default_factory=dict)
+    rng_state: torch.Tensor | None = None  # torch CPU generator (dropout draws) after the epoch
 
     def save(self, path: str | Path) -> None:
         """Write the state with ``torch.save`` (atomically: temp file, then rename)."""
@@ -165,6 +166,8 @@ class Engine:
         if resume is not None:
             load_trainable_state(self.model, resume.model_state)
             optimizer.load_state_dict(resume.optimizer_state)
+            if resume.rng_state is not None:
+                torch.set_rng_state(resume.rng_state)
             log.info("resuming at epoch %d", resume.epoch + 1)
         callbacks = list(callbacks)
         start = time.perf_counter()
@@ -196,6 +199,7 @@ class Engine:
             state.history.append(asdict(record))
             state.model_state = trainable_state(self.model)
             state.optimizer_state = copy.deepcopy(optimizer.state_dict())
+            state.rng_state = torch.get_rng_state()
             log.info(
                 "epoch %d: train %.4f val %s %.4f%s",
                 record.epoch, loss, self.monitor, current, " (best)" if is_best else "",
@@ -249,7 +253,7 @@ class Engine:
         self.model.eval()
         outputs = []
         for batch in self.forecast.batches(
-            part, batch_size or self.cfg.batch_size, shuffle=False, device=self.device
+            part, batch_size or self.cfg.eval_batch_size, shuffle=False, device=self.device
         ):
             with self._autocast():
                 outputs.append(self.model(batch).float().cpu())

@@ -1,0 +1,109 @@
+"""The training engine: early stopping, best weights, callbacks, and exact resume."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from stvlm.baselines.stid import STIDConfig
+from stvlm.baselines import build_baseline
+from stvlm.config import FewShotConfig, TrainConfig
+from stvlm.data.pipeline import prepare_forecast
+from stvlm.data.protocols import resolve_protocol
+from stvlm.data.series import DatasetInfo, SpatioTemporalData
+from stvlm.engine import Engine, EngineState, trainable_state
+
+
+def forecast():
+    t, n = 160, 3
+    steps = np.arange(t)[:, None]
+    rng = np.random.default_rng(0)
+    values = (10 + 5 * np.sin(2 * np.pi * steps / 24) + rng.normal(0, 0.5, (t, n)) + np.arange(n))[..., None]
+    info = DatasetInfo(name="toy", folder="TOY", title="toy", description="toy", nodes=n, steps=t,
+                       interval_minutes=60, channels=("v",), units=("u",))
+    data = SpatioTemporalData(info=info, values=values.astype(np.float32), tod=steps[:, 0] % 24,
+                              dow=(steps[:, 0] // 24) % 7)
+    return prepare_forecast(data, resolve_protocol("standard", info, t), FewShotConfig())
+
+
+def stid(fc, seed: int = 0):
+    torch.manual_seed(seed)
+    return build_baseline("stid", {"embed_dim": 8, "node_dim": 4, "tod_dim": 4, "dow_dim": 4}).build(fc)
+
+
+def test_trains_and_restores_the_best_weights() -> None:
+    fc = forecast()
+    engine = Engine(stid(fc), fc, TrainConfig(epochs=6, batch_size=16, lr=1e-2, patience=10))
+    before = engine.evaluate("val")["mae"]
+    result = engine.fit()
+    assert result.epochs_run == 6 and not result.stopped_early
+    vals = [h["val"]["mae"] for h in result.history]
+    assert result.best_epoch == int(np.argmin(vals)) + 1
+    assert result.best_val["mae"] == min(vals) < before
+    assert engine.evaluate("val")["mae"] == min(vals)  # the model ends with its best weights
+    assert [h["windows_seen"] for h in result.history] == [fc.num_windows("train") * e for e in range(1, 7)]
+
+
+def test_early_stopping_after_patience_epochs_without_improvement() -> None:
+    fc = forecast()
+    # A learning rate too small to change the metric: epoch 1 is the best, then no improvement.
+    engine = Engine(stid(fc), fc, TrainConfig(epochs=20, batch_size=16, lr=1e-30, patience=2))
+    result = engine.fit()
+    assert (result.best_epoch, result.epochs_run, result.stopped_early) == (1, 3, True)
+
+
+def test_callback_can_stop_training() -> None:
+    fc = forecast()
+    seen = []
+
+    def stop_at_two(record, state) -> bool:
+        seen.append((record.epoch, state.epoch))
+        return record.epoch == 2
+
+    result = Engine(stid(fc), fc, TrainConfig(epochs=5, batch_size=16)).fit(callbacks=[stop_at_two])
+    assert seen == [(1, 1), (2, 2)] and result.epochs_run == 2 and result.stopped_early
+
+
+def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path) -> None:
+    fc = forecast()
+    cfg = TrainConfig(epochs=4, batch_size=16, lr=5e-3, seed=7, patience=10)
+    full_engine = Engine(stid(fc), fc, cfg)
+    full = full_engine.fit()
+
+    saved = tmp_path / "state.pt"
+
+    def interrupt(record, state) -> bool:
+        state.save(saved)
+        return record.epoch == 2
+
+    Engine(stid(fc), fc, cfg).fit(callbacks=[interrupt])
+    resumed_engine = Engine(stid(fc, seed=123), fc, cfg)  # different init: the state must win
+    resumed = resumed_engine.fit(resume=EngineState.load(saved))
+    def timeless(history):
+        return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
+
+    assert timeless(resumed.history) == timeless(full.history)
+    for name, tensor in trainable_state(full_engine.model).items():
+        torch.testing.assert_close(trainable_state(resumed_engine.model)[name], tensor, rtol=0, atol=0)
+
+
+def test_state_round_trip(tmp_path) -> None:
+    state = EngineState(epoch=3, best_metric=1.5, history=[{"epoch": 1}], model_state={"w": torch.ones(2)})
+    state.save(tmp_path / "s.pt")
+    loaded = EngineState.load(tmp_path / "s.pt")
+    assert (loaded.epoch, loaded.best_metric, loaded.history) == (3, 1.5, [{"epoch": 1}])
+    torch.testing.assert_close(loaded.model_state["w"], torch.ones(2))
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_predict_order_and_shape() -> None:
+    fc = forecast()
+    engine = Engine(stid(fc), fc, TrainConfig(epochs=1, batch_size=7))
+    pred = engine.predict("test")
+    assert pred.shape == fc.targets("test").shape
+    # Batch size does not change the predictions (window order is the split's order).
+    np.testing.assert_allclose(engine.predict("test", batch_size=64), pred, rtol=1e-6, atol=1e-6)
+
+
+def test_stid_config_in_use() -> None:
+    assert STIDConfig(embed_dim=8).embed_dim == 8

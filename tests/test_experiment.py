@@ -1,0 +1,98 @@
+"""One ST-VLM experiment end to end on real data: determinism, outputs, checkpoint round trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import numpy as np
+
+from harness.cli import main
+from stvlm.experiment import ExperimentConfig, load_checkpoint, run_experiment
+from stvlm.engine import Engine
+
+
+@pytest.fixture(scope="module")
+def toy_root(tmp_path_factory) -> Path:
+    """A small bring-your-own dataset (real files, loaded like any dataset): 200 h, 6 sensors."""
+    root = tmp_path_factory.mktemp("data")
+    folder = root / "toy-city"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    t = np.arange(200)[:, None]
+    values = 50 + 20 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 2, (200, 6))
+    np.save(folder / "values.npy", values[..., None].astype(np.float32))
+    np.save(folder / "coords.npy", rng.uniform(0, 1, (6, 2)))
+    (folder / "dataset.toml").write_text(
+        'name = "toy-city"\ninterval_minutes = 60\nchannels = ["speed"]\nunits = ["km/h"]\n'
+        'description = "Speeds of six sensors in a toy city."\nstart = 2024-01-01T00:00:00\n'
+    )
+    return root
+
+
+def tiny_cfg(data_root: Path, dataset: str = "toy-city", **train) -> ExperimentConfig:
+    cfg = ExperimentConfig.tiny(dataset)
+    return cfg.replace(
+        data=cfg.data.replace(data_root=str(data_root), few_shot=cfg.data.few_shot.replace(ratio=0.5)),
+        train=cfg.train.replace(epochs=2, batch_size=8, max_batches_per_epoch=2, device="cpu", **train),
+    )
+
+
+def test_same_seed_same_metrics_on_cpu(toy_root: Path) -> None:
+    a = run_experiment(tiny_cfg(toy_root, seed=3))
+    b = run_experiment(tiny_cfg(toy_root, seed=3))
+    assert a.test == b.test and a.val == b.val
+    c = run_experiment(tiny_cfg(toy_root, seed=4))
+    assert c.test != a.test
+
+
+def test_outputs_and_checkpoint_round_trip(toy_root: Path, tmp_path: Path) -> None:
+    cfg = tiny_cfg(toy_root)
+    result = run_experiment(cfg, out_dir=tmp_path / "run")
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["checkpoint", "config.json", "metrics.json"]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["test"] == pytest.approx(result.test)
+    # 177 windows, 106 for training (6:2:2), half of them kept (contiguous)
+    assert metrics["train_windows"] == 53 and metrics["split"]["few_shot"] == "first-50%"
+    assert 0 < metrics["trainable_parameters"] < metrics["total_parameters"]
+    loaded_cfg, forecast, model = load_checkpoint(tmp_path / "run" / "checkpoint")
+    assert loaded_cfg == cfg
+    again = Engine(model, forecast, loaded_cfg.train).evaluate("test")
+    assert again == pytest.approx(result.test, rel=1e-6)
+
+
+@pytest.mark.slow
+def test_cli_train_then_evaluate_checkpoint(capsys, data_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cli-run"
+    code = main([
+        "train", "--data-root", str(data_root), "--out", str(out),
+        "--set", "data.few_shot.ratio=0.1", "--set", "train.epochs=1", "--set", "train.max_batches_per_epoch=2",
+        "--set", "model.fusion.depth=0",
+    ])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "fusion depth 0" in printed and "few-shot first-10%" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    code = main(["evaluate", "--checkpoint", str(out / "checkpoint"), "--json", str(tmp_path / "e.json")])
+    assert code == 0
+    record = json.loads((tmp_path / "e.json").read_text())
+    assert record["metrics"]["test"]["mae"] == pytest.approx(summary["test"]["mae"], rel=1e-6)
+
+
+def test_cli_train_rejects_bad_settings_before_work(capsys, data_root: Path, tmp_path: Path) -> None:
+    cases = [
+        (["--set", "model.finetune.lora_rank=0"], "model.finetune.lora_rank = 0 is out of range; allowed: >= 1"),
+        (["--set", "model.fusion.depth=9"], "fusion.depth = 9 is larger than the backbone's 2 layers"),
+        (["--set", "model.image.encoding=grid_heatmap"], "image.encoding = 'grid_heatmap' needs node coordinates"),
+        (["--set", "model.backbone.name=bert"], "backbone.name = 'bert' is unknown; allowed: vilt, clip"),
+        (["--set", "model.image.size=30"], "image"),
+        (["--config", str(tmp_path / "missing.toml")], "does not exist"),
+    ]
+    for extra, expected in cases:
+        code = main(["train", "--data-root", str(data_root), "--out", str(tmp_path / "x"), *extra])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2, extra
+        assert len(err) == 1 and expected in err[0], (extra, err)
+    assert not (tmp_path / "x").exists()
