@@ -1,0 +1,102 @@
+"""``build_report``: results folders in, one report folder out (written atomically).
+
+The report folder holds ``report.md``, ``report.html`` (self-contained), ``figures/*.png`` and
+``figures/*.svg``, and ``tables/*.csv``. Everything is written into a temporary sibling folder
+first, which then replaces the old report folder by renames, so a reader never sees a
+half-written report.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.report import html, markdown
+from harness.report.config import ReportConfig
+from harness.report.figures import render_all, write_figures
+from harness.report.load import ResultsError, load_anchors, load_studies
+from harness.report.sections import document
+from harness.report.tables import ReportData, compute
+
+log = logging.getLogger(__name__)
+
+
+def default_out_dir(results_dirs: Sequence[str | Path]) -> Path:
+    """``<first results folder>/report``."""
+    return Path(results_dirs[0]) / "report"
+
+
+def write_report(data: ReportData, out_dir: Path, cfg: ReportConfig, command: str | None = None) -> Path:
+    """Write every file of the report for already computed ``data`` into ``out_dir`` atomically."""
+    out_dir = Path(out_dir).resolve()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ResultsError(f"{out_dir}: --out exists and is not a folder")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    figures = render_all(data, cfg)
+    blocks = document(data, figures, cfg, command)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        (tmp / "tables").mkdir()
+        for name, frame in data.csv_tables().items():
+            frame.write_csv(tmp / "tables" / f"{name}.csv", float_precision=None)
+        write_figures(figures, tmp / "figures")
+        (tmp / "report.md").write_text(markdown.render(blocks))
+        title = "Study report: " + ", ".join(s.name for s in data.studies)
+        (tmp / "report.html").write_text(html.render(blocks, title, cfg.embed))
+        _swap_in(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("wrote report %s", out_dir)
+    return out_dir
+
+
+def _swap_in(tmp: Path, out_dir: Path) -> None:
+    """Replace ``out_dir`` by ``tmp`` with renames (the old folder is removed afterwards)."""
+    os.chmod(tmp, 0o755)  # mkdtemp creates 0700
+    old = None
+    if out_dir.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
+        os.rmdir(old)
+        os.replace(out_dir, old)
+    os.replace(tmp, out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def build_report(
+    results_dirs: Sequence[str | Path],
+    out_dir: str | Path | None = None,
+    anchors: str | Path | None = None,
+    *,
+    config: ReportConfig | None = None,
+    command: str | None = None,
+) -> Path:
+    """Aggregate one or several studies into a Markdown + HTML report with figures and CSV tables.
+
+    Args:
+        results_dirs: ``results/<study>`` folders (each with trials.parquet and study.json).
+        out_dir: output folder; default ``<first results folder>/report``.
+        anchors: CSV of published numbers (dataset, protocol, model, metric, value, source,
+            few_shot_ratio[, notes]), e.g. ``results/anchors/published.csv``.
+        config: report options (metric, confidence level, figure size ...).
+        command: the command line that made this report, recorded in its provenance.
+
+    Returns:
+        The report folder.
+
+    Raises:
+        ResultsError: a results folder or the anchors file is missing, empty or incompatible.
+    """
+    cfg = config or ReportConfig()
+    if not results_dirs:
+        raise ResultsError("no results folder given; pass at least one results/<study> folder")
+    studies = load_studies(list(results_dirs))
+    anchor_frame = load_anchors(anchors) if anchors is not None else None
+    data = compute(studies, anchor_frame, cfg, Path(anchors) if anchors is not None else None)
+    target = Path(out_dir) if out_dir is not None else default_out_dir(results_dirs)
+    return write_report(data, target, cfg, command)

@@ -1,0 +1,117 @@
+"""Differences of the best configurations against baselines, published numbers and other studies.
+
+Baselines are matched on the same splits (:data:`~harness.report.aggregate.SPLIT_KEYS`: dataset,
+protocol, few-shot ratio and selection method) across every loaded study; the difference of
+per-seed means gets Welch's t interval. Published numbers (anchors) are fixed values matched on
+dataset, protocol, few-shot ratio and metric; the difference gets the one-sample t interval.
+"""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+
+from harness.report.aggregate import SPLIT_KEYS, seed_values
+from harness.report.load import metric_columns
+from harness.report.stats import Interval, one_sample_interval, welch_interval
+
+DELTA_SCHEMA = {
+    "study": pl.String, "label": pl.String, "config_id": pl.String, "against": pl.String,
+    "source": pl.String, "metric": pl.String, "horizon": pl.Int64, "mean": pl.Float64,
+    "n": pl.Int64, "reference": pl.Float64, "reference_n": pl.Int64, "delta": pl.Float64,
+    "delta_pct": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64, "df": pl.Float64,
+    "larger_than_noise": pl.String,
+}
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=0.0, abs_tol=1e-9)
+    return a == b
+
+
+def _row(best: dict, against: str, source: str, metric: str, horizon: int | None,
+         ours: list[float], reference: float, reference_n: int, iv: Interval) -> dict:
+    return {
+        "study": best["study"], "label": best["label"], "config_id": best["config_id"],
+        "against": against, "source": source, "metric": metric, "horizon": horizon,
+        "mean": sum(ours) / len(ours), "n": len(ours), "reference": reference,
+        "reference_n": reference_n, "delta": iv.diff,
+        "delta_pct": 100.0 * iv.diff / reference if reference else math.nan,
+        "ci_low": iv.low, "ci_high": iv.high, "df": iv.df, "larger_than_noise": iv.verdict,
+    }
+
+
+def baseline_deltas(trials: pl.DataFrame, best: pl.DataFrame, level: float) -> pl.DataFrame:
+    """Best ST-VLM configuration of each arm minus the best configuration of each baseline arm.
+
+    Args:
+        trials: prepared trials (:func:`~harness.report.aggregate.prepare`).
+        best: :func:`~harness.report.aggregate.best_configs`.
+        level: confidence level of Welch's interval.
+
+    Returns:
+        One row per (arm, baseline, test metric, horizon) (columns :data:`DELTA_SCHEMA`); ``delta``
+        is ours minus the baseline's mean, ``delta_pct`` relative to the baseline's mean.
+    """
+    tests = metric_columns(trials, "test")
+    ours = best.filter(pl.col("kind") == "stvlm").iter_rows(named=True)
+    bases = list(best.filter(pl.col("kind") == "baseline").iter_rows(named=True))
+    rows = []
+    for mine in ours:
+        for base in bases:
+            if not all(_same(mine[k], base[k]) for k in SPLIT_KEYS):
+                continue
+            for column, metric, horizon in tests:
+                a = seed_values(trials, mine["config_id"], column)
+                b = seed_values(trials, base["config_id"], column)
+                if a and b:
+                    iv = welch_interval(a, b, level)
+                    rows.append(_row(mine, base["label"], f"study {base['study']}", metric, horizon,
+                                     a, sum(b) / len(b), len(b), iv))
+    return pl.DataFrame(rows, schema=DELTA_SCHEMA)
+
+
+def anchor_deltas(trials: pl.DataFrame, best: pl.DataFrame, anchors: pl.DataFrame | None,
+                  level: float) -> pl.DataFrame:
+    """Best configuration of every arm minus each matching published number (overall, test).
+
+    Anchors match on dataset, protocol, few-shot ratio and metric; published numbers carry no
+    seed spread, so the interval is the one-sample t interval of our seeds.
+    """
+    if anchors is None or anchors.height == 0:
+        return pl.DataFrame(schema=DELTA_SCHEMA)
+    rows = []
+    for mine in best.iter_rows(named=True):
+        for anchor in anchors.iter_rows(named=True):
+            if not (
+                anchor["dataset"] == mine["dataset"] and anchor["protocol"] == mine["protocol"]
+                and _same(float(anchor["few_shot_ratio"]), float(mine["few_shot_ratio"]))
+            ):
+                continue
+            a = seed_values(trials, mine["config_id"], f"test_{anchor['metric']}")
+            if a:
+                iv = one_sample_interval(a, float(anchor["value"]), level)
+                rows.append(_row(mine, f"{anchor['model']} (published)", anchor["source"],
+                                 anchor["metric"], None, a, float(anchor["value"]), 0, iv))
+    return pl.DataFrame(rows, schema=DELTA_SCHEMA)
+
+
+def cross_study(summary: pl.DataFrame, best: pl.DataFrame, metric: str) -> pl.DataFrame:
+    """Best configurations of all studies side by side: one row per split, arm and model (ST-VLM
+    or a baseline), one column per study holding the mean test ``metric`` (overall) over seeds.
+
+    Rows missing from a study hold null in that study's column.
+    """
+    chosen = summary.join(best.select("config_id"), on="config_id", how="semi").filter(
+        (pl.col("split") == "test") & (pl.col("metric") == metric) & pl.col("horizon").is_null()
+    )
+    if chosen.height == 0:
+        return pl.DataFrame()
+    studies = chosen["study"].unique(maintain_order=True).to_list()
+    index = [*SPLIT_KEYS, "kind", "model", "arm"]
+    # [rows x studies, index + study + mean] -> [rows, index + one column per study]
+    wide = chosen.pivot(on="study", index=index, values="mean", aggregate_function="first")
+    order = [False] * len(SPLIT_KEYS) + [True, False, False]  # ST-VLM rows before baselines
+    return wide.select(*index, *studies).sort(*index, descending=order)

@@ -1,0 +1,163 @@
+"""Seaborn figures: one style, a registry of plot functions, PNG + SVG output.
+
+A plot function takes the :class:`~harness.report.tables.ReportData` and the
+:class:`~harness.report.config.ReportConfig` and returns a matplotlib ``Figure`` with labelled
+axes (units included), or raises :class:`SkipFigure` with the reason it would say nothing (for
+example a heat map whose two axes each have one value). The reason goes into the report instead
+of a blank figure.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: files only, never a window
+
+import matplotlib.pyplot as plt  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+from stvlm.registry import Registry  # noqa: E402
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from harness.report.config import ReportConfig
+    from harness.report.tables import ReportData
+
+log = logging.getLogger(__name__)
+
+PlotFn = Callable[["ReportData", "ReportConfig"], "Figure"]
+FIGURES: Registry[PlotFn] = Registry("report figure")
+
+PERCENT_METRICS = frozenset({"mape", "wape"})
+UNITLESS_METRICS = frozenset({"accuracy", "r2", "var"})
+
+
+class SkipFigure(Exception):
+    """Raised by a plot function whose figure would carry no information; ``str`` is why."""
+
+
+@dataclass(frozen=True)
+class FigureResult:
+    """One figure of the report.
+
+    Attributes:
+        name: registry name (also the file stem).
+        title: one-line caption.
+        png: PNG bytes (``None`` when skipped).
+        svg: SVG text (``None`` when skipped).
+        skipped: the reason the figure was not drawn, or ``None``.
+    """
+
+    name: str
+    title: str
+    png: bytes | None
+    svg: str | None
+    skipped: str | None = None
+
+
+def style() -> None:
+    """The one style of every report figure (colour-blind palette, white grid, text kept in SVG)."""
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind", font_scale=0.9)
+    plt.rcParams.update({"svg.fonttype": "none", "figure.autolayout": False, "svg.hashsalt": "stvlm"})
+
+
+def dataset_unit(datasets: list[str]) -> str:
+    """The forecast channel's unit when every dataset shares one, else ``"original units"``."""
+    from stvlm.data.datasets import dataset_info
+
+    units = set()
+    for name in datasets:
+        try:
+            info = dataset_info(name)
+        except Exception:  # a dataset this install does not know
+            return "original units"
+        units.update(info.units[i] for i in info.target_channels)
+    return units.pop() if len(units) == 1 else "original units"
+
+
+def metric_label(metric: str, datasets: list[str], split: str = "test") -> str:
+    """Axis label of a metric with its unit, e.g. ``"test MAE (trips/30min)"``."""
+    if metric in PERCENT_METRICS:
+        unit = "%"
+    elif metric in UNITLESS_METRICS:
+        unit = "unitless"
+    else:
+        unit = dataset_unit(datasets)
+    return f"{split} {metric.upper()} ({unit})"
+
+
+def step_minutes(datasets: list[str]) -> int | None:
+    """Minutes per step when all datasets share one interval, else ``None``."""
+    from stvlm.data.datasets import dataset_info
+
+    minutes = set()
+    for name in datasets:
+        try:
+            minutes.add(dataset_info(name).interval_minutes)
+        except Exception:
+            return None
+    return minutes.pop() if len(minutes) == 1 else None
+
+
+def figure_bytes(fig: Figure, dpi: int) -> tuple[bytes, str]:
+    """Render a figure as PNG bytes and SVG text (deterministic metadata, no dates)."""
+    png, svg = io.BytesIO(), io.StringIO()
+    fig.savefig(png, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(svg, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+    return png.getvalue(), svg.getvalue()
+
+
+def has_data(fig: Figure) -> bool:
+    """Whether any axes of ``fig`` shows data (a line with points, markers, bars or an image)."""
+    for ax in fig.axes:
+        if any(len(line.get_xdata()) for line in ax.get_lines()):
+            return True
+        if ax.collections or ax.images or any(p.get_height() for p in ax.patches if hasattr(p, "get_height")):
+            return True
+    return False
+
+
+def render_all(data: ReportData, cfg: ReportConfig) -> list[FigureResult]:
+    """Draw every registered figure; failures inside a plot are errors, skips are reported."""
+    from harness.report import plots  # noqa: F401  (registers the plot functions)
+
+    style()
+    results = []
+    for name in FIGURES.names():
+        fn = FIGURES.get(name)
+        title = (fn.__doc__ or name).strip().splitlines()[0].rstrip(".")
+        try:
+            fig = fn(data, cfg)
+        except SkipFigure as why:
+            log.info("figure %s skipped: %s", name, why)
+            results.append(FigureResult(name, title, None, None, str(why)))
+            continue
+        try:
+            if not has_data(fig):  # a guard: never ship an empty frame
+                results.append(FigureResult(name, title, None, None, "nothing to plot"))
+                continue
+            png, svg = figure_bytes(fig, cfg.dpi)
+        finally:
+            plt.close(fig)
+        results.append(FigureResult(name, title, png, svg))
+    return results
+
+
+def write_figures(results: list[FigureResult], folder: Path) -> list[Path]:
+    """Write ``<name>.png`` and ``<name>.svg`` of each drawn figure into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for r in results:
+        if r.png is None or r.svg is None:
+            continue
+        (folder / f"{r.name}.png").write_bytes(r.png)
+        (folder / f"{r.name}.svg").write_text(r.svg)
+        paths += [folder / f"{r.name}.png", folder / f"{r.name}.svg"]
+    return paths

@@ -1,0 +1,214 @@
+"""Read and validate study results folders and the published-numbers (anchors) file with Polars.
+
+A results folder ``results/<study>/`` holds ``trials.parquet`` (one row per trial),
+``curves.parquet`` (one row per trial and epoch; optional), ``study.json`` (spec, command line,
+provenance) and perhaps an Optuna storage (``*.db``). Every problem with these files raises
+:class:`ResultsError` with one line naming the file and what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from stvlm.errors import STVLMError
+
+#: The results-format version this reader understands (docs/results-format.md).
+FORMAT_VERSION = 1
+
+TRIAL_COLUMNS = (
+    "study", "trial_id", "arm", "kind", "model", "status", "error", "seed", "dataset", "protocol",
+    "few_shot_ratio", "few_shot_method", "few_shot_label", "fusion_depth", "image_encoding",
+    "lora_rank", "finetune", "backbone", "modality", "params_json", "config_json", "config_hash",
+    "best_epoch", "epochs_run", "windows_seen", "train_windows", "trainable_parameters",
+    "total_parameters", "wall_seconds", "train_seconds", "device", "versions_json", "git_commit",
+    "started_at", "finished_at",
+)
+CURVE_COLUMNS = ("study", "trial_id", "arm", "seed", "epoch", "train_loss", "seconds", "windows_seen")
+ANCHOR_COLUMNS = ("dataset", "protocol", "model", "metric", "value", "source", "few_shot_ratio")
+STATUSES = ("completed", "pruned", "failed")
+
+#: ``test_mae``, ``val_rmse``, ``test_mae_h3``: split, metric name and (optional) horizon step.
+METRIC_COLUMN = re.compile(r"^(?P<split>val|test)_(?P<metric>[a-z][a-z0-9]*?)(?:_h(?P<h>\d+))?$")
+
+
+class ResultsError(STVLMError):
+    """A results folder, results file or anchors file is missing, empty or incompatible."""
+
+
+@dataclass(frozen=True)
+class StudyResults:
+    """One study's results, validated.
+
+    Attributes:
+        name: the study name (``study`` column, equal to the folder name in practice).
+        path: the results folder.
+        trials: one row per trial (columns of :data:`TRIAL_COLUMNS` + metric columns).
+        curves: one row per trial and epoch (empty frame when the study wrote none).
+        spec: the content of ``study.json``.
+        storage: an Optuna storage file beside the Parquet files, if any.
+    """
+
+    name: str
+    path: Path
+    trials: pl.DataFrame
+    curves: pl.DataFrame
+    spec: dict[str, Any]
+    storage: Path | None
+
+
+def metric_columns(frame: pl.DataFrame, split: str = "test") -> list[tuple[str, str, int | None]]:
+    """``(column, metric, horizon)`` for every ``<split>_<metric>[_h<k>]`` column of ``frame``."""
+    out = []
+    for col in frame.columns:
+        m = METRIC_COLUMN.match(col)
+        if m and m["split"] == split:
+            out.append((col, m["metric"], int(m["h"]) if m["h"] else None))
+    return out
+
+
+def _version_of(path: Path, frame: pl.DataFrame, spec: dict[str, Any]) -> str | None:
+    meta = pl.read_parquet_metadata(path)
+    if "format_version" in meta:
+        return str(meta["format_version"])
+    if "format_version" in frame.columns and frame.height:
+        return str(frame["format_version"][0])
+    if "format_version" in spec:
+        return str(spec["format_version"])
+    return None
+
+
+def _read_parquet(path: Path, required: tuple[str, ...], spec: dict[str, Any]) -> pl.DataFrame:
+    try:
+        frame = pl.read_parquet(path)
+    except Exception as err:  # polars raises several types for unreadable files
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ResultsError(f"{path}: not a readable Parquet file ({first})") from None
+    version = _version_of(path, frame, spec)
+    if version is not None and version != str(FORMAT_VERSION):
+        raise ResultsError(
+            f"{path}: results format_version {version} is not supported; this report reads "
+            f"format_version {FORMAT_VERSION} (re-run the study or use a matching stvlm version)"
+        )
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise ResultsError(
+            f"{path}: missing required columns {', '.join(missing)} (written by an incompatible "
+            f"version? see docs/results-format.md)"
+        )
+    return frame
+
+
+def _read_spec(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ResultsError(f"{path}: study.json is missing (every results folder has one)")
+    try:
+        spec = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ResultsError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(spec, dict):
+        raise ResultsError(f"{path}: expected a JSON object, got {type(spec).__name__}")
+    return spec
+
+
+def load_study(folder: str | Path) -> StudyResults:
+    """Read one results folder.
+
+    Raises:
+        ResultsError: the folder is missing or empty, a file is unreadable, has the wrong
+            ``format_version`` or lacks required columns, the trials table has no rows, no
+            ``test_<metric>`` column, an unknown status or a ``params_json`` that is not a JSON
+            object.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ResultsError(f"{folder}: results folder does not exist")
+    trials_path = folder / "trials.parquet"
+    if not trials_path.is_file():
+        present = sorted(p.name for p in folder.iterdir())
+        what = "is empty" if not present else f"has no trials.parquet (found: {', '.join(present[:5])})"
+        raise ResultsError(f"{folder}: results folder {what}; expected trials.parquet and study.json")
+    spec = _read_spec(folder / "study.json")
+    trials = _read_parquet(trials_path, TRIAL_COLUMNS, spec)
+    if trials.height == 0:
+        raise ResultsError(f"{trials_path}: has no trial rows")
+    if not metric_columns(trials, "test"):
+        raise ResultsError(f"{trials_path}: has no test_<metric> columns (e.g. test_mae)")
+    bad = sorted(set(trials["status"].drop_nulls().unique()) - set(STATUSES))
+    if bad or trials["status"].null_count():
+        raise ResultsError(
+            f"{trials_path}: column status has value {bad[0] if bad else None!r}; "
+            f"allowed: {', '.join(STATUSES)}"
+        )
+    for text in trials["params_json"].drop_nulls().unique():
+        try:
+            ok = isinstance(json.loads(text), dict)
+        except json.JSONDecodeError:
+            ok = False
+        if not ok:
+            raise ResultsError(f"{trials_path}: column params_json has value {text!r}; expected a JSON object")
+    curves_path = folder / "curves.parquet"
+    curves = (
+        _read_parquet(curves_path, CURVE_COLUMNS, spec)
+        if curves_path.is_file()
+        else pl.DataFrame(schema={c: pl.Null for c in CURVE_COLUMNS})
+    )
+    name = str(trials["study"][0])
+    return StudyResults(name, folder, trials, curves, spec, _optuna_storage(folder, spec))
+
+
+def _optuna_storage(folder: Path, spec: dict[str, Any]) -> Path | None:
+    """A ``*.db`` file in the folder, else the spec's ``optuna_storage`` when it is an existing
+    ``sqlite:///`` file; ``None`` otherwise."""
+    found = sorted(folder.glob("*.db"))
+    if found:
+        return found[0]
+    inner = spec.get("spec")
+    url = inner.get("optuna_storage") if isinstance(inner, dict) else None
+    if isinstance(url, str) and url.startswith("sqlite:///") and Path(url[len("sqlite:///"):]).is_file():
+        return Path(url[len("sqlite:///"):])
+    return None
+
+
+def load_studies(folders: list[str | Path] | tuple[str | Path, ...]) -> list[StudyResults]:
+    """Read several results folders; the same study given twice raises."""
+    if not folders:
+        raise ResultsError("no results folder given; pass at least one results/<study> folder")
+    studies = [load_study(f) for f in folders]
+    seen: dict[str, Path] = {}
+    for s in studies:
+        if s.name in seen:
+            raise ResultsError(f"{s.path}: study {s.name!r} was already read from {seen[s.name]}")
+        seen[s.name] = s.path
+    return studies
+
+
+def load_anchors(path: str | Path) -> pl.DataFrame:
+    """Read the published-numbers CSV (columns :data:`ANCHOR_COLUMNS`, plus optional ``notes``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ResultsError(f"{path}: anchors file does not exist")
+    try:
+        frame = pl.read_csv(path, infer_schema_length=0)  # all strings; cast below
+    except Exception as err:
+        raise ResultsError(f"{path}: not a readable CSV file ({str(err).splitlines()[0]})") from None
+    missing = [c for c in ANCHOR_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ResultsError(
+            f"{path}: anchors file is missing columns {', '.join(missing)}; "
+            f"required: {', '.join(ANCHOR_COLUMNS)}"
+        )
+    for col in ("value", "few_shot_ratio"):
+        cast = frame[col].cast(pl.Float64, strict=False)
+        bad = frame.filter(cast.is_null())[col]
+        if len(bad):
+            raise ResultsError(f"{path}: column {col} has value {bad[0]!r}; expected a number")
+        frame = frame.with_columns(cast.alias(col))
+    if "notes" not in frame.columns:
+        frame = frame.with_columns(pl.lit("").alias("notes"))
+    return frame.select(*ANCHOR_COLUMNS, "notes")

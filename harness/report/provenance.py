@@ -1,0 +1,100 @@
+"""The provenance section: where each study's numbers come from and how to reproduce them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import polars as pl
+
+from harness.report.document import Block, Bullets, Code, Heading, Para, Table
+from harness.report.load import StudyResults
+
+FEW_SHOT_METHODS = {
+    "first": "first: the first share of the chronological training windows, contiguous (leak-free)",
+    "random": "random: a seeded RANDOM subset of the training windows (random-window few-shot, "
+              "Time-VLM style; sees more diverse dates and tends to give optimistic numbers)",
+}
+
+
+def reproduce_command(command: str) -> str:
+    """The shell line that re-runs a study from the repository root.
+
+    Study scripts record ``<script>.py ARGS`` (the script's base name); they live in ``studies/``.
+    """
+    first, _, rest = command.strip().partition(" ")
+    if first.endswith(".py") and "/" not in first:
+        return f"python studies/{first} {rest}".strip()
+    return command.strip()
+
+
+def _distinct(trials: pl.DataFrame, column: str) -> list[str]:
+    return [str(v) for v in trials[column].drop_nulls().unique(maintain_order=True).to_list()]
+
+
+def _versions(study: StudyResults) -> dict[str, Any]:
+    prov = study.spec.get("provenance") or {}
+    versions = dict(prov.get("versions") or {})
+    if not versions and study.trials.height:
+        versions = json.loads(study.trials["versions_json"].drop_nulls()[0] or "{}")
+    return versions
+
+
+def study_provenance(study: StudyResults, trials: pl.DataFrame) -> list[Block]:
+    """Blocks describing one study: data, protocol, few-shot method, counts, code, environment.
+
+    Args:
+        study: the loaded study (``study.json`` in ``spec``).
+        trials: that study's prepared trials.
+    """
+    spec, prov = study.spec, study.spec.get("provenance") or {}
+    counts = {s: int((trials["status"] == s).sum()) for s in ("completed", "pruned", "failed")}
+    methods = _distinct(trials, "few_shot_method")
+    commits = sorted({*_distinct(trials, "git_commit"), *([prov["git_commit"]] if prov.get("git_commit") else [])})
+    devices = sorted({*_distinct(trials, "device"), *([prov["device"]] if prov.get("device") else [])})
+    items = [
+        f"results folder: {study.path}",
+        f"datasets: {', '.join(_distinct(trials, 'dataset'))}; "
+        f"protocols: {', '.join(_distinct(trials, 'protocol'))}",
+        "few-shot selection: " + "; ".join(FEW_SHOT_METHODS.get(m, m) for m in methods),
+        f"few-shot labels: {', '.join(_distinct(trials, 'few_shot_label'))}",
+        f"trials: {trials.height} in all, {counts['completed']} completed, {counts['pruned']} pruned, "
+        f"{counts['failed']} failed (pruned and failed trials are not averaged in)",
+        f"git commit: {', '.join(commits) or 'unknown'}",
+        f"device: {', '.join(devices) or 'unknown'}",
+        f"started: {spec.get('started_at', 'unknown')}; finished: {spec.get('finished_at') or 'not finished'}",
+    ]
+    if len(spec.get("runs") or []) > 1:
+        items.append(f"runs: {len(spec['runs'])} (the study was resumed)")
+    if spec.get("storage"):
+        items.append(f"Ray storage: {spec['storage']}")
+    if study.storage is not None:
+        items.append(f"Optuna storage: {study.storage}")
+    blocks: list[Block] = [Heading(3, f"Study {study.name}"), Bullets(tuple(items))]
+    runs = [r for r in spec.get("runs") or [] if isinstance(r, dict) and r.get("command")]
+    command = spec.get("command") or prov.get("command") or (runs[-1]["command"] if runs else None)
+    if command:
+        blocks += [Para("Reproduce (from the repository root, at the commit above):"),
+                   Code(reproduce_command(str(command)), "bash")]
+    versions = _versions(study)
+    if versions:
+        blocks += [Para("Package versions:"),
+                   Table(("package", "version"), tuple((k, str(v)) for k, v in versions.items()))]
+    if "spec" in spec:
+        blocks += [Para("Study spec (validated):"),
+                   Code(json.dumps(spec["spec"], indent=2, default=str), "json")]
+    if "arms" in spec:
+        blocks += [Para("Arms:"), Code(json.dumps(spec["arms"], indent=1, default=str), "json")]
+    return blocks
+
+
+def report_provenance(command: str | None) -> list[Block]:
+    """How this report itself was made (the report command, the reporting code's commit)."""
+    from harness.provenance import git_commit, package_versions
+
+    versions = package_versions(("stvlm-studies", "polars", "seaborn", "matplotlib", "optuna"))
+    items = [f"report code commit: {git_commit() or 'unknown'}",
+             "report packages: " + ", ".join(f"{k} {v}" for k, v in versions.items())]
+    if command:
+        items.insert(0, f"report command: {command}")
+    return [Heading(3, "This report"), Bullets(tuple(items))]

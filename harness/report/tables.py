@@ -1,0 +1,118 @@
+"""Everything a report shows, computed once from the loaded studies (:class:`ReportData`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from harness.report import aggregate, deltas
+from harness.report.config import ReportConfig, higher_is_better
+from harness.report.importance import param_importance
+from harness.report.load import CURVE_COLUMNS, ResultsError, StudyResults, metric_columns
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """The loaded studies and every derived table.
+
+    Attributes:
+        studies: the studies, in the order given.
+        metric: the ranking/plotting metric (``mae`` ...).
+        level: confidence level of the intervals.
+        trials: all trials (prepared: ``params``, ``config_id``, ``label``).
+        curves: all curves, with the trial's ``label`` and ``config_id``.
+        status: per-arm status counts.
+        problems: failed and pruned trials.
+        summary: mean/std/n over seeds (long form).
+        best: best configuration per arm.
+        baseline: deltas against baselines on the same splits.
+        anchor: deltas against published numbers.
+        cross: the cross-study table (empty for one study).
+        importance: parameter importance.
+        anchors_path: the anchors file used, if any.
+    """
+
+    studies: tuple[StudyResults, ...]
+    metric: str
+    level: float
+    trials: pl.DataFrame
+    curves: pl.DataFrame
+    status: pl.DataFrame
+    problems: pl.DataFrame
+    summary: pl.DataFrame
+    best: pl.DataFrame
+    baseline: pl.DataFrame
+    anchor: pl.DataFrame
+    cross: pl.DataFrame
+    importance: pl.DataFrame
+    anchors_path: Path | None = field(default=None)
+
+    def csv_tables(self) -> dict[str, pl.DataFrame]:
+        """The tables written to ``tables/<name>.csv`` (full precision)."""
+        return {
+            "status": self.status, "problem_trials": self.problems, "seed_summary": self.summary,
+            "best_configs": self.best, "baseline_deltas": self.baseline,
+            "anchor_deltas": self.anchor, "cross_study": self.cross,
+            "param_importance": self.importance,
+        }
+
+
+def pick_metric(studies: Sequence[StudyResults], cfg: ReportConfig) -> str:
+    """The configured metric, else the first study's spec ``metric`` (``val_`` stripped), else mae.
+
+    Raises:
+        ResultsError: no study has a ``test_<metric>`` column for it.
+    """
+    metric = cfg.metric
+    if not metric:
+        spec = studies[0].spec.get("spec") or {}
+        metric = str(spec.get("metric", "mae")) if isinstance(spec, dict) else "mae"
+        for prefix in ("val_", "test_"):
+            metric = metric.removeprefix(prefix)
+    known = sorted({m for s in studies for _, m, h in metric_columns(s.trials, "test") if h is None})
+    if metric not in known:
+        raise ResultsError(
+            f"metric = {metric!r} has no test_{metric} column in {studies[0].path / 'trials.parquet'}; "
+            f"allowed: {', '.join(known)}"
+        )
+    return metric
+
+
+def _curves(studies: Sequence[StudyResults], trials: pl.DataFrame) -> pl.DataFrame:
+    frames = [s.curves for s in studies if s.curves.height]
+    if not frames:
+        return pl.DataFrame(schema={c: pl.Null for c in CURVE_COLUMNS})
+    curves = pl.concat(frames, how="diagonal_relaxed")
+    ids = trials.select("study", "trial_id", "label", "config_id", "kind")
+    return curves.join(ids, on=["study", "trial_id"], how="inner")
+
+
+def compute(studies: Sequence[StudyResults], anchors: pl.DataFrame | None, cfg: ReportConfig,
+            anchors_path: Path | None = None) -> ReportData:
+    """Aggregate the studies into every table of the report."""
+    metric = pick_metric(studies, cfg)
+    trials = aggregate.prepare(studies)
+    summary = aggregate.seed_summary(trials)
+    best = aggregate.best_configs(summary, metric)
+    minimize = not higher_is_better(metric)
+    importance = [param_importance(s, trials.filter(pl.col("study") == s.name), metric, minimize)
+                  for s in studies]
+    return ReportData(
+        studies=tuple(studies),
+        metric=metric,
+        level=cfg.level,
+        trials=trials,
+        curves=_curves(studies, trials),
+        status=aggregate.status_table(trials),
+        problems=aggregate.problem_trials(trials),
+        summary=summary,
+        best=best,
+        baseline=deltas.baseline_deltas(trials, best, cfg.level),
+        anchor=deltas.anchor_deltas(trials, best, anchors, cfg.level),
+        cross=deltas.cross_study(summary, best, metric) if len(studies) > 1 else pl.DataFrame(),
+        importance=pl.concat(importance),
+        anchors_path=anchors_path,
+    )

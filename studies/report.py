@@ -1,0 +1,36 @@
+"""Build a comparison report from study results; the same as ``stvlm report``, for ``ray job submit``.
+
+    python studies/report.py results/fewshot-nycbike-drop --anchors results/anchors/published.csv
+    ray job submit --address http://HEAD:8265 --working-dir . -- \\
+        python studies/report.py results/fewshot-nycbike-drop results/fewshot-gpt2 --out results/compare
+
+Needs no Ray instance: it reads the Parquet files of the given results folders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script (ray job submit uploads the checkout uninstalled)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from harness.commands.report import add_report_arguments, run_report  # noqa: E402
+from stvlm.errors import STVLMError  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="studies/report.py", description=__doc__.split("\n")[0])
+    add_report_arguments(parser)
+    parser.set_defaults(prog="python studies/report.py")
+    args = parser.parse_args(argv)
+    try:
+        return run_report(args)
+    except STVLMError as err:
+        sys.stderr.write(f"report: error: {err}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

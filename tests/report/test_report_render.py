@@ -1,0 +1,63 @@
+"""Markdown and HTML rendering of report blocks, exact output on tiny inputs."""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+import pytest
+
+from harness.report import html, markdown
+from harness.report.document import Bullets, Code, Figure, Heading, Para, Table, fmt, mean_std, table
+from harness.report.figures import FigureResult
+from harness.report.provenance import reproduce_command
+
+SKIPPED = FigureResult("heat", "A heat map", None, None, "one value per axis")
+DRAWN = FigureResult("curve", "A <curve>", b"\x89PNG", '<?xml version="1.0"?>\n<svg><text>x</text></svg>')
+
+
+def test_number_formatting() -> None:
+    assert [fmt(None), fmt(math.nan), fmt(1.23456), fmt(3), fmt("a")] == ["-", "-", "1.2346", "3", "a"]
+    assert fmt(2.0, 1) == "2.0"
+    assert mean_std(1.0, 0.25, 3) == "1.0000 ± 0.2500 (n=3)"
+    assert mean_std(1.0, None, 1) == "1.0000 (n=1)"
+    assert mean_std(None, None, 0) == "-"
+    t = table(pl.DataFrame({"a": [1.5, None], "b": ["x", "y"]}), digits=2, note="n")
+    assert t == Table(("a", "b"), (("1.50", "x"), ("-", "y")), "n")
+
+
+def test_markdown_blocks() -> None:
+    blocks = [Heading(2, "Title"), Para("text"), Bullets(("one", "two")), Code("x = 1\n", "python"),
+              Table(("a|b", "c"), (("1", "2"),), "note"), Table(("a",), ()), Figure(SKIPPED), Figure(DRAWN)]
+    assert markdown.render(blocks, "figs") == (
+        "## Title\n\ntext\n\n- one\n- two\n\n```python\nx = 1\n```\n\n"
+        "| a\\|b | c |\n|---|---|\n| 1 | 2 |\n\nnote\n\n_(no rows)_\n\n"
+        "**Figure `heat` not drawn:** one value per axis.\n\n"
+        "![A <curve>](figs/curve.png)\n\n*A <curve>* ([SVG](figs/curve.svg))\n")
+
+
+def test_html_blocks_escape_and_embed() -> None:
+    assert html.render_block(Para("a < b & c")) == "<p>a &lt; b &amp; c</p>"
+    assert html.render_block(Table(("h",), (("<x>",),))) == (
+        "<table><thead><tr><th>h</th></tr></thead><tbody><tr><td>&lt;x&gt;</td></tr></tbody></table>")
+    assert html.render_block(Figure(DRAWN), "png") == (
+        '<figure id="fig-curve"><img alt="A &lt;curve&gt;" src="data:image/png;base64,iVBORw==">'
+        "<figcaption>A &lt;curve&gt;</figcaption></figure>")
+    assert html.render_block(Figure(DRAWN), "svg") == (
+        '<figure id="fig-curve"><svg><text>x</text></svg><figcaption>A &lt;curve&gt;</figcaption></figure>')
+    assert "not drawn:</b> one value per axis." in html.render_block(Figure(SKIPPED))
+    page = html.render([Heading(1, "R & D")], "R & D")
+    assert page.startswith("<!DOCTYPE html>") and "<title>R &amp; D</title>" in page and "<h1>R &amp; D</h1>" in page
+
+
+def test_unknown_block_type() -> None:
+    with pytest.raises(TypeError, match="unknown block str"):
+        markdown.render_block("x")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="unknown block int"):
+        html.render_block(3)  # type: ignore[arg-type]
+
+
+def test_reproduce_command() -> None:
+    assert reproduce_command("fewshot.py --smoke-test") == "python studies/fewshot.py --smoke-test"
+    assert reproduce_command("ablation.py") == "python studies/ablation.py"
+    assert reproduce_command("python studies/hpo.py -v") == "python studies/hpo.py -v"
