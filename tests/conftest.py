@@ -18,3 +18,27 @@ def data_root() -> Path:
     if not root.is_dir():
         pytest.fail(f"data root {root} does not exist; set STVLM_DATA to the shared data folder")
     return root
+
+
+@pytest.fixture(scope="session")
+def smoke_study(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``results/<study>/`` of a REAL smoke few-shot study (real data, local Ray), run once.
+
+    The README's main command, with its outputs redirected to temporary folders; shared by the
+    harness and report tests so the suite starts Ray for it only once.
+    """
+    import subprocess
+    import sys
+
+    results = tmp_path_factory.mktemp("smoke-results")
+    storage = tmp_path_factory.mktemp("smoke-ray")
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "studies" / "fewshot.py"), "--smoke-test",
+         "--data-root", str(data_root), "--results-dir", str(results), "--storage", str(storage)],
+        cwd=REPO, capture_output=True, text=True, timeout=900,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"smoke study failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    folders = sorted(p for p in results.iterdir() if (p / "trials.parquet").is_file())
+    assert len(folders) == 1, folders
+    return folders[0]

@@ -276,9 +276,20 @@ def test_spectral_grid_without_adjacency() -> None:
 
 
 def test_unknown_encoding() -> None:
-    match = "image.encoding = 'photo' is unknown; allowed: grid_heatmap, spectral_grid, "
+    match = "image.encoding = 'photo' is unknown; allowed: auto, grid_heatmap, spectral_grid, "
     with pytest.raises(UnknownNameError, match=match):
         build("photo", full_layout())
+
+
+def test_auto_encoding_follows_the_layout() -> None:
+    from stvlm.modalities.image.build import resolve_encoding
+
+    assert resolve_encoding("auto", full_layout()) == "grid_heatmap"
+    graph_only = SpatialLayout.build(num_nodes=3, adjacency=torch.ones(3, 3))
+    assert resolve_encoding("auto", graph_only) == "spectral_grid"
+    assert resolve_encoding("auto", SpatialLayout.build(num_nodes=3)) == "node_time"
+    assert resolve_encoding("fft", graph_only) == "fft"
+    assert type(build("auto", graph_only)).__name__ == type(build("spectral_grid", graph_only)).__name__
 
 
 @pytest.mark.parametrize("name", ["correlation", "flow"])
