@@ -1,0 +1,154 @@
+"""What the Ray harness costs on top of training, and what ASHA saves.
+
+For N short ST-VLM trials (tiny ViLT on NYCBike drop-off, real data) it measures
+
+* **plain**: the trials run one after the other in this process (``harness.reporting.train_stvlm``,
+  no Ray): the in-trial time every other row is compared with;
+* **tune**: the same trials as a Tune study (one trial at a time, per-epoch checkpoints), and
+  **tune x2**: two trials at a time;
+* **train**: trials that each run a 2-worker DDP ``TorchTrainer`` (gloo on CPU);
+
+reporting the study's wall time, the summed in-trial training time (epochs only) and wall time
+(data, model build, training, test) from ``trials.parquet``, and the overhead per trial. Then
+**asha vs fifo**: the same Optuna search (same seed; TPE samples at random for its first 10
+trials, so both studies try the same settings) once with ASHA and once with every trial run to
+its end: the epochs ASHA saved, and whether it kept the best result.
+
+    STVLM_DATA=../shared/data python benchmarks/harness_overhead.py [--trials 4] [--epochs 4]
+
+Columns, per trial: *in-trial* (the trial function's wall time), *training* (its epochs),
+*setup+eval* (in-trial minus training: data, model build, test evaluation) and *outside*
+(wall time x concurrency minus in-trial time: process start, Ray scheduling, reporting,
+checkpoint and result handling). Prints a table and writes
+``results/benchmarks/harness_overhead.json``. One local Ray instance
+(127.0.0.1, dashboard on) serves every study; its start-up time is reported separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import polars as pl  # noqa: E402
+
+from harness.progress import quiet_ray  # noqa: E402
+from harness.runner import StudyOptions, run_study  # noqa: E402
+from harness.spec import StudySpec  # noqa: E402
+
+
+def spec(name: str, args: argparse.Namespace, **overrides: object) -> StudySpec:
+    base = {
+        "name": name, "dataset": "nycbike-drop", "preset": "tiny", "seeds": [0], "num_samples": args.trials,
+        "max_failures": 0, "search_seed": 1,
+        "fixed": {"train.epochs": args.epochs, "train.max_batches_per_epoch": 2, "train.batch_size": 8,
+                  "train.patience": args.epochs, "data.few_shot.ratio": 0.1},
+        "nuisance": {"train.lr": {"distribution": "loguniform", "low": 1e-5, "high": 3e-2}},
+        "scheduler": {"name": "fifo"},
+        "resources": {"max_concurrent_trials": 1},
+    }
+    base.update(overrides)
+    return StudySpec.from_dict(base)
+
+
+def plain(args: argparse.Namespace, data_root: str) -> dict:
+    """The same N trials in this process, no Ray."""
+    import torch
+
+    from harness.arms import build_arms
+    from harness.plan import StudyPlan
+    from harness.reporting import train_stvlm
+    from harness.search import StudySearcher
+    from stvlm.experiment import ExperimentConfig
+
+    torch.set_num_threads(1)
+    s = spec("plain", args)
+    searcher = StudySearcher(StudyPlan(s, build_arms(s, data_root), data_root))
+    t0, in_trial, train = time.perf_counter(), 0.0, 0.0
+    for i in range(args.trials):
+        cfg = ExperimentConfig.from_dict(searcher.suggest(f"p{i}")["experiment"])
+        t1 = time.perf_counter()
+        final = train_stvlm(cfg, lambda m, st: None)
+        in_trial += time.perf_counter() - t1
+        train += final["train_seconds"]
+    return {"trials": args.trials, "concurrent": 1, "wall_s": time.perf_counter() - t0,
+            "in_trial_s": in_trial, "train_s": train}
+
+
+def study(s: StudySpec, out: Path, data_root: str) -> dict:
+    """Run a study on the connected Ray instance and sum its trials' times."""
+    t0 = time.perf_counter()
+    outcome = run_study(s, StudyOptions(storage=str(out / "ray"), results_dir=str(out / "results"),
+                                        data_root=data_root, verbose=0))
+    wall = time.perf_counter() - t0
+    rows = pl.read_parquet(outcome.results / "trials.parquet")
+    return {
+        "trials": rows.height, "concurrent": s.resources.max_concurrent_trials or 1, "wall_s": wall,
+        "in_trial_s": float(rows["wall_seconds"].sum()),
+        "train_s": float(rows["train_seconds"].sum()), "epochs": int(rows["epochs_run"].sum()),
+        "best_val_mae": float(rows["val_mae"].min()), "statuses": dict(rows["status"].value_counts().rows()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", type=int, default=4)
+    parser.add_argument("--epochs", type=int, default=4)
+    parser.add_argument("--asha-trials", type=int, default=8)
+    parser.add_argument("--data-root", default=os.environ.get("STVLM_DATA", str(ROOT.parent / "shared/data")))
+    parser.add_argument("--out", type=Path, default=ROOT / "results/benchmarks/harness_overhead.json")
+    args = parser.parse_args()
+    data_root = str(Path(args.data_root).resolve())
+    quiet_ray()
+    import ray
+
+    runs: dict[str, dict] = {"plain": plain(args, data_root)}
+    t0 = time.perf_counter()
+    ray.init(address="local", num_cpus=os.cpu_count(), resources={"study_driver": 2}, include_dashboard=True,
+             dashboard_host="127.0.0.1", _node_ip_address="127.0.0.1", log_to_driver=False)
+    ray_start = time.perf_counter() - t0
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp)
+            runs["tune"] = study(spec("tune", args), out, data_root)
+            runs["tune x2"] = study(spec("tune2", args, resources={"max_concurrent_trials": 2}), out, data_root)
+            runs["train (2 workers)"] = study(
+                spec("train", args, num_samples=max(1, args.trials // 2), resources={"num_workers": 2}), out, data_root)
+            asha = {"num_samples": args.asha_trials, "scheduler": {"name": "asha", "grace_period": 2, "reduction_factor": 2},
+                    "resources": {"max_concurrent_trials": 2}}
+            runs["fifo (search)"] = study(spec("fifo", args, **{**asha, "scheduler": {"name": "fifo"}}), out, data_root)
+            runs["asha (search)"] = study(spec("asha", args, **asha), out, data_root)
+    finally:
+        ray.shutdown()
+
+    print(f"Ray start-up (local, dashboard): {ray_start:.1f} s; {args.epochs} epochs of 2 batches per trial\n")
+    print(f"{'run':<19}{'trials':>7}{'conc':>5}{'wall s':>8}{'in-trial':>10}{'training':>10}"
+          f"{'setup+eval':>12}{'outside':>9}   (seconds per trial)")
+    for name, r in runs.items():
+        n, conc = r["trials"], r["concurrent"]
+        r["in_trial_per_trial_s"] = r["in_trial_s"] / n
+        r["train_per_trial_s"] = r["train_s"] / n
+        r["setup_eval_per_trial_s"] = (r["in_trial_s"] - r["train_s"]) / n  # data, model, test
+        r["outside_per_trial_s"] = max(0.0, r["wall_s"] * conc - r["in_trial_s"]) / n  # Ray, scheduling
+        print(f"{name:<19}{n:>7}{conc:>5}{r['wall_s']:>8.1f}{r['in_trial_per_trial_s']:>10.1f}"
+              f"{r['train_per_trial_s']:>10.1f}{r['setup_eval_per_trial_s']:>12.1f}{r['outside_per_trial_s']:>9.1f}")
+    fifo, asha_run = runs["fifo (search)"], runs["asha (search)"]
+    saved = fifo["epochs"] - asha_run["epochs"]
+    print(f"\nASHA: {asha_run['epochs']} epochs vs {fifo['epochs']} run to the end ({saved} saved, "
+          f"{100 * saved / fifo['epochs']:.0f}%); best val_mae {asha_run['best_val_mae']:.4f} vs {fifo['best_val_mae']:.4f}; "
+          f"statuses {asha_run['statuses']}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"ray_start_s": ray_start, "epochs": args.epochs, "runs": runs,
+                                    "asha_epochs_saved": saved}, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+"""The study's result tables: one row per trial, one row per epoch, written atomically.
+
+The format is specified in ``docs/results-format.md`` (reports rely on it). This module holds
+the schema, turns a finished trial (its config, last report and status) into a row, and keeps
+``trials.parquet`` / ``curves.parquet`` up to date with :class:`ResultsStore`, which rewrites
+each file through a temporary file and ``os.replace`` after every finished trial. It needs no
+Ray: :mod:`harness.tune_callbacks` feeds it from a running study.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from harness.axes import modality_name
+
+STATUSES = ("completed", "pruned", "failed")
+
+_HEAD = {
+    "study": pl.Utf8, "trial_id": pl.Utf8, "arm": pl.Utf8, "kind": pl.Utf8, "model": pl.Utf8,
+    "status": pl.Utf8, "error": pl.Utf8, "seed": pl.Int64, "dataset": pl.Utf8, "protocol": pl.Utf8,
+    "few_shot_ratio": pl.Float64, "few_shot_method": pl.Utf8, "few_shot_label": pl.Utf8,
+    "fusion_depth": pl.Utf8, "image_encoding": pl.Utf8, "lora_rank": pl.Int64, "finetune": pl.Utf8,
+    "backbone": pl.Utf8, "modality": pl.Utf8, "params_json": pl.Utf8, "config_json": pl.Utf8,
+    "config_hash": pl.Utf8,
+}
+_TAIL = {
+    "best_epoch": pl.Int64, "epochs_run": pl.Int64, "windows_seen": pl.Int64,
+    "train_windows": pl.Int64, "trainable_parameters": pl.Int64, "total_parameters": pl.Int64,
+    "wall_seconds": pl.Float64, "train_seconds": pl.Float64, "device": pl.Utf8,
+    "num_workers": pl.Int64, "num_failures": pl.Int64, "resumed_from_epoch": pl.Int64,
+    "node_id": pl.Utf8, "versions_json": pl.Utf8, "git_commit": pl.Utf8,
+    "started_at": pl.Utf8, "finished_at": pl.Utf8,
+}
+
+
+def metric_columns(prefix: str, metrics: Sequence[str], horizons: Sequence[int]) -> list[str]:
+    """``val_mae, val_mae_h3, ..., val_rmse, ...`` for ``prefix="val"``."""
+    return [f"{prefix}_{m}{suffix}" for m in metrics for suffix in ["", *(f"_h{k}" for k in horizons)]]
+
+
+def trials_schema(metrics: Sequence[str], horizons: Sequence[int]) -> dict[str, pl.DataType]:
+    """Column -> type of ``trials.parquet`` for a protocol's metric names and horizons."""
+    scores = metric_columns("val", metrics, horizons) + metric_columns("test", metrics, horizons)
+    return {**_HEAD, **{c: pl.Float64 for c in scores}, **_TAIL}
+
+
+def curves_schema(metrics: Sequence[str], horizons: Sequence[int]) -> dict[str, pl.DataType]:
+    """Column -> type of ``curves.parquet``."""
+    return {
+        "study": pl.Utf8, "trial_id": pl.Utf8, "arm": pl.Utf8, "seed": pl.Int64, "epoch": pl.Int64,
+        "train_loss": pl.Float64,
+        **{c: pl.Float64 for c in metric_columns("val", metrics, horizons)},
+        "seconds": pl.Float64, "windows_seen": pl.Int64,
+    }
+
+
+def _cast(value: Any, dtype: pl.DataType) -> Any:
+    if value is None:
+        return None
+    if dtype == pl.Float64:
+        return float(value)
+    if dtype == pl.Int64:
+        return int(value)
+    return str(value)
+
+
+def conform(row: Mapping[str, Any], schema: Mapping[str, pl.DataType]) -> dict[str, Any]:
+    """The row restricted to the schema's columns, values cast to the column types."""
+    return {col: _cast(row.get(col), dtype) for col, dtype in schema.items()}
+
+
+def _hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:12]
+
+
+def config_columns(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The columns that describe a trial's configuration (from its Tune config)."""
+    from stvlm.experiment import ExperimentConfig
+
+    exp = ExperimentConfig.from_dict(config["experiment"])
+    few = exp.data.few_shot
+    cols: dict[str, Any] = {
+        "arm": config["arm"], "kind": config["kind"], "model": config["model"], "seed": config["seed"],
+        "dataset": exp.data.dataset, "protocol": exp.data.protocol, "few_shot_ratio": few.ratio,
+        "few_shot_method": few.method, "few_shot_label": few.label,
+        "params_json": json.dumps(
+            {k: v for k, v in config.get("params", {}).items() if v is not None}, sort_keys=True
+        ),
+    }
+    if config["kind"] == "baseline":
+        cfg = {"data": exp.data.to_dict(), "train": exp.train.to_dict(),
+               "baseline": {"name": config["model"], "options": config.get("options", {})}}
+        return {**cols, "config_json": json.dumps(cfg, sort_keys=True), "config_hash": _hash(cfg)}
+    model = exp.model
+    return {
+        **cols,
+        "fusion_depth": str(model.fusion.depth),
+        "image_encoding": model.image.encoding,
+        "lora_rank": model.finetune.lora_rank if model.finetune.strategy == "lora" else None,
+        "finetune": model.finetune.strategy,
+        "backbone": model.backbone.name,
+        "modality": modality_name(model.use_image, model.use_text, model.use_series),
+        "config_json": json.dumps(exp.to_dict(), sort_keys=True),
+        "config_hash": exp.config_hash(),
+    }
+
+
+def trial_row(
+    *, study: str, trial_id: str, config: Mapping[str, Any], result: Mapping[str, Any],
+    status: str, error: str | None = None, meta: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One ``trials.parquet`` row (unconformed: :meth:`ResultsStore.upsert` casts it).
+
+    Args:
+        study: study name.
+        trial_id: Tune trial id.
+        config: the trial's Tune config (see :mod:`harness.trial`).
+        result: its last report (empty for a trial that failed before reporting).
+        status: ``completed``, ``pruned`` or ``failed``.
+        error: the error line of a failed trial.
+        meta: provenance and timing (versions_json, git_commit, started_at, finished_at,
+            wall_seconds, num_failures).
+    """
+    if status not in STATUSES:
+        raise ValueError(f"status {status!r} is not one of {STATUSES}")
+    scores = {k: v for k, v in result.items() if k.startswith(("val_", "test_"))}
+    budget = {k: result.get(k) for k in _TAIL if k in result}
+    return {
+        "study": study, "trial_id": trial_id, "status": status, "error": error,
+        **config_columns(config), **scores, **budget, **(meta or {}),
+    }
+
+
+def curve_rows(
+    *, study: str, trial_id: str, config: Mapping[str, Any], records: Iterable[Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """``curves.parquet`` rows from the epoch records a trial reported (``curve_json``)."""
+    rows = []
+    for rec in sorted(records, key=lambda r: r["epoch"]):
+        rows.append({
+            "study": study, "trial_id": trial_id, "arm": config["arm"], "seed": config["seed"],
+            "epoch": rec["epoch"], "train_loss": rec["train_loss"],
+            **{f"val_{k}": v for k, v in rec["val"].items()},
+            "seconds": rec["seconds"], "windows_seen": rec["windows_seen"],
+        })
+    return rows
+
+
+def atomic_write_parquet(df: pl.DataFrame, path: Path) -> Path:
+    """Write ``df`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are shared files
+        df.write_parquet(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+class ResultsStore:
+    """``trials.parquet`` + ``curves.parquet`` of one study, keyed by trial id.
+
+    Existing files are loaded, so a resumed study keeps its earlier rows; :meth:`upsert`
+    replaces a trial's row and curve (a re-run after an error) and rewrites both files.
+
+    Args:
+        folder: ``results/<study>``.
+        metrics: the protocol's metric names.
+        horizons: the protocol's report horizons.
+    """
+
+    def __init__(self, folder: str | Path, metrics: Sequence[str], horizons: Sequence[int]) -> None:
+        self.folder = Path(folder)
+        self.trials_path = self.folder / "trials.parquet"
+        self.curves_path = self.folder / "curves.parquet"
+        self.schema = trials_schema(metrics, horizons)
+        self.curve_schema = curves_schema(metrics, horizons)
+        self._rows: dict[str, dict[str, Any]] = {}
+        self._curves: dict[str, list[dict[str, Any]]] = {}
+        if self.trials_path.is_file():
+            for row in pl.read_parquet(self.trials_path).to_dicts():
+                self._rows[row["trial_id"]] = conform(row, self.schema)
+        if self.curves_path.is_file():
+            for row in pl.read_parquet(self.curves_path).to_dicts():
+                self._curves.setdefault(row["trial_id"], []).append(conform(row, self.curve_schema))
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def row(self, trial_id: str) -> dict[str, Any] | None:
+        """The row of a trial, or None."""
+        return self._rows.get(trial_id)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """All rows, in the order trials finished first."""
+        return list(self._rows.values())
+
+    def upsert(self, row: Mapping[str, Any], curve: Sequence[Mapping[str, Any]] = ()) -> None:
+        """Add or replace a trial's row (and its curve, when given) and rewrite the files."""
+        trial_id = row["trial_id"]
+        self._rows[trial_id] = conform(row, self.schema)
+        if curve:
+            self._curves[trial_id] = [conform(r, self.curve_schema) for r in curve]
+        self.write()
+
+    def write(self) -> None:
+        """Rewrite both files atomically (trials first)."""
+        trials = pl.DataFrame(list(self._rows.values()), schema=self.schema)
+        atomic_write_parquet(trials, self.trials_path)
+        curves = [r for rows in self._curves.values() for r in rows]
+        atomic_write_parquet(pl.DataFrame(curves, schema=self.curve_schema), self.curves_path)

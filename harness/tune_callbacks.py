@@ -1,0 +1,121 @@
+"""The Tune callback that writes a study's result tables while it runs.
+
+:class:`ResultsCallback` collects the epoch records every report carries (``curve_json``) and,
+when a trial finishes (completed, stopped by ASHA, or failed after all retries), writes its row
+and curve through :class:`harness.results.ResultsStore`, so the Parquet files are current after
+every finished trial and survive an interrupted study.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime, timezone
+from typing import Any
+
+from ray.tune import Callback
+from ray.tune.experiment import Trial
+
+from harness.results import ResultsStore, curve_rows, trial_row
+
+log = logging.getLogger(__name__)
+
+
+def iso(ts: float | None = None) -> str:
+    """An ISO 8601 UTC timestamp (now when ``ts`` is None)."""
+    when = datetime.now(timezone.utc) if ts is None else datetime.fromtimestamp(ts, timezone.utc)
+    return when.isoformat(timespec="seconds")
+
+
+def error_line(trial: Trial) -> str:
+    """The last line of a failed trial's error trace (what raised, and why)."""
+    try:
+        text = trial.get_error() or ""
+    except Exception:  # noqa: BLE001 - the error file may be gone
+        text = ""
+    lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
+    return (lines[-1] if lines else "the trial failed without an error message")[:500]
+
+
+class ResultsCallback(Callback):
+    """Writes ``trials.parquet`` and ``curves.parquet`` after every finished trial.
+
+    Args:
+        folder: ``results/<study>``.
+        study: study name.
+        metrics: the protocol's metric names.
+        horizons: the protocol's report horizons.
+        provenance: ``harness.provenance.provenance()`` of the study driver.
+    """
+
+    def __init__(self, folder: str, study: str, metrics: list[str], horizons: list[int], provenance: dict):
+        self.folder = folder
+        self.study = study
+        self.metrics = list(metrics)
+        self.horizons = list(horizons)
+        self.provenance = provenance
+        self._reset()
+
+    def _reset(self) -> None:
+        self._store: ResultsStore | None = None
+        self._curves: dict[str, dict[int, dict[str, Any]]] = {}
+        self._started: dict[str, float] = {}
+
+    def __getstate__(self) -> dict[str, Any]:  # pickled into the experiment: settings only
+        state = self.__dict__.copy()
+        for key in ("_store", "_curves", "_started"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._reset()
+
+    @property
+    def store(self) -> ResultsStore:
+        if self._store is None:
+            self._store = ResultsStore(self.folder, self.metrics, self.horizons)
+        return self._store
+
+    def setup(self, **info: Any) -> None:
+        self._store = ResultsStore(self.folder, self.metrics, self.horizons)
+
+    def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._started.setdefault(trial.trial_id, datetime.now(timezone.utc).timestamp())
+
+    def on_trial_result(
+        self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any
+    ) -> None:
+        for record in json.loads(result.get("curve_json") or "[]"):
+            self._curves.setdefault(trial.trial_id, {})[int(record["epoch"])] = record
+
+    def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        status = "completed" if (trial.last_result or {}).get("final") else "pruned"
+        self._write(trial, status)
+
+    def on_trial_error(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
+        self._write(trial, "failed", error_line(trial))
+
+    def _write(self, trial: Trial, status: str, error: str | None = None) -> None:
+        result = trial.last_result or {}
+        started = self._started.get(trial.trial_id)
+        if result.get("timestamp") and result.get("time_total_s") is not None:
+            derived = result["timestamp"] - result["time_total_s"]
+            started = min(started, derived) if started else derived
+        meta = {
+            "versions_json": json.dumps(self.provenance.get("versions", {}), sort_keys=True),
+            "git_commit": self.provenance.get("git_commit"),
+            "started_at": iso(started) if started else None,
+            "finished_at": iso(),
+            "wall_seconds": result.get("time_total_s"),
+            "num_failures": trial.num_failures,
+        }
+        row = trial_row(
+            study=self.study, trial_id=trial.trial_id, config=trial.config, result=result,
+            status=status, error=error, meta=meta,
+        )
+        records = self._curves.pop(trial.trial_id, {}).values()
+        curve = curve_rows(study=self.study, trial_id=trial.trial_id, config=trial.config, records=records)
+        self.store.upsert(row, curve)
+        config = trial.config
+        log.info("trial %s (%s, seed %s): %s", trial.trial_id, config.get("arm"), config.get("seed"), status)

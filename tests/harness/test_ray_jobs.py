@@ -1,0 +1,178 @@
+"""The study scripts against a loopback Ray head (``ray start --head ... --block``, a child process).
+
+One head serves: ``ray job submit --working-dir .`` of ``studies/fewshot.py`` (token auth on the
+client), the same job with a relative ``--storage`` (refused in one line before any trial), and a
+study driver SIGKILLed mid-study and launched again, which resumes without re-running finished
+trials. The test stops exactly what it started: it terminates the ``ray start --block`` child
+(which takes its Ray processes down); it never runs ``ray stop``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tests.harness.helpers import free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(420)]
+
+REPO = Path(__file__).resolve().parents[2]
+RAY = str(Path(sys.executable).parent / "ray")
+
+
+def saved_states(experiment: Path) -> dict[str, tuple[str, int]]:
+    """trial id -> (status, last reported epoch) in the newest experiment state snapshot."""
+    snapshots = sorted(experiment.glob("experiment_state-*.json"))
+    try:
+        trials = json.loads(snapshots[-1].read_text())["trial_data"] if snapshots else []
+    except json.JSONDecodeError:  # being replaced
+        return {}
+    states = {}
+    for trial_json, meta_json in trials:
+        trial, meta = json.loads(trial_json), json.loads(meta_json)
+        states[trial["trial_id"]] = (trial["status"], int(meta["last_result"].get("epoch", 0)))
+    return states
+
+
+def spec_toml(path: Path, name: str, *, ratios: str, num_samples: int, epochs: int, concurrent: int) -> Path:
+    path.write_text(f"""
+name = "{name}"
+dataset = "nycbike-drop"
+preset = "tiny"
+seeds = [0]
+num_samples = {num_samples}
+max_failures = 1
+[fixed]
+"train.epochs" = {epochs}
+"train.max_batches_per_epoch" = 2
+"train.batch_size" = 8
+"train.patience" = {epochs}
+[scientific]
+axes = {{ few_shot_ratio = [{ratios}] }}
+[nuisance."train.lr"]
+distribution = "loguniform"
+low = 1e-4
+high = 1e-2
+[resources]
+max_concurrent_trials = {concurrent}
+[scheduler]
+name = "fifo"
+""")
+    return path
+
+
+@pytest.fixture(scope="module")
+def head(tmp_path_factory: pytest.TempPathFactory):
+    """A loopback head node with 2 CPUs and 2 study_driver slots; yields (gcs, dashboard) addresses."""
+    port, dash = free_port(), free_port()
+    logs = tmp_path_factory.mktemp("head") / "head.log"
+    # A private temp dir: `ray start` records its address there, not in /tmp/ray where every
+    # other `ray.init()` on the machine would find it (and `--block` never removes it).
+    temp_dir = tempfile.mkdtemp(prefix="rayt", dir="/tmp")
+    cmd = [
+        RAY, "start", "--head", "--node-ip-address=127.0.0.1", "--dashboard-host=127.0.0.1",
+        f"--temp-dir={temp_dir}",
+        f"--port={port}", f"--dashboard-port={dash}", f"--ray-client-server-port={free_port()}",
+        f"--dashboard-agent-listen-port={free_port()}", f"--metrics-export-port={free_port()}",
+        "--num-cpus=2", '--resources={"study_driver": 2}', "--block",
+    ]
+    with open(logs, "w") as log:
+        child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        env = client_env(f"http://127.0.0.1:{dash}")
+        deadline = time.monotonic() + 90
+        while subprocess.run([RAY, "job", "list", "--address", f"http://127.0.0.1:{dash}"], env=env,
+                             capture_output=True).returncode != 0:
+            assert child.poll() is None and time.monotonic() < deadline, logs.read_text()[-2000:]
+            time.sleep(1)
+        yield f"127.0.0.1:{port}", f"http://127.0.0.1:{dash}"
+    finally:
+        child.send_signal(signal.SIGTERM)  # `ray start --block` stops its Ray processes on exit
+        try:
+            child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def client_env(address: str | None = None) -> dict[str, str]:
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "PYTHONUNBUFFERED": "1"}
+    env.pop("RAY_ADDRESS", None)
+    if address:
+        env["RAY_ADDRESS"] = address
+    return env
+
+
+def submit(dashboard: str, *script_args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [RAY, "job", "submit", "--address", dashboard, "--working-dir", str(REPO), "--",
+         sys.executable, *script_args],
+        env=client_env(), capture_output=True, text=True, timeout=300,
+    )
+
+
+def test_job_submit_runs_the_study_and_refuses_relative_storage(head, data_root: Path, tmp_path: Path) -> None:
+    _, dashboard = head
+    spec = spec_toml(tmp_path / "job.toml", "job", ratios="0.05, 0.1", num_samples=1, epochs=2, concurrent=2)
+    out = submit(dashboard, "studies/fewshot.py", "--config", str(spec), "--storage", str(tmp_path / "ray"),
+                 "--results-dir", str(tmp_path / "results"), "--data-root", str(data_root))
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert f"results: {tmp_path / 'results' / 'job' / 'trials.parquet'}" in out.stdout
+    trials = pl.read_parquet(tmp_path / "results" / "job" / "trials.parquet").sort("arm")
+    assert trials.select("arm", "status", "epochs_run").rows() == [
+        ("few_shot_ratio=0.05", "completed", 2), ("few_shot_ratio=0.1", "completed", 2)]
+    assert json.loads((tmp_path / "results" / "job" / "study.json").read_text())["storage"] == str(tmp_path / "ray")
+
+    bad = submit(dashboard, "studies/fewshot.py", "--config", str(spec), "--storage", "relative/ray",
+                 "--results-dir", str(tmp_path / "results"), "--data-root", str(data_root))
+    assert bad.returncode != 0
+    assert "fewshot.py: error: --storage 'relative/ray' is a relative path inside the Ray job raysubmit_" in bad.stdout
+
+
+def test_killed_driver_resumes_without_rerunning_finished_trials(head, data_root: Path, tmp_path: Path) -> None:
+    gcs, _ = head
+    spec = spec_toml(tmp_path / "resume.toml", "resume", ratios="0.1", num_samples=2, epochs=4, concurrent=1)
+    cmd = [sys.executable, "studies/hpo.py", "--config", str(spec), "--storage", str(tmp_path / "ray"),
+           "--results-dir", str(tmp_path / "results"), "--data-root", str(data_root)]
+    experiment, trials_file = tmp_path / "ray" / "resume", tmp_path / "results" / "resume" / "trials.parquet"
+    with open(tmp_path / "first.log", "w") as log:
+        driver = subprocess.Popen(cmd, cwd=REPO, env=client_env(gcs), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 240
+        while True:  # one trial finished (and in the experiment state), the next one checkpointed
+            assert driver.poll() is None and time.monotonic() < deadline, (tmp_path / "first.log").read_text()[-3000:]
+            finished = pl.read_parquet(trials_file)["trial_id"].to_list() if trials_file.is_file() else []
+            states = saved_states(experiment)  # what Tuner.restore will read
+            running = [t for t, (status, epoch) in states.items() if status == "RUNNING" and epoch >= 1]
+            if finished and states.get(finished[0], ("",))[0] == "TERMINATED" and running:
+                break
+            time.sleep(0.5)
+    finally:
+        driver.kill()  # SIGKILL: no chance to save anything
+        driver.wait()
+    before = pl.read_parquet(trials_file)
+    assert before.height == 1
+
+    again = subprocess.run(cmd, cwd=REPO, env=client_env(gcs), capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-2000:]
+    assert "study resume resumed and finished" in again.stdout
+    after = pl.read_parquet(trials_file)
+    assert after.height == 2 and after["trial_id"].n_unique() == 2
+    assert set(after["status"]) == {"completed"} and set(after["epochs_run"]) == {4}
+    kept = after.filter(pl.col("trial_id") == before["trial_id"][0])
+    assert kept.select("started_at", "finished_at").rows() == before.select("started_at", "finished_at").rows()
+    interrupted = after.filter(pl.col("trial_id") == running[0]).row(0, named=True)
+    assert interrupted["resumed_from_epoch"] >= 1
+    record = json.loads((tmp_path / "results" / "resume" / "study.json").read_text())
+    assert [r["resumed"] for r in record["runs"]] == [False, True] and record["finished_at"] is not None

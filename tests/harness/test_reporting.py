@@ -1,0 +1,93 @@
+"""What a trial reports, called directly (no Ray): a real tiny ST-VLM run, its resume, a baseline, DDP shards."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from harness.reporting import evaluate_baseline_trial, prefixed, train_stvlm
+from harness.sharding import ShardedForecast, shard_indices
+from harness.trial import load_state, save_state
+from stvlm.data.pipeline import prepare
+from stvlm.engine import EngineState
+from stvlm.evaluation import evaluate_baseline
+from stvlm.experiment import ExperimentConfig
+
+
+@pytest.fixture(scope="module")
+def experiment(data_root: Path) -> ExperimentConfig:
+    torch.set_num_threads(1)
+    return ExperimentConfig.tiny("nycbike-drop").with_overrides([
+        f"data.data_root={data_root}", "data.few_shot.ratio=0.1", "train.epochs=2",
+        "train.max_batches_per_epoch=2", "train.batch_size=8", "train.patience=3",
+    ])
+
+
+def test_epoch_reports_then_final_report_and_resume(experiment: ExperimentConfig, tmp_path: Path) -> None:
+    reports: list[tuple[dict, EngineState | None]] = []
+
+    def report(metrics: dict, state: EngineState | None) -> None:
+        reports.append((metrics, state))
+        if metrics["epoch"] == 1:  # what the Tune adapter does every epoch: checkpoint now
+            save_state(state, tmp_path)
+
+    final = train_stvlm(experiment, report)
+    assert [(m["epoch"], m["final"], s is not None) for m, s in reports] == [
+        (1, 0, True), (2, 0, True), (2, 1, False)]
+    assert [m["windows_seen"] for m, _ in reports] == [16, 32, 32]  # 2 batches of 8 per epoch
+    assert [len(json.loads(m["curve_json"])) for m, _ in reports] == [1, 1, 0]
+    first = reports[0][0]
+    assert (first["train_windows"], first["num_workers"], first["device"], first["epochs_run"]) == (66, 1, "cpu", 1)
+    assert first["resumed_from_epoch"] is None and first["trainable_parameters"] < first["total_parameters"]
+    # val_* is the best epoch so far (lowest validation MAE), the curve has each epoch's own
+    curve = [r for m, _ in reports for r in json.loads(m["curve_json"])]
+    assert [r["epoch"] for r in curve] == [1, 2]
+    assert [m["val_mae"] for m, _ in reports[:2]] == [
+        min(r["val"]["mae"] for r in curve[: i + 1]) for i in range(2)]
+    assert final is reports[-1][0] and final["epochs_run"] == 2 and final["best_epoch"] in (1, 2)
+    assert {k for k in final if k.startswith("test_")} == {f"test_{k}" for k in (
+        "mae", "rmse", "mape", "wape", *(f"{m}_h{h}" for h in (3, 6, 12) for m in ("mae", "rmse", "mape", "wape")))}
+
+    # A crashed attempt resumes from the checkpoint of epoch 1 and re-sends the earlier epochs once.
+    resume = load_state(tmp_path)
+    assert resume.epoch == 1
+    again: list[dict] = []
+    resumed = train_stvlm(experiment, lambda m, s: again.append(m), resume=resume)
+    assert [m["epoch"] for m in again] == [2, 2]
+    assert [r["epoch"] for r in json.loads(again[0]["curve_json"])] == [1, 2]
+    assert resumed["resumed_from_epoch"] == 1 and resumed["epochs_run"] == 2 and resumed["windows_seen"] == 32
+
+
+def test_baseline_trial_matches_a_direct_evaluation(experiment: ExperimentConfig) -> None:
+    report = evaluate_baseline_trial(experiment, "last-value")
+    direct = evaluate_baseline(prepare(experiment.data), "last-value", None, experiment.train)
+    assert {k: report[k] for k in prefixed("test", direct.test)} == prefixed("test", direct.test)
+    assert {k: report[k] for k in prefixed("val", direct.val)} == prefixed("val", direct.val)
+    assert (report["final"], report["train_windows"], report["device"], report["curve_json"]) == (1, 66, "cpu", "[]")
+
+
+def test_shard_indices() -> None:
+    assert shard_indices(5, 0, 2, seed=0, shuffle=False).tolist() == [0, 2, 4]
+    assert shard_indices(5, 1, 2, seed=0, shuffle=False).tolist() == [1, 3, 0]  # padded by wrapping
+    ranks = [shard_indices(10, r, 3, seed=7, shuffle=True) for r in range(3)]
+    assert [len(r) for r in ranks] == [4, 4, 4]
+    assert sorted(set(np.concatenate(ranks).tolist())) == list(range(10))
+    order = torch.randperm(10, generator=torch.Generator().manual_seed(7)).tolist()
+    assert ranks[0].tolist() == [order[0], order[3], order[6], order[9]]
+    with pytest.raises(ValueError, match=r"rank 2 is outside \[0, 2\)"):
+        shard_indices(4, 2, 2, seed=0, shuffle=False)
+
+
+def test_sharded_forecast_splits_training_batches_only(experiment: ExperimentConfig) -> None:
+    forecast = prepare(experiment.data)
+    shards = [ShardedForecast(forecast, r, 2) for r in range(2)]
+    starts = [torch.cat([b.start for b in s.batches("train", 8, shuffle=True, seed=3)]).tolist() for s in shards]
+    assert [len(s) for s in starts] == [33, 33]
+    assert sorted(starts[0] + starts[1]) == sorted(forecast.splits.train.tolist())
+    val = [torch.cat([b.start for b in s.batches("val", 64)]).tolist() for s in shards]
+    assert val[0] == val[1] == forecast.splits.val.tolist()
+    assert shards[1].num_windows("train") == 66 and shards[1].protocol is forecast.protocol

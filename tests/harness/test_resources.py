@@ -1,0 +1,59 @@
+"""Resource requests: GPU auto-detection, fail-fast checks and derived concurrency."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.resources import TrialResources, check_fits, max_concurrent, resolve
+from harness.spec import ResourcesConfig
+from stvlm.errors import ConfigError
+
+CPU2 = [{"CPU": 2.0, "study_driver": 2.0, "memory": 1e9}]
+
+
+def test_resolve_and_bundles() -> None:
+    cpu = resolve(ResourcesConfig(), {"CPU": 8.0})
+    assert (cpu.cpus, cpu.gpus, cpu.trial_bundle()) == (1.0, 0.0, {"CPU": 1.0})
+    gpu = resolve(ResourcesConfig(cpus_per_trial=4), {"CPU": 8.0, "GPU": 2.0})
+    assert gpu.trial_bundle() == {"CPU": 4.0, "GPU": 1.0}
+    half = resolve(ResourcesConfig(gpus_per_trial=0.5, num_workers=2), {"CPU": 8.0, "GPU": 1.0})
+    assert half.trial_bundle() == {"study_driver": 1.0}
+    assert half.worker_bundle() == {"CPU": 1.0, "GPU": 0.5}
+    assert half.per_trial_total() == {"study_driver": 1.0, "CPU": 2.0, "GPU": 1.0}
+
+
+def test_max_concurrent() -> None:
+    assert max_concurrent(TrialResources(1, 0, 1, 1), {"CPU": 2.0}) == 2
+    assert max_concurrent(TrialResources(2, 0, 1, 1), {"CPU": 2.0}) == 1
+    assert max_concurrent(TrialResources(1, 0.5, 1, 1), {"CPU": 16.0, "GPU": 2.0}) == 4
+    assert max_concurrent(TrialResources(1, 0, 2, 1), {"CPU": 8.0, "study_driver": 3.0}) == 3
+    assert max_concurrent(TrialResources(1, 0, 1, 1), {"CPU": 16.0}, cap=2) == 2
+    assert max_concurrent(TrialResources(4, 0, 1, 1), {"CPU": 2.0}) == 1  # never below one
+
+
+def test_fitting_requests_pass() -> None:
+    check_fits(TrialResources(2, 0, 1, 1), CPU2, {"CPU": 2.0}, with_baselines=True)
+    check_fits(TrialResources(1, 0, 2, 1), CPU2, {"CPU": 2.0, "study_driver": 2.0})
+    two_nodes = [{"CPU": 1.0, "study_driver": 2.0}, {"CPU": 1.0}]
+    check_fits(TrialResources(1, 0, 2, 1), two_nodes, {"CPU": 2.0, "study_driver": 2.0})
+
+
+@pytest.mark.parametrize(
+    ("req", "nodes", "expected"),
+    [
+        (TrialResources(4, 0, 1, 1), CPU2,
+         "resources: a trial asks for {CPU: 4} on one node but the cluster has {CPU: 2, study_driver: 2} over 1 "
+         "node(s), the largest node {CPU: 2, study_driver: 2}; lower resources.cpus_per_trial or gpus_per_trial, or add nodes"),
+        (TrialResources(1, 1, 1, 1), CPU2, "resources: a trial asks for {CPU: 1, GPU: 1} on one node but the cluster has"),
+        (TrialResources(1, 0, 3, 1), CPU2,
+         "resources: a trial asks for 3 Train workers x {CPU: 1} but the cluster has {CPU: 2, study_driver: 2}"),
+        (TrialResources(1, 0, 2, 1), [{"CPU": 4.0}],
+         "resources.num_workers = 2 needs a 'study_driver' slot for the trial driver but the cluster has {CPU: 4}"),
+        (TrialResources(1, 0, 1, 3), CPU2, "resources.baseline_cpus = 3 does not fit on any node"),
+    ],
+)
+def test_requests_that_never_fit_fail_at_once(req: TrialResources, nodes: list, expected: str) -> None:
+    cluster = {k: sum(n.get(k, 0.0) for n in nodes) for k in ("CPU", "GPU", "study_driver")}
+    with pytest.raises(ConfigError) as info:
+        check_fits(req, nodes, cluster, with_baselines=True)
+    assert str(info.value).startswith(expected) and "\n" not in str(info.value)

@@ -1,0 +1,117 @@
+"""Result tables: schema, rows from trial configs and reports, atomic upserts that survive restarts."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from harness.results import (
+    ResultsStore, atomic_write_parquet, curve_rows, curves_schema, metric_columns, trial_row, trials_schema,
+)
+from stvlm.experiment import ExperimentConfig
+
+METRICS, HORIZONS = ("mae", "rmse"), (3, 12)
+
+
+def stvlm_config() -> dict:
+    cfg = ExperimentConfig.tiny("nycbike-drop").with_overrides(["data.few_shot.ratio=0.1", "train.seed=2"])
+    return {"kind": "stvlm", "arm": "few_shot_ratio=0.1", "seed": 2, "group": "g", "model": "stvlm",
+            "params": {"train.lr": 0.01, "model.head.dropout": None}, "experiment": cfg.to_dict()}
+
+
+def baseline_config() -> dict:
+    cfg = ExperimentConfig.tiny("nycbike-drop")
+    return {"kind": "baseline", "arm": "baseline", "seed": 0, "group": "b", "model": "ridge",
+            "params": {"train.lr": None}, "experiment": cfg.to_dict(), "options": {"alpha": 2.0}}
+
+
+REPORT = {"val_mae": 2.0, "val_mae_h3": 1.5, "test_mae": 3, "epochs_run": 4.0, "best_epoch": 3,
+          "windows_seen": 64, "device": "cpu", "final": 1, "curve_json": "[]", "num_workers": 1}
+
+
+def test_schema_columns() -> None:
+    assert metric_columns("val", METRICS, HORIZONS) == [
+        "val_mae", "val_mae_h3", "val_mae_h12", "val_rmse", "val_rmse_h3", "val_rmse_h12"]
+    schema = trials_schema(METRICS, HORIZONS)
+    cols = list(schema)
+    assert cols[:6] == ["study", "trial_id", "arm", "kind", "model", "status"]
+    assert cols[cols.index("config_hash") + 1: cols.index("config_hash") + 13] == (
+        metric_columns("val", METRICS, HORIZONS) + metric_columns("test", METRICS, HORIZONS))
+    assert cols[-2:] == ["started_at", "finished_at"]
+    assert (schema["lora_rank"], schema["fusion_depth"], schema["few_shot_ratio"]) == (pl.Int64, pl.Utf8, pl.Float64)
+    assert list(curves_schema(METRICS, HORIZONS)) == [
+        "study", "trial_id", "arm", "seed", "epoch", "train_loss", *metric_columns("val", METRICS, HORIZONS),
+        "seconds", "windows_seen"]
+
+
+def test_stvlm_and_baseline_rows() -> None:
+    row = trial_row(study="s", trial_id="t1", config=stvlm_config(), result=REPORT, status="completed",
+                    meta={"num_failures": 0})
+    cfg = ExperimentConfig.from_dict(stvlm_config()["experiment"])
+    assert {k: row[k] for k in ("arm", "kind", "model", "seed", "dataset", "protocol", "few_shot_ratio",
+                                "few_shot_method", "few_shot_label", "fusion_depth", "image_encoding",
+                                "lora_rank", "finetune", "backbone", "modality", "params_json")} == {
+        "arm": "few_shot_ratio=0.1", "kind": "stvlm", "model": "stvlm", "seed": 2, "dataset": "nycbike-drop",
+        "protocol": "standard", "few_shot_ratio": 0.1, "few_shot_method": "first", "few_shot_label": "first-10%",
+        "fusion_depth": "1", "image_encoding": cfg.model.image.encoding, "lora_rank": 4, "finetune": "lora",
+        "backbone": "vilt", "modality": "all", "params_json": '{"train.lr": 0.01}'}
+    assert row["config_hash"] == cfg.config_hash() and json.loads(row["config_json"]) == cfg.to_dict()
+    base = trial_row(study="s", trial_id="t2", config=baseline_config(), result=REPORT, status="completed")
+    assert (base["model"], base.get("fusion_depth"), base.get("lora_rank"), base["params_json"]) == ("ridge", None, None, "{}")
+    assert json.loads(base["config_json"])["baseline"] == {"name": "ridge", "options": {"alpha": 2.0}}
+    frozen = stvlm_config()
+    frozen["experiment"]["model"]["finetune"]["strategy"] = "frozen"
+    assert trial_row(study="s", trial_id="t3", config=frozen, result={}, status="failed")["lora_rank"] is None
+    with pytest.raises(ValueError, match="status 'done' is not one of"):
+        trial_row(study="s", trial_id="t", config=stvlm_config(), result={}, status="done")
+
+
+def test_curve_rows_are_sorted_by_epoch() -> None:
+    records = [{"epoch": e, "train_loss": 1.0 / e, "val": {"mae": float(e)}, "seconds": 0.5, "windows_seen": 8 * e}
+               for e in (2, 1)]
+    rows = curve_rows(study="s", trial_id="t", config=stvlm_config(), records=records)
+    assert [(r["epoch"], r["val_mae"], r["windows_seen"], r["arm"], r["seed"]) for r in rows] == [
+        (1, 1.0, 8, "few_shot_ratio=0.1", 2), (2, 2.0, 16, "few_shot_ratio=0.1", 2)]
+
+
+def test_store_upserts_and_reloads(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path, METRICS, HORIZONS)
+    row = trial_row(study="s", trial_id="t1", config=stvlm_config(), result=REPORT, status="pruned")
+    curve = curve_rows(study="s", trial_id="t1", config=stvlm_config(),
+                       records=[{"epoch": 1, "train_loss": 2.0, "val": {"mae": 1.0, "mae_h3": 0.5}, "seconds": 1.0,
+                                 "windows_seen": 8}])
+    store.upsert(row, curve)
+    store.upsert(trial_row(study="s", trial_id="t2", config=baseline_config(), result=REPORT, status="completed"))
+    store.upsert({**row, "status": "completed"})  # the same trial again replaces its row
+    trials = pl.read_parquet(tmp_path / "trials.parquet")
+    assert trials.schema == pl.Schema(trials_schema(METRICS, HORIZONS))
+    assert trials.select("trial_id", "status", "test_mae", "epochs_run", "val_rmse").rows() == [
+        ("t1", "completed", 3.0, 4, None), ("t2", "completed", 3.0, 4, None)]
+    curves = pl.read_parquet(tmp_path / "curves.parquet")
+    assert curves.select("trial_id", "epoch", "val_mae", "val_mae_h3", "val_mae_h12").rows() == [("t1", 1, 1.0, 0.5, None)]
+    reloaded = ResultsStore(tmp_path, METRICS, HORIZONS)  # a resumed study keeps earlier rows
+    assert [r["trial_id"] for r in reloaded.rows()] == ["t1", "t2"] and len(reloaded) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.parquet", "trials.parquet"]
+
+
+def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "trials.parquet"
+    atomic_write_parquet(pl.DataFrame({"a": [1]}), path)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's private 0600
+
+    def broken(self: pl.DataFrame, file: str, **kwargs: object) -> None:
+        Path(file).write_bytes(b"PAR1 half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", broken)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_parquet(pl.DataFrame({"a": [1, 2]}), path)
+    monkeypatch.undo()
+    assert pl.read_parquet(path)["a"].to_list() == [1]
+    assert [p.name for p in tmp_path.iterdir()] == ["trials.parquet"]  # no temporary file left

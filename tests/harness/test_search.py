@@ -1,0 +1,147 @@
+"""Plan, search and scheduling without a Ray cluster: the order of trials, Optuna per group, ASHA per group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+import pytest
+from ray.tune.experiment import Trial
+from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+from ray.tune.search import Searcher
+
+from harness.arms import build_arms
+from harness.plan import StudyPlan
+from harness.schedulers import SCHEDULERS, GroupedScheduler, make_scheduler
+from harness.search import DISTRIBUTIONS, NuisanceSpace, StudySearcher, group_seed, optuna_storage
+from harness.spec import NuisanceParam, StudySpec
+from stvlm.errors import ConfigError
+
+
+def study(design: dict, **overrides: object) -> StudyPlan:
+    spec = StudySpec.from_dict({
+        "name": "t", "dataset": "nycbike-drop", "preset": "tiny", "seeds": [0, 1], "num_samples": 2,
+        "scientific": design, "baselines": {"models": ["last-value"]},
+        "nuisance": {
+            "train.lr": {"distribution": "loguniform", "low": 1e-4, "high": 1e-2},
+            "model.finetune.lora_alpha": {"distribution": "uniform", "low": 4, "high": 8,
+                                          "when": {"model.finetune.strategy": "lora"}},
+        },
+        "fixed": {"train.epochs": 3},
+        **overrides,
+    })
+    return StudyPlan(spec, build_arms(spec, "/data"), "/data")
+
+
+FEWSHOT = {"axes": {"few_shot_ratio": [0.1, 1.0]}}
+
+
+def test_plan_order_baselines_first_then_round_robin() -> None:
+    plan = study(FEWSHOT)
+    assert [(e.kind, e.arm, e.seed) for e in plan.entries] == [
+        ("baseline", "few_shot_ratio=0.1", 0), ("baseline", "few_shot_ratio=1", 0),
+        ("baseline", "few_shot_ratio=0.1", 1), ("baseline", "few_shot_ratio=1", 1),
+        *[("stvlm", arm, seed) for _ in range(2) for seed in (0, 1) for arm in ("few_shot_ratio=0.1", "few_shot_ratio=1")],
+    ]
+    assert plan.num_stvlm() == 8 and len(plan) == 12 and plan.max_epochs("few_shot_ratio=1|seed=0") == 3
+    shared = study({"design": "one_at_a_time", "axes": {"finetune": ["lora", "frozen"]}})
+    assert [(e.arm, e.source_arm) for e in shared.entries if e.kind == "baseline"] == [
+        ("baseline", "finetune=lora"), ("baseline", "finetune=lora")]  # one split: evaluated once per seed
+
+
+def test_trial_config() -> None:
+    plan = study(FEWSHOT)
+    cfg = plan.config(plan.entries[-1], {"train.lr": 0.001, "model.finetune.lora_alpha": 5.0})
+    assert {k: cfg[k] for k in ("kind", "arm", "seed", "group", "model")} == {
+        "kind": "stvlm", "arm": "few_shot_ratio=1", "seed": 1, "group": "few_shot_ratio=1|seed=1", "model": "stvlm"}
+    assert cfg["params"] == {"train.lr": 0.001, "model.finetune.lora_alpha": 5.0}
+    exp = cfg["experiment"]
+    assert (exp["train"]["lr"], exp["train"]["seed"], exp["data"]["few_shot"]["ratio"], exp["data"]["data_root"]) == (
+        0.001, 1, 1.0, "/data")
+    base = plan.config(plan.entries[0])
+    assert base["params"] == {"train.lr": None, "model.finetune.lora_alpha": None} and base["options"] == {}
+
+
+@pytest.mark.parametrize("name", ["uniform", "loguniform", "int", "logint", "choice"])
+def test_every_distribution_samples_within_its_bounds(name: str) -> None:
+    param = NuisanceParam(distribution=name, low=2, high=64, values=(8, 16) if name == "choice" else None)
+    trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    value = DISTRIBUTIONS.get(name)(trial, "x", param)
+    assert value in (8, 16) if name == "choice" else 2 <= value <= 64
+    assert isinstance(value, int) == (name in ("int", "logint", "choice"))
+
+
+def test_space_suggests_dotted_paths() -> None:
+    trial = optuna.create_study().ask()
+    NuisanceSpace({"train.lr": NuisanceParam(distribution="loguniform", low=1e-4, high=1e-2)})(trial)
+    assert list(trial.params) == ["train.lr"]
+
+
+def test_searcher_walks_the_plan_and_tells_optuna_pruned_or_complete(tmp_path: Path) -> None:
+    plan = study(FEWSHOT)
+    searcher = StudySearcher(plan)
+    configs = [searcher.suggest(f"t{i}") for i in range(len(plan))]
+    assert searcher.suggest("extra") == Searcher.FINISHED
+    assert [c["kind"] for c in configs] == ["baseline"] * 4 + ["stvlm"] * 8
+    stvlm = configs[4]
+    assert sorted(k for k, v in stvlm["params"].items() if v is not None) == ["model.finetune.lora_alpha", "train.lr"]
+    assert 1e-4 <= stvlm["experiment"]["train"]["lr"] <= 1e-2
+    searcher.on_trial_result("t4", {"val_mae": 3.0, "training_iteration": 1})
+    searcher.on_trial_complete("t4", {"val_mae": 3.0, "training_iteration": 2, "final": 0})  # stopped by ASHA
+    searcher.on_trial_complete("t8", {"val_mae": 2.0, "training_iteration": 4, "final": 1})
+    searcher.on_trial_complete("t0", {"val_mae": 1.0, "final": 1})  # baselines are not Optuna trials
+    group = searcher.optuna_study("few_shot_ratio=0.1|seed=0")
+    states = [t.state for t in group.get_trials()]
+    assert states == [optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.COMPLETE]
+    assert group.best_value == 2.0 and group.get_trials()[0].intermediate_values == {1: 3.0}
+
+    path = tmp_path / "searcher.pkl"
+    searcher.save(str(path))
+    restored = StudySearcher(plan)
+    restored.restore(str(path))
+    assert restored.position == len(plan) and restored.suggest("more") == Searcher.FINISHED
+    assert len(restored.optuna_study("few_shot_ratio=0.1|seed=0").get_trials()) == 2
+
+
+def test_same_seed_same_suggestions() -> None:
+    def first_lrs() -> list[float]:
+        searcher = StudySearcher(study(FEWSHOT))
+        return [searcher.suggest(f"t{i}")["params"]["train.lr"] for i in range(12)][4:]
+
+    assert first_lrs() == first_lrs()
+    assert group_seed(0, "a|seed=0") == group_seed(0, "a|seed=0") != group_seed(0, "a|seed=1")
+
+
+def test_optuna_storage(tmp_path: Path) -> None:
+    assert optuna_storage(None) is None
+    assert isinstance(optuna_storage(f"sqlite:///{tmp_path}/o.db"), optuna.storages.RDBStorage)
+    assert isinstance(optuna_storage(str(tmp_path / "o.log")), optuna.storages.JournalStorage)
+    with pytest.raises(ConfigError, match=r"^optuna_storage = 'o.log' is not allowed; give an absolute journal file path$"):
+        optuna_storage("o.log")
+    with pytest.raises(ConfigError, match="use sqlite:////abs/path.db"):
+        optuna_storage("sqlite:///rel.db")
+
+
+def trial(trial_id: str, group: str, kind: str = "stvlm") -> Trial:
+    return Trial("run_trial", config={"kind": kind, "group": group}, trial_id=trial_id, stub=True)
+
+
+def test_asha_prunes_within_a_group_only() -> None:
+    plan = study(FEWSHOT, scheduler={"grace_period": 2, "reduction_factor": 2})
+    sched = make_scheduler(plan)
+    assert isinstance(sched, GroupedScheduler) and isinstance(SCHEDULERS.get("fifo")(plan), FIFOScheduler)
+    good, bad = trial("a", "few_shot_ratio=0.1|seed=0"), trial("b", "few_shot_ratio=0.1|seed=0")
+    other, base = trial("c", "few_shot_ratio=1|seed=0"), trial("d", "x", kind="baseline")
+    for t in (good, bad, other, base):
+        sched.on_trial_add(None, t)
+    at_rung = {"training_iteration": 2}
+    assert sched.on_trial_result(None, good, {**at_rung, "val_mae": 1.0}) == TrialScheduler.CONTINUE
+    assert sched.on_trial_result(None, bad, {**at_rung, "val_mae": 5.0}) == TrialScheduler.STOP
+    assert sched.on_trial_result(None, other, {**at_rung, "val_mae": 9.0}) == TrialScheduler.CONTINUE
+    assert sched.on_trial_result(None, base, {"training_iteration": 1, "val_mae": 9.0}) == TrialScheduler.CONTINUE
+    # the final report (epochs + 1 = max_t) is never cut off by max_t
+    assert sched.on_trial_result(None, good, {"training_iteration": 4, "val_mae": 1.0}) == TrialScheduler.CONTINUE
+    restored = trial("e", "few_shot_ratio=1|seed=0")  # restored trials are registered on first sight
+    assert sched.on_trial_result(None, restored, {"training_iteration": 1, "val_mae": 1.0}) == TrialScheduler.CONTINUE
+    sched.on_trial_complete(None, good, {"training_iteration": 4, "val_mae": 1.0})
+    assert "2 groups, 1 trials stopped" in sched.debug_string()

@@ -1,0 +1,158 @@
+"""Study specs: the shipped configs validate, every bad value fails with one line before Ray."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.arms import arm_values, build_arms, experiment_for
+from harness.spec import NuisanceParam, StudySpec, load_spec
+from stvlm.errors import ConfigError
+
+CONFIGS = Path(__file__).resolve().parents[2] / "studies" / "configs"
+
+
+def spec(**overrides: Any) -> StudySpec:
+    base: dict[str, Any] = {
+        "name": "t",
+        "dataset": "nycbike-drop",
+        "preset": "tiny",
+        "fixed": {"model.image.encoding": "spectral_grid"},
+        "scientific": {"axes": {"few_shot_ratio": [0.1, 1.0]}},
+    }
+    base.update(overrides)
+    return StudySpec.from_dict(base)
+
+
+def one_line_error(fn: Any) -> str:
+    with pytest.raises(ConfigError) as info:
+        fn()
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_shipped_configs_validate(data_root: Path) -> None:
+    labels = {}
+    for name in ("fewshot", "ablation", "hpo"):
+        s = load_spec(CONFIGS / f"{name}.toml")
+        labels[name] = [a.label for a in build_arms(s, str(data_root))]
+        assert [a.label for a in build_arms(s.smoke(), str(data_root))] == labels[name][:2]
+    assert labels["fewshot"] == [f"few_shot_ratio={r}" for r in ("0.05", "0.1", "0.2", "0.5", "1")]
+    assert labels["hpo"] == ["default"]
+    # one axis at a time around the centre; the centre arm (fusion_depth=1) is kept once
+    assert len(labels["ablation"]) == 5 + 5 + 3 + 4 + 3
+    assert "finetune=lora" not in labels["ablation"] and "fusion_depth=1" in labels["ablation"]
+
+
+def test_smoke_cuts_the_study() -> None:
+    s = spec(seeds=[3, 4], num_samples=5, fixed={"train.epochs": 30, "model.backbone.pretrained": "x"},
+             scientific={"axes": {"few_shot_ratio": [0.1, 0.2, 0.5], "lora_rank": [4, 8]}},
+             baselines={"models": ["last-value", "ridge", "stid"]}, resources={"cpus_per_trial": 4, "num_workers": 2})
+    smoke = s.smoke()
+    assert smoke.name == "t-smoke" and smoke.preset == "tiny" and smoke.seeds == (3,) and smoke.num_samples == 1
+    assert smoke.fixed == {"train.epochs": 2, "train.max_batches_per_epoch": 2, "train.batch_size": 8}
+    assert smoke.scientific.axes == {"few_shot_ratio": (0.1, 0.2)}
+    assert smoke.baselines.models == ("last-value", "ridge")
+    assert (smoke.resources.cpus_per_trial, smoke.resources.num_workers) == (1.0, 1)
+
+
+def test_designs() -> None:
+    axes = {"fusion_depth": [0, "late"], "lora_rank": [4, 8]}
+    assert arm_values(spec(scientific={"axes": axes})) == [
+        {"fusion_depth": 0, "lora_rank": 4}, {"fusion_depth": 0, "lora_rank": 8},
+        {"fusion_depth": "late", "lora_rank": 4}, {"fusion_depth": "late", "lora_rank": 8},
+    ]
+    assert arm_values(spec(scientific={"design": "one_at_a_time", "axes": axes})) == [
+        {"fusion_depth": 0}, {"fusion_depth": "late"}, {"lora_rank": 4}, {"lora_rank": 8},
+    ]
+    arms = [{"modality": "no_text"}, {"modality": "no_text"}, {"backbone": "clip"}]
+    assert arm_values(spec(scientific={"design": "arms", "arms": arms})) == arms[1:]
+    assert arm_values(spec(scientific={})) == [{}]
+
+
+def test_arm_experiment_applies_preset_fixed_axis_seed_and_params(data_root: Path) -> None:
+    s = spec(fixed={"model.image.encoding": "spectral_grid", "train.epochs": 7})
+    cfg = experiment_for(s, {"lora_rank": 16}, seed=3, params={"train.lr": 0.01}, data_root=str(data_root))
+    assert (cfg.name, cfg.data.dataset, cfg.data.data_root) == ("t", "nycbike-drop", str(data_root))
+    assert (cfg.train.epochs, cfg.train.seed, cfg.data.few_shot.seed, cfg.train.lr) == (7, 3, 3, 0.01)
+    assert (cfg.model.finetune.strategy, cfg.model.finetune.lora_rank) == ("lora", 16)
+    assert cfg.model.backbone.preset == "tiny" and cfg.train.max_batches_per_epoch == 4
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"scientific": {"axes": {"depth": [1]}}}, "scientific: unknown axis 'depth'; known: fusion_depth, image_encoding, lora_rank"),
+        ({"scientific": {"axes": {"lora_rank": [0]}}}, "lora_rank = 0: model.finetune.lora_rank = 0 is out of range; allowed: >= 1"),
+        ({"scientific": {"axes": {"few_shot_ratio": [0]}}}, "few_shot_ratio = 0: data.few_shot.ratio = 0 is out of range; allowed: > 0 and <= 1"),
+        ({"scientific": {"axes": {"few_shot_ratio": [1.5]}}}, "few_shot_ratio = 1.5: data.few_shot.ratio = 1.5 is out of range; allowed: > 0 and <= 1"),
+        ({"scientific": {"axes": {"fusion_depth": [-1]}}}, "fusion_depth = -1: model.fusion.depth = -1 is out of range"),
+        ({"scientific": {"axes": {"fusion_depth": ["early"]}}}, "model.fusion.depth = 'early' is not allowed"),
+        ({"scientific": {"axes": {"image_encoding": ["pixels"]}}}, "axis image_encoding = 'pixels': unknown image encoding 'pixels'; known: grid_heatmap"),
+        ({"scientific": {"axes": {"backbone": ["bert"]}}}, "axis backbone = 'bert': unknown backbone 'bert'; known: vilt"),
+        ({"scientific": {"axes": {"modality": ["no_audio"]}}}, "axis modality = 'no_audio': unknown modality 'no_audio'; known: all, no_image, no_text, no_series"),
+        ({"scientific": {"axes": {"finetune": ["prefix"]}}}, "finetune = 'prefix': model.finetune.strategy = 'prefix' is not allowed; expected one of 'frozen'"),
+        ({"fixed": {"train.epochz": 3}}, "fixed: unknown key train.epochz = 3; allowed in train: epochs, batch_size"),
+        ({"nuisance": {"model.head.dropout": {"distribution": "uniform", "low": 0.0, "high": 1.5}}},
+         "with model.head.dropout = 1.5: model.head.dropout = 1.5 is out of range; allowed: >= 0 and < 1"),
+        ({"nuisance": {"train.lrr": {"distribution": "loguniform", "low": 1e-4, "high": 1e-2}}}, "nuisance train.lrr: unknown key train.lrr"),
+        ({"baselines": {"models": ["prophet"]}}, "unknown model 'prophet'; known: historical-average"),
+        ({"baselines": {"models": ["ridge"], "options": {"stid": {}}}}, "baselines.options: stid is not in baselines.models"),
+        ({"dataset": "mnist"}, "data.dataset: unknown dataset 'mnist'"),
+    ],
+)
+def test_bad_arms_fail_with_one_line(data_root: Path, overrides: dict, expected: str) -> None:
+    assert expected in one_line_error(lambda: build_arms(spec(**overrides), str(data_root)))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"name": "my study"}, "name = 'my study' is not allowed; use letters, digits"),
+        ({"metric": "test_mae"}, "metric = 'test_mae' is not allowed; studies select on validation metrics"),
+        ({"metric": "val_loss"}, "metric = 'val_loss' is not allowed; expected val_<metric> with <metric> one of mae"),
+        ({"seeds": []}, "seeds = () is not allowed; give at least one seed"),
+        ({"seeds": [1, 1]}, "seeds = (1, 1) is not allowed; seeds must be distinct"),
+        ({"num_samples": 0}, "num_samples = 0 is out of range; allowed: >= 1"),
+        ({"scheduler": {"grace_period": 1}}, "scheduler.grace_period = 1 is out of range; allowed: >= 2"),
+        ({"resources": {"num_workers": 0}}, "resources.num_workers = 0 is out of range; allowed: >= 1"),
+        ({"scientific": {"design": "arms"}}, "scientific.arms = () is not allowed; design 'arms' needs at least one arm"),
+        ({"colour": "red"}, "unknown key colour in StudySpec; allowed: name, description"),
+    ],
+)
+def test_bad_specs_fail_with_one_line(overrides: dict, expected: str) -> None:
+    assert expected in one_line_error(lambda: spec(**overrides))
+
+
+@pytest.mark.parametrize(
+    ("param", "expected"),
+    [
+        ({"distribution": "uniform", "low": 1.0}, "low = 1.0 is not allowed; distribution 'uniform' needs low and high"),
+        ({"distribution": "uniform", "low": 2.0, "high": 1.0}, "high = 1.0 is not allowed; it must be greater than low = 2.0"),
+        ({"distribution": "loguniform", "low": 0.0, "high": 1.0}, "low = 0.0 is out of range; distribution 'loguniform' needs low > 0"),
+        ({"distribution": "int", "low": 1.5, "high": 4.0}, "low = 1.5 is not allowed; distribution 'int' needs integer bounds"),
+        ({"distribution": "choice"}, "values = None is not allowed; distribution 'choice' needs a non-empty list"),
+        ({"distribution": "normal", "low": 0, "high": 1}, "distribution = 'normal' is not allowed; expected one of 'uniform'"),
+    ],
+)
+def test_nuisance_checks(param: dict, expected: str) -> None:
+    assert expected in one_line_error(lambda: NuisanceParam.from_dict(param))
+
+
+def test_nuisance_bounds() -> None:
+    assert NuisanceParam(distribution="int", low=2, high=8).bounds() == (2, 8)
+    assert NuisanceParam(distribution="choice", values=[16, 32]).bounds() == (16, 32)
+    assert NuisanceParam(distribution="loguniform", low=1e-4, high=1e-2).bounds() == (1e-4, 1e-2)
+
+
+def test_load_spec_errors_name_the_file(tmp_path: Path) -> None:
+    assert one_line_error(lambda: load_spec(tmp_path / "none.toml")) == f"study config {tmp_path / 'none.toml'} does not exist"
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = \n")
+    assert one_line_error(lambda: load_spec(bad)).startswith(f"{bad}: not valid TOML: ")
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text('name = "x"\ndataset = "los-loop"\nnum_samples = "many"\n')
+    assert one_line_error(lambda: load_spec(wrong)) == f"{wrong}: num_samples = 'many' is not allowed; expected an integer"

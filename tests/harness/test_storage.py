@@ -1,0 +1,63 @@
+"""Storage and results paths: defaults, absolute paths, URIs, and the Ray-job trap."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.storage import (
+    JOB_ENV, REPO, experiment_path, is_uri, ray_job_id, resolve_data_root, resolve_results_dir,
+    resolve_storage,
+)
+from stvlm.errors import ConfigError
+
+JOB = {JOB_ENV: json.dumps({"runtime_env": {}, "metadata": {"job_submission_id": "raysubmit_abc"}})}
+
+
+def test_job_detection() -> None:
+    assert ray_job_id({}) is None
+    assert ray_job_id(JOB) == "raysubmit_abc"
+    assert ray_job_id({JOB_ENV: "not json"}) == "ray-job"
+
+
+def test_local_defaults_and_relative_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert resolve_results_dir(None, {}) == REPO / "results"
+    assert resolve_storage(None, tmp_path / "res", {}) == str(tmp_path / "res" / "ray")
+    assert resolve_results_dir("out", {}) == tmp_path / "out"
+    assert resolve_storage("ckpt", tmp_path, {}) == str(tmp_path / "ckpt")
+    assert resolve_storage(None, tmp_path, {"STVLM_STORAGE": "s3://bucket/x/"}) == "s3://bucket/x"
+    assert resolve_results_dir(None, {"STVLM_RESULTS": str(tmp_path / "r")}) == tmp_path / "r"
+    assert resolve_data_root("data", {}) == str(tmp_path / "data")
+    assert resolve_data_root(None, {}) is None
+    assert experiment_path("s3://b/p/", "study") == "s3://b/p/study"
+    assert (is_uri("gs://b"), is_uri("/abs")) == (True, False)
+
+
+def test_inside_a_job_absolute_paths_and_uris_pass(tmp_path: Path) -> None:
+    assert resolve_storage(str(tmp_path), tmp_path, JOB) == str(tmp_path)
+    assert resolve_storage("gs://b/p", tmp_path, JOB) == "gs://b/p"
+    assert resolve_results_dir(str(tmp_path), JOB) == tmp_path
+
+
+@pytest.mark.parametrize(
+    ("call", "expected"),
+    [
+        (lambda: resolve_storage("results/ray", Path("/abs"), JOB),
+         "--storage 'results/ray' is a relative path inside the Ray job raysubmit_abc (its working dir is a "
+         "temporary copy that is deleted); pass an absolute path or a URI (s3://, gs://) with --storage or $STVLM_STORAGE"),
+        (lambda: resolve_storage(None, Path("/abs"), JOB),
+         "--storage is not given inside the Ray job raysubmit_abc"),
+        (lambda: resolve_results_dir("results", JOB),
+         "--results-dir 'results' is a relative path inside the Ray job raysubmit_abc"),
+        (lambda: resolve_results_dir(None, JOB), "--results-dir is not given inside the Ray job raysubmit_abc"),
+        (lambda: resolve_data_root("data", JOB), "--data-root 'data' is a relative path inside the Ray job"),
+        (lambda: resolve_results_dir("s3://b/r", {}), "--results-dir 's3://b/r' is not allowed; give a local folder"),
+    ],
+)
+def test_errors_are_one_line(call, expected: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        call()
+    assert str(info.value).startswith(expected) and "\n" not in str(info.value)
