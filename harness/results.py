@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,11 @@ from typing import Any
 import polars as pl
 
 from harness.axes import modality_name
+from stvlm.io import atomic_target
+
+# Version of the results format (docs/results-format.md); readers refuse other versions.
+# Bump it when a column is removed or changes meaning.
+FORMAT_VERSION = 1
 
 STATUSES = ("completed", "pruned", "failed")
 
@@ -156,20 +160,8 @@ def curve_rows(
 
 def atomic_write_parquet(df: pl.DataFrame, path: Path) -> Path:
     """Write ``df`` to ``path`` through a temporary file in the same folder and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; results are shared files
+    with atomic_target(path) as tmp:
         df.write_parquet(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.arms import Arm
+from harness.results import FORMAT_VERSION
 from harness.spec import StudySpec
 from stvlm.errors import ConfigError
 from stvlm.io import atomic_write_json
@@ -61,6 +62,7 @@ def start_record(
     record = read_record(folder) if resumed else None
     record = record or {"started_at": now(), "runs": []}
     record.update({
+        "format_version": FORMAT_VERSION,
         "study": spec.name,
         "spec": spec.to_dict(),
         "spec_hash": spec.config_hash(),

@@ -16,10 +16,8 @@ from typing import Any
 
 import polars as pl
 
+from harness.results import FORMAT_VERSION  # the writer owns the version it reads
 from stvlm.errors import STVLMError
-
-#: The results-format version this reader understands (docs/results-format.md).
-FORMAT_VERSION = 1
 
 TRIAL_COLUMNS = (
     "study", "trial_id", "arm", "kind", "model", "status", "error", "seed", "dataset", "protocol",
