@@ -109,8 +109,11 @@ def main() -> None:
     quiet_ray()
     import ray
 
+    from harness.cluster import loopback_only
+
     runs: dict[str, dict] = {"plain": plain(args, data_root)}
     t0 = time.perf_counter()
+    loopback_only()
     ray.init(address="local", num_cpus=os.cpu_count(), resources={"study_driver": 2}, include_dashboard=True,
              dashboard_host="127.0.0.1", _node_ip_address="127.0.0.1", log_to_driver=False)
     ray_start = time.perf_counter() - t0

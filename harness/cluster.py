@@ -12,8 +12,8 @@
 
 Trying a cluster on one machine (a loopback head; jobs need ``ray[default]`` for the dashboard)::
 
-    ray start --head --node-ip-address=127.0.0.1 --dashboard-host=127.0.0.1 \\
-        --port=6379 --dashboard-port=8265 --resources='{"study_driver": 4}'
+    RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 ray start --head --node-ip-address=127.0.0.1 \\
+        --dashboard-host=127.0.0.1 --port=6379 --dashboard-port=8265 --resources='{"study_driver": 4}'
     RAY_AUTH_MODE=token ray job submit --address http://127.0.0.1:8265 --working-dir . -- \\
         python studies/fewshot.py --smoke-test --data-root $PWD/../shared/data \\
         --storage $PWD/results/ray --results-dir $PWD/results
@@ -67,6 +67,20 @@ class ClusterInfo:
             ray.shutdown()
 
 
+def loopback_only() -> None:
+    """Make a local instance bind every server (GCS, raylets, workers) to 127.0.0.1.
+
+    ``ray.init(_node_ip_address="127.0.0.1")`` alone is not enough: Ray turns a loopback address
+    into the machine's routable one unless clusters are disabled, which is what
+    ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` does (read at import, hence the constant is set too;
+    the variable reaches the processes Ray starts). Only for an instance this process starts.
+    """
+    from ray._private import ray_constants
+
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+
+
 def connect(
     address: str | None = None, *, num_cpus: int | None = None, num_gpus: int | None = None
 ) -> ClusterInfo:
@@ -74,9 +88,13 @@ def connect(
     if ray.is_initialized():
         return ClusterInfo(started=False, how="existing").refresh()
     if ray_job_id() or address or os.environ.get("RAY_ADDRESS"):
+        target = address or os.environ.get("RAY_ADDRESS", "")
+        if target.split("://")[-1].split(":")[0] in ("127.0.0.1", "localhost"):
+            loopback_only()  # else Ray dials the routable address, where a loopback head is not
         ray.init(address=address, log_to_driver=True)
         return ClusterInfo(started=False, how="job" if ray_job_id() else "connected").refresh()
     cpus = num_cpus or os.cpu_count() or 1
+    loopback_only()
     ray.init(
         address="local",  # never join a cluster recorded in /tmp/ray/ray_current_cluster
         num_cpus=cpus,

@@ -35,7 +35,10 @@ def cluster():
     import ray
     from ray.cluster_utils import Cluster
 
+    from harness.cluster import loopback_only
+
     quiet_ray()
+    loopback_only()  # every node's servers on 127.0.0.1
     two_nodes = Cluster(
         initialize_head=True,
         head_node_args={"num_cpus": 1, "resources": {"study_driver": 2}, "include_dashboard": True,
@@ -46,6 +49,7 @@ def cluster():
         two_nodes.add_node(num_cpus=1)
         two_nodes.wait_for_nodes(timeout=60)
         ray.init(address=two_nodes.address, log_to_driver=False)
+        assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
         yield two_nodes
     finally:
         ray.shutdown()

@@ -87,7 +87,10 @@ def head(tmp_path_factory: pytest.TempPathFactory):
         "--num-cpus=2", '--resources={"study_driver": 2}', "--block",
     ]
     with open(logs, "w") as log:
-        child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        # Without it Ray turns --node-ip-address=127.0.0.1 into the machine's routable address.
+        loopback = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+        child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                 env=loopback)
     try:
         env = client_env(f"http://127.0.0.1:{dash}")
         deadline = time.monotonic() + 90
