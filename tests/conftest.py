@@ -6,6 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+
+# One intra-op thread in the test process: the suite's tensors are small, and while Ray workers
+# or a second process keep a core busy, two OpenMP threads wait on each other (measured: the
+# metrics of one los-loop test set took 5.6 s with 2 threads on a loaded 2-core box, 0.16 s
+# with 1). Ray trial processes set their own thread counts.
+torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_ROOT = REPO.parent / "shared" / "data"
