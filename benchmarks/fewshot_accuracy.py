@@ -159,7 +159,8 @@ def verdicts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             out.append({"dataset": dataset, "metric": m, "st_vlm": ours[m], "st_vlm_std": ours[f"{m}_std"],
                         "best_baseline": best["model"], "best_value": best[m],
                         "beaten_by": [r["model"] for r in others if r[m] <= ours[m]],
-                        "beats_all": ours[m] < best[m]})
+                        "beats_all": ours[m] < best[m],
+                        "beats_all_by_2std": ours[m] + 2 * ours[f"{m}_std"] < best[m]})
     return out
 
 
@@ -235,11 +236,13 @@ def table_lines(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def verdict_lines(verdicts_: list[dict[str, Any]]) -> list[str]:
-    lines = ["| dataset | metric | ST-VLM | best baseline | beats every baseline? | baselines at least as good |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| dataset | metric | ST-VLM | best baseline | beats every baseline? | by > 2 std? "
+             "| baselines at least as good |",
+             "|---|---|---|---|---|---|---|"]
     for v in verdicts_:
         lines.append(f"| {v['dataset']} | {v['metric'].upper()} | {v['st_vlm']:.3f} ± {v['st_vlm_std']:.3f} | "
                      f"{v['best_baseline']} {v['best_value']:.3f} | {'yes' if v['beats_all'] else 'no'} | "
+                     f"{'yes' if v['beats_all_by_2std'] else 'no'} | "
                      f"{', '.join(v['beaten_by']) or '—'} |")
     return lines
 
@@ -273,10 +276,15 @@ def tuning_lines(tuning: dict[str, Any]) -> list[str]:
 def readme(result: dict[str, Any], tuning: dict[str, Any] | None) -> str:
     """README.md of the result folder: command, budget, machine, table, verdict, caveats."""
     meta = result["meta"]
+    stvlm = next(r for r in result["runs"] if r["model"] == "st-vlm")
     wins = [v for v in result["verdicts"] if v["beats_all"]]
-    summary = (f"ST-VLM beats every baseline in {len(wins)} of {len(result['verdicts'])} "
+    clear = [v for v in wins if v["beats_all_by_2std"]]
+    summary = (f"ST-VLM's mean beats every baseline in {len(wins)} of {len(result['verdicts'])} "
                f"(dataset, metric) pairs" + (": " + ", ".join(f"{v['dataset']} {v['metric'].upper()}"
-                                                              for v in wins) if wins else "") + ".")
+                                                              for v in wins) if wins else "")
+               + f"; by more than two of its standard deviations in {len(clear)}. "
+               + ("So the goal (beat every baseline) is met." if len(wins) == len(result["verdicts"])
+                  else "So the goal (beat every baseline) is NOT met on this budget."))
     parts = [
         "# Few-shot accuracy: ST-VLM (small, random weights) vs the baselines",
         "",
@@ -297,7 +305,9 @@ def readme(result: dict[str, Any], tuning: dict[str, Any] | None) -> str:
         "epoch's weights are scored),",
         f"AdamW, weight decay {BUDGET['weight_decay']}, gradient clip {BUDGET['grad_clip']}. Learning "
         f"rate: ST-VLM {STVLM_LR:g}, baselines {BASELINE_LR:g}.",
-        f"ST-VLM: `{meta['stvlm_model']}` on top of `STVLMConfig()`, RANDOM weights.",
+        "ST-VLM: " + ", ".join(f"`{k}={v}`" for k, v in meta["stvlm_model"].items())
+        + f" on top of `STVLMConfig()`; {stvlm['trainable_parameters']:,} trainable of "
+        f"{stvlm['total_parameters']:,} parameters ({result['rows'][0]['dataset']}); RANDOM weights.",
         "",
         "## Result",
         "",
@@ -317,8 +327,9 @@ def readme(result: dict[str, Any], tuning: dict[str, Any] | None) -> str:
         parts += ["## ST-VLM settings tried (validation only)", "",
                   "`python benchmarks/fewshot_accuracy.py --tune --seeds 0` runs every candidate below on top "
                   "of the settings above, with the same budget, and keeps only validation metrics (test "
-                  "metrics are discarded unread). Invocations: " + "; ".join(
-                      f"`{m['command']}` ({m['date']}, {m['wall_minutes']:.0f} min)"
+                  "metrics are discarded unread). Invocations, in order (a later run of a candidate on a "
+                  "dataset replaces the earlier one): " + "; ".join(
+                      f"`{m['command']}` ({', '.join(m['datasets'])}; {m['date']}, {m['wall_minutes']:.0f} min)"
                       for m in tuning.get("invocations", [tuning["meta"]])) + ".", "",
                   *tuning_lines(tuning), ""]
     parts += ["## Caveats", "", *caveat_lines(result), ""]
