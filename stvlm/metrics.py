@@ -96,6 +96,21 @@ def masked_wape(pred: Array, true: Array, mask: Mask = "positive") -> float:
     return _divide((p - t).abs().sum() * 100, t.abs().sum()) if t.numel() else math.nan
 
 
+def forecast_bias(pred: Array, true: Array, mask: Mask = "none") -> float:
+    """Mean prediction minus mean truth over the masked entries (original units)."""
+    p, t = _selected(pred, true, mask)
+    return float((p - t).mean()) if t.numel() else math.nan
+
+
+def observed_mask(true: Array, missing_value: float | None) -> torch.Tensor:
+    """Entries that are observations: finite and not the dataset's missing-value marker."""
+    t = torch.as_tensor(true)
+    mask = torch.isfinite(t)
+    if missing_value is not None:
+        mask &= t != missing_value
+    return mask
+
+
 def tgcn_accuracy(pred: Array, true: Array, mask: Mask = "none") -> float:
     """T-GCN accuracy ``1 - ||Y - Yhat||_F / ||Y||_F`` over the flattened entries."""
     p, t = _selected(pred, true, mask)
@@ -126,25 +141,35 @@ for _name, _fn in (
     ("rmse", masked_rmse),
     ("mape", masked_mape),
     ("wape", masked_wape),
+    ("mae_all", masked_mae),
+    ("rmse_all", masked_rmse),
+    ("wape_all", masked_wape),
+    ("bias", forecast_bias),
     ("accuracy", tgcn_accuracy),
     ("r2", tgcn_r2),
     ("var", tgcn_var),
 ):
     METRICS.add(_name, _fn)
 
+# Metrics scored on every observed entry (the dataset's missing values left out) instead of the
+# protocol's mask: for count data a zero is an observation, which ``true > 0`` hides.
+OBSERVED_SCOPE = frozenset({"mae_all", "rmse_all", "wape_all", "bias"})
 
-def masked_mae_loss(pred: torch.Tensor, true: torch.Tensor, rule: str = "positive") -> torch.Tensor:
+
+def masked_mae_loss(
+    pred: torch.Tensor, true: torch.Tensor, rule: str | torch.Tensor = "positive"
+) -> torch.Tensor:
     """Differentiable masked MAE for training: mean ``|pred - true|`` over the mask entries.
 
     Args:
         pred: ``[B, T_out, N, C_out]`` prediction in original units.
         true: same shape, targets in original units (NaN allowed where the mask is False).
-        rule: mask rule name.
+        rule: mask rule name, or a boolean mask of ``true``'s shape (e.g. :func:`observed_mask`).
 
     Returns:
         Scalar float32 tensor; 0 (with zero gradients, no NaN) when the mask is empty.
     """
-    mask = mask_for(true, rule)
+    mask = mask_for(true, rule) if isinstance(rule, str) else rule.to(true.device).bool()
     safe_true = torch.where(mask, true, torch.zeros_like(true))  # no NaN reaches the graph
     err = (pred.float() - safe_true.float()).abs() * mask
     return err.sum() / mask.sum().clamp_min(1)
@@ -184,7 +209,9 @@ def evaluate_forecast(pred: Array, true: Array, protocol: Protocol) -> dict[str,
 
     Returns:
         ``{"mae": ..., "rmse": ..., ..., "mae_h3": ..., ...}``: first each metric overall, then
-        ``<metric>_h<h>`` for each reported horizon h. NaN where no entry is scored.
+        ``<metric>_h<h>`` for each reported horizon h. Metrics in :data:`OBSERVED_SCOPE` use every
+        observed entry (:func:`observed_mask` of the protocol's ``missing_value``) instead of the
+        protocol's mask. NaN where no entry is scored.
     """
     p, t, m = _prepare(pred, true, protocol.mask)
     if t.ndim < 2 or t.shape[1] != protocol.output_len:
@@ -193,11 +220,13 @@ def evaluate_forecast(pred: Array, true: Array, protocol: Protocol) -> dict[str,
             f"got a forecast of shape {tuple(t.shape)}"
         )
     fns = {name: METRICS.get(name) for name in protocol.metrics}
+    observed = observed_mask(t, protocol.missing_value) & torch.isfinite(p)
+    masks = {name: observed if name in OBSERVED_SCOPE else m for name in fns}
     overall = OVERALL.get(protocol.overall)
-    out = {name: overall(fn, p, t, m) for name, fn in fns.items()}
+    out = {name: overall(fn, p, t, masks[name]) for name, fn in fns.items()}
     pool = POOLINGS.get(protocol.pooling)
     for h in protocol.report_horizons:
         steps = pool(h)
         for name, fn in fns.items():
-            out[f"{name}_h{h}"] = fn(p[:, steps], t[:, steps], m[:, steps])
+            out[f"{name}_h{h}"] = fn(p[:, steps], t[:, steps], masks[name][:, steps])
     return out

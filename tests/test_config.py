@@ -38,8 +38,9 @@ def test_hash_is_stable_and_discriminating() -> None:
     assert Outer().config_hash() == Outer.from_dict({}).config_hash()
     assert len(Outer().config_hash()) == 12
     assert Outer().config_hash() != Outer(rate=0.25).config_hash()
-    # sha256 of {"method":"first","ratio":1.0,"seed":0}, computed independently
-    assert FewShotConfig().config_hash() == "aafd7e6630d1"
+    # sha256 of {"budget":null,"method":"first","ratio":1.0,"seed":0,"windows":null}, computed
+    # independently
+    assert FewShotConfig().config_hash() == "ee073a43829a"
 
 
 @pytest.mark.parametrize(

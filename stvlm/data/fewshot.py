@@ -1,7 +1,10 @@
 """Few-shot selection: which training windows a run may use.
 
-``first`` (default) keeps the first ``ratio`` of the chronological training windows, contiguous:
-the leak-free STD-PLM convention (``train_range = [0, int(train_len * few_shot)]``).
+``first`` (default) keeps the first windows of the chronological training part, contiguous: the
+leak-free STD-PLM convention (``train_range = [0, int(train_len * few_shot)]``), except that the
+block starts at the first window whose periodic lookback lies inside the series (the pool handed
+in), so every training window has its history. The budget is ``ratio`` of *all* training-part
+windows (or ``windows``, or a named budget), counted in target windows.
 ``random`` keeps a seeded random subset of the same size (Time-VLM's ``randperm``); it sees more
 diverse dates and gives optimistic numbers, so outputs carry ``FewShotConfig.label``.
 Validation and test windows never change.
@@ -44,24 +47,53 @@ def _random(train_starts: np.ndarray, k: int, cfg: FewShotConfig) -> np.ndarray:
     return train_starts[np.sort(picked)]
 
 
-def select_few_shot(train_starts: np.ndarray, cfg: FewShotConfig) -> np.ndarray:
+def budget_count(cfg: FewShotConfig, num_windows: int, dataset: str) -> int:
+    """Training windows a few-shot config asks for.
+
+    Args:
+        cfg: the selection.
+        num_windows: windows of the whole training part (the base of ``ratio``).
+        dataset: dataset name (named budgets are per dataset).
+    """
+    if cfg.budget is not None:
+        from stvlm.data.budgets import budget_windows
+
+        return budget_windows(cfg.budget, dataset)
+    if cfg.windows is not None:
+        return cfg.windows
+    return few_shot_count(num_windows, cfg.ratio)
+
+
+def select_few_shot(
+    pool: np.ndarray, cfg: FewShotConfig, *, total: int | None = None, dataset: str = ""
+) -> np.ndarray:
     """Pick the training windows of a few-shot run.
 
     Args:
-        train_starts: ``[W]`` increasing starts of all training windows.
-        cfg: ratio, method and seed.
+        pool: ``[W]`` increasing starts of the training windows that may be used (those whose
+            periodic lookback is available).
+        cfg: budget, method and seed.
+        total: windows of the whole training part, the base of ``cfg.ratio`` (default: the pool).
+        dataset: dataset name, for named budgets and messages.
 
     Returns:
-        ``[K]`` int64 increasing starts, ``K = few_shot_count(W, cfg.ratio)``; all of them when
-        ``ratio == 1``. The same config always gives the same windows.
+        ``[K]`` int64 increasing starts, ``K = min(budget, W)``; the whole pool when the budget
+        covers it. The same config always gives the same windows.
 
     Raises:
-        ProtocolError: there are no training windows to select from.
+        ProtocolError: the pool is empty, or a window budget exceeds the pool.
     """
-    train_starts = np.asarray(train_starts, dtype=np.int64)
-    if train_starts.size == 0:
-        raise ProtocolError(f"few_shot = {cfg.label}: the training part holds no window")
-    k = few_shot_count(train_starts.size, cfg.ratio)
-    if k >= train_starts.size:
-        return train_starts.copy()
-    return FEW_SHOT_METHODS.get(cfg.method)(train_starts, k, cfg)
+    pool = np.asarray(pool, dtype=np.int64)
+    if pool.size == 0:
+        raise ProtocolError(
+            f"few_shot = {cfg.label}: the training part holds no window with its periodic lookback"
+        )
+    k = budget_count(cfg, pool.size if total is None else total, dataset)
+    if (cfg.windows is not None or cfg.budget is not None) and k > pool.size:
+        raise ProtocolError(
+            f"few_shot = {cfg.label} asks for {k} training windows, but dataset {dataset!r} has "
+            f"{pool.size} training windows with their periodic lookback; allowed: <= {pool.size}"
+        )
+    if k >= pool.size:
+        return pool.copy()
+    return FEW_SHOT_METHODS.get(cfg.method)(pool, k, cfg)

@@ -37,6 +37,7 @@ class _DeviceSeries:
     y: torch.Tensor  # [T, N, C_out] original units float32
     tod: torch.Tensor  # [T] int64
     dow: torch.Tensor  # [T] int64
+    target_scaled: torch.Tensor  # [T, N, C_out] scaled target channels (the lookback source)
 
 
 class ForecastData:
@@ -48,6 +49,8 @@ class ForecastData:
         scaler: fitted on the steps of the full training part only.
         splits: window starts per part (``train`` after few-shot selection).
         few_shot: the few-shot selection that produced ``splits.train``.
+        lookback_lags: periodic lookback lags in steps (each >= ``T_out``); every window of
+            every part must have them inside the series.
     """
 
     def __init__(
@@ -58,12 +61,14 @@ class ForecastData:
         scaler: StandardScaler,
         splits: WindowSplits,
         few_shot: FewShotConfig,
+        lookback_lags: tuple[int, ...] = (),
     ) -> None:
         self.data = data
         self.protocol = protocol
         self.scaler = scaler
         self.splits = splits
         self.few_shot = few_shot
+        self.lookback_lags = tuple(int(lag) for lag in lookback_lags)
         self.target_channels = tuple(data.info.target_channels)
         bad = [c for c in self.target_channels if not 0 <= c < data.num_channels]
         if bad:
@@ -71,6 +76,7 @@ class ForecastData:
                 f"dataset {data.info.name!r}: target_channels {self.target_channels} must lie in "
                 f"[0, {data.num_channels})"
             )
+        _check_lookback(self.lookback_lags, splits, protocol, data.info.name)
         # Computed once; every batch on every device is gathered from these.
         self._scaled = np.asarray(scaler.transform(data.values), dtype=np.float32)  # [T, N, C]
         self._raw_targets = np.ascontiguousarray(
@@ -106,6 +112,9 @@ class ForecastData:
                 y=torch.from_numpy(self._raw_targets).to(device),
                 tod=torch.as_tensor(self.data.tod, dtype=torch.int64).to(device),
                 dow=torch.as_tensor(self.data.dow, dtype=torch.int64).to(device),
+                target_scaled=torch.from_numpy(
+                    np.ascontiguousarray(self._scaled[..., list(self.target_channels)])
+                ).to(device),
             )
         return self._on_device[device]
 
@@ -131,8 +140,8 @@ class ForecastData:
             drop_last: skip a final batch smaller than ``batch_size``.
 
         Yields:
-            :class:`STBatch` with ``x [B, T_in, N, C]`` scaled and ``y [B, T_out, N, C_out]`` in
-            original units.
+            :class:`STBatch` with ``x [B, T_in, N, C]`` scaled, ``y [B, T_out, N, C_out]`` in
+            original units and, with lookback lags, ``lookback [B, P, T_in + T_out, N, C_out]``.
         """
         if batch_size < 1:
             raise ConfigError(f"batch_size = {batch_size} is out of range; allowed: >= 1")
@@ -144,12 +153,18 @@ class ForecastData:
             starts = starts[order.to(dev)]
         in_offsets = torch.arange(self.input_len, device=dev)  # [T_in]
         out_offsets = torch.arange(self.input_len, self.input_len + self.output_len, device=dev)
+        all_offsets = torch.arange(self.input_len + self.output_len, device=dev)  # [T_in + T_out]
+        lags = torch.tensor(self.lookback_lags, dtype=torch.int64, device=dev)  # [P]
         for first in range(0, starts.numel(), batch_size):
             s = starts[first : first + batch_size]  # [B]
             if drop_last and s.numel() < batch_size:
                 return
             x_idx = s[:, None] + in_offsets  # [B, T_in]
             y_idx = s[:, None] + out_offsets  # [B, T_out]
+            lookback = None
+            if lags.numel():
+                lag_idx = s[:, None, None] + all_offsets[None, None, :] - lags[None, :, None]
+                lookback = series.target_scaled[lag_idx]  # [B, P, T_in + T_out, N, C_out]
             yield STBatch(
                 x=series.x[x_idx],  # [B, T_in, N, C]
                 y=series.y[y_idx],  # [B, T_out, N, C_out]
@@ -158,6 +173,7 @@ class ForecastData:
                 y_tod=series.tod[y_idx],
                 y_dow=series.dow[y_idx],
                 start=s,
+                lookback=lookback,
             )
 
     def describe(self) -> dict[str, Any]:
@@ -182,9 +198,50 @@ class ForecastData:
             "num_nodes": self.data.num_nodes,
             "target_channels": list(self.target_channels),
             "windows": self.splits.counts(),
+            "lookback_lags": list(self.lookback_lags),
             "parts": parts,
             "scaler": self.scaler.to_dict(),
         }
+
+
+def lookback_lags(protocol: Protocol, steps_per_day: int, splits: WindowSplits) -> tuple[int, ...]:
+    """The protocol's periodic lookback lags (in steps) that fit this series.
+
+    A lag of ``d`` days is ``d * steps_per_day`` steps. It is kept when it is at least ``T_out``
+    (so the lagged copy of a target step is never a target step of the same window) and every
+    validation and test window has it inside the series (``lag <= first validation start``);
+    otherwise it is left out (e.g. one week on a one-week series) and ``describe()`` lists the
+    lags that were kept.
+    """
+    first_eval = int(min(splits.val.min(), splits.test.min()))
+    kept = []
+    for days in protocol.lookback_days:
+        lag = days * steps_per_day
+        if lag >= protocol.output_len and lag <= first_eval:
+            kept.append(lag)
+        else:
+            logger.info("lookback of %d day(s) = %d steps does not fit; left out", days, lag)
+    return tuple(sorted(set(kept)))
+
+
+def _check_lookback(
+    lags: tuple[int, ...], splits: WindowSplits, protocol: Protocol, dataset: str
+) -> None:
+    """Every lag is >= T_out and every window of every part has its lookback in the series."""
+    if not lags:
+        return
+    if min(lags) < protocol.output_len:
+        raise ConfigError(
+            f"lookback lag {min(lags)} steps is shorter than output_len = {protocol.output_len}: "
+            "it would read a target step of the same window"
+        )
+    for part in PARTS:
+        starts = splits.part(part)
+        if starts.size and int(starts.min()) < max(lags):
+            raise ConfigError(
+                f"dataset {dataset!r}: the {part} part starts at step {int(starts.min())}, before "
+                f"the longest lookback ({max(lags)} steps) is available"
+            )
 
 
 def prepare_forecast(
@@ -192,8 +249,11 @@ def prepare_forecast(
 ) -> ForecastData:
     """Apply a protocol and a few-shot selection to an in-memory series.
 
-    The scaler is fitted on the steps covered by the inputs and targets of the *full* training
-    part (before few-shot selection), so every few-shot ratio sees the same scaling.
+    Training windows must have their periodic lookback: the training pool is the training part's
+    windows that start at or after the longest kept lag, and the few-shot block is chosen in it
+    (its budget counts windows of the whole training part). The scaler is fitted on every step
+    of the training part (the lookback history included, before few-shot selection), so every
+    few-shot budget sees the same scaling.
 
     Args:
         data: the series (any length, e.g. a tiny hand-made one).
@@ -207,18 +267,23 @@ def prepare_forecast(
     splits = split_windows(
         protocol, data.num_steps, dataset=data.info.name, test_target_start=data.test_target_start
     )
-    splits = dataclasses.replace(splits, train=select_few_shot(splits.train_full, few_shot))
     first, stop = covered_steps(splits.train_full, protocol.input_len, protocol.output_len)
+    lags = lookback_lags(protocol, data.info.steps_per_day, splits)
+    pool = splits.train_full[splits.train_full >= (max(lags) if lags else 0)]
+    train = select_few_shot(pool, few_shot, total=splits.train_full.size, dataset=data.info.name)
+    splits = dataclasses.replace(splits, train=train, train_full=pool)
     scaler = SCALERS.get(protocol.scaler).fit(data.values, first, stop)
     forecast = ForecastData(
-        data=data, protocol=protocol, scaler=scaler, splits=splits, few_shot=few_shot
+        data=data, protocol=protocol, scaler=scaler, splits=splits, few_shot=few_shot,
+        lookback_lags=lags,
     )
     logger.info(
-        "%s / %s / %s: windows %s",
+        "%s / %s / %s: windows %s, lookback lags %s",
         data.info.name,
         protocol.name,
         few_shot.label,
         splits.counts(),
+        lags,
     )
     return forecast
 

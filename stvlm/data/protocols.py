@@ -35,8 +35,11 @@ from stvlm.data.splits import split_windows
 from stvlm.errors import ProtocolError
 from stvlm.registry import Registry
 
-STANDARD_METRICS = ("mae", "rmse", "mape", "wape")
+# Literature metrics under the protocol's mask, then the same errors over every observed entry
+# (``*_all``: only the dataset's missing values are left out) and the forecast bias.
+STANDARD_METRICS = ("mae", "rmse", "mape", "wape", "mae_all", "rmse_all", "wape_all", "bias")
 TGCN_METRICS = STANDARD_METRICS + ("accuracy", "r2", "var")
+LOOKBACK_DAYS = (1, 7)  # one day and one week, the information seasonal-naive uses
 
 # dataset -> (seq_len, report horizons in steps); both are 15/30/45/60 minutes.
 TGCN_SETTINGS: dict[str, tuple[int, tuple[int, ...]]] = {
@@ -65,6 +68,12 @@ class Protocol(Config):
         scaler: input scaler fitted on the training part.
         window_rule: how windows are formed and split (see :mod:`stvlm.data.splits`).
         metrics: names in :data:`stvlm.metrics.METRICS` reported by ``evaluate_forecast``.
+        lookback_days: periodic lookback: every model may see the target channels at the same
+            time of day these many days before each input and target step (ST-SSL's lagged
+            offsets). A lag that does not fit the series (see
+            :func:`stvlm.data.pipeline.lookback_lags`) is left out and the outputs say so.
+        missing_value: the dataset's missing-value marker (``None``: every finite entry is an
+            observation); the ``*_all`` metrics and the training loss skip only these entries.
         description: one paragraph for reports.
     """
 
@@ -80,6 +89,8 @@ class Protocol(Config):
     scaler: Literal["zscore"] = field("zscore", help="input scaler, fitted on the training part")
     window_rule: Literal["standard", "tgcn"] = field("standard", help="window and split rule")
     metrics: tuple[str, ...] = field(STANDARD_METRICS, help="reported metric names")
+    lookback_days: tuple[int, ...] = field((), ge=1, help="periodic lookback lags, in days")
+    missing_value: float | None = field(None, help="the dataset's missing-value marker")
     description: str = field("", help="one paragraph for reports")
 
     def check(self) -> None:
@@ -117,10 +128,14 @@ def standard(info: DatasetInfo) -> Protocol:
         scaler="zscore",
         window_rule="standard",
         metrics=STANDARD_METRICS,
+        lookback_days=LOOKBACK_DAYS,
+        missing_value=info.missing_value,
         description=(
             f"12 steps in, 12 out; chronological {ratios} split of the windows (DCRNN rounding); "
-            "z-score fitted on the training part; metrics masked where true > 0, reported at steps "
-            "3, 6, 12 and as the mean over the 12 steps."
+            "periodic lookback of the same time of day 1 and 7 days earlier where the series has "
+            "it; z-score fitted on the training part; literature metrics masked where true > 0, "
+            "*_all metrics and bias over every observed entry, reported at steps 3, 6, 12 and as "
+            "the mean over the 12 steps."
         ),
     )
 
@@ -148,6 +163,8 @@ def tgcn(info: DatasetInfo) -> Protocol:
         scaler="zscore",
         window_rule="tgcn",
         metrics=TGCN_METRICS,
+        lookback_days=LOOKBACK_DAYS,
+        missing_value=info.missing_value,
         description=(
             f"T-GCN protocol: {seq_len} steps in, horizons {minutes} min (steps "
             f"{', '.join(map(str, horizons))}, each pooled over output steps 1..h); 80/20 "

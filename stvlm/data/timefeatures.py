@@ -106,3 +106,38 @@ def cyclic_encoding(index: ArrayT, period: int) -> ArrayT:
         return torch.stack((torch.sin(angle), torch.cos(angle)), dim=-1)  # [..., 2]
     angle = np.asarray(index, dtype=np.float64) * (2 * math.pi / period)
     return np.stack((np.sin(angle), np.cos(angle)), axis=-1)  # [..., 2]
+
+
+CALENDAR_HARMONICS = 2  # daily sine/cosine pairs of :func:`calendar_features`
+
+
+def calendar_feature_count(harmonics: int = CALENDAR_HARMONICS) -> int:
+    """Width of :func:`calendar_features`: ``2 * harmonics`` (day) + 2 (week) + 1 (weekend)."""
+    return 2 * harmonics + 3
+
+
+def calendar_features(
+    tod: torch.Tensor, dow: torch.Tensor, steps_per_day: int, harmonics: int = CALENDAR_HARMONICS
+) -> torch.Tensor:
+    """Continuous calendar features that generalise from a few days of training.
+
+    A learned table row per time of day / day of week is only trained for the rows the training
+    windows visit; a few-shot block of two days leaves five day-of-week rows at their random
+    initial values. These features are fixed functions of the calendar, so any linear map of them
+    is trained by every window and is defined on every unseen day.
+
+    Args:
+        tod: ``[...]`` int64 step of the day.
+        dow: ``[...]`` int64 day of the week, 0 = Monday (same shape).
+        steps_per_day: steps in one day.
+        harmonics: daily sine/cosine pairs (periods of 1, 1/2, ... day).
+
+    Returns:
+        ``[..., calendar_feature_count(harmonics)]`` float32:
+        ``sin/cos(2 pi k tod / steps_per_day)`` for ``k = 1..harmonics``, ``sin/cos(2 pi dow / 7)``
+        and a weekend flag (1 on Saturday and Sunday, else 0).
+    """
+    parts = [cyclic_encoding(tod * k, steps_per_day) for k in range(1, harmonics + 1)]  # [..., 2] each
+    parts.append(cyclic_encoding(dow, 7))  # [..., 2]
+    parts.append((dow >= 5).to(torch.float32)[..., None])  # [..., 1]
+    return torch.cat(parts, dim=-1)  # [..., 2 * harmonics + 3]

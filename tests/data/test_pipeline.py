@@ -191,7 +191,12 @@ def test_bad_target_channel_raises():
 def test_prepare_loads_los_loop_under_the_tgcn_protocol(data_root):
     cfg = DataConfig(dataset="los-loop", data_root=str(data_root), protocol="tgcn", verify="size")
     f = prepare(cfg)
-    assert f.splits.counts() == {"train": 1390, "train_full": 1390, "val": 198, "test": 380}
+    # One week of 5-minute steps: the week lag does not fit, the day lag (288 steps) does, and
+    # training windows start where it is available: 1390 - 288 = 1102 of them.
+    assert f.lookback_lags == (288,)
+    assert f.splits.counts() == {"train": 1102, "train_full": 1102, "val": 198, "test": 380}
     assert f.targets("test").shape == (380, 12, 207, 1)
     batch = next(f.batches("train", 8))
-    np.testing.assert_array_equal(batch.y[0].numpy(), f.data.values[12:24, :, :1])
+    np.testing.assert_array_equal(batch.y[0].numpy(), f.data.values[300:312, :, :1])
+    scaled = f.scaler.transform(f.data.values)[..., :1]
+    np.testing.assert_allclose(batch.lookback[0, 0].numpy(), scaled[0:24], rtol=1e-6)

@@ -95,7 +95,10 @@ def test_tgcn_protocol_fields_per_dataset():
         "none",
         "tgcn",
     )
-    assert set(los.metrics) == {"mae", "rmse", "mape", "wape", "accuracy", "r2", "var"}
+    assert set(los.metrics) == {
+        "mae", "rmse", "mape", "wape", "mae_all", "rmse_all", "wape_all", "bias", "accuracy", "r2", "var"
+    }
+    assert (los.lookback_days, los.missing_value) == ((1, 7), None)
 
 
 def test_tgcn_split_forms_windows_inside_each_part():

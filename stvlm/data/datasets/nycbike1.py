@@ -86,7 +86,7 @@ INFO = DatasetInfo(
     ),
     nodes=128, steps=1369, interval_minutes=60,
     channels=("inflow", "outflow"), units=("trips/h", "trips/h"), target_channels=(0, 1),
-    missing="0 = no trips (masked by true > 0)", missing_value=0.0,
+    missing="none: 0 = no trips, a real count (trained and scored as one; the literature metrics still mask true > 0)", missing_value=None,
     coordinates="grid", adjacency=True, split=(0.7, 0.1, 0.2), partial=True,
     files=(
         FileSpec(name="val.npz", size=1781472,
