@@ -1,8 +1,9 @@
 """Framework-free training and evaluation loops.
 
 Any ``nn.Module`` whose ``forward(batch: STBatch)`` returns predictions ``[B, T_out, N, C_out]`` in
-original units trains here: ST-VLM and the neural baselines alike. The loss is the protocol's
-masked MAE in original units. Per epoch the engine evaluates on the validation part, keeps the
+original units trains here: ST-VLM and the neural baselines alike. The loss is MAE in original
+units over the observed target entries (``TrainConfig.loss_mask``), with a warm-up + cosine
+learning-rate schedule over the planned optimizer steps. Per epoch the engine evaluates on the validation part, keeps the
 best trainable weights (early stopping on ``monitor``), and calls the callbacks with an
 :class:`EpochRecord` and the resumable :class:`EngineState`; a callback returning ``True`` stops
 training (the Ray harness reports and checkpoints through them).
@@ -30,7 +31,7 @@ import torch
 from torch import nn
 
 from stvlm.config import TrainConfig
-from stvlm.metrics import evaluate_forecast, masked_mae_loss
+from stvlm.metrics import evaluate_forecast, masked_mae_loss, observed_mask
 from stvlm.seed import resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ class EpochRecord:
         seconds: wall time of the epoch (training + validation).
         windows_seen: training windows processed so far, all epochs together (the budget).
         is_best: the monitored validation metric improved this epoch.
+        optimizer_steps: optimizer steps taken so far, all epochs together.
+        lr: learning rate of the epoch's last step.
     """
 
     epoch: int
@@ -55,6 +58,8 @@ class EpochRecord:
     seconds: float
     windows_seen: int
     is_best: bool
+    optimizer_steps: int = 0
+    lr: float = 0.0
 
 
 @dataclass
@@ -63,6 +68,7 @@ class EngineState:
 
     epoch: int = 0
     windows_seen: int = 0
+    optimizer_steps: int = 0
     best_metric: float = math.inf
     best_epoch: int = 0
     bad_epochs: int = 0
@@ -98,6 +104,22 @@ class TrainResult:
 
 
 Callback = Callable[[EpochRecord, EngineState], "bool | None"]
+
+
+def lr_factor(step: int, total: int, cfg: TrainConfig) -> float:
+    """Learning-rate multiplier at optimizer step ``step`` (0-based) of ``total`` planned steps.
+
+    Linear warm-up over ``ceil(warmup * total)`` steps (from ``1 / warmup_steps``), then
+    ``constant`` (1) or ``cosine`` from 1 down to ``min_lr_ratio`` at the last planned step.
+    """
+    warm = math.ceil(cfg.warmup * total)
+    if step < warm:
+        return (step + 1) / warm
+    if cfg.schedule == "constant":
+        return 1.0
+    span = max(total - warm - 1, 1)
+    progress = min((step - warm) / span, 1.0)
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -136,6 +158,7 @@ class Engine:
             torch.set_num_threads(cfg.num_threads)
         self.model = model.to(self.device)
         self.mask_rule = forecast.protocol.mask
+        self.missing_value = forecast.protocol.missing_value
         self._amp = cfg.amp and self.device.type == "cuda"
 
     # -- loops --------------------------------------------------------------------------------
@@ -177,7 +200,7 @@ class Engine:
                 stopped_early = True
                 break
             t0 = time.perf_counter()
-            loss, windows = self._train_epoch(optimizer, epoch=state.epoch)
+            loss, windows, lr = self._train_epoch(optimizer, state)
             val = self.evaluate("val")
             state.epoch += 1
             state.windows_seen += windows
@@ -195,6 +218,8 @@ class Engine:
                 seconds=time.perf_counter() - t0,
                 windows_seen=state.windows_seen,
                 is_best=is_best,
+                optimizer_steps=state.optimizer_steps,
+                lr=lr,
             )
             state.history.append(asdict(record))
             state.model_state = trainable_state(self.model)
@@ -221,20 +246,40 @@ class Engine:
             seconds=time.perf_counter() - start,
         )
 
-    def _train_epoch(self, optimizer: torch.optim.Optimizer, *, epoch: int) -> tuple[float, int]:
+    def planned_steps(self) -> int:
+        """Optimizer steps of a full run: ``epochs x`` batches per epoch (the schedule's length)."""
+        cfg = self.cfg
+        per_epoch = math.ceil(self.forecast.num_windows("train") / cfg.batch_size)
+        if cfg.max_batches_per_epoch is not None:
+            per_epoch = min(per_epoch, cfg.max_batches_per_epoch)
+        return max(cfg.epochs * per_epoch, 1)
+
+    def _loss(self, pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+        if self.cfg.loss_mask == "protocol":
+            return masked_mae_loss(pred.float(), true, self.mask_rule)
+        return masked_mae_loss(pred.float(), true, observed_mask(true, self.missing_value))
+
+    def _train_epoch(
+        self, optimizer: torch.optim.Optimizer, state: EngineState
+    ) -> tuple[float, int, float]:
         cfg = self.cfg
         self.model.train()
-        total, batches, windows = 0.0, 0, 0
+        total_steps = self.planned_steps()
+        total, batches, windows, lr = 0.0, 0, 0, cfg.lr
         for i, batch in enumerate(
             self.forecast.batches(
-                "train", cfg.batch_size, shuffle=True, seed=cfg.seed * 1000 + epoch, device=self.device
+                "train", cfg.batch_size, shuffle=True, seed=cfg.seed * 1000 + state.epoch,
+                device=self.device,
             )
         ):
             if cfg.max_batches_per_epoch is not None and i >= cfg.max_batches_per_epoch:
                 break
+            lr = cfg.lr * lr_factor(state.optimizer_steps, total_steps, cfg)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
             with self._autocast():
                 pred = self.model(batch)
-            loss = masked_mae_loss(pred.float(), batch.y, self.mask_rule)
+            loss = self._loss(pred, batch.y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip > 0:
@@ -242,10 +287,11 @@ class Engine:
                     [p for p in self.model.parameters() if p.requires_grad], cfg.grad_clip
                 )
             optimizer.step()
+            state.optimizer_steps += 1
             total += float(loss.detach())
             batches += 1
             windows += len(batch)
-        return (total / batches if batches else math.nan), windows
+        return (total / batches if batches else math.nan), windows, lr
 
     @torch.no_grad()
     def predict(self, part: str, batch_size: int | None = None) -> np.ndarray:
