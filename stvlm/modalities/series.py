@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from stvlm.data.timefeatures import calendar_feature_count, calendar_features
 from stvlm.errors import ConfigError
 
 if TYPE_CHECKING:  # stvlm.models imports this package: no runtime import back
@@ -60,15 +61,18 @@ class InstanceStats:
 
 
 class SeriesTokenizer(nn.Module):
-    """``x [B, T, N, C]`` + time indices -> one token per node ``[B, N, out_dim]``.
+    """``x [B, T, N, C]`` + lookback + time -> one token per node ``[B, N, out_dim]``.
 
     Args:
-        cfg: width ``dim`` of the embeddings and ``instance_norm``.
+        cfg: width ``dim``, ``instance_norm``, ``lookback`` and ``time_encoding``.
         num_nodes: N.
         input_len: T_in.
         in_channels: C.
-        steps_per_day: rows of the time-of-day table.
+        steps_per_day: rows of the time-of-day table / period of the cyclic features.
         out_dim: the backbone's hidden size.
+        lookback_lags: P, the number of periodic lookback lags the batches carry (0: none).
+        output_len: T_out (the lookback spans ``T_in + T_out`` steps).
+        out_channels: C_out, the channels of the lookback.
 
     Attributes:
         last_stats: the :class:`InstanceStats` of the latest forward pass when
@@ -84,33 +88,69 @@ class SeriesTokenizer(nn.Module):
         in_channels: int,
         steps_per_day: int,
         out_dim: int,
+        lookback_lags: int = 0,
+        output_len: int = 1,
+        out_channels: int = 1,
     ) -> None:
         super().__init__()
         for name, value in (("num_nodes", num_nodes), ("input_len", input_len),
                             ("in_channels", in_channels), ("steps_per_day", steps_per_day),
-                            ("out_dim", out_dim)):
+                            ("out_dim", out_dim), ("output_len", output_len),
+                            ("out_channels", out_channels)):
             _positive(name, value)
         d = cfg.dim
         self.num_nodes, self.input_len, self.in_channels = num_nodes, input_len, in_channels
+        self.steps_per_day = steps_per_day
         self.instance_norm = cfg.instance_norm
-        self.value = nn.Linear(input_len * in_channels, d)
+        self.lookback_lags = lookback_lags if cfg.lookback else 0
+        lookback_width = self.lookback_lags * (input_len + output_len) * out_channels
+        self.value = nn.Linear(input_len * in_channels + lookback_width, d)
         self.node_emb = nn.Parameter(torch.empty(num_nodes, d))
-        self.tod_emb = nn.Parameter(torch.empty(steps_per_day, d))
-        self.dow_emb = nn.Parameter(torch.empty(7, d))
-        for table in (self.node_emb, self.tod_emb, self.dow_emb):
-            nn.init.xavier_uniform_(table)
+        nn.init.xavier_uniform_(self.node_emb)
+        self.time_encoding = cfg.time_encoding
+        if cfg.time_encoding == "table":
+            self.tod_emb = nn.Parameter(torch.empty(steps_per_day, d))
+            self.dow_emb = nn.Parameter(torch.empty(7, d))
+            for table in (self.tod_emb, self.dow_emb):
+                nn.init.xavier_uniform_(table)
+        else:  # features of the last input step and of the first target step
+            self.time_proj = nn.Linear(2 * calendar_feature_count(), d)
         self.fuse = nn.Linear(3 * d, out_dim)
         self.last_stats: InstanceStats | None = None
 
+    def time_embedding(
+        self, x_tod: torch.Tensor, x_dow: torch.Tensor,
+        y_tod: torch.Tensor | None = None, y_dow: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``[B, D]`` embedding of when the window ends (and the forecast starts)."""
+        if self.time_encoding == "table":
+            return self.tod_emb[x_tod[:, -1]] + self.dow_emb[x_dow[:, -1]]  # [B, D]
+        if y_tod is None or y_dow is None:  # the next step follows the last input step
+            y_tod = (x_tod[:, -1:] + 1) % self.steps_per_day
+            y_dow = (x_dow[:, -1:] + (y_tod == 0).long()) % 7
+        last = calendar_features(x_tod[:, -1], x_dow[:, -1], self.steps_per_day)  # [B, F]
+        first = calendar_features(y_tod[:, 0], y_dow[:, 0], self.steps_per_day)  # [B, F]
+        return self.time_proj(torch.cat([last, first], dim=-1))  # [B, D]
+
     def forward(
-        self, x: torch.Tensor, x_tod: torch.Tensor, x_dow: torch.Tensor
+        self,
+        x: torch.Tensor,
+        x_tod: torch.Tensor,
+        x_dow: torch.Tensor,
+        lookback: torch.Tensor | None = None,
+        y_tod: torch.Tensor | None = None,
+        y_dow: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Node tokens of a batch of windows.
 
         Args:
             x: ``[B, T_in, N, C]`` scaled inputs.
-            x_tod: ``[B, T_in]`` int64 step of the day (only the last step is used).
-            x_dow: ``[B, T_in]`` int64 day of the week (only the last step is used).
+            x_tod: ``[B, T_in]`` int64 step of the day (the last step is used).
+            x_dow: ``[B, T_in]`` int64 day of the week (the last step is used).
+            lookback: ``[B, P, T_in + T_out, N, C_out]`` scaled lagged values; required when the
+                tokenizer was built with ``lookback_lags > 0`` and ``cfg.lookback``.
+            y_tod: ``[B, T_out]`` step of the day of the targets (the first is used).
+            y_dow: ``[B, T_out]`` day of the week of the targets.
 
         Returns:
             ``[B, N, out_dim]``.
@@ -126,9 +166,18 @@ class SeriesTokenizer(nn.Module):
             x = self.last_stats.normalize(x)
         b, t, n, c = x.shape
         values = x.permute(0, 2, 1, 3).reshape(b, n, t * c)  # [B, N, T*C]
+        if self.lookback_lags:
+            if lookback is None or lookback.shape[1] != self.lookback_lags:
+                got = None if lookback is None else tuple(lookback.shape)
+                raise ConfigError(
+                    f"series tokens need a lookback of {self.lookback_lags} lags "
+                    f"[B, P, T_in + T_out, N, C_out]; got {got}"
+                )
+            lag = lookback.permute(0, 3, 1, 2, 4).reshape(b, n, -1)  # [B, N, P*(T_in+T_out)*C_out]
+            values = torch.cat([values, lag.to(values.dtype)], dim=-1)  # [B, N, F]
         e_p = self.value(values)  # [B, N, D]
         e_s = self.node_emb.expand(b, -1, -1)  # [B, N, D]
-        e_t = self.tod_emb[x_tod[:, -1]] + self.dow_emb[x_dow[:, -1]]  # [B, D]
+        e_t = self.time_embedding(x_tod, x_dow, y_tod, y_dow)  # [B, D]
         e_t = e_t[:, None, :].expand(-1, n, -1)  # [B, N, D]
         return self.fuse(torch.cat([e_p, e_s, e_t], dim=-1))  # [B, N, out_dim]
 

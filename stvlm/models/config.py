@@ -31,6 +31,11 @@ class ImageConfig(Config):
     grid: int = field(16, ge=2, help="side G of the coordinate grid of grid_heatmap/spectral_grid")
     blur: float = field(1.0, ge=0.0, help="std (in cells) of the Gaussian that fills empty cells; 0: none")
     learnable_hidden: int = field(48, ge=3, help="channels of the learnable encoder (Time-VLM: 48)")
+    lookback: bool = field(
+        True,
+        help="append the seasonal prior of the target steps (mean of the periodic lookback) to "
+        "the window the image shows, so the image spans T_in + T_out steps",
+    )
 
 
 @config_class
@@ -53,6 +58,16 @@ class SeriesConfig(Config):
         None, ge=1, help="compress N node tokens to K latent tokens (for large N); None: no"
     )
     instance_norm: bool = field(False, help="RevIN-style per-window normalisation (Time-VLM)")
+    lookback: bool = field(
+        True, help="each node token also embeds its periodic lookback (same time of day 1 and 7 "
+        "days before every input and target step) when the data has one",
+    )
+    time_encoding: Literal["cyclic", "table"] = field(
+        "cyclic",
+        help="'cyclic': a linear map of sine/cosine time of day, day of week and a weekend flag "
+        "(defined on days training never saw); 'table': learned rows per step of the day and "
+        "day of the week (ST-LLM; rows unseen in training stay random)",
+    )
 
 
 @config_class
@@ -116,6 +131,11 @@ class HeadConfig(Config):
         True, help="concatenate pooled image/text outputs to every node's token"
     )
     dropout: float = field(0.1, ge=0.0, lt=1.0)
+    residual: Literal["none", "lookback"] = field(
+        "lookback",
+        help="'lookback': the head predicts a correction to the seasonal prior (the mean of the "
+        "periodic lookback at each target step); 'none': the head predicts the values",
+    )
 
 
 @config_class

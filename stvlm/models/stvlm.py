@@ -6,9 +6,10 @@ reference/method.md).
 
 ``forward(batch)``: window ``x [B, T_in, N, C]`` (scaled)
 -> image ``[B, 3, S, S]`` (spatial-to-image encoder), text ids ``[B, L_t]`` (token table lookup),
-series tokens ``[B, N, d]`` (one per node; optionally K latents)
+series tokens ``[B, N, d]`` (one per node, with its periodic lookback; optionally K latents)
 -> backbone with the ST tokens fused at ``fusion.depth``
--> per-node head -> ``[B, T_out, N, C_out]`` in the dataset's original units.
+-> per-node head (a correction to the seasonal prior, the mean of the lookback at each target
+step, by default) -> ``[B, T_out, N, C_out]`` in the dataset's original units.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class DatasetContext:
         steps_per_day: rows of the time-of-day embedding.
         scaler_mean: ``[C]`` per-channel mean of the input scaler.
         scaler_std: ``[C]`` per-channel std of the input scaler.
+        lookback_lags: P, the periodic lookback lags every batch carries (0: none).
     """
 
     name: str
@@ -61,6 +63,7 @@ class DatasetContext:
     steps_per_day: int
     scaler_mean: tuple[float, ...]
     scaler_std: tuple[float, ...]
+    lookback_lags: int = 0
 
     @classmethod
     def from_forecast(cls, forecast) -> DatasetContext:
@@ -76,6 +79,7 @@ class DatasetContext:
             steps_per_day=data.info.steps_per_day,
             scaler_mean=tuple(float(v) for v in np.asarray(forecast.scaler.mean)),
             scaler_std=tuple(float(v) for v in np.asarray(forecast.scaler.std)),
+            lookback_lags=len(getattr(forecast, "lookback_lags", ())),
         )
 
 
@@ -104,9 +108,12 @@ class STVLM(nn.Module):
         self.cfg, self.context, self.backbone = cfg, context, backbone
         d, n = backbone.hidden_size, context.num_nodes
         self.image_encoder = None
+        # With a lookback the image shows the window followed by the seasonal prior of its targets.
+        self.image_prior = bool(cfg.image.lookback and context.lookback_lags)
+        image_len = context.input_len + (context.output_len if self.image_prior else 0)
         if cfg.use_image:
             self.image_encoder = build_image_encoder(
-                cfg.image, layout, input_len=context.input_len, in_channels=context.in_channels,
+                cfg.image, layout, input_len=image_len, in_channels=context.in_channels,
                 image_size=backbone.image_size, image_mean=backbone.image_mean,
                 image_std=backbone.image_std, dataset=context.name,
             )
@@ -115,6 +122,8 @@ class STVLM(nn.Module):
                 cfg.series.replace(instance_norm=False), num_nodes=n,
                 input_len=context.input_len, in_channels=context.in_channels,
                 steps_per_day=context.steps_per_day, out_dim=d,
+                lookback_lags=context.lookback_lags, output_len=context.output_len,
+                out_channels=len(context.target_channels),
             )
         else:  # no values: each node is its learned embedding
             self.node_embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(n, d)))
@@ -164,11 +173,23 @@ class STVLM(nn.Module):
             ``[B, T_out, N, C_out]`` in the dataset's original units.
         """
         x = batch.x
+        lookback = batch.lookback if self.context.lookback_lags else None
+        if self.context.lookback_lags and lookback is None:
+            raise ValueError(
+                f"the model was built for {self.context.lookback_lags} lookback lags but the "
+                "batch has no lookback"
+            )
+        targets = list(self.context.target_channels)
         stats = InstanceStats.of(x) if self.cfg.series.instance_norm else None
         if stats is not None:
             x = stats.normalize(x)  # [B, T_in, N, C]
+            if lookback is not None:
+                lookback = (lookback - stats.mean[:, None][..., targets]) / stats.std[:, None][..., targets]
+        prior = lookback[:, :, self.context.input_len:].mean(dim=1) if lookback is not None else None
         with self._stage("image"):
-            pixels = self.image_encoder(x) if self.image_encoder is not None else None
+            pixels = None
+            if self.image_encoder is not None:
+                pixels = self.image_encoder(self._image_window(x, prior))
         with self._stage("text"):
             ids, text_mask = None, None
             if self.cfg.use_text:
@@ -177,7 +198,7 @@ class STVLM(nn.Module):
                 ids, text_mask = self.token_table.lookup(batch.start)  # [B, L_t] each
         with self._stage("series"):
             if self.cfg.use_series:
-                nodes = self.series(x, batch.x_tod, batch.x_dow)  # [B, N, d]
+                nodes = self.series(x, batch.x_tod, batch.x_dow, lookback, batch.y_tod, batch.y_dow)
             else:
                 nodes = self.node_embedding.expand(x.shape[0], -1, -1)  # [B, N, d]
             st = self.compressor.compress(nodes) if self.compressor is not None else nodes
@@ -194,10 +215,22 @@ class STVLM(nn.Module):
                          for s in (out.segments.text, out.segments.image)]
                 context = torch.cat([p for p in parts if p is not None], dim=-1)  # [B, c]
             pred = self.head(st_out, context).float()  # [B, T_out, N, C_out] scaled
+            if prior is not None and self.cfg.head.residual == "lookback":
+                pred = pred + prior.float()  # a correction to the seasonal prior
             if stats is not None:
                 pred = stats.denormalize(pred, self.context.target_channels)
             pred = pred * self.target_std + self.target_mean
         return pred
+
+    def _image_window(self, x: torch.Tensor, prior: torch.Tensor | None) -> torch.Tensor:
+        """The window the image shows: ``x [B, T_in, N, C]``, followed by the seasonal prior of
+        the targets (``[B, T_out, N, C]``: the prior in the target channels, the last input
+        step in the others) when the image has a lookback."""
+        if not self.image_prior:
+            return x
+        ahead = x[:, -1:].expand(-1, prior.shape[1], -1, -1).clone()  # [B, T_out, N, C]
+        ahead[..., list(self.context.target_channels)] = prior.to(x.dtype)
+        return torch.cat([x, ahead], dim=1)  # [B, T_in + T_out, N, C]
 
     @contextmanager
     def stage_timings(self) -> Iterator[dict[str, float]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -12,11 +14,14 @@ from stvlm.models.config import SeriesConfig
 B, T, N, C, SPD = 2, 4, 5, 2, 24
 
 
-def tokenizer(instance_norm: bool = False, out_dim: int = 7) -> SeriesTokenizer:
+def tokenizer(
+    instance_norm: bool = False, out_dim: int = 7, time_encoding: str = "table", lags: int = 0
+) -> SeriesTokenizer:
     torch.manual_seed(0)
     return SeriesTokenizer(
-        SeriesConfig(dim=8, instance_norm=instance_norm), num_nodes=N, input_len=T,
-        in_channels=C, steps_per_day=SPD, out_dim=out_dim,
+        SeriesConfig(dim=8, instance_norm=instance_norm, time_encoding=time_encoding),
+        num_nodes=N, input_len=T, in_channels=C, steps_per_day=SPD, out_dim=out_dim,
+        lookback_lags=lags, output_len=3, out_channels=1,
     )
 
 
@@ -107,6 +112,47 @@ def test_gradients_reach_every_parameter() -> None:
         grad = p.grad[used[name]] if name in used else p.grad
         assert grad.abs().sum(dim=-1).min() > 0, name
     assert model.tod_emb.grad[:6].abs().sum() == 0  # earlier steps' rows are not used
+
+
+def test_cyclic_time_and_lookback_exact_composition() -> None:
+    model = tokenizer(time_encoding="cyclic", lags=2)
+    x, tod, dow = inputs()
+    torch.manual_seed(2)
+    lookback = torch.randn(B, 2, T + 3, N, 1)  # [B, P, T_in + T_out, N, C_out]
+    y_tod = torch.tensor([[7, 8, 9], [0, 1, 2]])  # the second window crosses midnight
+    y_dow = torch.tensor([[0, 0, 0], [0, 0, 0]])  # ... into Monday
+    out = model(x, tod, dow, lookback, y_tod, y_dow)
+    b, n = 1, 3
+    values = torch.cat([x[b, :, n, :].reshape(-1), lookback[b, :, :, n, 0].reshape(-1)])
+    # Sunday 23:00 (tod 23 of 24) and Monday 00:00, by hand: sin/cos of 1 and 2 day harmonics,
+    # sin/cos of the weekday, the weekend flag.
+    a, w = 2 * math.pi * 23 / 24, 2 * math.pi * 6 / 7
+    last = [math.sin(a), math.cos(a), math.sin(2 * a), math.cos(2 * a), math.sin(w), math.cos(w), 1.0]
+    first = [0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 0.0]
+    time = model.time_proj(torch.tensor(last + first))
+    parts = torch.cat([model.value(values), model.node_emb[n], time])
+    assert torch.allclose(out[b, n], model.fuse(parts), atol=1e-5)
+    # Without target times, the next step after the last input is used: the same here.
+    assert torch.allclose(model(x, tod, dow, lookback), out, atol=1e-6)
+    with pytest.raises(ConfigError, match="need a lookback of 2 lags"):
+        model(x, tod, dow)
+
+
+def test_cyclic_time_has_no_parameter_that_unseen_days_leave_untrained() -> None:
+    """One backward on windows of a single weekday reaches every parameter a test window of any
+    other day uses: no table row stays at its random initial value."""
+    model = tokenizer(time_encoding="cyclic", lags=1)
+    x, tod, dow = inputs()
+    monday = torch.zeros_like(dow)  # training block: Mondays only
+    lookback = torch.randn(B, 1, T + 3, N, 1)
+    model(x, tod, monday, lookback).sum().backward()
+    untrained = [name for name, p in model.named_parameters() if p.grad is None or not p.grad.any()]
+    assert untrained == []
+    assert not any(isinstance(m, torch.nn.Embedding) for m in model.modules())
+    # The table encoding leaves unseen weekday rows untouched (why cyclic is the default).
+    table = tokenizer(time_encoding="table")
+    table(x, tod, monday).sum().backward()
+    assert table.dow_emb.grad[1:].abs().sum() == 0
 
 
 def test_errors() -> None:
