@@ -12,14 +12,17 @@ from typing import Any
 
 from stvlm.baselines.base import Baseline
 from stvlm.baselines.gru import GRUBaseline, GRUConfig
+from stvlm.baselines.gwnet import GWNetBaseline, GWNetConfig
 from stvlm.baselines.ridge import RidgeConfig, RidgePerNode
 from stvlm.baselines.seasonal import (
     HistoricalAverage,
+    HistoryConfig,
     LastValue,
     NoOptions,
     SeasonalConfig,
     SeasonalNaive,
 )
+from stvlm.baselines.staeformer import STAEformerBaseline, STAEformerConfig
 from stvlm.baselines.stid import STIDBaseline, STIDConfig
 from stvlm.config import Config
 from stvlm.registry import Registry
@@ -36,13 +39,18 @@ class BaselineSpec:
 
 
 BASELINES: Registry[BaselineSpec] = Registry("model")
-BASELINES.add("historical-average", BaselineSpec(NoOptions, HistoricalAverage, {}, "mean by time of week"))
+BASELINES.add("historical-average", BaselineSpec(HistoryConfig, HistoricalAverage, {}, "mean by time of week"))
+BASELINES.add("historical-average-all", BaselineSpec(
+    HistoryConfig, HistoricalAverage, {"history": "all"},
+    "mean by time of week over every step before the test targets (reference line)"))
 BASELINES.add("seasonal-naive", BaselineSpec(SeasonalConfig, SeasonalNaive, {"days": 7}, "value one week earlier"))
 BASELINES.add("seasonal-naive-day", BaselineSpec(SeasonalConfig, SeasonalNaive, {"days": 1}, "value one day earlier"))
 BASELINES.add("last-value", BaselineSpec(NoOptions, LastValue, {}, "last observed input"))
 BASELINES.add("ridge", BaselineSpec(RidgeConfig, RidgePerNode, {}, "ridge regression per node"))
 BASELINES.add("gru", BaselineSpec(GRUConfig, GRUBaseline, {}, "GRU shared by all nodes"))
 BASELINES.add("stid", BaselineSpec(STIDConfig, STIDBaseline, {}, "STID-style MLP with identity embeddings"))
+BASELINES.add("gwnet", BaselineSpec(GWNetConfig, GWNetBaseline, {}, "Graph WaveNet (Wu et al., IJCAI 2019)"))
+BASELINES.add("staeformer", BaselineSpec(STAEformerConfig, STAEformerBaseline, {}, "STAEformer (Liu et al., CIKM 2023)"))
 
 
 def build_baseline(name: str, options: Mapping[str, Any] | None = None) -> Baseline:

@@ -1,4 +1,8 @@
-"""A GRU shared by all nodes: each node's window is a sequence, the last state predicts T_out."""
+"""A GRU shared by all nodes: each node's window is a sequence, the last state predicts T_out.
+
+With a periodic lookback (``lookback``), each input step also carries the lagged values of that
+step, and the head also reads the lagged values of the target steps.
+"""
 
 from __future__ import annotations
 
@@ -19,27 +23,40 @@ class GRUConfig(Config):
     hidden: int = field(64, ge=1)
     layers: int = field(1, ge=1)
     dropout: float = field(0.0, ge=0.0, lt=1.0, help="between GRU layers (needs layers > 1)")
+    lookback: bool = field(True, help="feed the periodic lookback where the data has one")
 
 
 class GRUForecaster(nn.Module):
     """``[B, T_in, N, C]`` -> per-node GRU -> ``[B, T_out, N, C_out]`` in original units."""
 
-    def __init__(self, cfg: GRUConfig, *, in_channels: int, output_len: int, unscaler: TargetUnscaler):
+    def __init__(
+        self, cfg: GRUConfig, *, in_channels: int, output_len: int, unscaler: TargetUnscaler,
+        lookback_lags: int = 0,
+    ):
         super().__init__()
-        self.gru = nn.GRU(
-            in_channels, cfg.hidden, num_layers=cfg.layers, batch_first=True,
-            dropout=cfg.dropout if cfg.layers > 1 else 0.0,
-        )
         self.out_channels = int(unscaler.mean.numel())
+        self.lags = lookback_lags if cfg.lookback else 0
+        self.gru = nn.GRU(
+            in_channels + self.lags * self.out_channels, cfg.hidden, num_layers=cfg.layers,
+            batch_first=True, dropout=cfg.dropout if cfg.layers > 1 else 0.0,
+        )
         self.output_len = output_len
-        self.proj = nn.Linear(cfg.hidden, output_len * self.out_channels)
+        head_in = cfg.hidden + self.lags * output_len * self.out_channels
+        self.proj = nn.Linear(head_in, output_len * self.out_channels)
         self.unscale = unscaler
 
     def forward(self, batch: STBatch) -> torch.Tensor:
         b, t, n, c = batch.x.shape
-        seq = batch.x.permute(0, 2, 1, 3).reshape(b * n, t, c)  # [B*N, T_in, C]
+        x, ahead = batch.x, None
+        if self.lags:
+            lag = batch.lookback.permute(0, 2, 3, 1, 4)  # [B, T_in + T_out, N, P, C_out]
+            lag = lag.reshape(b, lag.shape[1], n, -1)  # [B, T_in + T_out, N, P*C_out]
+            x = torch.cat([x, lag[:, :t]], dim=-1)  # [B, T_in, N, C + P*C_out]
+            ahead = lag[:, t:].permute(0, 2, 1, 3).reshape(b * n, -1)  # [B*N, T_out*P*C_out]
+        seq = x.permute(0, 2, 1, 3).reshape(b * n, t, x.shape[-1])  # [B*N, T_in, C']
         _, h = self.gru(seq)  # h: [layers, B*N, H]
-        out = self.proj(h[-1])  # [B*N, T_out*C_out]
+        state = h[-1] if ahead is None else torch.cat([h[-1], ahead], dim=-1)  # [B*N, H']
+        out = self.proj(state)  # [B*N, T_out*C_out]
         out = out.reshape(b, n, self.output_len, self.out_channels).permute(0, 2, 1, 3)  # [B, T_out, N, C_out]
         return self.unscale(out)
 
@@ -57,4 +74,5 @@ class GRUBaseline(NeuralBaseline):
             in_channels=forecast.data.num_channels,
             output_len=forecast.protocol.output_len,
             unscaler=TargetUnscaler(forecast),
+            lookback_lags=len(getattr(forecast, "lookback_lags", ())),
         )

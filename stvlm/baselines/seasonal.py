@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -69,17 +69,29 @@ class SeasonalNaive(Baseline):
         return values[source]  # [W, T_out, N, C]
 
 
-class HistoricalAverage(Baseline):
-    """Mean of the training steps at the same time of week, per node and channel.
+@config_class
+class HistoryConfig(Config):
+    """Which steps a historical average averages."""
 
-    Missing observations (the dataset's ``missing_value``) are left out of the averages; a
-    time-of-week slot never seen in training falls back to the node's training mean.
+    history: Literal["train", "all"] = field(
+        "train",
+        help="'train': the steps of the (few-shot) training windows; 'all': every step before "
+        "the first test target (lookback history, training and validation parts), a reference "
+        "line that uses more data than the few-shot budget (its validation score is in-sample)",
+    )
+
+
+class HistoricalAverage(Baseline):
+    """Mean of the history at the same time of week, per node and channel.
+
+    Missing observations (the dataset's ``missing_value``, NaN and Inf) are left out of the
+    averages; a time-of-week slot never seen falls back to the node's mean.
     """
 
     name = "historical-average"
 
-    def __init__(self, cfg: NoOptions | None = None) -> None:
-        self.cfg = cfg or NoOptions()
+    def __init__(self, cfg: HistoryConfig | None = None) -> None:
+        self.cfg = cfg or HistoryConfig()
         self.table: np.ndarray | None = None
 
     @staticmethod
@@ -89,16 +101,20 @@ class HistoricalAverage(Baseline):
 
     def fit(self, forecast: Any, train: TrainConfig) -> dict[str, Any]:
         values = _targets_of(forecast).astype(np.float64)
-        steps = training_steps(forecast)
+        if self.cfg.history == "all":
+            first_test_target = int(forecast.splits.test.min()) + forecast.protocol.input_len
+            steps = np.arange(first_test_target, dtype=np.int64)  # [S]
+        else:
+            steps = training_steps(forecast)
         x = values[steps]  # [S, N, C]
         missing = forecast.data.info.missing_value
-        valid = np.ones_like(x, dtype=bool) if missing is None else x != missing
+        valid = np.isfinite(x) if missing is None else np.isfinite(x) & (x != missing)
         slots = 7 * forecast.data.info.steps_per_day
         tow = self._time_of_week(forecast, steps)  # [S]
         sums = np.zeros((slots,) + x.shape[1:])
         counts = np.zeros((slots,) + x.shape[1:])
         np.add.at(sums, tow, np.where(valid, x, 0.0))
-        np.add.at(counts, tow, valid)
+        np.add.at(counts, tow, valid.astype(np.float64))
         node_mean = np.where(valid, x, 0.0).sum(0) / np.maximum(valid.sum(0), 1)  # [N, C]
         self.table = np.where(counts > 0, sums / np.maximum(counts, 1), node_mean[None])
         return {"slots_seen": int((counts.sum(axis=(1, 2)) > 0).sum()), "slots": slots}

@@ -3,12 +3,15 @@
 Paper: Shao et al., "Spatial-Temporal Identity: A Simple yet Effective Baseline for Multivariate
 Time Series Forecasting", CIKM 2022 (repo GestaltCogTeam/STID). This is a compact re-implementation
 following its structure (identity embeddings concatenated to a linear window encoding, then
-residual MLP layers and a linear regression head), not a copy.
+residual MLP layers and a linear regression head), not a copy. Two deviations, on purpose, both
+switchable: the window embedding also reads the periodic lookback (``lookback``), and time of
+day / day of week are linear maps of continuous calendar features (``time_encoding="cyclic"``)
+instead of STID's learned tables, whose rows a few-shot block never visits stay random.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -16,6 +19,7 @@ from torch import nn
 from stvlm.baselines.base import NeuralBaseline, TargetUnscaler
 from stvlm.config import Config, config_class, field
 from stvlm.data.batch import STBatch
+from stvlm.data.timefeatures import calendar_feature_count, calendar_features
 
 
 @config_class
@@ -28,6 +32,10 @@ class STIDConfig(Config):
     dow_dim: int = field(32, ge=0, help="day-of-week embedding (0: none)")
     layers: int = field(3, ge=1, help="residual MLP layers")
     dropout: float = field(0.15, ge=0.0, lt=1.0)
+    lookback: bool = field(True, help="embed the periodic lookback with the window")
+    time_encoding: Literal["cyclic", "table"] = field(
+        "cyclic", help="'cyclic': calendar features; 'table': STID's learned rows"
+    )
 
 
 class _ResidualMLP(nn.Module):
@@ -46,13 +54,22 @@ class STIDForecaster(nn.Module):
 
     def __init__(
         self, cfg: STIDConfig, *, num_nodes: int, input_len: int, in_channels: int,
-        output_len: int, steps_per_day: int, unscaler: TargetUnscaler,
+        output_len: int, steps_per_day: int, unscaler: TargetUnscaler, lookback_lags: int = 0,
     ) -> None:
         super().__init__()
-        self.window = nn.Linear(input_len * in_channels, cfg.embed_dim)
+        self.lookback_lags = lookback_lags if cfg.lookback else 0
+        out_channels = int(unscaler.mean.numel())
+        width_in = input_len * in_channels + self.lookback_lags * (input_len + output_len) * out_channels
+        self.window = nn.Linear(width_in, cfg.embed_dim)
         self.node = nn.Parameter(torch.empty(num_nodes, cfg.node_dim)) if cfg.node_dim else None
-        self.tod = nn.Embedding(steps_per_day, cfg.tod_dim) if cfg.tod_dim else None
-        self.dow = nn.Embedding(7, cfg.dow_dim) if cfg.dow_dim else None
+        self.steps_per_day, self.cyclic = steps_per_day, cfg.time_encoding == "cyclic"
+        features = calendar_feature_count()
+        if self.cyclic:
+            self.tod = nn.Linear(features, cfg.tod_dim) if cfg.tod_dim else None
+            self.dow = nn.Linear(features, cfg.dow_dim) if cfg.dow_dim else None
+        else:
+            self.tod = nn.Embedding(steps_per_day, cfg.tod_dim) if cfg.tod_dim else None
+            self.dow = nn.Embedding(7, cfg.dow_dim) if cfg.dow_dim else None
         if self.node is not None:
             nn.init.xavier_uniform_(self.node)
         width = cfg.embed_dim + cfg.node_dim + cfg.tod_dim + cfg.dow_dim
@@ -65,13 +82,19 @@ class STIDForecaster(nn.Module):
     def forward(self, batch: STBatch) -> torch.Tensor:
         b, t, n, c = batch.x.shape
         window = batch.x.permute(0, 2, 1, 3).reshape(b, n, t * c)  # [B, N, T_in*C]
+        if self.lookback_lags:
+            lag = batch.lookback.permute(0, 3, 1, 2, 4).reshape(b, n, -1)  # [B, N, P*(T_in+T_out)*C_out]
+            window = torch.cat([window, lag], dim=-1)  # [B, N, F]
         parts = [self.window(window)]  # [B, N, E]
         if self.node is not None:
             parts.append(self.node.unsqueeze(0).expand(b, -1, -1))  # [B, N, Dn]
+        tod, dow = batch.x_tod[:, -1], batch.x_dow[:, -1]  # [B]
+        if self.cyclic:  # STID's tod and dow parts read the same calendar features
+            tod = dow = calendar_features(tod, dow, self.steps_per_day)  # [B, F]
         if self.tod is not None:
-            parts.append(self.tod(batch.x_tod[:, -1]).unsqueeze(1).expand(-1, n, -1))  # [B, N, Dt]
+            parts.append(self.tod(tod).unsqueeze(1).expand(-1, n, -1))  # [B, N, Dt]
         if self.dow is not None:
-            parts.append(self.dow(batch.x_dow[:, -1]).unsqueeze(1).expand(-1, n, -1))  # [B, N, Dw]
+            parts.append(self.dow(dow).unsqueeze(1).expand(-1, n, -1))  # [B, N, Dw]
         h = self.encoder(torch.cat(parts, dim=-1))  # [B, N, W]
         out = self.head(h).reshape(b, n, self.output_len, self.out_channels)  # [B, N, T_out, C_out]
         return self.unscale(out.permute(0, 2, 1, 3))  # [B, T_out, N, C_out]
@@ -93,4 +116,5 @@ class STIDBaseline(NeuralBaseline):
             output_len=forecast.protocol.output_len,
             steps_per_day=forecast.data.info.steps_per_day,
             unscaler=TargetUnscaler(forecast),
+            lookback_lags=len(getattr(forecast, "lookback_lags", ())),
         )

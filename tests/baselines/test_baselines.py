@@ -31,8 +31,10 @@ def tiny(values: np.ndarray, missing_value: float | None = None) -> SpatioTempor
     )
 
 
-def forecast_of(data: SpatioTemporalData, ratio: float = 1.0):
+def forecast_of(data: SpatioTemporalData, ratio: float = 1.0, lookback: bool = True):
     protocol = resolve_protocol("standard", data.info, data.num_steps)
+    if not lookback:
+        protocol = protocol.replace(lookback_days=())
     return prepare_forecast(data, protocol, FewShotConfig(ratio=ratio))
 
 
@@ -63,7 +65,7 @@ def test_seasonal_naive_week_is_exact_on_a_weekly_series() -> None:
 
 
 def test_seasonal_naive_falls_back_to_last_input_before_the_series_start() -> None:
-    fc = forecast_of(tiny(weekly_series()))
+    fc = forecast_of(tiny(weekly_series()), lookback=False)  # training windows from step 0
     pred = build_baseline("seasonal-naive").predict(fc, "train")
     first = int(fc.splits.train[0])  # 0: targets at steps 12..23 < 28, no week back
     assert first == 0
@@ -83,7 +85,7 @@ def test_historical_average_by_time_of_week() -> None:
 
 def test_historical_average_unseen_slot_uses_node_mean() -> None:
     values = weekly_series(t=80)  # 57 windows, 34 for training
-    fc = forecast_of(tiny(values), ratio=0.05)  # ceil(1.7) = 2 windows: steps 0..24 seen
+    fc = forecast_of(tiny(values), ratio=0.05, lookback=False)  # ceil(1.7) = 2 windows: steps 0..24 seen
     assert list(fc.splits.train) == [0, 1]
     model = build_baseline("historical-average")
     assert model.fit(fc, TrainConfig()) == {"slots_seen": 25, "slots": 28}
@@ -137,7 +139,7 @@ def test_neural_baselines_are_deterministic(name: str) -> None:
 def test_unknown_baseline_and_bad_options() -> None:
     with pytest.raises(UnknownNameError, match=r"^unknown model 'arima'; known: historical-average, "):
         build_baseline("arima")
-    with pytest.raises(ConfigError, match=r"^unknown key gru.width in GRUConfig; allowed: hidden, layers, dropout$"):
+    with pytest.raises(ConfigError, match=r"^unknown key gru.width in GRUConfig; allowed: hidden, layers, dropout, lookback$"):
         build_baseline("gru", {"width": 3})
     with pytest.raises(ConfigError, match=r"^ridge.alpha = -1 is out of range; allowed: >= 0$"):
         build_baseline("ridge", {"alpha": -1})
