@@ -405,6 +405,10 @@ class TrainConfig(Config):
         0.05, ge=0.0, lt=1.0, help="share of the planned optimizer steps with a linear warm-up"
     )
     min_lr_ratio: float = field(0.05, ge=0.0, le=1.0, help="cosine floor as a share of lr")
+    loss: Literal["mae", "mse", "huber"] = field(
+        "mae", help="training loss in original units: mae (median), mse (mean), huber"
+    )
+    huber_delta: float = field(1.0, gt=0.0, help="Huber threshold in original units")
     loss_mask: Literal["observed", "protocol"] = field(
         "observed",
         help="'observed': the loss skips only the dataset's missing values (a zero count is an "

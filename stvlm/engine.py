@@ -1,10 +1,11 @@
 """Framework-free training and evaluation loops.
 
 Any ``nn.Module`` whose ``forward(batch: STBatch)`` returns predictions ``[B, T_out, N, C_out]`` in
-original units trains here: ST-VLM and the neural baselines alike. The loss is MAE in original
-units over the observed target entries (``TrainConfig.loss_mask``), with a warm-up + cosine
-learning-rate schedule over the planned optimizer steps. Per epoch the engine evaluates on the validation part, keeps the
-best trainable weights (early stopping on ``monitor``), and calls the callbacks with an
+original units trains here: ST-VLM and the neural baselines alike. The loss
+(``TrainConfig.loss``, MAE by default) is taken in original units over the observed target
+entries (``TrainConfig.loss_mask``), with a warm-up + cosine learning-rate schedule over the
+planned optimizer steps. Per epoch the engine evaluates on the validation part, keeps the best
+trainable weights (early stopping on ``monitor``), and calls the callbacks with an
 :class:`EpochRecord` and the resumable :class:`EngineState`; a callback returning ``True`` stops
 training (the Ray harness reports and checkpoints through them).
 
@@ -31,7 +32,7 @@ import torch
 from torch import nn
 
 from stvlm.config import TrainConfig
-from stvlm.metrics import evaluate_forecast, masked_mae_loss, observed_mask
+from stvlm.metrics import evaluate_forecast, mask_for, masked_loss, observed_mask
 from stvlm.seed import resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
@@ -256,8 +257,10 @@ class Engine:
 
     def _loss(self, pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
         if self.cfg.loss_mask == "protocol":
-            return masked_mae_loss(pred.float(), true, self.mask_rule)
-        return masked_mae_loss(pred.float(), true, observed_mask(true, self.missing_value))
+            mask = mask_for(true, self.mask_rule)
+        else:
+            mask = observed_mask(true, self.missing_value)
+        return masked_loss(pred, true, mask, self.cfg.loss, self.cfg.huber_delta)
 
     def _train_epoch(
         self, optimizer: torch.optim.Optimizer, state: EngineState

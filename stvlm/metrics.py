@@ -175,6 +175,36 @@ def masked_mae_loss(
     return err.sum() / mask.sum().clamp_min(1)
 
 
+LOSSES: Registry[Callable[[torch.Tensor, float], torch.Tensor]] = Registry("loss")
+LOSSES.add("mae", lambda err, delta: err.abs())
+LOSSES.add("mse", lambda err, delta: err.square())
+LOSSES.add("huber", lambda err, delta: torch.nn.functional.huber_loss(
+    err, torch.zeros_like(err), reduction="none", delta=delta))
+
+
+def masked_loss(
+    pred: torch.Tensor, true: torch.Tensor, mask: torch.Tensor, kind: str = "mae", delta: float = 1.0
+) -> torch.Tensor:
+    """Differentiable training loss over the mask entries, in original units.
+
+    Args:
+        pred: ``[B, T_out, N, C_out]`` prediction.
+        true: same shape (NaN allowed where the mask is False).
+        mask: boolean, same shape.
+        kind: a name in :data:`LOSSES`: ``mae`` (the median), ``mse`` (the mean), ``huber``
+            (quadratic within ``delta`` original units, linear beyond).
+        delta: the Huber threshold.
+
+    Returns:
+        Scalar float32 tensor; 0 (with zero gradients, no NaN) when the mask is empty.
+    """
+    fn = LOSSES.get(kind)
+    mask = mask.to(true.device).bool()
+    safe_true = torch.where(mask, true, torch.zeros_like(true))  # no NaN reaches the graph
+    err = fn(pred.float() - safe_true.float(), delta) * mask
+    return err.sum() / mask.sum().clamp_min(1)
+
+
 # ---- pooling over output steps ---------------------------------------------------------------
 
 POOLINGS: Registry[Callable[[int], slice]] = Registry("pooling")

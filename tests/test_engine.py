@@ -107,3 +107,21 @@ def test_predict_order_and_shape() -> None:
 
 def test_stid_config_in_use() -> None:
     assert STIDConfig(embed_dim=8).embed_dim == 8
+
+
+def test_learning_rate_schedule_by_hand():
+    import math
+
+    import pytest
+
+    from stvlm.engine import lr_factor
+
+    cfg = TrainConfig(warmup=0.1, min_lr_ratio=0.0)  # 100 steps: 10 of warm-up
+    assert [lr_factor(s, 100, cfg) for s in (0, 4, 9)] == [0.1, 0.5, 1.0]
+    assert lr_factor(10, 100, cfg) == 1.0
+    assert lr_factor(99, 100, cfg) == pytest.approx(0.0, abs=1e-12)
+    assert lr_factor(10 + 89 // 2, 100, cfg) == pytest.approx(0.5 * (1 + math.cos(math.pi * 44 / 89)))
+    flat = TrainConfig(warmup=0.0, schedule="constant")
+    assert {lr_factor(s, 50, flat) for s in range(50)} == {1.0}
+    floor = TrainConfig(warmup=0.0, min_lr_ratio=0.05)
+    assert lr_factor(49, 50, floor) == pytest.approx(0.05)

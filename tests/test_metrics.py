@@ -205,3 +205,29 @@ def test_forecast_with_the_wrong_horizon_raises():
 def test_pooling_and_overall_registries():
     assert POOLINGS.get("step")(3) == slice(2, 3) and POOLINGS.get("cumulative")(3) == slice(0, 3)
     assert set(OVERALL.names()) == {"horizon_mean", "pooled"}
+
+
+def test_observed_mask_bias_and_the_all_entry_metrics():
+    from stvlm.metrics import forecast_bias, observed_mask
+
+    true = torch.tensor([0.0, 2.0, float("nan"), 4.0])
+    assert observed_mask(true, None).tolist() == [True, True, False, True]
+    assert observed_mask(true, 0.0).tolist() == [False, True, False, True]
+    pred = torch.tensor([1.0, 2.0, 9.0, 2.0])
+    assert forecast_bias(pred, true, observed_mask(true, None)) == pytest.approx((1 + 0 - 2) / 3)
+
+
+@pytest.mark.parametrize(("kind", "expected"), [("mae", (1 + 3) / 2), ("mse", (1 + 9) / 2), ("huber", (0.5 + 2.5) / 2)])
+def test_masked_loss_kinds_by_hand(kind, expected):
+    from stvlm.metrics import LOSSES, masked_loss
+
+    assert set(LOSSES.names()) == {"mae", "mse", "huber"}
+    true = torch.tensor([1.0, float("nan"), 5.0])
+    pred = torch.tensor([2.0, 7.0, 2.0], requires_grad=True)
+    mask = torch.tensor([True, False, True])
+    loss = masked_loss(pred, true, mask, kind, delta=1.0)
+    assert float(loss.detach()) == pytest.approx(expected)
+    loss.backward()
+    assert pred.grad[1] == 0 and torch.isfinite(pred.grad).all()
+    empty = masked_loss(pred, true, torch.zeros(3, dtype=torch.bool), kind)
+    assert float(empty.detach()) == 0.0
