@@ -186,6 +186,8 @@ def build_prompts(
             f"window start {bad} with input_len {input_len} is outside the {data.num_steps} "
             f"steps of dataset {data.info.name!r}; allowed: 0 .. {data.num_steps - input_len}"
         )
+    if cfg.style == "compact":
+        return _compact_prompts(data, starts, input_len, output_len, cfg)
     minutes = output_len * data.info.interval_minutes
     # Window-specific sentences come first: short backbone limits (ViLT: 40 tokens) truncate
     # the tail, and the fixed sentences are the same for every window.
@@ -201,6 +203,48 @@ def build_prompts(
         side = _side_sentences(data, starts + input_len - 1)
     tail = " ".join(fixed)
     return [" ".join([*(col[i] for col in columns), *side[i], tail]) for i in range(len(starts))]
+
+
+def short_name(data: SpatioTemporalData) -> str:
+    """The dataset's short name: its title up to the first colon (``"NYCBike drop-off"``)."""
+    return data.info.title.split(":")[0].strip()
+
+
+def _compact_prompts(
+    data: SpatioTemporalData, starts: np.ndarray, input_len: int, output_len: int, cfg: TextConfig
+) -> list[str]:
+    """Short prompts, most informative first: window time, statistics, side information and
+    the dataset's short name (the same for every window, so a cut there loses least). The task
+    sentence of the full style is left out: it is the same for every window of a run.
+
+    Example: ``"Wednesday 07:00-12:30. Dropoff 0.6-2.9, median 1.1, upward. NYCBike drop-off."``
+    """
+    columns: list[list[str]] = []
+    if cfg.include_time:
+        first = _clock(*_day_minute(data, starts))
+        last = [c.split(" ")[1] for c in _clock(*_day_minute(data, starts + input_len - 1))]
+        columns.append([f"{a}-{b}." for a, b in zip(first, last)])
+    if cfg.include_stats:
+        columns.append(_compact_stats(data, starts, input_len, cfg.stat_decimals))
+    side = _side_sentences(data, starts + input_len - 1) if cfg.include_side else [[] for _ in starts]
+    side = [[s.replace(" at the last input step", "") for s in row if not s.startswith("Most common")]
+            for row in side]
+    tail = f"{short_name(data)}."  # constant: the first thing a short limit may cut
+    return [" ".join([*(col[i] for col in columns), *side[i], tail]) for i in range(len(starts))]
+
+
+def _compact_stats(data: SpatioTemporalData, starts: np.ndarray, input_len: int, decimals: int) -> list[str]:
+    """``"Dropoff 0.6-2.9, median 1.1, upward."`` from the full statistics sentence."""
+    name = data.info.channels[0]
+    out = []
+    for sentence in _stats_sentences(data, starts, input_len, decimals):
+        if sentence.endswith("no observations."):
+            out.append(f"{name[0].upper()}{name[1:]}: no observations.")
+            continue
+        stats = sentence.split(":", 1)[1]  # " min a, max b, median c, trend t."
+        lo, hi, med, trend = (part.strip().split(" ")[-1] for part in stats.split(","))
+        out.append(f"{name[0].upper()}{name[1:]} {lo}-{hi}, median {med}, {trend}")
+    return out
 
 
 @dataclass(frozen=True, eq=False)

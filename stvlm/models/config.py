@@ -47,6 +47,12 @@ class TextConfig(Config):
     include_stats: bool = True
     include_time: bool = True
     include_side: bool = field(True, help="weather / POI sentences where the dataset has them")
+    style: Literal["compact", "full"] = field(
+        "compact",
+        help="'compact': short window-specific sentences that fit ViLT's 40 tokens whole (time, "
+        "statistics, side information, task, dataset name); 'full': the long sentences, cut at "
+        "max_length (the dataset description and image sentence need about 140 tokens)",
+    )
 
 
 @config_class
@@ -135,6 +141,15 @@ class HeadConfig(Config):
         "lookback",
         help="'lookback': the head predicts a correction to the seasonal prior (the mean of the "
         "periodic lookback at each target step); 'none': the head predicts the values",
+    )
+    zero_init: bool = field(
+        False, help="start the head's output layer at zero, so training starts from the prior "
+        "(and the highway) and the backbone path learns a correction (ReZero style)",
+    )
+    highway: bool = field(
+        True,
+        help="add a linear map, shared by all nodes, of each node's window and lookback values "
+        "to the forecast (an autoregressive highway, LSTNet style; zero at initialisation)",
     )
 
 

@@ -47,7 +47,7 @@ def toy(timestamps: bool = True, side: bool = True) -> SpatioTemporalData:
 def prompts(data: SpatioTemporalData, starts, **cfg) -> list[str]:
     return build_prompts(
         data, np.array(starts), input_len=3, output_len=2,
-        image_description="The image shows roads.", cfg=TextConfig(**cfg),
+        image_description="The image shows roads.", cfg=TextConfig(**{"style": "full", **cfg}),
     )
 
 
@@ -90,7 +90,7 @@ def test_time_from_tod_dow_without_timestamps_and_flags_off() -> None:
 def test_weather_majority_and_empty_image_description() -> None:
     out = build_prompts(
         toy(), np.array([2, 4]), input_len=3, output_len=2, image_description="",
-        cfg=TextConfig(include_stats=False, include_time=False),
+        cfg=TextConfig(include_stats=False, include_time=False, style="full"),
     )
     assert out[0].endswith("Forecast the next 2 steps (60 min) from the past 3 steps. Toy speeds on two roads.")
     assert "Weather class 5 at the last input step." in out[0]  # step 4: both roads class 5
@@ -170,3 +170,30 @@ def test_token_table_errors() -> None:
         TokenTable.build(make_tokenizer(["a"], pad=False), ["a"], np.array([0]), max_length=3)
     with pytest.raises(DataError, match="same window start with different prompts"):
         TokenTable.build(tok, ["a", "b"], np.array([1, 1]), max_length=3)
+
+
+def test_exact_compact_prompt() -> None:
+    (text,) = prompts(toy(), [0], style="compact")
+    assert text == "Tuesday 08:00-09:00. Speed 12.0-18.0, median 15.0, upward. Weather class 2. toy."
+    (bare,) = prompts(toy(side=False), [0], style="compact", include_stats=False)
+    assert bare == "Tuesday 08:00-09:00. toy."
+
+
+@pytest.mark.parametrize("dataset", ["nycbike-drop", "los-loop", "sz-taxi", "nycbike1"])
+def test_compact_prompts_keep_time_and_statistics_within_vilts_40_tokens(dataset, data_root) -> None:
+    """Which sentences survive the cut: with the offline tokenizer of the random presets (numbers
+    digit by digit), every window's time and statistics (and sz-taxi's weather) fit in ViLT's 40
+    tokens; only the constant dataset name may be cut."""
+    from stvlm.config import DataConfig
+    from stvlm.data.pipeline import prepare
+    from stvlm.models.backbones.tokenizer import word_tokenizer
+
+    f = prepare(DataConfig(dataset=dataset, data_root=str(data_root), verify="size"))
+    starts = np.concatenate([f.splits.train, f.splits.val, f.splits.test])
+    texts = build_prompts(f.data, starts, input_len=12, output_len=12, image_description="",
+                          cfg=TextConfig())
+    tokenizer = word_tokenizer()
+    for text in texts:
+        name_at = text.rindex(". ") + 1  # the dataset name is the last sentence
+        kept = len(tokenizer(text[:name_at])["input_ids"])
+        assert kept <= 40, (kept, text)
