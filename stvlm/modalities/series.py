@@ -132,6 +132,34 @@ class SeriesTokenizer(nn.Module):
         first = calendar_features(y_tod[:, 0], y_dow[:, 0], self.steps_per_day)  # [B, F]
         return self.time_proj(torch.cat([last, first], dim=-1))  # [B, D]
 
+    @property
+    def feature_width(self) -> int:
+        """F, the width of :meth:`node_features`."""
+        return self.value.in_features
+
+    def node_features(self, x: torch.Tensor, lookback: torch.Tensor | None) -> torch.Tensor:
+        """Each node's window values followed by its lagged values.
+
+        Args:
+            x: ``[B, T_in, N, C]`` (already normalised when ``instance_norm``).
+            lookback: ``[B, P, T_in + T_out, N, C_out]``, required when the tokenizer has lags.
+
+        Returns:
+            ``[B, N, F]`` with ``F = T_in * C + P * (T_in + T_out) * C_out``.
+        """
+        b, t, n, c = x.shape
+        values = x.permute(0, 2, 1, 3).reshape(b, n, t * c)  # [B, N, T*C]
+        if not self.lookback_lags:
+            return values
+        if lookback is None or lookback.shape[1] != self.lookback_lags:
+            got = None if lookback is None else tuple(lookback.shape)
+            raise ConfigError(
+                f"series tokens need a lookback of {self.lookback_lags} lags "
+                f"[B, P, T_in + T_out, N, C_out]; got {got}"
+            )
+        lag = lookback.permute(0, 3, 1, 2, 4).reshape(b, n, -1)  # [B, N, P*(T_in+T_out)*C_out]
+        return torch.cat([values, lag.to(values.dtype)], dim=-1)  # [B, N, F]
+
     def forward(
         self,
         x: torch.Tensor,
@@ -164,18 +192,8 @@ class SeriesTokenizer(nn.Module):
         if self.instance_norm:
             self.last_stats = InstanceStats.of(x)
             x = self.last_stats.normalize(x)
-        b, t, n, c = x.shape
-        values = x.permute(0, 2, 1, 3).reshape(b, n, t * c)  # [B, N, T*C]
-        if self.lookback_lags:
-            if lookback is None or lookback.shape[1] != self.lookback_lags:
-                got = None if lookback is None else tuple(lookback.shape)
-                raise ConfigError(
-                    f"series tokens need a lookback of {self.lookback_lags} lags "
-                    f"[B, P, T_in + T_out, N, C_out]; got {got}"
-                )
-            lag = lookback.permute(0, 3, 1, 2, 4).reshape(b, n, -1)  # [B, N, P*(T_in+T_out)*C_out]
-            values = torch.cat([values, lag.to(values.dtype)], dim=-1)  # [B, N, F]
-        e_p = self.value(values)  # [B, N, D]
+        b, _, n, _ = x.shape
+        e_p = self.value(self.node_features(x, lookback))  # [B, N, D]
         e_s = self.node_emb.expand(b, -1, -1)  # [B, N, D]
         e_t = self.time_embedding(x_tod, x_dow, y_tod, y_dow)  # [B, D]
         e_t = e_t[:, None, :].expand(-1, n, -1)  # [B, N, D]

@@ -36,6 +36,10 @@ class PredictionHead(nn.Module):
             self.net = nn.Sequential(nn.Linear(width, cfg.hidden), nn.GELU(), nn.Linear(cfg.hidden, out))
         else:
             self.net = nn.Linear(width, out)
+        if cfg.zero_init:  # the forecast starts at the prior; the head learns a correction
+            last = self.net[-1] if isinstance(self.net, nn.Sequential) else self.net
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
 
     def forward(self, tokens: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         """Forecast of every node.

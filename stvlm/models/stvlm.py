@@ -127,6 +127,12 @@ class STVLM(nn.Module):
             )
         else:  # no values: each node is its learned embedding
             self.node_embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(n, d)))
+        self.highway = None
+        if cfg.head.highway and cfg.use_series:
+            out = context.output_len * len(context.target_channels)
+            self.highway = nn.Linear(self.series.feature_width, out)  # shared by all nodes
+            nn.init.zeros_(self.highway.weight)
+            nn.init.zeros_(self.highway.bias)
         k = cfg.series.num_latents
         self.compressor = LatentCompressor(k, d, cfg.fusion.heads) if k else None
         positions = None
@@ -215,6 +221,11 @@ class STVLM(nn.Module):
                          for s in (out.segments.text, out.segments.image)]
                 context = torch.cat([p for p in parts if p is not None], dim=-1)  # [B, c]
             pred = self.head(st_out, context).float()  # [B, T_out, N, C_out] scaled
+            if self.highway is not None:
+                feats = self.series.node_features(x, lookback)  # [B, N, F]
+                lin = self.highway(feats.to(self.highway.weight.dtype)).float()  # [B, N, T_out*C_out]
+                b, n = lin.shape[:2]
+                pred = pred + lin.view(b, n, self.context.output_len, -1).permute(0, 2, 1, 3)
             if prior is not None and self.cfg.head.residual == "lookback":
                 pred = pred + prior.float()  # a correction to the seasonal prior
             if stats is not None:

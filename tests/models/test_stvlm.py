@@ -185,3 +185,57 @@ def test_build_errors(forecast):
         "the gpt2 backbone takes at most 512 tokens, but text + image + 4 ST tokens make 514; "
         "set series.num_latents (K tokens) or a shorter text.max_length"
     )
+
+
+@pytest.fixture(scope="module")
+def lookback_forecast():
+    """60 six-hour steps (4 a day) of 4 nodes; a one-day lookback (4 steps >= T_out = 3)."""
+    rng = np.random.default_rng(1)
+    t = 60
+    values = (rng.random((t, N, 1)) * 50 + 1).astype(np.float32)
+    info = DatasetInfo(name="toy", folder="TOY", title="toy", description="Hand-made counts.",
+                       nodes=N, steps=t, interval_minutes=360, channels=("count",), units=("n",))
+    steps = np.arange(t)
+    data = SpatioTemporalData(info=info, values=values, tod=steps % 4, dow=(steps // 4) % 7)
+    proto = Protocol(name="standard", input_len=T_IN, output_len=T_OUT, report_horizons=(1, 3),
+                     pooling="step", overall="horizon_mean", split=(0.6, 0.2, 0.2),
+                     lookback_days=(1,))
+    return prepare_forecast(data, proto)
+
+
+@pytest.mark.parametrize("name", ["vilt", "gpt2"])
+def test_residual_head_starts_at_the_seasonal_prior(lookback_forecast, name):
+    f = lookback_forecast
+    assert f.lookback_lags == (4,)
+    cfg = config(name, "node_time", 1)
+    cfg = cfg.replace(head=cfg.head.replace(zero_init=True))
+    model = build(cfg, f).eval()
+    batch = next(f.batches("test", 5))
+    pred = model(batch)
+    # Zero head and zero highway: the forecast is the lagged target values, unscaled.
+    prior = batch.lookback[:, 0, T_IN:]  # [B, T_out, N, 1] scaled, one lag
+    expected = prior * float(f.scaler.std[0]) + float(f.scaler.mean[0])
+    assert torch.allclose(pred, expected, atol=1e-4)
+    np.testing.assert_allclose(expected.numpy(), f.data.values[batch.start.numpy()[:, None] + T_IN - 4 + np.arange(T_OUT)], rtol=1e-5)
+
+
+def test_no_parameter_used_at_test_time_stays_untrained(lookback_forecast):
+    """Two training steps on windows of a single day reach every trainable parameter, and no
+    time table exists whose unseen rows test windows would read."""
+    f = lookback_forecast
+    model = build(config("vilt", "learnable", 1), f)
+    start = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    day_one = f.splits.train[f.data.dow[f.splits.train + T_IN - 1] == f.data.dow[f.splits.train[0] + T_IN - 1]]
+    batch = next(f.batches("train", 100))
+    keep = torch.isin(batch.start, torch.as_tensor(day_one))
+    for _ in range(2):
+        loss = (model(batch)[keep] - batch.y[keep]).abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    untouched = [n for n, p in model.named_parameters() if p.requires_grad and torch.equal(p, start[n])]
+    assert untouched == []
+    time_tables = [n for n, _ in model.named_parameters() if "tod_emb" in n or "dow_emb" in n]
+    assert time_tables == [] and not any(isinstance(m, torch.nn.Embedding) and m.num_embeddings in (4, 7)
+                                         for m in model.series.modules())
