@@ -73,12 +73,22 @@ def baseline_deltas(trials: pl.DataFrame, best: pl.DataFrame, level: float) -> p
     return pl.DataFrame(rows, schema=DELTA_SCHEMA)
 
 
+def _same_selection(anchor: dict, mine: dict) -> bool:
+    """Whether a published row was measured under our protocol and few-shot selection."""
+    if anchor.get("protocol_match") is None:  # legacy anchors: the ratio alone
+        return _same(float(anchor["few_shot_ratio"]), float(mine["few_shot_ratio"]))
+    return anchor["protocol_match"] == "yes" and anchor.get("few_shot_label") == mine.get("few_shot_label")
+
+
 def anchor_deltas(trials: pl.DataFrame, best: pl.DataFrame, anchors: pl.DataFrame | None,
                   level: float) -> pl.DataFrame:
     """Best configuration of every arm minus each matching published number (overall, test).
 
-    Anchors match on dataset, protocol, few-shot ratio and metric; published numbers carry no
-    seed spread, so the interval is the one-sample t interval of our seeds.
+    Anchors match on dataset, protocol and metric, and on the few-shot selection: with a
+    ``protocol_match`` column only rows marked ``yes`` whose ``few_shot_label`` equals the trial's
+    count (a published number under another protocol gets no delta); without it, the few-shot
+    ratio. Published numbers carry no seed spread, so the interval is the one-sample t interval
+    of our seeds.
     """
     if anchors is None or anchors.height == 0:
         return pl.DataFrame(schema=DELTA_SCHEMA)
@@ -87,7 +97,7 @@ def anchor_deltas(trials: pl.DataFrame, best: pl.DataFrame, anchors: pl.DataFram
         for anchor in anchors.iter_rows(named=True):
             if not (
                 anchor["dataset"] == mine["dataset"] and anchor["protocol"] == mine["protocol"]
-                and _same(float(anchor["few_shot_ratio"]), float(mine["few_shot_ratio"]))
+                and _same_selection(anchor, mine)
             ):
                 continue
             a = seed_values(trials, mine["config_id"], f"test_{anchor['metric']}")

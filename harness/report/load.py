@@ -187,7 +187,14 @@ def load_studies(folders: list[str | Path] | tuple[str | Path, ...]) -> list[Stu
 
 
 def load_anchors(path: str | Path) -> pl.DataFrame:
-    """Read the published-numbers CSV (columns :data:`ANCHOR_COLUMNS`, plus optional ``notes``)."""
+    """Read the published-numbers CSV (columns :data:`ANCHOR_COLUMNS`, plus optional ``notes``,
+    ``protocol_match`` and ``few_shot_label``).
+
+    ``protocol_match`` says whether a published number was measured under a protocol that
+    matches ours (``yes``/``no``); with it, deltas are computed only for ``yes`` rows whose
+    ``few_shot_label`` equals the trial's (e.g. ``first-st-llm-10%``). Without the column, rows
+    match on the few-shot ratio alone and the caller vouches for the protocol.
+    """
     path = Path(path)
     if not path.is_file():
         raise ResultsError(f"{path}: anchors file does not exist")
@@ -209,4 +216,10 @@ def load_anchors(path: str | Path) -> pl.DataFrame:
         frame = frame.with_columns(cast.alias(col))
     if "notes" not in frame.columns:
         frame = frame.with_columns(pl.lit("").alias("notes"))
-    return frame.select(*ANCHOR_COLUMNS, "notes")
+    optional = [c for c in ("protocol_match", "few_shot_label") if c in frame.columns]
+    bad = frame.filter(~pl.col("protocol_match").is_in(["yes", "no"])) if "protocol_match" in optional else None
+    if bad is not None and bad.height:
+        raise ResultsError(
+            f"{path}: column protocol_match has value {bad['protocol_match'][0]!r}; allowed: yes, no"
+        )
+    return frame.select(*ANCHOR_COLUMNS, "notes", *optional)

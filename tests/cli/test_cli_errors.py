@@ -147,7 +147,7 @@ def test_no_data_root_and_bad_set(capsys, monkeypatch) -> None:
     code, _, err = run(capsys, "evaluate", "--dataset", "los-loop", "--model", "gru", "--set", "model.width=3")
     assert code == 2
     assert one_error_line(err) == (
-        "stvlm: error: unknown key gru.width in GRUConfig; allowed: hidden, layers, dropout"
+        "stvlm: error: unknown key gru.width in GRUConfig; allowed: hidden, layers, dropout, lookback"
     )
     code, _, err = run(capsys, "evaluate", "--dataset", "los-loop", "--model", "gru", "--set", "width=3")
     assert code == 2

@@ -49,8 +49,9 @@ def test_epoch_reports_then_final_report_and_resume(experiment: ExperimentConfig
     assert [m["val_mae"] for m, _ in reports[:2]] == [
         min(r["val"]["mae"] for r in curve[: i + 1]) for i in range(2)]
     assert final is reports[-1][0] and final["epochs_run"] == 2 and final["best_epoch"] in (1, 2)
+    metrics = ("mae", "rmse", "mape", "wape", "mae_all", "rmse_all", "wape_all", "bias")
     assert {k for k in final if k.startswith("test_")} == {f"test_{k}" for k in (
-        "mae", "rmse", "mape", "wape", *(f"{m}_h{h}" for h in (3, 6, 12) for m in ("mae", "rmse", "mape", "wape")))}
+        *metrics, *(f"{m}_h{h}" for h in (3, 6, 12) for m in metrics))}
 
     # A crashed attempt resumes from the checkpoint of epoch 1 and re-sends the earlier epochs once.
     resume = load_state(tmp_path)
