@@ -384,12 +384,12 @@ class DataConfig(Config):
 class TrainConfig(Config):
     """Optimisation settings of one run (used by the engine and the neural baselines)."""
 
-    epochs: int = field(20, ge=1, help="maximum number of epochs")
-    batch_size: int = field(32, ge=1)
+    epochs: int = field(40, ge=1, help="maximum number of epochs")
+    batch_size: int = field(16, ge=1)
     eval_batch_size: int = field(64, ge=1, help="windows per batch when predicting val/test")
     lr: float = field(1e-3, gt=0.0)
     weight_decay: float = field(1e-4, ge=0.0)
-    patience: int = field(5, ge=1, help="epochs without validation improvement before stopping")
+    patience: int = field(10, ge=1, help="epochs without validation improvement before stopping")
     grad_clip: float = field(5.0, ge=0.0, help="max gradient norm; 0 disables clipping")
     seed: int = field(0, ge=0)
     device: Literal["auto", "cpu", "cuda"] = field("auto", help="'auto': CUDA when available")

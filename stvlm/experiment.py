@@ -38,6 +38,13 @@ class ExperimentConfig(Config):
     train: TrainConfig = cfield(default_factory=TrainConfig)
 
     @classmethod
+    def default(cls, dataset: str = "nycbike-drop") -> ExperimentConfig:
+        """What ``stvlm train`` runs without a config file: the tiny random ViLT with the model
+        defaults and the training budget of ``benchmarks/fewshot_accuracy.py`` (at most 40
+        epochs, batch 16, patience 10, warm-up + cosine), on the full training part."""
+        return cls(name="train", data=DataConfig(dataset=dataset), model=STVLMConfig.tiny())
+
+    @classmethod
     def tiny(cls, dataset: str = "nycbike-drop") -> ExperimentConfig:
         """A smoke-size run: tiny random ViLT, 2 epochs of at most 4 batches."""
         return cls(
@@ -70,6 +77,8 @@ class ExperimentResult:
             "epochs_run": self.train.epochs_run,
             "stopped_early": self.train.stopped_early,
             "windows_seen": self.train.history[-1]["windows_seen"] if self.train.history else 0,
+            "optimizer_steps": self.train.history[-1].get("optimizer_steps", 0) if self.train.history else 0,
+            "best_epoch_is_last": bool(self.train.history) and self.train.best_epoch == self.train.epochs_run,
             "train_windows": self.train_windows,
             "trainable_parameters": self.trainable_parameters,
             "total_parameters": self.total_parameters,

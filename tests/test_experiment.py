@@ -67,13 +67,15 @@ def test_outputs_and_checkpoint_round_trip(toy_root: Path, tmp_path: Path) -> No
 def test_cli_train_then_evaluate_checkpoint(capsys, data_root: Path, tmp_path: Path) -> None:
     out = tmp_path / "cli-run"
     code = main([
-        "train", "--data-root", str(data_root), "--out", str(out),
-        "--set", "data.few_shot.ratio=0.1", "--set", "train.epochs=1", "--set", "train.max_batches_per_epoch=2",
+        "train", "--data-root", str(data_root), "--out", str(out), "--dataset", "nycbike-drop",
+        "--few-shot", "0.1", "--set", "train.epochs=1", "--set", "train.max_batches_per_epoch=2",
         "--set", "model.fusion.depth=0",
     ])
     assert code == 0
     printed = capsys.readouterr().out
     assert "fusion depth 0" in printed and "few-shot first-10%" in printed
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["train"]["batch_size"] == 16 and saved["train"]["schedule"] == "cosine"
     summary = json.loads((out / "summary.json").read_text())
     code = main(["evaluate", "--checkpoint", str(out / "checkpoint"), "--json", str(tmp_path / "e.json")])
     assert code == 0

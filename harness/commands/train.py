@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,11 @@ def _run(args: argparse.Namespace) -> int:
     from stvlm.experiment import ExperimentConfig, prepare_run, run_experiment
     from stvlm.io import atomic_write_json
 
-    raw = load_mapping(args.config) if args.config else ExperimentConfig.tiny().to_dict()
-    cfg = ExperimentConfig.from_dict(raw).with_overrides(args.set or [])
+    raw = load_mapping(args.config) if args.config else ExperimentConfig.default().to_dict()
+    data = [f"data.{key}={json.dumps(value)}" for key, value in (
+        ("dataset", args.dataset), ("protocol", args.protocol), ("few_shot.ratio", args.few_shot),
+        ("few_shot.budget", args.budget)) if value is not None]
+    cfg = ExperimentConfig.from_dict(raw).with_overrides([*data, *(args.set or [])])
     if args.data_root:
         cfg = cfg.replace(data=cfg.data.replace(data_root=args.data_root))
     out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-{cfg.config_hash()}"
@@ -38,7 +42,14 @@ def _run(args: argparse.Namespace) -> int:
 
 def _add_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train one ST-VLM experiment and write metrics + checkpoint")
-    p.add_argument("--config", default=None, help="experiment file (.toml/.yaml/.json); default: the tiny preset")
+    p.add_argument("--config", default=None,
+                   help="experiment file (.toml/.yaml/.json); default: ExperimentConfig.default() (tiny "
+                        "random ViLT, the benchmark's training budget)")
+    p.add_argument("--dataset", default=None, help="dataset name (default: the config's, nycbike-drop)")
+    p.add_argument("--protocol", default=None, help="protocol name (standard, tgcn)")
+    p.add_argument("--few-shot", type=float, default=None, metavar="RATIO",
+                   help="keep this share of the training windows (first block with its lookback)")
+    p.add_argument("--budget", default=None, help="a named few-shot budget, e.g. st-llm-10%%")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a setting by dotted path, e.g. model.fusion.depth=2 (repeatable)")
     p.add_argument("--out", default=None, help="output folder (default: runs/<name>-<config hash>)")

@@ -40,6 +40,15 @@ def _versions(study: StudyResults) -> dict[str, Any]:
     return versions
 
 
+def _convergence(trials: pl.DataFrame) -> str:
+    """Whether trained trials stopped at their best epoch (then more epochs might help them)."""
+    done = trials.filter((pl.col("status") == "completed") & pl.col("epochs_run").is_not_null()
+                         & pl.col("best_epoch").is_not_null())
+    last = int((done["best_epoch"] == done["epochs_run"]).sum()) if done.height else 0
+    return (f"convergence: the best validation epoch was the last epoch run in {last} of "
+            f"{done.height} completed trained trials" + (" (more epochs might help those)" if last else ""))
+
+
 def study_provenance(study: StudyResults, trials: pl.DataFrame) -> list[Block]:
     """Blocks describing one study: data, protocol, few-shot method, counts, code, environment.
 
@@ -60,6 +69,7 @@ def study_provenance(study: StudyResults, trials: pl.DataFrame) -> list[Block]:
         f"few-shot labels: {', '.join(_distinct(trials, 'few_shot_label'))}",
         f"trials: {trials.height} in all, {counts['completed']} completed, {counts['pruned']} pruned, "
         f"{counts['failed']} failed (pruned and failed trials are not averaged in)",
+        _convergence(trials),
         f"git commit: {', '.join(commits) or 'unknown'}",
         f"device: {', '.join(devices) or 'unknown'}",
         f"started: {spec.get('started_at', 'unknown')}; finished: {spec.get('finished_at') or 'not finished'}",

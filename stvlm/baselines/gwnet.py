@@ -52,7 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from stvlm.baselines.base import NeuralBaseline, TargetUnscaler
+from stvlm.baselines.base import NeuralBaseline, TargetUnscaler, checked_lookback, forecast_shapes, lagged_inputs
 from stvlm.config import Config, config_class, field
 from stvlm.data.batch import STBatch
 from stvlm.data.timefeatures import calendar_feature_count, calendar_features
@@ -140,6 +140,7 @@ class GWNetForecaster(nn.Module):
     def __init__(
         self, cfg: GWNetConfig, *, num_nodes: int, in_channels: int, output_len: int,
         steps_per_day: int, adjacency: np.ndarray | None, lookback_lags: int, unscaler: TargetUnscaler,
+        input_len: int | None = None,  # the receptive field, not the input length, sizes the model
     ) -> None:
         super().__init__()
         self.cfg = cfg
@@ -190,23 +191,14 @@ class GWNetForecaster(nn.Module):
         return [*self.given_supports.unbind(0), adaptive_adjacency(self.nodevec1, self.nodevec2)]
 
     def _lookback(self, batch: STBatch) -> torch.Tensor | None:
-        if self.lookback_lags == 0:
-            return None
-        lb = batch.lookback
-        if lb is None or lb.shape[1] != self.lookback_lags:
-            got = None if lb is None else tuple(lb.shape)
-            raise ValueError(
-                f"gwnet was built for {self.lookback_lags} lookback lags; batch.lookback is {got}"
-            )
-        return lb  # [B, P, T_in + T_out, N, C_out]
+        return checked_lookback(batch, self.lookback_lags, "gwnet")  # [B, P, T_in + T_out, N, C_out]
 
     def forward(self, batch: STBatch) -> torch.Tensor:
         b, t_in, n, _ = batch.x.shape
         lb = self._lookback(batch)
         parts = [batch.x]  # [B, T_in, N, C]
         if lb is not None:
-            lagged_in = lb[:, :, :t_in].permute(0, 2, 3, 1, 4)  # [B, T_in, N, P, C_out]
-            parts.append(lagged_in.reshape(b, t_in, n, -1))  # [B, T_in, N, P*C_out]
+            parts.append(lagged_inputs(lb, t_in))  # [B, T_in, N, P*C_out]
         if self.cfg.calendar_input:
             cal = calendar_features(batch.x_tod, batch.x_dow, self.steps_per_day)  # [B, T_in, F]
             parts.append(cal.to(batch.x.dtype)[:, :, None, :].expand(-1, -1, n, -1))  # [B, T_in, N, F]
@@ -244,13 +236,4 @@ class GWNetBaseline(NeuralBaseline):
         self.cfg = cfg or GWNetConfig()
 
     def build(self, forecast: Any) -> nn.Module:
-        return GWNetForecaster(
-            self.cfg,
-            num_nodes=forecast.data.num_nodes,
-            in_channels=forecast.data.num_channels,
-            output_len=forecast.protocol.output_len,
-            steps_per_day=forecast.data.info.steps_per_day,
-            adjacency=forecast.data.adjacency,
-            lookback_lags=len(getattr(forecast, "lookback_lags", ())),
-            unscaler=TargetUnscaler(forecast),
-        )
+        return GWNetForecaster(self.cfg, adjacency=forecast.data.adjacency, **forecast_shapes(forecast))

@@ -12,15 +12,20 @@ from stvlm.config import Config, TrainConfig, config_class, field
 
 @config_class
 class RidgeConfig(Config):
-    """Ridge settings."""
+    """Ridge settings.
 
-    alpha: float = field(1.0, ge=0.0, help="L2 penalty on the weights (not on the bias)")
+    Defaults chosen on validation MAE only (10% few-shot on nycbike-drop, los-loop, sz-taxi and
+    nycbike1; alpha in 1 .. 10,000, shared or per node): one regression shared by all nodes with
+    alpha 3,000 had the lowest mean relative validation MAE; per-node fits were 4-60% worse.
+    """
+
+    alpha: float = field(3000.0, ge=0.0, help="L2 penalty on the weights (not on the bias)")
     lookback: bool = field(
         True, help="add the periodic lookback (same time of day 1 and 7 days before each input "
         "and target step) to the features, where the data has one"
     )
     shared: bool = field(
-        False, help="one regression for all nodes (pooled windows) instead of one per node"
+        True, help="one regression for all nodes (pooled windows) instead of one per node"
     )
 
 

@@ -39,7 +39,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from stvlm.baselines.base import NeuralBaseline, TargetUnscaler
+from stvlm.baselines.base import NeuralBaseline, TargetUnscaler, checked_lookback, forecast_shapes, lagged_inputs
 from stvlm.config import Config, config_class, field
 from stvlm.data.batch import STBatch
 from stvlm.data.timefeatures import CALENDAR_HARMONICS, calendar_feature_count, calendar_features
@@ -134,23 +134,14 @@ class STAEformerForecaster(nn.Module):
         self.unscale = unscaler
 
     def _lookback(self, batch: STBatch) -> torch.Tensor | None:
-        if self.lookback_lags == 0:
-            return None
-        lb = batch.lookback
-        if lb is None or lb.shape[1] != self.lookback_lags:
-            got = None if lb is None else tuple(lb.shape)
-            raise ValueError(
-                f"staeformer was built for {self.lookback_lags} lookback lags; batch.lookback is {got}"
-            )
-        return lb  # [B, P, T_in + T_out, N, C_out]
+        return checked_lookback(batch, self.lookback_lags, "staeformer")  # [B, P, T_in + T_out, N, C_out]
 
     def forward(self, batch: STBatch) -> torch.Tensor:
         b, t_in, n, _ = batch.x.shape
         lb = self._lookback(batch)
         values = [batch.x]  # [B, T_in, N, C]
         if lb is not None:
-            lagged_in = lb[:, :, :t_in].permute(0, 2, 3, 1, 4)  # [B, T_in, N, P, C_out]
-            values.append(lagged_in.reshape(b, t_in, n, -1))  # [B, T_in, N, P*C_out]
+            values.append(lagged_inputs(lb, t_in))  # [B, T_in, N, P*C_out]
         tokens = [self.input_proj(torch.cat(values, dim=-1))]  # [B, T_in, N, d_in]
         cal = calendar_features(batch.x_tod, batch.x_dow, self.steps_per_day).to(batch.x.dtype)  # [B, T_in, F]
         if self.tod_proj is not None:
@@ -187,13 +178,4 @@ class STAEformerBaseline(NeuralBaseline):
         self.cfg = cfg or STAEformerConfig()
 
     def build(self, forecast: Any) -> nn.Module:
-        return STAEformerForecaster(
-            self.cfg,
-            num_nodes=forecast.data.num_nodes,
-            input_len=forecast.protocol.input_len,
-            in_channels=forecast.data.num_channels,
-            output_len=forecast.protocol.output_len,
-            steps_per_day=forecast.data.info.steps_per_day,
-            lookback_lags=len(getattr(forecast, "lookback_lags", ())),
-            unscaler=TargetUnscaler(forecast),
-        )
+        return STAEformerForecaster(self.cfg, **forecast_shapes(forecast))

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from stvlm.baselines.base import NeuralBaseline, TargetUnscaler
+from stvlm.baselines.base import NeuralBaseline, TargetUnscaler, forecast_shapes
 from stvlm.config import Config, config_class, field
 from stvlm.data.batch import STBatch
 from stvlm.data.timefeatures import calendar_feature_count, calendar_features
@@ -108,13 +108,4 @@ class STIDBaseline(NeuralBaseline):
         self.cfg = cfg or STIDConfig()
 
     def build(self, forecast: Any) -> nn.Module:
-        return STIDForecaster(
-            self.cfg,
-            num_nodes=forecast.data.num_nodes,
-            input_len=forecast.protocol.input_len,
-            in_channels=forecast.data.num_channels,
-            output_len=forecast.protocol.output_len,
-            steps_per_day=forecast.data.info.steps_per_day,
-            unscaler=TargetUnscaler(forecast),
-            lookback_lags=len(getattr(forecast, "lookback_lags", ())),
-        )
+        return STIDForecaster(self.cfg, **forecast_shapes(forecast))

@@ -100,7 +100,7 @@ def test_ridge_recovers_a_linear_map() -> None:
     t, n = 120, 3
     values = np.cumsum(rng.normal(size=(t, n, 1)), axis=0) + 50.0  # random walks
     fc = forecast_of(tiny(values.astype(np.float32)))
-    ridge = build_baseline("ridge", {"alpha": 0.0})
+    ridge = build_baseline("ridge", {"alpha": 0.0, "shared": False})
     ridge.fit(fc, TrainConfig())
     # With alpha 0 the training fit is least squares: residuals orthogonal to the features.
     pred = ridge.predict(fc, "train")
@@ -108,6 +108,24 @@ def test_ridge_recovers_a_linear_map() -> None:
     resid = (fc.targets("train") - pred)[:, :, 0, 0]  # node 0, [W, T_out]
     feats = ridge._features(fc, "train")[0]  # [W, F+1]
     np.testing.assert_allclose(feats.T @ resid, 0.0, atol=1e-2)
+
+
+def test_shared_ridge_pools_every_node_and_reads_the_lookback() -> None:
+    rng = np.random.default_rng(1)
+    values = (np.cumsum(rng.normal(size=(140, 2, 1)), axis=0) + 50.0).astype(np.float32)
+    fc = forecast_of(tiny(values))
+    assert fc.lookback_lags == (28,)  # a week of 6-hour steps (a day, 4 steps, is < T_out)
+    ridge = build_baseline("ridge", {"alpha": 0.0})  # shared by default
+    ridge.fit(fc, TrainConfig())
+    assert ridge.weights.shape == (1, 12 + 24 + 1, 12)  # [1, F + 1, T_out]: one map for all nodes
+    pred = ridge.predict(fc, "train")
+    resid = (fc.targets("train") - pred)[..., 0]  # [W, T_out, N]
+    feats = ridge._features(fc, "train")  # [N, W, F+1]
+    pooled = np.einsum("nwf,wtn->ft", feats, resid)  # residuals orthogonal to the pooled features
+    np.testing.assert_allclose(pooled, 0.0, atol=1e-2)
+    plain = build_baseline("ridge", {"alpha": 0.0, "lookback": False})
+    plain.fit(fc, TrainConfig())
+    assert plain.weights.shape == (1, 13, 12)
 
 
 def test_ridge_penalty_shrinks_weights() -> None:
@@ -150,3 +168,19 @@ def test_predict_before_fit_raises() -> None:
     for name in ("historical-average", "ridge", "gru"):
         with pytest.raises(RuntimeError, match="call fit"):
             build_baseline(name).predict(fc, "test")
+
+
+def test_stid_time_features_have_no_row_that_unseen_days_leave_untrained() -> None:
+    import torch
+
+    fc = forecast_of(tiny(weekly_series()), ratio=0.05)  # a block of a few days
+    module = build_baseline("stid").build(fc)
+    assert not any(isinstance(m, torch.nn.Embedding) for m in module.modules())
+    batch = next(fc.batches("train", 64))
+    module(batch).sum().backward()
+    assert module.tod.weight.grad.abs().sum() > 0 and module.dow.weight.grad.abs().sum() > 0
+    table = build_baseline("stid", {"time_encoding": "table"}).build(fc)
+    table(batch).sum().backward()
+    seen = set(batch.x_dow[:, -1].tolist())
+    unseen = [d for d in range(7) if d not in seen]
+    assert unseen and table.dow.weight.grad[unseen].abs().sum() == 0  # why cyclic is the default
