@@ -143,8 +143,9 @@ class HeadConfig(Config):
         "periodic lookback at each target step); 'none': the head predicts the values",
     )
     zero_init: bool = field(
-        False, help="start the head's output layer at zero, so training starts from the prior "
-        "(and the highway) and the backbone path learns a correction (ReZero style)",
+        True, help="start the head's output layer at zero, so training starts from the prior "
+        "(and the highway) and the backbone path learns a correction (ReZero style); chosen on "
+        "validation MAE: on los-loop 10% it avoided a run that ended worse than its prior",
     )
     highway: bool = field(
         True,

@@ -35,7 +35,10 @@ def forecast():
 
 
 def config(name="vilt", encoding="grid_heatmap", depth=1, **kw) -> STVLMConfig:
+    """The tiny preset; the head starts random (not at zero), so one backward reaches every
+    upstream parameter (with the default zero head, gradients reach them from the second step)."""
     cfg = STVLMConfig.tiny()
+    cfg = cfg.replace(head=cfg.head.replace(zero_init=False))
     kw.setdefault("use_image", name != "gpt2")
     return cfg.replace(
         backbone=BackboneConfig(name=name), image=cfg.image.replace(encoding=encoding),
@@ -220,16 +223,18 @@ def test_residual_head_starts_at_the_seasonal_prior(lookback_forecast, name):
 
 
 def test_no_parameter_used_at_test_time_stays_untrained(lookback_forecast):
-    """Two training steps on windows of a single day reach every trainable parameter, and no
-    time table exists whose unseen rows test windows would read."""
+    """Three training steps on windows of a single day reach every trainable parameter (the zero
+    head first, then the paths behind it, then LoRA's A behind its zero B), and no time table
+    exists whose unseen rows test windows would read."""
     f = lookback_forecast
-    model = build(config("vilt", "learnable", 1), f)
+    cfg = config("vilt", "learnable", 1)
+    model = build(cfg.replace(head=cfg.head.replace(zero_init=True)), f)  # the default head
     start = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
     opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
     day_one = f.splits.train[f.data.dow[f.splits.train + T_IN - 1] == f.data.dow[f.splits.train[0] + T_IN - 1]]
     batch = next(f.batches("train", 100))
     keep = torch.isin(batch.start, torch.as_tensor(day_one))
-    for _ in range(2):
+    for _ in range(3):
         loss = (model(batch)[keep] - batch.y[keep]).abs().mean()
         opt.zero_grad()
         loss.backward()
