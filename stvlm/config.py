@@ -253,7 +253,11 @@ class Config:
             return cls(**dict(data))
         except ConfigError as err:
             message = str(err)
-            if prefix and not message.startswith(prefix):
+            unknown = "unknown key "
+            if message.startswith(unknown):  # "unknown key fusion.x ..." -> "unknown key model.fusion.x ..."
+                if prefix and not message[len(unknown):].startswith(prefix):
+                    message = unknown + prefix + message[len(unknown):]
+            elif prefix and not message.startswith(prefix):
                 message = prefix + message
             raise ConfigError(message) from None
         except TypeError as err:  # a required field is missing

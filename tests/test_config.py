@@ -105,3 +105,10 @@ def test_project_configs_validate() -> None:
 def test_few_shot_labels() -> None:
     assert FewShotConfig(ratio=0.1).label == "first-10%"
     assert FewShotConfig(ratio=0.05, method="random", seed=3).label == "random-5% (seed 3)"
+
+
+def test_unknown_nested_key_names_its_full_path() -> None:
+    from stvlm.experiment import ExperimentConfig
+
+    with pytest.raises(ConfigError, match=r"^unknown key model\.fusion\.dpeth in FusionConfig; allowed: depth"):
+        ExperimentConfig().with_overrides(["model.fusion.dpeth=2"])
