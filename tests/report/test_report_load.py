@@ -152,7 +152,7 @@ def test_load_studies_needs_one_and_rejects_duplicates(demo_study: Path, tmp_pat
 
 def test_published_anchors_file_is_valid() -> None:
     anchors = load_anchors(ANCHORS)
-    assert anchors.columns == [*ANCHOR_COLUMNS, "notes"]
+    assert anchors.columns == [*ANCHOR_COLUMNS, "notes", "protocol_match", "few_shot_label"]
     st_llm_bike_drop = anchors.filter((pl.col("dataset") == "nycbike-drop") & (pl.col("model") == "ST-LLM"))
     values = {(r["metric"], r["few_shot_ratio"]): r["value"] for r in st_llm_bike_drop.iter_rows(named=True)}
     assert values == {("mae", 1.0): 1.89, ("rmse", 1.0): 2.81, ("mape", 1.0): 49.50, ("wape", 1.0): 38.27,
