@@ -206,9 +206,14 @@ def table_lines(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def interval_lines(intervals: list[dict[str, Any]]) -> list[str]:
-    lines = ["| dataset | setting | baseline | MAE(ST-VLM) − MAE(baseline), true > 0 [95% CI] | "
-             "same, every observed entry [95% CI] | ST-VLM better on both? |", "|---|---|---|---|---|---|"]
+INTERVAL_HEADS = ("baseline", "MAE(ST-VLM) − MAE(baseline)", "ST-VLM")  # README.md
+ABLATION_HEADS = ("variant dropped", "MAE(full) − MAE(variant)", "full model")  # ABLATION.md
+
+
+def interval_lines(intervals: list[dict[str, Any]], heads: tuple[str, str, str] = INTERVAL_HEADS) -> list[str]:
+    """One row per (dataset, setting, compared model): both paired intervals and the verdict."""
+    lines = [f"| dataset | setting | {heads[0]} | {heads[1]}, true > 0 [95% CI] | "
+             f"same, every observed entry [95% CI] | {heads[2]} better on both? |", "|---|---|---|---|---|---|"]
     for key in dict.fromkeys((i["dataset"], i["setting"], i["baseline"]) for i in intervals):
         pair = {i["metric"]: i for i in intervals if (i["dataset"], i["setting"], i["baseline"]) == key}
         cells = [f"{pair[m]['diff']:+.3f} [{pair[m]['low']:+.3f}, {pair[m]['high']:+.3f}]" for m in ("mae", "mae_all")]
@@ -290,13 +295,7 @@ def readme(result: dict[str, Any]) -> str:
 def ablation_page(result: dict[str, Any]) -> str:
     """ABLATION.md: the variants' table and each variant against the full model."""
     meta = result["meta"]
-    lines = ["| dataset | setting | variant dropped | MAE(full) − MAE(variant), true > 0 [95% CI] | "
-             "same, every observed entry [95% CI] | full model better on both? |", "|---|---|---|---|---|---|"]
-    for key in dict.fromkeys((i["dataset"], i["setting"], i["baseline"]) for i in result["intervals"]):
-        pair = {i["metric"]: i for i in result["intervals"] if (i["dataset"], i["setting"], i["baseline"]) == key}
-        cells = [f"{pair[m]['diff']:+.3f} [{pair[m]['low']:+.3f}, {pair[m]['high']:+.3f}]" for m in ("mae", "mae_all")]
-        both = all(pair[m]["st_vlm_better"] for m in ("mae", "mae_all"))
-        lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {cells[0]} | {cells[1]} | {'yes' if both else 'no'} |")
+    lines = interval_lines(result["intervals"], ABLATION_HEADS)
     return "\n".join([
         "# Modality ablation: does each modality of ST-VLM help, on the same budget?", "",
         "Commands:", "", *[f"    {c}" for c in meta["commands"]], "",

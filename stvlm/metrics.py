@@ -159,7 +159,7 @@ OBSERVED_SCOPE = frozenset({"mae_all", "rmse_all", "wape_all", "bias"})
 def masked_mae_loss(
     pred: torch.Tensor, true: torch.Tensor, rule: str | torch.Tensor = "positive"
 ) -> torch.Tensor:
-    """Differentiable masked MAE for training: mean ``|pred - true|`` over the mask entries.
+    """Differentiable masked MAE for training: :func:`masked_loss` of kind ``mae``.
 
     Args:
         pred: ``[B, T_out, N, C_out]`` prediction in original units.
@@ -169,10 +169,8 @@ def masked_mae_loss(
     Returns:
         Scalar float32 tensor; 0 (with zero gradients, no NaN) when the mask is empty.
     """
-    mask = mask_for(true, rule) if isinstance(rule, str) else rule.to(true.device).bool()
-    safe_true = torch.where(mask, true, torch.zeros_like(true))  # no NaN reaches the graph
-    err = (pred.float() - safe_true.float()).abs() * mask
-    return err.sum() / mask.sum().clamp_min(1)
+    mask = mask_for(true, rule) if isinstance(rule, str) else rule
+    return masked_loss(pred, true, mask, "mae")
 
 
 LOSSES: Registry[Callable[[torch.Tensor, float], torch.Tensor]] = Registry("loss")

@@ -109,25 +109,3 @@ def forecast_shapes(forecast: Any) -> dict[str, Any]:
         "lookback_lags": len(getattr(forecast, "lookback_lags", ())),
         "unscaler": TargetUnscaler(forecast),
     }
-
-
-def checked_lookback(batch: Any, lags: int, model: str) -> torch.Tensor | None:
-    """``batch.lookback`` ``[B, P, T_in + T_out, N, C_out]`` of a model built for ``lags`` lags.
-
-    Returns ``None`` when the model uses no lookback; raises ``ValueError`` when the batch has
-    none or another number of lags.
-    """
-    if lags == 0:
-        return None
-    lb = batch.lookback
-    if lb is None or lb.shape[1] != lags:
-        got = None if lb is None else tuple(lb.shape)
-        raise ValueError(f"{model} was built for {lags} lookback lags; batch.lookback is {got}")
-    return lb
-
-
-def lagged_inputs(lookback: torch.Tensor, input_len: int) -> torch.Tensor:
-    """The lagged values of the input steps as channels: ``[B, T_in, N, P * C_out]``."""
-    b, _, _, n, _ = lookback.shape
-    lagged = lookback[:, :, :input_len].permute(0, 2, 3, 1, 4)  # [B, T_in, N, P, C_out]
-    return lagged.reshape(b, input_len, n, -1)  # [B, T_in, N, P*C_out]

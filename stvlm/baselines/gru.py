@@ -13,7 +13,7 @@ from torch import nn
 
 from stvlm.baselines.base import NeuralBaseline, TargetUnscaler
 from stvlm.config import Config, config_class, field
-from stvlm.data.batch import STBatch
+from stvlm.data.batch import STBatch, checked_lookback, lagged_inputs
 
 
 @config_class
@@ -49,10 +49,9 @@ class GRUForecaster(nn.Module):
         b, t, n, c = batch.x.shape
         x, ahead = batch.x, None
         if self.lags:
-            lag = batch.lookback.permute(0, 2, 3, 1, 4)  # [B, T_in + T_out, N, P, C_out]
-            lag = lag.reshape(b, lag.shape[1], n, -1)  # [B, T_in + T_out, N, P*C_out]
-            x = torch.cat([x, lag[:, :t]], dim=-1)  # [B, T_in, N, C + P*C_out]
-            ahead = lag[:, t:].permute(0, 2, 1, 3).reshape(b * n, -1)  # [B*N, T_out*P*C_out]
+            lb = checked_lookback(batch, self.lags, "gru")  # [B, P, T_in + T_out, N, C_out]
+            x = torch.cat([x, lagged_inputs(lb, t)], dim=-1)  # [B, T_in, N, C + P*C_out]
+            ahead = lb[:, :, t:].permute(0, 3, 2, 1, 4).reshape(b * n, -1)  # [B*N, T_out*P*C_out]
         seq = x.permute(0, 2, 1, 3).reshape(b * n, t, x.shape[-1])  # [B*N, T_in, C']
         _, h = self.gru(seq)  # h: [layers, B*N, H]
         state = h[-1] if ahead is None else torch.cat([h[-1], ahead], dim=-1)  # [B*N, H']

@@ -52,9 +52,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from stvlm.baselines.base import NeuralBaseline, TargetUnscaler, checked_lookback, forecast_shapes, lagged_inputs
+from stvlm.baselines.base import NeuralBaseline, TargetUnscaler, forecast_shapes
 from stvlm.config import Config, config_class, field
-from stvlm.data.batch import STBatch
+from stvlm.data.batch import STBatch, checked_lookback, lagged_inputs
 from stvlm.data.timefeatures import calendar_feature_count, calendar_features
 
 

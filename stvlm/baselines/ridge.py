@@ -29,16 +29,15 @@ class RidgeConfig(Config):
     )
 
 
-def lookback_features(forecast: Any, starts: np.ndarray) -> np.ndarray:
+def lookback_features(forecast: Any, scaled: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """``[W, N, P * (T_in + T_out) * C_out]`` scaled lagged target values of every window.
 
     The same values :meth:`ForecastData.batches` puts in ``STBatch.lookback`` (empty when the
-    forecast has no lookback lags).
+    forecast has no lookback lags), from the scaled series ``scaled [T, N, C]``.
     """
     p = forecast.protocol
     lags = np.asarray(forecast.lookback_lags, dtype=np.int64)  # [P]
-    targets = list(forecast.target_channels)
-    scaled = forecast.scaler.transform(forecast.data.values.astype(np.float64))[..., targets]
+    scaled = scaled[..., list(forecast.target_channels)]  # [T, N, C_out]
     span = np.arange(p.input_len + p.output_len, dtype=np.int64)  # [T_in + T_out]
     idx = starts[:, None, None] + span[None, None, :] - lags[None, :, None]  # [W, P, T_in+T_out]
     lag = scaled[idx]  # [W, P, T_in + T_out, N, C_out]
@@ -70,7 +69,7 @@ class RidgePerNode(Baseline):
         w, t, n, c = x.shape
         parts = [x.transpose(0, 2, 1, 3).reshape(w, n, t * c)]  # [W, N, T_in*C]
         if self.cfg.lookback and getattr(forecast, "lookback_lags", ()):
-            parts.append(lookback_features(forecast, starts))  # [W, N, L]
+            parts.append(lookback_features(forecast, scaled, starts))  # [W, N, L]
         feats = np.concatenate(parts + [np.ones((w, n, 1))], axis=2)  # [W, N, F + 1]
         return feats.transpose(1, 0, 2)  # [N, W, F + 1]
 
@@ -94,7 +93,8 @@ class RidgePerNode(Baseline):
         if self.weights is None:
             raise RuntimeError("ridge: call fit() before predict()")
         feats = self._features(forecast, part)  # [N, W, F+1]
-        out = np.einsum("nwf,nfo->nwo", feats, np.broadcast_to(self.weights, (feats.shape[0],) + self.weights.shape[1:]))  # [N, W, T_out*C_out]
+        weights = np.broadcast_to(self.weights, (feats.shape[0], *self.weights.shape[1:]))  # shared: N views
+        out = np.einsum("nwf,nfo->nwo", feats, weights)  # [N, W, T_out*C_out]
         n, w, _ = out.shape
         p = forecast.protocol
         out = out.reshape(n, w, p.output_len, -1).transpose(1, 2, 0, 3)  # [W, T_out, N, C_out]

@@ -39,9 +39,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from stvlm.baselines.base import NeuralBaseline, TargetUnscaler, checked_lookback, forecast_shapes, lagged_inputs
+from stvlm.baselines.base import NeuralBaseline, TargetUnscaler, forecast_shapes
 from stvlm.config import Config, config_class, field
-from stvlm.data.batch import STBatch
+from stvlm.data.batch import STBatch, checked_lookback, lagged_inputs, lookback_per_node
 from stvlm.data.timefeatures import CALENDAR_HARMONICS, calendar_feature_count, calendar_features
 
 
@@ -164,7 +164,7 @@ class STAEformerForecaster(nn.Module):
         flat = h.transpose(1, 2).reshape(b, n, -1)  # [B, N, T_in*D]
         out = self.output_proj(flat)  # [B, N, T_out*C_out]
         if lb is not None:
-            lagged_out = lb[:, :, t_in:].permute(0, 3, 1, 2, 4).reshape(b, n, -1)  # [B, N, P*T_out*C_out]
+            lagged_out = lookback_per_node(lb[:, :, t_in:])  # [B, N, P*T_out*C_out]
             out = out + self.lookback_proj(lagged_out)  # [B, N, T_out*C_out]
         out = out.reshape(b, n, self.output_len, self.out_channels)  # [B, N, T_out, C_out]
         return self.unscale(out.transpose(1, 2))  # [B, T_out, N, C_out]

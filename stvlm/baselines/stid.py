@@ -18,7 +18,7 @@ from torch import nn
 
 from stvlm.baselines.base import NeuralBaseline, TargetUnscaler, forecast_shapes
 from stvlm.config import Config, config_class, field
-from stvlm.data.batch import STBatch
+from stvlm.data.batch import STBatch, checked_lookback, lookback_per_node
 from stvlm.data.timefeatures import calendar_feature_count, calendar_features
 
 
@@ -83,7 +83,7 @@ class STIDForecaster(nn.Module):
         b, t, n, c = batch.x.shape
         window = batch.x.permute(0, 2, 1, 3).reshape(b, n, t * c)  # [B, N, T_in*C]
         if self.lookback_lags:
-            lag = batch.lookback.permute(0, 3, 1, 2, 4).reshape(b, n, -1)  # [B, N, P*(T_in+T_out)*C_out]
+            lag = lookback_per_node(checked_lookback(batch, self.lookback_lags, "stid"))  # [B, N, P*(T_in+T_out)*C_out]
             window = torch.cat([window, lag], dim=-1)  # [B, N, F]
         parts = [self.window(window)]  # [B, N, E]
         if self.node is not None:

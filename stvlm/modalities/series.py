@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from stvlm.data.batch import lookback_per_node
 from stvlm.data.timefeatures import calendar_feature_count, calendar_features
 from stvlm.errors import ConfigError
 
@@ -147,6 +148,12 @@ class SeriesTokenizer(nn.Module):
         Returns:
             ``[B, N, F]`` with ``F = T_in * C + P * (T_in + T_out) * C_out``.
         """
+        expected = (self.input_len, self.num_nodes, self.in_channels)
+        if x.dim() != 4 or tuple(x.shape[1:]) != expected:
+            raise ConfigError(
+                f"series input x has shape {tuple(x.shape)}; expected [B, T_in={expected[0]}, "
+                f"N={expected[1]}, C={expected[2]}]"
+            )
         b, t, n, c = x.shape
         values = x.permute(0, 2, 1, 3).reshape(b, n, t * c)  # [B, N, T*C]
         if not self.lookback_lags:
@@ -157,7 +164,7 @@ class SeriesTokenizer(nn.Module):
                 f"series tokens need a lookback of {self.lookback_lags} lags "
                 f"[B, P, T_in + T_out, N, C_out]; got {got}"
             )
-        lag = lookback.permute(0, 3, 1, 2, 4).reshape(b, n, -1)  # [B, N, P*(T_in+T_out)*C_out]
+        lag = lookback_per_node(lookback)  # [B, N, P*(T_in+T_out)*C_out]
         return torch.cat([values, lag.to(values.dtype)], dim=-1)  # [B, N, F]
 
     def forward(
@@ -183,17 +190,27 @@ class SeriesTokenizer(nn.Module):
         Returns:
             ``[B, N, out_dim]``.
         """
-        expected = (self.input_len, self.num_nodes, self.in_channels)
-        if x.dim() != 4 or tuple(x.shape[1:]) != expected:
-            raise ConfigError(
-                f"series input x has shape {tuple(x.shape)}; expected [B, T_in={expected[0]}, "
-                f"N={expected[1]}, C={expected[2]}]"
-            )
         if self.instance_norm:
             self.last_stats = InstanceStats.of(x)
             x = self.last_stats.normalize(x)
-        b, _, n, _ = x.shape
-        e_p = self.value(self.node_features(x, lookback))  # [B, N, D]
+        return self.tokens(self.node_features(x, lookback), x_tod, x_dow, y_tod, y_dow)
+
+    def tokens(
+        self,
+        features: torch.Tensor,
+        x_tod: torch.Tensor,
+        x_dow: torch.Tensor,
+        y_tod: torch.Tensor | None = None,
+        y_dow: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Node tokens from :meth:`node_features` ``[B, N, F]`` (for callers that reuse the
+        features, e.g. ST-VLM's linear highway) and the time indices of :meth:`forward`.
+
+        Returns:
+            ``[B, N, out_dim]``.
+        """
+        b, n, _ = features.shape
+        e_p = self.value(features)  # [B, N, D]
         e_s = self.node_emb.expand(b, -1, -1)  # [B, N, D]
         e_t = self.time_embedding(x_tod, x_dow, y_tod, y_dow)  # [B, D]
         e_t = e_t[:, None, :].expand(-1, n, -1)  # [B, N, D]

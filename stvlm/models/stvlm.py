@@ -203,8 +203,10 @@ class STVLM(nn.Module):
                     raise ValueError("use_text = true but no token table is installed")
                 ids, text_mask = self.token_table.lookup(batch.start)  # [B, L_t] each
         with self._stage("series"):
-            if self.cfg.use_series:
-                nodes = self.series(x, batch.x_tod, batch.x_dow, lookback, batch.y_tod, batch.y_dow)
+            feats = None
+            if self.cfg.use_series:  # the tokenizer's instance norm is off: x is normalised here
+                feats = self.series.node_features(x, lookback)  # [B, N, F]
+                nodes = self.series.tokens(feats, batch.x_tod, batch.x_dow, batch.y_tod, batch.y_dow)
             else:
                 nodes = self.node_embedding.expand(x.shape[0], -1, -1)  # [B, N, d]
             st = self.compressor.compress(nodes) if self.compressor is not None else nodes
@@ -222,7 +224,6 @@ class STVLM(nn.Module):
                 context = torch.cat([p for p in parts if p is not None], dim=-1)  # [B, c]
             pred = self.head(st_out, context).float()  # [B, T_out, N, C_out] scaled
             if self.highway is not None:
-                feats = self.series.node_features(x, lookback)  # [B, N, F]
                 lin = self.highway(feats.to(self.highway.weight.dtype)).float()  # [B, N, T_out*C_out]
                 b, n = lin.shape[:2]
                 pred = pred + lin.view(b, n, self.context.output_len, -1).permute(0, 2, 1, 3)
