@@ -33,3 +33,7 @@ class UnsafePickleError(DataError):
 
 class ProtocolError(STVLMError, ValueError):
     """An evaluation protocol does not fit a dataset (e.g. horizon longer than the series)."""
+
+
+class MetricError(STVLMError, ValueError):
+    """A metric cannot be computed (no scored entry, non-finite predictions): never a NaN."""

@@ -3,8 +3,9 @@
 Every metric is ``fn(pred, true, mask) -> float`` on arrays of any equal shape (torch or numpy),
 computed in float64 over the entries selected by ``mask``: a rule name from :data:`MASK_RULES`
 (``"positive"``: ``true > 0``, the literature's masked metrics; ``"none"``: every entry) or a
-boolean array. An empty selection gives NaN. :func:`evaluate_forecast` applies a protocol's
-pooling and returns one flat dict per forecast.
+boolean array. An empty selection gives NaN there; :func:`evaluate_forecast` applies a
+protocol's pooling, returns one flat dict per forecast and raises :class:`MetricError` instead
+of ever returning a NaN.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from stvlm.errors import ProtocolError
+from stvlm.errors import MetricError, ProtocolError
 from stvlm.registry import Registry
 
 if TYPE_CHECKING:
@@ -238,8 +239,12 @@ def evaluate_forecast(pred: Array, true: Array, protocol: Protocol) -> dict[str,
     Returns:
         ``{"mae": ..., "rmse": ..., ..., "mae_h3": ..., ...}``: first each metric overall, then
         ``<metric>_h<h>`` for each reported horizon h. Metrics in :data:`OBSERVED_SCOPE` use every
-        observed entry (:func:`observed_mask` of the protocol's ``missing_value``) instead of the
-        protocol's mask. NaN where no entry is scored.
+        observed entry (:func:`observed_mask` of the protocol's ``missing_value``), the others
+        the protocol's mask and the observed entries (a NaN target is never scored).
+
+    Raises:
+        MetricError: a prediction at an observed target is not finite, or a metric has no
+            entry to score (never a NaN result).
     """
     p, t, m = _prepare(pred, true, protocol.mask)
     if t.ndim < 2 or t.shape[1] != protocol.output_len:
@@ -248,13 +253,41 @@ def evaluate_forecast(pred: Array, true: Array, protocol: Protocol) -> dict[str,
             f"got a forecast of shape {tuple(t.shape)}"
         )
     fns = {name: METRICS.get(name) for name in protocol.metrics}
-    observed = observed_mask(t, protocol.missing_value) & torch.isfinite(p)
-    masks = {name: observed if name in OBSERVED_SCOPE else m for name in fns}
+    observed = observed_mask(t, protocol.missing_value)
+    diverged = int((observed & ~torch.isfinite(p)).sum())
+    if diverged:
+        raise MetricError(
+            f"{diverged:,} of {int(observed.sum()):,} predictions at observed targets are not "
+            "finite (NaN or Inf): the model diverged or read a non-finite input; no metric computed"
+        )
+    masks = {name: observed if name in OBSERVED_SCOPE else m & observed for name in fns}
     overall = OVERALL.get(protocol.overall)
-    out = {name: overall(fn, p, t, masks[name]) for name, fn in fns.items()}
+    out = {}
+    for name, fn in fns.items():
+        _check_scored(name, masks[name], protocol)
+        out[name] = overall(fn, p, t, masks[name])
     pool = POOLINGS.get(protocol.pooling)
     for h in protocol.report_horizons:
         steps = pool(h)
         for name, fn in fns.items():
+            _check_scored(f"{name}_h{h}", masks[name][:, steps], protocol)
             out[f"{name}_h{h}"] = fn(p[:, steps], t[:, steps], masks[name][:, steps])
+    undefined = [k for k, v in out.items() if math.isnan(v)]
+    if undefined:
+        raise MetricError(
+            f"{', '.join(undefined)} cannot be computed: every scored target is 0 (a ratio to "
+            "the truth is undefined)"
+        )
     return out
+
+
+def _check_scored(name: str, mask: torch.Tensor, protocol: Protocol) -> None:
+    """A :class:`MetricError` when ``mask`` selects no entry, naming why."""
+    if bool(mask.any()):
+        return
+    rule = "" if name.split("_h")[0] in OBSERVED_SCOPE else f" inside mask {protocol.mask!r}"
+    missing = "NaN" if protocol.missing_value is None else f"NaN or {protocol.missing_value:g}"
+    raise MetricError(
+        f"{name} cannot be computed: no target of this forecast is an observation{rule} "
+        f"(missing entries are {missing})"
+    )

@@ -10,7 +10,7 @@ import torch
 
 from stvlm.data.protocols import PROTOCOLS, Protocol
 from stvlm.data.series import DatasetInfo
-from stvlm.errors import ProtocolError, UnknownNameError
+from stvlm.errors import MetricError, ProtocolError, UnknownNameError
 from stvlm.metrics import (
     MASK_RULES,
     METRICS,
@@ -170,13 +170,32 @@ def test_cumulative_pooling_pools_steps_one_to_h():
     assert out["mae"] == out["mae_h3"] == pytest.approx(11 / 6)
 
 
-def test_empty_step_gives_nan_entries():
+def test_empty_step_is_an_error_not_a_nan():
     true = F_TRUE.copy()
     true[:, 0] = 0.0  # step 1 fully masked under "positive"
     protocol = tiny_protocol(report_horizons=(1, 3), pooling="step", overall="pooled")
-    out = evaluate_forecast(F_PRED, true, protocol)
-    assert math.isnan(out["mae_h1"]) and out["mae_h3"] == 1.5
-    assert out["mae"] == pytest.approx(5 / 4)  # pooled over the 4 scored entries
+    with pytest.raises(MetricError, match=r"^mae_h1 cannot be computed: no target of this "
+                       r"forecast is an observation inside mask 'positive' \(missing entries are NaN\)$"):
+        evaluate_forecast(F_PRED, true, protocol)
+    out = evaluate_forecast(F_PRED, true, tiny_protocol(report_horizons=(3,), pooling="step", overall="pooled"))
+    assert out["mae_h3"] == 1.5 and out["mae"] == pytest.approx(5 / 4)  # the 4 scored entries
+
+
+def test_nan_targets_are_never_scored_and_nan_predictions_are_an_error():
+    true = F_TRUE.copy()
+    true[0, 0, 0] = np.nan  # a missing target: left out of every metric, even under mask "none"
+    protocol = tiny_protocol(report_horizons=(3,), pooling="step", overall="pooled", mask="none")
+    pred = F_PRED.copy()
+    pred[0, 0, 0] = np.nan  # at the missing target: not scored, so not an error
+    out = evaluate_forecast(pred, true, protocol)
+    keep = ~np.isnan(true)
+    assert out["mae"] == pytest.approx(float(np.abs(F_PRED - F_TRUE)[keep].mean()))
+    pred[0, 1, 0] = np.inf  # at an observed target
+    with pytest.raises(MetricError, match=r"^1 of \d+ predictions at observed targets are not finite"):
+        evaluate_forecast(pred, true, protocol)
+    with pytest.raises(MetricError, match=r"^mae cannot be computed: no target of this forecast is "
+                       r"an observation inside mask 'none' \(missing entries are NaN\)$"):
+        evaluate_forecast(F_PRED, np.full_like(F_TRUE, np.nan), protocol)
 
 
 @pytest.mark.parametrize("name", PROTOCOLS.names())

@@ -47,6 +47,8 @@ def _info(args: argparse.Namespace) -> int:
     if root is not None:
         record["status"] = dataset_status(args.name, root)
         record["folder_path"] = str(root / info.folder)
+        if record["status"] == "present":
+            record.update(_loaded_facts(args.name, root))
     if args.json:
         emit(json.dumps(record, indent=2, default=str))
         return 0
@@ -60,6 +62,23 @@ def _info(args: argparse.Namespace) -> int:
         else:
             emit(f"{key}: {value}")
     return 0
+
+
+def _loaded_facts(name: str, root: Any) -> dict[str, Any]:
+    """What only the loaded series tells: its shape and its non-finite entries (as given)."""
+    from stvlm.data.datasets import load_dataset
+    from stvlm.errors import DataError
+
+    try:
+        data = load_dataset(name, root)
+    except DataError as err:  # the record is still worth showing; say why it does not load
+        return {"load_error": str(err)}
+    return {
+        "values_shape": list(data.values.shape),
+        "nonfinite": data.nonfinite.describe(data.values.size),
+        "nan_entries": data.nonfinite.nan,
+        "inf_entries": data.nonfinite.inf,
+    }
 
 
 def _fetch(args: argparse.Namespace) -> int:

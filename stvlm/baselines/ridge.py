@@ -64,7 +64,7 @@ class RidgePerNode(Baseline):
     def _features(self, forecast: Any, part: str) -> np.ndarray:
         p = forecast.protocol
         starts = np.asarray(getattr(forecast.splits, part), dtype=np.int64)
-        scaled = forecast.scaler.transform(forecast.data.values.astype(np.float64))  # [T, N, C]
+        scaled = forecast.scaler.transform(forecast.filled_values.astype(np.float64))  # [T, N, C]
         x = scaled[starts[:, None] + np.arange(p.input_len)[None, :]]  # [W, T_in, N, C]
         w, t, n, c = x.shape
         parts = [x.transpose(0, 2, 1, 3).reshape(w, n, t * c)]  # [W, N, T_in*C]

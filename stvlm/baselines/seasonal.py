@@ -10,9 +10,11 @@ from stvlm.baselines.base import Baseline, target_steps, training_steps
 from stvlm.config import Config, TrainConfig, config_class, field
 
 
-def _targets_of(forecast: Any) -> np.ndarray:
-    """``[T, N, C_out]`` raw values of the target channels."""
-    return forecast.data.values[..., list(forecast.data.info.target_channels)]
+def _targets_of(forecast: Any, *, filled: bool = True) -> np.ndarray:
+    """``[T, N, C_out]`` values of the target channels: as models read them (NaN carried
+    forward, see :mod:`stvlm.data.missing`), or with ``filled=False`` as observed (NaN kept)."""
+    values = forecast.filled_values if filled else forecast.data.values
+    return values[..., list(forecast.data.info.target_channels)]
 
 
 @config_class
@@ -100,7 +102,7 @@ class HistoricalAverage(Baseline):
         return data.dow[steps] * data.info.steps_per_day + data.tod[steps]
 
     def fit(self, forecast: Any, train: TrainConfig) -> dict[str, Any]:
-        values = _targets_of(forecast).astype(np.float64)
+        values = _targets_of(forecast, filled=False).astype(np.float64)  # missing left out below
         if self.cfg.history == "all":
             first_test_target = int(forecast.splits.test.min()) + forecast.protocol.input_len
             steps = np.arange(first_test_target, dtype=np.int64)  # [S]

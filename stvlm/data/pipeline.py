@@ -19,6 +19,7 @@ import torch
 from stvlm.config import DataConfig, FewShotConfig
 from stvlm.data.batch import STBatch
 from stvlm.data.fewshot import select_few_shot
+from stvlm.data.missing import fill_forward
 from stvlm.data.protocols import Protocol, resolve_protocol
 from stvlm.data.scalers import SCALERS, StandardScaler
 from stvlm.data.series import SpatioTemporalData
@@ -51,6 +52,11 @@ class ForecastData:
         few_shot: the few-shot selection that produced ``splits.train``.
         lookback_lags: periodic lookback lags in steps (each >= ``T_out``); every window of
             every part must have them inside the series.
+
+    Attributes:
+        filled_values: ``[T, N, C]`` the series as models read it (original units): NaN
+            entries replaced by :func:`~stvlm.data.missing.fill_forward`. Inputs, lookback and
+            the naive baselines come from it; :meth:`targets` and ``STBatch.y`` keep NaN.
     """
 
     def __init__(
@@ -77,8 +83,11 @@ class ForecastData:
                 f"[0, {data.num_channels})"
             )
         _check_lookback(self.lookback_lags, splits, protocol, data.info.name)
+        # What models read: NaN entries carried forward (the training mean before the first
+        # finite value); targets keep their NaN, so metrics and losses leave them out.
+        self.filled_values = fill_forward(data.values, scaler.mean)  # [T, N, C] original units
         # Computed once; every batch on every device is gathered from these.
-        self._scaled = np.asarray(scaler.transform(data.values), dtype=np.float32)  # [T, N, C]
+        self._scaled = np.asarray(scaler.transform(self.filled_values), dtype=np.float32)  # [T, N, C]
         self._raw_targets = np.ascontiguousarray(
             data.values[..., list(self.target_channels)], dtype=np.float32
         )  # [T, N, C_out]

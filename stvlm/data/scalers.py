@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from stvlm.errors import ConfigError
+from stvlm.errors import ConfigError, DataError
 from stvlm.registry import Registry
 
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
@@ -52,7 +52,10 @@ class StandardScaler:
             stop: end step (exclusive); ``None`` = the whole series.
 
         Returns:
-            The fitted scaler (statistics computed in float64).
+            The fitted scaler (statistics computed in float64 over the finite entries).
+
+        Raises:
+            DataError: a channel has no finite value in the fitted steps.
         """
         part = np.asarray(values[start:stop], dtype=np.float64)  # [T_fit, N, C]
         if part.ndim != 3 or part.shape[0] == 0:
@@ -61,7 +64,17 @@ class StandardScaler:
                 f"of shape {tuple(np.shape(values))}"
             )
         flat = part.reshape(-1, part.shape[-1])  # [T_fit * N, C]
-        return cls(flat.mean(axis=0), flat.std(axis=0))
+        finite = np.isfinite(flat)  # [T_fit * N, C]
+        empty = [c for c in range(flat.shape[1]) if not finite[:, c].any()]
+        if empty:
+            raise DataError(
+                f"scaler fit: channel(s) {empty} have no finite value in steps [{start}, {stop}) "
+                "(the training part); the data cannot be scaled"
+            )
+        if finite.all():
+            return cls(flat.mean(axis=0), flat.std(axis=0))
+        kept = np.where(finite, flat, np.nan)  # non-finite entries are left out
+        return cls(np.nanmean(kept, axis=0), np.nanstd(kept, axis=0))
 
     @property
     def num_channels(self) -> int:

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stvlm.data.missing import NonFinite
+from stvlm.errors import DataError
+
 
 @dataclass(frozen=True, kw_only=True)
 class FileSpec:
@@ -116,6 +119,10 @@ class SpatioTemporalData:
             target; protocols keep as test part exactly the windows whose first target step is
             at or after it (window start >= ``test_target_start - input_len``), so the test
             targets are the published ones whatever the input length.
+
+    Non-finite values are data: ``nonfinite`` counts the NaN and Inf entries as given, Inf
+    entries are stored as NaN (missing), and a series without a single finite value is a
+    :class:`DataError`. See :mod:`stvlm.data.missing` for how models read missing entries.
     """
 
     info: DatasetInfo
@@ -129,9 +136,20 @@ class SpatioTemporalData:
     node_side: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     step_side: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     test_target_start: int | None = None
+    nonfinite: NonFinite = dataclasses.field(init=False, default=NonFinite(0, 0))
 
     def __post_init__(self) -> None:
         t, n, c = self.values.shape
+        counts = NonFinite.of(self.values)
+        object.__setattr__(self, "nonfinite", counts)
+        if counts.total == self.values.size:
+            raise DataError(
+                f"dataset {self.info.name!r}: values has no finite entry "
+                f"({counts.describe(self.values.size)})"
+            )
+        if counts.inf:
+            clean = np.where(np.isinf(self.values), np.nan, self.values).astype(self.values.dtype)
+            object.__setattr__(self, "values", clean)
         if self.tod.shape != (t,) or self.dow.shape != (t,):
             raise ValueError(f"tod/dow must be [T={t}], got {self.tod.shape} / {self.dow.shape}")
         if self.coords is not None and self.coords.shape != (n, 2):
