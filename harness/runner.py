@@ -27,6 +27,7 @@ from harness.arms import Arm, build_arms
 from harness.plan import StudyPlan
 from harness.preflight import PreflightResult, preflight
 from harness.spec import StudySpec
+from harness.paths import check_optuna_storage, check_output_dir
 from harness.storage import experiment_path, resolve_data_root, resolve_results_dir, resolve_storage
 
 log = logging.getLogger(__name__)
@@ -81,10 +82,9 @@ def prepare_study(spec: StudySpec, options: StudyOptions) -> PreparedStudy:
         spec = spec.replace(num_samples=options.num_samples)
     if options.optuna_storage is not None:
         spec = spec.replace(optuna_storage=options.optuna_storage)
+    check_optuna_storage(spec.optuna_storage)  # before anything starts
+    check_output_dir(results_dir / spec.name, "--results-dir")
     arms = build_arms(spec, data_root)
-    from harness.search import optuna_storage
-
-    optuna_storage(spec.optuna_storage)  # validates the URL before anything starts
     checks = preflight(arms)
     plan = StudyPlan(spec, arms, data_root)
     return PreparedStudy(spec, arms, plan, checks, results_dir / spec.name, storage,

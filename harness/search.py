@@ -32,6 +32,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from harness.arms import applies
 from harness.plan import StudyPlan
+from harness.paths import check_optuna_storage
 from harness.spec import NuisanceParam
 from stvlm.errors import ConfigError
 from stvlm.registry import Registry
@@ -74,14 +75,11 @@ class BudgetAwareOptunaSearch(OptunaSearch):
 
 def optuna_storage(url: str | None) -> optuna.storages.BaseStorage | None:
     """An Optuna storage: ``sqlite:///abs/path.db`` (any RDB URL) or an absolute journal file."""
+    check_optuna_storage(url)
     if url is None:
         return None
     if "://" in url:
-        if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).is_absolute():
-            raise ConfigError(f"optuna_storage = {url!r} is not allowed; use sqlite:////abs/path.db")
         return optuna.storages.RDBStorage(url)
-    if not Path(url).is_absolute():
-        raise ConfigError(f"optuna_storage = {url!r} is not allowed; give an absolute journal file path")
     from optuna.storages.journal import JournalFileBackend
 
     return optuna.storages.JournalStorage(JournalFileBackend(url))

@@ -33,6 +33,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+from harness.paths import check_optuna_storage
 from stvlm.config import Config, config_class, field
 from stvlm.errors import ConfigError
 
@@ -173,6 +174,7 @@ class StudySpec(Config):
             self.fail("seeds", "is not allowed; seeds must be distinct")
         if not self.metric.startswith("val_"):
             self.fail("metric", "is not allowed; studies select on validation metrics (val_<metric>)")
+        check_optuna_storage(self.optuna_storage, files=False)
         from stvlm.metrics import METRICS
 
         base = re.sub(r"_h\d+$", "", self.metric[len("val_"):])

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.commands.base import COMMANDS, Command, add_data_root, emit
+from harness.paths import check_output_file
 from stvlm.errors import ConfigError
 
 
@@ -68,6 +69,8 @@ def _run(args: argparse.Namespace) -> int:
     from stvlm.data.pipeline import prepare
     from stvlm.evaluation import evaluate_baseline
 
+    if args.json:
+        check_output_file(args.json, "--json")
     if args.checkpoint:
         return _run_checkpoint(args)
     if not args.model or not args.dataset:
@@ -90,6 +93,10 @@ def _run(args: argparse.Namespace) -> int:
         f"{args.model} on {args.dataset} ({protocol.name} protocol, few-shot {few_shot.label}, "
         f"{forecast.num_windows('train')} training windows, {forecast.num_windows('test')} test windows)"
     )
+    bad = forecast.data.nonfinite
+    if bad.total:
+        emit(f"non-finite values: {bad.describe(forecast.data.values.size)}; never scored as "
+             "targets, read as the last finite value of their node as inputs")
     emit(metrics_table(result.test, protocol.metrics, protocol.report_horizons,
                        minutes=forecast.data.info.interval_minutes))
     if args.json:

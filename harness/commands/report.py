@@ -7,6 +7,7 @@ import shlex
 from typing import Any
 
 from harness.commands.base import COMMANDS, Command, emit
+from harness.paths import check_output_dir
 
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -37,6 +38,8 @@ def run_report(args: argparse.Namespace) -> int:
     """Build the report described by parsed arguments and print where it went."""
     from harness.report import ReportConfig, build_report
 
+    if args.out is not None:
+        check_output_dir(args.out, "--out")
     cfg = ReportConfig.from_dict({"metric": args.metric, "level": args.level})
     command = report_command(args)
     out = build_report(args.results, args.out, args.anchors, config=cfg, command=command)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.commands.base import COMMANDS, Command, emit
+from harness.paths import check_output_dir
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -16,6 +17,8 @@ def _run(args: argparse.Namespace) -> int:
     from stvlm.experiment import ExperimentConfig, prepare_run, run_experiment
     from stvlm.io import atomic_write_json
 
+    if args.out:
+        check_output_dir(args.out, "--out")
     raw = load_mapping(args.config) if args.config else ExperimentConfig.default().to_dict()
     data = [f"data.{key}={json.dumps(value)}" for key, value in (
         ("dataset", args.dataset), ("protocol", args.protocol), ("few_shot.ratio", args.few_shot),

@@ -1,0 +1,162 @@
+"""Every bad-input case of issue 11, table driven: exit status 2, one line naming the problem, no
+traceback, and nothing run first. Non-finite values are data, not bad input: they score."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _byo(root: Path, name: str, values: np.ndarray) -> Path:
+    """A bring-your-own dataset folder ``root/name`` (hourly, one flow channel)."""
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "values.npy", values.astype(np.float32))
+    (folder / "dataset.toml").write_text(
+        f'name = "{name}"\ninterval_minutes = 60\nchannels = ["flow"]\nunits = ["veh/h"]\n'
+    )
+    return root
+
+
+def _series(kind: str) -> np.ndarray:
+    """600 hourly steps x 10 nodes = 6,000 cells, 100 of them NaN / Inf / all NaN."""
+    rng = np.random.default_rng(0)
+    values = rng.random((600, 10, 1)) * 20
+    flat = values.reshape(-1)
+    cells = rng.choice(flat.size, 100, replace=False)
+    if kind == "all-nan":
+        flat[:] = np.nan
+    else:
+        flat[cells] = {"nan": np.nan, "inf": np.inf}[kind]
+    return values
+
+
+def _all_nan(tmp: Path, data_root: Path) -> list[str]:
+    root = _byo(tmp, "allnan", _series("all-nan"))
+    return ["evaluate", "--dataset", "allnan", "--model", "ridge", "--data-root", str(root)]
+
+
+def _json_is_a_directory(tmp: Path, data_root: Path) -> list[str]:
+    return ["evaluate", "--dataset", "los-loop", "--model", "ridge", "--data-root", str(data_root),
+            "--json", str(tmp)]
+
+
+def _json_folder_missing(tmp: Path, data_root: Path) -> list[str]:
+    return ["evaluate", "--dataset", "los-loop", "--model", "ridge", "--data-root", str(data_root),
+            "--json", str(tmp / "nope" / "m.json")]
+
+
+def _json_folder_is_a_file(tmp: Path, data_root: Path) -> list[str]:
+    (tmp / "f.txt").write_text("x")
+    return ["evaluate", "--dataset", "los-loop", "--model", "ridge", "--data-root", str(data_root),
+            "--json", str(tmp / "f.txt" / "m.json")]
+
+
+def _train_out_is_a_file(tmp: Path, data_root: Path) -> list[str]:
+    (tmp / "f.txt").write_text("x")
+    return ["train", "--out", str(tmp / "f.txt"), "--data-root", str(data_root)]
+
+
+def _report_out_is_a_file(tmp: Path, data_root: Path) -> list[str]:
+    (tmp / "f.txt").write_text("x")
+    return ["report", str(tmp), "--out", str(tmp / "f.txt")]
+
+
+def _misspelled_nested_key(tmp: Path, data_root: Path) -> list[str]:
+    return ["train", "--set", "model.fusion.dpeth=2", "--data-root", str(data_root)]
+
+
+def _builtin_name_reused(tmp: Path, data_root: Path) -> list[str]:
+    root = _byo(tmp, "los-loop-mine", _series("nan"))
+    toml = root / "los-loop-mine" / "dataset.toml"
+    toml.write_text(toml.read_text().replace('name = "los-loop-mine"', 'name = "los-loop"'))
+    return ["evaluate", "--dataset", "los-loop", "--model", "ridge", "--data-root", str(root)]
+
+
+# (id, argv builder, the whole error line after "stvlm: error: " with {tmp} for the folder)
+CASES: list[tuple[str, Callable[[Path, Path], list[str]], str]] = [
+    ("all-nan-values", _all_nan,
+     "dataset 'allnan': values has no finite entry (6,000 NaN, 0 Inf of 6,000 entries)"),
+    ("json-is-a-directory", _json_is_a_directory, "--json '{tmp}' is a directory; give a file path"),
+    ("json-folder-missing", _json_folder_missing,
+     "--json '{tmp}/nope/m.json': folder '{tmp}/nope' does not exist"),
+    ("json-folder-is-a-file", _json_folder_is_a_file,
+     "--json '{tmp}/f.txt/m.json': '{tmp}/f.txt' is not a folder"),
+    ("train-out-is-a-file", _train_out_is_a_file, "--out '{tmp}/f.txt' is a file; give a folder"),
+    ("report-out-is-a-file", _report_out_is_a_file, "--out '{tmp}/f.txt' is a file; give a folder"),
+    ("misspelled-nested-key", _misspelled_nested_key,
+     "unknown key model.fusion.dpeth in FusionConfig; allowed: depth, heads, spatial_bias, "
+     "bias_sigma"),
+    ("builtin-name-reused", _builtin_name_reused,
+     "{tmp}/los-loop-mine/dataset.toml: name 'los-loop' is a built-in dataset; choose another name"),
+]
+
+
+@pytest.mark.parametrize(("case", "argv", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path: Path, data_root: Path, case: str,
+                                          argv: Callable[[Path, Path], list[str]], expected: str) -> None:
+    code = main(argv(tmp_path, data_root))
+    out, err = capsys.readouterr()
+    assert code == 2, (out, err)
+    assert "Traceback" not in err + out
+    assert err.strip().splitlines() == ["stvlm: error: " + expected.format(tmp=tmp_path)]
+
+
+def test_unwritable_json_folder_is_refused_before_any_work(capsys, tmp_path: Path, data_root: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root writes anywhere")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        code = main(["evaluate", "--dataset", "los-loop", "--model", "ridge", "--data-root",
+                     str(data_root), "--json", str(locked / "m.json")])
+    finally:
+        locked.chmod(0o700)
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert err.strip().splitlines() == [
+        f"stvlm: error: --json '{locked}/m.json': folder '{locked}' is not writable"
+    ]
+
+
+@pytest.mark.parametrize("kind", ["nan", "inf"])
+def test_nan_and_inf_values_are_data_that_scores(capsys, tmp_path: Path, kind: str) -> None:
+    root = _byo(tmp_path, "holes", _series(kind))
+    code = main(["data", "info", "holes", "--data-root", str(root), "--json"])
+    record = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert (record["nan_entries"], record["inf_entries"]) == ((100, 0) if kind == "nan" else (0, 100))
+    out_file = tmp_path / "m.json"
+    code = main(["evaluate", "--dataset", "holes", "--model", "ridge", "--data-root", str(root),
+                 "--json", str(out_file)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    words = "100 NaN, 0 Inf" if kind == "nan" else "0 NaN, 100 Inf"
+    assert f"non-finite values: {words} of 6,000 entries; never scored as targets" in out
+    metrics = json.loads(out_file.read_text())["metrics"]["test"]
+    assert metrics and all(np.isfinite(v) for v in metrics.values())
+
+
+def test_study_script_refuses_a_storage_without_its_driver_at_once() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "studies" / "fewshot.py"), "--smoke-test", "--optuna-storage",
+         "mysql://x"], capture_output=True, text=True, cwd=REPO, timeout=600,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "fewshot.py: error: optuna_storage = 'mysql://x' needs the database driver 'MySQLdb', "
+        "which is not installed; run: pip install mysqlclient"
+    ]
