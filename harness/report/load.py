@@ -70,15 +70,16 @@ def metric_columns(frame: pl.DataFrame, split: str = "test") -> list[tuple[str, 
     return out
 
 
-def _version_of(path: Path, frame: pl.DataFrame, spec: dict[str, Any]) -> str | None:
+def _version_of(path: Path, frame: pl.DataFrame, spec: dict[str, Any]) -> tuple[str | None, Path]:
+    """The results format version and the file that states it (the Parquet file, else study.json)."""
     meta = pl.read_parquet_metadata(path)
     if "format_version" in meta:
-        return str(meta["format_version"])
+        return str(meta["format_version"]), path
     if "format_version" in frame.columns and frame.height:
-        return str(frame["format_version"][0])
+        return str(frame["format_version"][0]), path
     if "format_version" in spec:
-        return str(spec["format_version"])
-    return None
+        return str(spec["format_version"]), path.parent / "study.json"
+    return None, path
 
 
 def _read_parquet(path: Path, required: tuple[str, ...], spec: dict[str, Any]) -> pl.DataFrame:
@@ -87,10 +88,10 @@ def _read_parquet(path: Path, required: tuple[str, ...], spec: dict[str, Any]) -
     except Exception as err:  # polars raises several types for unreadable files
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ResultsError(f"{path}: not a readable Parquet file ({first})") from None
-    version = _version_of(path, frame, spec)
+    version, where = _version_of(path, frame, spec)
     if version is not None and version != str(FORMAT_VERSION):
         raise ResultsError(
-            f"{path}: results format_version {version} is not supported; this report reads "
+            f"{where}: results format_version {version} is not supported; this report reads "
             f"format_version {FORMAT_VERSION} (re-run the study or use a matching stvlm version)"
         )
     missing = [c for c in required if c not in frame.columns]

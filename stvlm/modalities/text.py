@@ -296,8 +296,10 @@ class TokenTable:
         texts = list(unique)
         enc = tokenizer(texts, padding="max_length", truncation=True, max_length=max_length,
                         return_tensors="pt")
-        full = tokenizer(texts, truncation=False)["input_ids"]
-        truncated = sum(len(t) > max_length for t in full)
+        # One token past the limit tells a cut prompt; an uncapped call would make the tokenizer
+        # warn about sequences longer than the model's maximum (noise: they are cut above).
+        over = tokenizer(texts, truncation=True, max_length=max_length + 1)["input_ids"]
+        truncated = sum(len(t) > max_length for t in over)
         if truncated:
             logger.warning("%d of %d distinct prompts were truncated to max_length=%d tokens",
                            truncated, len(texts), max_length)

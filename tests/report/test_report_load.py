@@ -108,6 +108,8 @@ def test_format_version_mismatch(demo_study: Path, where: str) -> None:
         (demo_study / "study.json").write_text(json.dumps({**spec, "format_version": 99}))
     with pytest.raises(ResultsError) as err:
         load_study(demo_study)
+    named = "study.json" if where == "study.json" else "trials.parquet"
+    assert _one_line(err).startswith(f"{demo_study / named}: ")
     assert _one_line(err).endswith(
         f"results format_version 99 is not supported; this report reads format_version {FORMAT_VERSION} "
         "(re-run the study or use a matching stvlm version)")

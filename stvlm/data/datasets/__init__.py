@@ -68,11 +68,12 @@ def dataset_entry(name: str, data_root: str | Path | None = None) -> BuiltinData
     Raises:
         UnknownNameError: ``name`` is neither built in nor found in the data root; the message
             lists the known names.
+        DataError: a bring-your-own dataset in the data root takes a built-in name.
     """
+    root = optional_data_root(data_root)
+    custom = _custom(root)  # a bring-your-own folder that reuses a built-in name is an error
     if name in DATASETS:
         return DATASETS.get(name)
-    root = optional_data_root(data_root)
-    custom = _custom(root)
     if name in custom:
         return custom[name]
     known = DATASETS.names() + sorted(custom)
