@@ -178,20 +178,7 @@ class STVLM(nn.Module):
         Returns:
             ``[B, T_out, N, C_out]`` in the dataset's original units.
         """
-        x = batch.x
-        lookback = batch.lookback if self.context.lookback_lags else None
-        if self.context.lookback_lags and lookback is None:
-            raise ValueError(
-                f"the model was built for {self.context.lookback_lags} lookback lags but the "
-                "batch has no lookback"
-            )
-        targets = list(self.context.target_channels)
-        stats = InstanceStats.of(x) if self.cfg.series.instance_norm else None
-        if stats is not None:
-            x = stats.normalize(x)  # [B, T_in, N, C]
-            if lookback is not None:
-                lookback = (lookback - stats.mean[:, None][..., targets]) / stats.std[:, None][..., targets]
-        prior = lookback[:, :, self.context.input_len:].mean(dim=1) if lookback is not None else None
+        x, lookback, stats, prior = self.normalized_inputs(batch)
         with self._stage("image"):
             pixels = None
             if self.image_encoder is not None:
@@ -233,6 +220,42 @@ class STVLM(nn.Module):
                 pred = stats.denormalize(pred, self.context.target_channels)
             pred = pred * self.target_std + self.target_mean
         return pred
+
+    def normalized_inputs(
+        self, batch: STBatch
+    ) -> tuple[torch.Tensor, torch.Tensor | None, InstanceStats | None, torch.Tensor | None]:
+        """The batch as the model's paths see it.
+
+        Returns:
+            ``x [B, T_in, N, C]`` and ``lookback [B, P, T_in + T_out, N, C_out]`` (instance
+            normalised when ``series.instance_norm``), the instance statistics (or ``None``),
+            and the seasonal prior ``[B, T_out, N, C_out]``: the mean of the lookback at each
+            target step (``None`` without lookback lags).
+        """
+        x = batch.x
+        lookback = batch.lookback if self.context.lookback_lags else None
+        if self.context.lookback_lags and lookback is None:
+            raise ValueError(
+                f"the model was built for {self.context.lookback_lags} lookback lags but the "
+                "batch has no lookback"
+            )
+        targets = list(self.context.target_channels)
+        stats = InstanceStats.of(x) if self.cfg.series.instance_norm else None
+        if stats is not None:
+            x = stats.normalize(x)  # [B, T_in, N, C]
+            if lookback is not None:
+                lookback = (lookback - stats.mean[:, None][..., targets]) / stats.std[:, None][..., targets]
+        prior = lookback[:, :, self.context.input_len:].mean(dim=1) if lookback is not None else None
+        return x, lookback, stats, prior
+
+    def to_model_units(self, y: torch.Tensor, stats: InstanceStats | None) -> torch.Tensor:
+        """Targets ``y [B, T_out, N, C_out]`` in original units -> the units the head predicts
+        (scaled, then instance normalised): the inverse of the forward pass's last steps."""
+        y = (y - self.target_mean) / self.target_std
+        if stats is not None:
+            idx = list(self.context.target_channels)
+            y = (y - stats.mean[..., idx]) / stats.std[..., idx]
+        return y
 
     def _image_window(self, x: torch.Tensor, prior: torch.Tensor | None) -> torch.Tensor:
         """The window the image shows: ``x [B, T_in, N, C]``, followed by the seasonal prior of

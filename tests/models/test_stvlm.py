@@ -89,6 +89,7 @@ def test_same_seed_gives_identical_outputs(forecast):
 @pytest.mark.parametrize("instance_norm", [False, True])
 def test_predictions_are_in_original_units(forecast, instance_norm):
     cfg = config()
+    cfg = cfg.replace(head=cfg.head.replace(highway_init="zero"))  # the highway adds 0 too
     model = build(cfg.replace(series=cfg.series.replace(instance_norm=instance_norm)), forecast)
     with torch.no_grad():  # a head that predicts 0 in normalised units
         model.head.net.weight.zero_()
@@ -211,7 +212,7 @@ def test_residual_head_starts_at_the_seasonal_prior(lookback_forecast, name):
     f = lookback_forecast
     assert f.lookback_lags == (4,)
     cfg = config(name, "node_time", 1)
-    cfg = cfg.replace(head=cfg.head.replace(zero_init=True))
+    cfg = cfg.replace(head=cfg.head.replace(zero_init=True, highway_init="zero"))
     model = build(cfg, f).eval()
     batch = next(f.batches("test", 5))
     pred = model(batch)
@@ -244,3 +245,43 @@ def test_no_parameter_used_at_test_time_stays_untrained(lookback_forecast):
     time_tables = [n for n, _ in model.named_parameters() if "tod_emb" in n or "dow_emb" in n]
     assert time_tables == [] and not any(isinstance(m, torch.nn.Embedding) and m.num_embeddings in (4, 7)
                                          for m in model.series.modules())
+
+
+@pytest.mark.parametrize("missing_value", [None, 0.0])
+def test_ridge_highway_start_is_the_least_squares_fit_of_the_training_windows(missing_value):
+    """With alpha = 0 the first forecast's residuals on the observed training entries are
+    orthogonal to every highway input and to the bias (the normal equations), output by output."""
+    rng = np.random.default_rng(3)
+    t = 60
+    values = (rng.random((t, N, 1)) * 50 + 1).astype(np.float32)
+    values[rng.random(values.shape) < 0.2] = 0.0  # zeros: missing under missing_value = 0
+    info = DatasetInfo(name="toy", folder="TOY", title="toy", description="Hand-made counts.",
+                       nodes=N, steps=t, interval_minutes=360, channels=("count",), units=("n",))
+    steps = np.arange(t)
+    data = SpatioTemporalData(info=info, values=values, tod=steps % 4, dow=(steps // 4) % 7)
+    proto = Protocol(name="standard", input_len=T_IN, output_len=T_OUT, report_horizons=(1, 3),
+                     pooling="step", overall="horizon_mean", split=(0.6, 0.2, 0.2),
+                     lookback_days=(1,), missing_value=missing_value)
+    f = prepare_forecast(data, proto)
+    cfg = config("vilt", "node_time", 1)
+    cfg = cfg.replace(head=cfg.head.replace(zero_init=True, highway_init="ridge", highway_alpha=0.0))
+    model = build(cfg, f).eval()
+    assert model.highway.weight.abs().sum() > 0
+    batch = next(f.batches("train", 1000))
+    with torch.no_grad():
+        pred = model(batch).double()  # [W, T_out, N, 1]
+        x, lookback, _, _ = model.normalized_inputs(batch)
+        feats = model.series.node_features(x, lookback).double()  # [W, N, F]
+    observed = batch.y != 0 if missing_value == 0.0 else torch.ones_like(batch.y, dtype=torch.bool)
+    resid = torch.where(observed, pred - batch.y.double(), torch.zeros_like(pred))[..., 0]  # [W, T_out, N]
+    ones = feats.new_ones(*feats.shape[:2], 1)
+    normal = torch.einsum("wtn,wnf->tf", resid, torch.cat([feats, ones], dim=-1))  # [T_out, F+1]
+    scale = float(resid.abs().sum())
+    assert scale > 1.0
+    assert float(normal.abs().max()) < 1e-6 * scale * float(feats.abs().max())
+
+
+def test_ridge_highway_start_needs_a_highway():
+    head = STVLMConfig.tiny().head
+    with pytest.raises(ConfigError, match=r"highway_init = 'ridge' needs highway = true"):
+        head.replace(highway=False, highway_init="ridge")

@@ -1,0 +1,86 @@
+"""Closed-form start of ST-VLM's linear highway (``head.highway_init = "ridge"``).
+
+The highway maps each node's window and lookback values to its forecast, one linear map shared
+by all nodes. Trained by SGD from zero it moves slowly (a few hundred optimizer steps at
+``lr = 1e-3`` in the few-shot settings), while the backbone path, with many more parameters,
+fits and then over-fits first. Starting the highway at its ridge solution on the training
+windows puts the model's first forecast at a fitted linear one (the same estimator as the
+``ridge`` baseline, on the model's own inputs) and leaves the backbone path the correction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import torch
+
+from stvlm.data.batch import STBatch
+from stvlm.metrics import observed_mask
+from stvlm.models.stvlm import STVLM
+
+log = logging.getLogger(__name__)
+
+
+@torch.no_grad()
+def ridge_highway(
+    model: STVLM, batches: Iterable[STBatch], *, missing_value: float | None, alpha: float
+) -> dict[str, float]:
+    """Set ``model.highway`` to the ridge regression of the training targets on its inputs.
+
+    The regression target of each (window, node, target step, channel) is the value the
+    highway must add in the head's units: the target, scaled (and instance normalised), minus
+    the seasonal prior when ``head.residual = "lookback"`` (the head starts at zero under
+    ``head.zero_init``, so the model's first forecast is prior + highway). Entries that are not
+    observations (``missing_value``, NaN) are left out, output by output; each entry is
+    weighted by the square of its scale back to original units (normalised to mean 1), so the
+    fit minimises squared error in original units. The bias is not penalised.
+
+    Args:
+        model: an ST-VLM with a highway (``head.highway`` and series tokens).
+        batches: the training windows.
+        missing_value: the dataset's missing-value marker (``None``: only NaN is missing).
+        alpha: L2 penalty on the weights, in rows (a row is one window of one node).
+
+    Returns:
+        ``{"rows": windows x nodes, "entries": observed entries, "features": F}``.
+    """
+    if model.highway is None:
+        raise ValueError("ridge_highway needs a model with a highway (head.highway, use_series)")
+    width = model.highway.in_features + 1  # F + bias
+    outputs = model.highway.out_features  # T_out * C_out
+    gram = torch.zeros(outputs, width, width, dtype=torch.float64)  # [O, F+1, F+1]
+    rhs = torch.zeros(outputs, width, dtype=torch.float64)  # [O, F+1]
+    rows, entries, weight_sum = 0, 0, 0.0
+    residual = model.cfg.head.residual == "lookback"
+    for batch in batches:
+        x, lookback, stats, prior = model.normalized_inputs(batch)
+        feats = model.series.node_features(x, lookback).double()  # [B, N, F]
+        target = model.to_model_units(batch.y.float(), stats)  # [B, T_out, N, C_out]
+        if residual and prior is not None:
+            target = target - prior.float()
+        scale = model.target_std.expand_as(target)  # [B, T_out, N, C_out]
+        if stats is not None:
+            scale = scale * stats.std[..., list(model.context.target_channels)]
+        mask = observed_mask(batch.y, missing_value) & torch.isfinite(target)
+        weight = torch.where(mask, scale.square(), torch.zeros_like(scale)).double()
+        target = torch.where(mask, target, torch.zeros_like(target)).double()
+        b, n = feats.shape[:2]
+        f = torch.cat([feats, feats.new_ones(b, n, 1)], dim=-1).reshape(b * n, width)  # [R, F+1]
+        t = target.permute(0, 2, 1, 3).reshape(b * n, outputs)  # [R, T_out*C_out], highway order
+        w = weight.permute(0, 2, 1, 3).reshape(b * n, outputs)  # [R, O]
+        gram += torch.einsum("ro,rf,rg->ofg", w, f, f).cpu()
+        rhs += torch.einsum("ro,rf->of", w * t, f).cpu()
+        rows, entries, weight_sum = rows + b * n, entries + int(mask.sum()), weight_sum + float(w.sum())
+    if not entries:
+        raise ValueError("ridge_highway: the training windows have no observed target entry")
+    mean_weight = weight_sum / entries
+    penalty = torch.full((width,), alpha * mean_weight, dtype=torch.float64)
+    penalty[-1] = 0.0  # the bias is not penalised
+    system = gram + torch.diag(penalty)[None] + 1e-9 * mean_weight * torch.eye(width)[None]
+    solution = torch.linalg.solve(system, rhs.unsqueeze(-1)).squeeze(-1)  # [O, F+1]
+    weight_param = model.highway.weight
+    weight_param.copy_(solution[:, :-1].to(weight_param.dtype))
+    model.highway.bias.copy_(solution[:, -1].to(weight_param.dtype))
+    log.info("highway: ridge start on %d rows (%d entries), alpha %g", rows, entries, alpha)
+    return {"rows": rows, "entries": entries, "features": width - 1}
