@@ -73,7 +73,7 @@ METRICS = ("mae", "rmse", "wape", "mae_all", "rmse_all", "wape_all", "bias")
 REFERENCE_LINES = ("historical-average-all",)
 # ST-VLM: the tiny ViLT preset (random weights) with the defaults of STVLMConfig: periodic
 # lookback in the series tokens and the image, cyclic calendar features, a residual head on the
-# seasonal prior with a linear highway, LoRA r4, fusion at layer 1, one token per node.
+# seasonal prior with a linear highway started at its ridge fit, LoRA r4, fusion at layer 1, one token per node.
 STVLM_MODEL = STVLMConfig.tiny()
 # One budget for ST-VLM and the neural baselines: AdamW, warm-up + cosine, early stopping on
 # validation MAE (the best epoch's weights are scored), loss over observed entries.
@@ -238,12 +238,15 @@ def readme(result: dict[str, Any]) -> str:
         f"{s['dataset']} {k.split('|')[1]}: {s['windows']['train']} training windows from step "
         f"{s['parts']['train']['steps'][0]}, lookback lags {s['lookback_lags']} steps, "
         f"{s['windows']['val']} val / {s['windows']['test']} test windows"
+        + (f" (code {s['git_commit'][:7]})" if s.get("git_commit") else "")
         for k, s in result["splits"].items())
+    commits = sorted({s["git_commit"] for s in result["splits"].values() if s.get("git_commit")})
+    code = ", ".join(commits) if commits else (result.get("git_commit") or "?")
     return "\n".join([
         "# Few-shot accuracy: ST-VLM vs every baseline, paired day-block bootstrap intervals", "",
         "Commands (each run adds its (dataset, setting) pairs to `fewshot_accuracy.json`):", "",
         *[f"    {c}" for c in meta["commands"]], "",
-        f"Machine: {meta['machine']}. Code: commit {result.get('git_commit') or '?'}.", "",
+        f"Machine: {meta['machine']}. Code: commit {code} (per (dataset, setting) in Splits).", "",
         "Protocol `standard` with periodic lookback (same time of day 1 and 7 days before each input "
         "and target step, where the series has it). `MAE`/`RMSE`/`WAPE`: the literature's metrics, "
         "masked where true > 0, mean over the 12 horizons; `MAE all`/`RMSE all`: every observed entry; "
@@ -256,7 +259,7 @@ def readme(result: dict[str, Any]) -> str:
         "ST-VLM: `STVLMConfig.tiny()` (ViLT, 32 wide, 2 layers, RANDOM weights: no pretrained "
         "weights can be downloaded here), one series token per node with its lookback, cyclic "
         "calendar features, fusion at layer 1, LoRA r4, residual head on the seasonal prior with a "
-        "linear highway.", "",
+        "linear highway that starts at its ridge fit to the training windows (`head.highway_init`).", "",
         f"Splits: {splits}.", "",
         "## Result (test windows)", "", *table_lines(result["rows"]), "",
         "## ST-VLM against each baseline", "",
@@ -279,7 +282,9 @@ def readme(result: dict[str, Any]) -> str:
         "los-loop at 10%): training loss mae vs mse vs huber (mae best), lr 1e-3 vs 3e-3 (level), "
         "compact vs full prompt (level), head starting at zero vs random (zero: level on "
         "nycbike-drop, removed a los-loop run that ended worse than its prior), and for ridge the "
-        "alpha and shared-vs-per-node grid in `RidgeConfig`. Two early development runs printed "
+        "alpha and shared-vs-per-node grid in `RidgeConfig`; the highway's start, zero vs ridge, and "
+        "its alpha in 3..3,000 (one seed each on los-loop, sz-taxi and nycbike-drop: see "
+        "`HeadConfig.highway_init`). Two early development runs printed "
         "test metrics beside validation ones; no choice was made from them.",
         "- `best / run epochs` equal to the epoch cap (40) means the best epoch was the last: "
         "ST-VLM at nycbike-drop 10% (66 windows, 5 optimizer steps per epoch) is under-trained "
@@ -343,7 +348,8 @@ def main() -> int:
             key = lambda r: (r["dataset"], r["setting"])  # noqa: E731
             old["runs"] = [r for r in old["runs"] if key(r) != (dataset, setting)] + res["runs"]
             old["intervals"] = [i for i in old["intervals"] if key(i) != (dataset, setting)] + res["intervals"]
-            old["splits"][f"{dataset}|{setting}"] = {"dataset": dataset, **res["split"]}
+            old["splits"][f"{dataset}|{setting}"] = {"dataset": dataset, **res["split"],
+                                                     "git_commit": started.get("git_commit")}
             old["rows"] = aggregate(old["runs"])
             old["meta"] = {"date": datetime.date.today().isoformat(), "epochs": args.epochs,
                            "machine": f"{os.cpu_count()}-core CPU ({platform.processor() or platform.machine()}), no GPU",
