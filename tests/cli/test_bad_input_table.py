@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from harness.cli import main
+from tests.load import patient
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -152,7 +153,7 @@ def test_nan_and_inf_values_are_data_that_scores(capsys, tmp_path: Path, kind: s
 def test_study_script_refuses_a_storage_without_its_driver_at_once() -> None:
     proc = subprocess.run(
         [sys.executable, str(REPO / "studies" / "fewshot.py"), "--smoke-test", "--optuna-storage",
-         "mysql://x"], capture_output=True, text=True, cwd=REPO, timeout=600,
+         "mysql://x"], capture_output=True, text=True, cwd=REPO, timeout=patient(600),
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr

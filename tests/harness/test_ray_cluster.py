@@ -18,8 +18,11 @@ from harness.progress import quiet_ray
 from harness.runner import StudyOptions, run_study
 from stvlm.errors import ConfigError
 from tests.harness.helpers import TrialKiller, tiny_study
+from tests.load import patient
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(300)]
+# Studies wait on trial events; this is a safety net for a hung test only (a loaded 2-core
+# machine ran these 3-5x slower than idle).
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 
 def _forget_address(address: str) -> None:
@@ -47,7 +50,7 @@ def cluster():
     _forget_address(two_nodes.address)
     try:
         two_nodes.add_node(num_cpus=1)
-        two_nodes.wait_for_nodes(timeout=60)
+        two_nodes.wait_for_nodes(timeout=patient(60))
         ray.init(address=two_nodes.address, log_to_driver=False)
         assert {n["NodeManagerAddress"] for n in ray.nodes()} == {"127.0.0.1"}
         yield two_nodes

@@ -16,15 +16,16 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from tests.harness.helpers import free_port
+from tests.load import patient, wait_until
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(420)]
+# The events decide (see helpers.wait_until); this is a safety net for a hung test only.
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(3600)]
 
 REPO = Path(__file__).resolve().parents[2]
 RAY = str(Path(sys.executable).parent / "ray")
@@ -93,11 +94,11 @@ def head(tmp_path_factory: pytest.TempPathFactory):
                                  env=loopback)
     try:
         env = client_env(f"http://127.0.0.1:{dash}")
-        deadline = time.monotonic() + 90
-        while subprocess.run([RAY, "job", "list", "--address", f"http://127.0.0.1:{dash}"], env=env,
-                             capture_output=True).returncode != 0:
-            assert child.poll() is None and time.monotonic() < deadline, logs.read_text()[-2000:]
-            time.sleep(1)
+        wait_until(
+            lambda: subprocess.run([RAY, "job", "list", "--address", f"http://127.0.0.1:{dash}"],
+                                   env=env, capture_output=True).returncode == 0,
+            what="the job server answering", seconds=90, alive=lambda: child.poll() is None, poll=1,
+        )
         yield f"127.0.0.1:{port}", f"http://127.0.0.1:{dash}"
     finally:
         child.send_signal(signal.SIGTERM)  # `ray start --block` stops its Ray processes on exit
@@ -121,7 +122,7 @@ def submit(dashboard: str, *script_args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [RAY, "job", "submit", "--address", dashboard, "--working-dir", str(REPO), "--",
          sys.executable, *script_args],
-        env=client_env(), capture_output=True, text=True, timeout=300,
+        env=client_env(), capture_output=True, text=True, timeout=patient(300),
     )
 
 
@@ -151,23 +152,29 @@ def test_killed_driver_resumes_without_rerunning_finished_trials(head, data_root
     experiment, trials_file = tmp_path / "ray" / "resume", tmp_path / "results" / "resume" / "trials.parquet"
     with open(tmp_path / "first.log", "w") as log:
         driver = subprocess.Popen(cmd, cwd=REPO, env=client_env(gcs), stdout=log, stderr=subprocess.STDOUT)
+    running: list[str] = []
+
+    def one_finished_and_the_next_checkpointed() -> bool:
+        finished = pl.read_parquet(trials_file)["trial_id"].to_list() if trials_file.is_file() else []
+        states = saved_states(experiment)  # what Tuner.restore will read
+        running[:] = [t for t, (status, epoch) in states.items() if status == "RUNNING" and epoch >= 1]
+        return bool(finished and states.get(finished[0], ("",))[0] == "TERMINATED" and running)
+
     try:
-        deadline = time.monotonic() + 240
-        while True:  # one trial finished (and in the experiment state), the next one checkpointed
-            assert driver.poll() is None and time.monotonic() < deadline, (tmp_path / "first.log").read_text()[-3000:]
-            finished = pl.read_parquet(trials_file)["trial_id"].to_list() if trials_file.is_file() else []
-            states = saved_states(experiment)  # what Tuner.restore will read
-            running = [t for t, (status, epoch) in states.items() if status == "RUNNING" and epoch >= 1]
-            if finished and states.get(finished[0], ("",))[0] == "TERMINATED" and running:
-                break
-            time.sleep(0.5)
+        try:
+            wait_until(one_finished_and_the_next_checkpointed, seconds=240,
+                       what="one trial finished and the next checkpointed",
+                       alive=lambda: driver.poll() is None)
+        except AssertionError as err:
+            raise AssertionError(f"{err}\n{(tmp_path / 'first.log').read_text()[-3000:]}") from None
     finally:
         driver.kill()  # SIGKILL: no chance to save anything
         driver.wait()
     before = pl.read_parquet(trials_file)
     assert before.height == 1
 
-    again = subprocess.run(cmd, cwd=REPO, env=client_env(gcs), capture_output=True, text=True, timeout=300)
+    again = subprocess.run(cmd, cwd=REPO, env=client_env(gcs), capture_output=True, text=True,
+                           timeout=patient(300))
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-2000:]
     assert "study resume resumed and finished" in again.stdout
     after = pl.read_parquet(trials_file)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import matplotlib.image
 import pytest
+from tests.load import patient
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -22,7 +23,7 @@ def _screenshot(html: Path, png: Path, profile: Path) -> subprocess.CompletedPro
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          f"--user-data-dir={profile}", f"--screenshot={png}", "--window-size=1280,2000",
          "--hide-scrollbars", html.resolve().as_uri()],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=patient(120),
     )
 
 

@@ -17,6 +17,7 @@ from report_synthetic import fast_config, write_study
 import harness.commands.report  # noqa: F401  (registers "report" if the package has not yet)
 from harness.cli import main
 from harness.report import ReportConfig, ResultsError, build_report
+from tests.load import patient
 
 REPO = Path(__file__).resolve().parents[2]
 TABLES = {"status", "problem_trials", "seed_summary", "best_configs", "baseline_deltas", "anchor_deltas",
@@ -137,11 +138,11 @@ def test_stvlm_report_command(demo_built: tuple[Path, Path], tmp_path: Path, cap
 def test_studies_report_script(demo_built: tuple[Path, Path], tmp_path: Path) -> None:
     out = tmp_path / "script"
     done = subprocess.run([sys.executable, "studies/report.py", str(demo_built[0]), "--out", str(out)],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+                          cwd=REPO, capture_output=True, text=True, timeout=patient(120))
     assert done.returncode == 0, done.stderr
     assert (out / "report.html").is_file() and done.stdout.startswith("wrote ")
     assert "- report command: python studies/report.py" in (out / "report.md").read_text()
     bad = subprocess.run([sys.executable, "studies/report.py", str(tmp_path / "none")],
-                         cwd=REPO, capture_output=True, text=True, timeout=120)
+                         cwd=REPO, capture_output=True, text=True, timeout=patient(120))
     assert bad.returncode == 2
     assert bad.stderr == f"report: error: {tmp_path / 'none'}: results folder does not exist\n"
