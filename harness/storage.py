@@ -5,7 +5,9 @@
   (``s3://bucket/prefix``, ``gs://...``). Default: ``<results folder>/ray``. Tune and Train use
   the same root; the experiment is ``<storage>/<study>``.
 * **Results** (``trials.parquet``, ``curves.parquet``, ``study.json``): ``--results-dir`` or
-  ``$STVLM_RESULTS``, a local path; default ``results/`` beside the checkout.
+  ``$STVLM_RESULTS``, a local path; default ``runs/studies/`` in the checkout, which git
+  ignores, so running a study never changes tracked files (committed example results live in
+  ``results/``).
 
 Inside ``ray job submit --working-dir .`` the script runs in a temporary copy of the working
 dir that is deleted with the job, so relative paths (and the checkout-relative defaults) would
@@ -27,6 +29,8 @@ RESULTS_ENV = "STVLM_RESULTS"
 #: Set by Ray's job supervisor for the entrypoint of `ray job submit` (Ray 2.60).
 JOB_ENV = "RAY_JOB_CONFIG_JSON_ENV_VAR"
 REPO = Path(__file__).resolve().parents[1]
+#: Where studies write when no results folder is given: git-ignored (``/runs/`` in .gitignore).
+DEFAULT_RESULTS = REPO / "runs" / "studies"
 
 
 def ray_job_id(env: Mapping[str, str] = os.environ) -> str | None:
@@ -62,7 +66,7 @@ def resolve_results_dir(flag: str | None, env: Mapping[str, str] = os.environ) -
     if value is None:
         if job:
             raise _job_error("--results-dir", RESULTS_ENV, None, job)
-        return REPO / "results"
+        return DEFAULT_RESULTS
     if is_uri(value):
         raise ConfigError(
             f"--results-dir {value!r} is not allowed; give a local folder (URIs go to --storage)"

@@ -1,8 +1,8 @@
 """Build a comparison report from study results; the same as ``stvlm report``, for ``ray job submit``.
 
-    python studies/report.py results/fewshot-nycbike-drop --anchors results/anchors/published.csv
+    python studies/report.py runs/studies/fewshot-nycbike-drop --anchors results/anchors/published.csv
     ray job submit --address http://HEAD:8265 --working-dir . -- \\
-        python studies/report.py results/fewshot-nycbike-drop results/fewshot-gpt2 --out results/compare
+        python studies/report.py runs/studies/fewshot-nycbike-drop runs/studies/fewshot-gpt2 --out runs/compare
 
 Needs no Ray instance: it reads the Parquet files of the given results folders.
 """

@@ -1,7 +1,7 @@
 """Comparison reports from study results: Polars tables, Seaborn figures, Markdown + HTML.
 
     from harness.report import build_report
-    build_report(["results/fewshot-nycbike-drop"], anchors="results/anchors/published.csv")
+    build_report(["runs/studies/fewshot-nycbike-drop"], anchors="results/anchors/published.csv")
 
 Modules: ``load`` (read + validate results folders and the anchors file), ``aggregate`` (status,
 mean/std/count over seeds, best configuration), ``stats`` (seed-noise intervals), ``deltas``

@@ -24,7 +24,7 @@ def test_job_detection() -> None:
 
 def test_local_defaults_and_relative_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    assert resolve_results_dir(None, {}) == REPO / "results"
+    assert resolve_results_dir(None, {}) == REPO / "runs" / "studies"
     assert resolve_storage(None, tmp_path / "res", {}) == str(tmp_path / "res" / "ray")
     assert resolve_results_dir("out", {}) == tmp_path / "out"
     assert resolve_storage("ckpt", tmp_path, {}) == str(tmp_path / "ckpt")
