@@ -21,6 +21,7 @@ journal file), so ``optuna-dashboard`` can show the studies while they run.
 from __future__ import annotations
 
 import pickle
+import warnings
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -47,6 +48,26 @@ DISTRIBUTIONS.add(
 )
 DISTRIBUTIONS.add("logint", lambda t, name, p: t.suggest_int(name, int(p.low), int(p.high), log=True))
 DISTRIBUTIONS.add("choice", lambda t, name, p: t.suggest_categorical(name, list(p.values or ())))
+
+
+SamplerFactory = Callable[[Any, dict[str, NuisanceParam], int], Any]
+
+#: spec.sampler -> ``factory(spec, params, seed)``: the Optuna sampler of one (arm, seed) group.
+SAMPLERS: Registry[SamplerFactory] = Registry("sampler")
+SAMPLERS.add("tpe", lambda spec, params, seed: optuna.samplers.TPESampler(
+    n_startup_trials=spec.startup_trials, seed=seed))
+SAMPLERS.add("random", lambda spec, params, seed: optuna.samplers.RandomSampler(seed=seed))
+SAMPLERS.add("grid", lambda spec, params, seed: optuna.samplers.GridSampler(
+    {path: list(p.values or ()) for path, p in params.items()}, seed=seed))
+
+
+def _qmc(spec: Any, params: dict[str, NuisanceParam], seed: int) -> Any:
+    with warnings.catch_warnings():  # "QMCSampler is experimental": noise, the API is pinned
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.QMCSampler(qmc_type="sobol", scramble=True, seed=seed)
+
+
+SAMPLERS.add("qmc", _qmc)
 
 
 class NuisanceSpace:
@@ -112,11 +133,14 @@ class StudySearcher(Searcher):
             spec = self._plan.spec
             arm = self._plan.arms[next(e.source_arm for e in self._plan.entries if e.group == group)]
             params = {p: n for p, n in spec.nuisance.items() if applies(n, arm.experiment)}
+            # Nothing to search: every sampler would hand out the same empty setting.
+            name = spec.sampler if params else "random"
+            sampler = SAMPLERS.get(name)(spec, params, group_seed(spec.search_seed, group))
             self._groups[group] = BudgetAwareOptunaSearch(
                 space=NuisanceSpace(params),
                 metric=spec.metric,
                 mode=spec.mode,
-                seed=group_seed(spec.search_seed, group),
+                sampler=sampler,
                 study_name=f"{spec.name}/{group}",
                 storage=self._storage,
             )

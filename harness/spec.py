@@ -154,6 +154,15 @@ class StudySpec(Config):
     metric: str = field("val_mae", help="validation metric that Optuna and ASHA optimise")
     mode: Literal["min", "max"] = "min"
     search_seed: int = field(0, ge=0, help="seed of the Optuna samplers")
+    sampler: Literal["tpe", "random", "grid", "qmc"] = field(
+        "tpe", help="Optuna sampler of the nuisance search in each (arm, seed) group: tpe "
+        "(random start-up trials, then TPE), random, grid (every combination of 'choice' "
+        "values; num_samples = their number), qmc (Sobol quasi-random)",
+    )
+    startup_trials: int = field(
+        10, ge=1, help="tpe only: random start-up trials per group before TPE models the results "
+        "(with num_samples <= startup_trials the search IS random search, and the report says so)",
+    )
     optuna_storage: str | None = field(
         None, help="sqlite:///abs/path.db or an absolute journal file path (*.log); None: in memory"
     )
@@ -175,6 +184,19 @@ class StudySpec(Config):
         if not self.metric.startswith("val_"):
             self.fail("metric", "is not allowed; studies select on validation metrics (val_<metric>)")
         check_optuna_storage(self.optuna_storage, files=False)
+        both = sorted(set(self.fixed) & set(self.nuisance))
+        if both:
+            key = both[0]
+            raise ConfigError(
+                f"{key} is both fixed ([fixed] \"{key}\" = {self.fixed[key]!r}) and searched "
+                f"([nuisance.\"{key}\"]); keep one of the two"
+            )
+        ranged = [k for k, p in self.nuisance.items() if p.distribution != "choice"]
+        if self.sampler == "grid" and ranged:
+            raise ConfigError(
+                f"sampler = 'grid' needs 'choice' nuisance distributions only; {ranged[0]} is "
+                f"{self.nuisance[ranged[0]].distribution!r} (use tpe, random or qmc for ranges)"
+            )
         from stvlm.metrics import METRICS
 
         base = re.sub(r"_h\d+$", "", self.metric[len("val_"):])
@@ -187,10 +209,14 @@ class StudySpec(Config):
 
         Keeps two arms (the first two values of the first axis, or the first two listed arms),
         the first seed and the first two baselines; drops fixed ``model.backbone.*`` settings (no
-        pretrained weights); one CPU per trial, no Train workers (runs on a laptop).
+        pretrained weights); one CPU per trial, no Train workers (runs on a laptop). The settings
+        it fixes (epochs, batches per epoch, batch size) leave the nuisance search.
         """
         fixed = {k: v for k, v in self.fixed.items() if not k.startswith("model.backbone.")}
-        fixed.update({"train.epochs": 2, "train.max_batches_per_epoch": 2, "train.batch_size": 8})
+        cut = {"train.epochs": 2, "train.max_batches_per_epoch": 2, "train.batch_size": 8}
+        fixed.update(cut)
+        # What the smoke test fixes is no longer searched (else a sampled value would win).
+        nuisance = {k: v for k, v in self.nuisance.items() if k not in cut}
         sci = self.scientific
         first = dict(list(sci.axes.items())[:1])
         sci = sci.replace(axes={k: tuple(v[:2]) for k, v in first.items()}, arms=tuple(sci.arms[:2]))
@@ -200,11 +226,18 @@ class StudySpec(Config):
             seeds=self.seeds[:1],
             num_samples=1,
             fixed=fixed,
+            nuisance=nuisance,
             scientific=sci,
             scheduler=self.scheduler.replace(grace_period=2),
             resources=self.resources.replace(cpus_per_trial=1.0, num_workers=1, max_concurrent_trials=None),
             baselines=self.baselines.replace(models=self.baselines.models[:2]),
         )
+
+
+def startup_trials(sampler: str, startup: int, num_samples: int) -> int:
+    """How many of a group's ``num_samples`` trials are sampled before the sampler uses results
+    (TPE's random start-up; every trial of the other samplers ignores results)."""
+    return min(startup, num_samples) if sampler == "tpe" else num_samples
 
 
 def load_spec(path: str | Path) -> StudySpec:

@@ -9,6 +9,7 @@ import polars as pl
 
 from harness.report.document import Block, Bullets, Code, Heading, Para, Table
 from harness.report.load import StudyResults
+from harness.spec import startup_trials
 
 FEW_SHOT_METHODS = {
     "first": "first: the first share of the chronological training windows, contiguous (leak-free)",
@@ -49,6 +50,20 @@ def _convergence(trials: pl.DataFrame) -> str:
             f"{done.height} completed trained trials" + (" (more epochs might help those)" if last else ""))
 
 
+def search_line(spec: dict[str, Any]) -> str:
+    """Which Optuna sampler ran and how many trials of each group were start-up trials."""
+    sampler = spec.get("sampler", "tpe")  # studies written before the field ran TPE
+    n, startup = int(spec.get("num_samples", 1)), int(spec.get("startup_trials", 10))
+    if not spec.get("nuisance"):
+        return f"search: nothing searched (no nuisance settings); {n} trial(s) per arm and seed"
+    first = startup_trials(sampler, startup, n)
+    line = f"search: {sampler} sampler, {n} trial(s) per arm and seed"
+    if sampler == "tpe":
+        line += (f"; TPE samples its first {startup} trials of a group at random, so {first} of {n} "
+                 "were random start-up trials" + (" (this search was random search)" if first == n else ""))
+    return line
+
+
 def study_provenance(study: StudyResults, trials: pl.DataFrame) -> list[Block]:
     """Blocks describing one study: data, protocol, few-shot method, counts, code, environment.
 
@@ -80,6 +95,8 @@ def study_provenance(study: StudyResults, trials: pl.DataFrame) -> list[Block]:
         items.append(f"Ray storage: {spec['storage']}")
     if study.storage is not None:
         items.append(f"Optuna storage: {study.storage}")
+    if isinstance(spec.get("spec"), dict):
+        items.append(search_line(spec["spec"]))
     blocks: list[Block] = [Heading(3, f"Study {study.name}"), Bullets(tuple(items))]
     runs = [r for r in spec.get("runs") or [] if isinstance(r, dict) and r.get("command")]
     command = spec.get("command") or prov.get("command") or (runs[-1]["command"] if runs else None)

@@ -13,8 +13,8 @@ from ray.tune.search import Searcher
 from harness.arms import build_arms
 from harness.plan import StudyPlan
 from harness.schedulers import SCHEDULERS, GroupedScheduler, make_scheduler
-from harness.search import DISTRIBUTIONS, NuisanceSpace, StudySearcher, group_seed, optuna_storage
-from harness.spec import NuisanceParam, StudySpec
+from harness.search import DISTRIBUTIONS, SAMPLERS, NuisanceSpace, StudySearcher, group_seed, optuna_storage
+from harness.spec import NuisanceParam, StudySpec, startup_trials
 from stvlm.errors import ConfigError
 
 
@@ -145,3 +145,23 @@ def test_asha_prunes_within_a_group_only() -> None:
     assert sched.on_trial_result(None, restored, {"training_iteration": 1, "val_mae": 1.0}) == TrialScheduler.CONTINUE
     sched.on_trial_complete(None, good, {"training_iteration": 4, "val_mae": 1.0})
     assert "2 groups, 1 trials stopped" in sched.debug_string()
+
+
+@pytest.mark.parametrize("name", SAMPLERS.names())
+def test_every_sampler_drives_the_group_search(name: str) -> None:
+    batch = {"train.batch_size": {"distribution": "choice", "values": [8, 16]}}
+    plan = study(FEWSHOT, sampler=name, nuisance=batch, num_samples=2)
+    searcher = StudySearcher(plan)
+    configs = [searcher.suggest(f"t{i}") for i in range(len(plan))]
+    sizes = [c["params"]["train.batch_size"] for c in configs if c["kind"] == "stvlm"]
+    assert len(sizes) == 2 * 2 * 2 and set(sizes) <= {8, 16}  # 2 arms x 2 seeds x 2 samples
+    study_ = searcher.optuna_study("few_shot_ratio=0.1|seed=0")
+    expected = {"tpe": "TPESampler", "random": "RandomSampler", "grid": "GridSampler", "qmc": "QMCSampler"}
+    assert type(study_.sampler).__name__ == expected[name]
+    if name == "grid":  # every combination once per group
+        assert sorted(t.params["train.batch_size"] for t in study_.get_trials()) == [8, 16]
+
+
+def test_startup_trials_rule() -> None:
+    assert startup_trials("tpe", 10, 8) == 8 and startup_trials("tpe", 10, 30) == 10
+    assert startup_trials("random", 10, 8) == 8

@@ -156,3 +156,24 @@ def test_load_spec_errors_name_the_file(tmp_path: Path) -> None:
     wrong = tmp_path / "wrong.toml"
     wrong.write_text('name = "x"\ndataset = "los-loop"\nnum_samples = "many"\n')
     assert one_line_error(lambda: load_spec(wrong)) == f"{wrong}: num_samples = 'many' is not allowed; expected an integer"
+
+
+def test_a_key_both_fixed_and_searched_names_both_places() -> None:
+    lr = {"distribution": "loguniform", "low": 1e-4, "high": 1e-2}
+    message = one_line_error(lambda: spec(fixed={"train.lr": 0.001}, nuisance={"train.lr": lr}))
+    assert message == ('train.lr is both fixed ([fixed] "train.lr" = 0.001) and searched '
+                       '([nuisance."train.lr"]); keep one of the two')
+
+
+def test_smoke_settings_leave_the_search_and_the_sampler_is_a_field() -> None:
+    batch = {"distribution": "choice", "values": [16, 32]}
+    lr = {"distribution": "loguniform", "low": 1e-4, "high": 1e-2}
+    s = spec(nuisance={"train.batch_size": batch, "train.lr": lr})
+    smoke = s.smoke()
+    assert smoke.fixed["train.batch_size"] == 8 and list(smoke.nuisance) == ["train.lr"]
+    assert s.sampler == "tpe" and s.startup_trials == 10
+    assert spec(sampler="grid", nuisance={"train.batch_size": batch}).sampler == "grid"
+    assert one_line_error(lambda: spec(sampler="grid", nuisance={"train.lr": lr})) == (
+        "sampler = 'grid' needs 'choice' nuisance distributions only; train.lr is 'loguniform' "
+        "(use tpe, random or qmc for ranges)")
+    assert "sampler = 'sobol' is not allowed" in one_line_error(lambda: spec(sampler="sobol"))

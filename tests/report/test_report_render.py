@@ -10,7 +10,7 @@ import pytest
 from harness.report import html, markdown
 from harness.report.document import Bullets, Code, Figure, Heading, Para, Table, fmt, mean_std, table
 from harness.report.figures import FigureResult
-from harness.report.provenance import reproduce_command
+from harness.report.provenance import reproduce_command, search_line
 
 SKIPPED = FigureResult("heat", "A heat map", None, None, "one value per axis")
 DRAWN = FigureResult("curve", "A <curve>", b"\x89PNG", '<?xml version="1.0"?>\n<svg><text>x</text></svg>')
@@ -61,3 +61,17 @@ def test_reproduce_command() -> None:
     assert reproduce_command("fewshot.py --smoke-test") == "python studies/fewshot.py --smoke-test"
     assert reproduce_command("ablation.py") == "python studies/ablation.py"
     assert reproduce_command("python studies/hpo.py -v") == "python studies/hpo.py -v"
+
+
+def test_search_line_says_which_sampler_ran_and_how_many_trials_were_start_up() -> None:
+    lr = {"train.lr": {"distribution": "loguniform", "low": 1e-4, "high": 1e-2}}
+    assert search_line({"num_samples": 8, "nuisance": lr, "sampler": "tpe", "startup_trials": 10}) == (
+        "search: tpe sampler, 8 trial(s) per arm and seed; TPE samples its first 10 trials of a "
+        "group at random, so 8 of 8 were random start-up trials (this search was random search)")
+    assert search_line({"num_samples": 30, "nuisance": lr}) == (  # written before the field: TPE
+        "search: tpe sampler, 30 trial(s) per arm and seed; TPE samples its first 10 trials of a "
+        "group at random, so 10 of 30 were random start-up trials")
+    assert search_line({"num_samples": 4, "nuisance": lr, "sampler": "qmc"}) == (
+        "search: qmc sampler, 4 trial(s) per arm and seed")
+    assert search_line({"num_samples": 1, "nuisance": {}}) == (
+        "search: nothing searched (no nuisance settings); 1 trial(s) per arm and seed")

@@ -70,10 +70,15 @@ def dataset_entry(name: str, data_root: str | Path | None = None) -> BuiltinData
             lists the known names.
         DataError: a bring-your-own dataset in the data root takes a built-in name.
     """
-    root = optional_data_root(data_root)
-    custom = _custom(root)  # a bring-your-own folder that reuses a built-in name is an error
     if name in DATASETS:
+        # A bring-your-own folder in the data root that reuses this name is an error (the
+        # built-in record needs no data root, so a missing one is no error here).
+        folder = Path(data_root) if data_root is not None else optional_data_root(None)
+        if folder is not None and folder.is_dir():
+            _custom(folder.expanduser().resolve())
         return DATASETS.get(name)
+    root = optional_data_root(data_root)
+    custom = _custom(root)
     if name in custom:
         return custom[name]
     known = DATASETS.names() + sorted(custom)
