@@ -61,3 +61,18 @@ def test_errors_are_one_line(call, expected: str) -> None:
     with pytest.raises(ConfigError) as info:
         call()
     assert str(info.value).startswith(expected) and "\n" not in str(info.value)
+
+
+def test_default_results_and_storage_are_git_ignored(tmp_path: Path) -> None:
+    """The README's main job writes under the defaults: a fresh clone must stay clean."""
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        pytest.skip("not a git checkout")
+    default = resolve_results_dir(None, {})
+    for path in (default / "fewshot-nycbike-drop-smoke" / "trials.parquet",
+                 Path(resolve_storage(None, default, {})) / "fewshot-nycbike-drop-smoke" / "x.json"):
+        rel = path.relative_to(REPO)
+        proc = subprocess.run(["git", "-C", str(REPO), "check-ignore", "-q", str(rel)])
+        assert proc.returncode == 0, f"{rel} is not git-ignored"
