@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from harness.runner import StudyOptions, StudyOutcome, run_study
-from harness.spec import StudySpec, load_spec
+if TYPE_CHECKING:  # the runner imports torch, Ray and the model (seconds): only when a study runs
+    from harness.runner import StudyOptions, StudyOutcome
+    from harness.spec import StudySpec
 
 
 def build_parser(prog: str, description: str, default_config: Path) -> argparse.ArgumentParser:
@@ -45,11 +47,15 @@ def build_parser(prog: str, description: str, default_config: Path) -> argparse.
 
 def spec_from_args(args: argparse.Namespace) -> StudySpec:
     """The study spec named by ``--config`` (cut down under ``--smoke-test``)."""
+    from harness.spec import load_spec
+
     spec = load_spec(args.config)
     return spec.smoke() if args.smoke_test else spec
 
 
 def options_from_args(args: argparse.Namespace) -> StudyOptions:
+    from harness.runner import StudyOptions
+
     return StudyOptions(
         storage=args.storage,
         results_dir=args.results_dir,
@@ -63,7 +69,22 @@ def options_from_args(args: argparse.Namespace) -> StudyOptions:
 
 
 def run_from_args(args: argparse.Namespace) -> StudyOutcome:
-    """Load, validate and run the study the arguments describe."""
+    """Load, validate and run the study the arguments describe.
+
+    The spec file, the results folder and the Optuna storage are checked before the runner
+    (torch, Ray, the model) is imported, so a typo costs about a second, not five.
+    """
+    from harness.paths import check_optuna_storage, check_output_dir
+
+    if not Path(args.config).is_file():
+        from stvlm.errors import ConfigError
+
+        raise ConfigError(f"study config {args.config} does not exist")
+    if args.results_dir:
+        check_output_dir(args.results_dir, "--results-dir")
+    check_optuna_storage(args.optuna_storage)
+    from harness.runner import run_study
+
     return run_study(spec_from_args(args), options_from_args(args))
 
 

@@ -13,13 +13,17 @@ from harness.paths import check_output_dir
 
 def _run(args: argparse.Namespace) -> int:
     from harness.config_files import load_mapping
+
+    # Paths and the config file first: a typo is reported before torch is imported (~5 s).
+    if args.out:
+        check_output_dir(args.out, "--out")
+    raw = load_mapping(args.config) if args.config else None
+
     from harness.tables import metrics_table
     from stvlm.experiment import ExperimentConfig, prepare_run, run_experiment
     from stvlm.io import atomic_write_json
 
-    if args.out:
-        check_output_dir(args.out, "--out")
-    raw = load_mapping(args.config) if args.config else ExperimentConfig.default().to_dict()
+    raw = raw if raw is not None else ExperimentConfig.default().to_dict()
     data = [f"data.{key}={json.dumps(value)}" for key, value in (
         ("dataset", args.dataset), ("protocol", args.protocol), ("few_shot.ratio", args.few_shot),
         ("few_shot.budget", args.budget)) if value is not None]

@@ -161,3 +161,23 @@ def test_study_script_refuses_a_storage_without_its_driver_at_once() -> None:
         "fewshot.py: error: optuna_storage = 'mysql://x' needs the database driver 'MySQLdb', "
         "which is not installed; run: pip install mysqlclient"
     ]
+
+
+def test_a_missing_config_is_reported_before_torch_is_imported(tmp_path: Path) -> None:
+    """Validation before heavy imports: the error costs a fraction of a second, not 5-30 s."""
+    probe = (
+        "import sys\n"
+        "from harness.cli import main\n"
+        "sys.path.insert(0, 'studies')\n"
+        "import hpo\n"
+        f"assert main(['train', '--config', {str(tmp_path / 'nope.toml')!r}]) == 2\n"
+        f"assert hpo.main(['--config', {str(tmp_path / 'nope.toml')!r}]) == 2\n"
+        "assert 'torch' not in sys.modules and 'ray' not in sys.modules, 'heavy import first'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True,
+                          timeout=patient(120))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"stvlm: error: config file {tmp_path / 'nope.toml'} does not exist",
+        f"hpo.py: error: study config {tmp_path / 'nope.toml'} does not exist",
+    ]
