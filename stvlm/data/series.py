@@ -55,7 +55,7 @@ class DatasetInfo:
         target_channels: indices of the channels that are forecast.
         missing: the missing-value convention, in words.
         missing_value: the value that marks a missing observation (masked in metrics), if any.
-        coordinates: ``"latlon"``, ``"grid"`` or ``None``.
+        coordinates: ``"latlon"``, ``"projected"`` (metres), ``"grid"`` or ``None``.
         adjacency: whether a (weighted) adjacency matrix is available.
         side_information: names of side-information arrays (``"weather"``, ``"poi"``).
         split: default chronological split ratios (train, val, test) for the ``standard`` protocol.

@@ -80,7 +80,7 @@ def test_grid_shape_gives_grid_coordinates(tmp_path):
 
 @pytest.mark.parametrize("extra, message", [
     ("colour = 'red'\n", "unknown key 'colour'; allowed: name, title, description"),
-    ("coordinates = 'utm'\n", "coordinates = 'utm'; allowed: latlon, grid"),
+    ("coordinates = 'utm'\n", "coordinates = 'utm'; allowed: latlon, projected, grid"),
     ("[files]\nvals = 'v.npy'\n", "unknown key 'files.vals'; allowed: values, coords"),
 ])
 def test_toml_rejects_unknown_keys(tmp_path, extra, message):
@@ -171,3 +171,23 @@ def test_names_use_stvlm_data_when_no_root_is_given(tmp_path, monkeypatch):
     assert load_dataset("tiny-city").values.shape == (5, 3, 2)
     monkeypatch.delenv("STVLM_DATA")
     assert "tiny-city" not in dataset_names()
+
+
+def test_projected_coordinates_and_distance_weights(tmp_path):
+    toml = TOML + 'coordinates = "projected"\nadjacency_weights = "distance"\n'
+    path = write_dataset(tmp_path, toml)
+    # metres between roads: 0 -> 1 is 100 m, 1 -> 2 is 300 m, 0 and 2 are not linked (inf)
+    np.save(path / "adjacency.npy", np.array([[0.0, 100.0, np.inf], [100.0, 0.0, 300.0],
+                                              [np.inf, 300.0, 0.0]]))
+    assert dataset_info("tiny-city", tmp_path).coordinates == "projected"
+    adj = load_dataset("tiny-city", tmp_path).adjacency
+    sigma = np.std([100.0, 100.0, 300.0, 300.0])  # 100: the std of the four linked entries
+    near, far = np.exp(-(100.0 / sigma) ** 2), np.exp(-(300.0 / sigma) ** 2)  # e^-1, e^-9 < 0.1
+    np.testing.assert_allclose(adj, [[1.0, near, 0.0], [near, 1.0, 0.0], [0.0, 0.0, 1.0]], rtol=1e-6)
+    assert far < 0.1  # below the threshold: dropped
+    np.save(path / "adjacency.npy", -np.ones((3, 3)))
+    with pytest.raises(DataError, match=r"adjacency\.npy: adjacency distances must be >= 0"):
+        load_dataset("tiny-city", tmp_path)
+    (path / "dataset.toml").write_text(TOML + 'adjacency_weights = "metres"\n')
+    with pytest.raises(DataError, match=r"adjacency_weights = 'metres'; allowed: closeness, distance"):
+        read_spec(path / "dataset.toml")

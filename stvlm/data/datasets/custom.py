@@ -54,6 +54,7 @@ from stvlm.data.datasets.base import (
     regular_timestamps,
     time_features,
 )
+from stvlm.data.graph import WEIGHT_KINDS, distance_to_closeness
 from stvlm.data.series import DatasetInfo, FileSpec, SpatioTemporalData
 from stvlm.errors import DataError
 
@@ -79,7 +80,8 @@ TOP_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "missing": ((str,), "a string"),
     "split": ((list,), "a list of 3 fractions summing to 1"),
     "start": ((str, dt.datetime, dt.date), "a date-time"),
-    "coordinates": ((str,), "'latlon' or 'grid'"),
+    "coordinates": ((str,), "'latlon', 'projected' or 'grid'"),
+    "adjacency_weights": ((str,), "'closeness' or 'distance'"),
     "grid_shape": ((list,), "a list [rows, cols]"),
     "source": ((str,), "a string"),
     "citation": ((str,), "a string"),
@@ -87,6 +89,9 @@ TOP_KEYS: dict[str, tuple[tuple[type, ...], str]] = {
     "files": ((dict,), "a table of file names"),
 }
 REQUIRED_KEYS = ("name", "interval_minutes", "channels", "units")
+# (lon, lat) degrees, (x east, y north) metres of a projected system, or (col, row) cells: all are
+# used as planar positions scaled to the image, so only their relative layout matters.
+COORDINATES = ("latlon", "projected", "grid")
 
 
 def _fail(path: Path, message: str) -> DataError:
@@ -142,8 +147,11 @@ def read_spec(path: Path) -> dict:
     _check_list(path, "split", split, float, 3)
     if any(s < 0 for s in split) or abs(sum(split) - 1.0) > 1e-6:
         raise _fail(path, f"split = {split} must be 3 non-negative fractions summing to 1")
-    if spec.get("coordinates", "latlon") not in ("latlon", "grid"):
-        raise _fail(path, f"coordinates = {spec['coordinates']!r}; allowed: latlon, grid")
+    if spec.get("coordinates", "latlon") not in COORDINATES:
+        raise _fail(path, f"coordinates = {spec['coordinates']!r}; allowed: {', '.join(COORDINATES)}")
+    if spec.get("adjacency_weights", "closeness") not in WEIGHT_KINDS:
+        raise _fail(path, f"adjacency_weights = {spec['adjacency_weights']!r}; allowed: "
+                    f"{', '.join(WEIGHT_KINDS)}")
     if "grid_shape" in spec:
         _check_list(path, "grid_shape", spec["grid_shape"], int, 2)
     for key, value in spec.get("files", {}).items():
@@ -284,6 +292,11 @@ class CustomDataset:
             coords = grid_coords(*grid) if coords is None else coords
         if self._file("adjacency").is_file():
             adj = self._array(self._file("adjacency"), (n, n), "adjacency").astype(np.float32)
+            if self.spec.get("adjacency_weights", "closeness") == "distance":
+                try:
+                    adj = distance_to_closeness(adj)
+                except DataError as err:
+                    raise DataError(f"{self._file('adjacency')}: {err}") from None
         timestamps = self._timestamps(t)
         if timestamps is None:
             tod, dow = counted_time_features(t, info.interval_minutes)
