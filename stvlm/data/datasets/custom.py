@@ -8,7 +8,8 @@ Any sub-folder of the data root that holds a ``dataset.toml`` is a dataset, list
         dataset.toml        description (below)
         values.npy          [T, N, C] observations (any numeric dtype; loaded as float32)
         coords.npy          optional [N, 2] node positions (x, y): (lon, lat) or (col, row)
-        adjacency.npy       optional [N, N] weighted adjacency
+        adjacency.npy       optional [N, N] weighted adjacency (closeness, or distances with
+                            adjacency_weights = "distance")
         timestamps.npy      optional [T] datetime64, or int64 seconds since 1970-01-01 UTC
         node_side_<name>.npy  optional [N] per-node side information
         step_side_<name>.npy  optional [T] or [T, N] per-step side information
@@ -26,7 +27,7 @@ Any sub-folder of the data root that holds a ``dataset.toml`` is a dataset, list
     missing = "0 = no reading"    # optional, in words
     split = [0.7, 0.1, 0.2]       # optional (default [0.6, 0.2, 0.2])
     start = 2020-01-01T00:00:00   # optional start of step 0 (ignored with timestamps.npy)
-    coordinates = "latlon"        # optional: "latlon" or "grid" (default "latlon" with coords)
+    coordinates = "latlon"        # optional: "latlon", "projected" (metres) or "grid"
     grid_shape = [16, 8]          # optional (rows, cols) for row-major gridded nodes
     source = "..."; citation = "..."; notes = "..."   # optional text
 
