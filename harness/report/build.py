@@ -1,7 +1,8 @@
 """``build_report``: results folders in, one report folder out (written atomically).
 
 The report folder holds ``report.md``, ``report.html`` (self-contained), ``figures/*.png`` and
-``figures/*.svg``, and ``tables/*.csv``. Everything is written into a temporary sibling folder
+``figures/*.svg``, ``tables/*.csv``, the main results table as ``tables/main_results.tex``
+(booktabs) and every horizon of the best configurations in ``tables/horizons.parquet``. Everything is written into a temporary sibling folder
 first, which then replaces the old report folder by renames, so a reader never sees a
 half-written report.
 """
@@ -15,7 +16,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.report import html, markdown
+from harness.report import html, markdown, paper
 from harness.report.config import ReportConfig
 from harness.report.figures import render_all, write_figures
 from harness.report.load import ResultsError, load_anchors, load_studies
@@ -43,6 +44,11 @@ def write_report(data: ReportData, out_dir: Path, cfg: ReportConfig, command: st
         (tmp / "tables").mkdir()
         for name, frame in data.csv_tables().items():
             frame.write_csv(tmp / "tables" / f"{name}.csv", float_precision=None)
+        main = paper.main_frame(data)
+        main.write_csv(tmp / "tables" / "main_results.csv", float_precision=None)
+        (tmp / "tables" / "main_results.tex").write_text(
+            paper.to_latex(main, cfg.markdown_digits, data.level))
+        paper.horizon_frame(data).write_parquet(tmp / "tables" / "horizons.parquet")
         write_figures(figures, tmp / "figures")
         (tmp / "report.md").write_text(markdown.render(blocks))
         title = "Study report: " + ", ".join(s.name for s in data.studies)

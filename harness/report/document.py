@@ -68,12 +68,25 @@ def fmt(value: object, digits: int = 4) -> str:
 
 
 def mean_std(mean: float | None, std: float | None, n: int | None, digits: int = 4) -> str:
-    """``"1.2345 ± 0.0100 (n=3)"``; one seed: ``"1.2345 (n=1)"``."""
+    """``"1.2345 ± 0.0100"``; one seed (no std): ``"1.2345"``. The seed count goes in a column
+    or caption of its own, not in every cell."""
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return "-"
     if std is None or (isinstance(std, float) and math.isnan(std)) or not n or n < 2:
-        return f"{mean:.{digits}f} (n={n})"
-    return f"{mean:.{digits}f} ± {std:.{digits}f} (n={n})"
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def rounded_params(params: str, significant: int = 3) -> str:
+    """Canonical params JSON -> ``"train.lr=0.00123, train.batch_size=16"`` (``"-"`` when empty)."""
+    import json
+
+    values = json.loads(params) if params else {}
+    if not values:
+        return "-"
+    def one(v: object) -> str:
+        return f"{v:.{significant}g}" if isinstance(v, float) else str(v)
+    return ", ".join(f"{k}={one(v)}" for k, v in values.items())
 
 
 def table(frame: pl.DataFrame, digits: int = 4, note: str = "", columns: list[str] | None = None) -> Table:

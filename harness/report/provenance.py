@@ -77,7 +77,7 @@ def study_provenance(study: StudyResults, trials: pl.DataFrame) -> list[Block]:
     commits = sorted({*_distinct(trials, "git_commit"), *([prov["git_commit"]] if prov.get("git_commit") else [])})
     devices = sorted({*_distinct(trials, "device"), *([prov["device"]] if prov.get("device") else [])})
     items = [
-        f"results folder: {study.path}",
+        f"results folder: {shown_path(study.path)}",
         f"datasets: {', '.join(_distinct(trials, 'dataset'))}; "
         f"protocols: {', '.join(_distinct(trials, 'protocol'))}",
         "few-shot selection: " + "; ".join(FEW_SHOT_METHODS.get(m, m) for m in methods),
@@ -92,9 +92,9 @@ def study_provenance(study: StudyResults, trials: pl.DataFrame) -> list[Block]:
     if len(spec.get("runs") or []) > 1:
         items.append(f"runs: {len(spec['runs'])} (the study was resumed)")
     if spec.get("storage"):
-        items.append(f"Ray storage: {spec['storage']}")
+        items.append(f"Ray storage: {shown_path(spec['storage'])}")
     if study.storage is not None:
-        items.append(f"Optuna storage: {study.storage}")
+        items.append(f"Optuna storage: {shown_path(study.storage)}")
     if isinstance(spec.get("spec"), dict):
         items.append(search_line(spec["spec"]))
     blocks: list[Block] = [Heading(3, f"Study {study.name}"), Bullets(tuple(items))]
@@ -107,12 +107,37 @@ def study_provenance(study: StudyResults, trials: pl.DataFrame) -> list[Block]:
     if versions:
         blocks += [Para("Package versions:"),
                    Table(("package", "version"), tuple((k, str(v)) for k, v in versions.items()))]
+    return blocks
+
+
+def study_spec_blocks(study: StudyResults) -> list[Block]:
+    """The validated spec and the arms of one study (for the appendix)."""
+    spec = study.spec
+    blocks: list[Block] = []
     if "spec" in spec:
-        blocks += [Para("Study spec (validated):"),
+        blocks += [Heading(3, f"Study spec of {study.name} (validated)"),
                    Code(json.dumps(spec["spec"], indent=2, default=str), "json")]
     if "arms" in spec:
-        blocks += [Para("Arms:"), Code(json.dumps(spec["arms"], indent=1, default=str), "json")]
+        blocks += [Para(f"Arms of {study.name}:"), Code(json.dumps(spec["arms"], indent=1, default=str), "json")]
     return blocks
+
+
+def shown_path(path: object) -> str:
+    """A path as a report shows it: relative to the working directory when inside it, else
+    ``.../<last two parts>`` (no machine-specific absolute path in a shared report); URIs as is."""
+    import os
+    from pathlib import Path
+
+    text = str(path)
+    if "://" in text:
+        return text
+    p = Path(text)
+    if not p.is_absolute():
+        return text
+    try:
+        return os.path.relpath(p, Path.cwd()) if p.is_relative_to(Path.cwd()) else ".../" + "/".join(p.parts[-2:])
+    except ValueError:
+        return ".../" + "/".join(p.parts[-2:])
 
 
 def report_provenance(command: str | None) -> list[Block]:

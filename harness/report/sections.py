@@ -5,10 +5,11 @@ from __future__ import annotations
 import polars as pl
 
 from harness.report.config import ReportConfig
-from harness.report.document import Block, Figure, Heading, Para, Table, fmt, mean_std, table
+from harness.report import paper
+from harness.report.document import Block, Figure, Heading, Para, Table, fmt, mean_std, rounded_params, table
 from harness.report.figures import FigureResult
 from harness.report.load import metric_columns
-from harness.report.provenance import report_provenance, study_provenance
+from harness.report.provenance import report_provenance, study_provenance, study_spec_blocks
 from harness.report.tables import ReportData
 
 
@@ -43,14 +44,22 @@ def best_table(data: ReportData, digits: int) -> Table:
     """One row per study and label: the chosen configuration, its val/test metrics over seeds."""
     metrics, test = _metrics(data), _cells(data, "test", None, digits)
     val = _cells(data, "val", None, digits)
-    header = ("study", "arm / baseline", "few-shot", "config", f"val {data.metric}",
-              *(f"test {m}" for m in metrics), "sampled parameters")
+    header = ("study", "arm / baseline", "few-shot", "config", "seeds", f"val {data.metric}",
+              *(f"test {m}" for m in metrics))
     rows = tuple(
-        (b["study"], b["label"], b["few_shot_label"], b["config_id"],
+        (b["study"], b["label"], b["few_shot_label"], b["config_id"], str(b["n"] or "-"),
          val.get((b["config_id"], data.metric), "-"),
-         *(test.get((b["config_id"], m), "-") for m in metrics), b["params"])
+         *(test.get((b["config_id"], m), "-") for m in metrics))
         for b in data.best.iter_rows(named=True))
-    return Table(header, rows, f"Selected by {data.metric} on validation; mean ± std over seeds (n = seeds).")
+    return Table(header, rows, f"Selected by {data.metric} on validation; mean ± std over seeds.")
+
+
+def params_table(data: ReportData) -> Table:
+    """The sampled nuisance parameters of each best configuration, rounded to 3 significant digits."""
+    rows = tuple((b["study"], b["label"], b["config_id"], rounded_params(b["params"]))
+                 for b in data.best.iter_rows(named=True))
+    return Table(("study", "arm / baseline", "config", "sampled parameters"), rows,
+                 "Full precision in tables/best_configs.csv.")
 
 
 def horizon_table(data: ReportData, digits: int) -> Table:
@@ -72,28 +81,24 @@ def delta_table(frame: pl.DataFrame, digits: int, level: float, note: str) -> Ta
     overall = frame.filter(pl.col("horizon").is_null())
     pct = f"{100 * level:g}% CI"
     rows = tuple(
-        (r["label"], r["against"], r["metric"], f"{fmt(r['mean'], digits)} (n={r['n']})",
-         fmt(r["reference"], digits) + (f" (n={r['reference_n']})" if r["reference_n"] else ""),
-         fmt(r["delta"], digits), fmt(r["delta_pct"], 1),
+        (r["label"], r["against"], r["metric"], fmt(r["mean"], digits), fmt(r["reference"], digits),
+         f"{r['n']} / {r['reference_n'] or '-'}", fmt(r["delta"], digits), fmt(r["delta_pct"], 1),
          "-" if r["ci_low"] != r["ci_low"] else f"[{fmt(r['ci_low'], digits)}, {fmt(r['ci_high'], digits)}]",
          r["larger_than_noise"], r["source"])
         for r in overall.iter_rows(named=True))
-    return Table(("ours", "against", "metric", "ours mean", "reference", "delta", "delta %", pct,
-                  "larger than seed noise", "source"), rows, note)
+    return Table(("ours", "against", "metric", "ours mean", "reference", "seeds (ours / ref)",
+                  "delta", "delta %", pct, "larger than seed noise", "source"), rows, note)
 
 
 def results_blocks(data: ReportData, cfg: ReportConfig, figures: list[FigureResult]) -> list[Block]:
-    """Trials, best configurations, figures, per-horizon errors, deltas, cross-study, importance."""
+    """Main table, best configurations, figures, deltas, cross-study (the long tables are in
+    :func:`appendix_blocks`)."""
     d = cfg.markdown_digits
     blocks: list[Block] = [
-        Heading(2, "Trials"),
-        table(data.status, d, "Failed and pruned trials are counted here and left out of every mean below."),
+        Heading(2, "Main results"), paper.main_table(paper.main_frame(data), d, data.level),
+        Heading(2, "Best configuration per arm"), best_table(data, d),
+        Heading(2, "Figures"), *(Figure(f) for f in figures),
     ]
-    if data.problems.height:
-        blocks += [Para("Trials that did not complete:"), table(data.problems, d)]
-    blocks += [Heading(2, "Best configuration per arm"), best_table(data, d),
-               Heading(2, "Figures"), *(Figure(f) for f in figures),
-               Heading(2, "Per-horizon test error (best configurations)"), horizon_table(data, d)]
     blocks += [Heading(2, "Against baselines on the same splits"),
                delta_table(data.baseline, d, data.level,
                            "delta = ours - baseline (same dataset, protocol, few-shot ratio and method); "
@@ -111,8 +116,27 @@ def results_blocks(data: ReportData, cfg: ReportConfig, figures: list[FigureResu
                    Para(f"Mean test {data.metric} over seeds of each study's best configuration, "
                         "per split and arm."),
                    table(data.cross, d)]
+    return blocks
+
+
+def appendix_blocks(data: ReportData, cfg: ReportConfig) -> list[Block]:
+    """The long tables: trial counts, incomplete trials, per-horizon errors, sampled parameters,
+    parameter importance, and each study's validated spec and arms."""
+    d = cfg.markdown_digits
+    blocks: list[Block] = [
+        Heading(2, "Appendix"),
+        Heading(3, "Trials"),
+        table(data.status, d, "Failed and pruned trials are counted here and left out of every mean."),
+    ]
+    if data.problems.height:
+        blocks += [Para("Trials that did not complete:"), table(data.problems, d)]
+    blocks += [Heading(3, "Per-horizon test error (best configurations)"), horizon_table(data, d),
+               Para("Every stored horizon: tables/horizons.parquet."),
+               Heading(3, "Sampled parameters of the best configurations"), params_table(data)]
     if data.importance.height:
-        blocks += [Heading(2, "Parameter importance"), table(data.importance, d)]
+        blocks += [Heading(3, "Parameter importance"), table(data.importance, d)]
+    for study in data.studies:
+        blocks += study_spec_blocks(study)
     return blocks
 
 
@@ -130,4 +154,4 @@ def document(data: ReportData, figures: list[FigureResult], cfg: ReportConfig,
     ]
     for study in data.studies:
         blocks += study_provenance(study, data.trials.filter(pl.col("study") == study.name))
-    return blocks + report_provenance(command)
+    return blocks + report_provenance(command) + appendix_blocks(data, cfg)

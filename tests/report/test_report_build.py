@@ -21,7 +21,7 @@ from tests.load import patient
 
 REPO = Path(__file__).resolve().parents[2]
 TABLES = {"status", "problem_trials", "seed_summary", "best_configs", "baseline_deltas", "anchor_deltas",
-          "cross_study", "param_importance"}
+          "cross_study", "param_importance", "main_results"}
 
 
 def test_report_folder_layout(demo_built: tuple[Path, Path]) -> None:
@@ -31,10 +31,22 @@ def test_report_folder_layout(demo_built: tuple[Path, Path]) -> None:
     pngs = {p.stem for p in (out / "figures").glob("*.png")}
     assert pngs == {p.stem for p in (out / "figures").glob("*.svg")} and len(pngs) == 6
     md = (out / "report.md").read_text()
-    for heading in ("## Trials", "## Best configuration per arm", "## Per-horizon test error (best configurations)",
-                    "## Against baselines on the same splits", "## Against published numbers", "## Figures",
-                    "## Parameter importance", "## Provenance"):
-        assert heading in md
+    for heading in ("## Main results", "## Best configuration per arm", "## Figures",
+                    "## Against baselines on the same splits", "## Against published numbers",
+                    "## Provenance", "## Appendix", "### Trials",
+                    "### Per-horizon test error (best configurations)", "### Parameter importance",
+                    "### Sampled parameters of the best configurations"):
+        assert f"\n{heading}\n" in md, heading
+    assert md.index("## Main results") < md.index("## Provenance") < md.index("## Appendix")
+    assert "(n=" not in md  # the seed count has a column of its own
+    main = pl.read_csv(out / "tables" / "main_results.csv")
+    for _, block in main.group_by("dataset", "few_shot"):
+        assert int(block["mae_best"].sum()) == 1  # one bold cell per block and metric
+    tex = (out / "tables" / "main_results.tex").read_text()
+    assert tex.startswith("\\begin{tabular}") and "\\toprule" in tex and "\\bottomrule" in tex
+    assert tex.count("\\textbf{") == int(main["mae_best"].sum() + main["rmse_best"].sum() + main["wape_best"].sum())
+    horizons = pl.read_parquet(out / "tables" / "horizons.parquet")
+    assert horizons.height and set(horizons["horizon"]) >= {3} and horizons["mean"].null_count() == 0
     assert "Welch's t interval" in md and "n/a (1 seed)" in md
     assert not list(out.parent.glob(f".{out.name}.*"))  # no temporary folder left behind
 

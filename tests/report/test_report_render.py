@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from harness.report import html, markdown
-from harness.report.document import Bullets, Code, Figure, Heading, Para, Table, fmt, mean_std, table
+from harness.report.document import Bullets, Code, Figure, Heading, Para, Table, fmt, mean_std, rounded_params, table
 from harness.report.figures import FigureResult
 from harness.report.provenance import reproduce_command, search_line
 
@@ -19,8 +19,11 @@ DRAWN = FigureResult("curve", "A <curve>", b"\x89PNG", '<?xml version="1.0"?>\n<
 def test_number_formatting() -> None:
     assert [fmt(None), fmt(math.nan), fmt(1.23456), fmt(3), fmt("a")] == ["-", "-", "1.2346", "3", "a"]
     assert fmt(2.0, 1) == "2.0"
-    assert mean_std(1.0, 0.25, 3) == "1.0000 ± 0.2500 (n=3)"
-    assert mean_std(1.0, None, 1) == "1.0000 (n=1)"
+    assert mean_std(1.0, 0.25, 3) == "1.0000 ± 0.2500"
+    assert mean_std(1.0, None, 1) == "1.0000"
+    assert rounded_params('{"train.batch_size":16,"train.lr":0.0012345678901234}') == (
+        "train.batch_size=16, train.lr=0.00123")
+    assert rounded_params("{}") == "-"
     assert mean_std(None, None, 0) == "-"
     t = table(pl.DataFrame({"a": [1.5, None], "b": ["x", "y"]}), digits=2, note="n")
     assert t == Table(("a", "b"), (("1.50", "x"), ("-", "y")), "n")
@@ -75,3 +78,24 @@ def test_search_line_says_which_sampler_ran_and_how_many_trials_were_start_up() 
         "search: qmc sampler, 4 trial(s) per arm and seed")
     assert search_line({"num_samples": 1, "nuisance": {}}) == (
         "search: nothing searched (no nuisance settings); 1 trial(s) per arm and seed")
+
+
+def test_main_table_bold_best_dagger_and_booktabs() -> None:
+    import polars as pl
+
+    from harness.report.paper import main_table, to_latex
+
+    frame = pl.DataFrame({
+        "dataset": ["nyc_bike", "nyc_bike"], "few_shot": ["10%", "10%"], "model": ["ST-VLM", "ridge"],
+        "kind": ["stvlm", "baseline"], "config_id": ["a", "b"], "seeds": [3, 1],
+        "mae_mean": [2.0, 2.5], "mae_std": [0.01, None], "mae_best": [True, False],
+        "mae_beyond_noise": [True, None],
+    })
+    table = main_table(frame, 3, 0.95)
+    assert table.header == ("dataset", "few-shot", "model", "seeds", "MAE")
+    assert table.rows == (("nyc_bike", "10%", "ST-VLM", "3", "**2.000 ± 0.010** †"),
+                          ("nyc_bike", "10%", "ridge", "1", "2.500"))
+    assert to_latex(frame, 3).splitlines()[:7] == [
+        r"\begin{tabular}{lllc}", r"\toprule", r"Dataset & Few-shot & Model & MAE \\", r"\midrule",
+        r"nyc\_bike & 10\% & ST-VLM & \textbf{2.000$\pm$0.010}$^\dagger$ \\",
+        r"nyc\_bike & 10\% & ridge & 2.500 \\", r"\bottomrule"]

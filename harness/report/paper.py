@@ -1,0 +1,147 @@
+"""The main results table in the shape papers use: model x (dataset, few-shot), MAE / RMSE / WAPE.
+
+One block of rows per split (dataset, protocol, few-shot ratio and method: the rows of a block
+saw the same windows), one row per compared model (its best configuration, selected on
+validation). Cells are mean ± std over seeds; the best mean of each block and metric is bold;
+an ST-VLM cell carries a dagger where its difference to the best baseline of the block is
+larger than the seed noise (Welch's interval excludes zero, see :mod:`harness.report.stats`).
+Written as ``tables/main_results.csv`` (numbers) and ``tables/main_results.tex`` (booktabs).
+"""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+
+from harness.report.aggregate import SPLIT_KEYS, seed_values
+from harness.report.config import higher_is_better
+from harness.report.document import Table
+from harness.report.stats import welch_interval
+from harness.report.tables import ReportData
+
+PAPER_METRICS = ("mae", "rmse", "wape")
+DAGGER = "†"
+HEADS = {"mae": "MAE", "rmse": "RMSE", "wape": "WAPE (%)", "mape": "MAPE (%)"}
+
+
+def _model(row: dict, stvlm_arms: int) -> str:
+    if row["kind"] != "stvlm":
+        return str(row["model"])
+    return "ST-VLM" if stvlm_arms == 1 else f"ST-VLM ({row['arm']})"
+
+
+def main_frame(data: ReportData, level: float | None = None) -> pl.DataFrame:
+    """One row per (block, model): ``dataset``, ``few_shot``, ``model``, ``kind``, ``seeds`` and,
+    per metric, ``<m>_mean``, ``<m>_std``, ``<m>_best`` and ``<m>_beyond_noise`` (ST-VLM rows:
+    the difference to the block's best baseline exceeds the seed noise; null elsewhere)."""
+    level = data.level if level is None else level
+    metrics = [m for m in PAPER_METRICS if f"test_{m}" in data.trials.columns]
+    test = data.summary.filter((pl.col("split") == "test") & pl.col("horizon").is_null())
+    cells = {(r["config_id"], r["metric"]): r for r in test.iter_rows(named=True)}
+    rows = []
+    for _, block in data.best.group_by(*SPLIT_KEYS, maintain_order=True):
+        arms = int((block["kind"] == "stvlm").sum())
+        for b in block.iter_rows(named=True):
+            row = {"dataset": b["dataset"], "few_shot": b["few_shot_label"], "model": _model(b, arms),
+                   "kind": b["kind"], "config_id": b["config_id"], "seeds": 0}
+            for m in metrics:
+                c = cells.get((b["config_id"], m))
+                row[f"{m}_mean"] = c["mean"] if c else None
+                row[f"{m}_std"] = c["std"] if c else None
+                row["seeds"] = max(row["seeds"], c["n"] if c else 0)
+            rows.append(row)
+    frame = pl.DataFrame(rows, infer_schema_length=None)
+    if not frame.height:
+        return frame
+    for m in metrics:
+        frame = _flags(frame, data, m, level)
+    return frame
+
+
+def _flags(frame: pl.DataFrame, data: ReportData, m: str, level: float) -> pl.DataFrame:
+    """``<m>_best`` per block and ``<m>_beyond_noise`` of ST-VLM rows against the best baseline."""
+    sign = -1.0 if higher_is_better(m) else 1.0
+    best, beyond = [], []
+    for row in frame.iter_rows(named=True):
+        block = frame.filter((pl.col("dataset") == row["dataset"]) & (pl.col("few_shot") == row["few_shot"]))
+        means = [v * sign for v in block[f"{m}_mean"].drop_nulls()]
+        mean = row[f"{m}_mean"]
+        best.append(mean is not None and bool(means) and math.isclose(mean * sign, min(means)))
+        flag = None
+        baselines = block.filter((pl.col("kind") != "stvlm") & pl.col(f"{m}_mean").is_not_null())
+        if row["kind"] == "stvlm" and mean is not None and baselines.height:
+            ref = baselines.sort(pl.col(f"{m}_mean") * sign).row(0, named=True)
+            iv = welch_interval(seed_values(data.trials, row["config_id"], f"test_{m}"),
+                                seed_values(data.trials, ref["config_id"], f"test_{m}"), level)
+            flag = iv.verdict == "yes"
+        beyond.append(flag)
+    return frame.with_columns(pl.Series(f"{m}_best", best, dtype=pl.Boolean),
+                              pl.Series(f"{m}_beyond_noise", beyond, dtype=pl.Boolean))
+
+
+def _metrics(frame: pl.DataFrame) -> list[str]:
+    return [m for m in PAPER_METRICS if f"{m}_mean" in frame.columns]
+
+
+def _cell(row: dict, m: str, digits: int, bold: tuple[str, str], mark: str) -> str:
+    mean, std = row[f"{m}_mean"], row[f"{m}_std"]
+    if mean is None:
+        return "-"
+    text = f"{mean:.{digits}f}"
+    if std is not None and not math.isnan(std):
+        text += f" ± {std:.{digits}f}"
+    if row[f"{m}_best"]:
+        text = f"{bold[0]}{text}{bold[1]}"
+    return text + (mark if row[f"{m}_beyond_noise"] else "")
+
+
+def main_table(frame: pl.DataFrame, digits: int, level: float) -> Table:
+    """The report's main table (Markdown/HTML); bold best, dagger beyond seed noise."""
+    metrics = _metrics(frame)
+    rows = tuple(
+        (r["dataset"], r["few_shot"], r["model"], str(r["seeds"]),
+         *(_cell(r, m, digits, ("**", "**"), f" {DAGGER}") for m in metrics))
+        for r in frame.iter_rows(named=True))
+    note = (f"Test metrics, mean ± std over seeds (seeds column); best mean per block in bold; "
+            f"{DAGGER}: ST-VLM's difference to the best baseline of its block is larger than the "
+            f"seed noise ({100 * level:g}% Welch interval excludes zero). Also in "
+            "tables/main_results.csv and tables/main_results.tex.")
+    return Table(("dataset", "few-shot", "model", "seeds", *(HEADS[m] for m in metrics)), rows, note)
+
+
+def _tex(text: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#")):
+        text = text.replace(a, b)
+    return text
+
+
+def to_latex(frame: pl.DataFrame, digits: int = 3, level: float = 0.95) -> str:
+    """A booktabs ``tabular`` of the main table (``\\usepackage{booktabs}``), a rule between blocks."""
+    metrics = _metrics(frame)
+    lines = [r"\begin{tabular}{lll" + "c" * len(metrics) + "}", r"\toprule",
+             " & ".join(["Dataset", "Few-shot", "Model", *(_tex(HEADS[m]) for m in metrics)]) + r" \\",
+             r"\midrule"]
+    previous = None
+    for r in frame.iter_rows(named=True):
+        block = (r["dataset"], r["few_shot"])
+        if previous is not None and block != previous:
+            lines.append(r"\midrule")
+        cells = [_cell(r, m, digits, (r"\textbf{", "}"), r"$^\dagger$").replace(" ± ", r"$\pm$")
+                 for m in metrics]
+        lines.append(" & ".join([_tex(str(r["dataset"])), _tex(str(r["few_shot"])), _tex(r["model"]),
+                                 *cells]) + r" \\")
+        previous = block
+    lines += [r"\bottomrule", r"\end{tabular}",
+              f"% mean $\\pm$ std over seeds; bold: best per block; $^\\dagger$: ST-VLM vs the best "
+              f"baseline beyond seed noise ({100 * level:g}% Welch interval excludes zero)"]
+    return "\n".join(lines) + "\n"
+
+
+def horizon_frame(data: ReportData) -> pl.DataFrame:
+    """Every stored horizon of every best configuration's test metrics (long form, for Parquet)."""
+    best = data.best.select("config_id", "label")
+    test = data.summary.filter((pl.col("split") == "test") & pl.col("horizon").is_not_null())
+    return test.join(best, on=["config_id", "label"], how="semi").select(
+        "study", "label", "kind", "model", "dataset", "few_shot_label", "metric", "horizon",
+        "mean", "std", "n").sort("study", "label", "metric", "horizon")
