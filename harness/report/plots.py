@@ -18,6 +18,28 @@ from harness.report.tables import ReportData
 
 
 KIND_MARKERS = {"stvlm": "X", "baseline": "o"}
+#: Markers of the baselines, one per model in name order (colours: :func:`_baseline_styles`).
+BASELINE_MARKERS = ("s", "^", "D", "v", "P", "<", ">", "h", "*", "p")
+#: A y-axis spans at least this share of its data's level, so seed-level noise is not blown up
+#: to fill the figure (an autoscaled range of 0.002 on errors near 2 makes noise look like effects).
+MIN_RELATIVE_SPAN = 0.10
+
+
+def calm_ylim(ax, min_span: float = MIN_RELATIVE_SPAN) -> None:
+    """Widen ``ax``'s y-range around its centre to at least ``min_span`` x the centre's size."""
+    lo, hi = ax.get_ylim()
+    centre = (lo + hi) / 2
+    need = abs(centre) * min_span
+    if hi - lo < need:
+        ax.set_ylim(centre - need / 2, centre + need / 2)
+
+
+def _baseline_styles(models: list[str]) -> dict[str, tuple[tuple, str]]:
+    """``model -> (colour, marker)``: distinct per baseline, the same in every figure."""
+    colours = sns.color_palette("dark", max(len(models), 1))
+    names = sorted(models)
+    return {m: (colours[i % len(colours)], BASELINE_MARKERS[i % len(BASELINE_MARKERS)])
+            for i, m in enumerate(names)}
 
 
 def _datasets(frame: pl.DataFrame) -> list[str]:
@@ -70,24 +92,28 @@ def error_vs_fewshot(data: ReportData, cfg: ReportConfig):
     ours = ours.with_columns((pl.col("few_shot_ratio") * 100).alias("pct"))
     base = _best_trials(data).filter(pl.col("kind") == "baseline").with_columns(
         (pl.col("few_shot_ratio") * 100).alias("pct"))
+    ours = ours.with_columns(pl.format("ST-VLM ({})", "image_encoding").alias("model_name"))
+    styles = _baseline_styles(base["model"].unique().to_list())
     fig, (ax,) = _axes(1, cfg)
     style = "study" if ours["study"].n_unique() > 1 else None
     if ours["pct"].n_unique() > 1:
-        sns.lineplot(ours.to_pandas(), x="pct", y=col, hue="image_encoding", style=style,
-                     errorbar="sd", marker="o", ax=ax)
+        sns.lineplot(ours.to_pandas(), x="pct", y=col, hue="model_name", style=style,
+                     errorbar="sd", marker="X", linewidth=2, ax=ax)
         for (model,), g in base.group_by("model", maintain_order=True):
             means = g.group_by("pct").agg(pl.col(col).mean()).sort("pct")
-            ax.plot(means["pct"], means[col], linestyle="--", marker="x", color="0.4",
-                    label=f"baseline {model}")
+            colour, marker = styles[model]
+            ax.plot(means["pct"], means[col], linestyle="--", marker=marker, color=colour, label=model)
         ax.set_xlabel("few-shot ratio (% of training windows)")
     else:  # one ratio: compare the encodings at that ratio instead of drawing a single point
-        sns.pointplot(ours.to_pandas(), x="image_encoding", y=col, hue=style, errorbar="sd",
+        sns.pointplot(ours.to_pandas(), x="model_name", y=col, hue=style, errorbar="sd",
                       linestyle="none", capsize=0.1, ax=ax)
         for (model,), g in base.group_by("model", maintain_order=True):
-            ax.axhline(g[col].mean(), linestyle="--", color="0.4", label=f"baseline {model}")
-        ax.set_xlabel(f"image encoding (single few-shot ratio: {ours['pct'][0]:g}% of training windows)")
+            colour, _ = styles[model]
+            ax.axhline(g[col].mean(), linestyle="--", color=colour, label=model)
+        ax.set_xlabel(f"model (single few-shot ratio: {ours['pct'][0]:g}% of training windows)")
     ax.set_ylabel(metric_label(data.metric, _datasets(ours)))
-    _legend(ax, "image encoding")
+    calm_ylim(ax)
+    _legend(ax, "model")
     return fig
 
 
@@ -149,6 +175,7 @@ def horizon_curves(data: ReportData, cfg: ReportConfig):
                  style_order=[k for k in KIND_MARKERS if k in set(long["kind"])], ax=ax)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(metric_label(data.metric, _datasets(best)))
+    calm_ylim(ax)
     _legend(ax)
     return fig
 
@@ -173,6 +200,7 @@ def learning_curves(data: ReportData, cfg: ReportConfig):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch (passes over the training windows)")
         ax.set_ylabel(label)
+        calm_ylim(ax)
         _legend(ax, keep=ax is axes[-1])
     return fig
 
@@ -230,5 +258,6 @@ def pareto(data: ReportData, cfg: ReportConfig):
         ax.set_xscale("log" if positive else "symlog", **({} if positive else {"linthresh": 1.0}))
         ax.set_xlabel(f"{xlabel}, {'log' if positive else 'symlog'} scale")
         ax.set_ylabel(metric_label(data.metric, _datasets(done)))
+        calm_ylim(ax)
         _legend(ax, keep=ax is axes[-1])
     return fig

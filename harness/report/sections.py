@@ -97,8 +97,12 @@ def results_blocks(data: ReportData, cfg: ReportConfig, figures: list[FigureResu
     blocks: list[Block] = [
         Heading(2, "Main results"), paper.main_table(paper.main_frame(data), d, data.level),
         Heading(2, "Best configuration per arm"), best_table(data, d),
-        Heading(2, "Figures"), *(Figure(f) for f in figures),
+        Heading(2, "Figures"), *(Figure(f) for f in figures if not f.skipped),
     ]
+    skipped = [f for f in figures if f.skipped]
+    if skipped:
+        blocks.append(Para("Not drawn (they do not apply to these studies): " + "; ".join(
+            f"{f.name} ({f.skipped})" for f in skipped) + "."))
     blocks += [Heading(2, "Against baselines on the same splits"),
                delta_table(data.baseline, d, data.level,
                            "delta = ours - baseline (same dataset, protocol, few-shot ratio and method); "

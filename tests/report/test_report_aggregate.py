@@ -3,6 +3,8 @@ pruned trials are counted and never averaged in, deltas against baselines/anchor
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 import polars as pl
@@ -133,5 +135,7 @@ def test_study_where_every_trial_failed(tmp_path: Path) -> None:
     assert status["failed"].sum() == status["total"].sum() == 6 and status["completed"].sum() == 0
     assert pl.read_csv(out / "tables" / "problem_trials.csv").height == 6
     md = (out / "report.md").read_text()
-    assert md.count("not drawn:**") == 6 and "6 in all, 0 completed, 0 pruned, 6 failed" in md
+    assert md.count("Not drawn (they do not apply to these studies): ") == 1
+    assert len(re.findall(r"\b(error_vs_fewshot|fusion_lora_heatmap|horizon_curves|learning_curves|param_importance|pareto) \(", md)) == 6
+    assert "6 in all, 0 completed, 0 pruned, 6 failed" in md
     check_report_tables([folder], out)

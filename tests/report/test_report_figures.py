@@ -76,7 +76,7 @@ def test_single_valued_axes_are_skipped_or_redrawn(tmp_path: Path) -> None:
     assert results["pareto"].skipped == "a Pareto view needs at least two completed configurations"
     # One few-shot ratio: the figure compares image encodings at that ratio instead of a lone point.
     one = results["error_vs_fewshot"]
-    assert one.skipped is None and "image encoding (single few-shot ratio: 10% of training windows)" in one.svg
+    assert one.skipped is None and "model (single few-shot ratio: 10% of training windows)" in one.svg
     assert_not_blank(one.png)
     for r in results.values():
         assert (r.png is None) == (r.svg is None) == (r.skipped is not None)
@@ -102,8 +102,10 @@ def test_skipped_figures_are_explained_in_the_report(tmp_path: Path) -> None:
     folder = write_study(tmp_path / "r", ratios=(0.1,), configs=CONFIGS[:1], curves=False)
     out = build_report([folder], tmp_path / "out", config=fast_config())
     md = (out / "report.md").read_text()
-    assert "**Figure `fusion_lora_heatmap` not drawn:** fusion depth (0) and LoRA rank (4)" in md
-    assert "**Figure `learning_curves` not drawn:** the studies wrote no per-epoch curves" in md
+    line = next(x for x in md.splitlines() if x.startswith("Not drawn (they do not apply to these studies): "))
+    assert "fusion_lora_heatmap (fusion depth (0) and LoRA rank (4)" in line
+    assert "learning_curves (the studies wrote no per-epoch curves" in line
+    assert "not drawn:**" not in md  # no notice per figure
     assert not (out / "figures" / "fusion_lora_heatmap.png").exists()
     assert (out / "figures" / "pareto.png").exists()  # ST-VLM + 2 baselines = 3 configurations
 
@@ -140,3 +142,21 @@ def test_has_data_guard() -> None:
     ax.plot([1, 2], [3, 4])
     assert has_data(fig)
     plt.close(fig)
+
+
+def test_calm_y_axis_and_distinct_baseline_styles() -> None:
+    import matplotlib.pyplot as plt
+
+    from harness.report.plots import _baseline_styles, calm_ylim
+
+    fig, ax = plt.subplots()
+    ax.set_ylim(1.999, 2.001)  # an autoscaled range of 0.002 around 2
+    calm_ylim(ax)
+    assert ax.get_ylim() == pytest.approx((1.9, 2.1))  # at least 10% of the level
+    ax.set_ylim(1.0, 3.0)
+    calm_ylim(ax)
+    assert ax.get_ylim() == (1.0, 3.0)  # wide enough already: untouched
+    plt.close(fig)
+    styles = _baseline_styles(["stid", "ridge", "seasonal-naive", "gwnet"])
+    assert len({s[1] for s in styles.values()}) == 4 and len({s[0] for s in styles.values()}) == 4
+    assert styles == _baseline_styles(["gwnet", "seasonal-naive", "ridge", "stid"])  # order-free
