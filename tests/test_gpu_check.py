@@ -1,0 +1,43 @@
+"""benchmarks/gpu_check.py: without a GPU every check is skipped cleanly; with one, the CUDA
+step runs for real (that test skips on CPU-only machines, as in CI)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.load import patient
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only path")
+def test_gpu_check_skips_every_check_without_a_gpu(tmp_path: Path) -> None:
+    out = tmp_path / "gpu.json"
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_check.py"), "--json", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=patient(120))
+    assert proc.returncode == 0, proc.stderr
+    checks = json.loads(out.read_text())["checks"]
+    assert list(checks) == ["cuda_step", "bf16_engine", "base_throughput", "fractional_gpu", "train_2_workers"]
+    assert {c["status"] for c in checks.values()} == {"skipped"}
+    assert {c["why"] for c in checks.values()} == {"no CUDA device"}
+    bad = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_check.py"), "--json", str(tmp_path)],
+                         cwd=REPO, capture_output=True, text=True, timeout=patient(120))
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == f"gpu_check.py: error: --json '{tmp_path}' is a directory; give a file path"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_step_and_bf16_engine_on_the_gpu(data_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "gpu.json"
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_check.py"), "--only", "cuda_step",
+                           "bf16_engine", "--data-root", str(data_root), "--json", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=patient(600))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    checks = json.loads(out.read_text())["checks"]
+    assert checks["cuda_step"]["status"] == checks["bf16_engine"]["status"] == "ok"
