@@ -50,7 +50,7 @@ import torch  # noqa: E402
 from harness.provenance import provenance  # noqa: E402
 from stvlm.baselines import BASELINES, build_baseline  # noqa: E402
 from stvlm.baselines.base import NeuralBaseline  # noqa: E402
-from stvlm.bootstrap import paired_block_bootstrap_sums, window_abs_errors  # noqa: E402
+from stvlm.bootstrap import paired_block_bootstrap_sums, window_abs_errors, window_blocks  # noqa: E402
 from stvlm.config import DataConfig, FewShotConfig, TrainConfig  # noqa: E402
 from stvlm.data.pipeline import prepare  # noqa: E402
 from stvlm.engine import Engine  # noqa: E402
@@ -135,7 +135,8 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
     masks = {"mae": mask_for(true, forecast.protocol.mask).numpy(),
              "mae_all": observed_mask(true, forecast.protocol.missing_value).numpy()}
     starts = forecast.splits.test
-    blocks = (starts + forecast.input_len) // forecast.data.info.steps_per_day  # [W] day ids
+    blocks, block_rule = window_blocks(starts + forecast.input_len, forecast.data.info.steps_per_day,
+                                       forecast.input_len + forecast.output_len)  # [W] block ids
     if args.ablation:
         models = list(VARIANTS)
     else:
@@ -163,7 +164,10 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
                               "diff": iv.diff, "low": iv.low, "high": iv.high, "blocks": iv.blocks,
                               "st_vlm_better": iv.high < 0})
     split = {k: v for k, v in forecast.describe().items() if k not in ("scaler", "protocol_config")}
-    return {"runs": runs, "intervals": intervals, "split": split}
+    split["bootstrap_block"] = block_rule
+    errors = {f"{model}|{name}": sums[model][name] for model in models for name in masks}
+    errors.update({f"count|{name}": counts[name] for name in masks} | {"blocks": blocks})
+    return {"runs": runs, "intervals": intervals, "split": split, "errors": errors}
 
 
 def aggregate(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -222,6 +226,17 @@ def interval_lines(intervals: list[dict[str, Any]], heads: tuple[str, str, str] 
     return lines
 
 
+#: Fewer bootstrap blocks than this and the verdict says the interval is not to be trusted.
+MIN_TRUSTED_BLOCKS = 10
+
+
+def _blocks(result: dict[str, Any], key: str) -> int | str:
+    """Bootstrap blocks of one ``dataset|setting`` pair (from its intervals)."""
+    dataset, setting = key.split("|")
+    found = [i["blocks"] for i in result["intervals"] if (i["dataset"], i["setting"]) == (dataset, setting)]
+    return min(found) if found else "?"
+
+
 def readme(result: dict[str, Any]) -> str:
     meta = result["meta"]
     verdict = []
@@ -229,15 +244,19 @@ def readme(result: dict[str, Any]) -> str:
         group = [i for i in result["intervals"] if (i["dataset"], i["setting"]) == key]
         lost = sorted({i["baseline"] for i in group
                        if not i["st_vlm_better"] and i["baseline"] not in REFERENCE_LINES})
+        k = min(i["blocks"] for i in group)
+        few = (f" The intervals rest on {k} bootstrap blocks only: too few to trust."
+               if k < MIN_TRUSTED_BLOCKS else "")
         verdict.append(f"- **{key[0]}, {key[1]}**: " + (
             "ST-VLM's test MAE is below every baseline's (reference lines aside) with the paired 95% "
             "interval excluding zero, on the masked metric and on all observed entries." if not lost else
             "target NOT met: the paired interval does not exclude zero (or favours the baseline) against "
-            + ", ".join(lost) + "."))
+            + ", ".join(lost) + ".") + few)
     splits = "; ".join(
         f"{s['dataset']} {k.split('|')[1]}: {s['windows']['train']} training windows from step "
         f"{s['parts']['train']['steps'][0]}, lookback lags {s['lookback_lags']} steps, "
         f"{s['windows']['val']} val / {s['windows']['test']} test windows"
+        + f", bootstrap blocks: {s.get('bootstrap_block', '1 day')} ({_blocks(result, k)} blocks)"
         + (f" (code {s['git_commit'][:7]})" if s.get("git_commit") else "")
         for k, s in result["splits"].items())
     commits = sorted({s["git_commit"] for s in result["splits"].values() if s.get("git_commit")})
@@ -264,8 +283,10 @@ def readme(result: dict[str, Any]) -> str:
         "## Result (test windows)", "", *table_lines(result["rows"]), "",
         "## ST-VLM against each baseline", "",
         "Paired difference of pooled test MAE (negative: ST-VLM better), 95% percentile interval of a "
-        "bootstrap that resamples whole days of test windows (2000 resamples); seeded models enter "
-        "with their per-window errors averaged over seeds.", "",
+        "bootstrap that resamples blocks of test windows (2000 resamples): whole days, or one window "
+        "span (24 steps) where the test windows cover fewer than 14 days (the block rule and count are "
+        "in Splits); seeded models enter with their per-window errors averaged over seeds. Per-window "
+        "error sums are in `errors-<dataset>-<setting>.npz`, so the intervals can be recomputed.", "",
         *interval_lines(result["intervals"]), "", "## Verdict", "", *verdict, "",
         "## Caveats", "",
         "- `historical-average-all` is a reference line: it averages every step before the first test "
@@ -342,6 +363,9 @@ def main() -> int:
     for dataset in args.datasets:
         for setting in args.settings:
             res = evaluate_setting(dataset, setting, args)
+            # Per-window absolute-error sums (seed means) and counts: intervals can be recomputed.
+            np.savez_compressed(out_dir / f"errors-{dataset}-{setting.replace('%', 'pct')}"
+                                f"{'-ablation' if args.ablation else ''}.npz", **res.pop("errors"))
             # Re-read just before merging: another run may have added other (dataset, setting) pairs.
             empty = {"runs": [], "intervals": [], "splits": {}, "meta": {"commands": []}}
             old = json.loads(path.read_text()) if path.is_file() else empty

@@ -23,6 +23,31 @@ import numpy as np
 from stvlm.errors import ProtocolError
 
 
+#: Day blocks need enough days to resample: with fewer test days than this, blocks are
+#: ``T_in + T_out`` steps long instead (a week-long series such as los-loop has 2 test days,
+#: and a bootstrap over 2 blocks gives an interval that means nothing).
+MIN_DAY_BLOCKS = 14
+
+
+def window_blocks(first_target: np.ndarray, steps_per_day: int, window_steps: int) -> tuple[np.ndarray, str]:
+    """Block id of every test window and the rule used, in words.
+
+    Args:
+        first_target: ``[W]`` step of each window's first target.
+        steps_per_day: steps in one day.
+        window_steps: ``T_in + T_out``, the span of one window.
+
+    Returns:
+        ``([W] block ids, "1 day" or "<window_steps> steps")``: days when the windows cover at
+        least :data:`MIN_DAY_BLOCKS` days, else blocks of one window span.
+    """
+    first_target = np.asarray(first_target, dtype=np.int64)
+    days = np.unique(first_target // steps_per_day).size
+    if days >= MIN_DAY_BLOCKS:
+        return first_target // steps_per_day, "1 day"
+    return first_target // window_steps, f"{window_steps} steps (only {days} test days)"
+
+
 @dataclass(frozen=True)
 class PairedInterval:
     """``MAE(a) - MAE(b)`` on the test windows, with a day-block bootstrap interval.

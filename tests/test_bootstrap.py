@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stvlm.bootstrap import paired_block_bootstrap, paired_block_bootstrap_sums, window_abs_errors
+from stvlm.bootstrap import paired_block_bootstrap, paired_block_bootstrap_sums, window_abs_errors, window_blocks
 from stvlm.errors import ProtocolError
 
 
@@ -47,3 +47,13 @@ def test_errors_name_what_is_wrong():
         paired_block_bootstrap_sums(np.zeros(3), np.zeros(3), np.ones(3), np.zeros(4))
     with pytest.raises(ProtocolError, match="must have one shape"):
         window_abs_errors(np.zeros((3, 2)), np.zeros((3, 1)), np.zeros((3, 1), dtype=bool))
+
+
+def test_block_rule_days_when_there_are_enough_else_window_spans():
+    steps = np.arange(0, 20 * 48, 6)  # first targets over 20 days of 30-min steps
+    blocks, rule = window_blocks(steps, 48, 24)
+    assert rule == "1 day" and np.array_equal(blocks, steps // 48) and np.unique(blocks).size == 20
+    short = np.arange(100, 100 + 2 * 288)  # 2 days of 5-min steps (los-loop's test part)
+    blocks, rule = window_blocks(short, 288, 24)
+    assert rule == "24 steps (only 3 test days)" and np.array_equal(blocks, short // 24)
+    assert np.unique(blocks).size == 25
