@@ -24,13 +24,18 @@ def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
 
 
 def git_commit(repo: Path = REPO) -> str | None:
-    """The checkout's commit (with ``-dirty`` when it has local changes), or ``None``."""
+    """The checkout's commit, with ``-dirty`` when a tracked file outside ``results/`` differs
+    from it (the code that ran is not the commit), or ``None`` outside a git checkout.
+
+    Committed results are left out: a benchmark that rewrites ``results/`` while another one
+    starts does not make the second one's code "dirty"."""
     try:
         commit = subprocess.run(
             ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
         ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no", "--", ".",
+             ":(exclude)results"],
             capture_output=True, text=True, check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
