@@ -91,6 +91,7 @@ class EpochReporter:
             "epoch": record.epoch,
             "windows_seen": record.windows_seen * self.world_size,
             "train_loss": float(record.train_loss),
+            "lr": float(record.lr),  # the schedule's rate at the epoch's end (TensorBoard)
             "best_epoch": state.best_epoch,
             **prefixed("val", best["val"] if best else record.val),
             **self._common(state.history),

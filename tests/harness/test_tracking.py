@@ -17,4 +17,5 @@ def test_every_trial_writes_tensorboard_events(smoke_study: Path) -> None:
     assert set(events) == set(trials["trial_id"]), (sorted(events), trials["trial_id"].to_list())
     stvlm = trials.filter(pl.col("kind") == "stvlm")["trial_id"].to_list()
     for trial_id in stvlm:
-        assert b"val_mae" in events[trial_id].read_bytes()  # the scalar the study optimises
+        data = events[trial_id].read_bytes()
+        assert b"val_mae" in data and b"lr" in data  # the optimised scalar and the schedule
