@@ -281,7 +281,8 @@ def readme(result: dict[str, Any]) -> str:
         "ST-VLM: `STVLMConfig.tiny()` (ViLT, 32 wide, 2 layers, RANDOM weights: no pretrained "
         "weights can be downloaded here), one series token per node with its lookback, cyclic "
         "calendar features, fusion at layer 1, LoRA r4, residual head on the seasonal prior with a "
-        "linear highway that starts at its ridge fit to the training windows (`head.highway_init`).", "",
+        "linear highway that starts at its ridge fit to the training windows where that lowers the "
+        "validation MAE of the starting forecast, else at zero (`head.highway_init = auto`).", "",
         f"Splits: {splits}.", "",
         "## Result (test windows)", "", *table_lines(result["rows"]), "",
         "## ST-VLM against each baseline", "",

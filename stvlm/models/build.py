@@ -16,7 +16,7 @@ from stvlm.models.backbones import BACKBONES, Backbone, build_backbone
 from stvlm.models.config import STVLMConfig
 from stvlm.models.finetune import FINETUNE_STRATEGIES, apply_finetune
 from stvlm.models.stvlm import STVLM, DatasetContext
-from stvlm.models.warm_start import ridge_highway
+from stvlm.models.warm_start import choose_highway_start, ridge_highway
 
 logger = logging.getLogger(__name__)
 
@@ -71,7 +71,8 @@ def build_model(cfg: STVLMConfig, forecast: ForecastData) -> STVLM:
     Returns:
         The model on the CPU, with ``requires_grad`` set by ``cfg.finetune``, the prompts of
         every window start tokenised, so the tokenizer never runs in ``forward``, and with
-        ``head.highway_init = "ridge"`` the highway fitted to the training windows.
+        ``head.highway_init = "ridge"`` (or ``"auto"``, when that helps on validation) the
+        highway fitted to the training windows.
 
     Raises:
         UnknownNameError: an unknown backbone, image encoding or fine-tuning strategy.
@@ -95,11 +96,13 @@ def build_model(cfg: STVLMConfig, forecast: ForecastData) -> STVLM:
         description = model.image_encoder.description if model.image_encoder is not None else ""
         model.set_token_table(token_table(cfg, forecast, backbone, description))
     apply_finetune(model, backbone, cfg.finetune)
-    if cfg.head.highway_init == "ridge" and model.highway is not None:
+    if model.highway is not None and cfg.head.highway_init == "ridge":
         ridge_highway(
             model, forecast.batches("train", 64), missing_value=forecast.protocol.missing_value,
             alpha=cfg.head.highway_alpha,
         )
+    elif model.highway is not None and cfg.head.highway_init == "auto":
+        choose_highway_start(model, forecast, alpha=cfg.head.highway_alpha)
     return model
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 import torch
 
 from stvlm.data.batch import STBatch
-from stvlm.metrics import observed_mask
+from stvlm.metrics import mask_for, observed_mask
 from stvlm.models.stvlm import STVLM
 
 log = logging.getLogger(__name__)
@@ -84,3 +84,51 @@ def ridge_highway(
     model.highway.bias.copy_(solution[:, -1].to(weight_param.dtype))
     log.info("highway: ridge start on %d rows (%d entries), alpha %g", rows, entries, alpha)
     return {"rows": rows, "entries": entries, "features": width - 1}
+
+
+@torch.no_grad()
+def linear_start_mae(
+    model: STVLM, batches: Iterable[STBatch], *, mask_rule: str, missing_value: float | None,
+    highway: bool,
+) -> float:
+    """MAE (original units, the protocol's mask) of the model's linear start on ``batches``:
+    the seasonal prior plus, with ``highway``, the highway's forecast; the backbone path is left
+    out (it starts at zero under ``head.zero_init``). No backbone forward pass: cheap.
+    """
+    total, count = 0.0, 0
+    for batch in batches:
+        x, lookback, stats, prior = model.normalized_inputs(batch)
+        b, t_out = batch.y.shape[:2]
+        pred = prior.float() if prior is not None and model.cfg.head.residual == "lookback" else \
+            torch.zeros_like(batch.y, dtype=torch.float32)  # [B, T_out, N, C_out] model units
+        if highway:
+            feats = model.series.node_features(x, lookback)  # [B, N, F]
+            lin = model.highway(feats.to(model.highway.weight.dtype)).float()  # [B, N, T_out*C_out]
+            pred = pred + lin.view(b, -1, t_out, pred.shape[-1]).permute(0, 2, 1, 3)
+        if stats is not None:
+            pred = stats.denormalize(pred, model.context.target_channels)
+        pred = pred * model.target_std + model.target_mean  # original units
+        mask = mask_for(batch.y, mask_rule) & observed_mask(batch.y, missing_value)
+        total += float((pred - torch.nan_to_num(batch.y)).abs()[mask].sum())
+        count += int(mask.sum())
+    if not count:
+        raise ValueError("linear_start_mae: no observed entry to score")
+    return total / count
+
+
+def choose_highway_start(model: STVLM, forecast, *, alpha: float) -> dict[str, float | str]:
+    """``head.highway_init = "auto"``: fit the ridge start, keep it only if it lowers the
+    validation MAE of the starting forecast (prior + highway) below the prior's alone, else
+    reset the highway to zero. A choice made on validation windows only."""
+    p = forecast.protocol
+    ridge_highway(model, forecast.batches("train", 64), missing_value=p.missing_value, alpha=alpha)
+    score = {h: linear_start_mae(model, forecast.batches("val", 64), mask_rule=p.mask,
+                                 missing_value=p.missing_value, highway=h) for h in (False, True)}
+    keep = score[True] < score[False]
+    if not keep:
+        torch.nn.init.zeros_(model.highway.weight)
+        torch.nn.init.zeros_(model.highway.bias)
+    log.info("highway start: %s (validation MAE of the start: prior %.4f, prior + ridge %.4f)",
+             "ridge" if keep else "zero", score[False], score[True])
+    return {"start": "ridge" if keep else "zero", "val_mae_prior": score[False],
+            "val_mae_ridge": score[True]}

@@ -285,3 +285,27 @@ def test_ridge_highway_start_needs_a_highway():
     head = STVLMConfig.tiny().head
     with pytest.raises(ConfigError, match=r"highway_init = 'ridge' needs highway = true"):
         head.replace(highway=False, highway_init="ridge")
+    with pytest.raises(ConfigError, match=r"highway_init = 'auto' needs highway = true"):
+        head.replace(highway=False)  # the default start is 'auto'
+    assert head.replace(highway=False, highway_init="zero").highway is False
+
+
+def test_auto_highway_start_keeps_the_ridge_fit_only_if_it_beats_the_prior_on_validation(lookback_forecast):
+    from stvlm.models.warm_start import choose_highway_start, linear_start_mae
+
+    f = lookback_forecast
+    cfg = config("vilt", "node_time", 1)
+    model = build(cfg.replace(head=cfg.head.replace(zero_init=True, highway_init="zero")), f).eval()
+    p = f.protocol
+    # The prior's MAE by hand: the one-day lag of every val target (original units), mask true > 0.
+    true = f.targets("val")  # [W, T_out, N, 1]
+    lagged = f.data.values[f.splits.val[:, None] + T_IN + np.arange(T_OUT)[None, :] - 4]  # [W, T_out, N, 1]
+    by_hand = float(np.abs(lagged - true)[true > 0].mean())
+    prior = linear_start_mae(model, f.batches("val", 7), mask_rule=p.mask, missing_value=None, highway=False)
+    assert prior == pytest.approx(by_hand, rel=1e-5)
+    for alpha in (0.0, 1e9):
+        info = choose_highway_start(model, f, alpha=alpha)
+        assert info["val_mae_prior"] == pytest.approx(by_hand, rel=1e-5)
+        assert info["start"] == ("ridge" if info["val_mae_ridge"] < info["val_mae_prior"] else "zero")
+        zero = bool(model.highway.weight.abs().sum() == 0 and model.highway.bias.abs().sum() == 0)
+        assert zero == (info["start"] == "zero")
