@@ -114,3 +114,48 @@ def test_a_request_that_can_never_fit_fails_before_any_trial(cluster, data_root:
     assert str(info.value).startswith(
         "resources: a trial asks for {CPU: 2} on one node but the cluster has {CPU: 2, study_driver: 2} over 2 node(s)")
     assert not (tmp_path / "ray" / "too-big").exists()
+
+
+def test_a_worker_node_removed_mid_study_loses_no_row(cluster, data_root: Path, tmp_path: Path) -> None:
+    """A worker node dies while an ST-VLM trial runs on it: the trial is rescheduled on the node
+    that is left (from its checkpoint) and every row of the study is present. A fresh worker
+    node is added back afterwards for whatever runs next."""
+    import threading
+    import time
+
+
+    (worker,) = list(cluster.worker_nodes)
+    experiment = tmp_path / "ray" / "lost-node"
+    removed: dict[str, str] = {}
+
+    def remove_when_a_trial_reports_from_it() -> None:
+        start = time.monotonic()
+        while time.monotonic() - start < patient(300) and not removed:
+            for result in experiment.glob("stvlm_*/result.json"):
+                try:
+                    first = json.loads(result.read_text().splitlines()[0])
+                except (IndexError, json.JSONDecodeError):  # being written
+                    continue
+                if first.get("node_id") == worker.node_id:
+                    removed["trial_id"] = result.parent.name.split("_", 1)[1]
+                    cluster.remove_node(worker)  # every process of that node, at once
+                    return
+            time.sleep(0.2)
+
+    remover = threading.Thread(target=remove_when_a_trial_reports_from_it, daemon=True)
+    remover.start()
+    try:
+        spec = tiny_study("lost-node", baselines={}, scheduler={"name": "fifo"}, max_failures=2)
+        outcome = run_study(spec, StudyOptions(storage=str(tmp_path / "ray"), results_dir=str(tmp_path / "results"),
+                                               data_root=str(data_root), max_report_frequency=60, verbose=0))
+        remover.join(timeout=1)
+        trials = pl.read_parquet(outcome.results / "trials.parquet")
+        assert removed, "no ST-VLM trial ran on the worker node"
+        assert trials.height == 2 and set(trials["status"]) == {"completed"}
+        lost = trials.filter(pl.col("trial_id") == removed["trial_id"]).row(0, named=True)
+        assert lost["num_failures"] >= 1 and lost["node_id"] != worker.node_id  # finished elsewhere
+        assert lost["epochs_run"] == 3
+    finally:
+        if not cluster.worker_nodes:
+            cluster.add_node(num_cpus=1)
+            cluster.wait_for_nodes(timeout=patient(60))
