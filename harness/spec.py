@@ -29,7 +29,10 @@ Example::
 from __future__ import annotations
 
 import re
-import tomllib
+try:
+    import tomllib
+except ImportError:  # pragma: no cover - Python 3.10 (pyproject allows it; tomli is its backport)
+    import tomli as tomllib  # type: ignore[no-redef]
 from pathlib import Path
 from typing import Any, Literal
 
