@@ -191,20 +191,24 @@ def test_build_errors(forecast):
     )
 
 
-@pytest.fixture(scope="module")
-def lookback_forecast():
-    """60 six-hour steps (4 a day) of 4 nodes; a one-day lookback (4 steps >= T_out = 3)."""
-    rng = np.random.default_rng(1)
-    t = 60
-    values = (rng.random((t, N, 1)) * 50 + 1).astype(np.float32)
+def daily_counts(values: np.ndarray, missing_value: float | None = None):
+    """A forecast of six-hour steps (4 a day) with a one-day lookback (4 steps >= T_out = 3)."""
+    t = values.shape[0]
     info = DatasetInfo(name="toy", folder="TOY", title="toy", description="Hand-made counts.",
                        nodes=N, steps=t, interval_minutes=360, channels=("count",), units=("n",))
     steps = np.arange(t)
     data = SpatioTemporalData(info=info, values=values, tod=steps % 4, dow=(steps // 4) % 7)
     proto = Protocol(name="standard", input_len=T_IN, output_len=T_OUT, report_horizons=(1, 3),
                      pooling="step", overall="horizon_mean", split=(0.6, 0.2, 0.2),
-                     lookback_days=(1,))
+                     lookback_days=(1,), missing_value=missing_value)
     return prepare_forecast(data, proto)
+
+
+@pytest.fixture(scope="module")
+def lookback_forecast():
+    """60 six-hour steps of 4 nodes (see daily_counts)."""
+    rng = np.random.default_rng(1)
+    return daily_counts((rng.random((60, N, 1)) * 50 + 1).astype(np.float32))
 
 
 @pytest.mark.parametrize("name", ["vilt", "gpt2"])
@@ -252,17 +256,9 @@ def test_ridge_highway_start_is_the_least_squares_fit_of_the_training_windows(mi
     """With alpha = 0 the first forecast's residuals on the observed training entries are
     orthogonal to every highway input and to the bias (the normal equations), output by output."""
     rng = np.random.default_rng(3)
-    t = 60
-    values = (rng.random((t, N, 1)) * 50 + 1).astype(np.float32)
+    values = (rng.random((60, N, 1)) * 50 + 1).astype(np.float32)
     values[rng.random(values.shape) < 0.2] = 0.0  # zeros: missing under missing_value = 0
-    info = DatasetInfo(name="toy", folder="TOY", title="toy", description="Hand-made counts.",
-                       nodes=N, steps=t, interval_minutes=360, channels=("count",), units=("n",))
-    steps = np.arange(t)
-    data = SpatioTemporalData(info=info, values=values, tod=steps % 4, dow=(steps // 4) % 7)
-    proto = Protocol(name="standard", input_len=T_IN, output_len=T_OUT, report_horizons=(1, 3),
-                     pooling="step", overall="horizon_mean", split=(0.6, 0.2, 0.2),
-                     lookback_days=(1,), missing_value=missing_value)
-    f = prepare_forecast(data, proto)
+    f = daily_counts(values, missing_value)
     cfg = config("vilt", "node_time", 1)
     cfg = cfg.replace(head=cfg.head.replace(zero_init=True, highway_init="ridge", highway_alpha=0.0))
     model = build(cfg, f).eval()
