@@ -210,16 +210,29 @@ class STVLM(nn.Module):
                          for s in (out.segments.text, out.segments.image)]
                 context = torch.cat([p for p in parts if p is not None], dim=-1)  # [B, c]
             pred = self.head(st_out, context).float()  # [B, T_out, N, C_out] scaled
-            if self.highway is not None:
-                lin = self.highway(feats.to(self.highway.weight.dtype)).float()  # [B, N, T_out*C_out]
-                b, n = lin.shape[:2]
-                pred = pred + lin.view(b, n, self.context.output_len, -1).permute(0, 2, 1, 3)
-            if prior is not None and self.cfg.head.residual == "lookback":
-                pred = pred + prior.float()  # a correction to the seasonal prior
-            if stats is not None:
-                pred = stats.denormalize(pred, self.context.target_channels)
-            pred = pred * self.target_std + self.target_mean
+            pred = self.to_original_units(self.add_linear(pred, feats, prior), stats)
         return pred
+
+    def add_linear(
+        self, pred: torch.Tensor, feats: torch.Tensor | None, prior: torch.Tensor | None
+    ) -> torch.Tensor:
+        """``pred [B, T_out, N, C_out]`` (head's units) plus the linear part of the forecast:
+        the highway's map of the node features ``feats [B, N, F]`` (when both exist), then, with
+        ``head.residual = "lookback"``, the seasonal prior ``[B, T_out, N, C_out]``."""
+        if self.highway is not None and feats is not None:
+            lin = self.highway(feats.to(self.highway.weight.dtype)).float()  # [B, N, T_out*C_out]
+            b, n = lin.shape[:2]
+            pred = pred + lin.view(b, n, self.context.output_len, -1).permute(0, 2, 1, 3)
+        if prior is not None and self.cfg.head.residual == "lookback":
+            pred = pred + prior.float()  # the head predicts a correction to the seasonal prior
+        return pred
+
+    def to_original_units(self, pred: torch.Tensor, stats: InstanceStats | None) -> torch.Tensor:
+        """``pred [B, T_out, N, C_out]`` in the head's units -> original units (the inverse of
+        :meth:`to_model_units`)."""
+        if stats is not None:
+            pred = stats.denormalize(pred, self.context.target_channels)
+        return pred * self.target_std + self.target_mean
 
     def normalized_inputs(
         self, batch: STBatch

@@ -98,16 +98,9 @@ def linear_start_mae(
     total, count = 0.0, 0
     for batch in batches:
         x, lookback, stats, prior = model.normalized_inputs(batch)
-        b, t_out = batch.y.shape[:2]
-        pred = prior.float() if prior is not None and model.cfg.head.residual == "lookback" else \
-            torch.zeros_like(batch.y, dtype=torch.float32)  # [B, T_out, N, C_out] model units
-        if highway:
-            feats = model.series.node_features(x, lookback)  # [B, N, F]
-            lin = model.highway(feats.to(model.highway.weight.dtype)).float()  # [B, N, T_out*C_out]
-            pred = pred + lin.view(b, -1, t_out, pred.shape[-1]).permute(0, 2, 1, 3)
-        if stats is not None:
-            pred = stats.denormalize(pred, model.context.target_channels)
-        pred = pred * model.target_std + model.target_mean  # original units
+        feats = model.series.node_features(x, lookback) if highway else None  # [B, N, F]
+        start = model.add_linear(torch.zeros_like(batch.y, dtype=torch.float32), feats, prior)
+        pred = model.to_original_units(start, stats)  # [B, T_out, N, C_out]
         mask = mask_for(batch.y, mask_rule) & observed_mask(batch.y, missing_value)
         total += float((pred - torch.nan_to_num(batch.y)).abs()[mask].sum())
         count += int(mask.sum())
