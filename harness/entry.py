@@ -31,7 +31,7 @@ def build_parser(prog: str, description: str, default_config: Path) -> argparse.
         help="checkpoint storage: absolute path or URI (s3://, gs://); "
              "default $STVLM_STORAGE or <results-dir>/ray")
     arg("--results-dir", default=None,
-        help="results root (default $STVLM_RESULTS or results/ in the checkout)")
+        help="results root (default $STVLM_RESULTS or runs/studies/ in the checkout, git-ignored)")
     arg("--data-root", default=None, help="folder of datasets (default $STVLM_DATA)")
     arg("--num-samples", type=int, default=None,
         help="Optuna trials per arm and seed (overrides the spec)")
