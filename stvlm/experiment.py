@@ -6,8 +6,8 @@ This is the unit the CLI (``stvlm train``) and the Ray harness (one Tune trial) 
     result = run_experiment(cfg, out_dir=Path("runs/x"))
 
 ``out_dir`` receives ``config.json``, ``metrics.json`` (validation and test metrics, budget,
-timings) and ``checkpoint/`` (the trainable weights and the engine state), all written
-atomically.
+timings) and ``checkpoint/`` (the trained model as ``STVLM.save_pretrained`` writes it, plus
+``experiment.json``), all written atomically.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ from stvlm.io import atomic_write_json
 from stvlm.models.config import STVLMConfig
 
 log = logging.getLogger(__name__)
+
+#: The data and training settings beside a saved model in a checkpoint folder.
+EXPERIMENT_FILE = "experiment.json"
 
 
 @config_class
@@ -144,30 +147,50 @@ def run_experiment(
 
 
 def save_checkpoint(model: Any, cfg: ExperimentConfig, path: str | Path) -> Path:
-    """Write the experiment config and the model's trainable weights (safetensors)."""
-    from stvlm.models.finetune import save_adapter
-
+    """Write the trained model (``model.save_pretrained``: config, every weight, layout, token
+    table, backbone config and tokenizer) and ``experiment.json`` (the data and training
+    settings that produced it) into the folder ``path``."""
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(path / "experiment.json", cfg.to_dict())
-    save_adapter(model, path)
+    model.save_pretrained(path)
+    atomic_write_json(path / EXPERIMENT_FILE, cfg.to_dict())
     return path
 
 
 def load_checkpoint(path: str | Path, *, data_root: str | None = None) -> tuple[ExperimentConfig, Any, Any]:
-    """Rebuild ``(cfg, forecast, model)`` from a checkpoint folder written by :func:`save_checkpoint`."""
+    """``(cfg, forecast, model)`` from a folder written by :func:`save_checkpoint`.
+
+    The model comes from the folder alone (``STVLM.from_pretrained``); the dataset it was
+    trained on is loaded again for its windows, and must scale as it did in training.
+
+    Raises:
+        DataError: not a checkpoint folder, or the dataset now differs from the one the model
+            was trained on (node count or input scaler).
+    """
     import json
 
+    import numpy as np
+
+    from stvlm.data.pipeline import prepare
     from stvlm.errors import DataError
-    from stvlm.models.finetune import load_adapter
+    from stvlm.models.stvlm import STVLM
 
     path = Path(path)
-    meta = path / "experiment.json"
+    meta = path / EXPERIMENT_FILE
     if not meta.is_file():
         raise DataError(f"{path} is not a checkpoint folder: {meta.name} is missing")
     cfg = ExperimentConfig.from_dict(json.loads(meta.read_text()))
     if data_root is not None:
         cfg = cfg.replace(data=cfg.data.replace(data_root=data_root))
-    forecast, model = prepare_run(cfg)
-    load_adapter(model, path)
+    model = STVLM.from_pretrained(path)
+    forecast = prepare(cfg.data)
+    ctx = model.context
+    same = forecast.data.num_nodes == ctx.num_nodes and np.allclose(
+        np.asarray(forecast.scaler.mean, dtype=np.float64), ctx.scaler_mean, rtol=1e-6, atol=1e-9
+    ) and np.allclose(np.asarray(forecast.scaler.std, dtype=np.float64), ctx.scaler_std, rtol=1e-6, atol=1e-9)
+    if not same:
+        raise DataError(
+            f"{cfg.data.dataset} now differs from the data the checkpoint {path} was trained on "
+            f"({forecast.data.num_nodes} nodes, scaler mean {np.round(forecast.scaler.mean, 4).tolist()}; "
+            f"trained on {ctx.num_nodes} nodes, mean {np.round(ctx.scaler_mean, 4).tolist()})"
+        )
     return cfg, forecast, model

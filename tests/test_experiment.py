@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import numpy as np
 from harness.cli import main
 from stvlm.experiment import ExperimentConfig, load_checkpoint, run_experiment
 from stvlm.engine import Engine
+from stvlm.errors import DataError
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +83,32 @@ def test_cli_train_then_evaluate_checkpoint(capsys, data_root: Path, tmp_path: P
     assert code == 0
     record = json.loads((tmp_path / "e.json").read_text())
     assert record["metrics"]["test"]["mae"] == pytest.approx(summary["test"]["mae"], rel=1e-6)
+    capsys.readouterr()
+    code = main(["predict", "--checkpoint", str(out / "checkpoint"), "--out", str(tmp_path / "p.npz")])
+    assert code == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[-1].startswith(f"wrote {tmp_path / 'p.npz'} (prediction [window, step, node, channel]")
+    saved = np.load(tmp_path / "p.npz")
+    cfg, forecast, _ = load_checkpoint(out / "checkpoint")
+    pred, true = saved["prediction"], forecast.targets("test")
+    assert pred.shape == true.shape == (forecast.num_windows("test"), 12, 250, 1)
+    assert np.array_equal(saved["window_start"], forecast.splits.part("test"))
+    assert np.array_equal(saved["target_start"], saved["window_start"] + 12)
+    scored = true > 0  # the masked metric of the standard protocol
+    assert np.abs(pred - true)[scored].mean() == pytest.approx(summary["test"]["mae"], rel=1e-4)
+
+
+def test_checkpoint_of_other_data_is_refused(toy_root: Path, tmp_path: Path) -> None:
+    cfg = tiny_cfg(toy_root)
+    run_experiment(cfg, out_dir=tmp_path / "run")
+    # The same dataset folder, its values changed since training (here: another unit).
+    changed = tmp_path / "data"
+    shutil.copytree(toy_root / "toy-city", changed / "toy-city")
+    values = np.load(changed / "toy-city" / "values.npy")
+    np.save(changed / "toy-city" / "values.npy", values * 1.609)
+    with pytest.raises(DataError, match=r"toy-city now differs from the data the checkpoint .* was "
+                       r"trained on \(6 nodes, scaler mean \[81\.9182\]; trained on 6 nodes, mean \[50\.9125\]\)"):
+        load_checkpoint(tmp_path / "run" / "checkpoint", data_root=str(changed))
 
 
 def test_cli_train_rejects_bad_settings_before_work(capsys, data_root: Path, tmp_path: Path) -> None:

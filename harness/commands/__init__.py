@@ -7,5 +7,6 @@ from harness.commands import data as _data  # noqa: F401  (registers "data")
 from harness.commands import evaluate as _evaluate  # noqa: F401  (registers "evaluate")
 from harness.commands import train as _train  # noqa: F401  (registers "train")
 from harness.commands import report as _report  # noqa: F401  (registers "report")
+from harness.commands import predict as _predict  # noqa: F401  (registers "predict")
 
 __all__ = ["COMMANDS", "Command", "emit"]

@@ -10,9 +10,6 @@ half-written report.
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +19,7 @@ from harness.report.figures import render_all, write_figures
 from harness.report.load import ResultsError, load_anchors, load_studies
 from harness.report.sections import document
 from harness.report.tables import ReportData, compute
+from stvlm.io import atomic_folder
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +37,7 @@ def write_report(data: ReportData, out_dir: Path, cfg: ReportConfig, command: st
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     figures = render_all(data, cfg)
     blocks = document(data, figures, cfg, command)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_folder(out_dir) as tmp:
         (tmp / "tables").mkdir()
         for name, frame in data.csv_tables().items():
             frame.write_csv(tmp / "tables" / f"{name}.csv", float_precision=None)
@@ -53,25 +50,8 @@ def write_report(data: ReportData, out_dir: Path, cfg: ReportConfig, command: st
         (tmp / "report.md").write_text(markdown.render(blocks))
         title = "Study report: " + ", ".join(s.name for s in data.studies)
         (tmp / "report.html").write_text(html.render(blocks, title, cfg.embed))
-        _swap_in(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     log.info("wrote report %s", out_dir)
     return out_dir
-
-
-def _swap_in(tmp: Path, out_dir: Path) -> None:
-    """Replace ``out_dir`` by ``tmp`` with renames (the old folder is removed afterwards)."""
-    os.chmod(tmp, 0o755)  # mkdtemp creates 0700
-    old = None
-    if out_dir.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old.", dir=out_dir.parent))
-        os.rmdir(old)
-        os.replace(out_dir, old)
-    os.replace(tmp, out_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def build_report(

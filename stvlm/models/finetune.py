@@ -35,8 +35,10 @@ logger = logging.getLogger(__name__)
 FINETUNE_STRATEGIES: Registry[Callable[[Backbone, FinetuneConfig], None]] = Registry(
     "finetune strategy"
 )
-ADAPTER_WEIGHTS = "adapter.safetensors"
-ADAPTER_CONFIG = "adapter_config.json"
+# Our own names: peft's adapter_config.json has another schema (STVLM.save_pretrained writes that
+# format in its adapter/ folder).
+ADAPTER_WEIGHTS = "trainable.safetensors"
+ADAPTER_CONFIG = "trainable.json"
 LORA_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Embedding)  # what peft can adapt
 
 
@@ -151,10 +153,10 @@ def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def save_adapter(model: nn.Module, path: str | Path) -> Path:
-    """Write the trainable parameters (``adapter.safetensors``) and the config JSON to ``path``.
+    """Write the trainable parameters (``trainable.safetensors``) and the config JSON to ``path``.
 
     Args:
-        model: the composed model; its ``cfg`` (if any) is stored in ``adapter_config.json``.
+        model: the composed model; its ``cfg`` (if any) is stored in ``trainable.json``.
         path: a folder (created if needed).
 
     Returns:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -82,6 +83,12 @@ class DatasetContext:
             lookback_lags=len(getattr(forecast, "lookback_lags", ())),
         )
 
+    @classmethod
+    def from_dict(cls, data: dict) -> DatasetContext:
+        """The inverse of ``dataclasses.asdict`` (JSON lists back to tuples)."""
+        tuples = {"target_channels", "scaler_mean", "scaler_std"}
+        return cls(**{k: tuple(v) if k in tuples else v for k, v in data.items()})
+
 
 class STVLM(nn.Module):
     """ST-VLM forecaster (build it with :func:`stvlm.models.build_model`).
@@ -105,7 +112,7 @@ class STVLM(nn.Module):
         token_table: TokenTable | None = None,
     ) -> None:
         super().__init__()
-        self.cfg, self.context, self.backbone = cfg, context, backbone
+        self.cfg, self.context, self.backbone, self.layout = cfg, context, backbone, layout
         d, n = backbone.hidden_size, context.num_nodes
         self.image_encoder = None
         # With a lookback the image shows the window followed by the seasonal prior of its targets.
@@ -154,6 +161,20 @@ class STVLM(nn.Module):
         if token_table is not None:
             self.set_token_table(token_table)
         self._timings: dict[str, float] | None = None
+
+    def save_pretrained(self, path: str | Path) -> Path:
+        """Write the model to one folder that :meth:`from_pretrained` reads without the dataset
+        (:mod:`stvlm.models.pretrained` lists the files)."""
+        from stvlm.models.pretrained import save_pretrained
+
+        return save_pretrained(self, path)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, *, device: str | torch.device = "cpu") -> STVLM:
+        """Rebuild a model written by :meth:`save_pretrained` from its folder alone."""
+        from stvlm.models.pretrained import from_pretrained
+
+        return from_pretrained(path, device=device)
 
     def set_token_table(self, table: TokenTable) -> None:
         """Install the prompt token ids of every window start (moved to the model's device)."""

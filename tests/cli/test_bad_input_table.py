@@ -85,6 +85,14 @@ def _builtin_name_reused(tmp: Path, data_root: Path) -> list[str]:
     return ["evaluate", "--dataset", "los-loop", "--model", "ridge", "--data-root", str(root)]
 
 
+def _predict_without_checkpoint(tmp: Path, data_root: Path) -> list[str]:
+    return ["predict", "--checkpoint", str(tmp / "run" / "checkpoint"), "--out", str(tmp / "p.npz")]
+
+
+def _predict_out_folder_missing(tmp: Path, data_root: Path) -> list[str]:
+    return ["predict", "--checkpoint", str(tmp), "--out", str(tmp / "nope" / "p.npz")]
+
+
 # (id, argv builder, the whole error line after "stvlm: error: " with {tmp} for the folder)
 CASES: list[tuple[str, Callable[[Path, Path], list[str]], str]] = [
     ("all-nan-values", _all_nan,
@@ -101,6 +109,10 @@ CASES: list[tuple[str, Callable[[Path, Path], list[str]], str]] = [
      "bias_sigma"),
     ("builtin-name-reused", _builtin_name_reused,
      "{tmp}/los-loop-mine/dataset.toml: name 'los-loop' is a built-in dataset; choose another name"),
+    ("predict-without-checkpoint", _predict_without_checkpoint,
+     "{tmp}/run/checkpoint is not a checkpoint folder: experiment.json is missing"),
+    ("predict-out-folder-missing", _predict_out_folder_missing,
+     "--out '{tmp}/nope/p.npz': folder '{tmp}/nope' does not exist"),
 ]
 
 

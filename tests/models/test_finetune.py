@@ -145,7 +145,7 @@ def test_adapter_save_load_reproduces_outputs_exactly(tmp_path):
                 p.add_(torch.randn_like(p) * 0.1)
     expected = trained(batch)
     folder = save_adapter(trained, tmp_path / "adapter")
-    assert sorted(f.name for f in folder.iterdir()) == ["adapter.safetensors", "adapter_config.json"]
+    assert sorted(f.name for f in folder.iterdir()) == ["trainable.json", "trainable.safetensors"]
     torch.manual_seed(1)  # same preset, same seed: the same frozen weights
     fresh = build_model(cfg, forecast).eval()
     assert not torch.equal(fresh(batch), expected)
@@ -154,7 +154,7 @@ def test_adapter_save_load_reproduces_outputs_exactly(tmp_path):
 
     torch.manual_seed(1)
     other = build_model(cfg.replace(finetune=cfg.finetune.replace(strategy="layernorm")), forecast)
-    with pytest.raises(DataError, match=r"adapter file .*adapter.safetensors does not match the "
+    with pytest.raises(DataError, match=r"adapter file .*trainable.safetensors does not match the "
                                         r"model: \d+ missing keys .*, \d+ unexpected keys"):
         load_adapter(other, folder)
     with pytest.raises(DataError, match="does not exist; expected a folder written by save_adapter"):

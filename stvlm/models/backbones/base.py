@@ -14,14 +14,16 @@ token. Decoder families (GPT-2, Idefics3/SmolVLM, Qwen-VL) keep their causal mas
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
-from transformers import PreTrainedModel
+from transformers import AutoConfig, AutoTokenizer, PreTrainedModel
 
 from stvlm.errors import ConfigError
-from stvlm.models.backbones.loading import HALF, load_pretrained
+from stvlm.models.backbones.loading import HALF, image_stats, load_pretrained
 from stvlm.models.backbones.sequence import BlockContext, Segments
 from stvlm.models.backbones.tokenizer import word_tokenizer
 from stvlm.models.config import BackboneConfig
@@ -100,6 +102,28 @@ class Backbone(nn.Module):
                                                       cls.load_kwargs(), cls.default_mean,
                                                       cls.default_std)
         return cls(model, tokenizer, image_mean=mean, image_std=std)
+
+    def save_parts(self, folder: Path) -> None:
+        """Write what rebuilds this backbone's architecture without a download: the Hugging Face
+        config, the tokenizer and the image statistics (``save_pretrained`` files, no weights)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.model.config.save_pretrained(str(folder))
+        self.tokenizer.save_pretrained(str(folder))
+        stats = {"image_mean": list(self.image_mean), "image_std": list(self.image_std)}
+        (folder / "preprocessor_config.json").write_text(json.dumps(stats, indent=2) + "\n")
+
+    @classmethod
+    def from_saved(cls, folder: Path, cfg: BackboneConfig) -> Backbone:
+        """The architecture of a backbone written by :meth:`save_parts`, with untrained weights
+        (the caller loads the trained ones); ``cfg.layers`` blocks are kept."""
+        config = AutoConfig.from_pretrained(str(folder), local_files_only=True)
+        factory = getattr(cls.model_class, "from_config", None) or cls.model_class._from_config
+        model = factory(config, **cls.load_kwargs())
+        tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        mean, std = image_stats(str(folder), cls.default_mean, cls.default_std, local_files_only=True)
+        backbone = cls(model, tokenizer, image_mean=mean, image_std=std)
+        backbone.truncate(cfg.layers)
+        return backbone
 
     @classmethod
     def load_kwargs(cls) -> dict[str, Any]:

@@ -1,0 +1,142 @@
+"""``STVLM.save_pretrained`` / ``from_pretrained``: one folder, no dataset, identical forecasts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from stvlm.data.pipeline import prepare_forecast
+from stvlm.data.protocols import Protocol
+from stvlm.data.series import DatasetInfo, SpatioTemporalData
+from stvlm.errors import DataError
+from stvlm.models import build_model
+from stvlm.models.backbones import BACKBONES
+from stvlm.models.config import BackboneConfig, STVLMConfig
+from stvlm.models.pretrained import FORMAT_VERSION
+from stvlm.models.stvlm import STVLM
+
+T, N = 40, 4
+
+
+@pytest.fixture(scope="module")
+def forecast():
+    """40 steps of 4 nodes with coordinates and a path graph (so every layout tensor exists)."""
+    rng = np.random.default_rng(1)
+    values = (rng.random((T, N, 1)) * 50 + 1).astype(np.float32)
+    adjacency = np.eye(N, k=1, dtype=np.float32) + np.eye(N, k=-1, dtype=np.float32)
+    info = DatasetInfo(name="toy", folder="TOY", title="toy", description="Hand-made speeds.",
+                       nodes=N, steps=T, interval_minutes=15, channels=("speed",),
+                       units=("mph",), coordinates="latlon", adjacency=True)
+    data = SpatioTemporalData(info=info, values=values, tod=np.arange(T) % 96,
+                              dow=np.zeros(T, dtype=np.int64), coords=rng.random((N, 2)),
+                              adjacency=adjacency)
+    proto = Protocol(name="standard", input_len=4, output_len=3, report_horizons=(1, 3),
+                     pooling="step", overall="horizon_mean", split=(0.6, 0.2, 0.2))
+    return prepare_forecast(data, proto)
+
+
+def trained(cfg: STVLMConfig, forecast, steps: int = 2) -> STVLM:
+    """A model whose trainable weights moved away from their start (so a reload must restore
+    them, not rebuild them)."""
+    torch.manual_seed(0)
+    model = build_model(cfg, forecast)
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.05)
+    for batch in list(forecast.batches("train", 4))[:steps]:
+        opt.zero_grad()
+        (model(batch) - batch.y).abs().mean().backward()
+        opt.step()
+    return model.eval()
+
+
+def forecasts(model: STVLM, forecast) -> torch.Tensor:
+    with torch.no_grad():
+        return torch.cat([model(b) for b in forecast.batches("test", 8)])
+
+
+@pytest.mark.parametrize("name", BACKBONES.names())
+def test_every_backbone_round_trips_to_identical_forecasts(forecast, tmp_path: Path, name: str):
+    cfg = STVLMConfig.tiny().replace(backbone=BackboneConfig(name=name), use_image=name != "gpt2")
+    model = trained(cfg, forecast)
+    folder = model.save_pretrained(tmp_path / "model")
+    torch.manual_seed(123)  # a different seed: nothing may depend on it
+    loaded = STVLM.from_pretrained(folder).eval()
+    assert torch.equal(forecasts(loaded, forecast), forecasts(model, forecast))
+    assert loaded.context == model.context and loaded.cfg == cfg
+
+
+def test_folder_holds_config_weights_layout_token_table_and_a_peft_adapter(forecast, tmp_path: Path):
+    model = trained(STVLMConfig.tiny(), forecast)
+    folder = model.save_pretrained(tmp_path / "model")
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "adapter", "backbone", "config.json", "inference.safetensors", "model.safetensors"]
+    meta = json.loads((folder / "config.json").read_text())
+    assert meta["format"] == "stvlm" and meta["format_version"] == FORMAT_VERSION
+    assert meta["context"]["num_nodes"] == N and meta["model"] == model.cfg.to_dict()
+    assert meta["context"]["scaler_mean"] == pytest.approx(list(model.context.scaler_mean))
+    from safetensors.torch import load_file
+
+    extra = load_file(str(folder / "inference.safetensors"))
+    assert sorted(extra) == ["layout.adjacency", "layout.coords", "layout.order", "layout.pseudo_coords",
+                             "text.ids", "text.mask", "text.row_of_start"]
+    assert torch.equal(extra["layout.adjacency"], model.layout.adjacency)
+    assert torch.equal(extra["text.ids"], model.token_table.ids)
+
+
+@pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing.*:FutureWarning")  # peft calls it
+def test_lora_adapter_loads_with_peft_on_the_saved_backbone_config(forecast, tmp_path: Path):
+    from peft import PeftModel
+    from transformers import AutoConfig, ViltModel
+
+    model = trained(STVLMConfig.tiny(), forecast)
+    folder = model.save_pretrained(tmp_path / "model")
+    base = ViltModel(AutoConfig.from_pretrained(folder / "backbone"))
+    peft_model = PeftModel.from_pretrained(base, folder / "adapter")
+    ours = {k: v for k, v in model.backbone.model.state_dict().items() if "lora_" in k}
+    theirs = {k: v for k, v in peft_model.base_model.model.state_dict().items() if "lora_" in k}
+    assert ours and sorted(ours) == sorted(theirs)
+    assert all(torch.equal(ours[k], theirs[k]) for k in ours)
+    assert any(v.abs().sum() > 0 for k, v in ours.items() if "lora_B" in k)  # trained, not the zero start
+
+
+def test_no_adapter_folder_without_lora(forecast, tmp_path: Path):
+    cfg = STVLMConfig.tiny()
+    model = trained(cfg.replace(finetune=cfg.finetune.replace(strategy="layernorm")), forecast)
+    folder = model.save_pretrained(tmp_path / "model")
+    assert not (folder / "adapter").exists()
+    assert torch.equal(forecasts(STVLM.from_pretrained(folder).eval(), forecast), forecasts(model, forecast))
+
+
+def test_saving_again_replaces_the_folder_as_a_whole(forecast, tmp_path: Path):
+    model = trained(STVLMConfig.tiny(), forecast)
+    folder = tmp_path / "model"
+    model.save_pretrained(folder)
+    (folder / "stale.txt").write_text("from an older save")
+    model.save_pretrained(folder)
+    assert not (folder / "stale.txt").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary folder left
+
+
+def test_load_errors_name_the_folder_and_what_is_wrong(forecast, tmp_path: Path):
+    with pytest.raises(DataError, match=r"nowhere does not exist; expected a folder written by STVLM.save_pretrained"):
+        STVLM.from_pretrained(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match=r"empty has no config.json"):
+        STVLM.from_pretrained(tmp_path / "empty")
+    model = trained(STVLMConfig.tiny(), forecast, steps=0)
+    folder = model.save_pretrained(tmp_path / "model")
+    meta = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**meta, "format_version": 99}))
+    with pytest.raises(DataError, match=r"format_version = 99 is not supported; this version of stvlm reads 1"):
+        STVLM.from_pretrained(folder)
+    (folder / "config.json").write_text(json.dumps({**meta, "format": "peft"}))
+    with pytest.raises(DataError, match=r"is not an ST-VLM model \(format = 'peft'; expected 'stvlm'\)"):
+        STVLM.from_pretrained(folder)
+    # A config that describes another model than the weights: a named mismatch, not a crash.
+    other = {**meta, "model": {**meta["model"], "series": {**meta["model"]["series"], "dim": 8}}}
+    (folder / "config.json").write_text(json.dumps(other))
+    with pytest.raises(DataError, match=r"model.safetensors does not match the model its config.json describes"):
+        STVLM.from_pretrained(folder)
