@@ -36,7 +36,8 @@ def build_parser(prog: str, description: str, default_config: Path) -> argparse.
     arg("--num-samples", type=int, default=None,
         help="Optuna trials per arm and seed (overrides the spec)")
     arg("--optuna-storage", default=None,
-        help="sqlite:////abs/optuna.db or an absolute journal file (for optuna-dashboard)")
+        help="sqlite:////abs/optuna.db or an absolute journal file (default: optuna.db in the "
+             "study's results folder; open it with optuna-dashboard)")
     arg("--address", default=None,
         help="Ray cluster to join (default: $RAY_ADDRESS, else a local instance)")
     arg("--num-cpus", type=int, default=None, help="CPUs of a local Ray instance (default: all)")
@@ -98,4 +99,6 @@ def summary(outcome: StudyOutcome) -> str:
         f"         {outcome.results / 'curves.parquet'}\n"
         f"         {outcome.results / 'study.json'}\n"
         f"checkpoints: {outcome.experiment_path}"
+        + (f"\noptuna: {outcome.optuna_storage}  (browse: optuna-dashboard {outcome.optuna_storage})"
+           if outcome.optuna_storage else "")
     )

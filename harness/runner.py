@@ -28,7 +28,13 @@ from harness.plan import StudyPlan
 from harness.preflight import PreflightResult, preflight
 from harness.spec import StudySpec
 from harness.paths import check_optuna_storage, check_output_dir
-from harness.storage import experiment_path, resolve_data_root, resolve_results_dir, resolve_storage
+from harness.storage import (
+    default_optuna_storage,
+    experiment_path,
+    resolve_data_root,
+    resolve_results_dir,
+    resolve_storage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +65,7 @@ class PreparedStudy:
     results: Path
     storage: str
     experiment_path: str
+    optuna_storage: str
 
 
 @dataclass
@@ -71,6 +78,7 @@ class StudyOutcome:
     resumed: bool
     counts: dict[str, int] = field(default_factory=dict)
     wall_seconds: float = 0.0
+    optuna_storage: str | None = None
 
 
 def prepare_study(spec: StudySpec, options: StudyOptions) -> PreparedStudy:
@@ -84,11 +92,12 @@ def prepare_study(spec: StudySpec, options: StudyOptions) -> PreparedStudy:
         spec = spec.replace(optuna_storage=options.optuna_storage)
     check_optuna_storage(spec.optuna_storage)  # before anything starts
     check_output_dir(results_dir / spec.name, "--results-dir")
+    optuna_url = spec.optuna_storage or default_optuna_storage(results_dir / spec.name)
     arms = build_arms(spec, data_root)
     checks = preflight(arms)
     plan = StudyPlan(spec, arms, data_root)
     return PreparedStudy(spec, arms, plan, checks, results_dir / spec.name, storage,
-                         experiment_path(storage, spec.name))
+                         experiment_path(storage, spec.name), optuna_url)
 
 
 def trial_dirname(trial: Any) -> str:
@@ -135,7 +144,7 @@ def _build_tuner(
         tune_config=tune.TuneConfig(
             metric=spec.metric,
             mode=spec.mode,
-            search_alg=StudySearcher(study.plan, optuna_storage(spec.optuna_storage)),
+            search_alg=StudySearcher(study.plan, optuna_storage(study.optuna_storage)),
             scheduler=make_scheduler(study.plan),
             num_samples=len(study.plan),
             max_concurrent_trials=max_conc,
@@ -209,6 +218,6 @@ def run_study(spec: StudySpec, options: StudyOptions = StudyOptions()) -> StudyO
         counts = dict(Counter(r["status"] for r in store.rows()))
         finish_record(study.results, record, counts=counts, complete=len(store) >= len(study.plan))
         return StudyOutcome(spec.name, study.results, study.experiment_path, resumed, counts,
-                            time.perf_counter() - t0)
+                            time.perf_counter() - t0, study.optuna_storage)
     finally:
         cluster.shutdown()

@@ -4,6 +4,9 @@
   ``$STVLM_STORAGE``; an absolute path (local or an NFS mount every node sees) or a URI
   (``s3://bucket/prefix``, ``gs://...``). Default: ``<results folder>/ray``. Tune and Train use
   the same root; the experiment is ``<storage>/<study>``.
+* **Optuna storage**: ``--optuna-storage`` or the spec's ``optuna_storage``; default a SQLite
+  file ``optuna.db`` in the study's results folder, so ``optuna-dashboard`` and the report's
+  parameter importance always have every trial to read.
 * **Results** (``trials.parquet``, ``curves.parquet``, ``study.json``): ``--results-dir`` or
   ``$STVLM_RESULTS``, a local path; default ``runs/studies/`` in the checkout, which git
   ignores, so running a study never changes tracked files (committed example results live in
@@ -31,6 +34,13 @@ JOB_ENV = "RAY_JOB_CONFIG_JSON_ENV_VAR"
 REPO = Path(__file__).resolve().parents[1]
 #: Where studies write when no results folder is given: git-ignored (``/runs/`` in .gitignore).
 DEFAULT_RESULTS = REPO / "runs" / "studies"
+#: The default Optuna storage of a study: this SQLite file in its results folder.
+OPTUNA_FILE = "optuna.db"
+
+
+def default_optuna_storage(study_results: Path) -> str:
+    """``sqlite:////abs/<results>/<study>/optuna.db`` (the folder is created with the study)."""
+    return f"sqlite:///{Path(study_results).resolve() / OPTUNA_FILE}"
 
 
 def ray_job_id(env: Mapping[str, str] = os.environ) -> str | None:

@@ -1,5 +1,6 @@
-"""TensorBoard: every trial of the README's smoke study writes event files (Ray Tune's TBX logger)
-beside its checkpoints, with the validation metric the study optimises."""
+"""Tracking of the README's smoke study: TensorBoard event files of every trial (Ray Tune's TBX
+logger) beside its checkpoints, with the validation metric the study optimises; every trial in
+the default Optuna storage."""
 
 from __future__ import annotations
 
@@ -19,3 +20,21 @@ def test_every_trial_writes_tensorboard_events(smoke_study: Path) -> None:
     for trial_id in stvlm:
         data = events[trial_id].read_bytes()
         assert b"val_mae" in data and b"lr" in data  # the optimised scalar and the schedule
+
+
+def test_every_trial_is_in_the_default_optuna_storage(smoke_study: Path) -> None:
+    """Without --optuna-storage a study keeps its Optuna studies in <results>/optuna.db: one per
+    arm and seed, each ST-VLM trial with the parameters and validation value the results hold."""
+    import optuna
+
+    url = f"sqlite:///{smoke_study / 'optuna.db'}"
+    names = optuna.study.get_all_study_names(url)
+    assert sorted(names) == ["fewshot-nycbike-drop-smoke/few_shot_ratio=0.05|seed=0",
+                             "fewshot-nycbike-drop-smoke/few_shot_ratio=0.1|seed=0"]
+    stored = [t for n in names for t in optuna.load_study(study_name=n, storage=url).trials]
+    rows = pl.read_parquet(smoke_study / "trials.parquet").filter(pl.col("kind") == "stvlm")
+    assert len(stored) == rows.height == 2
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in stored)
+    ours = sorted((v, json.loads(p)) for p, v in zip(rows["params_json"], rows["val_mae"]))
+    theirs = sorted((t.value, t.params) for t in stored)
+    assert ours == theirs
