@@ -297,15 +297,25 @@ class Engine:
         return (total / batches if batches else math.nan), windows, lr
 
     @torch.no_grad()
-    def predict(self, part: str, batch_size: int | None = None) -> np.ndarray:
-        """Predictions ``[W, T_out, N, C_out]`` (original units) for every window of ``part``."""
+    def predict(self, part: str, batch_size: int | None = None, *, progress: bool = False) -> np.ndarray:
+        """Predictions ``[W, T_out, N, C_out]`` (original units) for every window of ``part``.
+
+        ``progress`` draws a bar over the windows (:mod:`stvlm.progress` decides where).
+        """
+        from stvlm.progress import bar
+
         self.model.eval()
         outputs = []
+        ticker = bar(self.forecast.num_windows(part), f"predict {part}", unit="window") if progress else None
         for batch in self.forecast.batches(
             part, batch_size or self.cfg.eval_batch_size, shuffle=False, device=self.device
         ):
             with self._autocast():
                 outputs.append(self.model(batch).float().cpu())
+            if ticker is not None:
+                ticker.update(outputs[-1].shape[0])
+        if ticker is not None:
+            ticker.close()
         return torch.cat(outputs).numpy()
 
     def evaluate(self, part: str) -> dict[str, float]:

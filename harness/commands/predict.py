@@ -23,7 +23,7 @@ def _run(args: argparse.Namespace) -> int:
 
     cfg, forecast, model = load_checkpoint(args.checkpoint, data_root=args.data_root)
     engine = Engine(model, forecast, cfg.train)
-    pred = engine.predict(args.part)  # [W, T_out, N, C_out] original units
+    pred = engine.predict(args.part, progress=True)  # [W, T_out, N, C_out] original units
     starts = forecast.splits.part(args.part)  # [W] first input step of each window
     buffer = io.BytesIO()
     np.savez(buffer, prediction=pred.astype(np.float32), window_start=starts.astype(np.int64),

@@ -22,6 +22,7 @@ def _run(args: argparse.Namespace) -> int:
     from harness.tables import metrics_table
     from stvlm.experiment import ExperimentConfig, prepare_run, run_experiment
     from stvlm.io import atomic_write_json
+    from stvlm.progress import EpochBar
 
     raw = raw if raw is not None else ExperimentConfig.default().to_dict()
     data = [f"data.{key}={json.dumps(value)}" for key, value in (
@@ -32,7 +33,11 @@ def _run(args: argparse.Namespace) -> int:
         cfg = cfg.replace(data=cfg.data.replace(data_root=args.data_root))
     out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-{cfg.config_hash()}"
     prepared = prepare_run(cfg)  # validates names and data before any training
-    result = run_experiment(cfg, out_dir=out, prepared=prepared)
+    epochs = EpochBar(cfg.train.epochs, desc=f"train {cfg.data.dataset}")
+    try:
+        result = run_experiment(cfg, out_dir=out, prepared=prepared, callbacks=[epochs])
+    finally:
+        epochs.close()
     forecast = prepared[0]
     emit(
         f"{cfg.name}: {cfg.model.backbone.name} backbone, {cfg.model.image.encoding} image, fusion depth "

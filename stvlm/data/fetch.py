@@ -23,6 +23,7 @@ from stvlm.data.datasets import dataset_info
 from stvlm.data.root import resolve_data_root
 from stvlm.data.series import DatasetInfo, FileSpec
 from stvlm.errors import DataError
+from stvlm.progress import bar
 
 logger = logging.getLogger(__name__)
 
@@ -77,11 +78,14 @@ def download_file(
         digest, size = hashlib.sha256(), 0
         with handle:
             try:
-                with urllib.request.urlopen(spec.url, timeout=timeout) as response:
+                with urllib.request.urlopen(spec.url, timeout=timeout) as response, bar(
+                    spec.size, f"fetch {dest.name}", unit="B", unit_scale=True
+                ) as ticker:
                     while chunk := response.read(CHUNK_BYTES):
                         handle.write(chunk)
                         digest.update(chunk)
                         size += len(chunk)
+                        ticker.update(len(chunk))
             except urllib.error.URLError as err:
                 reason = err if isinstance(err, urllib.error.HTTPError) else err.reason
                 raise _download_error(info, spec.url, dest.parent, reason) from None

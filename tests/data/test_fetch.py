@@ -132,3 +132,11 @@ def test_file_in_a_sibling_folder(server, tmp_path):
     result = fetch_files(info, tmp_path / "TOY")
     assert result.downloaded == (tmp_path / "SHARED" / "edges.csv",)
     assert (tmp_path / "SHARED" / "edges.csv").read_bytes() == PAYLOAD
+
+
+def test_download_draws_a_byte_bar_when_progress_is_on(server, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("STVLM_PROGRESS", "1")
+    fetch_files(info_with(spec(f"{server}/edges.csv")), tmp_path / "root" / "TOY")
+    out, err = capsys.readouterr()
+    assert out == ""  # bars never touch stdout
+    assert "fetch edges.csv: 100%" in err and "1.05k/1.05k" in err
