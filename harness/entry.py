@@ -38,6 +38,11 @@ def build_parser(prog: str, description: str, default_config: Path) -> argparse.
     arg("--optuna-storage", default=None,
         help="sqlite:////abs/optuna.db or an absolute journal file (default: optuna.db in the "
              "study's results folder; open it with optuna-dashboard)")
+    arg("--mlflow", action="store_true",
+        help="log every trial to MLflow (also: mlflow = true in the spec; needs mlflow-skinny)")
+    arg("--mlflow-uri", default=None,
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else mlflow.db in the study's "
+             "results folder)")
     arg("--address", default=None,
         help="Ray cluster to join (default: $RAY_ADDRESS, else a local instance)")
     arg("--num-cpus", type=int, default=None, help="CPUs of a local Ray instance (default: all)")
@@ -63,6 +68,8 @@ def options_from_args(args: argparse.Namespace) -> StudyOptions:
         data_root=args.data_root,
         num_samples=args.num_samples,
         optuna_storage=args.optuna_storage,
+        mlflow=args.mlflow,
+        mlflow_uri=args.mlflow_uri,
         address=args.address,
         num_cpus=args.num_cpus,
         max_report_frequency=args.report_every,
@@ -101,4 +108,6 @@ def summary(outcome: StudyOutcome) -> str:
         f"checkpoints: {outcome.experiment_path}"
         + (f"\noptuna: {outcome.optuna_storage}  (browse: optuna-dashboard {outcome.optuna_storage})"
            if outcome.optuna_storage else "")
+        + (f"\nmlflow: {outcome.mlflow_uri}  (browse: mlflow ui --backend-store-uri {outcome.mlflow_uri})"
+           if outcome.mlflow_uri else "")
     )

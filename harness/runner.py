@@ -31,6 +31,7 @@ from harness.paths import check_optuna_storage, check_output_dir
 from harness.storage import (
     default_optuna_storage,
     experiment_path,
+    mlflow_tracking_uri,
     resolve_data_root,
     resolve_results_dir,
     resolve_storage,
@@ -48,6 +49,8 @@ class StudyOptions:
     data_root: str | None = None
     num_samples: int | None = None
     optuna_storage: str | None = None
+    mlflow: bool = False
+    mlflow_uri: str | None = None
     address: str | None = None
     num_cpus: int | None = None
     max_report_frequency: int = 15
@@ -66,6 +69,7 @@ class PreparedStudy:
     storage: str
     experiment_path: str
     optuna_storage: str
+    mlflow_uri: str | None = None
 
 
 @dataclass
@@ -79,6 +83,7 @@ class StudyOutcome:
     counts: dict[str, int] = field(default_factory=dict)
     wall_seconds: float = 0.0
     optuna_storage: str | None = None
+    mlflow_uri: str | None = None
 
 
 def prepare_study(spec: StudySpec, options: StudyOptions) -> PreparedStudy:
@@ -93,11 +98,14 @@ def prepare_study(spec: StudySpec, options: StudyOptions) -> PreparedStudy:
     check_optuna_storage(spec.optuna_storage)  # before anything starts
     check_output_dir(results_dir / spec.name, "--results-dir")
     optuna_url = spec.optuna_storage or default_optuna_storage(results_dir / spec.name)
+    mlflow_uri = None
+    if spec.mlflow or options.mlflow:
+        mlflow_uri = mlflow_tracking_uri(options.mlflow_uri, results_dir / spec.name)
     arms = build_arms(spec, data_root)
     checks = preflight(arms)
     plan = StudyPlan(spec, arms, data_root)
     return PreparedStudy(spec, arms, plan, checks, results_dir / spec.name, storage,
-                         experiment_path(storage, spec.name), optuna_url)
+                         experiment_path(storage, spec.name), optuna_url, mlflow_uri)
 
 
 def trial_dirname(trial: Any) -> str:
@@ -127,7 +135,7 @@ def _build_tuner(
     from harness.provenance import provenance
     from harness.schedulers import make_scheduler
     from harness.search import StudySearcher, optuna_storage
-    from harness.tune_callbacks import ResultsCallback
+    from harness.tune_callbacks import ResultsCallback, mlflow_callback
 
     if tune.Tuner.can_restore(study.experiment_path):
         log.info("resuming %s from %s", study.spec.name, study.experiment_path)
@@ -136,9 +144,12 @@ def _build_tuner(
         )
         return tuner, True
     spec = study.spec
-    callback = ResultsCallback(
-        str(study.results), spec.name, list(study.checks.metrics), list(study.checks.horizons), provenance()
-    )
+    info = provenance()
+    callbacks = [ResultsCallback(
+        str(study.results), spec.name, list(study.checks.metrics), list(study.checks.horizons), info
+    )]
+    if study.mlflow_uri is not None:
+        callbacks.append(mlflow_callback(study.mlflow_uri, spec.name, info))
     tuner = tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
@@ -155,7 +166,7 @@ def _build_tuner(
         run_config=tune.RunConfig(
             name=spec.name,
             storage_path=study.experiment_path.rsplit("/", 1)[0],
-            callbacks=[callback],
+            callbacks=callbacks,
             failure_config=tune.FailureConfig(max_failures=spec.max_failures),
             checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
             progress_reporter=make_reporter(
@@ -218,6 +229,6 @@ def run_study(spec: StudySpec, options: StudyOptions = StudyOptions()) -> StudyO
         counts = dict(Counter(r["status"] for r in store.rows()))
         finish_record(study.results, record, counts=counts, complete=len(store) >= len(study.plan))
         return StudyOutcome(spec.name, study.results, study.experiment_path, resumed, counts,
-                            time.perf_counter() - t0, study.optuna_storage)
+                            time.perf_counter() - t0, study.optuna_storage, study.mlflow_uri)
     finally:
         cluster.shutdown()

@@ -169,6 +169,10 @@ class StudySpec(Config):
     optuna_storage: str | None = field(
         None, help="sqlite:///abs/path.db or an absolute journal file path (*.log); None: in memory"
     )
+    mlflow: bool = field(
+        False, help="log every trial (parameters, per-epoch metrics) to MLflow through Ray Tune's "
+        "MLflowLoggerCallback; needs the mlflow package (the 'tracking' extra)",
+    )
     max_failures: int = field(1, ge=0, help="retries of a crashed trial (from its checkpoint)")
     fixed: dict[str, Any] = field(default_factory=dict, help="dotted ExperimentConfig path -> value")
     scientific: ScientificConfig = field(default_factory=ScientificConfig)

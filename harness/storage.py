@@ -7,6 +7,8 @@
 * **Optuna storage**: ``--optuna-storage`` or the spec's ``optuna_storage``; default a SQLite
   file ``optuna.db`` in the study's results folder, so ``optuna-dashboard`` and the report's
   parameter importance always have every trial to read.
+* **MLflow** (with ``--mlflow`` or ``mlflow = true``): ``--mlflow-uri``, else
+  ``$MLFLOW_TRACKING_URI``, else a SQLite file ``mlflow.db`` in the study's results folder.
 * **Results** (``trials.parquet``, ``curves.parquet``, ``study.json``): ``--results-dir`` or
   ``$STVLM_RESULTS``, a local path; default ``runs/studies/`` in the checkout, which git
   ignores, so running a study never changes tracked files (committed example results live in
@@ -36,6 +38,29 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_RESULTS = REPO / "runs" / "studies"
 #: The default Optuna storage of a study: this SQLite file in its results folder.
 OPTUNA_FILE = "optuna.db"
+
+
+#: The default MLflow tracking store of a study: this SQLite file in its results folder (MLflow 3
+#: keeps its file store in maintenance mode and recommends a database).
+MLFLOW_FILE = "mlflow.db"
+MLFLOW_ENV = "MLFLOW_TRACKING_URI"
+
+
+def mlflow_tracking_uri(given: str | None, study_results: Path, env: Mapping[str, str] = os.environ) -> str:
+    """``--mlflow-uri``, else ``$MLFLOW_TRACKING_URI``, else ``sqlite:////abs/<results>/<study>/mlflow.db``.
+
+    Raises:
+        ConfigError: MLflow is not installed (one line with the install command).
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("mlflow") is None:
+        raise ConfigError(
+            "MLflow tracking is on (--mlflow or mlflow = true) but the mlflow package is not "
+            "installed; pip install 'mlflow-skinny>=3.17,<4' (the project's 'tracking' extra)"
+        )
+    uri = given or env.get(MLFLOW_ENV)
+    return uri or f"sqlite:///{Path(study_results).resolve() / MLFLOW_FILE}"
 
 
 def default_optuna_storage(study_results: Path) -> str:

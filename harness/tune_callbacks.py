@@ -1,4 +1,4 @@
-"""The Tune callback that writes a study's result tables while it runs.
+"""The Tune callbacks of a study: its result tables, and MLflow tracking when switched on.
 
 :class:`ResultsCallback` collects the epoch records every report carries (``curve_json``) and,
 when a trial finishes (completed, stopped by ASHA, or failed after all retries), writes its row
@@ -119,3 +119,14 @@ class ResultsCallback(Callback):
         self.store.upsert(row, curve)
         config = trial.config
         log.info("trial %s (%s, seed %s): %s", trial.trial_id, config.get("arm"), config.get("seed"), status)
+
+
+def mlflow_callback(tracking_uri: str, study: str, provenance: dict[str, Any]) -> Callback:
+    """Ray Tune's own ``MLflowLoggerCallback``: one MLflow experiment per study (its name), one run
+    per trial with the flattened trial config as parameters and every report as metrics
+    (``val_mae``, ``train_loss``, ``lr``, ... per epoch), tagged with the code's commit."""
+    from ray.air.integrations.mlflow import MLflowLoggerCallback
+
+    tags = {"study": study, "git_commit": str(provenance.get("git_commit", "unknown"))}
+    return MLflowLoggerCallback(tracking_uri=tracking_uri, experiment_name=study, tags=tags,
+                                save_artifact=False)

@@ -32,7 +32,8 @@ def data_root() -> Path:
 def smoke_study(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``results/<study>/`` of a REAL smoke few-shot study (real data, local Ray), run once.
 
-    The README's main command, with its outputs redirected to temporary folders; shared by the
+    The README's main command, with its outputs redirected to temporary folders and MLflow
+    tracking on (``--mlflow``: the default SQLite store in the results folder); shared by the
     harness and report tests so the suite starts Ray for it only once.
     """
     import subprocess
@@ -42,7 +43,8 @@ def smoke_study(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     storage = tmp_path_factory.mktemp("smoke-ray")
     proc = subprocess.run(
         [sys.executable, str(REPO / "studies" / "fewshot.py"), "--smoke-test",
-         "--data-root", str(data_root), "--results-dir", str(results), "--storage", str(storage)],
+         "--data-root", str(data_root), "--results-dir", str(results), "--storage", str(storage),
+         "--mlflow"],
         cwd=REPO, capture_output=True, text=True, timeout=patient(900),
     )
     if proc.returncode != 0:

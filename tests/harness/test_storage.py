@@ -9,7 +9,7 @@ import pytest
 
 from harness.storage import (
     JOB_ENV, REPO, experiment_path, is_uri, ray_job_id, resolve_data_root, resolve_results_dir,
-    resolve_storage,
+    mlflow_tracking_uri, resolve_storage,
 )
 from stvlm.errors import ConfigError
 
@@ -76,3 +76,23 @@ def test_default_results_and_storage_are_git_ignored(tmp_path: Path) -> None:
         rel = path.relative_to(REPO)
         proc = subprocess.run(["git", "-C", str(REPO), "check-ignore", "-q", str(rel)])
         assert proc.returncode == 0, f"{rel} is not git-ignored"
+
+
+def test_mlflow_tracking_uri_flag_env_default(tmp_path: Path) -> None:
+    study = tmp_path / "results" / "s"
+    assert mlflow_tracking_uri(None, study, env={}) == f"sqlite:///{study.resolve()}/mlflow.db"
+    assert mlflow_tracking_uri(None, study, env={"MLFLOW_TRACKING_URI": "http://127.0.0.1:5000"}) == \
+        "http://127.0.0.1:5000"
+    assert mlflow_tracking_uri("sqlite:////x/m.db", study, env={"MLFLOW_TRACKING_URI": "http://h"}) == \
+        "sqlite:////x/m.db"
+
+
+def test_mlflow_without_the_package_is_one_line_with_the_install_command(monkeypatch, tmp_path: Path) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "mlflow" else real(name, *a))
+    with pytest.raises(ConfigError, match=r"^MLflow tracking is on \(--mlflow or mlflow = true\) but the mlflow "
+                       r"package is not installed; pip install 'mlflow-skinny>=3.17,<4' \(the project's "
+                       r"'tracking' extra\)$"):
+        mlflow_tracking_uri(None, tmp_path, env={})

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 
 def test_every_trial_writes_tensorboard_events(smoke_study: Path) -> None:
@@ -38,3 +39,27 @@ def test_every_trial_is_in_the_default_optuna_storage(smoke_study: Path) -> None
     ours = sorted((v, json.loads(p)) for p, v in zip(rows["params_json"], rows["val_mae"]))
     theirs = sorted((t.value, t.params) for t in stored)
     assert ours == theirs
+
+
+def test_every_trial_is_an_mlflow_run_with_its_parameters_and_epoch_metrics(smoke_study: Path) -> None:
+    """``--mlflow``: one MLflow experiment named after the study, one finished run per trial, the
+    trial's arm and seed as parameters, every epoch's validation metric as a metric history."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{smoke_study / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("fewshot-nycbike-drop-smoke")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id])
+    trials = pl.read_parquet(smoke_study / "trials.parquet")
+    assert len(runs) == trials.height == 6
+    assert {r.info.status for r in runs} == {"FINISHED"}
+    assert {r.info.run_name.split("_", 1)[1] for r in runs} == set(trials["trial_id"])
+    commit = json.loads((smoke_study / "study.json").read_text())["provenance"]["git_commit"]
+    assert {r.data.tags["git_commit"] for r in runs} == {commit}
+    by_id = {r.info.run_name.split("_", 1)[1]: r for r in runs}
+    for row in trials.filter(pl.col("kind") == "stvlm").iter_rows(named=True):
+        run = by_id[row["trial_id"]]
+        assert run.data.params["arm"] == row["arm"] and run.data.params["seed"] == str(row["seed"])
+        history = client.get_metric_history(run.info.run_id, "val_mae")
+        assert len(history) >= row["epochs_run"]  # one point per epoch (and the final report)
+        assert min(m.value for m in history) == pytest.approx(row["val_mae"])
