@@ -90,6 +90,10 @@ class BackboneConfig(Config):
     layers: int | None = field(None, ge=1, help="vlm_layers: keep only the first L blocks")
     revision: str | None = field(None, help="hub revision (branch, tag or commit)")
     local_files_only: bool = field(False, help="never touch the network in from_pretrained")
+    dtype: Literal["float32", "bfloat16", "float16"] = field(
+        "float32", help="dtype of the backbone's weights (loaded in it from the hub, or cast to it); "
+        "the encoders, fusion adapters and head stay float32 and meet the backbone in its dtype",
+    )
 
 
 @config_class

@@ -215,7 +215,9 @@ class Fusion(nn.Module):
             segments: their index ranges.
             st: ``[B, M, d]`` ST tokens at the backbone width (before the type embedding).
         """
-        st = st + self.type_embedding
+        # The backbone runs in its own dtype (BackboneConfig.dtype); adapters stay float32.
+        dtype = tokens.dtype
+        st = (st + self.type_embedding).to(dtype)
         if self.late:
             hidden = tokens
             if hidden.shape[1]:  # neither text nor image: nothing for the backbone to do
@@ -228,11 +230,11 @@ class Fusion(nn.Module):
             if pooled:
                 memory = torch.stack(pooled, dim=1)  # [B, <=2, d]
                 keys = torch.ones(memory.shape[:2], dtype=torch.bool, device=memory.device)
-                st = self.adapters["late"](st, memory, keys)
+                st = self.adapters["late"](st.float(), memory.float(), keys)
             return FusionOutput(st=st, hidden=hidden, mask=mask, segments=segments)
 
         count = st.shape[1]
-        st = backbone.position_embed(st, mask)
+        st = backbone.position_embed(st, mask).to(dtype)
         full_mask = torch.cat([mask, mask.new_ones(mask.shape[0], count)], dim=1)  # [B, L + M]
         full = segments.with_st(count)
         context = backbone.block_context(full_mask, full, tokens.dtype)
@@ -249,7 +251,7 @@ class Fusion(nn.Module):
             adapter = self.adapters[str(i)] if str(i) in self.adapters else None
             if adapter is not None:
                 vt, fused = hidden[:, : full.st.start], hidden[:, full.st]
-                fused = adapter(fused, vt, mask, bias)
+                fused = adapter(fused.float(), vt.float(), mask, bias).to(dtype)
                 hidden = torch.cat([vt, fused], dim=1)  # [B, L + M, d]
         hidden = backbone.final_norm(hidden)
         return FusionOutput(st=hidden[:, full.st], hidden=hidden, mask=full_mask, segments=full)

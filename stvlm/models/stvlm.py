@@ -222,14 +222,14 @@ class STVLM(nn.Module):
             tokens, mask, segments = self.backbone.embed(ids, text_mask, pixels, batch_size=x.shape[0])
             out = self.fusion(self.backbone, tokens, mask, segments, st.to(tokens.dtype))
         with self._stage("head"):
-            st_out = out.st
+            st_out = out.st.float()  # [B, M, d] back from the backbone's dtype
             if self.compressor is not None:
                 st_out = self.compressor.expand(st_out, nodes.to(st_out.dtype))  # [B, N, d]
             context = None
             if self.head.context_dim:
                 parts = [segment_mean(out.hidden, out.mask, s)
                          for s in (out.segments.text, out.segments.image)]
-                context = torch.cat([p for p in parts if p is not None], dim=-1)  # [B, c]
+                context = torch.cat([p for p in parts if p is not None], dim=-1).float()  # [B, c]
             pred = self.head(st_out, context).float()  # [B, T_out, N, C_out] scaled
             pred = self.to_original_units(self.add_linear(pred, feats, prior), stats)
         return pred

@@ -209,6 +209,7 @@ def test_from_pretrained_round_trip(name, tmp_path, monkeypatch):
     path, kwargs = calls[0]
     assert path == str(tmp_path) and kwargs["local_files_only"] is True
     assert kwargs["revision"] is None and not kwargs.get("trust_remote_code", False)
+    assert kwargs["dtype"] is torch.float32  # BackboneConfig.dtype reaches from_pretrained
     assert (loaded.image_mean, loaded.image_std) == ((0.1, 0.2, 0.3), (0.4, 0.5, 0.6))
     extra = {k: v for k, v in bb.state_dict().items() if not k.startswith("model.")}
     loaded.load_state_dict(extra, strict=False)  # parameters a family adds (not in the HF file)
@@ -311,3 +312,15 @@ def test_a_tokenizer_without_pad_token_pads_with_eos(tmp_path):
     assert AutoTokenizer.from_pretrained(tmp_path).pad_token is None
     loaded = build_backbone(BackboneConfig(name="gpt2", pretrained=str(tmp_path), local_files_only=True))
     assert (loaded.tokenizer.pad_token, loaded.tokenizer.pad_token_id) == ("[SEP]", SEP_ID)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bfloat16_backbone_loads_in_its_dtype(name, tmp_path):
+    bb = tiny(name)
+    bb.model.save_pretrained(tmp_path)
+    bb.tokenizer.save_pretrained(tmp_path)
+    loaded = build_backbone(BackboneConfig(name=name, pretrained=str(tmp_path), local_files_only=True,
+                                           dtype="bfloat16"))
+    assert {p.dtype for p in loaded.parameters()} == {torch.bfloat16}
+    random = build_backbone(BackboneConfig(name=name, preset="tiny", dtype="bfloat16"))
+    assert {p.dtype for p in random.parameters()} == {torch.bfloat16}

@@ -140,3 +140,11 @@ def test_load_errors_name_the_folder_and_what_is_wrong(forecast, tmp_path: Path)
     (folder / "config.json").write_text(json.dumps(other))
     with pytest.raises(DataError, match=r"model.safetensors does not match the model its config.json describes"):
         STVLM.from_pretrained(folder)
+
+
+def test_bfloat16_backbone_round_trips_in_its_dtype(forecast, tmp_path: Path):
+    cfg = STVLMConfig.tiny()
+    model = trained(cfg.replace(backbone=cfg.backbone.replace(dtype="bfloat16")), forecast)
+    loaded = STVLM.from_pretrained(model.save_pretrained(tmp_path / "model")).eval()
+    assert {p.dtype for p in loaded.backbone.model.parameters()} == {torch.bfloat16}
+    assert torch.equal(forecasts(loaded, forecast), forecasts(model, forecast))

@@ -70,6 +70,22 @@ def test_forward_backward_for_every_backbone(forecast, name, encoding, depth):
 
 
 @pytest.mark.parametrize("name", BACKBONES.names())
+@pytest.mark.parametrize("depth", [0, 1, "late", "all"])
+def test_bfloat16_backbone_with_float32_encoders_and_head(forecast, name, depth):
+    """BackboneConfig.dtype: the backbone computes in bfloat16, everything around it in float32,
+    at every fusion depth; the forecast comes back float32 and every adapter gets a gradient."""
+    cfg = config(name, "learnable", depth)
+    model = build(cfg.replace(backbone=cfg.backbone.replace(dtype="bfloat16")), forecast)
+    assert {p.dtype for p in model.backbone.model.parameters()} == {torch.bfloat16}
+    assert {p.dtype for p in model.head.parameters()} == {torch.float32}
+    batch = next(forecast.batches("train", 3))
+    pred = model(batch)
+    assert pred.dtype == torch.float32 and torch.isfinite(pred).all()
+    (pred - batch.y).abs().mean().backward()
+    assert all(p.grad is not None for p in model.fusion.adapters.parameters())
+
+
+@pytest.mark.parametrize("name", BACKBONES.names())
 def test_every_trainable_parameter_gets_a_gradient(forecast, name):
     """No unused trainable parameter (DDP without find_unused_parameters needs this)."""
     cfg = config(name, "learnable")

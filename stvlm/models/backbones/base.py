@@ -89,6 +89,7 @@ class Backbone(nn.Module):
         else:
             backbone = cls.from_hub(cfg)
         backbone.truncate(cfg.layers)
+        backbone.to(getattr(torch, cfg.dtype))  # the model (no-op when loaded so) and its own layers
         return backbone
 
     @classmethod
@@ -123,6 +124,7 @@ class Backbone(nn.Module):
         mean, std = image_stats(str(folder), cls.default_mean, cls.default_std, local_files_only=True)
         backbone = cls(model, tokenizer, image_mean=mean, image_std=std)
         backbone.truncate(cfg.layers)
+        backbone.to(getattr(torch, cfg.dtype))
         return backbone
 
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import torch
 from transformers import AutoConfig, AutoTokenizer, PreTrainedModel
 from transformers.utils import cached_file
 
@@ -50,7 +51,8 @@ def load_pretrained(
                 f"{where} holds a {model_type!r} model; backbone.name = {cfg.name!r} takes "
                 f"model types: {', '.join(model_types)}"
             )
-        model = model_class.from_pretrained(cfg.pretrained, **hub, **load_kwargs)
+        model = model_class.from_pretrained(cfg.pretrained, **hub, **load_kwargs,
+                                            dtype=getattr(torch, cfg.dtype))
         tokenizer = AutoTokenizer.from_pretrained(cfg.pretrained, **hub)
     except OSError as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
