@@ -5,6 +5,13 @@ Each :class:`~stvlm.data.series.FileSpec` with a ``url`` is downloaded into
 against the recorded size and SHA-256, then atomically renamed into place, so an interrupted or
 corrupted download never leaves a file that looks valid. Files already present and intact are
 left alone. The built-in URLs point at the exact GitHub commits the shared copies came from.
+
+Why not pooch: it does the same download + checksum + cache, but this module also needs what
+pooch leaves to the caller: the bring-your-own folder layout (files beside ``dataset.toml``,
+not in a cache), one-line errors that name the folder to copy a file into by hand when a
+source is gone, the same size/SHA-256 check that ``stvlm data info`` runs on copied files
+(:mod:`stvlm.data.checksum`), and a progress bar that follows ``STVLM_PROGRESS``. That is about
+60 lines of urllib here against a dependency plus the same glue around it.
 """
 
 from __future__ import annotations
