@@ -9,7 +9,6 @@ Ray: :mod:`harness.tune_callbacks` feeds it from a running study.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,6 +18,7 @@ from typing import Any
 import polars as pl
 
 from harness.axes import modality_name
+from stvlm.config import canonical_hash
 from stvlm.io import atomic_target
 
 # Version of the results format (docs/results-format.md); readers refuse other versions.
@@ -81,10 +81,6 @@ def conform(row: Mapping[str, Any], schema: Mapping[str, pl.DataType]) -> dict[s
     return {col: _cast(row.get(col), dtype) for col, dtype in schema.items()}
 
 
-def _hash(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:12]
-
-
 def config_columns(config: Mapping[str, Any]) -> dict[str, Any]:
     """The columns that describe a trial's configuration (from its Tune config)."""
     from stvlm.experiment import ExperimentConfig
@@ -102,7 +98,9 @@ def config_columns(config: Mapping[str, Any]) -> dict[str, Any]:
     if config["kind"] == "baseline":
         cfg = {"data": exp.data.to_dict(), "train": exp.train.to_dict(),
                "baseline": {"name": config["model"], "options": config.get("options", {})}}
-        return {**cols, "config_json": json.dumps(cfg, sort_keys=True), "config_hash": _hash(cfg)}
+        identity = {**cfg, "data": exp.data.identity_dict(), "train": exp.train.identity_dict()}
+        return {**cols, "config_json": json.dumps(cfg, sort_keys=True),
+                "config_hash": canonical_hash(identity)}
     model = exp.model
     return {
         **cols,

@@ -53,17 +53,27 @@ def field(
     lt: float | None = None,
     help: str = "",  # noqa: A002 - mirrors dataclasses/peft "help" metadata
     default_factory: Any = _MISSING,
+    identity: bool = True,
 ) -> Any:
     """A config field with optional numeric bounds and help text.
 
-    Bounds apply to numbers and to every number inside a tuple field.
+    Bounds apply to numbers and to every number inside a tuple field. ``identity=False`` marks
+    a field that says where or how a run finds its inputs, not what it computes (a data root):
+    it stays in ``to_dict`` but not in :meth:`Config.config_hash`.
     """
-    meta = {"help": help, "ge": ge, "gt": gt, "le": le, "lt": lt}
+    meta = {"help": help, "ge": ge, "gt": gt, "le": le, "lt": lt, "identity": identity}
     if default_factory is not _MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     if default is _MISSING:
         return dataclasses.field(metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
+
+
+def canonical_hash(obj: Any, length: int = 12) -> str:
+    """Short SHA-256 of ``obj``'s canonical JSON (sorted keys, no spaces): the one hash of the
+    project, used for config identities, results rows and report configurations."""
+    canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:length]
 
 
 def _describe(tp: Any) -> str:
@@ -277,10 +287,20 @@ class Config:
 
         return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
 
+    def identity_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` without the fields marked ``identity=False`` (at every level)."""
+        out = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            if not f.metadata.get("identity", True):
+                continue
+            value = getattr(self, f.name)
+            out[f.name] = value.identity_dict() if isinstance(value, Config) else self.to_dict()[f.name]
+        return out
+
     def config_hash(self, length: int = 12) -> str:
-        """Short SHA-256 of the canonical JSON form: equal configs give equal hashes."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:length]
+        """The identity of the config: :func:`canonical_hash` of :meth:`identity_dict`, so equal
+        experiments hash equally wherever their data lives."""
+        return canonical_hash(self.identity_dict(), length)
 
     def replace(self: C, **changes: Any) -> C:
         """A copy with some fields changed (validated like a new config)."""
@@ -375,12 +395,13 @@ class DataConfig(Config):
 
     dataset: str = field("los-loop", help="registered dataset name (see `stvlm data list`)")
     data_root: str | None = field(
-        None, help="folder with one sub-folder per dataset; default: $STVLM_DATA"
+        None, help="folder with one sub-folder per dataset; default: $STVLM_DATA (where the data "
+        "lives, not part of the experiment's identity)", identity=False,
     )
     protocol: str = field("standard", help="evaluation protocol name ('standard', 'tgcn')")
     few_shot: FewShotConfig = field(default_factory=FewShotConfig)
     verify: Literal["size", "sha256", "none"] = field(
-        "sha256", help="how dataset files are checked before loading"
+        "sha256", help="how dataset files are checked before loading", identity=False
     )
 
 

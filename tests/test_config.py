@@ -43,6 +43,29 @@ def test_hash_is_stable_and_discriminating() -> None:
     assert FewShotConfig().config_hash() == "ee073a43829a"
 
 
+def test_same_experiment_same_hash_under_two_data_roots() -> None:
+    """Where the data lives (and how its files are checked) is not the experiment's identity."""
+    from stvlm.config import DataConfig
+    from stvlm.experiment import ExperimentConfig
+
+    laptop = ExperimentConfig(data=DataConfig(dataset="los-loop", data_root="/home/me/data"))
+    cluster = ExperimentConfig(data=DataConfig(dataset="los-loop", data_root="/mnt/nfs/data", verify="size"))
+    assert laptop != cluster and laptop.config_hash() == cluster.config_hash()
+    assert "data_root" not in laptop.identity_dict()["data"]
+    assert laptop.to_dict()["data"]["data_root"] == "/home/me/data"  # still recorded
+    other = ExperimentConfig(data=DataConfig(dataset="sz-taxi", data_root="/home/me/data"))
+    assert other.config_hash() != laptop.config_hash()
+
+
+def test_canonical_hash_is_the_one_hash() -> None:
+    from stvlm.config import canonical_hash
+
+    # sha256 of '{"a":1,"b":[2,"x"]}' (sorted keys, no spaces), computed independently
+    assert canonical_hash({"b": [2, "x"], "a": 1}) == "454597f51f0e"
+    assert canonical_hash({"b": [2, "x"], "a": 1}, length=10) == "454597f51f"
+    assert Outer().config_hash() == canonical_hash(Outer().to_dict())
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [

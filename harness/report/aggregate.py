@@ -9,7 +9,6 @@ form, a ``seed`` key left out). Its ``config_id`` is a short hash of those value
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections.abc import Sequence
@@ -18,6 +17,7 @@ import polars as pl
 
 from harness.report.config import higher_is_better
 from harness.report.load import STATUSES, StudyResults, metric_columns
+from stvlm.config import canonical_hash
 
 #: Columns that, with ``params``, identify a configuration (the seed is not one of them).
 CONFIG_KEYS = (
@@ -41,8 +41,7 @@ def canonical_params(text: str | None) -> str:
 
 
 def _config_id(row: dict) -> str:
-    canonical = json.dumps([row[k] for k in CONFIG_KEYS], default=str, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:10]
+    return canonical_hash([row[k] for k in CONFIG_KEYS], length=10)
 
 
 def prepare(studies: Sequence[StudyResults]) -> pl.DataFrame:
