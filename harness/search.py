@@ -33,7 +33,6 @@ from ray.tune.search.optuna import OptunaSearch
 
 from harness.arms import applies
 from harness.plan import StudyPlan
-from harness.paths import check_optuna_storage
 from harness.spec import NuisanceParam
 from stvlm.errors import ConfigError
 from stvlm.registry import Registry
@@ -95,8 +94,11 @@ class BudgetAwareOptunaSearch(OptunaSearch):
 
 
 def optuna_storage(url: str | None) -> optuna.storages.BaseStorage | None:
-    """An Optuna storage: ``sqlite:///abs/path.db`` (any RDB URL) or an absolute journal file."""
-    check_optuna_storage(url)
+    """Open an Optuna storage: ``sqlite:///abs/path.db`` (any RDB URL) or an absolute journal file.
+
+    The URL was checked by :func:`harness.runner.prepare_study` (the one owner of that check;
+    the study scripts also run it before their heavy imports).
+    """
     if url is None:
         return None
     if "://" in url:

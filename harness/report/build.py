@@ -41,10 +41,9 @@ def write_report(data: ReportData, out_dir: Path, cfg: ReportConfig, command: st
         (tmp / "tables").mkdir()
         for name, frame in data.csv_tables().items():
             frame.write_csv(tmp / "tables" / f"{name}.csv", float_precision=None)
-        main = paper.main_frame(data)
-        main.write_csv(tmp / "tables" / "main_results.csv", float_precision=None)
+        data.main.write_csv(tmp / "tables" / "main_results.csv", float_precision=None)
         (tmp / "tables" / "main_results.tex").write_text(
-            paper.to_latex(main, cfg.markdown_digits, data.level))
+            paper.to_latex(data.main, cfg.markdown_digits, data.level))
         paper.horizon_frame(data).write_parquet(tmp / "tables" / "horizons.parquet")
         write_figures(figures, tmp / "figures")
         (tmp / "report.md").write_text(markdown.render(blocks))

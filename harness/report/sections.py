@@ -95,7 +95,7 @@ def results_blocks(data: ReportData, cfg: ReportConfig, figures: list[FigureResu
     :func:`appendix_blocks`)."""
     d = cfg.markdown_digits
     blocks: list[Block] = [
-        Heading(2, "Main results"), paper.main_table(paper.main_frame(data), d, data.level),
+        Heading(2, "Main results"), paper.main_table(data.main, d, data.level),
         Heading(2, "Best configuration per arm"), best_table(data, d),
         Heading(2, "Figures"), *(Figure(f) for f in figures if not f.skipped),
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import polars as pl
@@ -49,6 +50,14 @@ class ReportData:
     cross: pl.DataFrame
     importance: pl.DataFrame
     anchors_path: Path | None = field(default=None)
+
+    @cached_property
+    def main(self) -> pl.DataFrame:
+        """The paper's main results table (:func:`harness.report.paper.main_frame`), computed
+        once for the CSV, the LaTeX and the Markdown copies."""
+        from harness.report.paper import main_frame  # paper reads ReportData: import at use
+
+        return main_frame(self)
 
     def csv_tables(self) -> dict[str, pl.DataFrame]:
         """The tables written to ``tables/<name>.csv`` (full precision)."""

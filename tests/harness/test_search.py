@@ -116,10 +116,15 @@ def test_optuna_storage(tmp_path: Path) -> None:
     assert optuna_storage(None) is None
     assert isinstance(optuna_storage(f"sqlite:///{tmp_path}/o.db"), optuna.storages.RDBStorage)
     assert isinstance(optuna_storage(str(tmp_path / "o.log")), optuna.storages.JournalStorage)
+
+
+def test_optuna_storage_urls_are_checked_before_opening() -> None:
+    from harness.paths import check_optuna_storage
+
     with pytest.raises(ConfigError, match=r"^optuna_storage = 'o.log' is not allowed; give an absolute journal file path$"):
-        optuna_storage("o.log")
+        check_optuna_storage("o.log")
     with pytest.raises(ConfigError, match="use sqlite:////abs/path.db"):
-        optuna_storage("sqlite:///rel.db")
+        check_optuna_storage("sqlite:///rel.db")
 
 
 def trial(trial_id: str, group: str, kind: str = "stvlm") -> Trial:
