@@ -192,7 +192,8 @@ def run_study(spec: StudySpec, options: StudyOptions = StudyOptions()) -> StudyO
     from harness.resources import check_fits, max_concurrent, resolve
     from harness.results import ResultsStore
     from harness.study_record import check_resumable, finish_record, read_record, start_record
-    from harness.trial import TrialRuntime, run_trial
+    from harness.trial import run_trial
+    from harness.trial_runtime import TrialRuntime
 
     t0 = time.perf_counter()
     quiet_ray()

@@ -30,7 +30,7 @@ from ray.tune.integration.ray_train import TuneReportCallback
 
 from harness.reporting import train_stvlm
 from harness.sharding import ShardedForecast
-from harness.trial import TrialRuntime, load_state, node_id, quiet_trial_logs, save_state
+from harness.trial_runtime import TrialRuntime, load_state, node_id, quiet_trial_logs, save_state
 from stvlm.engine import EngineState
 from stvlm.experiment import ExperimentConfig, prepare_run
 

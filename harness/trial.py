@@ -20,8 +20,6 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import ray
@@ -29,67 +27,12 @@ import ray.tune
 import torch
 
 from harness.reporting import evaluate_baseline_trial, train_stvlm
+from harness.trial_runtime import TrialRuntime, load_state, node_id, quiet_trial_logs, save_state
 from stvlm.engine import EngineState
 from stvlm.experiment import ExperimentConfig
 from stvlm.registry import Registry
 
 log = logging.getLogger(__name__)
-
-STATE_FILE = "engine_state.pt"
-
-
-@dataclass(frozen=True)
-class TrialRuntime:
-    """Study-wide settings every trial needs (passed through the object store, not the config).
-
-    Args:
-        study: study name (Train runs are stored under ``<storage>/<study>-train/<trial_id>``).
-        storage: storage root (absolute path or URI), shared by Tune and Train.
-        num_workers: Train workers per ST-VLM trial (1: train in the trial itself).
-        cpus: CPUs per trial (per Train worker when ``num_workers > 1``).
-        gpus: GPUs per trial or Train worker (fractions allowed).
-        max_failures: retries of a crashed Train worker group (inside one trial attempt).
-        baseline_cpus: CPUs of a baseline trial.
-    """
-
-    study: str
-    storage: str
-    num_workers: int = 1
-    cpus: float = 1.0
-    gpus: float = 0.0
-    max_failures: int = 1
-    baseline_cpus: float = 1.0
-
-    @property
-    def threads(self) -> int:
-        """torch threads per training process: its whole CPUs, at least one."""
-        return max(1, int(self.cpus))
-
-    @property
-    def baseline_threads(self) -> int:
-        """torch threads of a baseline trial."""
-        return max(1, int(self.baseline_cpus))
-
-
-def save_state(state: EngineState, folder: str | Path) -> Path:
-    """Write ``state`` into a checkpoint folder."""
-    path = Path(folder) / STATE_FILE
-    state.save(path)
-    return path
-
-
-def load_state(folder: str | Path) -> EngineState:
-    """Read the engine state of a checkpoint folder written by :func:`save_state`."""
-    return EngineState.load(Path(folder) / STATE_FILE)
-
-
-def node_id() -> str | None:
-    """The Ray node id of this process (None outside Ray)."""
-    try:
-        return ray.get_runtime_context().get_node_id()
-    except Exception:  # noqa: BLE001 - not connected
-        return None
-
 
 def tune_report(metrics: dict[str, Any], state: EngineState | None) -> None:
     """``ray.tune.report`` with the engine state as a checkpoint (persisted before returning)."""
@@ -116,11 +59,6 @@ def resume_state() -> EngineState | None:
     return state
 
 
-def quiet_trial_logs() -> None:
-    """Drop Ray's per-checkpoint INFO lines in trial processes (one per epoch and trial)."""
-    logging.getLogger("ray.train").setLevel(logging.WARNING)
-
-
 def stvlm_trial(config: dict[str, Any], runtime: TrialRuntime) -> None:
     """One ST-VLM training run in this process."""
     torch.set_num_threads(runtime.threads)
@@ -137,7 +75,7 @@ def baseline_trial(config: dict[str, Any], runtime: TrialRuntime) -> None:
 
 def _stvlm_or_train(config: dict[str, Any], runtime: TrialRuntime) -> None:
     if runtime.num_workers > 1:
-        from harness.train_driver import train_driver
+        from harness.train_driver import train_driver  # Ray Train: imported only when used
 
         train_driver(config, runtime)
     else:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from harness.report import html, markdown, paper
 from harness.report.config import ReportConfig
-from harness.report.figures import render_all, write_figures
+from harness.report.render import render_all, write_figures
 from harness.report.load import ResultsError, load_anchors, load_studies
 from harness.report.sections import document
 from harness.report.tables import ReportData, compute

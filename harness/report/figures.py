@@ -4,15 +4,14 @@ A plot function takes the :class:`~harness.report.tables.ReportData` and the
 :class:`~harness.report.config.ReportConfig` and returns a matplotlib ``Figure`` with labelled
 axes (units included), or raises :class:`SkipFigure` with the reason it would say nothing (for
 example a heat map whose two axes each have one value). The reason goes into the report instead
-of a blank figure.
+of a blank figure. Drawing them all is :mod:`harness.report.render`'s job, which imports the
+plot functions (:mod:`harness.report.plots`), so this registry imports neither.
 """
 
 from __future__ import annotations
 
 import io
-import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import matplotlib
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
     from harness.report.config import ReportConfig
     from harness.report.tables import ReportData
 
-log = logging.getLogger(__name__)
 
 PlotFn = Callable[["ReportData", "ReportConfig"], "Figure"]
 FIGURES: Registry[PlotFn] = Registry("report figure")
@@ -122,42 +120,3 @@ def has_data(fig: Figure) -> bool:
         if ax.collections or ax.images or any(p.get_height() for p in ax.patches if hasattr(p, "get_height")):
             return True
     return False
-
-
-def render_all(data: ReportData, cfg: ReportConfig) -> list[FigureResult]:
-    """Draw every registered figure; failures inside a plot are errors, skips are reported."""
-    from harness.report import plots  # noqa: F401  (registers the plot functions)
-
-    style()
-    results = []
-    for name in FIGURES.names():
-        fn = FIGURES.get(name)
-        title = (fn.__doc__ or name).strip().splitlines()[0].rstrip(".")
-        try:
-            fig = fn(data, cfg)
-        except SkipFigure as why:
-            log.info("figure %s skipped: %s", name, why)
-            results.append(FigureResult(name, title, None, None, str(why)))
-            continue
-        try:
-            if not has_data(fig):  # a guard: never ship an empty frame
-                results.append(FigureResult(name, title, None, None, "nothing to plot"))
-                continue
-            png, svg = figure_bytes(fig, cfg.dpi)
-        finally:
-            plt.close(fig)
-        results.append(FigureResult(name, title, png, svg))
-    return results
-
-
-def write_figures(results: list[FigureResult], folder: Path) -> list[Path]:
-    """Write ``<name>.png`` and ``<name>.svg`` of each drawn figure into ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for r in results:
-        if r.png is None or r.svg is None:
-            continue
-        (folder / f"{r.name}.png").write_bytes(r.png)
-        (folder / f"{r.name}.svg").write_text(r.svg)
-        paths += [folder / f"{r.name}.png", folder / f"{r.name}.svg"]
-    return paths

@@ -28,9 +28,14 @@ from safetensors.torch import load_file, load_model, save_file, save_model
 
 from stvlm.errors import DataError
 from stvlm.io import atomic_folder, atomic_write_json
+from stvlm.modalities.layout import SpatialLayout
+from stvlm.modalities.text import TokenTable
+from stvlm.models.backbones import BACKBONES
+from stvlm.models.config import STVLMConfig
+from stvlm.models.finetune import apply_finetune
 
 if TYPE_CHECKING:
-    from stvlm.models.stvlm import STVLM
+    from stvlm.models.stvlm import STVLM, DatasetContext
 
 FORMAT = "stvlm"
 FORMAT_VERSION = 1
@@ -126,27 +131,25 @@ def read_config(path: str | Path) -> dict[str, Any]:
     return meta
 
 
-def from_pretrained(path: str | Path, *, device: str | torch.device = "cpu") -> STVLM:
+def from_pretrained(
+    path: str | Path, model_class: type[STVLM], context_class: type[DatasetContext], *,
+    device: str | torch.device = "cpu",
+) -> STVLM:
     """Rebuild a model written by :func:`save_pretrained` from its folder alone.
 
     Args:
         path: the folder.
+        model_class: :class:`~stvlm.models.stvlm.STVLM` (passed in: that module calls this one).
+        context_class: its :class:`~stvlm.models.stvlm.DatasetContext`.
         device: where to put the model.
 
     Raises:
         DataError: not such a folder, or its files do not match each other.
     """
-    from stvlm.modalities.layout import SpatialLayout
-    from stvlm.modalities.text import TokenTable
-    from stvlm.models.backbones import BACKBONES
-    from stvlm.models.config import STVLMConfig
-    from stvlm.models.finetune import apply_finetune
-    from stvlm.models.stvlm import STVLM, DatasetContext
-
     folder = Path(path)
     meta = read_config(folder)
     cfg = STVLMConfig.from_dict(meta["model"], path="model")
-    context = DatasetContext.from_dict(meta["context"])
+    context = context_class.from_dict(meta["context"])
     tensors = load_file(str(folder / INFERENCE_FILE))
     shape = meta["layout"]
     layout = SpatialLayout(
@@ -160,7 +163,7 @@ def from_pretrained(path: str | Path, *, device: str | torch.device = "cpu") -> 
     table = None
     if "text.ids" in tensors:
         table = TokenTable(**{n: tensors[f"text.{n}"] for n in TOKEN_TENSORS})
-    model = STVLM(cfg, backbone, layout=layout, context=context, token_table=table)
+    model = model_class(cfg, backbone, layout=layout, context=context, token_table=table)
     apply_finetune(model, backbone, cfg.finetune)
     where = f"{folder / WEIGHTS_FILE} does not match the model its config.json describes"
     try:

@@ -34,6 +34,7 @@ from stvlm.models.backbones import Backbone
 from stvlm.models.config import STVLMConfig
 from stvlm.models.fusion import Fusion, segment_mean
 from stvlm.models.heads import PredictionHead
+from stvlm.models.pretrained import from_pretrained, save_pretrained
 
 STAGES = ("image", "text", "series", "backbone", "head")
 
@@ -165,16 +166,12 @@ class STVLM(nn.Module):
     def save_pretrained(self, path: str | Path) -> Path:
         """Write the model to one folder that :meth:`from_pretrained` reads without the dataset
         (:mod:`stvlm.models.pretrained` lists the files)."""
-        from stvlm.models.pretrained import save_pretrained
-
         return save_pretrained(self, path)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, *, device: str | torch.device = "cpu") -> STVLM:
         """Rebuild a model written by :meth:`save_pretrained` from its folder alone."""
-        from stvlm.models.pretrained import from_pretrained
-
-        return from_pretrained(path, device=device)
+        return from_pretrained(path, cls, DatasetContext, device=device)
 
     def set_token_table(self, table: TokenTable) -> None:
         """Install the prompt token ids of every window start (moved to the model's device)."""

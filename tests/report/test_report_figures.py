@@ -12,7 +12,8 @@ from report_checks import assert_not_blank
 from report_synthetic import CONFIGS, fast_config, write_study
 
 from harness.report.config import ReportConfig
-from harness.report.figures import FIGURES, SkipFigure, figure_bytes, metric_label, render_all, style
+from harness.report.figures import FIGURES, SkipFigure, figure_bytes, metric_label, style
+from harness.report.render import render_all
 from harness.report.load import load_study
 from harness.report.tables import ReportData, compute
 

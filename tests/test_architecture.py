@@ -1,0 +1,101 @@
+"""The layering rules of DESIGN.md, checked on the source: ``studies/ -> harness/ -> stvlm/``,
+``stvlm`` never imports Ray or Optuna, and no import cycles inside ``stvlm`` or ``harness`` (an
+import inside a function counts; one under ``if TYPE_CHECKING:`` does not)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def module_files() -> dict[str, Path]:
+    """Dotted module name -> file, for every module of stvlm and harness."""
+    out = {}
+    for package in ("stvlm", "harness"):
+        for file in (REPO / package).rglob("*.py"):
+            parts = file.relative_to(REPO).with_suffix("").parts
+            out[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = file
+    return out
+
+
+def imported(file: Path, name: str, known: set[str]) -> set[str]:
+    """Modules ``file`` imports at run time (``from pkg import sub`` counts as ``pkg.sub``)."""
+    found: set[str] = set()
+    package = name if file.name == "__init__.py" else name.rpartition(".")[0]
+
+    class Visitor(ast.NodeVisitor):
+        def visit_If(self, node: ast.If) -> None:
+            test = node.test
+            if getattr(test, "id", None) == "TYPE_CHECKING" or getattr(test, "attr", None) == "TYPE_CHECKING":
+                for child in node.orelse:
+                    self.visit(child)
+                return
+            self.generic_visit(node)
+
+        def visit_Import(self, node: ast.Import) -> None:
+            found.update(alias.name for alias in node.names)
+
+        def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            module = ".".join([*base, node.module] if node.module else base) if node.level else node.module
+            subs = [f"{module}.{a.name}" for a in node.names if f"{module}.{a.name}" in known]
+            found.update(subs)
+            if len(subs) < len(node.names):
+                found.add(module)
+
+    Visitor().visit(ast.parse(file.read_text()))
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    files = module_files()
+    return {name: imported(file, name, set(files)) for name, file in files.items()}
+
+
+def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in edges[v] & set(edges):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_the_cycle_finder_finds_a_cycle() -> None:
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycles() -> None:
+    assert cycles(graph()) == []
+
+
+def test_stvlm_never_imports_ray_optuna_or_harness() -> None:
+    bad = {name: sorted(m for m in deps if m.split(".")[0] in ("ray", "optuna", "harness"))
+           for name, deps in graph().items() if name.startswith("stvlm")}
+    assert {k: v for k, v in bad.items() if v} == {}
