@@ -19,9 +19,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness.axes import AUTO_ENCODING, AXES, arm_label, get_path, set_path
+from harness.axes import AXES, arm_label, get_path, set_path
 from harness.spec import NuisanceParam, StudySpec
 from stvlm.errors import ConfigError
+from stvlm.names import check_name
 from stvlm.experiment import ExperimentConfig
 
 log = logging.getLogger(__name__)
@@ -129,25 +130,15 @@ def experiment_for(
 def check_names(cfg: ExperimentConfig) -> None:
     """Look up every registered name the config holds (dataset, protocol, encoder, backbone)."""
     from stvlm.data.datasets import dataset_entry
-    from stvlm.data.protocols import PROTOCOLS
-    from stvlm.modalities.image import IMAGE_ENCODERS
-    from stvlm.models.backbones import BACKBONES
 
     try:
         dataset_entry(cfg.data.dataset, cfg.data.data_root)
     except ConfigError as err:
         raise ConfigError(f"data.dataset: {err}") from None
-    for key, registry, name in (
-        ("data.protocol", PROTOCOLS, cfg.data.protocol),
-        ("model.image.encoding", IMAGE_ENCODERS, cfg.model.image.encoding),
-        ("model.backbone.name", BACKBONES, cfg.model.backbone.name),
-    ):
-        if key == "model.image.encoding" and name == AUTO_ENCODING:
-            continue
-        try:
-            registry.get(name)
-        except ConfigError as err:
-            raise ConfigError(f"{key}: {err}") from None
+    check_name("data.protocol", cfg.data.protocol)
+    check_name("model.image.encoding", cfg.model.image.encoding)
+    check_name("model.backbone.name", cfg.model.backbone.name)
+    check_name("model.finetune.strategy", cfg.model.finetune.strategy)
 
 
 def applies(param: NuisanceParam, experiment: ExperimentConfig) -> bool:

@@ -26,12 +26,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from stvlm.errors import ConfigError
+from stvlm.names import check_name
 from stvlm.registry import Registry
 
 Nested = dict[str, Any]
-
-#: ``model.image.encoding`` value the library resolves per dataset (grid heat map or spectral).
-AUTO_ENCODING = "auto"
 
 #: Which modalities each ``modality`` axis value keeps (use_image, use_text, use_series).
 MODALITIES: Registry[tuple[bool, bool, bool]] = Registry("modality")
@@ -91,20 +89,13 @@ def _no_check(value: Any) -> None:
     """Values checked by the config's own field types and bounds."""
 
 
-def _registered(kind: str) -> Callable[[Any], None]:
-    """A check that looks ``value`` up in the library registry named ``kind``."""
+def _registered(kind: str, path: str) -> Callable[[Any], None]:
+    """A check that looks ``value`` up in the library registry of ``path`` (:mod:`stvlm.names`)."""
 
     def check(value: Any) -> None:
         if not isinstance(value, str):
             raise ConfigError(f"{kind} = {value!r} is not allowed; expected a name")
-        if kind == "image_encoding":
-            from stvlm.modalities.image import IMAGE_ENCODERS as registry
-
-            if value == AUTO_ENCODING:
-                return
-        else:
-            from stvlm.models.backbones import BACKBONES as registry
-        registry.get(value)
+        check_name(path, value)
 
     return check
 
@@ -135,12 +126,13 @@ def _modality_check(value: Any) -> None:
 
 for _axis in (
     Axis("fusion_depth", _setter("model.fusion.depth"), _no_check, "model.fusion.depth"),
-    Axis("image_encoding", _setter("model.image.encoding"), _registered("image_encoding"),
-         "model.image.encoding"),
+    Axis("image_encoding", _setter("model.image.encoding"),
+         _registered("image_encoding", "model.image.encoding"), "model.image.encoding"),
     Axis("lora_rank", _lora_rank, _no_check, "model.finetune.lora_rank (strategy lora)"),
     Axis("few_shot_ratio", _setter("data.few_shot.ratio"), _no_check, "data.few_shot.ratio"),
     Axis("finetune", _setter("model.finetune.strategy"), _no_check, "model.finetune.strategy"),
-    Axis("backbone", _setter("model.backbone.name"), _registered("backbone"), "model.backbone.name"),
+    Axis("backbone", _setter("model.backbone.name"), _registered("backbone", "model.backbone.name"),
+         "model.backbone.name"),
     Axis("modality", _modality, _modality_check, "model.use_image/use_text/use_series"),
 ):
     AXES.add(_axis.name, _axis)

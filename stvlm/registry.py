@@ -72,3 +72,9 @@ class Registry(Generic[T]):
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, {self.names()})"
+
+
+def unknown_name(path: str, value: object, allowed: list[str]) -> UnknownNameError:
+    """The error for a config field holding an unregistered name (one wording everywhere):
+    ``"<path> = <value> is unknown; allowed: <names>"``."""
+    return UnknownNameError(f"{path} = {value!r} is unknown; allowed: {', '.join(allowed)}")

@@ -8,30 +8,23 @@ import numpy as np
 
 from stvlm.data.pipeline import ForecastData
 from stvlm.data.splits import PARTS
-from stvlm.errors import ConfigError, UnknownNameError
-from stvlm.modalities.image import IMAGE_ENCODERS
+from stvlm.errors import ConfigError
 from stvlm.modalities.layout import SpatialLayout
 from stvlm.modalities.text import TokenTable, build_prompts
 from stvlm.models.backbones import BACKBONES, Backbone, build_backbone
 from stvlm.models.config import STVLMConfig
-from stvlm.models.finetune import FINETUNE_STRATEGIES, apply_finetune
+from stvlm.models.finetune import apply_finetune
 from stvlm.models.stvlm import STVLM, DatasetContext
 from stvlm.models.warm_start import choose_highway_start, ridge_highway
+from stvlm.names import check_name
 
 logger = logging.getLogger(__name__)
 
 
 def _check_names(cfg: STVLMConfig) -> None:
-    for field, value, registry in (
-        ("backbone.name", cfg.backbone.name, BACKBONES),
-        ("image.encoding", cfg.image.encoding, IMAGE_ENCODERS),
-        ("finetune.strategy", cfg.finetune.strategy, FINETUNE_STRATEGIES),
-    ):
-        auto = ["auto"] if field == "image.encoding" else []  # resolved per dataset layout
-        if value not in registry and value not in auto:
-            raise UnknownNameError(
-                f"{field} = {value!r} is unknown; allowed: {', '.join(auto + registry.names())}"
-            )
+    check_name("backbone.name", cfg.backbone.name)
+    check_name("image.encoding", cfg.image.encoding)
+    check_name("finetune.strategy", cfg.finetune.strategy)
     backbone = BACKBONES.get(cfg.backbone.name)
     if cfg.use_image and not backbone.has_vision:
         with_vision = [n for n in BACKBONES.names() if BACKBONES.get(n).has_vision]

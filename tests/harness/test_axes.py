@@ -45,9 +45,9 @@ def test_modalities() -> None:
 @pytest.mark.parametrize(
     ("name", "value", "expected"),
     [
-        ("image_encoding", "pixels", "unknown image encoding 'pixels'; known: grid_heatmap, spectral_grid"),
+        ("image_encoding", "pixels", "model.image.encoding = 'pixels' is unknown; allowed: auto, grid_heatmap, spectral_grid"),
         ("image_encoding", 3, "image_encoding = 3 is not allowed; expected a name"),
-        ("backbone", "bert", "unknown backbone 'bert'; known: vilt"),
+        ("backbone", "bert", "model.backbone.name = 'bert' is unknown; allowed: vilt"),
         ("modality", "no_audio", "unknown modality 'no_audio'; known: all, no_image, no_text, no_series"),
         ("modality", 1, "modality = 1 is not allowed; expected one of all, no_image, no_text, no_series"),
     ],

@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from stvlm.errors import ConfigError, UnknownNameError
+from stvlm.errors import ConfigError
 from stvlm.modalities.image.base import IMAGE_ENCODERS, ImageEncoder, ImageSpec
 from stvlm.modalities.layout import SpatialLayout
+from stvlm.names import AUTO_ENCODING
+from stvlm.registry import unknown_name
 
 if TYPE_CHECKING:  # stvlm.models imports this package: no runtime import back
     from stvlm.models.config import ImageConfig
@@ -32,7 +34,7 @@ def _triple(name: str, value: object, *, positive: bool) -> tuple[float, float, 
 def resolve_encoding(name: str, layout: SpatialLayout) -> str:
     """``"auto"`` -> ``grid_heatmap`` with coordinates (or a native grid), else ``spectral_grid``
     with an adjacency, else ``node_time``; any other name is returned unchanged."""
-    if name != "auto":
+    if name != AUTO_ENCODING:
         return name
     if layout.coords is not None:
         return "grid_heatmap"
@@ -70,14 +72,9 @@ def build_image_encoder(
         ConfigError: a size that is not a positive integer, a bad mean/std, or an encoding the
             dataset's layout cannot support (the message lists those it can).
     """
-    encoding = resolve_encoding(cfg.encoding, layout)
-    try:
-        cls = IMAGE_ENCODERS.get(encoding)
-    except UnknownNameError:
-        raise UnknownNameError(
-            f"image.encoding = {cfg.encoding!r} is unknown; allowed: auto, "
-            f"{', '.join(IMAGE_ENCODERS.names())}"
-        ) from None
+    if cfg.encoding != AUTO_ENCODING and cfg.encoding not in IMAGE_ENCODERS:
+        raise unknown_name("image.encoding", cfg.encoding, [AUTO_ENCODING, *IMAGE_ENCODERS.names()])
+    cls = IMAGE_ENCODERS.get(resolve_encoding(cfg.encoding, layout))
     spec = ImageSpec(
         cfg=cfg,
         layout=layout,
