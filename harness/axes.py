@@ -74,12 +74,20 @@ class Axis:
         check: ``check(value)`` raises :class:`ConfigError` for a value no config could hold
             (e.g. an unknown registry name); range checks happen when the config is built.
         help: what the axis sets, for messages.
+        column: type of its ``trials.parquet`` column: ``"str"``, ``"int"`` or ``"float"``.
+        read: ``read(experiment)`` is the column's value for a built ``ExperimentConfig``
+            (``None`` where the axis does not apply, e.g. a LoRA rank without LoRA).
+        data: the axis belongs to the data selection (its column sits with the data columns
+            and baselines share it) rather than to the model.
     """
 
     name: str
     apply: Callable[[Nested, Any], None]
     check: Callable[[Any], None]
     help: str
+    column: str
+    read: Callable[[Any], Any]
+    data: bool = False
 
 
 AXES: Registry[Axis] = Registry("axis")
@@ -124,18 +132,34 @@ def _modality_check(value: Any) -> None:
     MODALITIES.get(value)
 
 
+def _lora_rank_of(exp: Any) -> int | None:
+    ft = exp.model.finetune
+    return ft.lora_rank if ft.strategy == "lora" else None
+
+
 for _axis in (
-    Axis("fusion_depth", _setter("model.fusion.depth"), _no_check, "model.fusion.depth"),
+    Axis("fusion_depth", _setter("model.fusion.depth"), _no_check, "model.fusion.depth",
+         "str", lambda e: str(e.model.fusion.depth)),
     Axis("image_encoding", _setter("model.image.encoding"),
-         _registered("image_encoding", "model.image.encoding"), "model.image.encoding"),
-    Axis("lora_rank", _lora_rank, _no_check, "model.finetune.lora_rank (strategy lora)"),
-    Axis("few_shot_ratio", _setter("data.few_shot.ratio"), _no_check, "data.few_shot.ratio"),
-    Axis("finetune", _setter("model.finetune.strategy"), _no_check, "model.finetune.strategy"),
+         _registered("image_encoding", "model.image.encoding"), "model.image.encoding",
+         "str", lambda e: e.model.image.encoding),
+    Axis("lora_rank", _lora_rank, _no_check, "model.finetune.lora_rank (strategy lora)",
+         "int", _lora_rank_of),
+    Axis("few_shot_ratio", _setter("data.few_shot.ratio"), _no_check, "data.few_shot.ratio",
+         "float", lambda e: e.data.few_shot.ratio, data=True),
+    Axis("finetune", _setter("model.finetune.strategy"), _no_check, "model.finetune.strategy",
+         "str", lambda e: e.model.finetune.strategy),
     Axis("backbone", _setter("model.backbone.name"), _registered("backbone", "model.backbone.name"),
-         "model.backbone.name"),
-    Axis("modality", _modality, _modality_check, "model.use_image/use_text/use_series"),
+         "model.backbone.name", "str", lambda e: e.model.backbone.name),
+    Axis("modality", _modality, _modality_check, "model.use_image/use_text/use_series",
+         "str", lambda e: modality_name(e.model.use_image, e.model.use_text, e.model.use_series)),
 ):
     AXES.add(_axis.name, _axis)
+
+
+def model_axes() -> list[Axis]:
+    """The axes that describe the model (one ``trials.parquet`` column each, null for baselines)."""
+    return [AXES.get(n) for n in AXES.names() if not AXES.get(n).data]
 
 
 def modality_name(use_image: bool, use_text: bool, use_series: bool) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from harness.axes import modality_name
+from harness.axes import model_axes
 from stvlm.config import canonical_hash
 from stvlm.io import atomic_target
 
@@ -27,14 +27,26 @@ FORMAT_VERSION = 1
 
 STATUSES = ("completed", "pruned", "failed")
 
-_HEAD = {
+_POLARS = {"str": pl.Utf8, "int": pl.Int64, "float": pl.Float64}
+#: What every row is and which data selection it ran on (``few_shot_ratio`` is also an axis).
+ID_COLUMNS = {
     "study": pl.Utf8, "trial_id": pl.Utf8, "arm": pl.Utf8, "kind": pl.Utf8, "model": pl.Utf8,
-    "status": pl.Utf8, "error": pl.Utf8, "seed": pl.Int64, "dataset": pl.Utf8, "protocol": pl.Utf8,
-    "few_shot_ratio": pl.Float64, "few_shot_method": pl.Utf8, "few_shot_label": pl.Utf8,
-    "fusion_depth": pl.Utf8, "image_encoding": pl.Utf8, "lora_rank": pl.Int64, "finetune": pl.Utf8,
-    "backbone": pl.Utf8, "modality": pl.Utf8, "params_json": pl.Utf8, "config_json": pl.Utf8,
-    "config_hash": pl.Utf8,
+    "status": pl.Utf8, "error": pl.Utf8, "seed": pl.Int64,
 }
+DATA_COLUMNS = {
+    "dataset": pl.Utf8, "protocol": pl.Utf8, "few_shot_ratio": pl.Float64,
+    "few_shot_method": pl.Utf8, "few_shot_label": pl.Utf8,
+}
+#: One column per model axis of :data:`harness.axes.AXES`, typed by the axis.
+AXIS_COLUMNS = {a.name: _POLARS[a.column] for a in model_axes()}
+_HEAD = {
+    **ID_COLUMNS, **DATA_COLUMNS, **AXIS_COLUMNS,
+    "params_json": pl.Utf8, "config_json": pl.Utf8, "config_hash": pl.Utf8,
+}
+#: Columns that, with the sampled parameters, identify a configuration (the seed excluded).
+CONFIG_COLUMNS = ("study", "arm", "kind", "model", *DATA_COLUMNS, *AXIS_COLUMNS)
+#: Columns of the budget and the run's provenance; the ones in :data:`ADDED_COLUMNS` came after
+#: the first format-1 files were written, so readers do not require them.
 _TAIL = {
     "best_epoch": pl.Int64, "epochs_run": pl.Int64, "windows_seen": pl.Int64,
     "train_windows": pl.Int64, "trainable_parameters": pl.Int64, "total_parameters": pl.Int64,
@@ -43,6 +55,9 @@ _TAIL = {
     "node_id": pl.Utf8, "versions_json": pl.Utf8, "git_commit": pl.Utf8,
     "started_at": pl.Utf8, "finished_at": pl.Utf8,
 }
+ADDED_COLUMNS = ("num_workers", "num_failures", "resumed_from_epoch", "node_id")
+#: The columns a reader of ``trials.parquet`` may rely on (metric columns aside).
+REQUIRED_COLUMNS = (*_HEAD, *(c for c in _TAIL if c not in ADDED_COLUMNS))
 
 
 def metric_columns(prefix: str, metrics: Sequence[str], horizons: Sequence[int]) -> list[str]:
@@ -101,15 +116,9 @@ def config_columns(config: Mapping[str, Any]) -> dict[str, Any]:
         identity = {**cfg, "data": exp.data.identity_dict(), "train": exp.train.identity_dict()}
         return {**cols, "config_json": json.dumps(cfg, sort_keys=True),
                 "config_hash": canonical_hash(identity)}
-    model = exp.model
     return {
         **cols,
-        "fusion_depth": str(model.fusion.depth),
-        "image_encoding": model.image.encoding,
-        "lora_rank": model.finetune.lora_rank if model.finetune.strategy == "lora" else None,
-        "finetune": model.finetune.strategy,
-        "backbone": model.backbone.name,
-        "modality": modality_name(model.use_image, model.use_text, model.use_series),
+        **{axis.name: axis.read(exp) for axis in model_axes()},
         "config_json": json.dumps(exp.to_dict(), sort_keys=True),
         "config_hash": exp.config_hash(),
     }

@@ -17,14 +17,11 @@ import polars as pl
 
 from harness.report.config import higher_is_better
 from harness.report.load import STATUSES, StudyResults, metric_columns
+from harness.results import CONFIG_COLUMNS
 from stvlm.config import canonical_hash
 
 #: Columns that, with ``params``, identify a configuration (the seed is not one of them).
-CONFIG_KEYS = (
-    "study", "arm", "kind", "model", "dataset", "protocol", "few_shot_ratio", "few_shot_method",
-    "few_shot_label", "fusion_depth", "image_encoding", "lora_rank", "finetune", "backbone",
-    "modality", "params",
-)
+CONFIG_KEYS = (*CONFIG_COLUMNS, "params")
 #: Columns that define "the same splits" (baselines are compared on equal values of these).
 SPLIT_KEYS = ("dataset", "protocol", "few_shot_ratio", "few_shot_method")
 SUMMARY_INDEX = ("label", "config_id") + CONFIG_KEYS

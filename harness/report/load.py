@@ -16,17 +16,11 @@ from typing import Any
 
 import polars as pl
 
-from harness.results import FORMAT_VERSION  # the writer owns the version it reads
+from harness.results import FORMAT_VERSION, REQUIRED_COLUMNS  # the writer owns both
 from stvlm.errors import STVLMError
 
-TRIAL_COLUMNS = (
-    "study", "trial_id", "arm", "kind", "model", "status", "error", "seed", "dataset", "protocol",
-    "few_shot_ratio", "few_shot_method", "few_shot_label", "fusion_depth", "image_encoding",
-    "lora_rank", "finetune", "backbone", "modality", "params_json", "config_json", "config_hash",
-    "best_epoch", "epochs_run", "windows_seen", "train_windows", "trainable_parameters",
-    "total_parameters", "wall_seconds", "train_seconds", "device", "versions_json", "git_commit",
-    "started_at", "finished_at",
-)
+#: What the report needs in ``trials.parquet``: the results schema's required columns.
+TRIAL_COLUMNS = REQUIRED_COLUMNS
 CURVE_COLUMNS = ("study", "trial_id", "arm", "seed", "epoch", "train_loss", "seconds", "windows_seen")
 ANCHOR_COLUMNS = ("dataset", "protocol", "model", "metric", "value", "source", "few_shot_ratio")
 STATUSES = ("completed", "pruned", "failed")

@@ -48,6 +48,27 @@ def test_schema_columns() -> None:
         "seconds", "windows_seen"]
 
 
+def test_results_schema_and_report_keys_derive_from_the_axis_registry() -> None:
+    """One column per model axis, typed by the axis, filled by the axis's reader; the report's
+    required columns and configuration keys are the same lists, not copies."""
+    from harness.axes import AXES, model_axes
+    from harness.report.aggregate import CONFIG_KEYS
+    from harness.report.load import TRIAL_COLUMNS
+    from harness.results import AXIS_COLUMNS, CONFIG_COLUMNS, REQUIRED_COLUMNS
+
+    kinds = {"str": pl.Utf8, "int": pl.Int64, "float": pl.Float64}
+    model = [a.name for a in model_axes()]
+    assert model == [n for n in AXES.names() if n != "few_shot_ratio"]
+    assert AXIS_COLUMNS == {a.name: kinds[a.column] for a in model_axes()}
+    schema = trials_schema(METRICS, HORIZONS)
+    assert all(schema[n] == kinds[AXES.get(n).column] for n in AXES.names())  # the data axis too
+    row = trial_row(study="s", trial_id="t1", config=stvlm_config(), result=REPORT, status="completed")
+    cfg = ExperimentConfig.from_dict(stvlm_config()["experiment"])
+    assert {n: row[n] for n in model} == {a.name: a.read(cfg) for a in model_axes()}
+    assert TRIAL_COLUMNS is REQUIRED_COLUMNS and set(model) <= set(TRIAL_COLUMNS)
+    assert CONFIG_KEYS == (*CONFIG_COLUMNS, "params") and CONFIG_COLUMNS[-len(model):] == tuple(model)
+
+
 def test_stvlm_and_baseline_rows() -> None:
     row = trial_row(study="s", trial_id="t1", config=stvlm_config(), result=REPORT, status="completed",
                     meta={"num_failures": 0})
