@@ -15,12 +15,15 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from stvlm.data.batch import STBatch
+
+if TYPE_CHECKING:
+    from stvlm.data.forecast import Forecast
 
 
 def shard_indices(num: int, rank: int, world_size: int, *, seed: int, shuffle: bool) -> np.ndarray:
@@ -56,7 +59,7 @@ class ShardedForecast:
         world_size: number of workers.
     """
 
-    def __init__(self, forecast: Any, rank: int, world_size: int) -> None:
+    def __init__(self, forecast: Forecast, rank: int, world_size: int) -> None:
         self._forecast = forecast
         self.rank = rank
         self.world_size = world_size

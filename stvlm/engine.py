@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -34,6 +34,9 @@ from torch import nn
 from stvlm.config import TrainConfig
 from stvlm.metrics import evaluate_forecast, mask_for, masked_loss, observed_mask
 from stvlm.seed import resolve_device, seed_everything
+
+if TYPE_CHECKING:
+    from stvlm.data.forecast import Forecast
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +153,7 @@ class Engine:
             better).
     """
 
-    def __init__(self, model: nn.Module, forecast: Any, cfg: TrainConfig, *, monitor: str = "mae"):
+    def __init__(self, model: nn.Module, forecast: Forecast, cfg: TrainConfig, *, monitor: str = "mae"):
         self.cfg = cfg
         self.forecast = forecast
         self.monitor = monitor

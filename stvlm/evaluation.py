@@ -5,11 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stvlm.baselines import build_baseline
 from stvlm.config import TrainConfig
 from stvlm.metrics import evaluate_forecast
+
+if TYPE_CHECKING:
+    from stvlm.data.forecast import Forecast
 
 
 @dataclass
@@ -34,7 +37,7 @@ class EvaluationResult:
 
 
 def evaluate_baseline(
-    forecast: Any, name: str, options: Mapping[str, Any] | None = None, train: TrainConfig | None = None
+    forecast: Forecast, name: str, options: Mapping[str, Any] | None = None, train: TrainConfig | None = None
 ) -> EvaluationResult:
     """Fit baseline ``name`` on ``forecast``'s training windows and score val and test.
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from stvlm.config import TrainConfig
+
+if TYPE_CHECKING:
+    from stvlm.data.forecast import Forecast
 
 
 class Baseline(ABC):
@@ -23,15 +26,15 @@ class Baseline(ABC):
     trainable: bool = False  # whether fit() learns anything
 
     @abstractmethod
-    def fit(self, forecast: Any, train: TrainConfig) -> dict[str, Any]:
+    def fit(self, forecast: Forecast, train: TrainConfig) -> dict[str, Any]:
         """Fit on ``forecast``'s (few-shot) training windows; returns a small info dict."""
 
     @abstractmethod
-    def predict(self, forecast: Any, part: str) -> np.ndarray:
+    def predict(self, forecast: Forecast, part: str) -> np.ndarray:
         """Predictions for every window of ``part`` ("train", "val" or "test")."""
 
 
-def training_steps(forecast: Any) -> np.ndarray:
+def training_steps(forecast: Forecast) -> np.ndarray:
     """Sorted unique steps covered by the (few-shot) training windows, inputs and targets."""
     p = forecast.protocol
     starts = np.asarray(forecast.splits.train, dtype=np.int64)
@@ -39,7 +42,7 @@ def training_steps(forecast: Any) -> np.ndarray:
     return np.unique((starts[:, None] + span[None, :]).ravel())  # [S]
 
 
-def target_steps(forecast: Any, part: str) -> np.ndarray:
+def target_steps(forecast: Forecast, part: str) -> np.ndarray:
     """``[W, T_out]`` series steps of the targets of every window of ``part``."""
     p = forecast.protocol
     starts = np.asarray(getattr(forecast.splits, part), dtype=np.int64)
@@ -53,7 +56,7 @@ class TargetUnscaler(nn.Module):
         forecast: provides ``scaler.mean`` / ``scaler.std`` (``[C]``) and the target channels.
     """
 
-    def __init__(self, forecast: Any) -> None:
+    def __init__(self, forecast: Forecast) -> None:
         super().__init__()
         idx = list(forecast.data.info.target_channels)
         mean = torch.as_tensor(np.asarray(forecast.scaler.mean, dtype=np.float32)[idx])
@@ -74,10 +77,10 @@ class NeuralBaseline(Baseline):
         self.engine: Any = None
 
     @abstractmethod
-    def build(self, forecast: Any) -> nn.Module:
+    def build(self, forecast: Forecast) -> nn.Module:
         """The module for this forecast's shapes (output in original units)."""
 
-    def fit(self, forecast: Any, train: TrainConfig) -> dict[str, Any]:
+    def fit(self, forecast: Forecast, train: TrainConfig) -> dict[str, Any]:
         from stvlm.engine import Engine
         from stvlm.seed import seed_everything
 
@@ -92,13 +95,13 @@ class NeuralBaseline(Baseline):
             "parameters": sum(p.numel() for p in module.parameters()),
         }
 
-    def predict(self, forecast: Any, part: str) -> np.ndarray:
+    def predict(self, forecast: Forecast, part: str) -> np.ndarray:
         if self.engine is None:
             raise RuntimeError(f"{self.name}: call fit() before predict()")
         return self.engine.predict(part)
 
 
-def forecast_shapes(forecast: Any) -> dict[str, Any]:
+def forecast_shapes(forecast: Forecast) -> dict[str, Any]:
     """The sizes every neural baseline is built from, and its :class:`TargetUnscaler`."""
     return {
         "num_nodes": forecast.data.num_nodes,

@@ -6,7 +6,7 @@ step, and the head also reads the lagged values of the target steps.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -14,6 +14,9 @@ from torch import nn
 from stvlm.baselines.base import NeuralBaseline, TargetUnscaler
 from stvlm.config import Config, config_class, field
 from stvlm.data.batch import STBatch, checked_lookback, lagged_inputs
+
+if TYPE_CHECKING:
+    from stvlm.data.forecast import Forecast
 
 
 @config_class
@@ -67,7 +70,7 @@ class GRUBaseline(NeuralBaseline):
         super().__init__()
         self.cfg = cfg or GRUConfig()
 
-    def build(self, forecast: Any) -> nn.Module:
+    def build(self, forecast: Forecast) -> nn.Module:
         return GRUForecaster(
             self.cfg,
             in_channels=forecast.data.num_channels,

@@ -45,7 +45,7 @@ Deviations from the reference, on purpose:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -56,6 +56,9 @@ from stvlm.baselines.base import NeuralBaseline, TargetUnscaler, forecast_shapes
 from stvlm.config import Config, config_class, field
 from stvlm.data.batch import STBatch, checked_lookback, lagged_inputs
 from stvlm.data.timefeatures import calendar_feature_count, calendar_features
+
+if TYPE_CHECKING:
+    from stvlm.data.forecast import Forecast
 
 
 @config_class
@@ -235,5 +238,5 @@ class GWNetBaseline(NeuralBaseline):
         super().__init__()
         self.cfg = cfg or GWNetConfig()
 
-    def build(self, forecast: Any) -> nn.Module:
+    def build(self, forecast: Forecast) -> nn.Module:
         return GWNetForecaster(self.cfg, adjacency=forecast.data.adjacency, **forecast_shapes(forecast))

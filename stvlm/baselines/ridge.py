@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from stvlm.baselines.base import Baseline
 from stvlm.config import Config, TrainConfig, config_class, field
+
+if TYPE_CHECKING:
+    from stvlm.data.forecast import Forecast
 
 
 @config_class
@@ -29,7 +32,7 @@ class RidgeConfig(Config):
     )
 
 
-def lookback_features(forecast: Any, scaled: np.ndarray, starts: np.ndarray) -> np.ndarray:
+def lookback_features(forecast: Forecast, scaled: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """``[W, N, P * (T_in + T_out) * C_out]`` scaled lagged target values of every window.
 
     The same values :meth:`ForecastData.batches` puts in ``STBatch.lookback`` (empty when the
@@ -61,7 +64,7 @@ class RidgePerNode(Baseline):
         self.cfg = cfg or RidgeConfig()
         self.weights: np.ndarray | None = None  # [N or 1, F + 1, T_out * C_out]
 
-    def _features(self, forecast: Any, part: str) -> np.ndarray:
+    def _features(self, forecast: Forecast, part: str) -> np.ndarray:
         p = forecast.protocol
         starts = np.asarray(getattr(forecast.splits, part), dtype=np.int64)
         scaled = forecast.scaler.transform(forecast.filled_values.astype(np.float64))  # [T, N, C]
@@ -73,7 +76,7 @@ class RidgePerNode(Baseline):
         feats = np.concatenate(parts + [np.ones((w, n, 1))], axis=2)  # [W, N, F + 1]
         return feats.transpose(1, 0, 2)  # [N, W, F + 1]
 
-    def fit(self, forecast: Any, train: TrainConfig) -> dict[str, Any]:
+    def fit(self, forecast: Forecast, train: TrainConfig) -> dict[str, Any]:
         feats = self._features(forecast, "train")  # [N, W, F+1]
         y = forecast.targets("train").astype(np.float64)  # [W, T_out, N, C_out]
         w, t, n, c = y.shape
@@ -89,7 +92,7 @@ class RidgePerNode(Baseline):
         self.weights = np.linalg.solve(gram + penalty[None] + 1e-9 * np.eye(feats.shape[2]), rhs)
         return {"windows": int(w), "features": int(feats.shape[2])}
 
-    def predict(self, forecast: Any, part: str) -> np.ndarray:
+    def predict(self, forecast: Forecast, part: str) -> np.ndarray:
         if self.weights is None:
             raise RuntimeError("ridge: call fit() before predict()")
         feats = self._features(forecast, part)  # [N, W, F+1]

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from stvlm.baselines.base import Baseline, target_steps, training_steps
 from stvlm.config import Config, TrainConfig, config_class, field
 
+if TYPE_CHECKING:
+    from stvlm.data.forecast import Forecast
 
-def _targets_of(forecast: Any, *, filled: bool = True) -> np.ndarray:
+
+def _targets_of(forecast: Forecast, *, filled: bool = True) -> np.ndarray:
     """``[T, N, C_out]`` values of the target channels: as models read them (NaN carried
     forward, see :mod:`stvlm.data.missing`), or with ``filled=False`` as observed (NaN kept)."""
     values = forecast.filled_values if filled else forecast.data.values
@@ -30,10 +33,10 @@ class LastValue(Baseline):
     def __init__(self, cfg: NoOptions | None = None) -> None:
         self.cfg = cfg or NoOptions()
 
-    def fit(self, forecast: Any, train: TrainConfig) -> dict[str, Any]:
+    def fit(self, forecast: Forecast, train: TrainConfig) -> dict[str, Any]:
         return {}
 
-    def predict(self, forecast: Any, part: str) -> np.ndarray:
+    def predict(self, forecast: Forecast, part: str) -> np.ndarray:
         values = _targets_of(forecast)
         steps = target_steps(forecast, part)  # [W, T_out]
         last = steps[:, :1] - 1  # [W, 1] last input step
@@ -58,10 +61,10 @@ class SeasonalNaive(Baseline):
     def __init__(self, cfg: SeasonalConfig | None = None) -> None:
         self.cfg = cfg or SeasonalConfig()
 
-    def fit(self, forecast: Any, train: TrainConfig) -> dict[str, Any]:
+    def fit(self, forecast: Forecast, train: TrainConfig) -> dict[str, Any]:
         return {}
 
-    def predict(self, forecast: Any, part: str) -> np.ndarray:
+    def predict(self, forecast: Forecast, part: str) -> np.ndarray:
         values = _targets_of(forecast)
         period = self.cfg.days * forecast.data.info.steps_per_day
         steps = target_steps(forecast, part)  # [W, T_out]
@@ -97,11 +100,11 @@ class HistoricalAverage(Baseline):
         self.table: np.ndarray | None = None
 
     @staticmethod
-    def _time_of_week(forecast: Any, steps: np.ndarray) -> np.ndarray:
+    def _time_of_week(forecast: Forecast, steps: np.ndarray) -> np.ndarray:
         data = forecast.data
         return data.dow[steps] * data.info.steps_per_day + data.tod[steps]
 
-    def fit(self, forecast: Any, train: TrainConfig) -> dict[str, Any]:
+    def fit(self, forecast: Forecast, train: TrainConfig) -> dict[str, Any]:
         values = _targets_of(forecast, filled=False).astype(np.float64)  # missing left out below
         if self.cfg.history == "all":
             first_test_target = int(forecast.splits.test.min()) + forecast.protocol.input_len
@@ -121,7 +124,7 @@ class HistoricalAverage(Baseline):
         self.table = np.where(counts > 0, sums / np.maximum(counts, 1), node_mean[None])
         return {"slots_seen": int((counts.sum(axis=(1, 2)) > 0).sum()), "slots": slots}
 
-    def predict(self, forecast: Any, part: str) -> np.ndarray:
+    def predict(self, forecast: Forecast, part: str) -> np.ndarray:
         if self.table is None:
             raise RuntimeError("historical-average: call fit() before predict()")
         tow = self._time_of_week(forecast, target_steps(forecast, part))  # [W, T_out]

@@ -34,7 +34,7 @@ Deviations from the reference, on purpose:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -43,6 +43,9 @@ from stvlm.baselines.base import NeuralBaseline, TargetUnscaler, forecast_shapes
 from stvlm.config import Config, config_class, field
 from stvlm.data.batch import STBatch, checked_lookback, lagged_inputs, lookback_per_node
 from stvlm.data.timefeatures import CALENDAR_HARMONICS, calendar_feature_count, calendar_features
+
+if TYPE_CHECKING:
+    from stvlm.data.forecast import Forecast
 
 
 @config_class
@@ -177,5 +180,5 @@ class STAEformerBaseline(NeuralBaseline):
         super().__init__()
         self.cfg = cfg or STAEformerConfig()
 
-    def build(self, forecast: Any) -> nn.Module:
+    def build(self, forecast: Forecast) -> nn.Module:
         return STAEformerForecaster(self.cfg, **forecast_shapes(forecast))

@@ -11,7 +11,7 @@ instead of STID's learned tables, whose rows a few-shot block never visits stay 
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from torch import nn
@@ -20,6 +20,9 @@ from stvlm.baselines.base import NeuralBaseline, TargetUnscaler, forecast_shapes
 from stvlm.config import Config, config_class, field
 from stvlm.data.batch import STBatch, checked_lookback, lookback_per_node
 from stvlm.data.timefeatures import calendar_feature_count, calendar_features
+
+if TYPE_CHECKING:
+    from stvlm.data.forecast import Forecast
 
 
 @config_class
@@ -107,5 +110,5 @@ class STIDBaseline(NeuralBaseline):
         super().__init__()
         self.cfg = cfg or STIDConfig()
 
-    def build(self, forecast: Any) -> nn.Module:
+    def build(self, forecast: Forecast) -> nn.Module:
         return STIDForecaster(self.cfg, **forecast_shapes(forecast))
