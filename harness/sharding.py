@@ -15,15 +15,13 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 
 from stvlm.data.batch import STBatch
-
-if TYPE_CHECKING:
-    from stvlm.data.forecast import Forecast
+from stvlm.data.forecast import Forecast
 
 
 def shard_indices(num: int, rank: int, world_size: int, *, seed: int, shuffle: bool) -> np.ndarray:

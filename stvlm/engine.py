@@ -25,18 +25,16 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from stvlm.config import TrainConfig
+from stvlm.data.forecast import Forecast
 from stvlm.metrics import evaluate_forecast, mask_for, masked_loss, observed_mask
 from stvlm.seed import resolve_device, seed_everything
-
-if TYPE_CHECKING:
-    from stvlm.data.forecast import Forecast
 
 log = logging.getLogger(__name__)
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from stvlm.baselines import build_baseline
 from stvlm.config import TrainConfig
+from stvlm.data.forecast import Forecast
 from stvlm.metrics import evaluate_forecast
-
-if TYPE_CHECKING:
-    from stvlm.data.forecast import Forecast
 
 
 @dataclass

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from stvlm.config import TrainConfig
-
-if TYPE_CHECKING:
-    from stvlm.data.forecast import Forecast
+from stvlm.data.forecast import Forecast
 
 
 class Baseline(ABC):

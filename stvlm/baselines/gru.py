@@ -6,7 +6,7 @@ step, and the head also reads the lagged values of the target steps.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
@@ -14,9 +14,7 @@ from torch import nn
 from stvlm.baselines.base import NeuralBaseline, TargetUnscaler
 from stvlm.config import Config, config_class, field
 from stvlm.data.batch import STBatch, checked_lookback, lagged_inputs
-
-if TYPE_CHECKING:
-    from stvlm.data.forecast import Forecast
+from stvlm.data.forecast import Forecast
 
 
 @config_class

@@ -45,7 +45,7 @@ Deviations from the reference, on purpose:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -55,10 +55,8 @@ from torch import nn
 from stvlm.baselines.base import NeuralBaseline, TargetUnscaler, forecast_shapes
 from stvlm.config import Config, config_class, field
 from stvlm.data.batch import STBatch, checked_lookback, lagged_inputs
+from stvlm.data.forecast import Forecast
 from stvlm.data.timefeatures import calendar_feature_count, calendar_features
-
-if TYPE_CHECKING:
-    from stvlm.data.forecast import Forecast
 
 
 @config_class

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from stvlm.baselines.base import Baseline
 from stvlm.config import Config, TrainConfig, config_class, field
-
-if TYPE_CHECKING:
-    from stvlm.data.forecast import Forecast
+from stvlm.data.forecast import Forecast
 
 
 @config_class

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from stvlm.baselines.base import Baseline, target_steps, training_steps
 from stvlm.config import Config, TrainConfig, config_class, field
-
-if TYPE_CHECKING:
-    from stvlm.data.forecast import Forecast
+from stvlm.data.forecast import Forecast
 
 
 def _targets_of(forecast: Forecast, *, filled: bool = True) -> np.ndarray:

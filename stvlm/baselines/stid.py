@@ -11,7 +11,7 @@ instead of STID's learned tables, whose rows a few-shot block never visits stay 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -19,10 +19,8 @@ from torch import nn
 from stvlm.baselines.base import NeuralBaseline, TargetUnscaler, forecast_shapes
 from stvlm.config import Config, config_class, field
 from stvlm.data.batch import STBatch, checked_lookback, lookback_per_node
+from stvlm.data.forecast import Forecast
 from stvlm.data.timefeatures import calendar_feature_count, calendar_features
-
-if TYPE_CHECKING:
-    from stvlm.data.forecast import Forecast
 
 
 @config_class
