@@ -2,7 +2,7 @@
 
 For N short ST-VLM trials (tiny ViLT on NYCBike drop-off, real data) it measures
 
-* **plain**: the trials run one after the other in this process (``harness.reporting.train_stvlm``,
+* **plain**: the trials run one after the other in this process (``harness.trial_metrics.train_stvlm``,
   no Ray): the in-trial time every other row is compared with;
 * **tune**: the same trials as a Tune study (one trial at a time, per-epoch checkpoints), and
   **tune x2**: two trials at a time;
@@ -64,7 +64,7 @@ def plain(args: argparse.Namespace, data_root: str) -> dict:
 
     from harness.arms import build_arms
     from harness.plan import StudyPlan
-    from harness.reporting import train_stvlm
+    from harness.trial_metrics import train_stvlm
     from harness.search import StudySearcher
     from stvlm.experiment import ExperimentConfig
 

@@ -28,7 +28,7 @@ import ray.tune
 import torch
 from ray.tune.integration.ray_train import TuneReportCallback
 
-from harness.reporting import train_stvlm
+from harness.trial_metrics import train_stvlm
 from harness.sharding import ShardedForecast
 from harness.trial_runtime import TrialRuntime, load_state, node_id, quiet_trial_logs, save_state
 from stvlm.engine import EngineState

@@ -26,7 +26,7 @@ import ray
 import ray.tune
 import torch
 
-from harness.reporting import evaluate_baseline_trial, train_stvlm
+from harness.trial_metrics import evaluate_baseline_trial, train_stvlm
 from harness.trial_runtime import TrialRuntime, load_state, node_id, quiet_trial_logs, save_state
 from stvlm.engine import EngineState
 from stvlm.experiment import ExperimentConfig

@@ -38,7 +38,7 @@ def _write_json(path: str, record: dict[str, Any]) -> None:
 
 
 def _run_checkpoint(args: argparse.Namespace) -> int:
-    from harness.tables import metrics_table
+    from harness.text_tables import metrics_table
     from stvlm.engine import Engine
     from stvlm.experiment import load_checkpoint
 
@@ -63,7 +63,7 @@ def _run_checkpoint(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from harness.tables import metrics_table
+    from harness.text_tables import metrics_table
     from stvlm.baselines import build_baseline
     from stvlm.config import DataConfig, FewShotConfig, TrainConfig
     from stvlm.data.pipeline import prepare

@@ -19,7 +19,7 @@ def _run(args: argparse.Namespace) -> int:
         check_output_dir(args.out, "--out")
     raw = load_mapping(args.config) if args.config else None
 
-    from harness.tables import metrics_table
+    from harness.text_tables import metrics_table
     from stvlm.experiment import ExperimentConfig, prepare_run, run_experiment
     from stvlm.io import atomic_write_json
     from stvlm.progress import EpochBar

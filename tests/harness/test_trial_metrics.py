@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness.reporting import evaluate_baseline_trial, prefixed, train_stvlm
+from harness.trial_metrics import evaluate_baseline_trial, prefixed, train_stvlm
 from harness.sharding import ShardedForecast, shard_indices
 from harness.trial import load_state, save_state
 from stvlm.data.pipeline import prepare
