@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import ray
 
+from harness.private_api import disable_ray_clusters
 from harness.resources import DRIVER_RESOURCE
 from harness.storage import ray_job_id
 
@@ -75,10 +76,7 @@ def loopback_only() -> None:
     ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` does (read at import, hence the constant is set too;
     the variable reaches the processes Ray starts). Only for an instance this process starts.
     """
-    from ray._private import ray_constants
-
-    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    ray_constants.ENABLE_RAY_CLUSTER = False
+    disable_ray_clusters()
 
 
 def connect(

@@ -16,6 +16,7 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from harness.plan import StudyPlan
+from harness.private_api import asha_forget, asha_knows, asha_stopped
 from stvlm.registry import Registry
 
 
@@ -64,7 +65,7 @@ class GroupedScheduler(FIFOScheduler):
     def _known(self, tune_controller: Any, trial: Trial) -> ASHAScheduler | None:
         """The trial's ASHA, registering trials restored from an experiment checkpoint."""
         asha = self._asha(trial)
-        if asha is not None and trial.trial_id not in asha._trial_info:
+        if asha is not None and not asha_knows(asha, trial.trial_id):
             asha.on_trial_add(tune_controller, trial)
         return asha
 
@@ -74,7 +75,7 @@ class GroupedScheduler(FIFOScheduler):
     def on_trial_error(self, tune_controller: Any, trial: Trial) -> None:
         asha = self._asha(trial)
         if asha is not None:
-            asha._trial_info.pop(trial.trial_id, None)
+            asha_forget(asha, trial.trial_id)
 
     def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict) -> str:
         asha = self._known(tune_controller, trial)
@@ -90,10 +91,10 @@ class GroupedScheduler(FIFOScheduler):
     def on_trial_remove(self, tune_controller: Any, trial: Trial) -> None:
         asha = self._asha(trial)
         if asha is not None:
-            asha._trial_info.pop(trial.trial_id, None)
+            asha_forget(asha, trial.trial_id)
 
     def debug_string(self) -> str:
-        stopped = sum(a._num_stopped for a in self._groups.values())
+        stopped = sum(asha_stopped(a) for a in self._groups.values())
         return f"ASHA per arm and seed: {len(self._groups)} groups, {stopped} trials stopped"
 
 

@@ -33,6 +33,7 @@ from ray.tune.search.optuna import OptunaSearch
 
 from harness.arms import applies
 from harness.plan import StudyPlan
+from harness.private_api import optuna_study_of
 from harness.spec import NuisanceParam
 from stvlm.errors import ConfigError
 from stvlm.registry import Registry
@@ -176,7 +177,7 @@ class StudySearcher(Searcher):
 
     def optuna_study(self, group: str) -> optuna.Study:
         """The Optuna study of a group (for reports and tests)."""
-        return self._optuna(group)._ot_study
+        return optuna_study_of(self._optuna(group))
 
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "wb") as fh:

@@ -1,0 +1,49 @@
+"""Every use of Ray's or Optuna's private API, in one place, checked against the pinned versions.
+
+Written against ``ray==2.60.*`` and ``optuna>=5.0,<6`` (pyproject.toml);
+``tests/harness/test_private_api.py`` fails when an installed version moves outside those pins
+or when an attribute used here is gone, so an upgrade breaks one test, not a study.
+
+| what | private name | why |
+|---|---|---|
+| a loopback-only local Ray instance | ``ray._private.ray_constants.ENABLE_RAY_CLUSTER`` | read at import; the variable alone comes too late |
+| ASHA's per-trial bookkeeping | ``AsyncHyperBandScheduler._trial_info``, ``._num_stopped`` | register trials restored from a checkpoint, forget removed ones, count stops |
+| the Optuna study behind a Tune searcher | ``OptunaSearch._ot_study`` | reports and tests read a group's trials |
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+#: The version ranges this module was written against (the pins of pyproject.toml).
+RAY_VERSIONS = ("2.60.",)
+OPTUNA_MAJOR = 5
+
+
+def disable_ray_clusters() -> None:
+    """Make a local Ray instance started by this process bind to 127.0.0.1 only."""
+    from ray._private import ray_constants
+
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+
+
+def asha_knows(asha: Any, trial_id: str) -> bool:
+    """Whether an ASHA scheduler has bookkeeping for the trial."""
+    return trial_id in asha._trial_info
+
+
+def asha_forget(asha: Any, trial_id: str) -> None:
+    """Drop a trial from an ASHA scheduler's bookkeeping (errored or removed trials)."""
+    asha._trial_info.pop(trial_id, None)
+
+
+def asha_stopped(asha: Any) -> int:
+    """How many trials an ASHA scheduler has stopped."""
+    return int(asha._num_stopped)
+
+
+def optuna_study_of(search: Any) -> Any:
+    """The ``optuna.Study`` behind a Ray Tune ``OptunaSearch``."""
+    return search._ot_study
