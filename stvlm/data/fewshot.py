@@ -12,6 +12,7 @@ Validation and test windows never change.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 
@@ -20,6 +21,8 @@ import numpy as np
 from stvlm.config import FewShotConfig
 from stvlm.errors import ProtocolError
 from stvlm.registry import Registry
+
+logger = logging.getLogger(__name__)
 
 FEW_SHOT_METHODS: Registry[Callable[[np.ndarray, int, FewShotConfig], np.ndarray]] = Registry(
     "few-shot method"
@@ -95,5 +98,14 @@ def select_few_shot(
             f"{pool.size} training windows with their periodic lookback; allowed: <= {pool.size}"
         )
     if k >= pool.size:
+        if k > pool.size and cfg.ratio < 1.0:
+            # A ratio's base is the whole training part; windows without their lookback are not
+            # in the pool, so a large ratio can ask for more than exist. Say so: two such ratios
+            # are the same experiment.
+            logger.warning(
+                "few_shot = %s asks for %d training windows; dataset %r has %d with their periodic "
+                "lookback, so all %d are used (ratios above %.3f all mean the whole pool)",
+                cfg.label, k, dataset, pool.size, pool.size, pool.size / (total or pool.size),
+            )
         return pool.copy()
     return FEW_SHOT_METHODS.get(cfg.method)(pool, k, cfg)

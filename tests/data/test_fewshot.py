@@ -56,3 +56,19 @@ def test_registry_matches_the_config_choices():
 def test_empty_training_part_raises():
     with pytest.raises(ProtocolError, match=r"few_shot = first-10%: the training part holds no"):
         select_few_shot(np.zeros(0, dtype=np.int64), FewShotConfig(ratio=0.1))
+
+
+def test_a_ratio_beyond_the_lookback_pool_uses_the_pool_and_says_so(caplog):
+    """50% of a 200-window training part asks for 100 windows; the 60 with their lookback are
+    all used, and a warning says that every ratio above 0.3 is the same experiment."""
+    pool = np.arange(140, 200, dtype=np.int64)
+    with caplog.at_level("WARNING", logger="stvlm.data.fewshot"):
+        picked = select_few_shot(pool, FewShotConfig(ratio=0.5), total=200, dataset="toy")
+    np.testing.assert_array_equal(picked, pool)
+    assert caplog.messages == [
+        "few_shot = first-50% asks for 100 training windows; dataset 'toy' has 60 with their "
+        "periodic lookback, so all 60 are used (ratios above 0.300 all mean the whole pool)"]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="stvlm.data.fewshot"):
+        select_few_shot(pool, FewShotConfig(ratio=1.0), total=200, dataset="toy")
+    assert caplog.messages == []  # the whole training part: nothing to warn about
