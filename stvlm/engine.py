@@ -319,7 +319,8 @@ class Engine:
             ticker.close()
         return torch.cat(outputs).numpy()
 
-    def evaluate(self, part: str) -> dict[str, float]:
-        """Protocol metrics of the model on ``part`` ("val" or "test")."""
-        pred = self.predict(part)
+    def evaluate(self, part: str, *, progress: bool = False) -> dict[str, float]:
+        """Protocol metrics of the model on ``part`` ("val" or "test"); ``progress`` as in
+        :meth:`predict`."""
+        pred = self.predict(part, progress=progress)
         return evaluate_forecast(pred, self.forecast.targets(part), self.forecast.protocol)

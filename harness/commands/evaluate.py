@@ -49,7 +49,7 @@ def _run_checkpoint(args: argparse.Namespace) -> int:
             f"{cfg.data.dataset!r}; ST-VLM checkpoints hold per-node weights of their dataset"
         )
     engine = Engine(model, forecast, cfg.train)
-    metrics = {part: engine.evaluate(part) for part in ("val", "test")}
+    metrics = {part: engine.evaluate(part, progress=True) for part in ("val", "test")}
     p = forecast.protocol
     emit(f"checkpoint {args.checkpoint} on {cfg.data.dataset} ({p.name} protocol)")
     emit(metrics_table(metrics["test"], p.metrics, p.report_horizons, minutes=forecast.data.info.interval_minutes))
