@@ -41,6 +41,7 @@ def test_every_trial_is_in_the_default_optuna_storage(smoke_study: Path) -> None
     assert ours == theirs
 
 
+@pytest.mark.filterwarnings("ignore:.*noload.*")  # MLflow's SQLAlchemy store, not ours
 def test_every_trial_is_an_mlflow_run_with_its_parameters_and_epoch_metrics(smoke_study: Path) -> None:
     """``--mlflow``: one MLflow experiment named after the study, one finished run per trial, the
     trial's arm and seed as parameters, every epoch's validation metric as a metric history."""
