@@ -182,3 +182,11 @@ def arm_label(values: Mapping[str, Any]) -> str:
     if not values:
         return "default"
     return ",".join(f"{name}={format_value(v)}" for name, v in values.items())
+
+
+def data_label(label: str) -> str:
+    """The data-axis part of an arm label: ``"few_shot_ratio=0.1,image_encoding=fft"`` ->
+    ``"few_shot_ratio=0.1"`` (what a baseline in that arm shares with it); a label without a
+    data axis is returned whole."""
+    parts = [p for p in label.split(",") if p.partition("=")[0] in AXES and AXES.get(p.partition("=")[0]).data]
+    return ",".join(parts) if parts else label

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from harness.axes import data_label
 from harness.report.config import higher_is_better
 from harness.report.load import STATUSES, StudyResults, metric_columns
 from harness.results import CONFIG_COLUMNS
@@ -45,7 +46,8 @@ def prepare(studies: Sequence[StudyResults]) -> pl.DataFrame:
     """All trials of all studies in one frame, with ``params``, ``config_id`` and ``label``.
 
     ``label`` names a compared series in figures and tables: the arm for ST-VLM rows, the
-    baseline name (``"ridge @ few_shot_ratio=0.1"`` when the baseline row belongs to a data arm)
+    baseline name (``"ridge @ few_shot_ratio=0.1"`` when the baseline row belongs to a data arm,
+    named by its data axes only: a baseline has no image encoding)
     for baseline rows, prefixed with ``study/`` when there are several studies. Metric columns
     missing in one study (T-GCN's accuracy under ``standard``) become null there.
     """
@@ -59,7 +61,8 @@ def prepare(studies: Sequence[StudyResults]) -> pl.DataFrame:
     label = (
         pl.when(pl.col("kind") == "stvlm").then(pl.col("arm"))
         .when(pl.col("arm") == "baseline").then(pl.col("model"))
-        .otherwise(pl.format("{} @ {}", "model", "arm"))
+        .otherwise(pl.format("{} @ {}", "model",
+                             pl.col("arm").map_elements(data_label, return_dtype=pl.String)))
     )
     if len(studies) > 1:
         label = pl.format("{}/{}", "study", label)

@@ -3,8 +3,9 @@
 One block of rows per split (dataset, protocol, few-shot ratio and method: the rows of a block
 saw the same windows), one row per compared model (its best configuration, selected on
 validation). Cells are mean ± std over seeds; the best mean of each block and metric is bold;
-an ST-VLM cell carries a dagger where its difference to the best baseline of the block is
-larger than the seed noise (Welch's interval excludes zero, see :mod:`harness.report.stats`).
+an ST-VLM cell carries a dagger (†) where it beats the best baseline of the block by more than
+the seed noise, a double dagger (‡) where it loses to it by more (Welch's interval of the
+difference excludes zero, see :mod:`harness.report.stats`).
 Written as ``tables/main_results.csv`` (numbers) and ``tables/main_results.tex`` (booktabs).
 """
 
@@ -24,7 +25,9 @@ if TYPE_CHECKING:
     from harness.report.tables import ReportData  # tables builds its main table with paper
 
 PAPER_METRICS = ("mae", "rmse", "wape")
-DAGGER = "†"
+DAGGER = "†"  # better than the best baseline beyond seed noise
+DDAGGER = "‡"  # worse than it beyond seed noise
+MARKS = {"better": (DAGGER, r"$^\dagger$"), "worse": (DDAGGER, r"$^\ddagger$")}
 HEADS = {"mae": "MAE", "rmse": "RMSE", "wape": "WAPE (%)", "mape": "MAPE (%)"}
 
 
@@ -36,8 +39,9 @@ def _model(row: dict, stvlm_arms: int) -> str:
 
 def main_frame(data: ReportData, level: float | None = None) -> pl.DataFrame:
     """One row per (block, model): ``dataset``, ``few_shot``, ``model``, ``kind``, ``seeds`` and,
-    per metric, ``<m>_mean``, ``<m>_std``, ``<m>_best`` and ``<m>_beyond_noise`` (ST-VLM rows:
-    the difference to the block's best baseline exceeds the seed noise; null elsewhere)."""
+    per metric, ``<m>_mean``, ``<m>_std``, ``<m>_best`` and ``<m>_vs_baseline`` (ST-VLM rows:
+    ``better`` or ``worse`` than the block's best baseline beyond the seed noise, ``level`` within
+    it; null for baselines and where one side has a single seed)."""
     level = data.level if level is None else level
     metrics = [m for m in PAPER_METRICS if f"test_{m}" in data.trials.columns]
     test = data.summary.filter((pl.col("split") == "test") & pl.col("horizon").is_null())
@@ -63,7 +67,7 @@ def main_frame(data: ReportData, level: float | None = None) -> pl.DataFrame:
 
 
 def _flags(frame: pl.DataFrame, data: ReportData, m: str, level: float) -> pl.DataFrame:
-    """``<m>_best`` per block and ``<m>_beyond_noise`` of ST-VLM rows against the best baseline."""
+    """``<m>_best`` per block and ``<m>_vs_baseline`` of ST-VLM rows against the best baseline."""
     sign = -1.0 if higher_is_better(m) else 1.0
     best, beyond = [], []
     for row in frame.iter_rows(named=True):
@@ -77,17 +81,20 @@ def _flags(frame: pl.DataFrame, data: ReportData, m: str, level: float) -> pl.Da
             ref = baselines.sort(pl.col(f"{m}_mean") * sign).row(0, named=True)
             iv = welch_interval(seed_values(data.trials, row["config_id"], f"test_{m}"),
                                 seed_values(data.trials, ref["config_id"], f"test_{m}"), level)
-            flag = iv.verdict == "yes"
+            if iv.verdict == "yes":
+                flag = "better" if mean * sign < ref[f"{m}_mean"] * sign else "worse"
+            elif iv.verdict == "no":
+                flag = "level"  # else no noise estimate (one seed on a side): no verdict
         beyond.append(flag)
     return frame.with_columns(pl.Series(f"{m}_best", best, dtype=pl.Boolean),
-                              pl.Series(f"{m}_beyond_noise", beyond, dtype=pl.Boolean))
+                              pl.Series(f"{m}_vs_baseline", beyond, dtype=pl.String))
 
 
 def _metrics(frame: pl.DataFrame) -> list[str]:
     return [m for m in PAPER_METRICS if f"{m}_mean" in frame.columns]
 
 
-def _cell(row: dict, m: str, digits: int, bold: tuple[str, str], mark: str) -> str:
+def _cell(row: dict, m: str, digits: int, bold: tuple[str, str], latex: bool = False) -> str:
     mean, std = row[f"{m}_mean"], row[f"{m}_std"]
     if mean is None:
         return "-"
@@ -96,20 +103,22 @@ def _cell(row: dict, m: str, digits: int, bold: tuple[str, str], mark: str) -> s
         text += f" ± {std:.{digits}f}"
     if row[f"{m}_best"]:
         text = f"{bold[0]}{text}{bold[1]}"
-    return text + (mark if row[f"{m}_beyond_noise"] else "")
+    mark = MARKS.get(row[f"{m}_vs_baseline"])
+    return text + ((mark[1] if latex else f" {mark[0]}") if mark else "")
 
 
 def main_table(frame: pl.DataFrame, digits: int, level: float) -> Table:
-    """The report's main table (Markdown/HTML); bold best, dagger beyond seed noise."""
+    """The report's main table (Markdown/HTML); bold best, † / ‡ better / worse beyond seed noise."""
     metrics = _metrics(frame)
     rows = tuple(
         (r["dataset"], r["few_shot"], r["model"], str(r["seeds"]),
-         *(_cell(r, m, digits, ("**", "**"), f" {DAGGER}") for m in metrics))
+         *(_cell(r, m, digits, ("**", "**")) for m in metrics))
         for r in frame.iter_rows(named=True))
     note = (f"Test metrics, mean ± std over seeds (seeds column); best mean per block in bold; "
-            f"{DAGGER}: ST-VLM's difference to the best baseline of its block is larger than the "
-            f"seed noise ({100 * level:g}% Welch interval excludes zero). Also in "
-            "tables/main_results.csv and tables/main_results.tex.")
+            f"{DAGGER} / {DDAGGER}: ST-VLM is better / worse than the best baseline of its block "
+            f"by more than the seed noise ({100 * level:g}% Welch interval of the difference "
+            "excludes zero); no mark: level within the noise. Also in tables/main_results.csv "
+            "and tables/main_results.tex.")
     return Table(("dataset", "few-shot", "model", "seeds", *(HEADS[m] for m in metrics)), rows, note)
 
 
@@ -130,14 +139,15 @@ def to_latex(frame: pl.DataFrame, digits: int = 3, level: float = 0.95) -> str:
         block = (r["dataset"], r["few_shot"])
         if previous is not None and block != previous:
             lines.append(r"\midrule")
-        cells = [_cell(r, m, digits, (r"\textbf{", "}"), r"$^\dagger$").replace(" ± ", r"$\pm$")
+        cells = [_cell(r, m, digits, (r"\textbf{", "}"), latex=True).replace(" ± ", r"$\pm$")
                  for m in metrics]
         lines.append(" & ".join([_tex(str(r["dataset"])), _tex(str(r["few_shot"])), _tex(r["model"]),
                                  *cells]) + r" \\")
         previous = block
     lines += [r"\bottomrule", r"\end{tabular}",
-              f"% mean $\\pm$ std over seeds; bold: best per block; $^\\dagger$: ST-VLM vs the best "
-              f"baseline beyond seed noise ({100 * level:g}% Welch interval excludes zero)"]
+              f"% mean $\\pm$ std over seeds; bold: best per block; $^\\dagger$ / $^\\ddagger$: ST-VLM "
+              f"better / worse than the best baseline beyond seed noise ({100 * level:g}% Welch "
+              "interval excludes zero)"]
     return "\n".join(lines) + "\n"
 
 

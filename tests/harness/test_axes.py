@@ -75,3 +75,12 @@ def test_paths_and_labels() -> None:
     assert (format_value(1.0), format_value("late"), format_value(8)) == ("1", "late", "8")
     with pytest.raises(UnknownNameError):
         AXES.get("depth")
+
+
+def test_data_label_keeps_the_data_axes_of_an_arm() -> None:
+    from harness.axes import data_label
+
+    assert data_label("few_shot_ratio=0.1,image_encoding=node_time") == "few_shot_ratio=0.1"
+    assert data_label("image_encoding=fft,few_shot_ratio=1") == "few_shot_ratio=1"
+    assert data_label("fusion_depth=late") == "fusion_depth=late"  # no data axis: unchanged
+    assert data_label("baseline") == "baseline"

@@ -42,6 +42,12 @@ def test_report_folder_layout(demo_built: tuple[Path, Path]) -> None:
     main = pl.read_csv(out / "tables" / "main_results.csv")
     for _, block in main.group_by("dataset", "few_shot"):
         assert int(block["mae_best"].sum()) == 1  # one bold cell per block and metric
+        best_baseline = block.filter(pl.col("kind") != "stvlm")["mae_mean"].min()
+        for row in block.filter(pl.col("kind") == "stvlm").iter_rows(named=True):
+            verdict = row["mae_vs_baseline"]  # the direction of the † / ‡ marks
+            assert verdict in ("better", "worse", "level", None)
+            assert verdict != "better" or row["mae_mean"] < best_baseline
+            assert verdict != "worse" or row["mae_mean"] > best_baseline
     tex = (out / "tables" / "main_results.tex").read_text()
     assert tex.startswith("\\begin{tabular}") and "\\toprule" in tex and "\\bottomrule" in tex
     assert tex.count("\\textbf{") == int(main["mae_best"].sum() + main["rmse_best"].sum() + main["wape_best"].sum())

@@ -86,16 +86,21 @@ def test_main_table_bold_best_dagger_and_booktabs() -> None:
     from harness.report.paper import main_table, to_latex
 
     frame = pl.DataFrame({
-        "dataset": ["nyc_bike", "nyc_bike"], "few_shot": ["10%", "10%"], "model": ["ST-VLM", "ridge"],
-        "kind": ["stvlm", "baseline"], "config_id": ["a", "b"], "seeds": [3, 1],
-        "mae_mean": [2.0, 2.5], "mae_std": [0.01, None], "mae_best": [True, False],
-        "mae_beyond_noise": [True, None],
+        "dataset": ["nyc_bike"] * 4, "few_shot": ["10%", "10%", "10%", "10%"],
+        "model": ["ST-VLM (a)", "ST-VLM (b)", "ST-VLM (c)", "ridge"],
+        "kind": ["stvlm", "stvlm", "stvlm", "baseline"], "config_id": ["a", "b", "c", "d"],
+        "seeds": [3, 3, 3, 1], "mae_mean": [2.0, 2.6, 2.45, 2.5], "mae_std": [0.01, 0.01, 0.2, None],
+        "mae_best": [True, False, False, False], "mae_vs_baseline": ["better", "worse", "level", None],
     })
     table = main_table(frame, 3, 0.95)
     assert table.header == ("dataset", "few-shot", "model", "seeds", "MAE")
-    assert table.rows == (("nyc_bike", "10%", "ST-VLM", "3", "**2.000 ± 0.010** †"),
+    assert table.rows == (("nyc_bike", "10%", "ST-VLM (a)", "3", "**2.000 ± 0.010** †"),
+                          ("nyc_bike", "10%", "ST-VLM (b)", "3", "2.600 ± 0.010 ‡"),
+                          ("nyc_bike", "10%", "ST-VLM (c)", "3", "2.450 ± 0.200"),
                           ("nyc_bike", "10%", "ridge", "1", "2.500"))
-    assert to_latex(frame, 3).splitlines()[:7] == [
+    assert to_latex(frame, 3).splitlines()[:9] == [
         r"\begin{tabular}{lllc}", r"\toprule", r"Dataset & Few-shot & Model & MAE \\", r"\midrule",
-        r"nyc\_bike & 10\% & ST-VLM & \textbf{2.000$\pm$0.010}$^\dagger$ \\",
+        r"nyc\_bike & 10\% & ST-VLM (a) & \textbf{2.000$\pm$0.010}$^\dagger$ \\",
+        r"nyc\_bike & 10\% & ST-VLM (b) & 2.600$\pm$0.010$^\ddagger$ \\",
+        r"nyc\_bike & 10\% & ST-VLM (c) & 2.450$\pm$0.200 \\",
         r"nyc\_bike & 10\% & ridge & 2.500 \\", r"\bottomrule"]
