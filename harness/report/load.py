@@ -25,8 +25,9 @@ CURVE_COLUMNS = ("study", "trial_id", "arm", "seed", "epoch", "train_loss", "sec
 ANCHOR_COLUMNS = ("dataset", "protocol", "model", "metric", "value", "source", "few_shot_ratio")
 STATUSES = ("completed", "pruned", "failed")
 
-#: ``test_mae``, ``val_rmse``, ``test_mae_h3``: split, metric name and (optional) horizon step.
-METRIC_COLUMN = re.compile(r"^(?P<split>val|test)_(?P<metric>[a-z][a-z0-9]*?)(?:_h(?P<h>\d+))?$")
+#: ``test_mae``, ``val_rmse``, ``test_mae_h3``, ``test_mae_all_h3``: split, metric name and (optional)
+#: horizon step (metric names may hold underscores: ``mae_all`` is scored on every observed entry).
+METRIC_COLUMN = re.compile(r"^(?P<split>val|test)_(?P<metric>[a-z][a-z0-9_]*?)(?:_h(?P<h>\d+))?$")
 
 
 class ResultsError(STVLMError):
