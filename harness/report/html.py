@@ -17,8 +17,9 @@ from harness.report.document import Block, Bullets, Code, Figure, Heading, Para,
 CSS = """
 body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 2em auto;
        max-width: 1200px; padding: 0 1em; color: #222; line-height: 1.45; }
-table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.85em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
+table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.85em; max-width: 100%; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top;
+         overflow-wrap: anywhere; }
 th { background: #f0f0f0; }
 tr:nth-child(even) td { background: #fafafa; }
 pre { background: #f6f6f6; padding: 0.7em; overflow-x: auto; font-size: 0.8em; }

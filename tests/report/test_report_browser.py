@@ -43,3 +43,39 @@ def test_report_html_renders_in_chromium(demo_built: tuple[Path, Path], tmp_path
     assert colourful.mean() > 0.01, f"no figure visible: {colourful.mean():.2%} coloured pixels"
     rows = colourful.any(axis=1).nonzero()[0]
     assert rows.max() - rows.min() > 200  # a region the height of a figure, not a stray line
+
+
+PROBE = """<script>window.addEventListener('load', () => {
+  let right = 0;
+  document.querySelectorAll('table').forEach(t => { right = Math.max(right, t.getBoundingClientRect().right); });
+  document.body.setAttribute('data-probe', JSON.stringify({page: document.documentElement.clientWidth,
+    tables: document.querySelectorAll('table').length, right: right,
+    scroll: document.documentElement.scrollWidth}));
+});</script>"""
+REPORTS = sorted((Path(__file__).resolve().parents[2] / "results").glob("*/report/report.html"))
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+@pytest.mark.parametrize("report", REPORTS, ids=[p.parents[1].name for p in REPORTS])
+def test_no_table_is_wider_than_the_page(report: Path, tmp_path: Path) -> None:
+    """Every committed report, laid out by chromium at a laptop's width: each table ends inside
+    the page and the page never scrolls sideways (a measuring script is added to a copy only;
+    the report itself has no scripts)."""
+    import html as html_lib
+    import json
+    import re
+
+    probe = tmp_path / "probe.html"
+    probe.write_text(report.read_text().replace("</body>", PROBE + "</body>"))
+    done = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,2000",
+         "--virtual-time-budget=5000", "--dump-dom", probe.as_uri()],
+        capture_output=True, text=True, timeout=patient(120),
+    )
+    found = re.search(r'data-probe="([^"]*)"', done.stdout)
+    assert found, done.stderr[-2000:]
+    layout = json.loads(html_lib.unescape(found.group(1)))
+    assert layout["tables"] > 3
+    assert layout["right"] <= layout["page"] and layout["scroll"] <= layout["page"], layout
