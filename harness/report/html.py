@@ -18,8 +18,7 @@ CSS = """
 body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 2em auto;
        max-width: 1200px; padding: 0 1em; color: #222; line-height: 1.45; }
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.85em; max-width: 100%; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top;
-         overflow-wrap: anywhere; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
 th { background: #f0f0f0; }
 tr:nth-child(even) td { background: #fafafa; }
 pre { background: #f6f6f6; padding: 0.7em; overflow-x: auto; font-size: 0.8em; }
@@ -30,6 +29,15 @@ figcaption { font-style: italic; font-size: 0.9em; }
 """.strip()
 
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*>\s*(<!DOCTYPE[^>]*>\s*)?", re.S)
+
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+
+
+def _cell(text: str) -> str:
+    """A table cell: escaped, ``**x**`` (the Markdown bold the tables share) as ``<b>``, and a
+    line-break opportunity after each comma, so long arm labels wrap inside the page."""
+    return _BOLD.sub(r"<b>\1</b>", html.escape(text)).replace(",", ",<wbr>")
 
 
 def _figure(block: Figure, embed: str) -> str:
@@ -59,8 +67,8 @@ def render_block(block: Block, embed: str = "png") -> str:
     if isinstance(block, Table):
         if not block.rows:
             return "<p><i>(no rows)</i></p>" + (f"<p>{html.escape(block.note)}</p>" if block.note else "")
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in block.header)
-        cells = ("".join(f"<td>{html.escape(c)}</td>" for c in row) for row in block.rows)
+        head = "".join(f"<th>{_cell(h)}</th>" for h in block.header)
+        cells = ("".join(f"<td>{_cell(c)}</td>" for c in row) for row in block.rows)
         rows = "".join(f"<tr>{c}</tr>" for c in cells)
         note = f"<p>{html.escape(block.note)}</p>" if block.note else ""
         return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>{note}"

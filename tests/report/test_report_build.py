@@ -57,6 +57,15 @@ def test_report_folder_layout(demo_built: tuple[Path, Path]) -> None:
     assert not list(out.parent.glob(f".{out.name}.*"))  # no temporary folder left behind
 
 
+def test_html_tables_render_bold_and_wrap_at_commas(demo_built: tuple[Path, Path]) -> None:
+    """The tables' Markdown bold becomes <b> in the HTML (never a literal **), and long arm
+    labels get a line-break opportunity after each comma."""
+    html = (demo_built[1] / "report.html").read_text()
+    tables = "".join(re.findall(r"<table>.*?</table>", html, flags=re.S))
+    assert "**" not in tables and "<b>" in tables
+    assert ",<wbr>" in tables
+
+
 def test_html_is_self_contained(demo_built: tuple[Path, Path]) -> None:
     html = (demo_built[1] / "report.html").read_text()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//|file:)""", html)
