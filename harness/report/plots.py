@@ -84,7 +84,8 @@ def _legend(ax, title: str | None = "arm", keep: bool = True) -> None:
 
 @FIGURES.register("error_vs_fewshot")
 def error_vs_fewshot(data: ReportData, cfg: ReportConfig):
-    """Test error against the few-shot ratio, per image encoding (band: 1 sd over seeds)."""
+    """Test error against the few-shot ratio, per image encoding (band: 1 sd over seeds; with a
+    single ratio: per arm)."""
     col = f"test_{data.metric}"
     ours = _best_within(data, ["study", "arm", "image_encoding"]).filter(pl.col("kind") == "stvlm")
     if ours.height == 0 or col not in ours.columns:
@@ -104,13 +105,17 @@ def error_vs_fewshot(data: ReportData, cfg: ReportConfig):
             colour, marker = styles[model]
             ax.plot(means["pct"], means[col], linestyle="--", marker=marker, color=colour, label=model)
         ax.set_xlabel("few-shot ratio (% of training windows)")
-    else:  # one ratio: compare the encodings at that ratio instead of drawing a single point
-        sns.pointplot(ours.to_pandas(), x="model_name", y=col, hue=style, errorbar="sd",
-                      linestyle="none", capsize=0.1, ax=ax)
+    else:  # one ratio (an ablation): one point per arm, never arms pooled by their encoding
+        arms = ours.sort("arm").to_pandas()
+        sns.pointplot(arms, x="arm", y=col, hue=style, errorbar="sd", linestyle="none",
+                      capsize=0.1, ax=ax)
         for (model,), g in base.group_by("model", maintain_order=True):
             colour, _ = styles[model]
             ax.axhline(g[col].mean(), linestyle="--", color=colour, label=model)
-        ax.set_xlabel(f"model (single few-shot ratio: {ours['pct'][0]:g}% of training windows)")
+        ax.tick_params(axis="x", labelrotation=60)
+        for label in ax.get_xticklabels():
+            label.set_horizontalalignment("right")
+        ax.set_xlabel(f"ST-VLM arm (single few-shot ratio: {ours['pct'][0]:g}% of training windows)")
     ax.set_ylabel(metric_label(data.metric, _datasets(ours)))
     calm_ylim(ax)
     _legend(ax, "model")
