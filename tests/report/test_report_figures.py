@@ -75,9 +75,9 @@ def test_single_valued_axes_are_skipped_or_redrawn(tmp_path: Path) -> None:
     assert results["learning_curves"].skipped == "the studies wrote no per-epoch curves (curves.parquet absent or empty)"
     assert results["param_importance"].skipped == "no sampled parameter varied across two or more completed trials of an arm"
     assert results["pareto"].skipped == "a Pareto view needs at least two completed configurations"
-    # One few-shot ratio: the figure compares image encodings at that ratio instead of a lone point.
+    # One few-shot ratio: the figure compares the arms at that ratio instead of a lone point.
     one = results["error_vs_fewshot"]
-    assert one.skipped is None and "model (single few-shot ratio: 10% of training windows)" in one.svg
+    assert one.skipped is None and "ST-VLM arm (single few-shot ratio: 10% of training windows)" in one.svg
     assert_not_blank(one.png)
     for r in results.values():
         assert (r.png is None) == (r.svg is None) == (r.skipped is not None)
