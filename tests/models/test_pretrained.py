@@ -5,38 +5,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
-from stvlm.data.pipeline import prepare_forecast
-from stvlm.data.protocols import Protocol
-from stvlm.data.series import DatasetInfo, SpatioTemporalData
 from stvlm.errors import DataError
 from stvlm.models import build_model
 from stvlm.models.backbones import BACKBONES
 from stvlm.models.config import BackboneConfig, STVLMConfig
 from stvlm.models.pretrained import FORMAT_VERSION
 from stvlm.models.stvlm import STVLM
+from tests.models.toy import N, toy_forecast
 
-T, N = 40, 4
 
 
 @pytest.fixture(scope="module")
 def forecast():
-    """40 steps of 4 nodes with coordinates and a path graph (so every layout tensor exists)."""
-    rng = np.random.default_rng(1)
-    values = (rng.random((T, N, 1)) * 50 + 1).astype(np.float32)
-    adjacency = np.eye(N, k=1, dtype=np.float32) + np.eye(N, k=-1, dtype=np.float32)
-    info = DatasetInfo(name="toy", folder="TOY", title="toy", description="Hand-made speeds.",
-                       nodes=N, steps=T, interval_minutes=15, channels=("speed",),
-                       units=("mph",), coordinates="latlon", adjacency=True)
-    data = SpatioTemporalData(info=info, values=values, tod=np.arange(T) % 96,
-                              dow=np.zeros(T, dtype=np.int64), coords=rng.random((N, 2)),
-                              adjacency=adjacency)
-    proto = Protocol(name="standard", input_len=4, output_len=3, report_horizons=(1, 3),
-                     pooling="step", overall="horizon_mean", split=(0.6, 0.2, 0.2))
-    return prepare_forecast(data, proto)
+    """One channel (speed) on 4 nodes with coordinates and a path graph: every layout tensor exists."""
+    return toy_forecast(channels=1, seed=1)
 
 
 def trained(cfg: STVLMConfig, forecast, steps: int = 2) -> STVLM:

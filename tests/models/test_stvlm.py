@@ -13,25 +13,14 @@ from stvlm.errors import ConfigError, UnknownNameError
 from stvlm.models import STAGES, build_model
 from stvlm.models.backbones import BACKBONES
 from stvlm.models.config import BackboneConfig, STVLMConfig
+from tests.models.toy import N, T_IN, T_OUT, toy_forecast
 
-T, N, T_IN, T_OUT = 40, 4, 4, 3
 
 
 @pytest.fixture(scope="module")
 def forecast():
     """40 steps of 4 nodes with 2 channels (speed, flow), coordinates and a path graph."""
-    rng = np.random.default_rng(0)
-    values = (rng.random((T, N, 2)) * 50 + 1).astype(np.float32)
-    adjacency = np.eye(N, k=1, dtype=np.float32) + np.eye(N, k=-1, dtype=np.float32)
-    info = DatasetInfo(name="toy", folder="TOY", title="toy", description="Hand-made speeds.",
-                       nodes=N, steps=T, interval_minutes=15, channels=("speed", "flow"),
-                       units=("mph", "veh"), coordinates="latlon", adjacency=True)
-    data = SpatioTemporalData(info=info, values=values, tod=np.arange(T) % 96,
-                              dow=np.zeros(T, dtype=np.int64), coords=rng.random((N, 2)),
-                              adjacency=adjacency)
-    proto = Protocol(name="standard", input_len=T_IN, output_len=T_OUT, report_horizons=(1, 3),
-                     pooling="step", overall="horizon_mean", split=(0.6, 0.2, 0.2))
-    return prepare_forecast(data, proto)
+    return toy_forecast()
 
 
 def config(name="vilt", encoding="grid_heatmap", depth=1, **kw) -> STVLMConfig:
