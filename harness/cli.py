@@ -2,7 +2,10 @@
 
     stvlm data list|info NAME|fetch NAME [--data-root DIR]
     stvlm evaluate --dataset D --model M [--protocol P] [--few-shot R] [--json FILE]
-    stvlm train --config FILE [--set key=value ...]
+    stvlm evaluate --checkpoint DIR [--json FILE]
+    stvlm train [--config FILE] [--dataset D] [--few-shot R] [--set key=value ...] [--out DIR]
+    stvlm predict --checkpoint DIR --out FILE.npz [--part test]
+    stvlm report RESULTS... [--out DIR] [--anchors FILE]
 
 Bad input (an unknown name, a missing file, a value out of range) ends with one line on stderr
 naming the problem and exit status 2, before any work starts; no traceback.
