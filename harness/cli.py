@@ -19,6 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from harness.commands import COMMANDS
+from harness.threads import shorten_openmp_spin
 from stvlm.errors import STVLMError
 
 log = logging.getLogger("stvlm")
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
+    shorten_openmp_spin()  # before any verb imports torch (harness/threads.py says why)
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

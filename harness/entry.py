@@ -83,6 +83,9 @@ def run_from_args(args: argparse.Namespace) -> StudyOutcome:
     (torch, Ray, the model) is imported, so a typo costs about a second, not five.
     """
     from harness.paths import check_optuna_storage, check_output_dir
+    from harness.threads import shorten_openmp_spin
+
+    shorten_openmp_spin()  # before torch is imported; the local Ray workers inherit it
 
     if not Path(args.config).is_file():
         from stvlm.errors import ConfigError

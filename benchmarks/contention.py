@@ -1,0 +1,105 @@
+"""How a CLI run slows down beside other work, under two OpenMP wait policies.
+
+One workload, `stvlm evaluate --dataset los-loop --model stid --set train.epochs=E` (a full-data
+STID fit and its test scoring, in a fresh process like a user's), timed
+
+* **alone**: the median of ``--repeats`` runs;
+* **x4**: four copies started together (median wall time of the four);
+* **hog**: beside one busy Python process (``while True: pass``);
+
+with libgomp's default spin (``GOMP_SPINCOUNT=300000``: idle threads of torch's OpenMP pool
+spin that long before sleeping), with nothing set (what ``stvlm`` now chooses itself:
+``harness/threads.py``, a spin of 10,000) and with ``OMP_WAIT_POLICY=PASSIVE`` (no spin). torch
+uses every core in all three.
+The ratios to *alone* are the figures of issue 13 item 5 (targets: x4 within 5x, hog within 2.5x).
+Run it on an otherwise idle machine:
+
+    STVLM_DATA=../shared/data python benchmarks/contention.py [--epochs 5]
+
+Writes ``results/benchmarks/contention.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+STVLM = Path(sys.executable).parent / "stvlm"
+POLICIES = {
+    # libgomp's own default when nothing is set: spin 300,000 iterations, then sleep
+    "openmp-default": {"GOMP_SPINCOUNT": "300000"},
+    # what the stvlm verbs and study scripts now set (harness/threads.py): nothing here
+    "stvlm": {},
+    "passive": {"OMP_WAIT_POLICY": "PASSIVE"},  # no spinning at all
+}
+
+def command(epochs: int) -> list[str]:
+    return [str(STVLM), "evaluate", "--dataset", "los-loop", "--model", "stid",
+            "--set", f"train.epochs={epochs}"]
+
+
+def run_many(cmd: list[str], env: dict[str, str], copies: int) -> list[float]:
+    """Start ``copies`` runs together; their wall times in seconds."""
+    t0 = time.perf_counter()
+    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             for _ in range(copies)]
+    walls = []
+    for p in procs:
+        _, err = p.communicate()
+        if p.returncode != 0:
+            raise SystemExit(f"contention.py: a run failed ({p.returncode}): {err.strip()[-500:]}")
+        walls.append(time.perf_counter() - t0)
+    return walls
+
+
+def beside_hog(cmd: list[str], env: dict[str, str]) -> float:
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(1.0)
+        return run_many(cmd, env, 1)[0]
+    finally:
+        hog.kill()
+        hog.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3, help="runs alone (the median is used)")
+    parser.add_argument("--policies", nargs="+", default=list(POLICIES), choices=list(POLICIES))
+    parser.add_argument("--out", default=str(ROOT / "results" / "benchmarks" / "contention.json"))
+    args = parser.parse_args(argv)
+    cmd = command(args.epochs)
+    rows = []
+    for name in args.policies:
+        extra = POLICIES[name]
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS", "GOMP_SPINCOUNT")}
+        env.update(extra)
+        alone = statistics.median(run_many(cmd, env, 1)[0] for _ in range(args.repeats))
+        x4 = statistics.median(run_many(cmd, env, 4))
+        hog = beside_hog(cmd, env)
+        row = {"policy": name, "alone_s": alone, "x4_median_s": x4, "hog_s": hog,
+               "x4_ratio": x4 / alone, "hog_ratio": hog / alone}
+        rows.append(row)
+        print(f"{name:8s} alone {alone:6.1f} s  x4 {x4:6.1f} s ({x4 / alone:4.1f}x)  "
+              f"hog {hog:6.1f} s ({hog / alone:4.1f}x)", flush=True)
+    record = {"date": datetime.date.today().isoformat(), "command": " ".join(cmd[1:]),
+              "cpus": os.cpu_count(), "rows": rows,
+              "note": "x4: median wall time of four copies started together; hog: one run beside "
+                      "a busy Python process; ratios to the same policy's run alone"}
+    Path(args.out).write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
