@@ -3,10 +3,12 @@
 torch's CPU wheels run their thread pools on GNU OpenMP, whose idle threads spin for about
 300,000 iterations before they sleep. Alone that is harmless; beside other busy processes the
 spinning threads take the cores the working ones need. Measured with
-``benchmarks/contention.py`` on 2 cores (``stvlm evaluate`` of a STID fit, 14 s alone): four
-copies side by side took 20x as long as one alone, one copy beside a CPU hog 13.7x. With a spin
-of 10,000 iterations before sleeping: 4.7x and 2.4x, and the run alone is as fast as before
-(``OMP_WAIT_POLICY=PASSIVE``, no spin at all: 2.5x and 1.2x, but 30% slower alone).
+``benchmarks/contention.py`` on 2 idle cores (``stvlm evaluate`` of a STID fit, 13-17 s alone;
+results/benchmarks/contention.json): with libgomp's default spin, four copies side by side took
+19.7x as long as one alone and one copy beside a CPU hog 9.9x. With a spin of 10,000
+iterations: 4.7x and 2.2x, and no slower alone. ``OMP_WAIT_POLICY=PASSIVE`` (no spin) gave
+2.5x and 1.2x but was about 25% slower alone in an earlier run, so the short spin is the
+default.
 
 libgomp reads the variable when it is loaded, so :func:`shorten_openmp_spin` must run before
 torch is imported; a wait policy the user set (``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``) is
