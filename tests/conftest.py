@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from tests.load import patient
+from tests.output import assert_clean_output
 
 # One intra-op thread in the test process: the suite's tensors are small, and while Ray workers
 # or a second process keep a core busy, two OpenMP threads wait on each other (measured: the
@@ -53,18 +54,3 @@ def smoke_study(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     assert len(folders) == 1, folders
     assert_clean_output(proc.stdout + proc.stderr)
     return folders[0]
-
-
-# Lines a successful run must never print: the tokenizer's "sequence length is longer than the
-# specified maximum" warning (prompts are cut on purpose), and a traceback of the driver. Lines
-# Ray forwards from trial workers start with "(<actor> pid=...)"; Ray's own worker-shutdown race
-# (ray-project/ray#63888) can print one there, outside our code, so only driver lines count.
-NOISE = ("longer than the specified maximum sequence length", "will result in indexing errors")
-
-
-def assert_clean_output(text: str) -> None:
-    """A successful study printed no alarming warning and no driver traceback."""
-    for line in text.splitlines():
-        assert not any(n in line for n in NOISE), line
-        if "Traceback" in line:
-            assert line.lstrip().startswith("("), f"driver traceback in a successful run:\n{text[-3000:]}"
