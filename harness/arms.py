@@ -22,8 +22,8 @@ from typing import Any
 from harness.axes import AXES, arm_label, get_path, set_path
 from harness.spec import NuisanceParam, StudySpec
 from stvlm.errors import ConfigError
-from stvlm.names import check_name
 from stvlm.experiment import ExperimentConfig
+from stvlm.names import check_name
 
 log = logging.getLogger(__name__)
 

@@ -38,12 +38,15 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_RESULTS = REPO / "runs" / "studies"
 #: The default Optuna storage of a study: this SQLite file in its results folder.
 OPTUNA_FILE = "optuna.db"
-
-
 #: The default MLflow tracking store of a study: this SQLite file in its results folder (MLflow 3
 #: keeps its file store in maintenance mode and recommends a database).
 MLFLOW_FILE = "mlflow.db"
 MLFLOW_ENV = "MLFLOW_TRACKING_URI"
+
+
+def _sqlite_in(study_results: Path, name: str) -> str:
+    """``sqlite:////abs/<results>/<study>/<name>`` (the folder is created with the study)."""
+    return f"sqlite:///{Path(study_results).resolve() / name}"
 
 
 def mlflow_tracking_uri(given: str | None, study_results: Path, env: Mapping[str, str] = os.environ) -> str:
@@ -59,13 +62,12 @@ def mlflow_tracking_uri(given: str | None, study_results: Path, env: Mapping[str
             "MLflow tracking is on (--mlflow or mlflow = true) but the mlflow package is not "
             "installed; pip install 'mlflow-skinny>=3.17,<4' (the project's 'tracking' extra)"
         )
-    uri = given or env.get(MLFLOW_ENV)
-    return uri or f"sqlite:///{Path(study_results).resolve() / MLFLOW_FILE}"
+    return given or env.get(MLFLOW_ENV) or _sqlite_in(study_results, MLFLOW_FILE)
 
 
 def default_optuna_storage(study_results: Path) -> str:
-    """``sqlite:////abs/<results>/<study>/optuna.db`` (the folder is created with the study)."""
-    return f"sqlite:///{Path(study_results).resolve() / OPTUNA_FILE}"
+    """``sqlite:////abs/<results>/<study>/optuna.db``."""
+    return _sqlite_in(study_results, OPTUNA_FILE)
 
 
 def ray_job_id(env: Mapping[str, str] = os.environ) -> str | None:

@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from harness.results import FORMAT_VERSION, REQUIRED_COLUMNS  # the writer owns both
+from harness.storage import MLFLOW_FILE, OPTUNA_FILE
 from stvlm.errors import STVLMError
 
 #: What the report needs in ``trials.parquet``: the results schema's required columns.
@@ -157,11 +158,12 @@ def load_study(folder: str | Path) -> StudyResults:
 
 
 def _optuna_storage(folder: Path, spec: dict[str, Any]) -> Path | None:
-    """A ``*.db`` file in the folder, else the spec's ``optuna_storage`` when it is an existing
-    ``sqlite:///`` file; ``None`` otherwise."""
-    found = sorted(folder.glob("*.db"))
+    """The study's ``optuna.db``, else another ``*.db`` file in the folder (never the MLflow
+    store beside it), else the spec's ``optuna_storage`` when it is an existing ``sqlite:///``
+    file; ``None`` otherwise."""
+    found = sorted(p for p in folder.glob("*.db") if p.name != MLFLOW_FILE)
     if found:
-        return found[0]
+        return folder / OPTUNA_FILE if (folder / OPTUNA_FILE) in found else found[0]
     inner = spec.get("spec")
     url = inner.get("optuna_storage") if isinstance(inner, dict) else None
     if isinstance(url, str) and url.startswith("sqlite:///") and Path(url[len("sqlite:///"):]).is_file():

@@ -48,6 +48,8 @@ def test_from_optuna_storage(tmp_path: Path) -> None:
     opt = optuna.create_study(study_name="arm-0.1", storage=storage, sampler=optuna.samplers.RandomSampler(seed=0))
     opt.optimize(lambda t: t.suggest_float("lr", 1e-4, 1e-2, log=True) * 100 + t.suggest_int("layers", 1, 4) * 0.01,
                  n_trials=12)
+    (folder / "mlflow.db").write_bytes(b"an MLflow store sorts first but is never the Optuna storage")
+    (folder / "copy.db").write_bytes(b"another file sorts first too; optuna.db wins")
     study = load_study(folder)
     assert study.storage == folder / "optuna.db"
     imp = param_importance(study, prepare([study]), "mae", minimize=True)
