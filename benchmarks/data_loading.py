@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from harness.provenance import provenance  # noqa: E402
-from stvlm.config import FewShotConfig  # noqa: E402
+from stvlm.configs import FewShotConfig  # noqa: E402
 from stvlm.data.datasets import dataset_names, dataset_status, load_dataset  # noqa: E402
 from stvlm.data.pipeline import prepare_forecast  # noqa: E402
 from stvlm.data.protocols import resolve_protocol  # noqa: E402

@@ -51,13 +51,12 @@ from harness.provenance import provenance  # noqa: E402
 from stvlm.baselines import BASELINES, build_baseline  # noqa: E402
 from stvlm.baselines.base import NeuralBaseline  # noqa: E402
 from stvlm.bootstrap import paired_block_bootstrap_sums, window_abs_errors, window_blocks  # noqa: E402
-from stvlm.config import DataConfig, FewShotConfig, TrainConfig  # noqa: E402
+from stvlm.configs import DataConfig, FewShotConfig, STVLMConfig, TrainConfig  # noqa: E402
 from stvlm.data.pipeline import prepare  # noqa: E402
 from stvlm.engine import Engine  # noqa: E402
 from stvlm.io import atomic_write_json  # noqa: E402
 from stvlm.metrics import evaluate_forecast, mask_for, observed_mask  # noqa: E402
 from stvlm.models import build_model  # noqa: E402
-from stvlm.models.config import STVLMConfig  # noqa: E402
 from stvlm.seed import seed_everything  # noqa: E402
 
 log = logging.getLogger("fewshot_accuracy")
@@ -113,7 +112,7 @@ def run_model(forecast: Any, model: str, train: TrainConfig) -> dict[str, Any]:
         fit = engine.fit() if model not in UNTRAINED else None
         val, pred = engine.evaluate("val"), engine.predict("test")
         info = {"best_epoch": fit.best_epoch if fit else 0, "epochs_run": fit.epochs_run if fit else 0,
-                "optimizer_steps": fit.history[-1]["optimizer_steps"] if fit and fit.history else 0,
+                "optimizer_steps": fit.history[-1].optimizer_steps if fit and fit.history else 0,
                 "parameters": sum(p.numel() for p in module.parameters() if p.requires_grad)}
     else:
         baseline = build_baseline(model)

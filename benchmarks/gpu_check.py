@@ -47,9 +47,10 @@ def check(name: str) -> Callable[[Check], Check]:
 
 
 def _prepared(args: argparse.Namespace, **train: Any):
-    from stvlm.config import DataConfig, TrainConfig
-    from stvlm.experiment import ExperimentConfig, prepare_run
-    from stvlm.models.config import STVLMConfig
+    from stvlm.configs import DataConfig, TrainConfig
+    from stvlm.configs import ExperimentConfig
+    from stvlm.experiment import prepare_run
+    from stvlm.configs import STVLMConfig
 
     cfg = ExperimentConfig(
         name="gpu-check", data=DataConfig(dataset=args.dataset, data_root=args.data_root),
@@ -89,7 +90,7 @@ def bf16_engine(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     result = engine.fit()
     test = engine.evaluate("test")
-    losses = [h["train_loss"] for h in result.history]
+    losses = [h.train_loss for h in result.history]
     if not all(math.isfinite(x) for x in losses):
         raise RuntimeError(f"non-finite bf16 training loss {losses}")
     return {"train_losses": losses, "test_mae": test["mae"], "seconds": time.perf_counter() - t0}

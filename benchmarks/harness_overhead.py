@@ -66,7 +66,7 @@ def plain(args: argparse.Namespace, data_root: str) -> dict:
     from harness.plan import StudyPlan
     from harness.trial_metrics import train_stvlm
     from harness.search import StudySearcher
-    from stvlm.experiment import ExperimentConfig
+    from stvlm.configs import ExperimentConfig
 
     torch.set_num_threads(1)
     s = spec("plain", args)

@@ -49,10 +49,11 @@ def run_one(name: str, dataset: str, batch_size: int, steps: int, data_root: str
     """Measure one configuration in this process."""
     import torch
 
-    from stvlm.config import DataConfig, TrainConfig
-    from stvlm.experiment import ExperimentConfig, prepare_run
+    from stvlm.configs import DataConfig, TrainConfig
+    from stvlm.configs import ExperimentConfig
+    from stvlm.experiment import prepare_run
     from stvlm.metrics import masked_mae_loss
-    from stvlm.models.config import STVLMConfig
+    from stvlm.configs import STVLMConfig
 
     spec = CONFIGS[name]
     device = torch.device("cuda" if spec["gpu"] else "cpu")

@@ -22,7 +22,7 @@ from typing import Any
 from harness.axes import AXES, arm_label, get_path, set_path
 from harness.spec import NuisanceParam, StudySpec
 from stvlm.errors import ConfigError
-from stvlm.experiment import ExperimentConfig
+from stvlm.configs import ExperimentConfig
 from stvlm.names import check_name
 
 log = logging.getLogger(__name__)

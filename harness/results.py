@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 
 from harness.axes import model_axes
-from stvlm.config import canonical_hash
+from stvlm.configs import canonical_hash
 from stvlm.io import atomic_target
 
 # Version of the results format (docs/results-format.md); readers refuse other versions.
@@ -26,6 +26,8 @@ from stvlm.io import atomic_target
 FORMAT_VERSION = 1
 
 STATUSES = ("completed", "pruned", "failed")
+#: Folder (inside the results folder) with the curves of trials still running.
+RUNNING_CURVES = ".running-curves"
 
 _POLARS = {"str": pl.Utf8, "int": pl.Int64, "float": pl.Float64}
 #: What every row is and which data selection it ran on (``few_shot_ratio`` is also an axis).
@@ -98,7 +100,7 @@ def conform(row: Mapping[str, Any], schema: Mapping[str, pl.DataType]) -> dict[s
 
 def config_columns(config: Mapping[str, Any]) -> dict[str, Any]:
     """The columns that describe a trial's configuration (from its Tune config)."""
-    from stvlm.experiment import ExperimentConfig
+    from stvlm.configs import ExperimentConfig
 
     exp = ExperimentConfig.from_dict(config["experiment"])
     few = exp.data.few_shot
@@ -150,19 +152,17 @@ def trial_row(
     }
 
 
-def curve_rows(
-    *, study: str, trial_id: str, config: Mapping[str, Any], records: Iterable[Mapping[str, Any]]
-) -> list[dict[str, Any]]:
-    """``curves.parquet`` rows from the epoch records a trial reported (``curve_json``)."""
-    rows = []
-    for rec in sorted(records, key=lambda r: r["epoch"]):
-        rows.append({
-            "study": study, "trial_id": trial_id, "arm": config["arm"], "seed": config["seed"],
-            "epoch": rec["epoch"], "train_loss": rec["train_loss"],
-            **{f"val_{k}": v for k, v in rec["val"].items()},
-            "seconds": rec["seconds"], "windows_seen": rec["windows_seen"],
-        })
-    return rows
+def curve_row(
+    *, study: str, trial_id: str, config: Mapping[str, Any], result: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The ``curves.parquet`` row of one per-epoch report: the epoch's own columns
+    (``epoch``, ``train_loss``, ``epoch_val_<metric>``, ``epoch_seconds``, ``windows_seen``)."""
+    own = {f"val_{k.removeprefix('epoch_val_')}": v for k, v in result.items() if k.startswith("epoch_val_")}
+    return {
+        "study": study, "trial_id": trial_id, "arm": config["arm"], "seed": config["seed"],
+        "epoch": result["epoch"], "train_loss": result["train_loss"], **own,
+        "seconds": result["epoch_seconds"], "windows_seen": result["windows_seen"],
+    }
 
 
 def atomic_write_parquet(df: pl.DataFrame, path: Path) -> Path:
@@ -176,7 +176,10 @@ class ResultsStore:
     """``trials.parquet`` + ``curves.parquet`` of one study, keyed by trial id.
 
     Existing files are loaded, so a resumed study keeps its earlier rows; :meth:`upsert`
-    replaces a trial's row and curve (a re-run after an error) and rewrites both files.
+    replaces a trial's row and curve (a re-run after an error) and rewrites both files. The
+    curve of a trial still running is kept in ``.running-curves/<trial id>.parquet``
+    (:meth:`save_running_curve`, one small file per epoch), so a study whose driver stopped
+    resumes its trials with the epochs they had reported; :meth:`upsert` folds it in.
 
     Args:
         folder: ``results/<study>``.
@@ -188,6 +191,7 @@ class ResultsStore:
         self.folder = Path(folder)
         self.trials_path = self.folder / "trials.parquet"
         self.curves_path = self.folder / "curves.parquet"
+        self.running_dir = self.folder / RUNNING_CURVES
         self.schema = trials_schema(metrics, horizons)
         self.curve_schema = curves_schema(metrics, horizons)
         self._rows: dict[str, dict[str, Any]] = {}
@@ -215,8 +219,23 @@ class ResultsStore:
         trial_id = row["trial_id"]
         self._rows[trial_id] = conform(row, self.schema)
         if curve:
-            self._curves[trial_id] = [conform(r, self.curve_schema) for r in curve]
+            self._curves[trial_id] = sorted((conform(r, self.curve_schema) for r in curve), key=lambda r: r["epoch"])
         self.write()
+        self._running_path(trial_id).unlink(missing_ok=True)
+
+    def _running_path(self, trial_id: str) -> Path:
+        return self.running_dir / f"{trial_id}.parquet"
+
+    def save_running_curve(self, trial_id: str, curve: Sequence[Mapping[str, Any]]) -> None:
+        """Keep the curve a running trial has reported so far (atomically)."""
+        self.running_dir.mkdir(parents=True, exist_ok=True)
+        rows = [conform(r, self.curve_schema) for r in curve]
+        atomic_write_parquet(pl.DataFrame(rows, schema=self.curve_schema), self._running_path(trial_id))
+
+    def running_curve(self, trial_id: str) -> list[dict[str, Any]]:
+        """The curve :meth:`save_running_curve` kept for ``trial_id`` (empty if none)."""
+        path = self._running_path(trial_id)
+        return pl.read_parquet(path).to_dicts() if path.is_file() else []
 
     def write(self) -> None:
         """Rewrite both files atomically (trials first)."""

@@ -17,6 +17,7 @@ Order of work, so that every mistake fails fast with one line:
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from typing import Any
 from harness.arms import Arm, build_arms
 from harness.plan import StudyPlan
 from harness.preflight import PreflightResult, preflight
+from harness.results import RUNNING_CURVES
 from harness.spec import StudySpec
 from harness.paths import check_optuna_storage, check_output_dir
 from harness.storage import (
@@ -211,6 +213,7 @@ def run_study(spec: StudySpec, options: StudyOptions = StudyOptions()) -> StudyO
             for stale in ("trials.parquet", "curves.parquet"):  # rows of a run that cannot resume
                 if (study.results / stale).is_file():
                     (study.results / stale).replace(study.results / f"{stale}.prev")
+            shutil.rmtree(study.results / RUNNING_CURVES, ignore_errors=True)  # its unfinished trials
         runtime = TrialRuntime(
             study=spec.name, storage=study.storage, num_workers=req.num_workers, cpus=req.cpus,
             gpus=req.gpus, max_failures=spec.max_failures, baseline_cpus=req.baseline_cpus,

@@ -1,7 +1,7 @@
 """Study specs: what a study varies, tunes, fixes and repeats, validated before Ray starts.
 
 A study spec is a TOML file (``studies/configs/*.toml``) read into a frozen :class:`StudySpec`
-with the strict :meth:`stvlm.config.Config.from_dict` (unknown keys raise). The vocabulary is
+with the strict :meth:`stvlm.configs.Config.from_dict` (unknown keys raise). The vocabulary is
 the tuning playbook's:
 
 * **scientific** axes: the values a study compares (few-shot ratio, fusion depth, ...), as a
@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.paths import check_optuna_storage
-from stvlm.config import Config, config_class, field
+from stvlm.configs import Config, config_class, field
 from stvlm.errors import ConfigError
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")

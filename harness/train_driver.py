@@ -32,7 +32,8 @@ from harness.trial_metrics import train_stvlm
 from harness.sharding import ShardedForecast
 from harness.trial_runtime import TrialRuntime, load_state, node_id, quiet_trial_logs, save_state
 from stvlm.engine import EngineState
-from stvlm.experiment import ExperimentConfig, prepare_run
+from stvlm.configs import ExperimentConfig
+from stvlm.experiment import prepare_run
 
 log = logging.getLogger(__name__)
 

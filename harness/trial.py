@@ -29,7 +29,7 @@ import torch
 from harness.trial_metrics import evaluate_baseline_trial, train_stvlm
 from harness.trial_runtime import TrialRuntime, load_state, node_id, quiet_trial_logs, save_state
 from stvlm.engine import EngineState
-from stvlm.experiment import ExperimentConfig
+from stvlm.configs import ExperimentConfig
 from stvlm.registry import Registry
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,10 @@ Every ST-VLM report carries
   epoch for per-epoch reports and ``epochs_run + 1`` for the final one);
 * ``val_<metric>[_h<k>]``: validation metrics of the best epoch so far (what the run would
   deliver if stopped now; ASHA and Optuna compare these);
-* ``train_loss``, ``best_epoch``, ``final`` (0 per epoch, 1 for the last report) and
-  ``curve_json``: the epochs (JSON list) this process has not reported yet, so a resumed trial
-  re-sends the epochs before its checkpoint and the results writer rebuilds the whole curve.
+* ``train_loss``, ``best_epoch``, ``final`` (0 per epoch, 1 for the last report);
+* the epoch's own point of the learning curve, as columns: ``epoch_val_<metric>[_h<k>]`` and
+  ``epoch_seconds`` (with ``epoch``, ``train_loss`` and ``windows_seen``); the results writer
+  keeps each running trial's curve on disk, so a resumed trial needs to re-send nothing.
 
 The final report adds ``test_<metric>[_h<k>]`` of the best-epoch weights, parameter counts, the
 training windows, time spent and the device.
@@ -21,7 +22,6 @@ training windows, time spent and the device.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -29,7 +29,8 @@ from typing import Any
 import torch
 
 from stvlm.engine import EngineState, EpochRecord
-from stvlm.experiment import ExperimentConfig, ExperimentResult, prepare_run, run_experiment
+from stvlm.configs import ExperimentConfig
+from stvlm.experiment import ExperimentResult, prepare_run, run_experiment
 
 Report = Callable[[dict[str, Any], "EngineState | None"], None]
 
@@ -68,43 +69,28 @@ class EpochReporter:
         self.static = dict(static or {})
         self.world_size = world_size
         self.resumed_from_epoch = resumed_from_epoch
-        self._sent = 0
-
-    def _unsent(self, history: list[dict[str, Any]]) -> str:
-        """The history records not yet reported by this process, as a JSON list."""
-        fresh = [
-            {
-                "epoch": int(h["epoch"]),
-                "train_loss": float(h["train_loss"]),
-                "val": {k: float(v) for k, v in h["val"].items()},
-                "seconds": float(h["seconds"]),
-                "windows_seen": int(h["windows_seen"]) * self.world_size,
-            }
-            for h in history[self._sent :]
-        ]
-        self._sent = len(history)
-        return json.dumps(fresh)
 
     def __call__(self, record: EpochRecord, state: EngineState) -> None:
-        best = next((h for h in state.history if h["epoch"] == state.best_epoch), None)
+        best = next((h for h in state.history if h.epoch == state.best_epoch), None)
         metrics = {
             "epoch": record.epoch,
             "windows_seen": record.windows_seen * self.world_size,
             "train_loss": float(record.train_loss),
             "lr": float(record.lr),  # the schedule's rate at the epoch's end (TensorBoard)
             "best_epoch": state.best_epoch,
-            **prefixed("val", best["val"] if best else record.val),
+            **prefixed("val", best.val if best else record.val),
+            **prefixed("epoch_val", record.val),
+            "epoch_seconds": float(record.seconds),
             **self._common(state.history),
             "final": 0,
-            "curve_json": self._unsent(state.history),
         }
         self._report(metrics, state)
 
-    def _common(self, history: list[dict[str, Any]]) -> dict[str, Any]:
+    def _common(self, history: list[EpochRecord]) -> dict[str, Any]:
         return {
             **self.static,
             "epochs_run": len(history),
-            "train_seconds": float(sum(h["seconds"] for h in history)),
+            "train_seconds": float(sum(h.seconds for h in history)),
             "num_workers": self.world_size,
             "resumed_from_epoch": self.resumed_from_epoch,
         }
@@ -114,13 +100,12 @@ class EpochReporter:
         history = result.train.history
         return {
             "epoch": result.train.epochs_run,
-            "windows_seen": int(history[-1]["windows_seen"]) * self.world_size if history else 0,
+            "windows_seen": history[-1].windows_seen * self.world_size if history else 0,
             "best_epoch": result.train.best_epoch,
             **prefixed("val", result.val),
             **prefixed("test", result.test),
             **self._common(history),
             "final": 1,
-            "curve_json": self._unsent(history),
         }
 
 
@@ -194,5 +179,4 @@ def evaluate_baseline_trial(
         "resumed_from_epoch": None,
         "wall_seconds": time.perf_counter() - t0,
         "final": 1,
-        "curve_json": "[]",
     }

@@ -1,9 +1,10 @@
 """The Tune callbacks of a study: its result tables, and MLflow tracking when switched on.
 
-:class:`ResultsCallback` collects the epoch records every report carries (``curve_json``) and,
-when a trial finishes (completed, stopped by ASHA, or failed after all retries), writes its row
-and curve through :class:`harness.results.ResultsStore`, so the Parquet files are current after
-every finished trial and survive an interrupted study.
+:class:`ResultsCallback` turns every per-epoch report (its ``epoch_*`` columns) into a curve
+row, keeps the curve of each running trial on disk, and when a trial finishes (completed,
+stopped by ASHA, or failed after all retries) writes its row and curve through
+:class:`harness.results.ResultsStore`, so the Parquet files are current after every finished
+trial and an interrupted study loses no epoch it had reported.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from ray.tune import Callback
 from ray.tune.experiment import Trial
 
-from harness.results import ResultsStore, curve_rows, trial_row
+from harness.results import ResultsStore, curve_row, trial_row
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,18 @@ class ResultsCallback(Callback):
     def on_trial_result(
         self, iteration: int, trials: list[Trial], trial: Trial, result: dict, **info: Any
     ) -> None:
-        for record in json.loads(result.get("curve_json") or "[]"):
-            self._curves.setdefault(trial.trial_id, {})[int(record["epoch"])] = record
+        if result.get("final") != 0 or "epoch_seconds" not in result:
+            return  # the final report (or a baseline's only one) adds no epoch
+        curve = self._curve(trial.trial_id)
+        curve[int(result["epoch"])] = curve_row(
+            study=self.study, trial_id=trial.trial_id, config=trial.config, result=result)
+        self.store.save_running_curve(trial.trial_id, list(curve.values()))
+
+    def _curve(self, trial_id: str) -> dict[int, dict[str, Any]]:
+        """The epochs a trial has reported, by epoch; after a driver restart, from disk."""
+        if trial_id not in self._curves:
+            self._curves[trial_id] = {int(r["epoch"]): r for r in self.store.running_curve(trial_id)}
+        return self._curves[trial_id]
 
     def on_trial_complete(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         status = "completed" if (trial.last_result or {}).get("final") else "pruned"
@@ -114,8 +125,8 @@ class ResultsCallback(Callback):
             study=self.study, trial_id=trial.trial_id, config=trial.config, result=result,
             status=status, error=error, meta=meta,
         )
-        records = self._curves.pop(trial.trial_id, {}).values()
-        curve = curve_rows(study=self.study, trial_id=trial.trial_id, config=trial.config, records=records)
+        curve = list(self._curve(trial.trial_id).values())
+        self._curves.pop(trial.trial_id, None)
         self.store.upsert(row, curve)
         config = trial.config
         log.info("trial %s (%s, seed %s): %s", trial.trial_id, config.get("arm"), config.get("seed"), status)

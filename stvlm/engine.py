@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from stvlm.config import TrainConfig
+from stvlm.configs import TrainConfig
 from stvlm.data.forecast import Forecast
 from stvlm.metrics import evaluate_forecast, mask_for, masked_loss, observed_mask
 from stvlm.seed import resolve_device, seed_everything
@@ -74,7 +74,7 @@ class EngineState:
     best_metric: float = math.inf
     best_epoch: int = 0
     bad_epochs: int = 0
-    history: list[dict[str, Any]] = field(default_factory=list)
+    history: list[EpochRecord] = field(default_factory=list)
     model_state: dict[str, torch.Tensor] = field(default_factory=dict)
     best_state: dict[str, torch.Tensor] = field(default_factory=dict)
     optimizer_state: dict[str, Any] = field(default_factory=dict)
@@ -90,7 +90,9 @@ class EngineState:
     @classmethod
     def load(cls, path: str | Path) -> EngineState:
         """Read a state written by :meth:`save`."""
-        return cls(**torch.load(Path(path), map_location="cpu", weights_only=False))
+        data = torch.load(Path(path), map_location="cpu", weights_only=False)
+        data["history"] = [h if isinstance(h, EpochRecord) else EpochRecord(**h) for h in data.get("history", [])]
+        return cls(**data)
 
 
 @dataclass
@@ -101,7 +103,7 @@ class TrainResult:
     best_val: dict[str, float]
     epochs_run: int
     stopped_early: bool
-    history: list[dict[str, Any]]
+    history: list[EpochRecord]
     seconds: float
 
 
@@ -189,11 +191,7 @@ class Engine:
         state = resume if resume is not None else EngineState()
         optimizer = self._optimizer()
         if resume is not None:
-            load_trainable_state(self.model, resume.model_state)
-            optimizer.load_state_dict(resume.optimizer_state)
-            if resume.rng_state is not None:
-                torch.set_rng_state(resume.rng_state)
-            log.info("resuming at epoch %d", resume.epoch + 1)
+            self._restore(optimizer, resume)
         callbacks = list(callbacks)
         start = time.perf_counter()
         stopped_early = False
@@ -201,44 +199,13 @@ class Engine:
             if state.bad_epochs >= cfg.patience:
                 stopped_early = True
                 break
-            t0 = time.perf_counter()
-            loss, windows, lr = self._train_epoch(optimizer, state)
-            val = self.evaluate("val")
-            state.epoch += 1
-            state.windows_seen += windows
-            current = val.get(self.monitor, math.nan)
-            is_best = not math.isnan(current) and current < state.best_metric
-            if is_best:
-                state.best_metric, state.best_epoch, state.bad_epochs = current, state.epoch, 0
-                state.best_state = trainable_state(self.model)
-            else:
-                state.bad_epochs += 1
-            record = EpochRecord(
-                epoch=state.epoch,
-                train_loss=loss,
-                val=val,
-                seconds=time.perf_counter() - t0,
-                windows_seen=state.windows_seen,
-                is_best=is_best,
-                optimizer_steps=state.optimizer_steps,
-                lr=lr,
-            )
-            state.history.append(asdict(record))
-            state.model_state = trainable_state(self.model)
-            state.optimizer_state = copy.deepcopy(optimizer.state_dict())
-            state.rng_state = torch.get_rng_state()
-            log.info(
-                "epoch %d: train %.4f val %s %.4f%s",
-                record.epoch, loss, self.monitor, current, " (best)" if is_best else "",
-            )
+            record = self._epoch(optimizer, state)
             if any(cb(record, state) for cb in callbacks):
                 stopped_early = state.epoch < cfg.epochs
                 break
         if state.best_state:
             load_trainable_state(self.model, state.best_state)
-        best_val = next(
-            (h["val"] for h in state.history if h["epoch"] == state.best_epoch), {}
-        )
+        best_val = next((h.val for h in state.history if h.epoch == state.best_epoch), {})
         return TrainResult(
             best_epoch=state.best_epoch,
             best_val=best_val,
@@ -247,6 +214,40 @@ class Engine:
             history=state.history,
             seconds=time.perf_counter() - start,
         )
+
+    def _restore(self, optimizer: torch.optim.Optimizer, resume: EngineState) -> None:
+        """Put the weights, optimizer and random state of an interrupted run back."""
+        load_trainable_state(self.model, resume.model_state)
+        optimizer.load_state_dict(resume.optimizer_state)
+        if resume.rng_state is not None:
+            torch.set_rng_state(resume.rng_state)
+        log.info("resuming at epoch %d", resume.epoch + 1)
+
+    def _epoch(self, optimizer: torch.optim.Optimizer, state: EngineState) -> EpochRecord:
+        """Train one epoch, validate, and update ``state`` (best weights, patience, history)."""
+        t0 = time.perf_counter()
+        loss, windows, lr = self._train_epoch(optimizer, state)
+        val = self.evaluate("val")
+        state.epoch += 1
+        state.windows_seen += windows
+        current = val.get(self.monitor, math.nan)
+        is_best = not math.isnan(current) and current < state.best_metric
+        if is_best:
+            state.best_metric, state.best_epoch, state.bad_epochs = current, state.epoch, 0
+            state.best_state = trainable_state(self.model)
+        else:
+            state.bad_epochs += 1
+        record = EpochRecord(
+            epoch=state.epoch, train_loss=loss, val=val, seconds=time.perf_counter() - t0,
+            windows_seen=state.windows_seen, is_best=is_best, optimizer_steps=state.optimizer_steps, lr=lr,
+        )
+        state.history.append(record)
+        state.model_state = trainable_state(self.model)
+        state.optimizer_state = copy.deepcopy(optimizer.state_dict())
+        state.rng_state = torch.get_rng_state()
+        log.info("epoch %d: train %.4f val %s %.4f%s",
+                 record.epoch, loss, self.monitor, current, " (best)" if is_best else "")
+        return record
 
     def planned_steps(self) -> int:
         """Optimizer steps of a full run: ``epochs x`` batches per epoch (the schedule's length)."""

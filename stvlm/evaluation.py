@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stvlm.baselines import build_baseline
-from stvlm.config import TrainConfig
+from stvlm.configs import TrainConfig
 from stvlm.data.forecast import Forecast
 from stvlm.metrics import evaluate_forecast
 

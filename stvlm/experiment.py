@@ -19,43 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stvlm.config import Config, DataConfig, TrainConfig, config_class
-from stvlm.config import field as cfield
+from stvlm.configs import ExperimentConfig
 from stvlm.engine import Callback, Engine, EngineState, TrainResult
 from stvlm.io import atomic_write_json
-from stvlm.models.config import STVLMConfig
 
 log = logging.getLogger(__name__)
 
 #: The data and training settings beside a saved model in a checkpoint folder.
 EXPERIMENT_FILE = "experiment.json"
-
-
-@config_class
-class ExperimentConfig(Config):
-    """Everything that defines one training run of ST-VLM."""
-
-    name: str = cfield("experiment", help="a label for outputs")
-    data: DataConfig = cfield(default_factory=DataConfig)
-    model: STVLMConfig = cfield(default_factory=STVLMConfig)
-    train: TrainConfig = cfield(default_factory=TrainConfig)
-
-    @classmethod
-    def default(cls, dataset: str = "nycbike-drop") -> ExperimentConfig:
-        """What ``stvlm train`` runs without a config file: the tiny random ViLT with the model
-        defaults and the training budget of ``benchmarks/fewshot_accuracy.py`` (at most 40
-        epochs, batch 16, patience 10, warm-up + cosine), on the full training part."""
-        return cls(name="train", data=DataConfig(dataset=dataset), model=STVLMConfig.tiny())
-
-    @classmethod
-    def tiny(cls, dataset: str = "nycbike-drop") -> ExperimentConfig:
-        """A smoke-size run: tiny random ViLT, 2 epochs of at most 4 batches."""
-        return cls(
-            name="tiny",
-            data=DataConfig(dataset=dataset),
-            model=STVLMConfig.tiny(),
-            train=TrainConfig(epochs=2, batch_size=8, max_batches_per_epoch=4, patience=2),
-        )
 
 
 @dataclass
@@ -79,8 +50,8 @@ class ExperimentResult:
             "best_epoch": self.train.best_epoch,
             "epochs_run": self.train.epochs_run,
             "stopped_early": self.train.stopped_early,
-            "windows_seen": self.train.history[-1]["windows_seen"] if self.train.history else 0,
-            "optimizer_steps": self.train.history[-1].get("optimizer_steps", 0) if self.train.history else 0,
+            "windows_seen": self.train.history[-1].windows_seen if self.train.history else 0,
+            "optimizer_steps": self.train.history[-1].optimizer_steps if self.train.history else 0,
             "best_epoch_is_last": bool(self.train.history) and self.train.best_epoch == self.train.epochs_run,
             "train_windows": self.train_windows,
             "trainable_parameters": self.trainable_parameters,

@@ -99,3 +99,22 @@ def test_stvlm_never_imports_ray_optuna_or_harness() -> None:
     bad = {name: sorted(m for m in deps if m.split(".")[0] in ("ray", "optuna", "harness"))
            for name, deps in graph().items() if name.startswith("stvlm")}
     assert {k: v for k, v in bad.items() if v} == {}
+
+
+def test_configs_are_the_bottom_layer() -> None:
+    """``stvlm.configs`` imports no other part of the library (errors aside), and nothing in
+    ``stvlm`` reads a config only under ``TYPE_CHECKING`` to dodge an upward import."""
+    edges = graph()
+    upward = {name: sorted(m for m in deps if m.startswith("stvlm") and not m.startswith("stvlm.configs")
+                           and m != "stvlm.errors")
+              for name, deps in edges.items() if name.startswith("stvlm.configs")}
+    assert {k: v for k, v in upward.items() if v} == {}
+    hidden = [str(f.relative_to(REPO)) for f in (REPO / "stvlm").rglob("*.py") if "TYPE_CHECKING" in f.read_text()
+              and "stvlm.configs" in f.read_text().split("TYPE_CHECKING:", 1)[-1].split("\n\n", 1)[0]]
+    assert hidden == []
+
+
+def test_no_library_file_over_400_lines() -> None:
+    long = {str(f.relative_to(REPO)): n for package in ("stvlm", "harness")
+            for f in (REPO / package).rglob("*.py") if (n := len(f.read_text().splitlines())) > 400}
+    assert long == {}

@@ -6,9 +6,18 @@ from typing import Literal
 
 import pytest
 
-from stvlm.config import Config, DataConfig, FewShotConfig, TrainConfig, config_class, field
+from stvlm.configs import (
+    Config,
+    DataConfig,
+    ExperimentConfig,
+    FewShotConfig,
+    STVLMConfig,
+    TrainConfig,
+    canonical_hash,
+    config_class,
+    field,
+)
 from stvlm.errors import ConfigError
-from stvlm.models.config import STVLMConfig
 
 
 @config_class
@@ -45,8 +54,6 @@ def test_hash_is_stable_and_discriminating() -> None:
 
 def test_same_experiment_same_hash_under_two_data_roots() -> None:
     """Where the data lives (and how its files are checked) is not the experiment's identity."""
-    from stvlm.config import DataConfig
-    from stvlm.experiment import ExperimentConfig
 
     laptop = ExperimentConfig(data=DataConfig(dataset="los-loop", data_root="/home/me/data"))
     cluster = ExperimentConfig(data=DataConfig(dataset="los-loop", data_root="/mnt/nfs/data", verify="size"))
@@ -58,7 +65,6 @@ def test_same_experiment_same_hash_under_two_data_roots() -> None:
 
 
 def test_canonical_hash_is_the_one_hash() -> None:
-    from stvlm.config import canonical_hash
 
     # sha256 of '{"a":1,"b":[2,"x"]}' (sorted keys, no spaces), computed independently
     assert canonical_hash({"b": [2, "x"], "a": 1}) == "454597f51f0e"
@@ -131,7 +137,6 @@ def test_few_shot_labels() -> None:
 
 
 def test_unknown_nested_key_names_its_full_path() -> None:
-    from stvlm.experiment import ExperimentConfig
 
     with pytest.raises(ConfigError, match=r"^unknown key model\.fusion\.dpeth in FusionConfig; allowed: depth"):
         ExperimentConfig().with_overrides(["model.fusion.dpeth=2"])

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 import torch
 
 from stvlm.baselines.stid import STIDConfig
 from stvlm.baselines import build_baseline
-from stvlm.config import FewShotConfig, TrainConfig
+from stvlm.configs import FewShotConfig, TrainConfig
 from stvlm.data.pipeline import prepare_forecast
 from stvlm.data.protocols import resolve_protocol
 from stvlm.data.series import DatasetInfo, SpatioTemporalData
-from stvlm.engine import Engine, EngineState, trainable_state
+from stvlm.engine import Engine, EngineState, EpochRecord, trainable_state
 
 
 def forecast():
@@ -37,11 +39,11 @@ def test_trains_and_restores_the_best_weights() -> None:
     before = engine.evaluate("val")["mae"]
     result = engine.fit()
     assert result.epochs_run == 6 and not result.stopped_early
-    vals = [h["val"]["mae"] for h in result.history]
+    vals = [h.val["mae"] for h in result.history]
     assert result.best_epoch == int(np.argmin(vals)) + 1
     assert result.best_val["mae"] == min(vals) < before
     assert engine.evaluate("val")["mae"] == min(vals)  # the model ends with its best weights
-    assert [h["windows_seen"] for h in result.history] == [fc.num_windows("train") * e for e in range(1, 7)]
+    assert [h.windows_seen for h in result.history] == [fc.num_windows("train") * e for e in range(1, 7)]
 
 
 def test_early_stopping_after_patience_epochs_without_improvement() -> None:
@@ -80,7 +82,7 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path) -> None:
     resumed_engine = Engine(stid(fc, seed=123), fc, cfg)  # different init: the state must win
     resumed = resumed_engine.fit(resume=EngineState.load(saved))
     def timeless(history):
-        return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
+        return [{k: v for k, v in asdict(h).items() if k != "seconds"} for h in history]
 
     assert timeless(resumed.history) == timeless(full.history)
     for name, tensor in trainable_state(full_engine.model).items():
@@ -88,10 +90,11 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path) -> None:
 
 
 def test_state_round_trip(tmp_path) -> None:
-    state = EngineState(epoch=3, best_metric=1.5, history=[{"epoch": 1}], model_state={"w": torch.ones(2)})
+    record = EpochRecord(epoch=1, train_loss=0.5, val={"mae": 1.5}, seconds=2.0, windows_seen=16, is_best=True)
+    state = EngineState(epoch=3, best_metric=1.5, history=[record], model_state={"w": torch.ones(2)})
     state.save(tmp_path / "s.pt")
     loaded = EngineState.load(tmp_path / "s.pt")
-    assert (loaded.epoch, loaded.best_metric, loaded.history) == (3, 1.5, [{"epoch": 1}])
+    assert (loaded.epoch, loaded.best_metric, loaded.history) == (3, 1.5, [record])  # records, not dicts
     torch.testing.assert_close(loaded.model_state["w"], torch.ones(2))
     assert not list(tmp_path.glob("*.tmp"))
 

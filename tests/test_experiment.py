@@ -11,7 +11,8 @@ import pytest
 import numpy as np
 
 from harness.cli import main
-from stvlm.experiment import ExperimentConfig, load_checkpoint, run_experiment
+from stvlm.configs import ExperimentConfig
+from stvlm.experiment import load_checkpoint, run_experiment
 from stvlm.engine import Engine
 from stvlm.errors import DataError
 

@@ -65,7 +65,7 @@ def _run_checkpoint(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from harness.text_tables import metrics_table
     from stvlm.baselines import build_baseline
-    from stvlm.config import DataConfig, FewShotConfig, TrainConfig
+    from stvlm.configs import DataConfig, FewShotConfig, TrainConfig
     from stvlm.data.pipeline import prepare
     from stvlm.evaluation import evaluate_baseline
 

@@ -20,7 +20,8 @@ def _run(args: argparse.Namespace) -> int:
     raw = load_mapping(args.config) if args.config else None
 
     from harness.text_tables import metrics_table
-    from stvlm.experiment import ExperimentConfig, prepare_run, run_experiment
+    from stvlm.configs import ExperimentConfig
+    from stvlm.experiment import prepare_run, run_experiment
     from stvlm.io import atomic_write_json
     from stvlm.progress import EpochBar
 

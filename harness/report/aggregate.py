@@ -19,7 +19,7 @@ from harness.axes import data_label
 from harness.report.config import higher_is_better
 from harness.report.load import STATUSES, StudyResults, metric_columns
 from harness.results import CONFIG_COLUMNS
-from stvlm.config import canonical_hash
+from stvlm.configs import canonical_hash
 
 #: Columns that, with ``params``, identify a configuration (the seed is not one of them).
 CONFIG_KEYS = (*CONFIG_COLUMNS, "params")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from stvlm.config import Config, config_class, field
+from stvlm.configs import Config, config_class, field
 
 #: Metrics where larger is better; every other metric is an error (smaller is better).
 HIGHER_IS_BETTER = frozenset({"accuracy", "r2", "var"})

@@ -24,7 +24,7 @@ from stvlm.baselines.seasonal import (
 )
 from stvlm.baselines.staeformer import STAEformerBaseline, STAEformerConfig
 from stvlm.baselines.stid import STIDBaseline, STIDConfig
-from stvlm.config import Config
+from stvlm.configs import Config
 from stvlm.registry import Registry
 
 

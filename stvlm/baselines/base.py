@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from stvlm.config import TrainConfig
+from stvlm.configs import TrainConfig
 from stvlm.data.forecast import Forecast
 
 

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from stvlm.baselines.base import NeuralBaseline, TargetUnscaler
-from stvlm.config import Config, config_class, field
+from stvlm.configs import Config, config_class, field
 from stvlm.data.batch import STBatch, checked_lookback, lagged_inputs
 from stvlm.data.forecast import Forecast
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from stvlm.baselines.base import Baseline
-from stvlm.config import Config, TrainConfig, config_class, field
+from stvlm.configs import Config, TrainConfig, config_class, field
 from stvlm.data.forecast import Forecast
 
 

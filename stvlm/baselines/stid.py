@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from stvlm.baselines.base import NeuralBaseline, TargetUnscaler, forecast_shapes
-from stvlm.config import Config, config_class, field
+from stvlm.configs import Config, config_class, field
 from stvlm.data.batch import STBatch, checked_lookback, lookback_per_node
 from stvlm.data.forecast import Forecast
 from stvlm.data.timefeatures import calendar_feature_count, calendar_features

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from stvlm.config import FewShotConfig
+from stvlm.configs import FewShotConfig
 from stvlm.errors import ProtocolError
 from stvlm.registry import Registry
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-    from stvlm.config import FewShotConfig
+    from stvlm.configs import FewShotConfig
     from stvlm.data.batch import STBatch
     from stvlm.data.protocols import Protocol as EvalProtocol
     from stvlm.data.scalers import StandardScaler

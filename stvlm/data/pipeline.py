@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from stvlm.config import DataConfig, FewShotConfig
+from stvlm.configs import DataConfig, FewShotConfig
 from stvlm.data.batch import STBatch
 from stvlm.data.fewshot import select_few_shot
 from stvlm.data.missing import fill_forward

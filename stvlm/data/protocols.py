@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from stvlm.config import Config, config_class, field
+from stvlm.configs import Config, config_class, field
 from stvlm.data.series import DatasetInfo
 from stvlm.data.splits import split_windows
 from stvlm.errors import ProtocolError

@@ -11,17 +11,13 @@ tokens to K latents and expands them back (for large N).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 import torch
 from torch import nn
 
 from stvlm.data.batch import lookback_per_node
 from stvlm.data.timefeatures import calendar_feature_count, calendar_features
 from stvlm.errors import ConfigError
-
-if TYPE_CHECKING:  # stvlm.models imports this package: no runtime import back
-    from stvlm.models.config import SeriesConfig
+from stvlm.configs import SeriesConfig
 
 _REVIN_EPS = 1e-5  # variance floor of the per-window instance normalisation (RevIN)
 

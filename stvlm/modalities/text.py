@@ -1,7 +1,7 @@
 """The text modality: one prompt per window, tokenised once into a table.
 
 :func:`build_prompts` writes, for every window start, the sentences (in this order; the ones
-marked with a flag are toggled by :class:`~stvlm.models.config.TextConfig`). The sentences that
+marked with a flag are toggled by :class:`~stvlm.configs.TextConfig`). The sentences that
 change from window to window come first, so a short token limit (ViLT: 40) cuts the fixed ones:
 
 1. ``include_stats``: min, max, median and trend of the value channel averaged over nodes
@@ -27,16 +27,12 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 import numpy as np
 import torch
 
 from stvlm.data.series import SpatioTemporalData
 from stvlm.errors import ConfigError, DataError
-
-if TYPE_CHECKING:  # stvlm.models imports this package: no runtime import back
-    from stvlm.models.config import TextConfig
+from stvlm.configs import TextConfig
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@
 
 from stvlm.models.backbones import BACKBONES, Backbone, build_backbone
 from stvlm.models.build import build_model
-from stvlm.models.config import STVLMConfig
+from stvlm.configs import STVLMConfig
 from stvlm.models.finetune import (
     FINETUNE_STRATEGIES,
     apply_finetune,

@@ -12,7 +12,7 @@ from stvlm.errors import ConfigError
 from stvlm.modalities.layout import SpatialLayout
 from stvlm.modalities.text import TokenTable, build_prompts
 from stvlm.models.backbones import BACKBONES, Backbone, build_backbone
-from stvlm.models.config import STVLMConfig
+from stvlm.configs import STVLMConfig
 from stvlm.models.finetune import apply_finetune
 from stvlm.models.stvlm import STVLM, DatasetContext
 from stvlm.models.warm_start import choose_highway_start, ridge_highway

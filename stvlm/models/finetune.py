@@ -27,7 +27,7 @@ from torch import nn
 
 from stvlm.errors import ConfigError, DataError
 from stvlm.models.backbones import Backbone
-from stvlm.models.config import FinetuneConfig
+from stvlm.configs import FinetuneConfig
 from stvlm.registry import Registry
 
 logger = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from torch import nn
 
 from stvlm.errors import ConfigError
 from stvlm.models.backbones import Backbone, Segments
-from stvlm.models.config import FusionConfig
+from stvlm.configs import FusionConfig
 
 
 def segment_mean(hidden: torch.Tensor, mask: torch.Tensor, part: slice) -> torch.Tensor | None:

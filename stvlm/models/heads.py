@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from stvlm.models.config import HeadConfig
+from stvlm.configs import HeadConfig
 
 
 class PredictionHead(nn.Module):

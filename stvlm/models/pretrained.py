@@ -31,7 +31,7 @@ from stvlm.io import atomic_folder, atomic_write_json
 from stvlm.modalities.layout import SpatialLayout
 from stvlm.modalities.text import TokenTable
 from stvlm.models.backbones import BACKBONES
-from stvlm.models.config import STVLMConfig
+from stvlm.configs import STVLMConfig
 from stvlm.models.finetune import apply_finetune
 
 if TYPE_CHECKING:

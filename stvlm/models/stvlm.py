@@ -31,7 +31,7 @@ from stvlm.modalities.layout import SpatialLayout
 from stvlm.modalities.series import InstanceStats, LatentCompressor, SeriesTokenizer
 from stvlm.modalities.text import TokenTable
 from stvlm.models.backbones import Backbone
-from stvlm.models.config import STVLMConfig
+from stvlm.configs import STVLMConfig
 from stvlm.models.fusion import Fusion, segment_mean
 from stvlm.models.heads import PredictionHead
 from stvlm.models.pretrained import from_pretrained, save_pretrained

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from stvlm.baselines import BASELINES, build_baseline
-from stvlm.config import FewShotConfig, TrainConfig
+from stvlm.configs import FewShotConfig, TrainConfig
 from stvlm.data.pipeline import prepare_forecast
 from stvlm.data.protocols import resolve_protocol
 from stvlm.data.series import DatasetInfo, SpatioTemporalData

@@ -18,7 +18,7 @@ from stvlm.baselines.gwnet import (
     transition_matrices,
 )
 from stvlm.baselines.staeformer import STAEformerBaseline, STAEformerConfig
-from stvlm.config import FewShotConfig
+from stvlm.configs import FewShotConfig
 from stvlm.data.batch import STBatch
 from stvlm.data.pipeline import prepare_forecast
 from stvlm.data.protocols import resolve_protocol

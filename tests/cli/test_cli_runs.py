@@ -10,7 +10,7 @@ import pytest
 
 from harness.cli import main
 from stvlm.baselines import BASELINES
-from stvlm.config import DataConfig, FewShotConfig, TrainConfig
+from stvlm.configs import DataConfig, FewShotConfig, TrainConfig
 from stvlm.data.datasets import dataset_names, dataset_status
 from stvlm.data.pipeline import prepare
 from stvlm.evaluation import evaluate_baseline

@@ -7,7 +7,7 @@ import typing
 import numpy as np
 import pytest
 
-from stvlm.config import FewShotConfig
+from stvlm.configs import FewShotConfig
 from stvlm.data.fewshot import FEW_SHOT_METHODS, few_shot_count, select_few_shot
 from stvlm.errors import ProtocolError
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stvlm.config import DataConfig, FewShotConfig
+from stvlm.configs import DataConfig, FewShotConfig
 from stvlm.data.budgets import NAMED_BUDGETS, budget_windows
 from stvlm.data.pipeline import prepare, prepare_forecast
 from stvlm.data.protocols import resolve_protocol

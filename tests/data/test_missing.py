@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from stvlm.baselines import BASELINES
-from stvlm.config import TrainConfig
+from stvlm.configs import TrainConfig
 from stvlm.data.missing import NonFinite, fill_forward
 from stvlm.data.scalers import StandardScaler
 from stvlm.errors import DataError

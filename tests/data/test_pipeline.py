@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from stvlm.config import DataConfig, FewShotConfig
+from stvlm.configs import DataConfig, FewShotConfig
 from stvlm.data.pipeline import ForecastData, prepare, prepare_forecast
 from stvlm.data.protocols import resolve_protocol
 from stvlm.data.series import DatasetInfo, SpatioTemporalData

@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 
 from harness.results import (
-    ResultsStore, atomic_write_parquet, curve_rows, curves_schema, metric_columns, trial_row, trials_schema,
+    RUNNING_CURVES, ResultsStore, atomic_write_parquet, curve_row, curves_schema, metric_columns, trial_row, trials_schema,
 )
-from stvlm.experiment import ExperimentConfig
+from stvlm.configs import ExperimentConfig
 
 METRICS, HORIZONS = ("mae", "rmse"), (3, 12)
 
@@ -30,7 +30,7 @@ def baseline_config() -> dict:
 
 
 REPORT = {"val_mae": 2.0, "val_mae_h3": 1.5, "test_mae": 3, "epochs_run": 4.0, "best_epoch": 3,
-          "windows_seen": 64, "device": "cpu", "final": 1, "curve_json": "[]", "num_workers": 1}
+          "windows_seen": 64, "device": "cpu", "final": 1, "num_workers": 1}
 
 
 def test_schema_columns() -> None:
@@ -91,20 +91,36 @@ def test_stvlm_and_baseline_rows() -> None:
         trial_row(study="s", trial_id="t", config=stvlm_config(), result={}, status="done")
 
 
-def test_curve_rows_are_sorted_by_epoch() -> None:
-    records = [{"epoch": e, "train_loss": 1.0 / e, "val": {"mae": float(e)}, "seconds": 0.5, "windows_seen": 8 * e}
-               for e in (2, 1)]
-    rows = curve_rows(study="s", trial_id="t", config=stvlm_config(), records=records)
-    assert [(r["epoch"], r["val_mae"], r["windows_seen"], r["arm"], r["seed"]) for r in rows] == [
-        (1, 1.0, 8, "few_shot_ratio=0.1", 2), (2, 2.0, 16, "few_shot_ratio=0.1", 2)]
+def epoch_report(epoch: int, **val: float) -> dict:
+    """A per-epoch report: best-so-far ``val_*`` and the epoch's own ``epoch_val_*`` columns."""
+    return {"epoch": epoch, "train_loss": 1.0 / epoch, "val_mae": 0.1, **{f"epoch_val_{k}": v for k, v in val.items()},
+            "epoch_seconds": 0.5, "windows_seen": 8 * epoch, "final": 0}
+
+
+def test_curve_row_reads_the_epochs_own_columns() -> None:
+    row = curve_row(study="s", trial_id="t", config=stvlm_config(), result=epoch_report(2, mae=2.0, mae_h3=1.5))
+    assert row == {"study": "s", "trial_id": "t", "arm": "few_shot_ratio=0.1", "seed": 2, "epoch": 2,
+                   "train_loss": 0.5, "val_mae": 2.0, "val_mae_h3": 1.5, "seconds": 0.5, "windows_seen": 16}
+
+
+def test_running_curves_are_kept_until_the_trial_is_written(tmp_path: Path) -> None:
+    store = ResultsStore(tmp_path, METRICS, HORIZONS)
+    rows = [curve_row(study="s", trial_id="t1", config=stvlm_config(), result=epoch_report(e, mae=float(e)))
+            for e in (2, 1)]
+    store.save_running_curve("t1", rows)
+    again = ResultsStore(tmp_path, METRICS, HORIZONS)  # a restarted driver finds the epochs
+    assert [(r["epoch"], r["val_mae"]) for r in again.running_curve("t1")] == [(2, 2.0), (1, 1.0)]
+    assert again.running_curve("t2") == []
+    again.upsert(trial_row(study="s", trial_id="t1", config=stvlm_config(), result=REPORT, status="completed"),
+                 again.running_curve("t1"))
+    assert pl.read_parquet(tmp_path / "curves.parquet")["epoch"].to_list() == [1, 2]  # sorted by epoch
+    assert not (tmp_path / RUNNING_CURVES / "t1.parquet").exists()
 
 
 def test_store_upserts_and_reloads(tmp_path: Path) -> None:
     store = ResultsStore(tmp_path, METRICS, HORIZONS)
     row = trial_row(study="s", trial_id="t1", config=stvlm_config(), result=REPORT, status="pruned")
-    curve = curve_rows(study="s", trial_id="t1", config=stvlm_config(),
-                       records=[{"epoch": 1, "train_loss": 2.0, "val": {"mae": 1.0, "mae_h3": 0.5}, "seconds": 1.0,
-                                 "windows_seen": 8}])
+    curve = [curve_row(study="s", trial_id="t1", config=stvlm_config(), result=epoch_report(1, mae=1.0, mae_h3=0.5))]
     store.upsert(row, curve)
     store.upsert(trial_row(study="s", trial_id="t2", config=baseline_config(), result=REPORT, status="completed"))
     store.upsert({**row, "status": "completed"})  # the same trial again replaces its row

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ from harness.trial import load_state, save_state
 from stvlm.data.pipeline import prepare
 from stvlm.engine import EngineState
 from stvlm.evaluation import evaluate_baseline
-from stvlm.experiment import ExperimentConfig
+from stvlm.configs import ExperimentConfig
 
 
 @pytest.fixture(scope="module")
@@ -39,27 +38,28 @@ def test_epoch_reports_then_final_report_and_resume(experiment: ExperimentConfig
     assert [(m["epoch"], m["final"], s is not None) for m, s in reports] == [
         (1, 0, True), (2, 0, True), (2, 1, False)]
     assert [m["windows_seen"] for m, _ in reports] == [16, 32, 32]  # 2 batches of 8 per epoch
-    assert [len(json.loads(m["curve_json"])) for m, _ in reports] == [1, 1, 0]
+    assert "curve_json" not in reports[0][0]  # the curve travels as columns, one epoch per report
     first = reports[0][0]
     assert (first["train_windows"], first["num_workers"], first["device"], first["epochs_run"]) == (66, 1, "cpu", 1)
     assert first["resumed_from_epoch"] is None and first["trainable_parameters"] < first["total_parameters"]
-    # val_* is the best epoch so far (lowest validation MAE), the curve has each epoch's own
-    curve = [r for m, _ in reports for r in json.loads(m["curve_json"])]
-    assert [r["epoch"] for r in curve] == [1, 2]
-    assert [m["val_mae"] for m, _ in reports[:2]] == [
-        min(r["val"]["mae"] for r in curve[: i + 1]) for i in range(2)]
+    # val_* is the best epoch so far (lowest validation MAE), epoch_val_* each epoch's own
+    own = [m["epoch_val_mae"] for m, _ in reports[:2]]
+    assert [m["val_mae"] for m, _ in reports[:2]] == [min(own[: i + 1]) for i in range(2)]
+    assert {k.removeprefix("epoch_") for k in reports[0][0] if k.startswith("epoch_val_")} == {
+        k for k in reports[0][0] if k.startswith("val_")}
+    assert all(m["epoch_seconds"] > 0 for m, _ in reports[:2]) and "epoch_val_mae" not in reports[-1][0]
     assert final is reports[-1][0] and final["epochs_run"] == 2 and final["best_epoch"] in (1, 2)
     metrics = ("mae", "rmse", "mape", "wape", "mae_all", "rmse_all", "wape_all", "bias")
     assert {k for k in final if k.startswith("test_")} == {f"test_{k}" for k in (
         *metrics, *(f"{m}_h{h}" for h in (3, 6, 12) for m in metrics))}
 
-    # A crashed attempt resumes from the checkpoint of epoch 1 and re-sends the earlier epochs once.
+    # A crashed attempt resumes from the checkpoint of epoch 1 and reports the epochs after it.
     resume = load_state(tmp_path)
     assert resume.epoch == 1
     again: list[dict] = []
     resumed = train_stvlm(experiment, lambda m, s: again.append(m), resume=resume)
     assert [m["epoch"] for m in again] == [2, 2]
-    assert [r["epoch"] for r in json.loads(again[0]["curve_json"])] == [1, 2]
+    assert again[0]["epoch_val_mae"] == pytest.approx(own[1])  # epoch 2 again, from the checkpoint
     assert resumed["resumed_from_epoch"] == 1 and resumed["epochs_run"] == 2 and resumed["windows_seen"] == 32
 
 
@@ -68,7 +68,8 @@ def test_baseline_trial_matches_a_direct_evaluation(experiment: ExperimentConfig
     direct = evaluate_baseline(prepare(experiment.data), "last-value", None, experiment.train)
     assert {k: report[k] for k in prefixed("test", direct.test)} == prefixed("test", direct.test)
     assert {k: report[k] for k in prefixed("val", direct.val)} == prefixed("val", direct.val)
-    assert (report["final"], report["train_windows"], report["device"], report["curve_json"]) == (1, 66, "cpu", "[]")
+    assert (report["final"], report["train_windows"], report["device"]) == (1, 66, "cpu")
+    assert not any(k.startswith("epoch_") for k in report)  # a baseline has no curve
 
 
 def test_shard_indices() -> None:

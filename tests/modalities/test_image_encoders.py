@@ -15,7 +15,7 @@ from stvlm.modalities.image.grid_heatmap import GridHeatmap
 from stvlm.modalities.image.node_time import NodeTime
 from stvlm.modalities.image.spectral_grid import SpectralGrid
 from stvlm.modalities.layout import SpatialLayout
-from stvlm.models.config import ImageConfig
+from stvlm.configs import ImageConfig
 
 MEAN = (0.5, 0.4, 0.3)
 STD = (0.2, 0.25, 0.5)

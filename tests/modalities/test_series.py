@@ -9,7 +9,7 @@ import torch
 
 from stvlm.errors import ConfigError
 from stvlm.modalities.series import InstanceStats, LatentCompressor, SeriesTokenizer
-from stvlm.models.config import SeriesConfig
+from stvlm.configs import SeriesConfig
 
 B, T, N, C, SPD = 2, 4, 5, 2, 24
 

@@ -13,7 +13,7 @@ from transformers import PreTrainedTokenizerFast
 from stvlm.data.series import DatasetInfo, SpatioTemporalData
 from stvlm.errors import ConfigError, DataError
 from stvlm.modalities.text import TokenTable, build_prompts, first_sentence
-from stvlm.models.config import TextConfig
+from stvlm.configs import TextConfig
 
 # Node means per step (0 = missing): 15, 12, 18, (none), 20, 20, 20, 30.
 SPEEDS = [[10, 20], [12, 0], [14, 22], [0, 0], [16, 24], [20, 20], [21, 19], [30, 30]]
@@ -184,7 +184,7 @@ def test_compact_prompts_keep_time_and_statistics_within_vilts_40_tokens(dataset
     """Which sentences survive the cut: with the offline tokenizer of the random presets (numbers
     digit by digit), every window's time and statistics (and sz-taxi's weather) fit in ViLT's 40
     tokens; only the constant dataset name may be cut."""
-    from stvlm.config import DataConfig
+    from stvlm.configs import DataConfig
     from stvlm.data.pipeline import prepare
     from stvlm.models.backbones.tokenizer import word_tokenizer
 

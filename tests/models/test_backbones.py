@@ -12,7 +12,7 @@ from transformers import AutoTokenizer
 from stvlm.errors import ConfigError, UnknownNameError
 from stvlm.models.backbones import BACKBONES, Backbone, Segments, build_backbone, word_tokenizer
 from stvlm.models.backbones.tokenizer import CLS_ID, IMAGE_ID, PAD_ID, SEP_ID, UNK_ID, VOCAB_SIZE
-from stvlm.models.config import BackboneConfig
+from stvlm.configs import BackboneConfig
 
 NAMES = ("vilt", "clip", "siglip", "smolvlm", "qwen2-vl", "qwen2.5-vl", "gpt2")
 # family -> (image side, patch grid, image tokens, text tokens for L_t = 6, LoRA targets)

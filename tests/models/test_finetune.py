@@ -13,7 +13,7 @@ from stvlm.data.series import DatasetInfo, SpatioTemporalData
 from stvlm.errors import ConfigError, DataError, UnknownNameError
 from stvlm.models import build_model
 from stvlm.models.backbones import BACKBONES, build_backbone
-from stvlm.models.config import BackboneConfig, FinetuneConfig, STVLMConfig
+from stvlm.configs import BackboneConfig, FinetuneConfig, STVLMConfig
 from stvlm.models.finetune import (
     FINETUNE_STRATEGIES,
     apply_finetune,

@@ -9,7 +9,7 @@ import torch
 
 from stvlm.errors import ConfigError
 from stvlm.models.backbones import BACKBONES, Backbone, Segments, build_backbone
-from stvlm.models.config import BackboneConfig, FusionConfig
+from stvlm.configs import BackboneConfig, FusionConfig
 from stvlm.models.fusion import Fusion, GatedCrossAttention, SpatialBias, segment_mean
 
 B, M, D = 2, 4, 32

@@ -11,7 +11,7 @@ import torch
 from stvlm.errors import DataError
 from stvlm.models import build_model
 from stvlm.models.backbones import BACKBONES
-from stvlm.models.config import BackboneConfig, STVLMConfig
+from stvlm.configs import BackboneConfig, STVLMConfig
 from stvlm.models.pretrained import FORMAT_VERSION
 from stvlm.models.stvlm import STVLM
 from tests.models.toy import N, toy_forecast

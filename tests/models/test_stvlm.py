@@ -12,7 +12,7 @@ from stvlm.data.series import DatasetInfo, SpatioTemporalData
 from stvlm.errors import ConfigError, UnknownNameError
 from stvlm.models import STAGES, build_model
 from stvlm.models.backbones import BACKBONES
-from stvlm.models.config import BackboneConfig, STVLMConfig
+from stvlm.configs import BackboneConfig, STVLMConfig
 from tests.models.toy import N, T_IN, T_OUT, toy_forecast
 
 

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -27,9 +25,7 @@ from torch import nn
 from stvlm.errors import ConfigError
 from stvlm.modalities.layout import SpatialLayout
 from stvlm.registry import Registry
-
-if TYPE_CHECKING:  # stvlm.models imports this package: no runtime import back
-    from stvlm.models.config import ImageConfig
+from stvlm.configs import ImageConfig
 
 IMAGE_ENCODERS: Registry[type[ImageEncoder]] = Registry("image encoding")
 

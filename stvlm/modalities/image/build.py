@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
-
 from stvlm.errors import ConfigError
 from stvlm.modalities.image.base import IMAGE_ENCODERS, ImageEncoder, ImageSpec
 from stvlm.modalities.layout import SpatialLayout
 from stvlm.names import AUTO_ENCODING
 from stvlm.registry import unknown_name
-
-if TYPE_CHECKING:  # stvlm.models imports this package: no runtime import back
-    from stvlm.models.config import ImageConfig
+from stvlm.configs import ImageConfig
 
 
 def _positive_int(name: str, value: object) -> int:

@@ -22,7 +22,7 @@ from stvlm.models.backbones import vilt, clip, siglip, smolvlm, qwen_vl, gpt2  #
 from stvlm.models.backbones.base import Backbone, BlockContext, Segments
 from stvlm.models.backbones.registry import BACKBONES
 from stvlm.models.backbones.tokenizer import word_tokenizer
-from stvlm.models.config import BackboneConfig
+from stvlm.configs import BackboneConfig
 
 def build_backbone(cfg: BackboneConfig) -> Backbone:
     """The backbone named ``cfg.name``; unknown names raise ``UnknownNameError`` listing the known."""

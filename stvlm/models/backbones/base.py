@@ -26,7 +26,7 @@ from stvlm.errors import ConfigError
 from stvlm.models.backbones.loading import HALF, image_stats, load_pretrained
 from stvlm.models.backbones.sequence import BlockContext, Segments
 from stvlm.models.backbones.tokenizer import word_tokenizer
-from stvlm.models.config import BackboneConfig
+from stvlm.configs import BackboneConfig
 
 __all__ = ["Backbone", "BlockContext", "Segments"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from stvlm.config import Config, config_class, field
+from stvlm.configs.base import Config, config_class, field
 
 FusionDepth = int | Literal["late", "all"]
 Finetune = Literal["frozen", "layernorm", "pfa", "lora", "full"]

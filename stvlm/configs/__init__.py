@@ -1,0 +1,30 @@
+"""Every config of the library, in the bottom layer: nothing here imports upward.
+
+``base`` is the config engine (typed, frozen, strict ``from_dict``, ``canonical_hash``); the
+other modules hold the configs of the data side (``data``), training (``train``), the model and
+its modalities (``model``) and one whole run (``experiment``). Modalities, models, baselines,
+the engine and the harness all read their settings from here.
+"""
+
+from stvlm.configs.base import C, Config, canonical_hash, config_class, field
+from stvlm.configs.data import DataConfig, FewShotConfig
+from stvlm.configs.experiment import ExperimentConfig
+from stvlm.configs.model import (
+    BackboneConfig,
+    Finetune,
+    FinetuneConfig,
+    FusionConfig,
+    FusionDepth,
+    HeadConfig,
+    ImageConfig,
+    SeriesConfig,
+    STVLMConfig,
+    TextConfig,
+)
+from stvlm.configs.train import TrainConfig
+
+__all__ = [
+    "C", "BackboneConfig", "Config", "DataConfig", "ExperimentConfig", "FewShotConfig", "Finetune",
+    "FinetuneConfig", "FusionConfig", "FusionDepth", "HeadConfig", "ImageConfig", "STVLMConfig",
+    "SeriesConfig", "TextConfig", "TrainConfig", "canonical_hash", "config_class", "field",
+]

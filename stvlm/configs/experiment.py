@@ -1,0 +1,36 @@
+"""The config of one training run: data, model and training settings together."""
+
+from __future__ import annotations
+
+from stvlm.configs.base import Config, config_class
+from stvlm.configs.base import field as cfield
+from stvlm.configs.data import DataConfig
+from stvlm.configs.model import STVLMConfig
+from stvlm.configs.train import TrainConfig
+
+
+@config_class
+class ExperimentConfig(Config):
+    """Everything that defines one training run of ST-VLM."""
+
+    name: str = cfield("experiment", help="a label for outputs")
+    data: DataConfig = cfield(default_factory=DataConfig)
+    model: STVLMConfig = cfield(default_factory=STVLMConfig)
+    train: TrainConfig = cfield(default_factory=TrainConfig)
+
+    @classmethod
+    def default(cls, dataset: str = "nycbike-drop") -> ExperimentConfig:
+        """What ``stvlm train`` runs without a config file: the tiny random ViLT with the model
+        defaults and the training budget of ``benchmarks/fewshot_accuracy.py`` (at most 40
+        epochs, batch 16, patience 10, warm-up + cosine), on the full training part."""
+        return cls(name="train", data=DataConfig(dataset=dataset), model=STVLMConfig.tiny())
+
+    @classmethod
+    def tiny(cls, dataset: str = "nycbike-drop") -> ExperimentConfig:
+        """A smoke-size run: tiny random ViLT, 2 epochs of at most 4 batches."""
+        return cls(
+            name="tiny",
+            data=DataConfig(dataset=dataset),
+            model=STVLMConfig.tiny(),
+            train=TrainConfig(epochs=2, batch_size=8, max_batches_per_epoch=4, patience=2),
+        )

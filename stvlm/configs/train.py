@@ -1,0 +1,43 @@
+"""The optimisation settings of a run, shared by the engine and the neural baselines."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from stvlm.configs.base import Config, config_class, field
+
+
+@config_class
+class TrainConfig(Config):
+    """Optimisation settings of one run (used by the engine and the neural baselines)."""
+
+    epochs: int = field(40, ge=1, help="maximum number of epochs")
+    batch_size: int = field(16, ge=1)
+    eval_batch_size: int = field(64, ge=1, help="windows per batch when predicting val/test")
+    lr: float = field(1e-3, gt=0.0)
+    weight_decay: float = field(1e-4, ge=0.0)
+    patience: int = field(10, ge=1, help="epochs without validation improvement before stopping")
+    grad_clip: float = field(5.0, ge=0.0, help="max gradient norm; 0 disables clipping")
+    seed: int = field(0, ge=0)
+    device: Literal["auto", "cpu", "cuda"] = field("auto", help="'auto': CUDA when available")
+    amp: bool = field(True, help="bf16 autocast on CUDA (ignored on CPU)")
+    max_batches_per_epoch: int | None = field(
+        None, ge=1, help="cap on training batches per epoch (smoke runs)"
+    )
+    num_threads: int | None = field(None, ge=1, help="torch CPU threads; default: torch's")
+    schedule: Literal["constant", "cosine"] = field(
+        "cosine", help="learning-rate schedule over the planned optimizer steps (after warm-up)"
+    )
+    warmup: float = field(
+        0.05, ge=0.0, lt=1.0, help="share of the planned optimizer steps with a linear warm-up"
+    )
+    min_lr_ratio: float = field(0.05, ge=0.0, le=1.0, help="cosine floor as a share of lr")
+    loss: Literal["mae", "mse", "huber"] = field(
+        "mae", help="training loss in original units: mae (median), mse (mean), huber"
+    )
+    huber_delta: float = field(1.0, gt=0.0, help="Huber threshold in original units")
+    loss_mask: Literal["observed", "protocol"] = field(
+        "observed",
+        help="'observed': the loss skips only the dataset's missing values (a zero count is an "
+        "observation); 'protocol': the protocol's metric mask (true > 0 under 'standard')",
+    )
