@@ -18,6 +18,7 @@ from typing import Any
 import polars as pl
 
 from harness.axes import model_axes
+from harness.trial_config import TrialConfig
 from stvlm.configs import canonical_hash
 from stvlm.io import atomic_target
 
@@ -99,22 +100,19 @@ def conform(row: Mapping[str, Any], schema: Mapping[str, pl.DataType]) -> dict[s
 
 
 def config_columns(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The columns that describe a trial's configuration (from its Tune config)."""
-    from stvlm.configs import ExperimentConfig
-
-    exp = ExperimentConfig.from_dict(config["experiment"])
+    """The columns that describe a trial's configuration (from its Tune config, parsed once)."""
+    trial = TrialConfig.from_tune(config)
+    exp = trial.experiment
     few = exp.data.few_shot
     cols: dict[str, Any] = {
-        "arm": config["arm"], "kind": config["kind"], "model": config["model"], "seed": config["seed"],
+        "arm": trial.arm, "kind": trial.kind, "model": trial.model, "seed": trial.seed,
         "dataset": exp.data.dataset, "protocol": exp.data.protocol, "few_shot_ratio": few.ratio,
         "few_shot_method": few.method, "few_shot_label": few.label,
-        "params_json": json.dumps(
-            {k: v for k, v in config.get("params", {}).items() if v is not None}, sort_keys=True
-        ),
+        "params_json": json.dumps({k: v for k, v in trial.params.items() if v is not None}, sort_keys=True),
     }
-    if config["kind"] == "baseline":
+    if trial.kind == "baseline":
         cfg = {"data": exp.data.to_dict(), "train": exp.train.to_dict(),
-               "baseline": {"name": config["model"], "options": config.get("options", {})}}
+               "baseline": {"name": trial.model, "options": dict(trial.options)}}
         identity = {**cfg, "data": exp.data.identity_dict(), "train": exp.train.identity_dict()}
         return {**cols, "config_json": json.dumps(cfg, sort_keys=True),
                 "config_hash": canonical_hash(identity)}

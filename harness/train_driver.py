@@ -30,9 +30,9 @@ from ray.tune.integration.ray_train import TuneReportCallback
 
 from harness.trial_metrics import train_stvlm
 from harness.sharding import ShardedForecast
+from harness.trial_config import TrialConfig
 from harness.trial_runtime import TrialRuntime, load_state, node_id, quiet_trial_logs, save_state
 from stvlm.engine import EngineState
-from stvlm.configs import ExperimentConfig
 from stvlm.experiment import prepare_run
 
 log = logging.getLogger(__name__)
@@ -46,15 +46,16 @@ def train_run_storage(runtime: TrialRuntime) -> str:
     return f"{runtime.storage.rstrip('/')}/{runtime.study}-train"
 
 
-def train_driver(config: dict[str, Any], runtime: TrialRuntime) -> None:
-    """The Tune trial: run one ``TorchTrainer`` and wait for it."""
+def train_driver(trial: TrialConfig, runtime: TrialRuntime) -> None:
+    """The Tune trial: run one ``TorchTrainer`` and wait for it (the workers receive the parsed
+    experiment, pickled, and parse nothing)."""
     trial_id = ray.tune.get_context().get_trial_id()
     per_worker = {"CPU": runtime.cpus}
     if runtime.gpus > 0:
         per_worker["GPU"] = runtime.gpus
     trainer = ray.train.torch.TorchTrainer(
         train_worker,
-        train_loop_config={"config": config, "runtime": asdict(runtime)},
+        train_loop_config={"experiment": trial.experiment, "runtime": asdict(runtime)},
         scaling_config=ray.train.ScalingConfig(
             num_workers=runtime.num_workers,
             use_gpu=runtime.gpus > 0,
@@ -100,7 +101,7 @@ def train_worker(loop_config: dict[str, Any]) -> None:
     torch.set_num_threads(runtime.threads)
     context = ray.train.get_context()
     rank, world = context.get_world_rank(), context.get_world_size()
-    experiment = ExperimentConfig.from_dict(loop_config["config"]["experiment"])
+    experiment = loop_config["experiment"]
     # On GPU, Ray sets CUDA_VISIBLE_DEVICES per worker: the engine's "auto" device (cuda) is
     # the worker's own GPU, the one prepare_model moves the model to.
     forecast, model = prepare_run(experiment)

@@ -7,7 +7,8 @@
     {"kind": "stvlm" | "baseline", "arm": ..., "seed": ..., "group": ..., "params": {...},
      "experiment": ExperimentConfig.to_dict(), "model": ..., "options": {...}}
 
-An ST-VLM trial reports every epoch through ``ray.tune.report`` with the engine state as a
+The dict is parsed once, into a :class:`~harness.trial_config.TrialConfig`, when the trial
+starts. An ST-VLM trial reports every epoch through ``ray.tune.report`` with the engine state as a
 ``ray.tune.Checkpoint``; a retried trial (``FailureConfig(max_failures)``) or a resumed study
 finds it with ``ray.tune.get_checkpoint()`` and continues from the next epoch. With
 ``num_workers > 1`` the trial is a Train driver instead (:mod:`harness.train_driver`).
@@ -26,10 +27,10 @@ import ray
 import ray.tune
 import torch
 
+from harness.trial_config import TrialConfig
 from harness.trial_metrics import evaluate_baseline_trial, train_stvlm
 from harness.trial_runtime import TrialRuntime, load_state, node_id, quiet_trial_logs, save_state
 from stvlm.engine import EngineState
-from stvlm.configs import ExperimentConfig
 from stvlm.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -59,35 +60,34 @@ def resume_state() -> EngineState | None:
     return state
 
 
-def stvlm_trial(config: dict[str, Any], runtime: TrialRuntime) -> None:
+def stvlm_trial(trial: TrialConfig, runtime: TrialRuntime) -> None:
     """One ST-VLM training run in this process."""
     torch.set_num_threads(runtime.threads)
-    experiment = ExperimentConfig.from_dict(config["experiment"])
-    train_stvlm(experiment, tune_report, resume=resume_state())
+    train_stvlm(trial.experiment, tune_report, resume=resume_state())
 
 
-def baseline_trial(config: dict[str, Any], runtime: TrialRuntime) -> None:
+def baseline_trial(trial: TrialConfig, runtime: TrialRuntime) -> None:
     """One baseline fitted and scored on the experiment's splits."""
     torch.set_num_threads(runtime.baseline_threads)
-    experiment = ExperimentConfig.from_dict(config["experiment"])
-    tune_report(evaluate_baseline_trial(experiment, config["model"], config.get("options")), None)
+    tune_report(evaluate_baseline_trial(trial.experiment, trial.model, trial.options), None)
 
 
-def _stvlm_or_train(config: dict[str, Any], runtime: TrialRuntime) -> None:
+def _stvlm_or_train(trial: TrialConfig, runtime: TrialRuntime) -> None:
     if runtime.num_workers > 1:
         from harness.train_driver import train_driver  # Ray Train: imported only when used
 
-        train_driver(config, runtime)
+        train_driver(trial, runtime)
     else:
-        stvlm_trial(config, runtime)
+        stvlm_trial(trial, runtime)
 
 
-TRIAL_KINDS: Registry[Callable[[dict[str, Any], TrialRuntime], None]] = Registry("trial kind")
+TRIAL_KINDS: Registry[Callable[[TrialConfig, TrialRuntime], None]] = Registry("trial kind")
 TRIAL_KINDS.add("stvlm", _stvlm_or_train)
 TRIAL_KINDS.add("baseline", baseline_trial)
 
 
 def run_trial(config: dict[str, Any], runtime: TrialRuntime) -> None:
-    """The study's function trainable: dispatch on ``config["kind"]``."""
+    """The study's function trainable: parse the trial once, dispatch on its kind."""
     quiet_trial_logs()
-    TRIAL_KINDS.get(config["kind"])(config, runtime)
+    trial = TrialConfig.from_tune(config)
+    TRIAL_KINDS.get(trial.kind)(trial, runtime)

@@ -1,0 +1,35 @@
+"""A trial's Tune dict becomes one typed TrialConfig, parsed strictly, once."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from harness.trial_config import TrialConfig
+from stvlm.configs import ExperimentConfig
+from stvlm.errors import ConfigError
+
+
+def tune_dict(**extra) -> dict:
+    exp = ExperimentConfig.tiny("los-loop").with_overrides(["train.seed=3"])
+    return {"kind": "stvlm", "arm": "lora_rank=8", "seed": 3, "group": "g1", "model": "stvlm",
+            "params": {"train.lr": 0.01, "train.weight_decay": None}, "experiment": exp.to_dict(), **extra}
+
+
+def test_from_tune_parses_the_experiment_once_into_typed_fields() -> None:
+    trial = TrialConfig.from_tune(tune_dict())
+    assert (trial.kind, trial.arm, trial.seed, trial.group, trial.model) == ("stvlm", "lora_rank=8", 3, "g1", "stvlm")
+    assert trial.experiment == ExperimentConfig.tiny("los-loop").with_overrides(["train.seed=3"])
+    assert trial.params == {"train.lr": 0.01, "train.weight_decay": None} and trial.options == {}
+    # what a Train worker receives: the parsed object, pickled
+    assert pickle.loads(pickle.dumps(trial.experiment)) == trial.experiment
+
+
+def test_baseline_options_and_a_bad_experiment() -> None:
+    base = TrialConfig.from_tune(tune_dict(kind="baseline", model="ridge", options={"alpha": 2.0}))
+    assert (base.kind, base.model, base.options) == ("baseline", "ridge", {"alpha": 2.0})
+    bad = tune_dict()
+    bad["experiment"]["train"]["epochs"] = 0
+    with pytest.raises(ConfigError, match="train.epochs"):
+        TrialConfig.from_tune(bad)
