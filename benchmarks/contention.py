@@ -9,7 +9,7 @@ STID fit and its test scoring, in a fresh process like a user's), timed
 
 with libgomp's default spin (``GOMP_SPINCOUNT=300000``: idle threads of torch's OpenMP pool
 spin that long before sleeping), with nothing set (what ``stvlm`` now chooses itself:
-``harness/threads.py``, a spin of 10,000) and with ``OMP_WAIT_POLICY=PASSIVE`` (no spin). torch
+``harness/cli/threads.py``, a spin of 10,000) and with ``OMP_WAIT_POLICY=PASSIVE`` (no spin). torch
 uses every core in all three.
 The ratios to *alone* are the figures of issue 13 item 5 (targets: x4 within 5x, hog within 2.5x).
 Run it on an otherwise idle machine:
@@ -36,7 +36,7 @@ STVLM = Path(sys.executable).parent / "stvlm"
 POLICIES = {
     # libgomp's own default when nothing is set: spin 300,000 iterations, then sleep
     "openmp-default": {"GOMP_SPINCOUNT": "300000"},
-    # what the stvlm verbs and study scripts now set (harness/threads.py): nothing here
+    # what the stvlm verbs and study scripts now set (harness/cli/threads.py): nothing here
     "stvlm": {},
     "passive": {"OMP_WAIT_POLICY": "PASSIVE"},  # no spinning at all
 }

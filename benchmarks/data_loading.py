@@ -19,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from harness.provenance import provenance  # noqa: E402
+from harness.results.provenance import provenance  # noqa: E402
 from stvlm.configs import FewShotConfig  # noqa: E402
 from stvlm.data.datasets import dataset_names, dataset_status, load_dataset  # noqa: E402
 from stvlm.data.pipeline import prepare_forecast  # noqa: E402

@@ -47,17 +47,17 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from harness.provenance import provenance  # noqa: E402
+from harness.results.provenance import provenance  # noqa: E402
 from stvlm.baselines import BASELINES, build_baseline  # noqa: E402
 from stvlm.baselines.base import NeuralBaseline  # noqa: E402
 from stvlm.bootstrap import paired_block_bootstrap_sums, window_abs_errors, window_blocks  # noqa: E402
-from stvlm.configs import DataConfig, FewShotConfig, STVLMConfig, TrainConfig  # noqa: E402
+from stvlm.configs import DataConfig, ExperimentConfig, FewShotConfig, STVLMConfig, TrainConfig  # noqa: E402
+from stvlm.data.forecast import Forecast  # noqa: E402
 from stvlm.data.pipeline import prepare  # noqa: E402
 from stvlm.engine import Engine  # noqa: E402
+from stvlm.experiment import prepare_run  # noqa: E402
 from stvlm.io import atomic_write_json  # noqa: E402
 from stvlm.metrics import evaluate_forecast, mask_for, observed_mask  # noqa: E402
-from stvlm.models import build_model  # noqa: E402
-from stvlm.seed import seed_everything  # noqa: E402
 
 log = logging.getLogger("fewshot_accuracy")
 
@@ -93,8 +93,13 @@ UNTRAINED = ("st-vlm untrained",)
 
 def variant_config(name: str) -> STVLMConfig:
     """The ST-VLM config of a variant in :data:`VARIANTS`."""
+    return STVLM_MODEL.with_values(VARIANTS[name])
 
-    return STVLM_MODEL.with_overrides([f"{k}={json.dumps(v)}" for k, v in VARIANTS[name].items()])
+
+def experiment(data: DataConfig, model: str, train: TrainConfig) -> ExperimentConfig:
+    """The run of ``model`` (an ST-VLM variant or a baseline) as the harness's trials run it."""
+    variant = model if model in VARIANTS else "st-vlm"
+    return ExperimentConfig(name=f"fewshot-accuracy {model}", data=data, model=variant_config(variant), train=train)
 
 
 def neural(name: str) -> bool:
@@ -102,12 +107,14 @@ def neural(name: str) -> bool:
     return isinstance(build_baseline(name), NeuralBaseline)
 
 
-def run_model(forecast: Any, model: str, train: TrainConfig) -> dict[str, Any]:
-    """Fit one model; its val metrics, test prediction and budget."""
+def run_model(forecast: Forecast, model: str, cfg: ExperimentConfig) -> dict[str, Any]:
+    """Fit one model on the shared ``forecast`` of ``cfg.data``; its val metrics, test
+    prediction and budget. ST-VLM is prepared by :func:`stvlm.experiment.prepare_run` (seeded,
+    names checked), as every study trial is."""
     t0 = time.perf_counter()
+    train = cfg.train
     if model in VARIANTS:
-        seed_everything(train.seed)
-        module = build_model(variant_config(model), forecast)
+        _, module = prepare_run(cfg, forecast)
         engine = Engine(module, forecast, train)
         fit = engine.fit() if model not in UNTRAINED else None
         val, pred = engine.evaluate("val"), engine.predict("test")
@@ -131,8 +138,8 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
     With ``args.ablation`` the models are the ST-VLM variants and each interval is
     ``MAE(st-vlm) - MAE(variant)`` (negative: the full model is better).
     """
-    forecast = prepare(DataConfig(dataset=dataset, data_root=args.data_root,
-                                  few_shot=FewShotConfig(**SETTINGS[setting])))
+    data = DataConfig(dataset=dataset, data_root=args.data_root, few_shot=FewShotConfig(**SETTINGS[setting]))
+    forecast = prepare(data)
     true = forecast.targets("test")
     masks = {"mae": mask_for(true, forecast.protocol.mask).numpy(),
              "mae_all": observed_mask(true, forecast.protocol.missing_value).numpy()}
@@ -150,7 +157,7 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
         per_seed = []
         for seed in seeds:
             train = TrainConfig(epochs=args.epochs, seed=seed, num_threads=1, **TRAIN)
-            run = run_model(forecast, model, train)
+            run = run_model(forecast, model, experiment(data, model, train))
             pred = run.pop("pred")
             per_seed.append({name: window_abs_errors(pred, true, m)[0] for name, m in masks.items()})
             runs.append({"dataset": dataset, "setting": setting, "model": model, "seed": seed, **run})
@@ -384,11 +391,13 @@ def main() -> int:
     for noisy in ("stvlm", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     torch.set_num_threads(1)
+    unknown = sorted(set(args.skip + args.one_seed) - set(BASELINES.names()))
+    if unknown:
+        parser.error(f"unknown baseline {unknown[0]!r} in --skip/--one-seed; known: {', '.join(BASELINES.names())}")
     out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / ("modality_ablation.json" if args.ablation else "fewshot_accuracy.json")
     page = out_dir / ("ABLATION.md" if args.ablation else "README.md")
-
-
     command = " ".join(["python benchmarks/fewshot_accuracy.py", *map(shlex.quote, sys.argv[1:])])
     started = provenance()  # the code this process runs: taken before any result is written
     for dataset in args.datasets:

@@ -114,8 +114,8 @@ def base_throughput(args: argparse.Namespace) -> dict[str, Any]:
 def _study(args: argparse.Namespace, name: str, resources: dict[str, Any], **extra: Any) -> dict[str, Any]:
     import polars as pl
 
-    from harness.runner import StudyOptions, run_study
-    from harness.spec import StudySpec
+    from harness.runtime.runner import StudyOptions, run_study
+    from harness.study.spec import StudySpec
 
     spec = StudySpec.from_dict({
         "name": name, "dataset": args.dataset, "preset": "tiny", "seeds": [0], "num_samples": 1,
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", choices=list(CHECKS), default=None)
     parser.add_argument("--json", default=str(REPO / "results" / "benchmarks" / "gpu_check.json"))
     args = parser.parse_args(argv)
-    from harness.paths import check_output_file
+    from harness.study.paths import check_output_file
     from stvlm.errors import STVLMError
 
     try:
@@ -186,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     except STVLMError as err:
         parser.exit(2, f"gpu_check.py: error: {err}\n")
 
-    from harness.provenance import provenance
+    from harness.results.provenance import provenance
     from stvlm.io import atomic_write_json
 
     results = run_checks(args)

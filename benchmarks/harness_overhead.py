@@ -2,7 +2,7 @@
 
 For N short ST-VLM trials (tiny ViLT on NYCBike drop-off, real data) it measures
 
-* **plain**: the trials run one after the other in this process (``harness.trial_metrics.train_stvlm``,
+* **plain**: the trials run one after the other in this process (``harness.runtime.trial_metrics.train_stvlm``,
   no Ray): the in-trial time every other row is compared with;
 * **tune**: the same trials as a Tune study (one trial at a time, per-epoch checkpoints), and
   **tune x2**: two trials at a time;
@@ -39,9 +39,9 @@ sys.path.insert(0, str(ROOT))
 
 import polars as pl  # noqa: E402
 
-from harness.progress import quiet_ray  # noqa: E402
-from harness.runner import StudyOptions, run_study  # noqa: E402
-from harness.spec import StudySpec  # noqa: E402
+from harness.runtime.progress import quiet_ray  # noqa: E402
+from harness.runtime.runner import StudyOptions, run_study  # noqa: E402
+from harness.study.spec import StudySpec  # noqa: E402
 
 
 def spec(name: str, args: argparse.Namespace, **overrides: object) -> StudySpec:
@@ -62,10 +62,10 @@ def plain(args: argparse.Namespace, data_root: str) -> dict:
     """The same N trials in this process, no Ray."""
     import torch
 
-    from harness.arms import build_arms
-    from harness.plan import StudyPlan
-    from harness.trial_metrics import train_stvlm
-    from harness.search import StudySearcher
+    from harness.study.arms import build_arms
+    from harness.study.plan import StudyPlan
+    from harness.runtime.trial_metrics import train_stvlm
+    from harness.runtime.search import StudySearcher
     from stvlm.configs import ExperimentConfig
 
     torch.set_num_threads(1)
@@ -109,7 +109,7 @@ def main() -> None:
     quiet_ray()
     import ray
 
-    from harness.cluster import loopback_only
+    from harness.runtime.cluster import loopback_only
 
     runs: dict[str, dict] = {"plain": plain(args, data_root)}
     t0 = time.perf_counter()

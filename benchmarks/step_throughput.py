@@ -144,7 +144,7 @@ def main() -> int:
 
     import torch
 
-    from harness.provenance import provenance
+    from harness.results.provenance import provenance
     from stvlm.io import atomic_write_json
 
     names = args.only.split(",") if args.only else list(CONFIGS)

@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `ray job submit --working-dir .` runs this file as a script
 
-from harness.entry import build_parser, run_from_args, summary  # noqa: E402
+from harness.cli.entry import build_parser, run_from_args, summary  # noqa: E402
 from stvlm.errors import STVLMError  # noqa: E402
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script (ray job submit uploads the checkout uninstalled)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.commands.report import add_report_arguments, run_report  # noqa: E402
+from harness.cli.commands.report import add_report_arguments, run_report  # noqa: E402
 from stvlm.errors import STVLMError  # noqa: E402
 
 

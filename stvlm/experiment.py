@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from stvlm.configs import ExperimentConfig
+from stvlm.data.forecast import Forecast
 from stvlm.engine import Callback, Engine, EngineState, TrainResult
 from stvlm.io import atomic_write_json
 
@@ -61,13 +62,19 @@ class ExperimentResult:
         }
 
 
-def prepare_run(cfg: ExperimentConfig) -> tuple[Any, Any]:
-    """Load the data and build the model (validating names before any training)."""
+def prepare_run(cfg: ExperimentConfig, forecast: Forecast | None = None) -> tuple[Forecast, Any]:
+    """Load the data and build the model (validating names before any training).
+
+    Args:
+        cfg: the experiment.
+        forecast: the prepared data of ``cfg.data``, to share between runs on the same data
+            (benchmarks fit many models on one split); None: prepared here.
+    """
     from stvlm.data.pipeline import prepare
     from stvlm.models import build_model
     from stvlm.seed import seed_everything
 
-    forecast = prepare(cfg.data)
+    forecast = forecast if forecast is not None else prepare(cfg.data)
     # Seed before building: frozen from_config backbones are random, and a checkpoint holds
     # only trainable weights, so the same seed must rebuild the same frozen weights.
     seed_everything(cfg.train.seed)

@@ -118,3 +118,18 @@ def test_no_library_file_over_400_lines() -> None:
     long = {str(f.relative_to(REPO)): n for package in ("stvlm", "harness")
             for f in (REPO / package).rglob("*.py") if (n := len(f.read_text().splitlines())) > 400}
     assert long == {}
+
+
+def test_ray_is_imported_only_inside_the_runtime_group() -> None:
+    outside = {name: sorted(m for m in deps if m.split(".")[0] == "ray")
+               for name, deps in graph().items()
+               if name.startswith("harness") and not name.startswith("harness.runtime")}
+    assert {k: v for k, v in outside.items() if v} == {}
+
+
+def test_harness_is_grouped_by_concern() -> None:
+    """No module sits loose in harness/: each belongs to one concern's package."""
+    loose = sorted(p.name for p in (REPO / "harness").glob("*.py") if p.name != "__init__.py")
+    assert loose == []
+    assert sorted(p.name for p in (REPO / "harness").iterdir() if p.is_dir() and not p.name.startswith("__")) == [
+        "cli", "report", "results", "runtime", "study"]

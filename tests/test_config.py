@@ -112,8 +112,20 @@ def test_overrides() -> None:
         Outer().with_overrides(["inner.width"])
     with pytest.raises(ConfigError, match="unknown key inner.nope in Inner"):
         Outer().with_overrides(["inner.nope=1"])
-    with pytest.raises(ConfigError, match=r"override 'rate.x=1': rate is a value, not a table of settings"):
+    with pytest.raises(ConfigError, match=r"override rate.x=1: rate is a value, not a table of settings"):
         Outer().with_overrides(["rate.x=1"])
+    with pytest.raises(ConfigError, match=r"unknown key nope in override nope.x='a'"):
+        Outer().with_overrides(["nope.x=a"])
+
+
+def test_with_values_sets_dotted_paths_to_python_values() -> None:
+    cfg = Outer().with_values({"inner.width": 16, "sizes": (5,), "label": None})
+    assert (cfg.inner.width, cfg.sizes, cfg.label) == (16, (5,), None)
+    assert Outer().with_values({}) == Outer()
+    with pytest.raises(ConfigError, match=r"inner.width = 0 is out of range|inner.width"):
+        Outer().with_values({"inner.width": 0})
+    with pytest.raises(ConfigError, match=r"unknown key missing in setting missing.x=1"):
+        Outer().with_values({"missing.x": 1})
 
 
 def test_project_configs_validate() -> None:

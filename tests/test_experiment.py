@@ -10,7 +10,7 @@ import pytest
 
 import numpy as np
 
-from harness.cli import main
+from harness.cli.main import main
 from stvlm.configs import ExperimentConfig
 from stvlm.experiment import load_checkpoint, run_experiment
 from stvlm.engine import Engine

@@ -16,8 +16,8 @@ from typing import Any
 
 import polars as pl
 
-from harness.results import FORMAT_VERSION, REQUIRED_COLUMNS  # the writer owns both
-from harness.storage import MLFLOW_FILE, OPTUNA_FILE
+from harness.results.store import FORMAT_VERSION, REQUIRED_COLUMNS  # the writer owns both
+from harness.study.storage import MLFLOW_FILE, OPTUNA_FILE
 from stvlm.errors import STVLMError
 
 #: What the report needs in ``trials.parquet``: the results schema's required columns.

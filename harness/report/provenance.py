@@ -9,7 +9,7 @@ import polars as pl
 
 from harness.report.document import Block, Bullets, Code, Heading, Para, Table
 from harness.report.load import StudyResults
-from harness.spec import startup_trials
+from harness.study.spec import startup_trials
 
 FEW_SHOT_METHODS = {
     "first": "first: the first share of the chronological training windows, contiguous (leak-free)",
@@ -142,7 +142,7 @@ def shown_path(path: object) -> str:
 
 def report_provenance(command: str | None) -> list[Block]:
     """How this report itself was made (the report command, the reporting code's commit)."""
-    from harness.provenance import git_commit, package_versions
+    from harness.results.provenance import git_commit, package_versions
 
     versions = package_versions(("stvlm-studies", "polars", "seaborn", "matplotlib", "optuna"))
     items = [f"report code commit: {git_commit() or 'unknown'}",

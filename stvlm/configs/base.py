@@ -314,23 +314,30 @@ class Config:
 
     def with_overrides(self: C, assignments: Iterable[str]) -> C:
         """Apply ``key.sub=value`` strings (values parsed as JSON, else kept as strings)."""
-        data = self.to_dict()
+        values: dict[str, Any] = {}
         for item in assignments:
             if "=" not in item:
                 raise ConfigError(f"override {item!r} is not of the form key=value")
             key, raw = item.split("=", 1)
             try:
-                value: Any = json.loads(raw)
+                values[key.strip()] = json.loads(raw)
             except json.JSONDecodeError:
-                value = raw
+                values[key.strip()] = raw
+        return self.with_values(values, source="override")
+
+    def with_values(self: C, values: Mapping[str, Any], *, source: str = "setting") -> C:
+        """A copy with dotted paths set to Python values (``{"head.dropout": 0.1}``), validated
+        like a new config; unknown paths raise naming the first unknown part."""
+        data = self.to_dict()
+        for key, value in values.items():
             node = data
-            parts = key.strip().split(".")
+            parts = key.split(".")
             for i, part in enumerate(parts[:-1]):
                 where = ".".join(parts[: i + 1])
                 if part not in node:
-                    raise ConfigError(f"unknown key {where} in override {item!r}")
+                    raise ConfigError(f"unknown key {where} in {source} {key}={value!r}")
                 if not isinstance(node[part], dict):
-                    raise ConfigError(f"override {item!r}: {where} is a value, not a table of settings")
+                    raise ConfigError(f"{source} {key}={value!r}: {where} is a value, not a table of settings")
                 node = node[part]
             node[parts[-1]] = value
         return type(self).from_dict(data)

@@ -1,7 +1,7 @@
 """``Forecast``: what models, baselines and the engine read from a prepared dataset.
 
 :class:`stvlm.data.pipeline.ForecastData` is the implementation; a data-parallel run wraps it
-(``harness.sharding.ShardedForecast``) and a test may hand-make one. Typing the seams with this
+(``harness.runtime.sharding.ShardedForecast``) and a test may hand-make one. Typing the seams with this
 protocol instead of ``Any`` says what a model may rely on, and a type checker holds every
 implementation to it.
 """

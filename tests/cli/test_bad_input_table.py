@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.cli import main
+from harness.cli.main import main
 from tests.load import patient
 
 REPO = Path(__file__).resolve().parents[2]
@@ -179,7 +179,7 @@ def test_a_missing_config_is_reported_before_torch_is_imported(tmp_path: Path) -
     """Validation before heavy imports: the error costs a fraction of a second, not 5-30 s."""
     probe = (
         "import sys\n"
-        "from harness.cli import main\n"
+        "from harness.cli.main import main\n"
         "sys.path.insert(0, 'studies')\n"
         "import hpo\n"
         f"assert main(['train', '--config', {str(tmp_path / 'nope.toml')!r}]) == 2\n"

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.cli import main
+from harness.cli.main import main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -163,7 +163,7 @@ def test_fetch_without_a_download_source(capsys, tmp_path: Path) -> None:
 
 def test_console_script_exit_status_and_single_line(data_root: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "evaluate", "--dataset", "nope", "--model", "ridge",
+        [sys.executable, "-m", "harness.cli.main", "evaluate", "--dataset", "nope", "--model", "ridge",
          "--data-root", str(data_root)],
         capture_output=True, text=True, cwd=REPO,
     )
@@ -173,6 +173,6 @@ def test_console_script_exit_status_and_single_line(data_root: Path) -> None:
         f"pems03, pems04, pems07, pems08, metr-la, pems-bay (bring-your-own datasets are looked up "
         f"in {data_root})"
     ]
-    proc = subprocess.run([sys.executable, "-m", "harness.cli", "evaluate", "--few-shot", "abc"],
+    proc = subprocess.run([sys.executable, "-m", "harness.cli.main", "evaluate", "--few-shot", "abc"],
                           capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1

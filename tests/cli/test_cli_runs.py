@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
+from harness.cli.main import main
 from stvlm.baselines import BASELINES
 from stvlm.configs import DataConfig, FewShotConfig, TrainConfig
 from stvlm.data.datasets import dataset_names, dataset_status

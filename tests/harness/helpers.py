@@ -13,7 +13,7 @@ from typing import Any
 
 import psutil
 
-from harness.spec import StudySpec
+from harness.study.spec import StudySpec
 from tests.load import patient
 
 

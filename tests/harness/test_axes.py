@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.axes import AXES, MODALITIES, arm_label, format_value, get_path, modality_name, set_path
+from harness.study.axes import AXES, MODALITIES, arm_label, format_value, get_path, modality_name, set_path
 from stvlm.errors import ConfigError, UnknownNameError
 
 EXPECTED = {
@@ -78,7 +78,7 @@ def test_paths_and_labels() -> None:
 
 
 def test_data_label_keeps_the_data_axes_of_an_arm() -> None:
-    from harness.axes import data_label
+    from harness.study.axes import data_label
 
     assert data_label("few_shot_ratio=0.1,image_encoding=node_time") == "few_shot_ratio=0.1"
     assert data_label("image_encoding=fft,few_shot_ratio=1") == "few_shot_ratio=1"

@@ -20,7 +20,7 @@ WRITER = """
 import sys
 from pathlib import Path
 import polars as pl
-from harness.results import atomic_write_parquet
+from harness.results.store import atomic_write_parquet
 path, start = Path(sys.argv[1]), int(sys.argv[2])
 version = start
 while True:

@@ -1,5 +1,5 @@
 """The private Ray and Optuna API the harness uses still exists in the installed versions, and
-those versions are the ones pinned (harness/private_api.py lists every use)."""
+those versions are the ones pinned (harness/runtime/private_api.py lists every use)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import ray
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
-from harness import private_api
+from harness.runtime import private_api
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.provenance import git_commit
+from harness.results.provenance import git_commit
 
 
 def _git(repo: Path, *args: str) -> str:

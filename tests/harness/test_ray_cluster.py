@@ -14,8 +14,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from harness.progress import quiet_ray
-from harness.runner import StudyOptions, run_study
+from harness.runtime.progress import quiet_ray
+from harness.runtime.runner import StudyOptions, run_study
 from stvlm.errors import ConfigError
 from tests.harness.helpers import TrialKiller, tiny_study
 from tests.load import patient
@@ -38,7 +38,7 @@ def cluster():
     import ray
     from ray.cluster_utils import Cluster
 
-    from harness.cluster import loopback_only
+    from harness.runtime.cluster import loopback_only
 
     quiet_ray()
     loopback_only()  # every node's servers on 127.0.0.1

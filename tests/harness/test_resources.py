@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness.resources import TrialResources, check_fits, max_concurrent, resolve
-from harness.spec import ResourcesConfig
+from harness.study.resources import TrialResources, check_fits, max_concurrent, resolve
+from harness.study.spec import ResourcesConfig
 from stvlm.errors import ConfigError
 
 CPU2 = [{"CPU": 2.0, "study_driver": 2.0, "memory": 1e9}]

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from harness.results import (
+from harness.results.store import (
     RUNNING_CURVES, ResultsStore, atomic_write_parquet, curve_row, curves_schema, metric_columns, trial_row, trials_schema,
 )
 from stvlm.configs import ExperimentConfig
@@ -51,10 +51,10 @@ def test_schema_columns() -> None:
 def test_results_schema_and_report_keys_derive_from_the_axis_registry() -> None:
     """One column per model axis, typed by the axis, filled by the axis's reader; the report's
     required columns and configuration keys are the same lists, not copies."""
-    from harness.axes import AXES, model_axes
+    from harness.study.axes import AXES, model_axes
     from harness.report.aggregate import CONFIG_KEYS
     from harness.report.load import TRIAL_COLUMNS
-    from harness.results import AXIS_COLUMNS, CONFIG_COLUMNS, REQUIRED_COLUMNS
+    from harness.results.store import AXIS_COLUMNS, CONFIG_COLUMNS, REQUIRED_COLUMNS
 
     kinds = {"str": pl.Utf8, "int": pl.Int64, "float": pl.Float64}
     model = [a.name for a in model_axes()]

@@ -10,11 +10,11 @@ from ray.tune.experiment import Trial
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 
-from harness.arms import build_arms
-from harness.plan import StudyPlan
-from harness.schedulers import SCHEDULERS, GroupedScheduler, make_scheduler
-from harness.search import DISTRIBUTIONS, SAMPLERS, NuisanceSpace, StudySearcher, group_seed, optuna_storage
-from harness.spec import NuisanceParam, StudySpec, startup_trials
+from harness.study.arms import build_arms
+from harness.study.plan import StudyPlan
+from harness.runtime.schedulers import SCHEDULERS, GroupedScheduler, make_scheduler
+from harness.runtime.search import DISTRIBUTIONS, SAMPLERS, NuisanceSpace, StudySearcher, group_seed, optuna_storage
+from harness.study.spec import NuisanceParam, StudySpec, startup_trials
 from stvlm.errors import ConfigError
 
 
@@ -119,7 +119,7 @@ def test_optuna_storage(tmp_path: Path) -> None:
 
 
 def test_optuna_storage_urls_are_checked_before_opening() -> None:
-    from harness.paths import check_optuna_storage
+    from harness.study.paths import check_optuna_storage
 
     with pytest.raises(ConfigError, match=r"^optuna_storage = 'o.log' is not allowed; give an absolute journal file path$"):
         check_optuna_storage("o.log")

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from harness.arms import arm_values, build_arms, experiment_for
-from harness.spec import NuisanceParam, StudySpec, load_spec
+from harness.study.arms import arm_values, build_arms, experiment_for
+from harness.study.spec import NuisanceParam, StudySpec, load_spec
 from stvlm.errors import ConfigError
 
 CONFIGS = Path(__file__).resolve().parents[2] / "studies" / "configs"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.storage import (
+from harness.study.storage import (
     JOB_ENV, REPO, experiment_path, is_uri, ray_job_id, resolve_data_root, resolve_results_dir,
     mlflow_tracking_uri, resolve_storage,
 )

@@ -1,4 +1,4 @@
-"""The OpenMP spin the CLI and the study scripts set before torch loads (harness/threads.py)."""
+"""The OpenMP spin the CLI and the study scripts set before torch loads (harness/cli/threads.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.threads import SPIN_COUNT, shorten_openmp_spin
+from harness.cli.threads import SPIN_COUNT, shorten_openmp_spin
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,14 +24,14 @@ def test_the_cli_sets_it_before_torch_is_imported() -> None:
     been imported when it was (libgomp reads it when torch loads it)."""
     code = (
         "import os, sys\n"
-        "import harness.threads as t\n"
+        "import harness.cli.threads as t\n"
         "real = t.shorten_openmp_spin\n"
         "seen = []\n"
         "def spy(env=os.environ):\n"
         "    seen.append('torch' in sys.modules)\n"
         "    return real(env)\n"
         "t.shorten_openmp_spin = spy\n"
-        "import harness.cli as cli\n"
+        "import harness.cli.main as cli\n"
         "cli.shorten_openmp_spin = spy\n"
         "cli.main(['data', 'list'])\n"
         "print('RESULT', seen, os.environ.get('GOMP_SPINCOUNT'))\n"

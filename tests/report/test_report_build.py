@@ -14,8 +14,8 @@ import pytest
 from report_checks import assert_not_blank
 from report_synthetic import fast_config, write_study
 
-import harness.commands.report  # noqa: F401  (registers "report" if the package has not yet)
-from harness.cli import main
+import harness.cli.commands.report  # noqa: F401  (registers "report" if the package has not yet)
+from harness.cli.main import main
 from harness.report import ReportConfig, ResultsError, build_report
 from tests.load import patient
 

@@ -1,0 +1,132 @@
+"""``stvlm evaluate``: train what needs training, score on the protocol's windows, write JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.cli.commands.base import COMMANDS, Command, add_data_root, emit
+from harness.study.paths import check_output_file
+from stvlm.errors import ConfigError
+
+
+def _parse_sets(items: list[str]) -> dict[str, dict[str, Any]]:
+    """``--set model.hidden=32 --set train.epochs=3`` -> {"model": {...}, "train": {...}}."""
+    out: dict[str, dict[str, Any]] = {"model": {}, "train": {}}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        scope, dot, name = key.partition(".")
+        if not sep or not dot or scope not in out or not name:
+            raise ConfigError(
+                f"--set {item!r} is not of the form model.KEY=VALUE or train.KEY=VALUE"
+            )
+        try:
+            out[scope][name] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[scope][name] = raw
+    return out
+
+
+def _write_json(path: str, record: dict[str, Any]) -> None:
+    from harness.results.provenance import provenance
+    from stvlm.io import atomic_write_json
+
+    out = atomic_write_json(Path(path), {**record, "provenance": provenance()})
+    emit(f"wrote {out}")
+
+
+def _run_checkpoint(args: argparse.Namespace) -> int:
+    from harness.cli.text_tables import metrics_table
+    from stvlm.engine import Engine
+    from stvlm.experiment import load_checkpoint
+
+    cfg, forecast, model = load_checkpoint(args.checkpoint, data_root=args.data_root)
+    if args.dataset and args.dataset != cfg.data.dataset:
+        raise ConfigError(
+            f"--dataset {args.dataset!r} does not match the checkpoint's dataset "
+            f"{cfg.data.dataset!r}; ST-VLM checkpoints hold per-node weights of their dataset"
+        )
+    engine = Engine(model, forecast, cfg.train)
+    metrics = {part: engine.evaluate(part, progress=True) for part in ("val", "test")}
+    p = forecast.protocol
+    emit(f"checkpoint {args.checkpoint} on {cfg.data.dataset} ({p.name} protocol)")
+    emit(metrics_table(metrics["test"], p.metrics, p.report_horizons, minutes=forecast.data.info.interval_minutes))
+    if args.json:
+        _write_json(args.json, {
+            "dataset": cfg.data.dataset, "model": "stvlm", "checkpoint": str(args.checkpoint),
+            "experiment": cfg.to_dict(), "protocol": p.to_dict(), "split": forecast.describe(),
+            "metrics": metrics,
+        })
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from harness.cli.text_tables import metrics_table
+    from stvlm.baselines import build_baseline
+    from stvlm.configs import DataConfig, FewShotConfig, TrainConfig
+    from stvlm.data.pipeline import prepare
+    from stvlm.evaluation import evaluate_baseline
+
+    if args.json:
+        check_output_file(args.json, "--json")
+    if args.checkpoint:
+        return _run_checkpoint(args)
+    if not args.model or not args.dataset:
+        raise ConfigError("stvlm evaluate needs --dataset and --model, or --checkpoint DIR")
+    sets = _parse_sets(args.set or [])
+    # Validate everything the user typed before touching any file.
+    build_baseline(args.model, sets["model"])
+    few_shot = FewShotConfig.from_dict(
+        {"ratio": args.few_shot, "method": args.few_shot_method, "seed": args.seed}, path="few_shot"
+    )
+    data_cfg = DataConfig.from_dict({
+        "dataset": args.dataset, "data_root": args.data_root, "protocol": args.protocol,
+        "few_shot": few_shot.to_dict(), "verify": args.verify,
+    })
+    train = TrainConfig.from_dict({"seed": args.seed, **sets["train"]}, path="train")
+    forecast = prepare(data_cfg)
+    result = evaluate_baseline(forecast, args.model, sets["model"], train)
+    protocol = forecast.protocol
+    emit(
+        f"{args.model} on {args.dataset} ({protocol.name} protocol, few-shot {few_shot.label}, "
+        f"{forecast.num_windows('train')} training windows, {forecast.num_windows('test')} test windows)"
+    )
+    bad = forecast.data.nonfinite
+    if bad.total:
+        emit(f"non-finite values: {bad.describe(forecast.data.values.size)}; never scored as "
+             "targets, read as the last finite value of their node as inputs")
+    emit(metrics_table(result.test, protocol.metrics, protocol.report_horizons,
+                       minutes=forecast.data.info.interval_minutes))
+    if args.json:
+        _write_json(args.json, {
+            "dataset": args.dataset,
+            "protocol": protocol.to_dict(),
+            "few_shot": {**few_shot.to_dict(), "label": few_shot.label},
+            "split": forecast.describe(),
+            "train": train.to_dict(),
+            **result.to_dict(),
+        })
+    return 0
+
+
+def _add_parser(sub: Any) -> argparse.ArgumentParser:
+    p = sub.add_parser("evaluate", help="evaluate a baseline (or an ST-VLM checkpoint) on a dataset")
+    p.add_argument("--dataset", default=None, help="dataset name (see `stvlm data list`)")
+    p.add_argument("--model", default=None, help="baseline name, e.g. seasonal-naive, ridge, stid")
+    p.add_argument("--checkpoint", default=None, help="an ST-VLM checkpoint folder from `stvlm train`")
+    p.add_argument("--protocol", default="standard", help="standard or tgcn")
+    p.add_argument("--few-shot", type=float, default=1.0, help="share of training windows, in (0, 1]")
+    p.add_argument("--few-shot-method", default="first", help="first (contiguous) or random")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", metavar="SCOPE.KEY=VALUE",
+                   help="model.* options of the baseline or train.* settings (repeatable)")
+    p.add_argument("--verify", default="sha256", help="file check before loading: sha256, size or none")
+    p.add_argument("--json", default=None, help="write the metrics and provenance to this file")
+    add_data_root(p)
+    p.set_defaults(run=_run)
+    return p
+
+
+COMMANDS.add("evaluate", Command("evaluate", _add_parser))

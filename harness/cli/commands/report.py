@@ -1,0 +1,58 @@
+"""``stvlm report RESULTS... [--out DIR] [--anchors FILE]``: studies in, comparison report out."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from typing import Any
+
+from harness.cli.commands.base import COMMANDS, Command, emit
+from harness.study.paths import check_output_dir
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The report's arguments (shared by ``stvlm report`` and ``studies/report.py``)."""
+    parser.add_argument("results", nargs="+", metavar="RESULTS",
+                        help="results/<study> folders (trials.parquet + study.json); several = side by side")
+    parser.add_argument("--out", default=None, help="report folder (default: <first RESULTS>/report)")
+    parser.add_argument("--anchors", default=None,
+                        help="CSV of published numbers, e.g. results/anchors/published.csv")
+    parser.add_argument("--metric", default=None,
+                        help="ranking and plotting metric (default: the study's metric, else mae)")
+    parser.add_argument("--level", type=float, default=0.95, help="confidence level of seed-noise intervals")
+    return parser
+
+
+def report_command(args: argparse.Namespace) -> str:
+    """The command line that reproduces this report (recorded in its provenance)."""
+    words = [*shlex.split(args.prog), *args.results]
+    for flag, value in (("--out", args.out), ("--anchors", args.anchors), ("--metric", args.metric)):
+        if value is not None:
+            words += [flag, str(value)]
+    if args.level != 0.95:
+        words += ["--level", f"{args.level:g}"]
+    return shlex.join(words)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Build the report described by parsed arguments and print where it went."""
+    from harness.report import ReportConfig, build_report
+
+    if args.out is not None:
+        check_output_dir(args.out, "--out")
+    cfg = ReportConfig.from_dict({"metric": args.metric, "level": args.level})
+    command = report_command(args)
+    out = build_report(args.results, args.out, args.anchors, config=cfg, command=command)
+    emit(f"wrote {out / 'report.md'}")
+    emit(f"wrote {out / 'report.html'}")
+    return 0
+
+
+def _add_parser(sub: Any) -> argparse.ArgumentParser:
+    parser = sub.add_parser("report", help="aggregate study results into a Markdown + HTML report")
+    add_report_arguments(parser)
+    parser.set_defaults(run=run_report, prog="stvlm report")
+    return parser
+
+
+COMMANDS.add("report", Command("report", _add_parser))

@@ -1,0 +1,74 @@
+"""``stvlm train``: one ST-VLM experiment on one machine; writes metrics and the checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.cli.commands.base import COMMANDS, Command, emit
+from harness.study.paths import check_output_dir
+
+
+def _run(args: argparse.Namespace) -> int:
+    from harness.study.config_files import load_mapping
+
+    # Paths and the config file first: a typo is reported before torch is imported (~5 s).
+    if args.out:
+        check_output_dir(args.out, "--out")
+    raw = load_mapping(args.config) if args.config else None
+
+    from harness.cli.text_tables import metrics_table
+    from stvlm.configs import ExperimentConfig
+    from stvlm.experiment import prepare_run, run_experiment
+    from stvlm.io import atomic_write_json
+    from stvlm.progress import EpochBar
+
+    raw = raw if raw is not None else ExperimentConfig.default().to_dict()
+    data = [f"data.{key}={json.dumps(value)}" for key, value in (
+        ("dataset", args.dataset), ("protocol", args.protocol), ("few_shot.ratio", args.few_shot),
+        ("few_shot.budget", args.budget)) if value is not None]
+    cfg = ExperimentConfig.from_dict(raw).with_overrides([*data, *(args.set or [])])
+    if args.data_root:
+        cfg = cfg.replace(data=cfg.data.replace(data_root=args.data_root))
+    out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-{cfg.config_hash()}"
+    prepared = prepare_run(cfg)  # validates names and data before any training
+    epochs = EpochBar(cfg.train.epochs, desc=f"train {cfg.data.dataset}")
+    try:
+        result = run_experiment(cfg, out_dir=out, prepared=prepared, callbacks=[epochs])
+    finally:
+        epochs.close()
+    forecast = prepared[0]
+    emit(
+        f"{cfg.name}: {cfg.model.backbone.name} backbone, {cfg.model.image.encoding} image, fusion depth "
+        f"{cfg.model.fusion.depth}, {cfg.model.finetune.strategy} fine-tuning on {cfg.data.dataset} "
+        f"({forecast.protocol.name}, few-shot {cfg.data.few_shot.label}); best epoch "
+        f"{result.train.best_epoch} of {result.train.epochs_run}"
+    )
+    p = forecast.protocol
+    emit(metrics_table(result.test, p.metrics, p.report_horizons, minutes=forecast.data.info.interval_minutes))
+    atomic_write_json(out / "summary.json", {"config_hash": cfg.config_hash(), **result.summary()})
+    emit(f"wrote {out} (config.json, metrics.json, checkpoint/)")
+    return 0
+
+
+def _add_parser(sub: Any) -> argparse.ArgumentParser:
+    p = sub.add_parser("train", help="train one ST-VLM experiment and write metrics + checkpoint")
+    p.add_argument("--config", default=None,
+                   help="experiment file (.toml/.yaml/.json); default: ExperimentConfig.default() (tiny "
+                        "random ViLT, the benchmark's training budget)")
+    p.add_argument("--dataset", default=None, help="dataset name (default: the config's, nycbike-drop)")
+    p.add_argument("--protocol", default=None, help="protocol name (standard, tgcn)")
+    p.add_argument("--few-shot", type=float, default=None, metavar="RATIO",
+                   help="keep this share of the training windows (first block with its lookback)")
+    p.add_argument("--budget", default=None, help="a named few-shot budget, e.g. st-llm-10%%")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a setting by dotted path, e.g. model.fusion.depth=2 (repeatable)")
+    p.add_argument("--out", default=None, help="output folder (default: runs/<name>-<config hash>)")
+    p.add_argument("--data-root", default=None, help="folder with one sub-folder per dataset (default: $STVLM_DATA)")
+    p.set_defaults(run=_run)
+    return p
+
+
+COMMANDS.add("train", Command("train", _add_parser))

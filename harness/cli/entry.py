@@ -1,0 +1,116 @@
+"""The command line shared by the study scripts (``studies/fewshot.py`` and friends).
+
+    python studies/fewshot.py [--smoke-test] [--config FILE] [--storage DIR|URI]
+        [--results-dir DIR] [--data-root DIR] [--num-samples N] [--optuna-storage URL]
+        [--address ADDR] [--num-cpus N] [--report-every S] [-v]
+
+The scripts stay thin: they parse with :func:`build_parser`, call :func:`run_from_args` and
+print :func:`summary`.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the runner imports torch, Ray and the model (seconds): only when a study runs
+    from harness.runtime.runner import StudyOptions, StudyOutcome
+    from harness.study.spec import StudySpec
+
+
+def build_parser(prog: str, description: str, default_config: Path) -> argparse.ArgumentParser:
+    """The study scripts' arguments (defaults documented in ``--help``)."""
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    arg = p.add_argument
+    arg("--config", type=Path, default=default_config,
+        help=f"study spec TOML (default: {default_config.name})")
+    arg("--smoke-test", action="store_true",
+        help="the same study cut to seconds: tiny models, 2 arms, 1 seed, 2 epochs of 2 batches")
+    arg("--storage", default=None,
+        help="checkpoint storage: absolute path or URI (s3://, gs://); "
+             "default $STVLM_STORAGE or <results-dir>/ray")
+    arg("--results-dir", default=None,
+        help="results root (default $STVLM_RESULTS or runs/studies/ in the checkout, git-ignored)")
+    arg("--data-root", default=None, help="folder of datasets (default $STVLM_DATA)")
+    arg("--num-samples", type=int, default=None,
+        help="Optuna trials per arm and seed (overrides the spec)")
+    arg("--optuna-storage", default=None,
+        help="sqlite:////abs/optuna.db or an absolute journal file (default: optuna.db in the "
+             "study's results folder; open it with optuna-dashboard)")
+    arg("--mlflow", action="store_true",
+        help="log every trial to MLflow (also: mlflow = true in the spec; needs mlflow-skinny)")
+    arg("--mlflow-uri", default=None,
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else mlflow.db in the study's "
+             "results folder)")
+    arg("--address", default=None,
+        help="Ray cluster to join (default: $RAY_ADDRESS, else a local instance)")
+    arg("--num-cpus", type=int, default=None, help="CPUs of a local Ray instance (default: all)")
+    arg("--report-every", type=int, default=15, help="seconds between progress tables")
+    arg("-v", "--verbose", action="store_true", help="log harness progress (INFO)")
+    return p
+
+
+def spec_from_args(args: argparse.Namespace) -> StudySpec:
+    """The study spec named by ``--config`` (cut down under ``--smoke-test``)."""
+    from harness.study.spec import load_spec
+
+    spec = load_spec(args.config)
+    return spec.smoke() if args.smoke_test else spec
+
+
+def options_from_args(args: argparse.Namespace) -> StudyOptions:
+    from harness.runtime.runner import StudyOptions
+
+    return StudyOptions(
+        storage=args.storage,
+        results_dir=args.results_dir,
+        data_root=args.data_root,
+        num_samples=args.num_samples,
+        optuna_storage=args.optuna_storage,
+        mlflow=args.mlflow,
+        mlflow_uri=args.mlflow_uri,
+        address=args.address,
+        num_cpus=args.num_cpus,
+        max_report_frequency=args.report_every,
+    )
+
+
+def run_from_args(args: argparse.Namespace) -> StudyOutcome:
+    """Load, validate and run the study the arguments describe.
+
+    The spec file, the results folder and the Optuna storage are checked before the runner
+    (torch, Ray, the model) is imported, so a typo costs about a second, not five.
+    """
+    from harness.study.paths import check_optuna_storage, check_output_dir
+    from harness.cli.threads import shorten_openmp_spin
+
+    shorten_openmp_spin()  # before torch is imported; the local Ray workers inherit it
+
+    if not Path(args.config).is_file():
+        from stvlm.errors import ConfigError
+
+        raise ConfigError(f"study config {args.config} does not exist")
+    if args.results_dir:
+        check_output_dir(args.results_dir, "--results-dir")
+    check_optuna_storage(args.optuna_storage)
+    from harness.runtime.runner import run_study
+
+    return run_study(spec_from_args(args), options_from_args(args))
+
+
+def summary(outcome: StudyOutcome) -> str:
+    """A few lines for the end of a study script."""
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(outcome.counts.items())) or "no trials"
+    verb = "resumed and finished" if outcome.resumed else "finished"
+    return (
+        f"study {outcome.name} {verb} in {outcome.wall_seconds:.0f} s: {counts}\n"
+        f"results: {outcome.results / 'trials.parquet'}\n"
+        f"         {outcome.results / 'curves.parquet'}\n"
+        f"         {outcome.results / 'study.json'}\n"
+        f"checkpoints: {outcome.experiment_path}"
+        + (f"\noptuna: {outcome.optuna_storage}  (browse: optuna-dashboard {outcome.optuna_storage})"
+           if outcome.optuna_storage else "")
+        + (f"\nmlflow: {outcome.mlflow_uri}  (browse: mlflow ui --backend-store-uri {outcome.mlflow_uri})"
+           if outcome.mlflow_uri else "")
+    )

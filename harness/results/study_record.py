@@ -1,0 +1,94 @@
+"""``results/<study>/study.json``: what ran, how, where, and when (see docs/results-format.md).
+
+The record is written when a study starts and updated when it ends; every launch of the same
+study (a resume) appends to ``runs``. It also guards resumes: a study may only be resumed with
+the spec and storage it was started with.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from harness.study.arms import Arm
+from harness.results.store import FORMAT_VERSION
+from harness.study.spec import StudySpec
+from stvlm.errors import ConfigError
+from stvlm.io import atomic_write_json
+
+RECORD = "study.json"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def read_record(folder: Path) -> dict[str, Any] | None:
+    """The study record in ``folder``, or None."""
+    path = folder / RECORD
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def check_resumable(previous: Mapping[str, Any] | None, spec: StudySpec, experiment_path: str) -> None:
+    """Refuse to resume a study with another spec or from another storage.
+
+    Raises:
+        ConfigError: one line saying what differs and how to start afresh.
+    """
+    if previous is None:
+        return
+    if previous.get("spec_hash") != spec.config_hash():
+        raise ConfigError(
+            f"study {spec.name!r} already ran with a different spec (hash {previous.get('spec_hash')} "
+            f"vs {spec.config_hash()}); give the study another name or remove {experiment_path} and "
+            f"its results folder to start afresh"
+        )
+    if previous.get("experiment_path") != experiment_path:
+        raise ConfigError(
+            f"study {spec.name!r} is stored at {previous.get('experiment_path')}, not "
+            f"{experiment_path}; pass --storage "
+            f"{Path(str(previous.get('experiment_path'))).parent} to resume it"
+        )
+
+
+def start_record(
+    folder: Path, *, spec: StudySpec, arms: list[Arm], provenance: Mapping[str, Any], storage: str,
+    experiment_path: str, cluster: Mapping[str, float], resumed: bool,
+) -> dict[str, Any]:
+    """Write (or extend, on resume) the record at the start of a launch."""
+    record = read_record(folder) if resumed else None
+    record = record or {"started_at": now(), "runs": []}
+    record.update({
+        "format_version": FORMAT_VERSION,
+        "study": spec.name,
+        "spec": spec.to_dict(),
+        "spec_hash": spec.config_hash(),
+        "arms": [
+            {"label": a.label, "values": a.values, "config_hash": a.experiment.config_hash()}
+            for a in arms
+        ],
+        "command": provenance.get("command"),
+        "provenance": dict(provenance),
+        "storage": storage,
+        "experiment_path": experiment_path,
+        "cluster": dict(cluster),
+        "updated_at": now(),
+        "finished_at": None,
+    })
+    record["runs"].append({"started_at": now(), "finished_at": None, "resumed": resumed,
+                           "command": provenance.get("command")})
+    atomic_write_json(folder / RECORD, record)
+    return record
+
+
+def finish_record(folder: Path, record: dict[str, Any], *, counts: Mapping[str, int], complete: bool) -> None:
+    """Stamp the end of a launch (``finished_at`` of the study only when every trial ran)."""
+    record["updated_at"] = now()
+    record["runs"][-1]["finished_at"] = now()
+    record["runs"][-1]["trials"] = dict(counts)
+    if complete:
+        record["finished_at"] = now()
+    atomic_write_json(folder / RECORD, record)

@@ -1,0 +1,115 @@
+"""Trial schedulers: ASHA per (arm, seed) group, or FIFO.
+
+ASHA compares trials at rungs of the budget (``training_iteration``: one per epoch, plus the
+final evaluation report). Comparing across arms would be wrong: a 5 % few-shot arm is worse than
+the 100 % arm by design, and one global ASHA would prune it away. :class:`GroupedScheduler`
+therefore runs one ``ASHAScheduler`` per group (the trials that share an Optuna study) and lets
+baseline trials run untouched. ``SCHEDULERS`` maps the spec's ``scheduler.name`` to a factory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ray.tune.experiment import Trial
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
+
+from harness.study.plan import StudyPlan
+from harness.runtime.private_api import asha_forget, asha_knows, asha_stopped
+from stvlm.registry import Registry
+
+
+class GroupedScheduler(FIFOScheduler):
+    """One ASHA per ``trial.config["group"]`` for ST-VLM trials; FIFO for everything else.
+
+    Args:
+        plan: the study plan (each group's epochs set its ASHA ``max_t``).
+        grace_period: epochs before a trial can be stopped (>= 2).
+        reduction_factor: ASHA's rung ratio.
+        brackets: ASHA brackets.
+    """
+
+    def __init__(self, plan: StudyPlan, *, grace_period: int, reduction_factor: float, brackets: int = 1):
+        super().__init__()
+        self._metric = plan.spec.metric
+        self._mode = plan.spec.mode
+        self._max_t = {
+            e.group: plan.arms[e.source_arm].experiment.train.epochs + 1
+            for e in plan.entries if e.kind == "stvlm"
+        }
+        self._asha_kwargs = {
+            "grace_period": grace_period, "reduction_factor": reduction_factor, "brackets": brackets,
+        }
+        self._groups: dict[str, ASHAScheduler] = {}
+
+    def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:
+        return True  # metric and mode come from the plan
+
+    def _asha(self, trial: Trial) -> ASHAScheduler | None:
+        group = trial.config.get("group")
+        if trial.config.get("kind") != "stvlm" or group not in self._max_t:
+            return None
+        if group not in self._groups:
+            max_t = self._max_t[group]
+            self._groups[group] = ASHAScheduler(
+                time_attr="training_iteration",
+                metric=self._metric,
+                mode=self._mode,
+                max_t=max_t,
+                stop_last_trials=False,  # the final report (epochs + 1) must get through
+                **{**self._asha_kwargs, "grace_period": min(self._asha_kwargs["grace_period"], max_t)},
+            )
+        return self._groups[group]
+
+    def _known(self, tune_controller: Any, trial: Trial) -> ASHAScheduler | None:
+        """The trial's ASHA, registering trials restored from an experiment checkpoint."""
+        asha = self._asha(trial)
+        if asha is not None and not asha_knows(asha, trial.trial_id):
+            asha.on_trial_add(tune_controller, trial)
+        return asha
+
+    def on_trial_add(self, tune_controller: Any, trial: Trial) -> None:
+        self._known(tune_controller, trial)
+
+    def on_trial_error(self, tune_controller: Any, trial: Trial) -> None:
+        asha = self._asha(trial)
+        if asha is not None:
+            asha_forget(asha, trial.trial_id)
+
+    def on_trial_result(self, tune_controller: Any, trial: Trial, result: dict) -> str:
+        asha = self._known(tune_controller, trial)
+        if asha is None:
+            return TrialScheduler.CONTINUE
+        return asha.on_trial_result(tune_controller, trial, result)
+
+    def on_trial_complete(self, tune_controller: Any, trial: Trial, result: dict) -> None:
+        asha = self._known(tune_controller, trial)
+        if asha is not None:
+            asha.on_trial_complete(tune_controller, trial, result)
+
+    def on_trial_remove(self, tune_controller: Any, trial: Trial) -> None:
+        asha = self._asha(trial)
+        if asha is not None:
+            asha_forget(asha, trial.trial_id)
+
+    def debug_string(self) -> str:
+        stopped = sum(asha_stopped(a) for a in self._groups.values())
+        return f"ASHA per arm and seed: {len(self._groups)} groups, {stopped} trials stopped"
+
+
+def _asha(plan: StudyPlan) -> TrialScheduler:
+    cfg = plan.spec.scheduler
+    return GroupedScheduler(
+        plan, grace_period=cfg.grace_period, reduction_factor=cfg.reduction_factor, brackets=cfg.brackets
+    )
+
+
+SCHEDULERS: Registry[Callable[[StudyPlan], TrialScheduler]] = Registry("scheduler")
+SCHEDULERS.add("asha", _asha)
+SCHEDULERS.add("fifo", lambda plan: FIFOScheduler())
+
+
+def make_scheduler(plan: StudyPlan) -> TrialScheduler:
+    """The scheduler named by the spec."""
+    return SCHEDULERS.get(plan.spec.scheduler.name)(plan)

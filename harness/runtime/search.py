@@ -1,0 +1,188 @@
+"""Search: Optuna samples the nuisance settings inside every (arm, seed) group.
+
+:class:`StudySearcher` is the Tune ``Searcher`` of a study. It walks the
+:class:`~harness.study.plan.StudyPlan` in order; for an ST-VLM trial it asks the group's own
+``OptunaSearch`` (define-by-run space from the spec's ``nuisance`` table, seeded per group, one
+Optuna study per group named ``<study>/<arm>|seed=<seed>``) and builds the trial's full
+experiment config. Baselines are planned, not searched.
+
+Two fixes over plain ``OptunaSearch`` (reference/ray.md section 1):
+
+* trials stopped by ASHA are told to Optuna as ``PRUNED`` (with their intermediate values),
+  not ``COMPLETE`` with a partial-budget score: only a trial whose last report is the final one
+  (``final == 1``) counts as complete;
+* the searcher state (plan position, every group's Optuna study) is saved with the experiment,
+  so ``Tuner.restore`` continues the same plan and the same Optuna studies.
+
+``optuna_storage`` opens an optional persistent storage (``sqlite:///abs.db`` or an absolute
+journal file), so ``optuna-dashboard`` can show the studies while they run.
+"""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import optuna
+from ray.tune.search import Searcher
+from ray.tune.search.optuna import OptunaSearch
+
+from harness.study.arms import applies
+from harness.study.plan import StudyPlan
+from harness.runtime.private_api import optuna_study_of
+from harness.study.spec import NuisanceParam
+from stvlm.errors import ConfigError
+from stvlm.registry import Registry
+
+Suggest = Callable[[Any, str, NuisanceParam], Any]
+
+DISTRIBUTIONS: Registry[Suggest] = Registry("distribution")
+DISTRIBUTIONS.add("uniform", lambda t, name, p: t.suggest_float(name, p.low, p.high, step=p.step))
+DISTRIBUTIONS.add("loguniform", lambda t, name, p: t.suggest_float(name, p.low, p.high, log=True))
+DISTRIBUTIONS.add(
+    "int", lambda t, name, p: t.suggest_int(name, int(p.low), int(p.high), step=int(p.step or 1))
+)
+DISTRIBUTIONS.add("logint", lambda t, name, p: t.suggest_int(name, int(p.low), int(p.high), log=True))
+DISTRIBUTIONS.add("choice", lambda t, name, p: t.suggest_categorical(name, list(p.values or ())))
+
+
+SamplerFactory = Callable[[Any, dict[str, NuisanceParam], int], Any]
+
+#: spec.sampler -> ``factory(spec, params, seed)``: the Optuna sampler of one (arm, seed) group.
+SAMPLERS: Registry[SamplerFactory] = Registry("sampler")
+SAMPLERS.add("tpe", lambda spec, params, seed: optuna.samplers.TPESampler(
+    n_startup_trials=spec.startup_trials, seed=seed))
+SAMPLERS.add("random", lambda spec, params, seed: optuna.samplers.RandomSampler(seed=seed))
+SAMPLERS.add("grid", lambda spec, params, seed: optuna.samplers.GridSampler(
+    {path: list(p.values or ()) for path, p in params.items()}, seed=seed))
+
+
+def _qmc(spec: Any, params: dict[str, NuisanceParam], seed: int) -> Any:
+    with warnings.catch_warnings():  # "QMCSampler is experimental": noise, the API is pinned
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.QMCSampler(qmc_type="sobol", scramble=True, seed=seed)
+
+
+SAMPLERS.add("qmc", _qmc)
+
+
+class NuisanceSpace:
+    """A define-by-run space: ``space(trial)`` suggests every setting under its dotted path.
+
+    Args:
+        params: dotted ``ExperimentConfig`` path -> the setting's distribution.
+    """
+
+    def __init__(self, params: dict[str, NuisanceParam]) -> None:
+        self.params = dict(params)
+
+    def __call__(self, trial: Any) -> None:
+        for path, param in self.params.items():
+            DISTRIBUTIONS.get(param.distribution)(trial, path, param)
+
+
+class BudgetAwareOptunaSearch(OptunaSearch):
+    """``OptunaSearch`` that tells trials stopped before their final report as ``PRUNED``."""
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if result is not None and not error and not result.get("final"):
+            result = None  # OptunaSearch tells a result-less, error-less trial as PRUNED
+        super().on_trial_complete(trial_id, result=result, error=error)
+
+
+def optuna_storage(url: str | None) -> optuna.storages.BaseStorage | None:
+    """Open an Optuna storage: ``sqlite:///abs/path.db`` (any RDB URL) or an absolute journal file.
+
+    The URL was checked by :func:`harness.runtime.runner.prepare_study` (the one owner of that check;
+    the study scripts also run it before their heavy imports).
+    """
+    if url is None:
+        return None
+    if "://" in url:
+        return optuna.storages.RDBStorage(url)
+    from optuna.storages.journal import JournalFileBackend
+
+    return optuna.storages.JournalStorage(JournalFileBackend(url))
+
+
+def group_seed(seed: int, group: str) -> int:
+    """A stable per-group sampler seed (same study, same suggestions, on every machine)."""
+    return (seed * 1_000_003 + zlib.crc32(group.encode())) % 2**31
+
+
+class StudySearcher(Searcher):
+    """Tune searcher of a study; see the module docstring.
+
+    Args:
+        plan: the study's planned trials.
+        storage: an Optuna storage, or None for in-memory studies.
+    """
+
+    def __init__(self, plan: StudyPlan, storage: optuna.storages.BaseStorage | None = None) -> None:
+        super().__init__(metric=plan.spec.metric, mode=plan.spec.mode)
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # no line per created study
+        self._plan = plan
+        self._storage = storage
+        self._position = 0
+        self._groups: dict[str, BudgetAwareOptunaSearch] = {}
+        self._trial_groups: dict[str, str] = {}
+
+    def _optuna(self, group: str) -> BudgetAwareOptunaSearch:
+        if group not in self._groups:
+            spec = self._plan.spec
+            arm = self._plan.arms[next(e.source_arm for e in self._plan.entries if e.group == group)]
+            params = {p: n for p, n in spec.nuisance.items() if applies(n, arm.experiment)}
+            # Nothing to search: every sampler would hand out the same empty setting.
+            name = spec.sampler if params else "random"
+            sampler = SAMPLERS.get(name)(spec, params, group_seed(spec.search_seed, group))
+            self._groups[group] = BudgetAwareOptunaSearch(
+                space=NuisanceSpace(params),
+                metric=spec.metric,
+                mode=spec.mode,
+                sampler=sampler,
+                study_name=f"{spec.name}/{group}",
+                storage=self._storage,
+            )
+        return self._groups[group]
+
+    @property
+    def position(self) -> int:
+        """How many planned trials have been handed out."""
+        return self._position
+
+    def suggest(self, trial_id: str) -> dict | str | None:
+        if self._position >= len(self._plan):
+            return Searcher.FINISHED
+        entry = self._plan.entries[self._position]
+        params: dict[str, Any] = {}
+        if entry.kind == "stvlm":
+            params = self._optuna(entry.group).suggest(trial_id)
+            self._trial_groups[trial_id] = entry.group
+        self._position += 1
+        return self._plan.config(entry, params)
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        group = self._trial_groups.get(trial_id)
+        if group is not None:
+            self._groups[group].on_trial_result(trial_id, result)
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        group = self._trial_groups.get(trial_id)
+        if group is not None:
+            self._groups[group].on_trial_complete(trial_id, result=result, error=error)
+
+    def optuna_study(self, group: str) -> optuna.Study:
+        """The Optuna study of a group (for reports and tests)."""
+        return optuna_study_of(self._optuna(group))
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "wb") as fh:
+            pickle.dump(self.__dict__, fh)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as fh:
+            self.__dict__.update(pickle.load(fh))

@@ -1,0 +1,123 @@
+"""A Tune trial that drives a data-parallel Ray Train run (``num_workers > 1``).
+
+Three layers, as Ray 2.60 wants them (reference/ray.md section 1):
+
+* :func:`train_driver` is the Tune trial. It takes no CPU (the study gives it one
+  ``study_driver`` slot) and runs a ``TorchTrainer`` whose ``RunConfig`` name is the trial id,
+  so a retried trial resumes the same Train run from its latest checkpoint.
+* :func:`train_worker` runs on every worker: it builds the experiment, wraps the model with
+  ``ray.train.torch.prepare_model`` (DDP: gloo on CPU, NCCL on GPU) and shards the training
+  windows by rank (:class:`~harness.runtime.sharding.ShardedForecast`). Every rank reports every epoch;
+  rank 0 attaches the engine state as the checkpoint.
+* ``TuneReportCallback`` forwards rank 0's metrics to the Tune trial, so the study sees the same
+  reports as from a single-process trial.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import asdict
+from typing import Any
+
+import ray.train
+import ray.train.torch
+import ray.tune
+import torch
+from ray.tune.integration.ray_train import TuneReportCallback
+
+from harness.runtime.trial_metrics import train_stvlm
+from harness.runtime.sharding import ShardedForecast
+from harness.runtime.trial_config import TrialConfig
+from harness.runtime.trial_runtime import TrialRuntime, load_state, node_id, quiet_trial_logs, save_state
+from stvlm.engine import EngineState
+from stvlm.experiment import prepare_run
+
+log = logging.getLogger(__name__)
+
+#: Controller restarts allowed per Train run (Ray's default, -1, retries forever).
+CONTROLLER_FAILURE_LIMIT = 2
+
+
+def train_run_storage(runtime: TrialRuntime) -> str:
+    """Where the Train runs of a study are stored: ``<storage>/<study>-train``."""
+    return f"{runtime.storage.rstrip('/')}/{runtime.study}-train"
+
+
+def train_driver(trial: TrialConfig, runtime: TrialRuntime) -> None:
+    """The Tune trial: run one ``TorchTrainer`` and wait for it (the workers receive the parsed
+    experiment, pickled, and parse nothing)."""
+    trial_id = ray.tune.get_context().get_trial_id()
+    per_worker = {"CPU": runtime.cpus}
+    if runtime.gpus > 0:
+        per_worker["GPU"] = runtime.gpus
+    trainer = ray.train.torch.TorchTrainer(
+        train_worker,
+        train_loop_config={"experiment": trial.experiment, "runtime": asdict(runtime)},
+        scaling_config=ray.train.ScalingConfig(
+            num_workers=runtime.num_workers,
+            use_gpu=runtime.gpus > 0,
+            resources_per_worker=per_worker,
+        ),
+        run_config=ray.train.RunConfig(
+            name=trial_id,  # stable: a retried Tune trial resumes this Train run
+            storage_path=train_run_storage(runtime),
+            callbacks=[TuneReportCallback()],
+            failure_config=ray.train.FailureConfig(
+                max_failures=runtime.max_failures,
+                controller_failure_limit=CONTROLLER_FAILURE_LIMIT,
+            ),
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=2),
+            logging_config=ray.train.LoggingConfig(log_level="WARNING"),  # no line per report
+        ),
+    )
+    trainer.fit()
+
+
+def _train_report(rank: int) -> Any:
+    """A ``report(metrics, state)`` for rank ``rank``: every rank reports, rank 0 checkpoints."""
+
+    def report(metrics: dict[str, Any], state: EngineState | None) -> None:
+        metrics = {**metrics, "node_id": node_id(), "pid": os.getpid()}
+        if state is None or rank != 0:
+            ray.train.report(metrics)
+            return
+        folder = tempfile.mkdtemp(prefix="stvlm-ckpt-")
+        try:
+            save_state(state, folder)
+            ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    return report
+
+
+def train_worker(loop_config: dict[str, Any]) -> None:
+    """One DDP rank: build, shard, train with the engine, report."""
+    runtime = TrialRuntime(**loop_config["runtime"])
+    quiet_trial_logs()
+    torch.set_num_threads(runtime.threads)
+    context = ray.train.get_context()
+    rank, world = context.get_world_rank(), context.get_world_size()
+    experiment = loop_config["experiment"]
+    # On GPU, Ray sets CUDA_VISIBLE_DEVICES per worker: the engine's "auto" device (cuda) is
+    # the worker's own GPU, the one prepare_model moves the model to.
+    forecast, model = prepare_run(experiment)
+    model = ray.train.torch.prepare_model(
+        model, parallel_strategy_kwargs={"find_unused_parameters": True}
+    )
+    resume = None
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is not None:
+        with checkpoint.as_directory() as folder:
+            resume = load_state(folder)
+        log.info("rank %d resuming from epoch %d", rank, resume.epoch)
+    train_stvlm(
+        experiment,
+        _train_report(rank),
+        resume=resume,
+        prepared=(ShardedForecast(forecast, rank, world), model),
+        world_size=world,
+    )

@@ -1,0 +1,54 @@
+"""A trial's config, parsed once: what a Tune trial dict says, as a typed object.
+
+The study's searcher (:class:`harness.runtime.search.StudySearcher`) hands Tune a plain dict per trial
+(Tune logs it, MLflow flattens it into parameters):
+
+    {"kind": "stvlm" | "baseline", "arm": ..., "seed": ..., "group": ..., "model": ...,
+     "params": {...}, "experiment": ExperimentConfig.to_dict(), "options": {...}}
+
+:meth:`TrialConfig.from_tune` turns it into this object once per process that runs the trial
+(the trial itself, and the results writer for its row); Train workers receive the parsed
+object, pickled, not the dict. No Ray here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from stvlm.configs import ExperimentConfig
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    """One trial: its place in the study and the experiment it runs.
+
+    Args:
+        kind: ``"stvlm"`` or ``"baseline"``.
+        arm: the arm label (``"baseline"`` for baselines).
+        seed: the trial's seed.
+        group: the arm-and-seed group that ASHA and Optuna compare within.
+        model: ``"stvlm"`` or the baseline's registered name.
+        params: the nuisance values, None where not sampled.
+        experiment: the parsed experiment.
+        options: the baseline's options (empty for ST-VLM).
+    """
+
+    kind: str
+    arm: str
+    seed: int
+    group: str
+    model: str
+    experiment: ExperimentConfig
+    params: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_tune(cls, config: Mapping[str, Any]) -> TrialConfig:
+        """Parse a Tune trial dict (the experiment strictly, through ``from_dict``)."""
+        return cls(
+            kind=config["kind"], arm=config["arm"], seed=int(config["seed"]), group=config.get("group", ""),
+            model=config["model"], experiment=ExperimentConfig.from_dict(config["experiment"]),
+            params=dict(config.get("params", {})), options=dict(config.get("options") or {}),
+        )

@@ -1,0 +1,76 @@
+"""What a trial process and a Train driver share: the study-wide runtime settings, the engine
+state in a checkpoint folder, the node id and the quieting of Ray's per-checkpoint logs.
+
+Its own module so that :mod:`harness.runtime.trial` and :mod:`harness.runtime.train_driver` both import it and
+not each other.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import ray
+
+from stvlm.engine import EngineState
+
+STATE_FILE = "engine_state.pt"
+
+
+@dataclass(frozen=True)
+class TrialRuntime:
+    """Study-wide settings every trial needs (passed through the object store, not the config).
+
+    Args:
+        study: study name (Train runs are stored under ``<storage>/<study>-train/<trial_id>``).
+        storage: storage root (absolute path or URI), shared by Tune and Train.
+        num_workers: Train workers per ST-VLM trial (1: train in the trial itself).
+        cpus: CPUs per trial (per Train worker when ``num_workers > 1``).
+        gpus: GPUs per trial or Train worker (fractions allowed).
+        max_failures: retries of a crashed Train worker group (inside one trial attempt).
+        baseline_cpus: CPUs of a baseline trial.
+    """
+
+    study: str
+    storage: str
+    num_workers: int = 1
+    cpus: float = 1.0
+    gpus: float = 0.0
+    max_failures: int = 1
+    baseline_cpus: float = 1.0
+
+    @property
+    def threads(self) -> int:
+        """torch threads per training process: its whole CPUs, at least one."""
+        return max(1, int(self.cpus))
+
+    @property
+    def baseline_threads(self) -> int:
+        """torch threads of a baseline trial."""
+        return max(1, int(self.baseline_cpus))
+
+
+def save_state(state: EngineState, folder: str | Path) -> Path:
+    """Write ``state`` into a checkpoint folder."""
+    path = Path(folder) / STATE_FILE
+    state.save(path)
+    return path
+
+
+def load_state(folder: str | Path) -> EngineState:
+    """Read the engine state of a checkpoint folder written by :func:`save_state`."""
+    return EngineState.load(Path(folder) / STATE_FILE)
+
+
+def node_id() -> str | None:
+    """The Ray node id of this process (None outside Ray)."""
+    try:
+        return ray.get_runtime_context().get_node_id()
+    except Exception:  # noqa: BLE001 - not connected
+        return None
+
+
+def quiet_trial_logs() -> None:
+    """Drop Ray's per-checkpoint INFO lines in trial processes (one per epoch and trial)."""
+    logging.getLogger("ray.train").setLevel(logging.WARNING)

@@ -1,0 +1,194 @@
+"""From a :class:`~harness.study.spec.StudySpec` to the arms of a study and their experiment configs.
+
+An arm is one combination of scientific axis values. Its experiment is built as
+
+    preset (ExperimentConfig.tiny() or defaults) <- dataset/protocol <- fixed settings
+        <- the arm's axis values <- seed <- the trial's sampled nuisance settings
+
+and validated by constructing the frozen :class:`stvlm.experiment.ExperimentConfig` (types,
+ranges, cross-field rules) plus the registries that configs only name (dataset, protocol, image
+encoder, backbone, baselines). :func:`build_arms` does this for every arm and for the bounds of
+every nuisance setting, so a study with a bad value fails with one line before Ray starts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from harness.study.axes import AXES, arm_label, get_path, set_path
+from harness.study.spec import NuisanceParam, StudySpec
+from stvlm.errors import ConfigError
+from stvlm.configs import ExperimentConfig
+from stvlm.names import check_name
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One scientific arm: its label, axis values and base experiment (seed 0, no nuisance)."""
+
+    label: str
+    values: dict[str, Any]
+    experiment: ExperimentConfig
+
+
+def arm_values(spec: StudySpec) -> list[dict[str, Any]]:
+    """The axis-value dicts of the arms, in spec order, duplicates removed.
+
+    Raises:
+        ConfigError: an axis name is not registered (the message lists the known axes).
+    """
+    sci = spec.scientific
+    for values in [sci.axes, *sci.arms]:
+        for axis in values:
+            if axis not in AXES:
+                raise ConfigError(
+                    f"scientific: unknown axis {axis!r}; known: {', '.join(AXES.names())}"
+                )
+    if sci.design == "arms":
+        combos = [dict(a) for a in sci.arms]
+    elif sci.design == "one_at_a_time":
+        combos = [{axis: v} for axis, values in sci.axes.items() for v in values]
+    else:
+        names = list(sci.axes)
+        combos = [dict(zip(names, vs)) for vs in itertools.product(*sci.axes.values())]
+    unique: list[dict[str, Any]] = []
+    for combo in combos or [{}]:
+        if combo not in unique:
+            unique.append(combo)
+    return unique
+
+
+def base_tree(spec: StudySpec, data_root: str | None = None) -> dict[str, Any]:
+    """The nested dict of the study's experiment before arm, seed and nuisance settings."""
+    base = ExperimentConfig.tiny(spec.dataset) if spec.preset == "tiny" else ExperimentConfig()
+    tree = base.to_dict()
+    tree["name"] = spec.name
+    set_path(tree, "data.dataset", spec.dataset)
+    set_path(tree, "data.protocol", spec.protocol)
+    if data_root is not None:
+        set_path(tree, "data.data_root", data_root)
+    for path, value in spec.fixed.items():
+        _check_known_path(tree, path, value, source="fixed")
+        set_path(tree, path, value)
+    return tree
+
+
+def _check_known_path(tree: Mapping[str, Any], path: str, value: Any, *, source: str) -> None:
+    """Unknown dotted paths raise naming the allowed keys at the first unknown part."""
+    node: Any = tree
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        if not isinstance(node, Mapping) or part not in node:
+            where = ".".join(parts[:i]) or "the experiment"
+            allowed = ", ".join(node) if isinstance(node, Mapping) else "none (not a table)"
+            raise ConfigError(f"{source}: unknown key {path} = {value!r}; allowed in {where}: {allowed}")
+        node = node[part]
+
+
+def experiment_for(
+    spec: StudySpec,
+    values: Mapping[str, Any],
+    *,
+    seed: int,
+    params: Mapping[str, Any] | None = None,
+    data_root: str | None = None,
+) -> ExperimentConfig:
+    """The validated experiment of one arm, seed and set of nuisance values.
+
+    Raises:
+        ConfigError: one line naming the axis or setting, the value and what is allowed.
+    """
+    tree = base_tree(spec, data_root)
+    for axis, value in values.items():
+        entry = AXES.get(axis)
+        try:
+            entry.check(value)
+            entry.apply(tree, value)
+        except ConfigError as err:
+            raise ConfigError(f"axis {axis} = {value!r}: {err}") from None
+    set_path(tree, "train.seed", seed)
+    set_path(tree, "data.few_shot.seed", seed)
+    for path, value in (params or {}).items():
+        _check_known_path(tree, path, value, source=f"nuisance {path}")
+        set_path(tree, path, value)
+    try:
+        cfg = ExperimentConfig.from_dict(tree)
+    except ConfigError as err:
+        what = ", ".join(f"{a} = {v!r}" for a, v in values.items()) or "the fixed settings"
+        extra = f" with {', '.join(f'{k} = {v!r}' for k, v in params.items())}" if params else ""
+        raise ConfigError(f"{what}{extra}: {err}") from None
+    check_names(cfg)
+    return cfg
+
+
+def check_names(cfg: ExperimentConfig) -> None:
+    """Look up every registered name the config holds (dataset, protocol, encoder, backbone)."""
+    from stvlm.data.datasets import dataset_entry
+
+    try:
+        dataset_entry(cfg.data.dataset, cfg.data.data_root)
+    except ConfigError as err:
+        raise ConfigError(f"data.dataset: {err}") from None
+    check_name("data.protocol", cfg.data.protocol)
+    check_name("model.image.encoding", cfg.model.image.encoding)
+    check_name("model.backbone.name", cfg.model.backbone.name)
+    check_name("model.finetune.strategy", cfg.model.finetune.strategy)
+
+
+def applies(param: NuisanceParam, experiment: ExperimentConfig) -> bool:
+    """Whether a nuisance setting is sampled for this arm (its ``when`` conditions hold)."""
+    if not param.when:
+        return True
+    tree = experiment.to_dict()
+    for path, wanted in param.when.items():
+        try:
+            if get_path(tree, path) != wanted:
+                return False
+        except (KeyError, TypeError):
+            raise ConfigError(f"nuisance when: unknown key {path}") from None
+    return True
+
+
+def build_arms(spec: StudySpec, data_root: str | None = None) -> list[Arm]:
+    """Every arm of the study, validated with every seed and every nuisance bound.
+
+    Arms whose experiments are identical (the centre of a one-at-a-time design appears once per
+    axis) are kept once, under the first label.
+
+    Raises:
+        ConfigError: the first invalid axis, value, fixed or nuisance setting, or baseline.
+    """
+    from stvlm.baselines import build_baseline
+
+    arms: list[Arm] = []
+    seen: dict[str, str] = {}
+    for values in arm_values(spec):
+        experiment = experiment_for(spec, values, seed=spec.seeds[0], data_root=data_root)
+        label = arm_label(values)
+        key = experiment.config_hash()
+        if key in seen:  # one-at-a-time designs repeat the centre arm
+            log.info("arm %s is the same experiment as arm %s; kept once", label, seen[key])
+            continue
+        seen[key] = label
+        for seed in spec.seeds[1:]:
+            experiment_for(spec, values, seed=seed, data_root=data_root)
+        for path, param in spec.nuisance.items():
+            if applies(param, experiment):
+                for bound in param.bounds():
+                    experiment_for(
+                        spec, values, seed=spec.seeds[0], params={path: bound}, data_root=data_root
+                    )
+        arms.append(Arm(label=label, values=dict(values), experiment=experiment))
+    for name in spec.baselines.models:
+        build_baseline(name, spec.baselines.options.get(name))
+    unknown = sorted(set(spec.baselines.options) - set(spec.baselines.models))
+    if unknown:
+        models = list(spec.baselines.models)
+        raise ConfigError(f"baselines.options: {unknown[0]} is not in baselines.models {models}")
+    return arms

@@ -1,0 +1,267 @@
+"""Study specs: what a study varies, tunes, fixes and repeats, validated before Ray starts.
+
+A study spec is a TOML file (``studies/configs/*.toml``) read into a frozen :class:`StudySpec`
+with the strict :meth:`stvlm.configs.Config.from_dict` (unknown keys raise). The vocabulary is
+the tuning playbook's:
+
+* **scientific** axes: the values a study compares (few-shot ratio, fusion depth, ...), as a
+  grid, one axis at a time around the fixed settings, or explicit arms;
+* **nuisance** settings: tuned by Optuna inside every arm and seed (learning rate, LoRA alpha,
+  dropout, batch size);
+* **fixed** settings: any ``ExperimentConfig`` key by dotted path (``train.epochs = 20``).
+
+Example::
+
+    name = "fewshot-nycbike-drop"
+    dataset = "nycbike-drop"
+    seeds = [0, 1]
+    num_samples = 4                  # Optuna trials per arm and seed
+    [scientific]
+    axes = { few_shot_ratio = [0.05, 0.1, 1.0] }
+    [nuisance."train.lr"]
+    distribution = "loguniform"
+    low = 1e-4
+    high = 1e-2
+
+:func:`harness.study.arms.build_arms` then builds and checks every arm's ``ExperimentConfig``.
+"""
+
+from __future__ import annotations
+
+import re
+try:
+    import tomllib
+except ImportError:  # pragma: no cover - Python 3.10 (pyproject allows it; tomli is its backport)
+    import tomli as tomllib  # type: ignore[no-redef]
+from pathlib import Path
+from typing import Any, Literal
+
+from harness.study.paths import check_optuna_storage
+from stvlm.configs import Config, config_class, field
+from stvlm.errors import ConfigError
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@config_class
+class NuisanceParam(Config):
+    """One nuisance setting sampled by Optuna (define-by-run).
+
+    ``uniform``/``loguniform`` sample floats in ``[low, high]``; ``int``/``logint`` integers;
+    ``choice`` one of ``values``. ``when`` restricts the setting to arms whose experiment has the
+    given values at the given dotted paths (``{"model.finetune.strategy" = "lora"}``).
+    """
+
+    distribution: Literal["uniform", "loguniform", "int", "logint", "choice"] = field(
+        help="uniform, loguniform, int, logint or choice"
+    )
+    low: float | None = field(None, help="lower bound (uniform, loguniform, int, logint)")
+    high: float | None = field(None, help="upper bound (inclusive)")
+    step: float | None = field(None, gt=0.0, help="quantisation step (uniform, int)")
+    values: tuple[Any, ...] | None = field(None, help="the choices (choice)")
+    when: dict[str, Any] | None = field(None, help="sample only where these paths have these values")
+
+    def check(self) -> None:
+        if self.distribution == "choice":
+            if not self.values:
+                self.fail("values", "is not allowed; distribution 'choice' needs a non-empty list")
+            return
+        if self.low is None or self.high is None:
+            self.fail("low", f"is not allowed; distribution {self.distribution!r} needs low and high")
+        if not self.low < self.high:  # type: ignore[operator]
+            self.fail("high", f"is not allowed; it must be greater than low = {self.low!r}")
+        if self.distribution.startswith("log") and self.low <= 0:  # type: ignore[operator]
+            self.fail("low", f"is out of range; distribution {self.distribution!r} needs low > 0")
+        if self.distribution in ("int", "logint") and not (
+            float(self.low).is_integer() and float(self.high).is_integer()  # type: ignore[arg-type]
+        ):
+            self.fail("low", f"is not allowed; distribution {self.distribution!r} needs integer bounds")
+
+    def bounds(self) -> tuple[Any, ...]:
+        """The extreme values a trial can get (checked against the config before Ray starts)."""
+        if self.distribution == "choice":
+            return tuple(self.values or ())
+        if self.distribution in ("int", "logint"):
+            return (int(self.low), int(self.high))  # type: ignore[arg-type]
+        return (self.low, self.high)
+
+
+@config_class
+class ScientificConfig(Config):
+    """The arms a study compares."""
+
+    design: Literal["grid", "one_at_a_time", "arms"] = field(
+        "grid",
+        help="grid: every combination of the axes; one_at_a_time: each axis varied alone with the "
+        "rest fixed; arms: the listed arms",
+    )
+    axes: dict[str, tuple[Any, ...]] = field(default_factory=dict, help="axis -> values")
+    arms: tuple[dict[str, Any], ...] = field((), help="explicit arms (design = 'arms')")
+
+    def check(self) -> None:
+        if self.design == "arms" and not self.arms:
+            self.fail("arms", "is not allowed; design 'arms' needs at least one arm")
+        if self.design != "arms" and self.arms:
+            self.fail("arms", f"is not allowed with design {self.design!r}; use design = 'arms'")
+        for axis, values in self.axes.items():
+            if not values:
+                raise ConfigError(f"axes.{axis} = [] is not allowed; give at least one value")
+
+
+@config_class
+class ResourcesConfig(Config):
+    """What one trial asks of the cluster."""
+
+    cpus_per_trial: float = field(1.0, gt=0.0, help="CPUs per trial (per Train worker if num_workers > 1)")
+    gpus_per_trial: float | None = field(
+        None,
+        ge=0.0,
+        help="GPUs per trial or Train worker, fractions allowed; None: 1 if the cluster has GPUs",
+    )
+    num_workers: int = field(1, ge=1, help="> 1: the trial runs a DDP TorchTrainer with this many workers")
+    max_concurrent_trials: int | None = field(None, ge=1, help="None: as many as the resources allow")
+    baseline_cpus: float = field(1.0, gt=0.0, help="CPUs of a baseline trial")
+
+
+@config_class
+class SchedulerConfig(Config):
+    """Early stopping of unpromising trials (per arm and seed)."""
+
+    name: Literal["asha", "fifo"] = field("asha", help="asha (prune) or fifo (run every trial to its end)")
+    grace_period: int = field(2, ge=2, help="epochs before ASHA may stop a trial")
+    reduction_factor: float = field(2.0, gt=1.0, help="ASHA keeps 1/reduction_factor per rung")
+    brackets: int = field(1, ge=1)
+
+
+@config_class
+class BaselinesConfig(Config):
+    """Baselines evaluated on the same splits as the ST-VLM arms."""
+
+    models: tuple[str, ...] = field((), help="names in stvlm.baselines.BASELINES")
+    options: dict[str, dict[str, Any]] = field(default_factory=dict, help="model -> its options")
+
+
+@config_class
+class StudySpec(Config):
+    """A whole study; see the module docstring."""
+
+    name: str = field(help="folder name of the results (letters, digits, . _ -)")
+    description: str = ""
+    dataset: str = field(help="registered dataset name")
+    protocol: str = field("standard", help="evaluation protocol")
+    preset: Literal["tiny", "default"] = field(
+        "default", help="base ExperimentConfig: ExperimentConfig.tiny() or the defaults"
+    )
+    seeds: tuple[int, ...] = field((0,), ge=0, help="one group of trials per seed")
+    num_samples: int = field(1, ge=1, help="Optuna trials per arm and seed")
+    metric: str = field("val_mae", help="validation metric that Optuna and ASHA optimise")
+    mode: Literal["min", "max"] = "min"
+    search_seed: int = field(0, ge=0, help="seed of the Optuna samplers")
+    sampler: Literal["tpe", "random", "grid", "qmc"] = field(
+        "tpe", help="Optuna sampler of the nuisance search in each (arm, seed) group: tpe "
+        "(random start-up trials, then TPE), random, grid (every combination of 'choice' "
+        "values; num_samples = their number), qmc (Sobol quasi-random)",
+    )
+    startup_trials: int = field(
+        10, ge=1, help="tpe only: random start-up trials per group before TPE models the results "
+        "(with num_samples <= startup_trials the search IS random search, and the report says so)",
+    )
+    optuna_storage: str | None = field(
+        None, help="sqlite:///abs/path.db or an absolute journal file path (*.log); None: in memory"
+    )
+    mlflow: bool = field(
+        False, help="log every trial (parameters, per-epoch metrics) to MLflow through Ray Tune's "
+        "MLflowLoggerCallback; needs the mlflow package (the 'tracking' extra)",
+    )
+    max_failures: int = field(1, ge=0, help="retries of a crashed trial (from its checkpoint)")
+    fixed: dict[str, Any] = field(default_factory=dict, help="dotted ExperimentConfig path -> value")
+    scientific: ScientificConfig = field(default_factory=ScientificConfig)
+    nuisance: dict[str, NuisanceParam] = field(default_factory=dict)
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    baselines: BaselinesConfig = field(default_factory=BaselinesConfig)
+
+    def check(self) -> None:
+        if not _NAME.match(self.name):
+            self.fail("name", "is not allowed; use letters, digits, '.', '_' and '-' only")
+        if not self.seeds:
+            self.fail("seeds", "is not allowed; give at least one seed")
+        if len(set(self.seeds)) != len(self.seeds):
+            self.fail("seeds", "is not allowed; seeds must be distinct")
+        if not self.metric.startswith("val_"):
+            self.fail("metric", "is not allowed; studies select on validation metrics (val_<metric>)")
+        check_optuna_storage(self.optuna_storage, files=False)
+        both = sorted(set(self.fixed) & set(self.nuisance))
+        if both:
+            key = both[0]
+            raise ConfigError(
+                f"{key} is both fixed ([fixed] \"{key}\" = {self.fixed[key]!r}) and searched "
+                f"([nuisance.\"{key}\"]); keep one of the two"
+            )
+        ranged = [k for k, p in self.nuisance.items() if p.distribution != "choice"]
+        if self.sampler == "grid" and ranged:
+            raise ConfigError(
+                f"sampler = 'grid' needs 'choice' nuisance distributions only; {ranged[0]} is "
+                f"{self.nuisance[ranged[0]].distribution!r} (use tpe, random or qmc for ranges)"
+            )
+        from stvlm.metrics import METRICS
+
+        base = re.sub(r"_h\d+$", "", self.metric[len("val_"):])
+        if base not in METRICS:
+            known = ", ".join(METRICS.names())
+            self.fail("metric", f"is not allowed; expected val_<metric> with <metric> one of {known}")
+
+    def smoke(self) -> StudySpec:
+        """The same study cut to seconds: tiny models, 2 epochs of 2 batches, 1 trial per arm.
+
+        Keeps two arms (the first two values of the first axis, or the first two listed arms),
+        the first seed and the first two baselines; drops fixed ``model.backbone.*`` settings (no
+        pretrained weights); one CPU per trial, no Train workers (runs on a laptop). The settings
+        it fixes (epochs, batches per epoch, batch size) leave the nuisance search.
+        """
+        fixed = {k: v for k, v in self.fixed.items() if not k.startswith("model.backbone.")}
+        cut = {"train.epochs": 2, "train.max_batches_per_epoch": 2, "train.batch_size": 8}
+        fixed.update(cut)
+        # What the smoke test fixes is no longer searched (else a sampled value would win).
+        nuisance = {k: v for k, v in self.nuisance.items() if k not in cut}
+        sci = self.scientific
+        first = dict(list(sci.axes.items())[:1])
+        sci = sci.replace(axes={k: tuple(v[:2]) for k, v in first.items()}, arms=tuple(sci.arms[:2]))
+        return self.replace(
+            name=f"{self.name}-smoke",
+            preset="tiny",
+            seeds=self.seeds[:1],
+            num_samples=1,
+            fixed=fixed,
+            nuisance=nuisance,
+            scientific=sci,
+            scheduler=self.scheduler.replace(grace_period=2),
+            resources=self.resources.replace(cpus_per_trial=1.0, num_workers=1, max_concurrent_trials=None),
+            baselines=self.baselines.replace(models=self.baselines.models[:2]),
+        )
+
+
+def startup_trials(sampler: str, startup: int, num_samples: int) -> int:
+    """How many of a group's ``num_samples`` trials are sampled before the sampler uses results
+    (TPE's random start-up; every trial of the other samplers ignores results)."""
+    return min(startup, num_samples) if sampler == "tpe" else num_samples
+
+
+def load_spec(path: str | Path) -> StudySpec:
+    """Read and validate a study spec TOML file.
+
+    Raises:
+        ConfigError: the file is missing, is not TOML, or holds an invalid spec (the message
+            starts with the file name).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"study config {path} does not exist")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {' '.join(str(err).split())}") from None
+    try:
+        return StudySpec.from_dict(raw)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
