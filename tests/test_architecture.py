@@ -133,3 +133,13 @@ def test_harness_is_grouped_by_concern() -> None:
     assert loose == []
     assert sorted(p.name for p in (REPO / "harness").iterdir() if p.is_dir() and not p.name.startswith("__")) == [
         "cli", "report", "results", "runtime", "study"]
+
+
+def test_no_library_function_over_60_lines() -> None:
+    long = {}
+    for package in ("stvlm", "harness"):
+        for f in (REPO / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(f.read_text())):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
+                    long[f"{f.relative_to(REPO)}:{node.name}"] = node.end_lineno - node.lineno + 1
+    assert long == {}

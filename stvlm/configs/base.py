@@ -115,6 +115,16 @@ class _Mismatch(Exception):
     """Internal: a value does not match a type."""
 
 
+#: Scalar annotations and the values they accept as they are (a bool is not a number; an int is a
+#: float; "3" is not an int).
+_SCALARS: dict[Any, Any] = {
+    bool: lambda v: isinstance(v, bool),
+    int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+    float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    str: lambda v: isinstance(v, str),
+}
+
+
 def _coerce(value: Any, tp: Any, path: str) -> Any:
     """Return ``value`` converted to annotation ``tp`` or raise :class:`_Mismatch`.
 
@@ -154,21 +164,9 @@ def _coerce(value: Any, tp: Any, path: str) -> Any:
         if isinstance(value, Mapping):
             return tp.from_dict(value, path=path)
         raise _Mismatch
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise _Mismatch
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise _Mismatch
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        raise _Mismatch
-    if tp is str:
-        if isinstance(value, str):
-            return value
+    if tp in _SCALARS:
+        if _SCALARS[tp](value):
+            return float(value) if tp is float else value
         raise _Mismatch
     if origin is dict:
         if not isinstance(value, Mapping):

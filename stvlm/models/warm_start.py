@@ -74,16 +74,22 @@ def ridge_highway(
         rows, entries, weight_sum = rows + b * n, entries + int(mask.sum()), weight_sum + float(w.sum())
     if not entries:
         raise ValueError("ridge_highway: the training windows have no observed target entry")
-    mean_weight = weight_sum / entries
-    penalty = torch.full((width,), alpha * mean_weight, dtype=torch.float64)
-    penalty[-1] = 0.0  # the bias is not penalised
-    system = gram + torch.diag(penalty)[None] + 1e-9 * mean_weight * torch.eye(width)[None]
-    solution = torch.linalg.solve(system, rhs.unsqueeze(-1)).squeeze(-1)  # [O, F+1]
+    solution = _solve_ridge(gram, rhs, alpha * weight_sum / entries, 1e-9 * weight_sum / entries)  # [O, F+1]
     weight_param = model.highway.weight
     weight_param.copy_(solution[:, :-1].to(weight_param.dtype))
     model.highway.bias.copy_(solution[:, -1].to(weight_param.dtype))
     log.info("highway: ridge start on %d rows (%d entries), alpha %g", rows, entries, alpha)
     return {"rows": rows, "entries": entries, "features": width - 1}
+
+
+def _solve_ridge(gram: torch.Tensor, rhs: torch.Tensor, penalty: float, jitter: float) -> torch.Tensor:
+    """Solve ``(gram + penalty I' + jitter I) w = rhs`` per output; ``I'`` leaves the bias (last
+    feature) unpenalised. ``gram``: ``[O, F+1, F+1]``, ``rhs``: ``[O, F+1]`` -> ``[O, F+1]``."""
+    width = gram.shape[-1]
+    diag = torch.full((width,), penalty, dtype=torch.float64)
+    diag[-1] = 0.0  # the bias is not penalised
+    system = gram + torch.diag(diag)[None] + jitter * torch.eye(width, dtype=torch.float64)[None]
+    return torch.linalg.solve(system, rhs.unsqueeze(-1)).squeeze(-1)
 
 
 @torch.no_grad()
