@@ -258,11 +258,13 @@ class Engine:
         return max(cfg.epochs * per_epoch, 1)
 
     def _loss(self, pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
-        if self.cfg.loss_mask == "protocol":
-            mask = mask_for(true, self.mask_rule)
-        else:
-            mask = observed_mask(true, self.missing_value)
-        return masked_loss(pred, true, mask, self.cfg.loss, self.cfg.huber_delta)
+        masks = {
+            "observed": lambda: (observed_mask(true, self.missing_value),),
+            "protocol": lambda: (mask_for(true, self.mask_rule),),
+            "both": lambda: (observed_mask(true, self.missing_value), mask_for(true, self.mask_rule)),
+        }[self.cfg.loss_mask]()
+        losses = [masked_loss(pred, true, m, self.cfg.loss, self.cfg.huber_delta) for m in masks]
+        return sum(losses[1:], losses[0]) / len(losses)
 
     def _train_epoch(
         self, optimizer: torch.optim.Optimizer, state: EngineState

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 import numpy as np
+import pytest
 import torch
 
 from stvlm.baselines.stid import STIDConfig
@@ -128,3 +129,13 @@ def test_learning_rate_schedule_by_hand():
     assert {lr_factor(s, 50, flat) for s in range(50)} == {1.0}
     floor = TrainConfig(warmup=0.0, min_lr_ratio=0.05)
     assert lr_factor(49, 50, floor) == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize("loss_mask, expected", [("observed", 2.0), ("protocol", 3.0), ("both", 2.5)])
+def test_loss_masks_by_hand(loss_mask, expected) -> None:
+    """Targets 0 (a real zero count), 2 and 4, NaN (missing), prediction 0: 'observed' scores
+    every observation (|0|, |2|, |4| -> 2), 'protocol' only true > 0 (3), 'both' their mean."""
+    fc = forecast()
+    engine = Engine(stid(fc), fc, TrainConfig(loss_mask=loss_mask))
+    true = torch.tensor([0.0, 2.0, 4.0, float("nan")]).reshape(1, 4, 1, 1)  # [B, T_out, N, C]
+    assert engine._loss(torch.zeros_like(true), true).item() == expected

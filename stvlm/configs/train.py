@@ -36,8 +36,9 @@ class TrainConfig(Config):
         "mae", help="training loss in original units: mae (median), mse (mean), huber"
     )
     huber_delta: float = field(1.0, gt=0.0, help="Huber threshold in original units")
-    loss_mask: Literal["observed", "protocol"] = field(
+    loss_mask: Literal["observed", "protocol", "both"] = field(
         "observed",
         help="'observed': the loss skips only the dataset's missing values (a zero count is an "
-        "observation); 'protocol': the protocol's metric mask (true > 0 under 'standard')",
+        "observation); 'protocol': the protocol's metric mask (true > 0 under 'standard'); "
+        "'both': the mean of the two losses (targets both reported metrics)",
     )
