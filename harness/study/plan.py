@@ -14,7 +14,6 @@ evenly.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -67,7 +66,7 @@ class StudyPlan:
     def _baselines(self) -> list[PlannedTrial]:
         by_data: dict[str, Arm] = {}
         for arm in self.arms.values():
-            by_data.setdefault(json.dumps(arm.experiment.data.to_dict(), sort_keys=True), arm)
+            by_data.setdefault(arm.experiment.data.config_hash(), arm)
         shared = len(by_data) == 1
         entries = []
         for seed in self.spec.seeds:

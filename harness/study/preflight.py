@@ -11,7 +11,6 @@ before the first trial, and returns the protocol's metric names for the results 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -51,7 +50,7 @@ def preflight(arms: list[Arm], *, build_models: bool = True) -> PreflightResult:
     built: set[str] = set()
     for arm in arms:
         exp = arm.experiment
-        key = json.dumps(exp.data.to_dict(), sort_keys=True)
+        key = exp.data.config_hash()
         try:
             if key not in forecasts:
                 forecasts[key] = prepare(exp.data)
