@@ -10,11 +10,12 @@ For N short ST-VLM trials (tiny ViLT on NYCBike drop-off, real data) it measures
 
 reporting the study's wall time, the summed in-trial training time (epochs only) and wall time
 (data, model build, training, test) from ``trials.parquet``, and the overhead per trial. Then
-**asha vs fifo**: the same Optuna search (same seed; TPE samples at random for its first 10
-trials, so both studies try the same settings) once with ASHA and once with every trial run to
-its end: the epochs ASHA saved, and whether it kept the best result.
+**asha vs fifo**: the same Optuna search (random sampler, same seed, so both studies try the
+same settings; 27 trials of 16 epochs by default) once with ASHA (grace period 2, reduction
+factor 3) and once with every trial run to its end: the epochs ASHA saved, and whether its best
+trial is the same configuration as the full search's.
 
-    STVLM_DATA=../shared/data python benchmarks/harness_overhead.py [--trials 4] [--epochs 4]
+    STVLM_DATA=../shared/data python benchmarks/harness_overhead.py [--trials 4] [--epochs 4] [--asha-trials 27] [--asha-epochs 16]
 
 Columns, per trial: *in-trial* (the trial function's wall time), *training* (its epochs),
 *setup+eval* (in-trial minus training: data, model build, test evaluation) and *outside*
@@ -39,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 import polars as pl  # noqa: E402
 
+from harness.results.provenance import provenance  # noqa: E402
 from harness.runtime.progress import quiet_ray  # noqa: E402
 from harness.runtime.runner import StudyOptions, run_study  # noqa: E402
 from harness.study.spec import StudySpec  # noqa: E402
@@ -94,6 +96,7 @@ def study(s: StudySpec, out: Path, data_root: str) -> dict:
         "in_trial_s": float(rows["wall_seconds"].sum()),
         "train_s": float(rows["train_seconds"].sum()), "epochs": int(rows["epochs_run"].sum()),
         "best_val_mae": float(rows["val_mae"].min()), "statuses": dict(rows["status"].value_counts().rows()),
+        "best_params": rows.sort("val_mae")["params_json"][0],
     }
 
 
@@ -101,7 +104,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=4)
-    parser.add_argument("--asha-trials", type=int, default=8)
+    parser.add_argument("--asha-trials", type=int, default=27)
+    parser.add_argument("--asha-epochs", type=int, default=16,
+                        help="epochs of each search trial (ASHA: grace period 2, reduction factor 3)")
     parser.add_argument("--data-root", default=os.environ.get("STVLM_DATA", str(ROOT.parent / "shared/data")))
     parser.add_argument("--out", type=Path, default=ROOT / "results/benchmarks/harness_overhead.json")
     args = parser.parse_args()
@@ -124,10 +129,11 @@ def main() -> None:
             runs["tune x2"] = study(spec("tune2", args, resources={"max_concurrent_trials": 2}), out, data_root)
             runs["train (2 workers)"] = study(
                 spec("train", args, num_samples=max(1, args.trials // 2), resources={"num_workers": 2}), out, data_root)
-            asha = {"num_samples": args.asha_trials, "scheduler": {"name": "asha", "grace_period": 2, "reduction_factor": 2},
+            search = argparse.Namespace(**{**vars(args), "epochs": args.asha_epochs})
+            asha = {"num_samples": args.asha_trials, "sampler": "random", "scheduler": {"name": "asha", "grace_period": 2, "reduction_factor": 3},
                     "resources": {"max_concurrent_trials": 2}}
-            runs["fifo (search)"] = study(spec("fifo", args, **{**asha, "scheduler": {"name": "fifo"}}), out, data_root)
-            runs["asha (search)"] = study(spec("asha", args, **asha), out, data_root)
+            runs["fifo (search)"] = study(spec("fifo", search, **{**asha, "scheduler": {"name": "fifo"}}), out, data_root)
+            runs["asha (search)"] = study(spec("asha", search, **asha), out, data_root)
     finally:
         ray.shutdown()
 
@@ -144,12 +150,16 @@ def main() -> None:
               f"{r['train_per_trial_s']:>10.1f}{r['setup_eval_per_trial_s']:>12.1f}{r['outside_per_trial_s']:>9.1f}")
     fifo, asha_run = runs["fifo (search)"], runs["asha (search)"]
     saved = fifo["epochs"] - asha_run["epochs"]
+    same_best = asha_run["best_params"] == fifo["best_params"]
     print(f"\nASHA: {asha_run['epochs']} epochs vs {fifo['epochs']} run to the end ({saved} saved, "
-          f"{100 * saved / fifo['epochs']:.0f}%); best val_mae {asha_run['best_val_mae']:.4f} vs {fifo['best_val_mae']:.4f}; "
-          f"statuses {asha_run['statuses']}")
+          f"{100 * saved / fifo['epochs']:.0f}%); best val_mae {asha_run['best_val_mae']:.4f} vs {fifo['best_val_mae']:.4f}, "
+          f"same best configuration: {same_best}; statuses {asha_run['statuses']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"ray_start_s": ray_start, "epochs": args.epochs, "runs": runs,
-                                    "asha_epochs_saved": saved}, indent=2) + "\n")
+    args.out.write_text(json.dumps({
+        "command": " ".join(["python benchmarks/harness_overhead.py", *sys.argv[1:]]), **provenance(),
+        "ray_start_s": ray_start, "epochs": args.epochs, "asha_epochs": args.asha_epochs, "runs": runs,
+        "asha_epochs_saved": saved, "asha_epochs_saved_share": saved / fifo["epochs"], "asha_same_best": same_best,
+    }, indent=2) + "\n")
     print(f"wrote {args.out}")
 
 

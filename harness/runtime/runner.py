@@ -161,7 +161,7 @@ def _build_tuner(
             scheduler=make_scheduler(study.plan),
             num_samples=len(study.plan),
             max_concurrent_trials=max_conc,
-            reuse_actors=False,
+            reuse_actors=True,  # one process runs many trials: imports and data paid once
             trial_dirname_creator=trial_dirname,
             trial_name_creator=trial_dirname,
         ),

@@ -29,6 +29,7 @@ import torch
 from ray.tune.integration.ray_train import TuneReportCallback
 
 from harness.runtime.trial_metrics import train_stvlm
+from harness.runtime.data_cache import cached_prepare
 from harness.runtime.sharding import ShardedForecast
 from harness.runtime.trial_config import TrialConfig
 from harness.runtime.trial_runtime import TrialRuntime, load_state, node_id, quiet_trial_logs, save_state
@@ -104,7 +105,7 @@ def train_worker(loop_config: dict[str, Any]) -> None:
     experiment = loop_config["experiment"]
     # On GPU, Ray sets CUDA_VISIBLE_DEVICES per worker: the engine's "auto" device (cuda) is
     # the worker's own GPU, the one prepare_model moves the model to.
-    forecast, model = prepare_run(experiment)
+    forecast, model = prepare_run(experiment, cached_prepare(experiment.data))
     model = ray.train.torch.prepare_model(
         model, parallel_strategy_kwargs={"find_unused_parameters": True}
     )

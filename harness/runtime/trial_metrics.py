@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from harness.runtime.data_cache import cached_prepare
 from stvlm.engine import EngineState, EpochRecord
 from stvlm.configs import ExperimentConfig
 from stvlm.experiment import ExperimentResult, prepare_run, run_experiment
@@ -132,7 +133,7 @@ def train_stvlm(
     """
     from stvlm.seed import resolve_device
 
-    forecast, model = prepared if prepared is not None else prepare_run(experiment)
+    forecast, model = prepared if prepared is not None else prepare_run(experiment, cached_prepare(experiment.data))
     static = {
         "train_windows": forecast.num_windows("train"),
         "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
@@ -155,12 +156,11 @@ def evaluate_baseline_trial(
     experiment: ExperimentConfig, model: str, options: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """Fit and score a baseline on the experiment's splits; returns its (only) report."""
-    from stvlm.data.pipeline import prepare
     from stvlm.evaluation import evaluate_baseline
     from stvlm.seed import resolve_device
 
     t0 = time.perf_counter()
-    forecast = prepare(experiment.data)
+    forecast = cached_prepare(experiment.data)
     result = evaluate_baseline(forecast, model, options, experiment.train)
     fit = result.fit
     return {
