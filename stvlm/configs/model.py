@@ -31,6 +31,13 @@ class ImageConfig(Config):
     grid: int = field(16, ge=2, help="side G of the coordinate grid of grid_heatmap/spectral_grid")
     blur: float = field(1.0, ge=0.0, help="std (in cells) of the Gaussian that fills empty cells; 0: none")
     learnable_hidden: int = field(48, ge=3, help="channels of the learnable encoder (Time-VLM: 48)")
+    max_nodes: int = field(
+        2048, ge=1, identity=False,
+        help="largest N taken by the encodings whose cost grows with N^2 (correlation: a "
+        "B x 3 x N x N image, 48 MiB per window at N = 2,048; every other encoding is linear "
+        "in N); a larger dataset is refused when the model is built (a limit: not part of the "
+        "config's identity)",
+    )
     lookback: bool = field(
         True,
         help="append the seasonal prior of the target steps (mean of the periodic lookback) to "
@@ -62,6 +69,14 @@ class SeriesConfig(Config):
     dim: int = field(64, ge=4, help="width D of the value/node/time embeddings before fusion")
     num_latents: int | None = field(
         None, ge=1, help="compress N node tokens to K latent tokens (for large N); None: no"
+    )
+    max_tokens: int = field(
+        4096, ge=1, identity=False,
+        help="largest N sent to the backbone as one token per node (num_latents = None): its "
+        "self-attention costs grow with (L + N)^2 (one float32 attention map of one head is "
+        "64 MiB per window at N = 4,096); a larger dataset is refused unless num_latents is "
+        "set (checked when the model is built, wherever the tokens enter the backbone: not under "
+        "fusion.depth = 'late' or use_series = false; a limit, not part of the config's identity)",
     )
     instance_norm: bool = field(False, help="RevIN-style per-window normalisation (Time-VLM)")
     lookback: bool = field(

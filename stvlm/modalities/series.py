@@ -6,6 +6,13 @@ embedding adds *where*, time-of-day and day-of-week embeddings indexed at the **
 step** add *when*; the three ``D``-wide parts are concatenated and projected to the backbone
 width. :class:`LatentCompressor` is a Perceiver-style cross-attention that compresses N node
 tokens to K latents and expands them back (for large N).
+
+Cost in the number of nodes N: the tokens themselves are linear in N (``[B, N, out_dim]``, an
+``[N, D]`` node embedding), and so is the compressor (K latents attend to N nodes and back:
+O(B N K d)). Without the compressor the N tokens join the backbone's self-attention, whose
+time and memory grow with ``(L + N)^2`` per layer and head; so ``stvlm.models.build`` refuses
+``num_latents = None`` above ``SeriesConfig.max_tokens`` nodes where the tokens enter the
+backbone (any fusion depth but ``late``).
 """
 
 from __future__ import annotations
@@ -70,6 +77,9 @@ class SeriesTokenizer(nn.Module):
         lookback_lags: P, the number of periodic lookback lags the batches carry (0: none).
         output_len: T_out (the lookback spans ``T_in + T_out`` steps).
         out_channels: C_out, the channels of the lookback.
+
+    Raises:
+        ConfigError: a size that is not a positive integer.
 
     Attributes:
         last_stats: the :class:`InstanceStats` of the latest forward pass when

@@ -20,6 +20,10 @@ change from window to window come first, so a short token limit (ViLT: 40) cuts 
 :class:`TokenTable` tokenises the distinct prompts once and answers ``lookup(start)`` with a
 dense start -> row index, so the tokenizer never runs inside a training step. Prompts are
 truncated at the end to ``max_length`` tokens (the first sentences survive).
+
+Cost in the number of nodes N: linear. The statistics average the ``[T, N]`` value channel
+over nodes once (O(T N)); per-step side information takes the majority over nodes one class at
+a time (O(W N) memory per class); the prompt's length does not depend on N.
 """
 
 from __future__ import annotations
@@ -126,7 +130,8 @@ def _side_sentences(data: SpatioTemporalData, ends: np.ndarray) -> list[list[str
             at = at.astype(np.int64)
             if at.ndim == 2:  # majority class over nodes, ties -> the smallest class
                 classes = np.unique(at)
-                counts = (at[:, :, None] == classes).sum(axis=1)  # [W, K]
+                # one class at a time: [W, N] booleans, not [W, N, K]
+                counts = np.stack([(at == k).sum(axis=1) for k in classes], axis=1)  # [W, K]
                 at = classes[counts.argmax(axis=1)]
             texts = [f"{label.capitalize()} class {k} at the last input step." for k in at.tolist()]
         else:

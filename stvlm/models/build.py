@@ -41,6 +41,13 @@ def _check_lengths(cfg: STVLMConfig, model_len: int, text_len: int, limit: int |
             f"text.max_length = {cfg.text.max_length} is larger than the {cfg.backbone.name} "
             f"backbone's {text_len} text positions; allowed: 4..{text_len}"
         )
+    if (cfg.use_series and cfg.series.num_latents is None and cfg.fusion.depth != "late"
+            and num_tokens > cfg.series.max_tokens):
+        raise ConfigError(
+            f"series.num_latents = None sends N = {num_tokens} node tokens into the backbone's "
+            f"self-attention (cost grows with (L + N)^2), above series.max_tokens = "
+            f"{cfg.series.max_tokens}; set series.num_latents (e.g. 256) to compress them to K tokens"
+        )
     if limit is not None and model_len > limit:
         raise ConfigError(
             f"the {cfg.backbone.name} backbone takes at most {limit} tokens, but text + image "

@@ -17,6 +17,11 @@ the gate initialised at zero, so at initialisation the backbone computes exactly
 without the adapter. The spatial bias ``B[n, p] = beta * exp(-d(n, p)^2 / (2 sigma^2))`` (``d``
 in patches between node ``n``'s image position and the centre of patch ``p``, ``beta``
 learnable, initially 1) is added to the attention logits of image-patch keys only.
+
+Cost in the number of nodes N (M ST tokens: N, or K latents): the spatial bias is an ``[N, P]``
+buffer (P image patches) and the adapter's logits are ``[B, 1, M, L]`` (L text + image keys),
+so both are linear in N; only the backbone blocks, where the M tokens attend to each other, grow
+with ``(L + M)^2`` (``SeriesConfig.max_tokens`` bounds M = N without the latent compressor).
 """
 
 from __future__ import annotations

@@ -69,8 +69,9 @@ def ridge_highway(
         f = torch.cat([feats, feats.new_ones(b, n, 1)], dim=-1).reshape(b * n, width)  # [R, F+1]
         t = target.permute(0, 2, 1, 3).reshape(b * n, outputs)  # [R, T_out*C_out], highway order
         w = weight.permute(0, 2, 1, 3).reshape(b * n, outputs)  # [R, O]
-        gram += torch.einsum("ro,rf,rg->ofg", w, f, f).cpu()
-        rhs += torch.einsum("ro,rf->of", w * t, f).cpu()
+        for o in range(outputs):  # one output at a time: [R, F+1] at most, never [R, O, F+1]
+            gram[o] += ((f * w[:, o : o + 1]).T @ f).cpu()  # [F+1, F+1]
+        rhs += ((w * t).T @ f).cpu()  # [O, F+1]
         rows, entries, weight_sum = rows + b * n, entries + int(mask.sum()), weight_sum + float(w.sum())
     if not entries:
         raise ValueError("ridge_highway: the training windows have no observed target entry")

@@ -8,6 +8,12 @@ Pipeline of one encoder (all batched torch on the input's device, float all the 
    learned encoders end in a sigmoid instead;
 3. :meth:`ImageEncoder.forward` applies the backbone's ``(p - mean) / std``.
 
+Cost in the number of nodes N: every encoder but ``correlation`` is linear in N (per-node
+statistics scattered to a grid, an ``N x T`` matrix or per-node spectra, then pooled to
+``S x S``); ``correlation`` builds ``N x N`` images (O(B T N^2) time, O(B N^2) memory), so it
+sets :attr:`ImageEncoder.quadratic` and is refused above ``ImageConfig.max_nodes`` nodes
+(:meth:`ImageEncoder.check_spec`, before any work).
+
 Resizing rule (so that a node's cell maps to a known pixel block): axes longer than ``S`` are
 average-pooled to ``S`` (``adaptive_avg_pool2d``), then every axis is upsampled with
 ``nearest-exact``, so cell ``i`` of an axis of length ``n <= S`` covers the pixels
@@ -136,11 +142,14 @@ class ImageEncoder(nn.Module):
         requires: what the layout must have, or ``None``.
         min_input_len: the shortest window the encoder accepts.
         learned: whether the encoder has parameters (its pixels are not min-maxed).
+        quadratic: whether its time or memory grows with N^2 (then at most
+            ``ImageConfig.max_nodes`` nodes are allowed).
     """
 
     requires: str | None = None
     min_input_len: int = 1
     learned: bool = False
+    quadratic: bool = False
 
     def __init__(self, spec: ImageSpec) -> None:
         self.check_spec(spec)
@@ -169,6 +178,15 @@ class ImageEncoder(nn.Module):
             raise ConfigError(
                 f"image.encoding = {name!r} needs input_len >= {cls.min_input_len}; "
                 f"got input_len = {spec.input_len}"
+            )
+        if cls.quadratic and spec.layout.num_nodes > spec.cfg.max_nodes:
+            linear = [n for n in names if not IMAGE_ENCODERS.get(n).quadratic
+                      and IMAGE_ENCODERS.get(n).supports(spec.layout)]
+            raise ConfigError(
+                f"image.encoding = {name!r} builds N x N images (cost grows with N^2) and takes "
+                f"at most image.max_nodes = {spec.cfg.max_nodes} nodes; dataset "
+                f"{spec.dataset or spec.layout.name or '(unnamed)'!r} has N = "
+                f"{spec.layout.num_nodes}; use an encoding linear in N: {', '.join(linear)}"
             )
         if cls.supports(spec.layout):
             return

@@ -6,6 +6,12 @@ GCN-normalised adjacency ``D^-1/2 (W + I) D^-1/2`` of the symmetrised graph, the
 Without an adjacency the encoder still works on the dynamic part only: (Corr, the correlation of
 the step-to-step changes, ``|Corr|``). Node of rank ``r`` sits on the diagonal cell
 ``((r + 0.5) / N, (r + 0.5) / N)``.
+
+Cost: quadratic in N, O(B T N^2) time and O(B N^2) memory (several ``[B, N, N]`` float32
+tensors per batch, plus the dense ``N x N`` static graph), before the image is pooled to
+``S x S``. The encoder is therefore refused for datasets with more than
+``ImageConfig.max_nodes`` nodes (default 2,048: 48 MiB per window and channel stack); the
+other encodings are linear in N.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ class Correlation(ImageEncoder):
     """V3: node x node correlation of the window (+ the static adjacency when known)."""
 
     min_input_len = 2
+    quadratic = True
 
     def __init__(self, spec: ImageSpec) -> None:
         super().__init__(spec)
