@@ -114,7 +114,23 @@ class ViltBackbone(Backbone):
         return emb.dropout(tokens)
 
     def run_block(self, index: int, hidden: torch.Tensor, context: BlockContext) -> torch.Tensor:
-        return self.blocks[index](hidden, context.attention_mask)[0]
+        """One ``ViltLayer`` with its own submodules (LoRA-wrapped ``query``/``value`` included),
+        its self-attention through ``F.scaled_dot_product_attention``: ViLT's code computes the
+        same softmax(QK^T / sqrt(s) + mask) V eagerly (matmul, divide, add, softmax, matmul),
+        which made an ST-VLM step twice as slow as the LLM-only one on CPU."""
+        layer = self.blocks[index]
+        attn = layer.attention.attention
+        x = layer.layernorm_before(hidden)  # [B, L, d] (ViLT normalises before attention)
+        b, length, _ = x.shape
+        heads, size = attn.num_attention_heads, attn.attention_head_size
+        q, k, v = (proj(x).view(b, length, heads, size).transpose(1, 2)  # [B, h, L, s] each
+                   for proj in (attn.query, attn.key, attn.value))
+        mask = context.attention_mask.to(q.dtype)  # [B, 1, 1 or L, L] additive
+        drop = attn.dropout.p if layer.training else 0.0
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=drop)  # [B, h, L, s]
+        out = out.transpose(1, 2).reshape(b, length, heads * size)  # [B, L, d]
+        hidden = layer.attention.output(out, x) + hidden  # first residual
+        return layer.output(layer.intermediate(layer.layernorm_after(hidden)), hidden)  # second
 
     def final_norm(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.model.layernorm(hidden)
