@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -125,6 +126,7 @@ def run_one(name: str, dataset: str, batch_size: int, steps: int, data_root: str
         "encoder_share": sum(shares[s] for s in ENCODER_STAGES),
         "trainable_parameters": sum(p.numel() for p in params),
         "total_parameters": sum(p.numel() for p in model.parameters()),
+        "torch_threads": torch.get_num_threads(),
     }
 
 
@@ -147,10 +149,17 @@ def main() -> int:
     from harness.results.provenance import provenance
     from stvlm.io import atomic_write_json
 
+    from stvlm.data.root import resolve_data_root
+    from stvlm.errors import DataError
+
     names = args.only.split(",") if args.only else list(CONFIGS)
     unknown = [n for n in names if n not in CONFIGS]
     if unknown:
         parser.error(f"unknown configuration {unknown[0]!r}; known: {', '.join(CONFIGS)}")
+    try:
+        resolve_data_root(args.data_root)  # before any child runs: one clear line
+    except DataError as err:
+        parser.error(str(err))
     rows, skipped = [], []
     for name in names:
         if CONFIGS[name]["gpu"] and not torch.cuda.is_available():
@@ -177,7 +186,13 @@ def main() -> int:
               f"{s['backbone']:>9.1%} {s['head']:>6.1%} {r['encoder_share']:>6.1%} {ratio:>7}")
     for line in skipped:
         print(f"skipped {line}")
-    out = atomic_write_json(args.json, {"rows": rows, "skipped": skipped, **provenance()})
+    if not rows:  # keep the last good result: a run that measured nothing overwrites nothing
+        print(f"nothing measured; {args.json} left as it was", file=sys.stderr)
+        return 1
+    command = " ".join(["python benchmarks/step_throughput.py", *sys.argv[1:]])
+    env = " ".join(f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS",) if k in os.environ)
+    out = atomic_write_json(args.json, {"command": f"{env} {command}".strip(), "rows": rows, "skipped": skipped,
+                                        **provenance()})
     print(f"wrote {out}")
     return 0
 
