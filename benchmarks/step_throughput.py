@@ -191,8 +191,8 @@ def main() -> int:
         return 1
     command = " ".join(["python benchmarks/step_throughput.py", *sys.argv[1:]])
     env = " ".join(f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS",) if k in os.environ)
-    out = atomic_write_json(args.json, {"command": f"{env} {command}".strip(), "rows": rows, "skipped": skipped,
-                                        **provenance()})
+    out = atomic_write_json(args.json, {**provenance(), "command": f"{env} {command}".strip(), "rows": rows,
+                                        "skipped": skipped})
     print(f"wrote {out}")
     return 0
 
