@@ -16,9 +16,6 @@ Three layers, as Ray 2.60 wants them (reference/ray.md section 1):
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
 from dataclasses import asdict
 from typing import Any
 
@@ -32,7 +29,7 @@ from harness.runtime.trial_metrics import train_stvlm
 from harness.runtime.data_cache import cached_prepare
 from harness.runtime.sharding import ShardedForecast
 from harness.runtime.trial_config import TrialConfig
-from harness.runtime.trial_runtime import TrialRuntime, load_state, node_id, quiet_trial_logs, save_state
+from harness.runtime.trial_runtime import TrialRuntime, load_state, quiet_trial_logs, report_with_state
 from stvlm.engine import EngineState
 from stvlm.experiment import prepare_run
 
@@ -81,16 +78,7 @@ def _train_report(rank: int) -> Any:
     """A ``report(metrics, state)`` for rank ``rank``: every rank reports, rank 0 checkpoints."""
 
     def report(metrics: dict[str, Any], state: EngineState | None) -> None:
-        metrics = {**metrics, "node_id": node_id(), "pid": os.getpid()}
-        if state is None or rank != 0:
-            ray.train.report(metrics)
-            return
-        folder = tempfile.mkdtemp(prefix="stvlm-ckpt-")
-        try:
-            save_state(state, folder)
-            ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+        report_with_state(ray.train.report, ray.train.Checkpoint, metrics, state if rank == 0 else None)
 
     return report
 

@@ -17,9 +17,6 @@ finds it with ``ray.tune.get_checkpoint()`` and continues from the next epoch. W
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +26,7 @@ import torch
 
 from harness.runtime.trial_config import TrialConfig
 from harness.runtime.trial_metrics import evaluate_baseline_trial, train_stvlm
-from harness.runtime.trial_runtime import TrialRuntime, load_state, node_id, quiet_trial_logs, save_state
+from harness.runtime.trial_runtime import TrialRuntime, load_state, quiet_trial_logs, report_with_state
 from stvlm.engine import EngineState
 from stvlm.registry import Registry
 
@@ -37,16 +34,7 @@ log = logging.getLogger(__name__)
 
 def tune_report(metrics: dict[str, Any], state: EngineState | None) -> None:
     """``ray.tune.report`` with the engine state as a checkpoint (persisted before returning)."""
-    metrics = {**metrics, "node_id": node_id(), "pid": os.getpid()}
-    if state is None:
-        ray.tune.report(metrics)
-        return
-    folder = tempfile.mkdtemp(prefix="stvlm-ckpt-")
-    try:
-        save_state(state, folder)
-        ray.tune.report(metrics, checkpoint=ray.tune.Checkpoint.from_directory(folder))
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    report_with_state(ray.tune.report, ray.tune.Checkpoint, metrics, state)
 
 
 def resume_state() -> EngineState | None:

@@ -8,8 +8,13 @@ not each other.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import ray
 
@@ -61,6 +66,24 @@ def save_state(state: EngineState, folder: str | Path) -> Path:
 def load_state(folder: str | Path) -> EngineState:
     """Read the engine state of a checkpoint folder written by :func:`save_state`."""
     return EngineState.load(Path(folder) / STATE_FILE)
+
+
+def report_with_state(
+    report: Callable[..., None], checkpoint: type, metrics: dict[str, Any], state: EngineState | None
+) -> None:
+    """``report(metrics)`` (``ray.tune.report`` or ``ray.train.report``, with its own
+    ``Checkpoint`` class) with this process's node id and pid added, and the engine state as a
+    checkpoint when given (written to a temporary folder the report persists before returning)."""
+    metrics = {**metrics, "node_id": node_id(), "pid": os.getpid()}
+    if state is None:
+        report(metrics)
+        return
+    folder = tempfile.mkdtemp(prefix="stvlm-ckpt-")
+    try:
+        save_state(state, folder)
+        report(metrics, checkpoint=checkpoint.from_directory(folder))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def node_id() -> str | None:
