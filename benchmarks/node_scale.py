@@ -123,25 +123,16 @@ def _time_steps(model, forecast, device, args) -> dict:
     """Median step time, stage seconds and peak memory of the training steps."""
     import torch
 
-    from stvlm.metrics import masked_mae_loss
+    from step_throughput import training_step
 
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=1e-4)
-    amp = device.type == "cuda"
     need = args.warmup + 2 * args.steps
     batches = list(forecast.batches("train", args.batch_size, shuffle=True, seed=0, device=device,
                                     drop_last=True))[:need]
+    train_step = training_step(model, forecast, device)
 
     def step(batch) -> float:
         t = time.perf_counter()
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            pred = model(batch)
-        loss = masked_mae_loss(pred.float(), batch.y, forecast.protocol.mask)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if amp:
-            torch.cuda.synchronize()
+        train_step(batch)
         return time.perf_counter() - t
 
     # ru_maxrss follows VmHWM, so read the peak of load + build before the reset

@@ -46,6 +46,30 @@ CONFIGS: dict[str, dict] = {
 ENCODER_STAGES = ("image", "text", "series")
 
 
+def training_step(model, forecast, device):
+    """``step(batch)``: one full training step of ``model`` (forward under bf16 autocast on CUDA,
+    masked-MAE loss, backward, AdamW step), synchronised on CUDA so a caller can time it.
+    Shared with ``benchmarks/node_scale.py``."""
+    import torch
+
+    from stvlm.metrics import masked_mae_loss
+
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    amp = device.type == "cuda"
+
+    def step(batch) -> None:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            pred = model(batch)
+        loss = masked_mae_loss(pred.float(), batch.y, forecast.protocol.mask)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if amp:
+            torch.cuda.synchronize()
+
+    return step
+
+
 def run_one(name: str, dataset: str, batch_size: int, steps: int, data_root: str | None) -> dict:
     """Measure one configuration in this process."""
     import torch
@@ -53,7 +77,6 @@ def run_one(name: str, dataset: str, batch_size: int, steps: int, data_root: str
     from stvlm.configs import DataConfig, TrainConfig
     from stvlm.configs import ExperimentConfig
     from stvlm.experiment import prepare_run
-    from stvlm.metrics import masked_mae_loss
     from stvlm.configs import STVLMConfig
 
     spec = CONFIGS[name]
@@ -72,17 +95,8 @@ def run_one(name: str, dataset: str, batch_size: int, steps: int, data_root: str
     forecast, model = prepare_run(cfg)
     model = model.to(device)
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=1e-4)
-    amp = device.type == "cuda"
     batches = list(forecast.batches("train", batch_size, shuffle=True, seed=0, device=device, drop_last=True))
-
-    def step(batch) -> None:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            pred = model(batch)
-        loss = masked_mae_loss(pred.float(), batch.y, forecast.protocol.mask)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    step = training_step(model, forecast, device)
 
     def sync() -> None:
         if device.type == "cuda":
