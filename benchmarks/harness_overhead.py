@@ -28,7 +28,6 @@ checkpoint and result handling). Prints a table and writes
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -41,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 import polars as pl  # noqa: E402
 
 from harness.results.provenance import provenance  # noqa: E402
+from stvlm.io import atomic_write_json  # noqa: E402
 from harness.runtime.progress import quiet_ray  # noqa: E402
 from harness.runtime.runner import StudyOptions, run_study  # noqa: E402
 from harness.study.spec import StudySpec  # noqa: E402
@@ -106,7 +106,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--asha-trials", type=int, default=27)
     parser.add_argument("--asha-epochs", type=int, default=16,
-                        help="epochs of each search trial (ASHA: grace period 2, reduction factor 3)")
+                        help="epochs of each search trial")
+    parser.add_argument("--asha-grace", type=int, default=2, help="ASHA's grace period (epochs); reduction factor 3")
+    parser.add_argument("--search-only", action="store_true", help="only the ASHA vs FIFO comparison")
     parser.add_argument("--data-root", default=os.environ.get("STVLM_DATA", str(ROOT.parent / "shared/data")))
     parser.add_argument("--out", type=Path, default=ROOT / "results/benchmarks/harness_overhead.json")
     args = parser.parse_args()
@@ -116,7 +118,7 @@ def main() -> None:
 
     from harness.runtime.cluster import loopback_only
 
-    runs: dict[str, dict] = {"plain": plain(args, data_root)}
+    runs: dict[str, dict] = {} if args.search_only else {"plain": plain(args, data_root)}
     t0 = time.perf_counter()
     loopback_only()
     ray.init(address="local", num_cpus=os.cpu_count(), resources={"study_driver": 2}, include_dashboard=True,
@@ -125,12 +127,13 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp)
-            runs["tune"] = study(spec("tune", args), out, data_root)
-            runs["tune x2"] = study(spec("tune2", args, resources={"max_concurrent_trials": 2}), out, data_root)
-            runs["train (2 workers)"] = study(
-                spec("train", args, num_samples=max(1, args.trials // 2), resources={"num_workers": 2}), out, data_root)
+            if not args.search_only:
+                runs["tune"] = study(spec("tune", args), out, data_root)
+                runs["tune x2"] = study(spec("tune2", args, resources={"max_concurrent_trials": 2}), out, data_root)
+                runs["train (2 workers)"] = study(spec("train", args, num_samples=max(1, args.trials // 2),
+                                                       resources={"num_workers": 2}), out, data_root)
             search = argparse.Namespace(**{**vars(args), "epochs": args.asha_epochs})
-            asha = {"num_samples": args.asha_trials, "sampler": "random", "scheduler": {"name": "asha", "grace_period": 2, "reduction_factor": 3},
+            asha = {"num_samples": args.asha_trials, "sampler": "random", "scheduler": {"name": "asha", "grace_period": args.asha_grace, "reduction_factor": 3},
                     "resources": {"max_concurrent_trials": 2}}
             runs["fifo (search)"] = study(spec("fifo", search, **{**asha, "scheduler": {"name": "fifo"}}), out, data_root)
             runs["asha (search)"] = study(spec("asha", search, **asha), out, data_root)
@@ -155,11 +158,12 @@ def main() -> None:
           f"{100 * saved / fifo['epochs']:.0f}%); best val_mae {asha_run['best_val_mae']:.4f} vs {fifo['best_val_mae']:.4f}, "
           f"same best configuration: {same_best}; statuses {asha_run['statuses']}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({
-        "command": " ".join(["python benchmarks/harness_overhead.py", *sys.argv[1:]]), **provenance(),
+    atomic_write_json(args.out, {
+        **provenance(), "command": " ".join(["python benchmarks/harness_overhead.py", *sys.argv[1:]]),
+        "asha_grace": args.asha_grace,
         "ray_start_s": ray_start, "epochs": args.epochs, "asha_epochs": args.asha_epochs, "runs": runs,
         "asha_epochs_saved": saved, "asha_epochs_saved_share": saved / fifo["epochs"], "asha_same_best": same_best,
-    }, indent=2) + "\n")
+    })
     print(f"wrote {args.out}")
 
 
