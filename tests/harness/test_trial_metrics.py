@@ -10,7 +10,7 @@ import torch
 
 from harness.runtime.trial_metrics import evaluate_baseline_trial, prefixed, train_stvlm
 from harness.runtime.sharding import ShardedForecast, shard_indices
-from harness.runtime.trial import load_state, save_state
+from harness.runtime.trial_runtime import load_state, save_state
 from stvlm.data.pipeline import prepare
 from stvlm.engine import EngineState
 from stvlm.evaluation import evaluate_baseline
