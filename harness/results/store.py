@@ -18,7 +18,7 @@ from typing import Any
 import polars as pl
 
 from harness.study.axes import model_axes
-from harness.runtime.trial_config import TrialConfig
+from harness.study.trial_config import TrialConfig
 from stvlm.configs import canonical_hash
 from stvlm.io import atomic_target
 

@@ -28,7 +28,7 @@ from ray.tune.integration.ray_train import TuneReportCallback
 from harness.runtime.trial_metrics import train_stvlm
 from harness.runtime.data_cache import cached_prepare
 from harness.runtime.sharding import ShardedForecast
-from harness.runtime.trial_config import TrialConfig
+from harness.study.trial_config import TrialConfig
 from harness.runtime.trial_runtime import TrialRuntime, load_state, quiet_trial_logs, report_with_state
 from stvlm.engine import EngineState
 from stvlm.experiment import prepare_run

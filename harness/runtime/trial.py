@@ -7,7 +7,7 @@
     {"kind": "stvlm" | "baseline", "arm": ..., "seed": ..., "group": ..., "params": {...},
      "experiment": ExperimentConfig.to_dict(), "model": ..., "options": {...}}
 
-The dict is parsed once, into a :class:`~harness.runtime.trial_config.TrialConfig`, when the trial
+The dict is parsed once, into a :class:`~harness.study.trial_config.TrialConfig`, when the trial
 starts. An ST-VLM trial reports every epoch through ``ray.tune.report`` with the engine state as a
 ``ray.tune.Checkpoint``; a retried trial (``FailureConfig(max_failures)``) or a resumed study
 finds it with ``ray.tune.get_checkpoint()`` and continues from the next epoch. With
@@ -24,7 +24,7 @@ import ray
 import ray.tune
 import torch
 
-from harness.runtime.trial_config import TrialConfig
+from harness.study.trial_config import TrialConfig
 from harness.runtime.trial_metrics import evaluate_baseline_trial, train_stvlm
 from harness.runtime.trial_runtime import TrialRuntime, load_state, quiet_trial_logs, report_with_state
 from stvlm.engine import EngineState

@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from harness.runtime.trial_config import TrialConfig
+from harness.study.trial_config import TrialConfig
 from stvlm.configs import ExperimentConfig
 from stvlm.errors import ConfigError
 

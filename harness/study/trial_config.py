@@ -1,7 +1,7 @@
 """A trial's config, parsed once: what a Tune trial dict says, as a typed object.
 
-The study's searcher (:class:`harness.runtime.search.StudySearcher`) hands Tune a plain dict per trial
-(Tune logs it, MLflow flattens it into parameters):
+The study's plan (:class:`harness.study.plan.StudyPlan`, through the runtime's searcher) hands
+Tune a plain dict per trial (Tune logs it, MLflow flattens it into parameters):
 
     {"kind": "stvlm" | "baseline", "arm": ..., "seed": ..., "group": ..., "model": ...,
      "params": {...}, "experiment": ExperimentConfig.to_dict(), "options": {...}}
