@@ -220,6 +220,8 @@ class ResultsStore:
             self._curves[trial_id] = sorted((conform(r, self.curve_schema) for r in curve), key=lambda r: r["epoch"])
         self.write()
         self._running_path(trial_id).unlink(missing_ok=True)
+        if self.running_dir.is_dir() and not any(self.running_dir.iterdir()):
+            self.running_dir.rmdir()  # no trial running: the results folder holds its files only
 
     def _running_path(self, trial_id: str) -> Path:
         return self.running_dir / f"{trial_id}.parquet"

@@ -114,7 +114,7 @@ def test_running_curves_are_kept_until_the_trial_is_written(tmp_path: Path) -> N
     again.upsert(trial_row(study="s", trial_id="t1", config=stvlm_config(), result=REPORT, status="completed"),
                  again.running_curve("t1"))
     assert pl.read_parquet(tmp_path / "curves.parquet")["epoch"].to_list() == [1, 2]  # sorted by epoch
-    assert not (tmp_path / RUNNING_CURVES / "t1.parquet").exists()
+    assert not (tmp_path / RUNNING_CURVES).exists()  # the last running curve folded in: folder gone
 
 
 def test_store_upserts_and_reloads(tmp_path: Path) -> None:
