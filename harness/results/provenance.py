@@ -9,7 +9,7 @@ from importlib import metadata
 from pathlib import Path
 
 PACKAGES = ("stvlm-studies", "torch", "transformers", "peft", "numpy", "ray", "optuna", "polars")
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # harness/<package>/<module>.py -> the repository
 
 
 def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:

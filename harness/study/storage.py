@@ -33,7 +33,7 @@ STORAGE_ENV = "STVLM_STORAGE"
 RESULTS_ENV = "STVLM_RESULTS"
 #: Set by Ray's job supervisor for the entrypoint of `ray job submit` (Ray 2.60).
 JOB_ENV = "RAY_JOB_CONFIG_JSON_ENV_VAR"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]  # harness/<package>/<module>.py -> the repository
 #: Where studies write when no results folder is given: git-ignored (``/runs/`` in .gitignore).
 DEFAULT_RESULTS = REPO / "runs" / "studies"
 #: The default Optuna storage of a study: this SQLite file in its results folder.
