@@ -1,7 +1,10 @@
-"""How a CLI run slows down beside other work, under two OpenMP wait policies.
+"""How a CLI run or a study slows down beside other work, under OpenMP wait policies.
 
-One workload, `stvlm evaluate --dataset los-loop --model stid --set train.epochs=E` (a full-data
-STID fit and its test scoring, in a fresh process like a user's), timed
+Two workloads (``--workload``): ``evaluate``, `stvlm evaluate --dataset los-loop --model stid
+--set train.epochs=E` (a full-data STID fit and its test scoring, in a fresh process like a
+user's); ``study``, the README's main job `python studies/fewshot.py --smoke-test` (a local Ray
+instance, six trials in reused trial processes; each copy writes to its own temporary folder).
+Each is timed
 
 * **alone**: the median of ``--repeats`` runs;
 * **x4**: four copies started together (median wall time of the four);
@@ -15,8 +18,9 @@ The ratios to *alone* are the figures of issue 13 item 5 (targets: x4 within 5x,
 Run it on an otherwise idle machine:
 
     STVLM_DATA=../shared/data python benchmarks/contention.py [--epochs 5]
+    STVLM_DATA=../shared/data python benchmarks/contention.py --workload study --policies stvlm
 
-Writes ``results/benchmarks/contention.json``.
+Writes ``results/benchmarks/contention.json`` (``contention-study.json`` for studies).
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ import argparse
 import datetime
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,22 +47,31 @@ POLICIES = {
     "passive": {"OMP_WAIT_POLICY": "PASSIVE"},  # no spinning at all
 }
 
-def command(epochs: int) -> list[str]:
+def command(workload: str, epochs: int) -> list[str]:
+    """The workload's command line (a study's folders are added per copy by :func:`run_many`)."""
+    if workload == "study":
+        return [sys.executable, str(ROOT / "studies" / "fewshot.py"), "--smoke-test"]
     return [str(STVLM), "evaluate", "--dataset", "los-loop", "--model", "stid",
             "--set", f"train.epochs={epochs}"]
 
 
 def run_many(cmd: list[str], env: dict[str, str], copies: int) -> list[float]:
-    """Start ``copies`` runs together; their wall times in seconds."""
+    """Start ``copies`` runs together; their wall times in seconds. A study copy gets its own
+    results folder (and so its own Ray storage), removed afterwards."""
+    study = "--smoke-test" in cmd
+    folders = [tempfile.mkdtemp(prefix="contention-") for _ in range(copies)] if study else []
+    cmds = [[*cmd, "--results-dir", f] for f in folders] if study else [cmd] * copies
     t0 = time.perf_counter()
-    procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-             for _ in range(copies)]
+    procs = [subprocess.Popen(c, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             for c in cmds]
     walls = []
     for p in procs:
         _, err = p.communicate()
         if p.returncode != 0:
             raise SystemExit(f"contention.py: a run failed ({p.returncode}): {err.strip()[-500:]}")
         walls.append(time.perf_counter() - t0)
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
     return walls
 
 
@@ -72,12 +87,17 @@ def beside_hog(cmd: list[str], env: dict[str, str]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--workload", choices=("evaluate", "study"), default="evaluate")
+    parser.add_argument("--epochs", type=int, default=5, help="epochs of the evaluate workload")
     parser.add_argument("--repeats", type=int, default=3, help="runs alone (the median is used)")
     parser.add_argument("--policies", nargs="+", default=list(POLICIES), choices=list(POLICIES))
-    parser.add_argument("--out", default=str(ROOT / "results" / "benchmarks" / "contention.json"))
+    parser.add_argument("--out", default=None,
+                        help="default: results/benchmarks/contention.json (contention-study.json for studies)")
     args = parser.parse_args(argv)
-    cmd = command(args.epochs)
+    if args.out is None:
+        name = "contention-study.json" if args.workload == "study" else "contention.json"
+        args.out = str(ROOT / "results" / "benchmarks" / name)
+    cmd = command(args.workload, args.epochs)
     rows = []
     for name in args.policies:
         extra = POLICIES[name]
@@ -92,7 +112,10 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print(f"{name:8s} alone {alone:6.1f} s  x4 {x4:6.1f} s ({x4 / alone:4.1f}x)  "
               f"hog {hog:6.1f} s ({hog / alone:4.1f}x)", flush=True)
-    record = {"date": datetime.date.today().isoformat(), "command": " ".join(cmd[1:]),
+    shown = cmd[1:] if args.workload == "evaluate" else ["python", "studies/fewshot.py", "--smoke-test"]
+    record = {"date": datetime.date.today().isoformat(), "workload": args.workload,
+              "benchmark": " ".join(["python benchmarks/contention.py", *(argv if argv is not None else sys.argv[1:])]),
+              "command": " ".join(shown),
               "cpus": os.cpu_count(), "rows": rows,
               "note": "x4: median wall time of four copies started together; hog: one run beside "
                       "a busy Python process; ratios to the same policy's run alone"}
