@@ -324,7 +324,10 @@ def readme(result: dict[str, Any]) -> str:
            "windows, 2.056 against 2.255 at 66), so those rows are what the current default gives."]
           if any((s.get("git_commit") or "").startswith("508057b") for s in result["splits"].values())
           else []),
-        "- Not yet run: 5 seeds (3 here), the `full` setting, and STAEformer at its paper sizes.",
+        "- Not yet run: 5 seeds (3 here), STAEformer at its paper sizes, and the `full` setting on "
+        + (", ".join(sorted({s.get("dataset", k.split("|")[0]) for k, s in result["splits"].items()}
+                             - {s.get("dataset", k.split("|")[0]) for k, s in result["splits"].items()
+                                if k.endswith("|full")})) or "no dataset") + ".",
         "- ST-LLM's published 10% CHBike drop-off number (MAE 1.93, pretrained GPT-2, 300 epochs, one "
         "seed, selection of the 10% not stated) uses the same test windows and metric as the "
         "`st-llm-10%` rows; no other published number here has a matching protocol.",
