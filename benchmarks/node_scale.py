@@ -106,16 +106,16 @@ def _experiment(name: str, root: str, encoding: str, latents: int | None, batch_
 
 
 def _build(cfg) -> tuple:
-    """``(forecast, model, prepare_s, build_s)``; seeded as ``stvlm.experiment.prepare_run``."""
+    """``(forecast, model, prepare_s, build_s)``: the data, then the model as every run builds it
+    (``stvlm.experiment.prepare_run``, seeded), each timed."""
+    import stvlm.models  # noqa: F401  (prepare_run imports it lazily: not part of the build time)
     from stvlm.data.pipeline import prepare
-    from stvlm.models import build_model
-    from stvlm.seed import seed_everything
+    from stvlm.experiment import prepare_run
 
     t0 = time.perf_counter()
     forecast = prepare(cfg.data)
     t1 = time.perf_counter()
-    seed_everything(cfg.train.seed)
-    model = build_model(cfg.model, forecast)
+    _, model = prepare_run(cfg, forecast)
     return forecast, model, t1 - t0, time.perf_counter() - t1
 
 
