@@ -2,9 +2,9 @@
 
 :class:`SeriesTokenizer` follows ST-LLM's embedding (``model_ST_LLM.py``): the ``T_in x C``
 window values of a node are embedded by a linear map (ST-LLM's 1x1 conv), a learnable node
-embedding adds *where*, time-of-day and day-of-week embeddings indexed at the **last input
-step** add *when*; the three ``D``-wide parts are concatenated and projected to the backbone
-width. :class:`LatentCompressor` is a Perceiver-style cross-attention that compresses N node
+embedding adds *where* (``SeriesConfig.node_embedding``), time-of-day and day-of-week
+embeddings at the **last input step** add *when* (``SeriesConfig.time_encoding``); the ``D``-wide
+parts present are concatenated and projected to the backbone width. :class:`LatentCompressor` is a Perceiver-style cross-attention that compresses N node
 tokens to K latents and expands them back (for large N).
 
 Cost in the number of nodes N: the tokens themselves are linear in N (``[B, N, out_dim]``, an
@@ -68,7 +68,8 @@ class SeriesTokenizer(nn.Module):
     """``x [B, T, N, C]`` + lookback + time -> one token per node ``[B, N, out_dim]``.
 
     Args:
-        cfg: width ``dim``, ``instance_norm``, ``lookback`` and ``time_encoding``.
+        cfg: width ``dim``, ``instance_norm``, ``lookback``, ``time_encoding`` and
+            ``node_embedding``.
         num_nodes: N.
         input_len: T_in.
         in_channels: C.
@@ -112,24 +113,30 @@ class SeriesTokenizer(nn.Module):
         self.lookback_lags = lookback_lags if cfg.lookback else 0
         lookback_width = self.lookback_lags * (input_len + output_len) * out_channels
         self.value = nn.Linear(input_len * in_channels + lookback_width, d)
-        self.node_emb = nn.Parameter(torch.empty(num_nodes, d))
-        nn.init.xavier_uniform_(self.node_emb)
+        self.node_emb = None
+        if cfg.node_embedding:
+            self.node_emb = nn.Parameter(torch.empty(num_nodes, d))
+            nn.init.xavier_uniform_(self.node_emb)
         self.time_encoding = cfg.time_encoding
         if cfg.time_encoding == "table":
             self.tod_emb = nn.Parameter(torch.empty(steps_per_day, d))
             self.dow_emb = nn.Parameter(torch.empty(7, d))
             for table in (self.tod_emb, self.dow_emb):
                 nn.init.xavier_uniform_(table)
-        else:  # features of the last input step and of the first target step
+        elif cfg.time_encoding == "cyclic":  # features of the last input step and of the first target step
             self.time_proj = nn.Linear(2 * calendar_feature_count(), d)
-        self.fuse = nn.Linear(3 * d, out_dim)
+        parts = 1 + int(cfg.node_embedding) + int(cfg.time_encoding != "none")
+        self.fuse = nn.Linear(parts * d, out_dim)
         self.last_stats: InstanceStats | None = None
 
     def time_embedding(
         self, x_tod: torch.Tensor, x_dow: torch.Tensor,
         y_tod: torch.Tensor | None = None, y_dow: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """``[B, D]`` embedding of when the window ends (and the forecast starts)."""
+    ) -> torch.Tensor | None:
+        """``[B, D]`` embedding of when the window ends (and the forecast starts); ``None``
+        under ``time_encoding = "none"``."""
+        if self.time_encoding == "none":
+            return None
         if self.time_encoding == "table":
             return self.tod_emb[x_tod[:, -1]] + self.dow_emb[x_dow[:, -1]]  # [B, D]
         if y_tod is None or y_dow is None:  # the next step follows the last input step
@@ -216,11 +223,13 @@ class SeriesTokenizer(nn.Module):
             ``[B, N, out_dim]``.
         """
         b, n, _ = features.shape
-        e_p = self.value(features)  # [B, N, D]
-        e_s = self.node_emb.expand(b, -1, -1)  # [B, N, D]
-        e_t = self.time_embedding(x_tod, x_dow, y_tod, y_dow)  # [B, D]
-        e_t = e_t[:, None, :].expand(-1, n, -1)  # [B, N, D]
-        return self.fuse(torch.cat([e_p, e_s, e_t], dim=-1))  # [B, N, out_dim]
+        parts = [self.value(features)]  # [B, N, D]
+        if self.node_emb is not None:
+            parts.append(self.node_emb.expand(b, -1, -1))  # [B, N, D]
+        e_t = self.time_embedding(x_tod, x_dow, y_tod, y_dow)  # [B, D] or None
+        if e_t is not None:
+            parts.append(e_t[:, None, :].expand(-1, n, -1))  # [B, N, D]
+        return self.fuse(torch.cat(parts, dim=-1))  # [B, N, out_dim], from [B, N, parts * D]
 
 
 class LatentCompressor(nn.Module):

@@ -15,11 +15,13 @@ B, T, N, C, SPD = 2, 4, 5, 2, 24
 
 
 def tokenizer(
-    instance_norm: bool = False, out_dim: int = 7, time_encoding: str = "table", lags: int = 0
+    instance_norm: bool = False, out_dim: int = 7, time_encoding: str = "table", lags: int = 0,
+    node_embedding: bool = True,
 ) -> SeriesTokenizer:
     torch.manual_seed(0)
     return SeriesTokenizer(
-        SeriesConfig(dim=8, instance_norm=instance_norm, time_encoding=time_encoding),
+        SeriesConfig(dim=8, instance_norm=instance_norm, time_encoding=time_encoding,
+                     node_embedding=node_embedding),
         num_nodes=N, input_len=T, in_channels=C, steps_per_day=SPD, out_dim=out_dim,
         lookback_lags=lags, output_len=3, out_channels=1,
     )
@@ -153,6 +155,35 @@ def test_cyclic_time_has_no_parameter_that_unseen_days_leave_untrained() -> None
     table = tokenizer(time_encoding="table")
     table(x, tod, monday).sum().backward()
     assert table.dow_emb.grad[1:].abs().sum() == 0
+
+
+@pytest.mark.parametrize("node_embedding,time_encoding,parts", [
+    (False, "none", 1), (False, "cyclic", 2), (True, "none", 2),
+])
+def test_tokens_without_node_or_time_part(node_embedding: bool, time_encoding: str, parts: int) -> None:
+    """Without a node embedding or a calendar part, the token is the projection of the parts
+    that remain (in the order values, node, time), and no parameter of the dropped part exists."""
+    model = tokenizer(time_encoding=time_encoding, lags=1, node_embedding=node_embedding)
+    x, tod, dow = inputs()
+    lookback = torch.randn(B, 1, T + 3, N, 1)
+    out = model(x, tod, dow, lookback)
+    assert model.fuse.in_features == parts * 8
+    assert (model.node_emb is None) is not node_embedding
+    assert hasattr(model, "time_proj") is (time_encoding == "cyclic")
+    b, n = 0, 2
+    values = torch.cat([x[b, :, n, :].reshape(-1), lookback[b, :, :, n, 0].reshape(-1)])
+    expected = [model.value(values)]
+    if node_embedding:
+        expected.append(model.node_emb[n])
+    if time_encoding == "cyclic":
+        expected.append(model.time_embedding(tod, dow)[b])
+    assert torch.allclose(out[b, n], model.fuse(torch.cat(expected)), atol=1e-6)
+    if not node_embedding and time_encoding == "none":
+        # Shared by all nodes and all times: two nodes with the same values get the same token.
+        x2, lb2 = x.clone(), lookback.clone()
+        x2[:, :, 4], lb2[..., 4, :] = x2[:, :, 1], lb2[..., 1, :]
+        tok = model(x2, tod, dow.roll(1, 0), lb2)
+        assert torch.equal(tok[:, 4], tok[:, 1])
 
 
 def test_errors() -> None:
