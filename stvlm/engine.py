@@ -304,6 +304,8 @@ class Engine:
     def predict(self, part: str, batch_size: int | None = None, *, progress: bool = False) -> np.ndarray:
         """Predictions ``[W, T_out, N, C_out]`` (original units) for every window of ``part``.
 
+        The model predicts the windows ``forecast.batches(part)`` yields (a data-parallel rank:
+        its share) and ``forecast.gather`` returns every window's, in window order.
         ``progress`` draws a bar over the windows (:mod:`stvlm.progress` decides where).
         """
         from stvlm.progress import bar
@@ -320,7 +322,11 @@ class Engine:
                 ticker.update(outputs[-1].shape[0])
         if ticker is not None:
             ticker.close()
-        return torch.cat(outputs).numpy()
+        if outputs:
+            local = torch.cat(outputs).numpy()  # [W_local, T_out, N, C_out]
+        else:  # a rank whose share of the part is empty
+            local = np.zeros((0, *self.forecast.targets(part).shape[1:]), dtype=np.float32)
+        return self.forecast.gather(part, local)
 
     def evaluate(self, part: str, *, progress: bool = False) -> dict[str, float]:
         """Protocol metrics of the model on ``part`` ("val" or "test"); ``progress`` as in

@@ -5,8 +5,11 @@ data-parallel run: ``batches("train", ...)`` draws the epoch's global order (the
 permutation on every rank), pads it by wrapping around to a multiple of the world size, and
 keeps every ``world_size``-th window starting at ``rank``. Every rank therefore sees the same
 number of windows (DDP needs equal numbers of backward passes), the ranks together see every
-window once per epoch, and the split changes every epoch. Validation and test batches are not
-sharded. Everything else is delegated to the wrapped forecast, so the engine cannot tell the
+window once per epoch, and the split changes every epoch. Validation and test windows are split
+into ``world_size`` contiguous chunks, one per rank; :meth:`ShardedForecast.gather` collects
+the ranks' predictions (``torch.distributed.all_gather_object``) back into window order, so every
+rank scores every window and takes the same early-stopping decision, while each predicts only its
+share. Everything else is delegated to the wrapped forecast, so the engine cannot tell the
 difference.
 """
 
@@ -22,6 +25,16 @@ import torch
 
 from stvlm.data.batch import STBatch
 from stvlm.data.forecast import Forecast
+
+
+def eval_chunk(num: int, rank: int, world_size: int) -> slice:
+    """Rank ``rank``'s contiguous chunk of ``num`` evaluation windows: the chunks of ranks
+    ``0 .. world_size - 1`` in order cover ``0 .. num - 1`` once, their sizes differ by at most one."""
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank {rank} is outside [0, {world_size})")
+    base, extra = divmod(num, world_size)
+    start = rank * base + min(rank, extra)
+    return slice(start, start + base + (rank < extra))
 
 
 def shard_indices(num: int, rank: int, world_size: int, *, seed: int, shuffle: bool) -> np.ndarray:
@@ -75,13 +88,32 @@ class ShardedForecast:
         device: str | torch.device = "cpu",
         drop_last: bool = False,
     ) -> Iterator[STBatch]:
-        """Like ``ForecastData.batches``; the ``train`` part yields only this rank's shard."""
-        if part != "train":
-            return self._forecast.batches(
-                part, batch_size, shuffle=shuffle, seed=seed, device=device, drop_last=drop_last
-            )
-        starts = self._forecast.splits.train  # [W]
-        mine = shard_indices(len(starts), self.rank, self.world_size, seed=seed, shuffle=shuffle)
+        """Like ``ForecastData.batches``: the ``train`` part yields this epoch's shard of the
+        rank, the evaluation parts its contiguous chunk (:func:`eval_chunk`)."""
+        starts = self._forecast.splits.part(part)  # [W]
+        if part == "train":
+            mine = shard_indices(len(starts), self.rank, self.world_size, seed=seed, shuffle=shuffle)
+            shuffle = False
+        else:
+            mine = np.arange(len(starts))[eval_chunk(len(starts), self.rank, self.world_size)]
         view = copy.copy(self._forecast)  # shares the cached device tensors
-        view.splits = dataclasses.replace(self._forecast.splits, train=starts[mine])
-        return view.batches("train", batch_size, shuffle=False, device=device, drop_last=drop_last)
+        view.splits = dataclasses.replace(self._forecast.splits, **{part: starts[mine]})
+        return view.batches(part, batch_size, shuffle=shuffle, seed=seed, device=device, drop_last=drop_last)
+
+    def gather(self, part: str, pred: np.ndarray) -> np.ndarray:
+        """Every rank's chunk of ``part`` (``pred [W_rank, T_out, N, C_out]`` here), concatenated
+        in rank order: ``[W, T_out, N, C_out]`` in window order, on every rank. Training shards
+        are never gathered."""
+        if part == "train":
+            raise ValueError("gather collects evaluation chunks; the training part is sharded per epoch")
+        if self.world_size == 1:
+            return pred
+        import torch.distributed as dist
+
+        chunks: list[Any] = [None] * self.world_size
+        dist.all_gather_object(chunks, pred)
+        full = np.concatenate(chunks)
+        expected = self._forecast.num_windows(part)
+        if full.shape[0] != expected:
+            raise RuntimeError(f"gathered {full.shape[0]} {part} windows from {self.world_size} ranks; expected {expected}")
+        return full

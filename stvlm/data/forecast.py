@@ -50,4 +50,9 @@ class Forecast(Protocol):
         device: str | torch.device = "cpu", drop_last: bool = False,
     ) -> Iterator[STBatch]: ...
 
+    def gather(self, part: str, pred: np.ndarray) -> np.ndarray:
+        """The predictions of every window of ``part`` from this process's ``batches(part)``
+        predictions (the identity, except for a data-parallel rank's view)."""
+        ...
+
     def describe(self) -> dict[str, Any]: ...

@@ -114,6 +114,11 @@ class ForecastData:
         starts = self.splits.part(part)
         return gather_windows(self._raw_targets, starts, self.output_len, offset=self.input_len)
 
+    def gather(self, part: str, pred: np.ndarray) -> np.ndarray:
+        """``pred [W, T_out, N, C_out]``, unchanged: one process predicts every window (a
+        data-parallel view, ``harness.runtime.sharding.ShardedForecast``, collects its ranks')."""
+        return pred
+
     def _series_on(self, device: torch.device) -> _DeviceSeries:
         if device not in self._on_device:
             self._on_device[device] = _DeviceSeries(

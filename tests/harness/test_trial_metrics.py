@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from harness.runtime.trial_metrics import evaluate_baseline_trial, prefixed, train_stvlm
-from harness.runtime.sharding import ShardedForecast, shard_indices
+from harness.runtime.sharding import ShardedForecast, eval_chunk, shard_indices
 from harness.runtime.trial_runtime import load_state, save_state
 from stvlm.data.pipeline import prepare
 from stvlm.engine import EngineState
@@ -91,5 +91,48 @@ def test_sharded_forecast_splits_training_batches_only(experiment: ExperimentCon
     assert [len(s) for s in starts] == [33, 33]
     assert sorted(starts[0] + starts[1]) == sorted(forecast.splits.train.tolist())
     val = [torch.cat([b.start for b in s.batches("val", 64)]).tolist() for s in shards]
-    assert val[0] == val[1] == forecast.splits.val.tolist()
+    assert val[0] + val[1] == forecast.splits.val.tolist()  # contiguous chunks, in order
+    assert [len(v) for v in val] == [109, 109]
     assert shards[1].num_windows("train") == 66 and shards[1].protocol is forecast.protocol
+    pred = forecast.targets("val")
+    assert ShardedForecast(forecast, 0, 1).gather("val", pred) is pred  # one process: nothing to collect
+    with pytest.raises(ValueError, match="training part is sharded per epoch"):
+        shards[0].gather("train", pred)
+
+
+def test_eval_chunk() -> None:
+    assert [eval_chunk(5, r, 2) for r in range(2)] == [slice(0, 3), slice(3, 5)]
+    assert [eval_chunk(7, r, 3) for r in range(3)] == [slice(0, 3), slice(3, 5), slice(5, 7)]
+    assert [eval_chunk(1, r, 2) for r in range(2)] == [slice(0, 1), slice(1, 1)]  # an empty chunk
+    with pytest.raises(ValueError, match=r"rank 3 is outside \[0, 3\)"):
+        eval_chunk(4, 3, 3)
+
+
+def _gather_rank(rank: int, world: int, data_root: str, init: str, out: str) -> None:
+    """One gloo rank: predict its chunk of val (the targets themselves) and gather them."""
+    import torch.distributed as dist
+
+    from stvlm.configs import DataConfig, FewShotConfig
+
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
+    try:
+        forecast = prepare(DataConfig(dataset="nycbike-drop", data_root=data_root, few_shot=FewShotConfig(ratio=0.1)))
+        shard = ShardedForecast(forecast, rank, world)
+        mine = torch.cat([b.y for b in shard.batches("val", 50)]).numpy()  # [W_rank, T_out, N, C_out]
+        np.save(f"{out}-{rank}.npy", shard.gather("val", mine))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_gather_collects_every_ranks_chunk_in_window_order(data_root: Path, tmp_path: Path) -> None:
+    """Two real gloo processes: each holds the whole val part, in window order, after gather."""
+    import torch.multiprocessing as mp
+
+    init = f"file://{tmp_path / 'rendezvous'}"
+    mp.spawn(_gather_rank, args=(2, str(data_root), init, str(tmp_path / "val")), nprocs=2, join=True)
+    from stvlm.configs import DataConfig, FewShotConfig
+
+    expected = prepare(DataConfig(dataset="nycbike-drop", data_root=str(data_root),
+                                  few_shot=FewShotConfig(ratio=0.1))).targets("val")  # [W, T_out, N, C_out]
+    for rank in range(2):
+        assert np.array_equal(np.load(tmp_path / f"val-{rank}.npy"), expected)
