@@ -16,6 +16,7 @@ factor 3) and once with every trial run to its end: the epochs ASHA saved, and w
 trial is the same configuration as the full search's.
 
     STVLM_DATA=../shared/data python benchmarks/harness_overhead.py [--trials 4] [--epochs 4] [--asha-trials 27] [--asha-epochs 16]
+    STVLM_DATA=../shared/data python benchmarks/harness_overhead.py --train-only --out results/benchmarks/train_trial_overhead.json
 
 Columns, per trial: *in-trial* (the trial function's wall time), *training* (its epochs),
 *setup+eval* (in-trial minus training: data, model build, test evaluation) and *outside*
@@ -109,6 +110,8 @@ def main() -> None:
                         help="epochs of each search trial")
     parser.add_argument("--asha-grace", type=int, default=2, help="ASHA's grace period (epochs); reduction factor 3")
     parser.add_argument("--search-only", action="store_true", help="only the ASHA vs FIFO comparison")
+    parser.add_argument("--train-only", action="store_true",
+                        help="only the plain loop and the 2-worker Train trials (no Tune rows, no search)")
     parser.add_argument("--data-root", default=os.environ.get("STVLM_DATA", str(ROOT.parent / "shared/data")))
     parser.add_argument("--out", type=Path, default=ROOT / "results/benchmarks/harness_overhead.json")
     args = parser.parse_args()
@@ -127,19 +130,27 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp)
-            if not args.search_only:
+            if not (args.search_only or args.train_only):
                 runs["tune"] = study(spec("tune", args), out, data_root)
                 runs["tune x2"] = study(spec("tune2", args, resources={"max_concurrent_trials": 2}), out, data_root)
+            if not args.search_only:
                 runs["train (2 workers)"] = study(spec("train", args, num_samples=max(1, args.trials // 2),
                                                        resources={"num_workers": 2}), out, data_root)
-            search = argparse.Namespace(**{**vars(args), "epochs": args.asha_epochs})
-            asha = {"num_samples": args.asha_trials, "sampler": "random", "scheduler": {"name": "asha", "grace_period": args.asha_grace, "reduction_factor": 3},
+            if not args.train_only:
+                search = argparse.Namespace(**{**vars(args), "epochs": args.asha_epochs})
+                asha = {"num_samples": args.asha_trials, "sampler": "random", "scheduler": {
+                    "name": "asha", "grace_period": args.asha_grace, "reduction_factor": 3},
                     "resources": {"max_concurrent_trials": 2}}
-            runs["fifo (search)"] = study(spec("fifo", search, **{**asha, "scheduler": {"name": "fifo"}}), out, data_root)
-            runs["asha (search)"] = study(spec("asha", search, **asha), out, data_root)
+                runs["fifo (search)"] = study(spec("fifo", search, **{**asha, "scheduler": {"name": "fifo"}}), out, data_root)
+                runs["asha (search)"] = study(spec("asha", search, **asha), out, data_root)
     finally:
         ray.shutdown()
 
+    report(runs, ray_start, args)
+
+
+def report(runs: dict[str, dict], ray_start: float, args: argparse.Namespace) -> None:
+    """Print the per-trial table (and ASHA's savings when the search ran) and write the JSON."""
     print(f"Ray start-up (local, dashboard): {ray_start:.1f} s; {args.epochs} epochs of 2 batches per trial\n")
     print(f"{'run':<19}{'trials':>7}{'conc':>5}{'wall s':>8}{'in-trial':>10}{'training':>10}"
           f"{'setup+eval':>12}{'outside':>9}   (seconds per trial)")
@@ -151,19 +162,20 @@ def main() -> None:
         r["outside_per_trial_s"] = max(0.0, r["wall_s"] * conc - r["in_trial_s"]) / n  # Ray, scheduling
         print(f"{name:<19}{n:>7}{conc:>5}{r['wall_s']:>8.1f}{r['in_trial_per_trial_s']:>10.1f}"
               f"{r['train_per_trial_s']:>10.1f}{r['setup_eval_per_trial_s']:>12.1f}{r['outside_per_trial_s']:>9.1f}")
-    fifo, asha_run = runs["fifo (search)"], runs["asha (search)"]
-    saved = fifo["epochs"] - asha_run["epochs"]
-    same_best = asha_run["best_params"] == fifo["best_params"]
-    print(f"\nASHA: {asha_run['epochs']} epochs vs {fifo['epochs']} run to the end ({saved} saved, "
-          f"{100 * saved / fifo['epochs']:.0f}%); best val_mae {asha_run['best_val_mae']:.4f} vs {fifo['best_val_mae']:.4f}, "
-          f"same best configuration: {same_best}; statuses {asha_run['statuses']}")
+    record = {**provenance(), "command": " ".join(["python benchmarks/harness_overhead.py", *sys.argv[1:]]),
+              "ray_start_s": ray_start, "epochs": args.epochs, "runs": runs}
+    if "asha (search)" in runs:
+        fifo, asha_run = runs["fifo (search)"], runs["asha (search)"]
+        saved = fifo["epochs"] - asha_run["epochs"]
+        same_best = asha_run["best_params"] == fifo["best_params"]
+        print(f"\nASHA: {asha_run['epochs']} epochs vs {fifo['epochs']} run to the end ({saved} saved, "
+              f"{100 * saved / fifo['epochs']:.0f}%); best val_mae {asha_run['best_val_mae']:.4f} vs {fifo['best_val_mae']:.4f}, "
+              f"same best configuration: {same_best}; statuses {asha_run['statuses']}")
+        record.update({"asha_grace": args.asha_grace, "asha_epochs": args.asha_epochs,
+                       "asha_epochs_saved": saved, "asha_epochs_saved_share": saved / fifo["epochs"],
+                       "asha_same_best": same_best})
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(args.out, {
-        **provenance(), "command": " ".join(["python benchmarks/harness_overhead.py", *sys.argv[1:]]),
-        "asha_grace": args.asha_grace,
-        "ray_start_s": ray_start, "epochs": args.epochs, "asha_epochs": args.asha_epochs, "runs": runs,
-        "asha_epochs_saved": saved, "asha_epochs_saved_share": saved / fifo["epochs"], "asha_same_best": same_best,
-    })
+    atomic_write_json(args.out, record)
     print(f"wrote {args.out}")
 
 
