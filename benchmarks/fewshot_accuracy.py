@@ -287,10 +287,15 @@ def _blocks(result: dict[str, Any], key: str) -> int | str:
     return min(found) if found else "?"
 
 
-def _code_note(split: dict[str, Any]) -> str:
-    """`` (code abc1234; gru reused from def5678)`` for one (dataset, setting), or ``""``."""
+def _code_note(split: dict[str, Any], models: list[str]) -> str:
+    """`` (code abc1234; every baseline reused from def5678)`` for one (dataset, setting) whose
+    table lists ``models``, or ``""``."""
     notes = [f"code {split['git_commit'][:7]}"] if split.get("git_commit") else []
-    notes += [f"{m} reused from {c[:7]}" for m, c in split.get("reused", {}).items()]
+    reused = split.get("reused", {})
+    for commit in dict.fromkeys(reused.values()):
+        names = [m for m, c in reused.items() if c == commit]
+        every = set(names) == {m for m in models if m not in VARIANTS}
+        notes.append(f"{'every baseline' if every else ', '.join(names)} reused from {commit[:7]}")
     return f" ({'; '.join(notes)})" if notes else ""
 
 
@@ -314,7 +319,7 @@ def readme(result: dict[str, Any]) -> str:
         f"{s['parts']['train']['steps'][0]}, lookback lags {s['lookback_lags']} steps, "
         f"{s['windows']['val']} val / {s['windows']['test']} test windows"
         + f", bootstrap blocks: {s.get('bootstrap_block', '1 day')} ({_blocks(result, k)} blocks)"
-        + _code_note(s)
+        + _code_note(s, [r["model"] for r in result["rows"] if f"{r['dataset']}|{r['setting']}" == k])
         for k, s in result["splits"].items())
     commits = sorted({s["git_commit"] for s in result["splits"].values() if s.get("git_commit")})
     code = ", ".join(commits) if commits else (result.get("git_commit") or "?")
@@ -357,6 +362,12 @@ def readme(result: dict[str, Any]) -> str:
         *([f"- Run with one seed only (CPU cost: Graph WaveNet at its paper sizes takes about 1.9 s per "
            f"step, 32 s per epoch at 261 nycbike-drop windows): {', '.join(meta['one_seed'])}."]
           if meta.get("one_seed") else []),
+        *(["- Baseline rows marked reused in Splits were run at the commit named there and taken over "
+           "with `--reuse-baselines`, which checks that the test windows (per-window entry counts, "
+           "bootstrap blocks) and seeds are the same; between those commits and the ST-VLM rows' the "
+           "baseline, data-window and engine code changed only in imports, type hints, a log line and "
+           "refactors (reviewed with `git diff <commit> -- stvlm/baselines stvlm/data stvlm/engine.py`)."]
+          if any(s.get("reused") for s in result["splits"].values()) else []),
         "- Random weights: this measures the ST-VLM architecture trained from scratch on few-shot data.",
         "- Selection, on validation MAE only (one to three seeds, nycbike-drop at 261 windows and "
         "los-loop at 10%): training loss mae vs mse vs huber (mae best), lr 1e-3 vs 3e-3 (level), "
