@@ -96,13 +96,13 @@ def build_model(cfg: STVLMConfig, forecast: ForecastData) -> STVLM:
         description = model.image_encoder.description if model.image_encoder is not None else ""
         model.set_token_table(token_table(cfg, forecast, backbone, description))
     apply_finetune(model, backbone, cfg.finetune)
+    # The entries the ridge start is fitted to: every finite target, or the observations only.
+    fit_missing = forecast.protocol.missing_value if cfg.head.highway_targets == "observed" else None
     if model.highway is not None and cfg.head.highway_init == "ridge":
-        ridge_highway(
-            model, forecast.batches("train", 64), missing_value=forecast.protocol.missing_value,
-            alpha=cfg.head.highway_alpha,
-        )
+        ridge_highway(model, forecast.batches("train", 64), missing_value=fit_missing,
+                      alpha=cfg.head.highway_alpha)
     elif model.highway is not None and cfg.head.highway_init == "auto":
-        choose_highway_start(model, forecast, alpha=cfg.head.highway_alpha)
+        choose_highway_start(model, forecast, alpha=cfg.head.highway_alpha, fit_missing_value=fit_missing)
     return model
 
 

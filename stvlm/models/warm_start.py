@@ -116,12 +116,15 @@ def linear_start_mae(
     return total / count
 
 
-def choose_highway_start(model: STVLM, forecast, *, alpha: float) -> dict[str, float | str]:
-    """``head.highway_init = "auto"``: fit the ridge start, keep it only if it lowers the
-    validation MAE of the starting forecast (prior + highway) below the prior's alone, else
-    reset the highway to zero. A choice made on validation windows only."""
+def choose_highway_start(
+    model: STVLM, forecast, *, alpha: float, fit_missing_value: float | None = None
+) -> dict[str, float | str]:
+    """``head.highway_init = "auto"``: fit the ridge start (leaving out targets equal to
+    ``fit_missing_value``; ``None``: only NaN), keep it only if it lowers the validation MAE of
+    the starting forecast (prior + highway, scored with the protocol's masks) below the prior's
+    alone, else reset the highway to zero. A choice made on validation windows only."""
     p = forecast.protocol
-    ridge_highway(model, forecast.batches("train", 64), missing_value=p.missing_value, alpha=alpha)
+    ridge_highway(model, forecast.batches("train", 64), missing_value=fit_missing_value, alpha=alpha)
     score = {h: linear_start_mae(model, forecast.batches("val", 64), mask_rule=p.mask,
                                  missing_value=p.missing_value, highway=h) for h in (False, True)}
     keep = score[True] < score[False]

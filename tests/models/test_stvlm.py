@@ -256,16 +256,18 @@ def test_no_parameter_used_at_test_time_stays_untrained(lookback_forecast):
                                          for m in model.series.modules())
 
 
-@pytest.mark.parametrize("missing_value", [None, 0.0])
-def test_ridge_highway_start_is_the_least_squares_fit_of_the_training_windows(missing_value):
-    """With alpha = 0 the first forecast's residuals on the observed training entries are
-    orthogonal to every highway input and to the bias (the normal equations), output by output."""
+@pytest.mark.parametrize("missing_value,targets", [(None, "observed"), (0.0, "observed"), (0.0, "all")])
+def test_ridge_highway_start_is_the_least_squares_fit_of_the_training_windows(missing_value, targets):
+    """With alpha = 0 the first forecast's residuals on the training entries it is fitted to
+    (``head.highway_targets``: the observations, or every finite target, missing zeros included)
+    are orthogonal to every highway input and to the bias (the normal equations), output by output."""
     rng = np.random.default_rng(3)
     values = (rng.random((60, N, 1)) * 50 + 1).astype(np.float32)
     values[rng.random(values.shape) < 0.2] = 0.0  # zeros: missing under missing_value = 0
     f = daily_counts(values, missing_value)
     cfg = config("vilt", "node_time", 1)
-    cfg = cfg.replace(head=cfg.head.replace(zero_init=True, highway_init="ridge", highway_alpha=0.0))
+    cfg = cfg.replace(head=cfg.head.replace(zero_init=True, highway_init="ridge", highway_alpha=0.0,
+                                            highway_targets=targets))
     model = build(cfg, f).eval()
     assert model.highway.weight.abs().sum() > 0
     batch = next(f.batches("train", 1000))
@@ -273,7 +275,8 @@ def test_ridge_highway_start_is_the_least_squares_fit_of_the_training_windows(mi
         pred = model(batch).double()  # [W, T_out, N, 1]
         x, lookback, _, _ = model.normalized_inputs(batch)
         feats = model.series.node_features(x, lookback).double()  # [W, N, F]
-    observed = batch.y != 0 if missing_value == 0.0 else torch.ones_like(batch.y, dtype=torch.bool)
+    left_out = missing_value == 0.0 and targets == "observed"
+    observed = batch.y != 0 if left_out else torch.ones_like(batch.y, dtype=torch.bool)
     resid = torch.where(observed, pred - batch.y.double(), torch.zeros_like(pred))[..., 0]  # [W, T_out, N]
     ones = feats.new_ones(*feats.shape[:2], 1)
     normal = torch.einsum("wtn,wnf->tf", resid, torch.cat([feats, ones], dim=-1))  # [T_out, F+1]
