@@ -1,10 +1,11 @@
 """How a CLI run or a study slows down beside other work, under OpenMP wait policies.
 
-Two workloads (``--workload``): ``evaluate``, `stvlm evaluate --dataset los-loop --model stid
+Three workloads (``--workload``): ``evaluate``, `stvlm evaluate --dataset los-loop --model stid
 --set train.epochs=E` (a full-data STID fit and its test scoring, in a fresh process like a
 user's); ``study``, the README's main job `python studies/fewshot.py --smoke-test` (a local Ray
-instance, six trials in reused trial processes; each copy writes to its own temporary folder).
-Each is timed
+instance, six trials in reused trial processes); ``train``, `python studies/fewshot.py --config
+benchmarks/configs/train-workers.toml` (a local Ray instance, two trials that each run a 2-worker
+Ray Train DDP group). Each study copy writes to its own temporary folder. Each is timed
 
 * **alone**: the median of ``--repeats`` runs;
 * **x4**: four copies started together (median wall time of the four);
@@ -19,8 +20,9 @@ Run it on an otherwise idle machine:
 
     STVLM_DATA=../shared/data python benchmarks/contention.py [--epochs 5]
     STVLM_DATA=../shared/data python benchmarks/contention.py --workload study --policies stvlm
+    STVLM_DATA=../shared/data python benchmarks/contention.py --workload train --policies stvlm
 
-Writes ``results/benchmarks/contention.json`` (``contention-study.json`` for studies).
+Writes ``results/benchmarks/contention.json`` (``contention-<workload>.json`` for studies).
 """
 
 from __future__ import annotations
@@ -47,10 +49,17 @@ POLICIES = {
     "passive": {"OMP_WAIT_POLICY": "PASSIVE"},  # no spinning at all
 }
 
+#: Study workloads: the arguments of studies/fewshot.py (each copy adds its own --results-dir).
+STUDIES = {
+    "study": ["--smoke-test"],
+    "train": ["--config", str(ROOT / "benchmarks" / "configs" / "train-workers.toml")],
+}
+
+
 def command(workload: str, epochs: int) -> list[str]:
     """The workload's command line (a study's folders are added per copy by :func:`run_many`)."""
-    if workload == "study":
-        return [sys.executable, str(ROOT / "studies" / "fewshot.py"), "--smoke-test"]
+    if workload in STUDIES:
+        return [sys.executable, str(ROOT / "studies" / "fewshot.py"), *STUDIES[workload]]
     return [str(STVLM), "evaluate", "--dataset", "los-loop", "--model", "stid",
             "--set", f"train.epochs={epochs}"]
 
@@ -58,7 +67,7 @@ def command(workload: str, epochs: int) -> list[str]:
 def run_many(cmd: list[str], env: dict[str, str], copies: int) -> list[float]:
     """Start ``copies`` runs together; their wall times in seconds. A study copy gets its own
     results folder (and so its own Ray storage), removed afterwards."""
-    study = "--smoke-test" in cmd
+    study = str(ROOT / "studies" / "fewshot.py") in cmd
     folders = [tempfile.mkdtemp(prefix="contention-") for _ in range(copies)] if study else []
     cmds = [[*cmd, "--results-dir", f] for f in folders] if study else [cmd] * copies
     t0 = time.perf_counter()
@@ -87,15 +96,15 @@ def beside_hog(cmd: list[str], env: dict[str, str]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workload", choices=("evaluate", "study"), default="evaluate")
+    parser.add_argument("--workload", choices=("evaluate", *STUDIES), default="evaluate")
     parser.add_argument("--epochs", type=int, default=5, help="epochs of the evaluate workload")
     parser.add_argument("--repeats", type=int, default=3, help="runs alone (the median is used)")
     parser.add_argument("--policies", nargs="+", default=list(POLICIES), choices=list(POLICIES))
     parser.add_argument("--out", default=None,
-                        help="default: results/benchmarks/contention.json (contention-study.json for studies)")
+                        help="default: results/benchmarks/contention.json (contention-<workload>.json for studies)")
     args = parser.parse_args(argv)
     if args.out is None:
-        name = "contention-study.json" if args.workload == "study" else "contention.json"
+        name = f"contention-{args.workload}.json" if args.workload in STUDIES else "contention.json"
         args.out = str(ROOT / "results" / "benchmarks" / name)
     cmd = command(args.workload, args.epochs)
     rows = []
@@ -112,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print(f"{name:8s} alone {alone:6.1f} s  x4 {x4:6.1f} s ({x4 / alone:4.1f}x)  "
               f"hog {hog:6.1f} s ({hog / alone:4.1f}x)", flush=True)
-    shown = cmd[1:] if args.workload == "evaluate" else ["python", "studies/fewshot.py", "--smoke-test"]
+    shown = cmd[1:] if args.workload == "evaluate" else ["python", "studies/fewshot.py", *(
+        str(Path(a).relative_to(ROOT)) if a.startswith(str(ROOT)) else a for a in STUDIES[args.workload])]
     record = {"date": datetime.date.today().isoformat(), "workload": args.workload,
               "benchmark": " ".join(["python benchmarks/contention.py", *(argv if argv is not None else sys.argv[1:])]),
               "command": " ".join(shown),
