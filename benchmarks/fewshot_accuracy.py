@@ -152,20 +152,22 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
     else:
         models = ["st-vlm", *(n for n in BASELINES.names() if n not in args.skip)]
     counts = {name: window_abs_errors(true, true, m)[1] for name, m in masks.items()}
-    reusable = earlier_runs(args, dataset, setting, counts, blocks) if args.reuse_baselines else {}
+    reuse = args.reuse or args.reuse_baselines
+    reusable = earlier_runs(args, dataset, setting, counts, blocks) if reuse and not args.ablation else {}
     runs, sums, reused = [], {}, {}
     for model in models:
         seeded = model in VARIANTS or (neural(model) and model not in args.one_seed)
         seeds = args.seeds if seeded else args.seeds[:1]
-        earlier = reusable.get(model)
-        if earlier is not None and model not in VARIANTS and [r["seed"] for r in earlier[0]] == seeds:
-            runs += earlier[0]
-            sums[model] = earlier[1]
-            reused[model] = earlier[0][0].get("git_commit") or earlier[2]
-            log.info("%s %s %s: reused from commit %s", dataset, setting, model, reused[model])
-            continue
+        kept, kept_sums = reusable.get(model, ([], {}, ""))[:2]
+        if kept and (model in VARIANTS and not args.reuse or not {r["seed"] for r in kept} <= set(seeds)):
+            kept = []  # ST-VLM only under --reuse; never runs of seeds that were not asked for
+        if kept:
+            reused[model] = kept[0].get("git_commit") or reusable[model][2]
+            runs += kept
+            log.info("%s %s %s: seeds %s reused from commit %s", dataset, setting, model,
+                     [r["seed"] for r in kept], reused[model])
         per_seed = []
-        for seed in seeds:
+        for seed in (s for s in seeds if s not in {r["seed"] for r in kept}):
             train = TrainConfig(epochs=args.epochs, seed=seed, num_threads=1, **TRAIN)
             run = run_model(forecast, model, experiment(data, model, train))
             pred = run.pop("pred")
@@ -174,7 +176,9 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
                          "git_commit": args.git_commit, **run})
             log.info("%s %s %s seed %d: val mae %.4f (%.0f s)", dataset, setting, model, seed,
                      run["val"]["mae"], run["seconds"])
-        sums[model] = {name: np.mean([s[name] for s in per_seed], axis=0) for name in masks}
+        # The mean over seeds of per-window error sums: the kept seeds' mean counts len(kept) times.
+        sums[model] = {name: (sum(s[name] for s in per_seed) + (len(kept) * kept_sums[name] if kept else 0))
+                       / (len(kept) + len(per_seed)) for name in masks}
     intervals = []
     for model in models[1:]:
         for name in masks:
@@ -194,10 +198,11 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
 def earlier_runs(
     args: argparse.Namespace, dataset: str, setting: str, counts: dict[str, np.ndarray], blocks: np.ndarray
 ) -> dict[str, tuple[list[dict[str, Any]], dict[str, np.ndarray], str]]:
-    """``--reuse-baselines``: the committed runs and per-window error sums of every model of
-    (dataset, setting), keyed by model, as ``(runs, sums, commit)``; only when the committed
-    error file was made on the same test windows (identical per-window entry counts under both
-    masks and identical bootstrap blocks), else nothing."""
+    """``--reuse`` / ``--reuse-baselines``: the committed runs and per-window error sums (means
+    over their seeds) of every model of (dataset, setting), keyed by model, as ``(runs, sums,
+    commit)``; only when the committed error file was made on the same test windows (identical
+    per-window entry counts under both masks and identical bootstrap blocks), and ST-VLM's only
+    when the committed runs used the ST-VLM config this file runs now, else nothing."""
     out_dir = Path(args.out_dir)
     path = out_dir / "fewshot_accuracy.json"
     errors = out_dir / f"errors-{dataset}-{setting.replace('%', 'pct')}.npz"
@@ -212,8 +217,11 @@ def earlier_runs(
         return {}
     old = json.loads(path.read_text())
     commit = old["splits"].get(f"{dataset}|{setting}", {}).get("git_commit") or "?"
+    same_stvlm = STVLMConfig.from_dict(old["meta"]["stvlm_model"]).config_hash() == STVLM_MODEL.config_hash()
     found = {}
     for model in dict.fromkeys(r["model"] for r in old["runs"]):
+        if model in VARIANTS and not same_stvlm:
+            continue
         runs = [r for r in old["runs"] if (r["dataset"], r["setting"], r["model"]) == (dataset, setting, model)]
         if runs and all(f"{model}|{m}" in stored for m in counts):
             found[model] = (runs, {m: stored[f"{model}|{m}"] for m in counts}, commit)
@@ -294,8 +302,11 @@ def _code_note(split: dict[str, Any], models: list[str]) -> str:
     reused = split.get("reused", {})
     for commit in dict.fromkeys(reused.values()):
         names = [m for m, c in reused.items() if c == commit]
-        every = set(names) == {m for m in models if m not in VARIANTS}
-        notes.append(f"{'every baseline' if every else ', '.join(names)} reused from {commit[:7]}")
+        if set(names) == set(models):
+            names = ["every model"]
+        elif set(names) == {m for m in models if m not in VARIANTS}:
+            names = ["every baseline"]
+        notes.append(f"{', '.join(names)} reused from {commit[:7]}")
     return f" ({'; '.join(notes)})" if notes else ""
 
 
@@ -362,11 +373,14 @@ def readme(result: dict[str, Any]) -> str:
         *([f"- Run with one seed only (CPU cost: Graph WaveNet at its paper sizes takes about 1.9 s per "
            f"step, 32 s per epoch at 261 nycbike-drop windows): {', '.join(meta['one_seed'])}."]
           if meta.get("one_seed") else []),
-        *(["- Baseline rows marked reused in Splits were run at the commit named there and taken over "
-           "with `--reuse-baselines`, which checks that the test windows (per-window entry counts, "
-           "bootstrap blocks) and seeds are the same; between those commits and the ST-VLM rows' the "
-           "baseline, data-window and engine code changed only in imports, type hints, a log line and "
-           "refactors (reviewed with `git diff <commit> -- stvlm/baselines stvlm/data stvlm/engine.py`)."]
+        *(["- Runs marked reused in Splits were run at the commit named there and taken over with "
+           "`--reuse-baselines` (baselines) or `--reuse` (ST-VLM too, only when its config is "
+           "unchanged), which check that the test windows (per-window entry counts, bootstrap blocks) "
+           "are the same and run only the seeds not yet run (each run records its commit in the "
+           "JSON); between those commits and the newest the baseline, data-window and engine code "
+           "changed only in imports, type hints, a log line and refactors, and the evaluation "
+           "chunking of data-parallel ranks (reviewed with `git diff <commit> -- stvlm/baselines "
+           "stvlm/data stvlm/engine.py`)."]
           if any(s.get("reused") for s in result["splits"].values()) else []),
         "- Random weights: this measures the ST-VLM architecture trained from scratch on few-shot data.",
         "- Selection, on validation MAE only (one to three seeds, nycbike-drop at 261 windows and "
@@ -456,7 +470,11 @@ def main() -> int:
     parser.add_argument("--reuse-baselines", action="store_true",
                         help="take each baseline's runs and per-window errors from the committed "
                         "results of the same (dataset, setting) when they were made on the same "
-                        "test windows with the same seeds (rerun ST-VLM only); the page says which")
+                        "test windows, running only the seeds they lack (ST-VLM is run again); "
+                        "the page says which were reused")
+    parser.add_argument("--reuse", action="store_true",
+                        help="as --reuse-baselines, and ST-VLM's committed runs too when they used "
+                        "the ST-VLM config of this file (for adding seeds)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("stvlm", "transformers"):
