@@ -162,7 +162,7 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
         if kept and (model in VARIANTS and not args.reuse or not {r["seed"] for r in kept} <= set(seeds)):
             kept = []  # ST-VLM only under --reuse; never runs of seeds that were not asked for
         if kept:
-            reused[model] = kept[0].get("git_commit") or reusable[model][2]
+            reused[model] = kept[0]["git_commit"]
             runs += kept
             log.info("%s %s %s: seeds %s reused from commit %s", dataset, setting, model,
                      [r["seed"] for r in kept], reused[model])
@@ -223,6 +223,9 @@ def earlier_runs(
         if model in VARIANTS and not same_stvlm:
             continue
         runs = [r for r in old["runs"] if (r["dataset"], r["setting"], r["model"]) == (dataset, setting, model)]
+        # Runs from before runs carried their commit: the commit the split says they came from.
+        origin = old["splits"].get(f"{dataset}|{setting}", {}).get("reused", {}).get(model, commit)
+        runs = [{**r, "git_commit": r.get("git_commit") or origin} for r in runs]
         if runs and all(f"{model}|{m}" in stored for m in counts):
             found[model] = (runs, {m: stored[f"{model}|{m}"] for m in counts}, commit)
     return found
