@@ -374,7 +374,9 @@ def readme(result: dict[str, Any]) -> str:
            "with one thread: STAEformer at its paper sizes takes about 12 s per training step of 16 "
            "nycbike-drop windows, about 3.5 min per epoch at 261 windows)."] if meta.get("skipped") else []),
         *([f"- Run with one seed only (CPU cost: Graph WaveNet at its paper sizes takes about 1.9 s per "
-           f"step, 32 s per epoch at 261 nycbike-drop windows): {', '.join(meta['one_seed'])}."]
+           f"step, 32 s per epoch at 261 nycbike-drop windows): {', '.join(meta['one_seed'])}. An interval "
+           "against them averages ST-VLM over its seeds but holds one draw of the baseline, whose seed "
+           "noise it does not see: a narrow win over them is weaker than the interval says."]
           if meta.get("one_seed") else []),
         *(["- Runs marked reused in Splits were run at the commit named there and taken over with "
            "`--reuse-baselines` (baselines) or `--reuse` (ST-VLM too, only when its config is "
@@ -405,7 +407,10 @@ def readme(result: dict[str, Any]) -> str:
            "windows, 2.056 against 2.255 at 66), so those rows are what the current default gives."]
           if any((s.get("git_commit") or "").startswith("508057b") for s in result["splits"].values())
           else []),
-        "- Not yet run: 5 seeds (3 here), STAEformer at its paper sizes, and the `full` setting on "
+        "- Not yet run: " + (f"5 seeds ({min(len(r['seeds']) for r in result['rows'] if r['model'] == 'st-vlm')} "
+                             "for some pairs here), " if any(len(r["seeds"]) < 5 for r in result["rows"]
+                                                           if r["model"] == "st-vlm") else "")
+        + "STAEformer at its paper sizes, and the `full` setting on "
         + (", ".join(sorted({s.get("dataset", k.split("|")[0]) for k, s in result["splits"].items()}
                              - {s.get("dataset", k.split("|")[0]) for k, s in result["splits"].items()
                                 if k.endswith("|full")})) or "no dataset") + ".",
