@@ -313,6 +313,22 @@ def _code_note(split: dict[str, Any], models: list[str]) -> str:
     return f" ({'; '.join(notes)})" if notes else ""
 
 
+def _per_split(result: dict[str, Any], field: str) -> str:
+    """The models a run option (``skipped`` or ``one_seed``) named, per (dataset, setting) when
+    the runs differed (splits from before the option was recorded per split take the last
+    run's); ``""`` when none."""
+    fallback = result["meta"].get(field, [])
+    by_value: dict[tuple[str, ...], list[str]] = {}
+    for key, split in result["splits"].items():
+        by_value.setdefault(tuple(split.get(field, fallback)), []).append(key.replace("|", " "))
+    named = {v: keys for v, keys in by_value.items() if v}
+    if not named:
+        return ""
+    if len(by_value) == 1:
+        return ", ".join(next(iter(named)))
+    return "; ".join(f"{', '.join(v)} ({', '.join(keys)})" for v, keys in named.items())
+
+
 def readme(result: dict[str, Any]) -> str:
     meta = result["meta"]
     verdict = []
@@ -370,14 +386,14 @@ def readme(result: dict[str, Any]) -> str:
         "- `historical-average-all` is a reference line: it averages every step before the first test "
         "target (validation included), more data than the few-shot budget; its validation score is "
         "in-sample.",
-        *([f"- Not run in this table: {', '.join(meta['skipped'])} (CPU cost, measured on this machine "
+        *([f"- Not run in this table: {_per_split(result, 'skipped')} (CPU cost, measured on this machine "
            "with one thread: STAEformer at its paper sizes takes about 12 s per training step of 16 "
-           "nycbike-drop windows, about 3.5 min per epoch at 261 windows)."] if meta.get("skipped") else []),
+           "nycbike-drop windows, about 3.5 min per epoch at 261 windows)."] if _per_split(result, "skipped") else []),
         *([f"- Run with one seed only (CPU cost: Graph WaveNet at its paper sizes takes about 1.9 s per "
-           f"step, 32 s per epoch at 261 nycbike-drop windows): {', '.join(meta['one_seed'])}. An interval "
+           f"step, 32 s per epoch at 261 nycbike-drop windows): {_per_split(result, 'one_seed')}. An interval "
            "against them averages ST-VLM over its seeds but holds one draw of the baseline, whose seed "
            "noise it does not see: a narrow win over them is weaker than the interval says."]
-          if meta.get("one_seed") else []),
+          if _per_split(result, "one_seed") else []),
         *(["- Runs marked reused in Splits were run at the commit named there and taken over with "
            "`--reuse-baselines` (baselines) or `--reuse` (ST-VLM too, only when its config is "
            "unchanged), which check that the test windows (per-window entry counts, bootstrap blocks) "
@@ -511,7 +527,8 @@ def main() -> int:
             old["runs"] = [r for r in old["runs"] if key(r) != (dataset, setting)] + res["runs"]
             old["intervals"] = [i for i in old["intervals"] if key(i) != (dataset, setting)] + res["intervals"]
             old["splits"][f"{dataset}|{setting}"] = {"dataset": dataset, **res["split"],
-                                                     "git_commit": started.get("git_commit")}
+                                                     "git_commit": started.get("git_commit"),
+                                                     "skipped": list(args.skip), "one_seed": list(args.one_seed)}
             old["rows"] = aggregate(old["runs"])
             old["meta"] = {"date": datetime.date.today().isoformat(), "epochs": args.epochs,
                            "machine": f"{os.cpu_count()}-core CPU ({platform.processor() or platform.machine()}), no GPU",
