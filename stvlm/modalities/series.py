@@ -3,9 +3,11 @@
 :class:`SeriesTokenizer` follows ST-LLM's embedding (``model_ST_LLM.py``): the ``T_in x C``
 window values of a node are embedded by a linear map (ST-LLM's 1x1 conv), a learnable node
 embedding adds *where* (``SeriesConfig.node_embedding``), time-of-day and day-of-week
-embeddings at the **last input step** add *when* (``SeriesConfig.time_encoding``); the ``D``-wide
-parts present are concatenated and projected to the backbone width. :class:`LatentCompressor` is a Perceiver-style cross-attention that compresses N node
-tokens to K latents and expands them back (for large N).
+embeddings at the **last input step** add *when* (``SeriesConfig.time_encoding``); the
+``D``-wide parts present are concatenated and projected to the backbone width. By default only
+the values part is present (the other two memorised the few training days).
+:class:`LatentCompressor` is a Perceiver-style cross-attention that compresses N node tokens to
+K latents and expands them back (for large N).
 
 Cost in the number of nodes N: the tokens themselves are linear in N (``[B, N, out_dim]``, an
 ``[N, D]`` node embedding), and so is the compressor (K latents attend to N nodes and back:

@@ -4,8 +4,9 @@ The highway maps each node's window and lookback values to its forecast, one lin
 by all nodes. Trained by SGD from zero it moves slowly (a few hundred optimizer steps at
 ``lr = 1e-3`` in the few-shot settings), while the backbone path, with many more parameters,
 fits and then over-fits first. Starting the highway at its ridge solution on the training
-windows puts the model's first forecast at a fitted linear one (the same estimator as the
-``ridge`` baseline, on the model's own inputs) and leaves the backbone path the correction.
+windows puts the model's first forecast at a fitted linear one (the estimator of the
+``ridge`` baseline, on the model's own inputs; it fits every finite target, the start by default
+only the observations: ``head.highway_targets``) and leaves the backbone path the correction.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def linear_start_mae(
 
 
 def choose_highway_start(
-    model: STVLM, forecast, *, alpha: float, fit_missing_value: float | None = None
+    model: STVLM, forecast, *, alpha: float, fit_missing_value: float | None
 ) -> dict[str, float | str]:
     """``head.highway_init = "auto"``: fit the ridge start (leaving out targets equal to
     ``fit_missing_value``; ``None``: only NaN), keep it only if it lowers the validation MAE of

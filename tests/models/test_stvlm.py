@@ -308,7 +308,7 @@ def test_auto_highway_start_keeps_the_ridge_fit_only_if_it_beats_the_prior_on_va
     prior = linear_start_mae(model, f.batches("val", 7), mask_rule=p.mask, missing_value=None, highway=False)
     assert prior == pytest.approx(by_hand, rel=1e-5)
     for alpha in (0.0, 1e9):
-        info = choose_highway_start(model, f, alpha=alpha)
+        info = choose_highway_start(model, f, alpha=alpha, fit_missing_value=p.missing_value)
         assert info["val_mae_prior"] == pytest.approx(by_hand, rel=1e-5)
         assert info["start"] == ("ridge" if info["val_mae_ridge"] < info["val_mae_prior"] else "zero")
         zero = bool(model.highway.weight.abs().sum() == 0 and model.highway.bias.abs().sum() == 0)
