@@ -17,6 +17,7 @@ trial is the same configuration as the full search's.
 
     STVLM_DATA=../shared/data python benchmarks/harness_overhead.py [--trials 4] [--epochs 4] [--asha-trials 27] [--asha-epochs 16]
     STVLM_DATA=../shared/data python benchmarks/harness_overhead.py --train-only --out results/benchmarks/train_trial_overhead.json
+    STVLM_DATA=../shared/data python benchmarks/harness_overhead.py --long-epochs 75 --out results/benchmarks/long_trials_overhead.json
 
 Columns, per trial: *in-trial* (the trial function's wall time), *training* (its epochs),
 *setup+eval* (in-trial minus training: data, model build, test evaluation) and *outside*
@@ -112,6 +113,9 @@ def main() -> None:
     parser.add_argument("--search-only", action="store_true", help="only the ASHA vs FIFO comparison")
     parser.add_argument("--train-only", action="store_true",
                         help="only the plain loop and the 2-worker Train trials (no Tune rows, no search)")
+    parser.add_argument("--long-epochs", type=int, default=0,
+                        help="instead of everything else: one study of --trials trials of this many "
+                        "epochs, two at a time (trials of a minute or more: the study-wall target)")
     parser.add_argument("--data-root", default=os.environ.get("STVLM_DATA", str(ROOT.parent / "shared/data")))
     parser.add_argument("--out", type=Path, default=ROOT / "results/benchmarks/harness_overhead.json")
     args = parser.parse_args()
@@ -121,7 +125,8 @@ def main() -> None:
 
     from harness.runtime.cluster import loopback_only
 
-    runs: dict[str, dict] = {} if args.search_only else {"plain": plain(args, data_root)}
+    long_only = args.long_epochs > 0
+    runs: dict[str, dict] = {} if args.search_only or long_only else {"plain": plain(args, data_root)}
     t0 = time.perf_counter()
     loopback_only()
     ray.init(address="local", num_cpus=os.cpu_count(), resources={"study_driver": 2}, include_dashboard=True,
@@ -130,13 +135,16 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp)
-            if not (args.search_only or args.train_only):
+            if long_only:
+                long = argparse.Namespace(**{**vars(args), "epochs": args.long_epochs})
+                runs["tune long x2"] = study(spec("long", long, resources={"max_concurrent_trials": 2}), out, data_root)
+            elif not (args.search_only or args.train_only):
                 runs["tune"] = study(spec("tune", args), out, data_root)
                 runs["tune x2"] = study(spec("tune2", args, resources={"max_concurrent_trials": 2}), out, data_root)
-            if not args.search_only:
+            if not (args.search_only or long_only):
                 runs["train (2 workers)"] = study(spec("train", args, num_samples=max(1, args.trials // 2),
                                                        resources={"num_workers": 2}), out, data_root)
-            if not args.train_only:
+            if not (args.train_only or long_only):
                 search = argparse.Namespace(**{**vars(args), "epochs": args.asha_epochs})
                 asha = {"num_samples": args.asha_trials, "sampler": "random", "scheduler": {
                     "name": "asha", "grace_period": args.asha_grace, "reduction_factor": 3},
@@ -160,8 +168,10 @@ def report(runs: dict[str, dict], ray_start: float, args: argparse.Namespace) ->
         r["train_per_trial_s"] = r["train_s"] / n
         r["setup_eval_per_trial_s"] = (r["in_trial_s"] - r["train_s"]) / n  # data, model, test
         r["outside_per_trial_s"] = max(0.0, r["wall_s"] * conc - r["in_trial_s"]) / n  # Ray, scheduling
+        r["wall_over_compute"] = r["wall_s"] * conc / r["in_trial_s"]  # 1.0: nothing outside the trials
         print(f"{name:<19}{n:>7}{conc:>5}{r['wall_s']:>8.1f}{r['in_trial_per_trial_s']:>10.1f}"
-              f"{r['train_per_trial_s']:>10.1f}{r['setup_eval_per_trial_s']:>12.1f}{r['outside_per_trial_s']:>9.1f}")
+              f"{r['train_per_trial_s']:>10.1f}{r['setup_eval_per_trial_s']:>12.1f}{r['outside_per_trial_s']:>9.1f}"
+              f"   wall x conc / in-trial {r['wall_over_compute']:.3f}")
     record = {**provenance(), "command": " ".join(["python benchmarks/harness_overhead.py", *sys.argv[1:]]),
               "ray_start_s": ray_start, "epochs": args.epochs, "runs": runs}
     if "asha (search)" in runs:
