@@ -17,7 +17,7 @@ trial is the same configuration as the full search's.
 
     STVLM_DATA=../shared/data python benchmarks/harness_overhead.py [--trials 4] [--epochs 4] [--asha-trials 27] [--asha-epochs 16]
     STVLM_DATA=../shared/data python benchmarks/harness_overhead.py --train-only --out results/benchmarks/train_trial_overhead.json
-    STVLM_DATA=../shared/data python benchmarks/harness_overhead.py --long-epochs 75 --out results/benchmarks/long_trials_overhead.json
+    STVLM_DATA=../shared/data python benchmarks/harness_overhead.py --long-epochs 90 --out results/benchmarks/long_trials_overhead.json
 
 Columns, per trial: *in-trial* (the trial function's wall time), *training* (its epochs),
 *setup+eval* (in-trial minus training: data, model build, test evaluation) and *outside*
