@@ -109,6 +109,30 @@ def test_predict_order_and_shape() -> None:
     np.testing.assert_allclose(engine.predict("test", batch_size=64), pred, rtol=1e-6, atol=1e-6)
 
 
+def test_predict_hands_its_windows_to_gather_even_when_it_has_none() -> None:
+    """A data-parallel rank may hold no window of a part: predict still hands ``gather`` a
+    ``[0, T_out, N, C_out]`` array, and whatever ``gather`` returns is the prediction."""
+    fc = forecast()
+    shape = fc.targets("val").shape  # [W, T_out, N, C_out]
+
+    class NoWindows:  # this rank's share of every evaluation part is empty
+        def __getattr__(self, name):
+            return getattr(fc, name)
+
+        def batches(self, part, batch_size, **kwargs):
+            return iter(())
+
+        def gather(self, part, pred):
+            handed.append(pred)
+            return np.ones(shape, dtype=np.float32)
+
+    handed: list[np.ndarray] = []
+    engine = Engine(stid(fc), NoWindows(), TrainConfig(epochs=1))
+    pred = engine.predict("val")
+    assert [h.shape for h in handed] == [(0, *shape[1:])] and handed[0].dtype == np.float32
+    assert pred.shape == shape and float(pred.sum()) == float(np.prod(shape))
+
+
 def test_stid_config_in_use() -> None:
     assert STIDConfig(embed_dim=8).embed_dim == 8
 
