@@ -23,6 +23,8 @@ use validation MAE only.
 
 Writes ``fewshot_accuracy.json`` and ``README.md`` under ``--out-dir`` (results of earlier runs
 of other (dataset, setting) pairs in the JSON are kept, so a table can be built in several runs).
+The settings, ST-VLM's config and the budget live in ``fewshot_setup.py``; the pages are
+rendered by ``fewshot_pages.py``.
 """
 
 from __future__ import annotations
@@ -59,42 +61,12 @@ from stvlm.experiment import prepare_run  # noqa: E402
 from stvlm.io import atomic_write_json  # noqa: E402
 from stvlm.metrics import evaluate_forecast, mask_for, observed_mask  # noqa: E402
 
+from fewshot_pages import ablation_page, interval_lines, readme, table_lines  # noqa: E402
+from fewshot_setup import (  # noqa: E402  (loss_masks.py reads SETTINGS and TRAIN as fa.*)
+    METRICS, SETTINGS, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS, variant_config,
+)
+
 log = logging.getLogger("fewshot_accuracy")
-
-SETTINGS: dict[str, dict[str, Any]] = {
-    "10%": {"ratio": 0.1},
-    "st-llm-10%": {"budget": "st-llm-10%"},
-    "full": {"ratio": 1.0},
-}
-METRICS = ("mae", "rmse", "wape", "mae_all", "rmse_all", "wape_all", "bias")
-# Reference lines use more than the few-shot budget (every step before the test targets, the
-# validation part included): shown and compared, but not part of the "beats every baseline" verdict.
-REFERENCE_LINES = ("historical-average-all",)
-# ST-VLM: the tiny ViLT preset (random weights) with the defaults of STVLMConfig: periodic
-# lookback in the series tokens and the image, no node vector or calendar part in the tokens,
-# a residual head on the seasonal prior with a linear highway started at its ridge fit, LoRA r4,
-# fusion at layer 1, one token per node.
-STVLM_MODEL = STVLMConfig.tiny()
-# One budget for ST-VLM and the neural baselines: AdamW, warm-up + cosine, early stopping on
-# validation MAE (the best epoch's weights are scored), loss over observed entries.
-TRAIN = {"batch_size": 16, "patience": 10, "lr": 1e-3, "weight_decay": 1e-4, "grad_clip": 5.0}
-# --ablation: ST-VLM with one modality dropped, and the LLM-only backbone (GPT-2, series tokens
-# and text only), on the same budget; each is compared with the full model.
-VARIANTS: dict[str, dict[str, Any]] = {
-    "st-vlm": {},
-    "st-vlm no-image": {"use_image": False},
-    "st-vlm no-text": {"use_text": False},
-    "st-vlm no-series": {"use_series": False},
-    "st-vlm llm-only": {"backbone.name": "gpt2", "use_image": False},
-    "st-vlm untrained": {},  # the built model before any optimizer step: prior + ridge highway
-}
-#: Variants scored as built, without training (what training the backbone path adds).
-UNTRAINED = ("st-vlm untrained",)
-
-
-def variant_config(name: str) -> STVLMConfig:
-    """The ST-VLM config of a variant in :data:`VARIANTS`."""
-    return STVLM_MODEL.with_values(VARIANTS[name])
 
 
 def experiment(data: DataConfig, model: str, train: TrainConfig) -> ExperimentConfig:
@@ -158,16 +130,16 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
     for model in models:
         seeded = model in VARIANTS or (neural(model) and model not in args.one_seed)
         seeds = args.seeds if seeded else args.seeds[:1]
-        kept, kept_sums = reusable.get(model, ([], {}, ""))[:2]
-        if kept and (model in VARIANTS and not args.reuse or not {r["seed"] for r in kept} <= set(seeds)):
-            kept = []  # ST-VLM only under --reuse; never runs of seeds that were not asked for
+        kept, kept_sums = reusable.get(model, ([], {}))
+        kept_seeds = [r["seed"] for r in kept]
+        if kept and (model in VARIANTS and not args.reuse or not set(kept_seeds) <= set(seeds)):
+            kept, kept_seeds = [], []  # ST-VLM only under --reuse; never seeds that were not asked for
         if kept:
             reused[model] = kept[0]["git_commit"]
             runs += kept
-            log.info("%s %s %s: seeds %s reused from commit %s", dataset, setting, model,
-                     [r["seed"] for r in kept], reused[model])
+            log.info("%s %s %s: seeds %s reused from commit %s", dataset, setting, model, kept_seeds, reused[model])
         per_seed = []
-        for seed in (s for s in seeds if s not in {r["seed"] for r in kept}):
+        for seed in (s for s in seeds if s not in kept_seeds):
             train = TrainConfig(epochs=args.epochs, seed=seed, num_threads=1, **TRAIN)
             run = run_model(forecast, model, experiment(data, model, train))
             pred = run.pop("pred")
@@ -197,10 +169,10 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
 
 def earlier_runs(
     args: argparse.Namespace, dataset: str, setting: str, counts: dict[str, np.ndarray], blocks: np.ndarray
-) -> dict[str, tuple[list[dict[str, Any]], dict[str, np.ndarray], str]]:
-    """``--reuse`` / ``--reuse-baselines``: the committed runs and per-window error sums (means
-    over their seeds) of every model of (dataset, setting), keyed by model, as ``(runs, sums,
-    commit)``; only when the committed error file was made on the same test windows (identical
+) -> dict[str, tuple[list[dict[str, Any]], dict[str, np.ndarray]]]:
+    """``--reuse`` / ``--reuse-baselines``: the committed runs (each with the commit it ran at)
+    and per-window error sums (means over their seeds) of every model of (dataset, setting),
+    keyed by model, as ``(runs, sums)``; only when the committed error file was made on the same test windows (identical
     per-window entry counts under both masks and identical bootstrap blocks), and ST-VLM's only
     when the committed runs used the ST-VLM config this file runs now, else nothing."""
     out_dir = Path(args.out_dir)
@@ -216,7 +188,7 @@ def earlier_runs(
         log.warning("%s %s: the committed errors are not on the same test windows; nothing reused", dataset, setting)
         return {}
     old = json.loads(path.read_text())
-    commit = old["splits"].get(f"{dataset}|{setting}", {}).get("git_commit") or "?"
+    split = old["splits"].get(f"{dataset}|{setting}", {})
     same_stvlm = STVLMConfig.from_dict(old["meta"]["stvlm_model"]).config_hash() == STVLM_MODEL.config_hash()
     found = {}
     for model in dict.fromkeys(r["model"] for r in old["runs"]):
@@ -224,10 +196,10 @@ def earlier_runs(
             continue
         runs = [r for r in old["runs"] if (r["dataset"], r["setting"], r["model"]) == (dataset, setting, model)]
         # Runs from before runs carried their commit: the commit the split says they came from.
-        origin = old["splits"].get(f"{dataset}|{setting}", {}).get("reused", {}).get(model, commit)
+        origin = split.get("reused", {}).get(model) or split.get("git_commit") or "?"
         runs = [{**r, "git_commit": r.get("git_commit") or origin} for r in runs]
         if runs and all(f"{model}|{m}" in stored for m in counts):
-            found[model] = (runs, {m: stored[f"{model}|{m}"] for m in counts}, commit)
+            found[model] = (runs, {m: stored[f"{model}|{m}"] for m in counts})
     return found
 
 
@@ -253,229 +225,6 @@ def aggregate(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 # -- output -----------------------------------------------------------------------------------
 
-
-def _cell(row: dict[str, Any], m: str) -> str:
-    return f"{row[m]:.3f} ± {row[m + '_std']:.3f}" if len(row["seeds"]) > 1 else f"{row[m]:.3f}"
-
-
-def table_lines(rows: list[dict[str, Any]]) -> list[str]:
-    head = ("| dataset | setting | model | seeds | MAE | RMSE | WAPE % | MAE all | RMSE all | bias | "
-            "val MAE | best / run epochs | params | s |")
-    lines = [head, "|" + "---|" * (head.count("|") - 1)]
-    for r in rows:
-        cells = [_cell(r, m) for m in ("mae", "rmse", "wape", "mae_all", "rmse_all", "bias")]
-        epochs = f"{r['best_epoch']} / {r['epochs_run']}" if r["epochs_run"] else "—"
-        lines.append(f"| {r['dataset']} | {r['setting']} | {r['model']} | {len(r['seeds'])} | "
-                     + " | ".join(cells) + f" | {r['val_mae']:.3f} | {epochs} | {r['parameters']:,} | "
-                     f"{r['seconds']:.0f} |")
-    return lines
-
-
-INTERVAL_HEADS = ("baseline", "MAE(ST-VLM) − MAE(baseline)", "ST-VLM")  # README.md
-ABLATION_HEADS = ("variant dropped", "MAE(full) − MAE(variant)", "full model")  # ABLATION.md
-
-
-def interval_lines(intervals: list[dict[str, Any]], heads: tuple[str, str, str] = INTERVAL_HEADS) -> list[str]:
-    """One row per (dataset, setting, compared model): both paired intervals and the verdict."""
-    lines = [f"| dataset | setting | {heads[0]} | {heads[1]}, true > 0 [95% CI] | "
-             f"same, every observed entry [95% CI] | {heads[2]} better on both? |", "|---|---|---|---|---|---|"]
-    for key in dict.fromkeys((i["dataset"], i["setting"], i["baseline"]) for i in intervals):
-        pair = {i["metric"]: i for i in intervals if (i["dataset"], i["setting"], i["baseline"]) == key}
-        cells = [f"{pair[m]['diff']:+.3f} [{pair[m]['low']:+.3f}, {pair[m]['high']:+.3f}]" for m in ("mae", "mae_all")]
-        both = all(pair[m]["st_vlm_better"] for m in ("mae", "mae_all"))
-        lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {cells[0]} | {cells[1]} | {'yes' if both else 'no'} |")
-    return lines
-
-
-#: Fewer bootstrap blocks than this and the verdict says the interval is not to be trusted.
-MIN_TRUSTED_BLOCKS = 10
-
-
-def _blocks(result: dict[str, Any], key: str) -> int | str:
-    """Bootstrap blocks of one ``dataset|setting`` pair (from its intervals)."""
-    dataset, setting = key.split("|")
-    found = [i["blocks"] for i in result["intervals"] if (i["dataset"], i["setting"]) == (dataset, setting)]
-    return min(found) if found else "?"
-
-
-def _code_note(split: dict[str, Any], models: list[str]) -> str:
-    """`` (code abc1234; every baseline reused from def5678)`` for one (dataset, setting) whose
-    table lists ``models``, or ``""``."""
-    notes = [f"code {split['git_commit'][:7]}"] if split.get("git_commit") else []
-    reused = split.get("reused", {})
-    for commit in dict.fromkeys(reused.values()):
-        names = [m for m, c in reused.items() if c == commit]
-        if set(names) == set(models):
-            names = ["every model"]
-        elif set(names) == {m for m in models if m not in VARIANTS}:
-            names = ["every baseline"]
-        notes.append(f"{', '.join(names)} reused from {commit[:7]}")
-    return f" ({'; '.join(notes)})" if notes else ""
-
-
-def _per_split(result: dict[str, Any], field: str) -> str:
-    """The models a run option (``skipped`` or ``one_seed``) named, per (dataset, setting) when
-    the runs differed (splits from before the option was recorded per split take the last
-    run's); ``""`` when none."""
-    fallback = result["meta"].get(field, [])
-    by_value: dict[tuple[str, ...], list[str]] = {}
-    for key, split in result["splits"].items():
-        by_value.setdefault(tuple(split.get(field, fallback)), []).append(key.replace("|", " "))
-    named = {v: keys for v, keys in by_value.items() if v}
-    if not named:
-        return ""
-    if len(by_value) == 1:
-        return ", ".join(next(iter(named)))
-    return "; ".join(f"{', '.join(v)} ({', '.join(keys)})" for v, keys in named.items())
-
-
-def readme(result: dict[str, Any]) -> str:
-    meta = result["meta"]
-    verdict = []
-    for key in dict.fromkeys((i["dataset"], i["setting"]) for i in result["intervals"]):
-        group = [i for i in result["intervals"] if (i["dataset"], i["setting"]) == key]
-        lost = sorted({i["baseline"] for i in group
-                       if not i["st_vlm_better"] and i["baseline"] not in REFERENCE_LINES})
-        k = min(i["blocks"] for i in group)
-        few = (f" The intervals rest on {k} bootstrap blocks only: too few to trust."
-               if k < MIN_TRUSTED_BLOCKS else "")
-        verdict.append(f"- **{key[0]}, {key[1]}**: " + (
-            "ST-VLM's test MAE is below every baseline's (reference lines aside) with the paired 95% "
-            "interval excluding zero, on the masked metric and on all observed entries." if not lost else
-            "target NOT met: the paired interval does not exclude zero (or favours the baseline) against "
-            + ", ".join(lost) + ".") + few)
-    splits = "; ".join(
-        f"{s['dataset']} {k.split('|')[1]}: {s['windows']['train']} training windows from step "
-        f"{s['parts']['train']['steps'][0]}, lookback lags {s['lookback_lags']} steps, "
-        f"{s['windows']['val']} val / {s['windows']['test']} test windows"
-        + f", bootstrap blocks: {s.get('bootstrap_block', '1 day')} ({_blocks(result, k)} blocks)"
-        + _code_note(s, [r["model"] for r in result["rows"] if f"{r['dataset']}|{r['setting']}" == k])
-        for k, s in result["splits"].items())
-    commits = sorted({s["git_commit"] for s in result["splits"].values() if s.get("git_commit")})
-    code = ", ".join(commits) if commits else (result.get("git_commit") or "?")
-    return "\n".join([
-        "# Few-shot accuracy: ST-VLM vs every baseline, paired block-bootstrap intervals", "",
-        "Commands (each run adds its (dataset, setting) pairs to `fewshot_accuracy.json`):", "",
-        *[f"    {c}" for c in meta["commands"]], "",
-        f"Machine: {meta['machine']}. Code: commit {code} (per (dataset, setting) in Splits).", "",
-        "Protocol `standard` with periodic lookback (same time of day 1 and 7 days before each input "
-        "and target step, where the series has it). `MAE`/`RMSE`/`WAPE`: the literature's metrics, "
-        "masked where true > 0, mean over the 12 horizons; `MAE all`/`RMSE all`: every observed entry; "
-        "`bias`: mean prediction − mean truth on every observed entry. Seeded models: mean ± sample "
-        "std over seeds; deterministic baselines run once.", "",
-        f"Budget of ST-VLM and every neural baseline: at most {meta['epochs']} epochs, "
-        + ", ".join(f"{k} {v}" for k, v in TRAIN.items())
-        + "; AdamW, 5% linear warm-up then cosine; early stopping on validation MAE; the loss "
-        "skips only missing entries. `best / run epochs` shows whether the best epoch was the last.", "",
-        "ST-VLM: `STVLMConfig.tiny()` (ViLT, 32 wide, 2 layers, RANDOM weights: no pretrained "
-        "weights can be downloaded here), one series token per node with its lookback "
-        f"(node vector: {STVLM_MODEL.series.node_embedding}, calendar part: "
-        f"{STVLM_MODEL.series.time_encoding}), fusion at layer 1, LoRA r4, residual head on the seasonal prior with a "
-        "linear highway that starts at its ridge fit to the training windows where that lowers the "
-        "validation MAE of the starting forecast, else at zero (`head.highway_init = auto`).", "",
-        f"Splits: {splits}.", "",
-        "## Result (test windows)", "", *table_lines(result["rows"]), "",
-        "## ST-VLM against each baseline", "",
-        "Paired difference of pooled test MAE (negative: ST-VLM better), 95% percentile interval of a "
-        "bootstrap that resamples blocks of test windows (2000 resamples): whole days, or one window "
-        "span (24 steps) where the test windows cover fewer than 14 days (the block rule and count are "
-        "in Splits); seeded models enter with their per-window errors averaged over seeds. Per-window "
-        "error sums are in `errors-<dataset>-<setting>.npz`, so the intervals can be recomputed.", "",
-        *interval_lines(result["intervals"]), "", "## Verdict", "", *verdict, "",
-        "## Caveats", "",
-        "- `historical-average-all` is a reference line: it averages every step before the first test "
-        "target (validation included), more data than the few-shot budget; its validation score is "
-        "in-sample.",
-        *([f"- Not run in this table: {_per_split(result, 'skipped')} (CPU cost, measured on this machine "
-           "with one thread: STAEformer at its paper sizes takes about 12 s per training step of 16 "
-           "nycbike-drop windows, about 3.5 min per epoch at 261 windows)."] if _per_split(result, "skipped") else []),
-        *([f"- Run with one seed only (CPU cost: Graph WaveNet at its paper sizes takes about 1.9 s per "
-           f"step, 32 s per epoch at 261 nycbike-drop windows): {_per_split(result, 'one_seed')}. An interval "
-           "against them averages ST-VLM over its seeds but holds one draw of the baseline, whose seed "
-           "noise it does not see: a narrow win over them is weaker than the interval says."]
-          if _per_split(result, "one_seed") else []),
-        *(["- Runs marked reused in Splits were run at the commit named there and taken over with "
-           "`--reuse-baselines` (baselines) or `--reuse` (ST-VLM too, only when its config is "
-           "unchanged), which check that the test windows (per-window entry counts, bootstrap blocks) "
-           "are the same and run only the seeds not yet run (each run records its commit in the "
-           "JSON); between those commits and the newest the baseline, data-window and engine code "
-           "changed only in imports, type hints, a log line and refactors, and the evaluation "
-           "chunking of data-parallel ranks (reviewed with `git diff <commit> -- stvlm/baselines "
-           "stvlm/data stvlm/engine.py`)."]
-          if any(s.get("reused") for s in result["splits"].values()) else []),
-        "- Random weights: this measures the ST-VLM architecture trained from scratch on few-shot data.",
-        "- Selection, on validation MAE only (one to three seeds, nycbike-drop at 261 windows and "
-        "los-loop at 10%): training loss mae vs mse vs huber (mae best), lr 1e-3 vs 3e-3 (level), "
-        "compact vs full prompt (level), head starting at zero vs random (zero: level on "
-        "nycbike-drop, removed a los-loop run that ended worse than its prior), and for ridge the "
-        "alpha and shared-vs-per-node grid in `RidgeConfig`; the highway's start, zero vs ridge, and "
-        "its alpha in 3..3,000 (one seed each on los-loop, sz-taxi and nycbike-drop: see "
-        "`HeadConfig.highway_init`); a node vector and cyclic calendar part in the series tokens "
-        "against neither (seeds 0 and 1 on los-loop, sz-taxi, nycbike-drop and nycbike1: see "
-        "`SeriesConfig.node_embedding`); and, without a gain on nycbike-drop at 261 windows (one "
-        "seed), mse loss, lr 3e-4 and 1e-4, weight decay 1e-2, head dropout 0.3, instance "
-        "normalisation, and training the head alone. Two early development runs printed "
-        "test metrics beside validation ones; no choice was made from them.",
-        *_epoch_caveats(result),
-        *(["- Rows from commit 508057b ran with `head.highway_init = ridge` (the default then); the "
-           "default since 63f4136 is `auto`, whose validation check picks the ridge start on "
-           "nycbike-drop (starting-forecast validation MAE 2.033 against the prior's 2.255 at 261 "
-           "windows, 2.056 against 2.255 at 66), so those rows are what the current default gives."]
-          if any((s.get("git_commit") or "").startswith("508057b") for s in result["splits"].values())
-          else []),
-        "- Not yet run: " + (f"5 seeds ({min(len(r['seeds']) for r in result['rows'] if r['model'] == 'st-vlm')} "
-                             "for some pairs here), " if any(len(r["seeds"]) < 5 for r in result["rows"]
-                                                           if r["model"] == "st-vlm") else "")
-        + "STAEformer at its paper sizes, and the `full` setting on "
-        + (", ".join(sorted({s.get("dataset", k.split("|")[0]) for k, s in result["splits"].items()}
-                             - {s.get("dataset", k.split("|")[0]) for k, s in result["splits"].items()
-                                if k.endswith("|full")})) or "no dataset") + ".",
-        "- ST-LLM's published 10% CHBike drop-off number (MAE 1.93, pretrained GPT-2, 300 epochs, one "
-        "seed, selection of the 10% not stated) uses the same test windows and metric as the "
-        "`st-llm-10%` rows; no other published number here has a matching protocol.",
-        "",
-    ])
-
-
-def _epoch_caveats(result: dict[str, Any]) -> list[str]:
-    """Where ST-VLM's best epoch was the last one (under-trained) or one of the first two (the
-    training after the ridge start of the highway changed little)."""
-    runs = [r for r in result["runs"] if r["model"] == "st-vlm"]
-    pairs = list(dict.fromkeys((r["dataset"], r["setting"]) for r in runs))
-    cap = result["meta"]["epochs"]
-    capped = [f"{d} {s}" for d, s in pairs if any(
-        r["best_epoch"] == r["epochs_run"] == cap for r in runs if (r["dataset"], r["setting"]) == (d, s))]
-    early = [f"{d} {s}" for d, s in pairs if all(
-        r["best_epoch"] <= 2 for r in runs if (r["dataset"], r["setting"]) == (d, s))]
-    lines = []
-    if capped:
-        lines.append(f"- ST-VLM's best epoch was the last of {cap} (under-trained) in: {', '.join(capped)}.")
-    if early:
-        lines.append(f"- ST-VLM's best validation epoch was the first or second in: {', '.join(early)}: "
-                     "there the forecast stays close to its start (the seasonal prior, plus the highway "
-                     "where it was ridge-started) and training the VLM path changed little; the "
-                     "`st-vlm untrained` row of ABLATION.md, where run, measures what training adds.")
-    return lines
-
-
-def ablation_page(result: dict[str, Any]) -> str:
-    """ABLATION.md: the variants' table and each variant against the full model."""
-    meta = result["meta"]
-    lines = interval_lines(result["intervals"], ABLATION_HEADS)
-    return "\n".join([
-        "# Modality ablation: does each modality of ST-VLM help, on the same budget?", "",
-        "Commands:", "", *[f"    {c}" for c in meta["commands"]], "",
-        f"Machine: {meta['machine']}. Code: commit " + ", ".join(
-            f"{s.get('git_commit') or result.get('git_commit') or '?'} ({k.replace('|', ' ')})"
-            for k, s in result["splits"].items()) + ". Same protocol, "
-        "budget and training as README.md; variants: " + "; ".join(
-            f"`{k}` = " + (", ".join(f"{a}={b}" for a, b in v.items())
-                           or ("the full model as built, not trained" if k in UNTRAINED else "the full model"))
-            for k, v in VARIANTS.items() if k in {r["model"] for r in result["rows"]}) + ".", "",
-        "## Test metrics", "", *table_lines(result["rows"]), "",
-        "## Full model against each variant (paired block bootstrap, 95%; blocks as in README.md)", "",
-        "Negative: the full model (all three modalities) is better than the variant.", "", *lines, "",
-    ])
 
 
 def main() -> int:

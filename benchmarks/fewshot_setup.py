@@ -1,0 +1,44 @@
+"""Settings shared by the few-shot accuracy benchmark and its helpers: the few-shot settings,
+the metrics, ST-VLM's config and its ablation variants, and the one training budget of ST-VLM
+and the neural baselines (see ``fewshot_accuracy.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stvlm.configs import STVLMConfig
+
+SETTINGS: dict[str, dict[str, Any]] = {
+    "10%": {"ratio": 0.1},
+    "st-llm-10%": {"budget": "st-llm-10%"},
+    "full": {"ratio": 1.0},
+}
+METRICS = ("mae", "rmse", "wape", "mae_all", "rmse_all", "wape_all", "bias")
+# Reference lines use more than the few-shot budget (every step before the test targets, the
+# validation part included): shown and compared, but not part of the "beats every baseline" verdict.
+REFERENCE_LINES = ("historical-average-all",)
+# ST-VLM: the tiny ViLT preset (random weights) with the defaults of STVLMConfig: periodic
+# lookback in the series tokens and the image, no node vector or calendar part in the tokens,
+# a residual head on the seasonal prior with a linear highway started at its ridge fit, LoRA r4,
+# fusion at layer 1, one token per node.
+STVLM_MODEL = STVLMConfig.tiny()
+# One budget for ST-VLM and the neural baselines: AdamW, warm-up + cosine, early stopping on
+# validation MAE (the best epoch's weights are scored), loss over observed entries.
+TRAIN = {"batch_size": 16, "patience": 10, "lr": 1e-3, "weight_decay": 1e-4, "grad_clip": 5.0}
+# --ablation: ST-VLM with one modality dropped, and the LLM-only backbone (GPT-2, series tokens
+# and text only), on the same budget; each is compared with the full model.
+VARIANTS: dict[str, dict[str, Any]] = {
+    "st-vlm": {},
+    "st-vlm no-image": {"use_image": False},
+    "st-vlm no-text": {"use_text": False},
+    "st-vlm no-series": {"use_series": False},
+    "st-vlm llm-only": {"backbone.name": "gpt2", "use_image": False},
+    "st-vlm untrained": {},  # the built model before any optimizer step: prior + ridge highway
+}
+#: Variants scored as built, without training (what training the backbone path adds).
+UNTRAINED = ("st-vlm untrained",)
+
+
+def variant_config(name: str) -> STVLMConfig:
+    """The ST-VLM config of a variant in :data:`VARIANTS`."""
+    return STVLM_MODEL.with_values(VARIANTS[name])
