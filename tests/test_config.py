@@ -110,11 +110,11 @@ def test_overrides() -> None:
     assert (cfg.inner.width, cfg.label, cfg.sizes) == (16, "run-1", (5,))
     with pytest.raises(ConfigError, match="not of the form key=value"):
         Outer().with_overrides(["inner.width"])
-    with pytest.raises(ConfigError, match="unknown key inner.nope in Inner"):
+    with pytest.raises(ConfigError, match=r"^override: unknown key inner.nope = 1; allowed in inner: width, kind$"):
         Outer().with_overrides(["inner.nope=1"])
-    with pytest.raises(ConfigError, match=r"override rate.x=1: rate is a value, not a table of settings"):
+    with pytest.raises(ConfigError, match=r"^override: rate.x = 1: rate is a value, not a table of settings$"):
         Outer().with_overrides(["rate.x=1"])
-    with pytest.raises(ConfigError, match=r"unknown key nope in override nope.x='a'"):
+    with pytest.raises(ConfigError, match=r"^override: unknown key nope.x = 'a'; allowed in Outer: inner, rate, sizes, label$"):
         Outer().with_overrides(["nope.x=a"])
 
 
@@ -124,8 +124,10 @@ def test_with_values_sets_dotted_paths_to_python_values() -> None:
     assert Outer().with_values({}) == Outer()
     with pytest.raises(ConfigError, match=r"inner.width = 0 is out of range|inner.width"):
         Outer().with_values({"inner.width": 0})
-    with pytest.raises(ConfigError, match=r"unknown key missing in setting missing.x=1"):
+    with pytest.raises(ConfigError, match=r"^setting: unknown key missing.x = 1; allowed in Outer: inner, rate, sizes, label$"):
         Outer().with_values({"missing.x": 1})
+    with pytest.raises(ConfigError, match=r"^setting: inner.width.x = 1: inner.width is a value, not a table of settings$"):
+        Outer().with_values({"inner.width.x": 1})
 
 
 def test_project_configs_validate() -> None:
@@ -150,5 +152,5 @@ def test_few_shot_labels() -> None:
 
 def test_unknown_nested_key_names_its_full_path() -> None:
 
-    with pytest.raises(ConfigError, match=r"^unknown key model\.fusion\.dpeth in FusionConfig; allowed: depth"):
+    with pytest.raises(ConfigError, match=r"^override: unknown key model\.fusion\.dpeth = 2; allowed in model\.fusion: depth"):
         ExperimentConfig().with_overrides(["model.fusion.dpeth=2"])

@@ -22,7 +22,7 @@ from typing import Any
 from harness.study.axes import AXES, arm_label, get_path, set_path
 from harness.study.spec import NuisanceParam, StudySpec
 from stvlm.errors import ConfigError
-from stvlm.configs import ExperimentConfig
+from stvlm.configs import ExperimentConfig, set_known_path
 from stvlm.names import check_name
 
 log = logging.getLogger(__name__)
@@ -74,21 +74,8 @@ def base_tree(spec: StudySpec, data_root: str | None = None) -> dict[str, Any]:
     if data_root is not None:
         set_path(tree, "data.data_root", data_root)
     for path, value in spec.fixed.items():
-        _check_known_path(tree, path, value, source="fixed")
-        set_path(tree, path, value)
+        set_known_path(tree, path, value, source="fixed", root="the experiment")
     return tree
-
-
-def _check_known_path(tree: Mapping[str, Any], path: str, value: Any, *, source: str) -> None:
-    """Unknown dotted paths raise naming the allowed keys at the first unknown part."""
-    node: Any = tree
-    parts = path.split(".")
-    for i, part in enumerate(parts):
-        if not isinstance(node, Mapping) or part not in node:
-            where = ".".join(parts[:i]) or "the experiment"
-            allowed = ", ".join(node) if isinstance(node, Mapping) else "none (not a table)"
-            raise ConfigError(f"{source}: unknown key {path} = {value!r}; allowed in {where}: {allowed}")
-        node = node[part]
 
 
 def experiment_for(
@@ -115,8 +102,7 @@ def experiment_for(
     set_path(tree, "train.seed", seed)
     set_path(tree, "data.few_shot.seed", seed)
     for path, value in (params or {}).items():
-        _check_known_path(tree, path, value, source=f"nuisance {path}")
-        set_path(tree, path, value)
+        set_known_path(tree, path, value, source=f"nuisance {path}", root="the experiment")
     try:
         cfg = ExperimentConfig.from_dict(tree)
     except ConfigError as err:

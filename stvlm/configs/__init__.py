@@ -6,7 +6,7 @@ its modalities (``model``) and one whole run (``experiment``). Modalities, model
 the engine and the harness all read their settings from here.
 """
 
-from stvlm.configs.base import C, Config, canonical_hash, config_class, field
+from stvlm.configs.base import C, Config, canonical_hash, config_class, field, set_known_path
 from stvlm.configs.data import DataConfig, FewShotConfig
 from stvlm.configs.experiment import ExperimentConfig
 from stvlm.configs.model import (
@@ -27,4 +27,5 @@ __all__ = [
     "C", "BackboneConfig", "Config", "DataConfig", "ExperimentConfig", "FewShotConfig", "Finetune",
     "FinetuneConfig", "FusionConfig", "FusionDepth", "HeadConfig", "ImageConfig", "STVLMConfig",
     "SeriesConfig", "TextConfig", "TrainConfig", "canonical_hash", "config_class", "field",
+    "set_known_path",
 ]

@@ -325,17 +325,32 @@ class Config:
 
     def with_values(self: C, values: Mapping[str, Any], *, source: str = "setting") -> C:
         """A copy with dotted paths set to Python values (``{"head.dropout": 0.1}``), validated
-        like a new config; unknown paths raise naming the first unknown part."""
+        like a new config; unknown paths raise naming the allowed keys (:func:`set_known_path`)."""
         data = self.to_dict()
         for key, value in values.items():
-            node = data
-            parts = key.split(".")
-            for i, part in enumerate(parts[:-1]):
-                where = ".".join(parts[: i + 1])
-                if part not in node:
-                    raise ConfigError(f"unknown key {where} in {source} {key}={value!r}")
-                if not isinstance(node[part], dict):
-                    raise ConfigError(f"{source} {key}={value!r}: {where} is a value, not a table of settings")
-                node = node[part]
-            node[parts[-1]] = value
+            set_known_path(data, key, value, source=source, root=type(self).__name__)
         return type(self).from_dict(data)
+
+
+def set_known_path(
+    tree: dict[str, Any], path: str, value: Any, *, source: str, root: str = "the config"
+) -> None:
+    """Set ``tree[a][b][c] = value`` for ``path = "a.b.c"`` where every part already exists
+    (``tree`` is a config's :meth:`Config.to_dict` form).
+
+    Raises:
+        ConfigError: one line naming ``source``, the path, the value and the keys allowed at
+            the first unknown part (``root`` names the top level), or the part that holds a
+            value where a table of settings was needed.
+    """
+    node: Any = tree
+    parts = path.split(".")
+    for i, part in enumerate(parts):
+        where = ".".join(parts[:i]) or root
+        if not isinstance(node, dict):
+            raise ConfigError(f"{source}: {path} = {value!r}: {where} is a value, not a table of settings")
+        if part not in node:
+            raise ConfigError(f"{source}: unknown key {path} = {value!r}; allowed in {where}: {', '.join(node)}")
+        if i == len(parts) - 1:
+            node[part] = value
+        node = node[part]

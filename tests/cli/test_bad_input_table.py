@@ -105,8 +105,8 @@ CASES: list[tuple[str, Callable[[Path, Path], list[str]], str]] = [
     ("train-out-is-a-file", _train_out_is_a_file, "--out '{tmp}/f.txt' is a file; give a folder"),
     ("report-out-is-a-file", _report_out_is_a_file, "--out '{tmp}/f.txt' is a file; give a folder"),
     ("misspelled-nested-key", _misspelled_nested_key,
-     "unknown key model.fusion.dpeth in FusionConfig; allowed: depth, heads, spatial_bias, "
-     "bias_sigma"),
+     "override: unknown key model.fusion.dpeth = 2; allowed in model.fusion: depth, heads, "
+     "spatial_bias, bias_sigma"),
     ("builtin-name-reused", _builtin_name_reused,
      "{tmp}/los-loop-mine/dataset.toml: name 'los-loop' is a built-in dataset; choose another name"),
     ("predict-without-checkpoint", _predict_without_checkpoint,
