@@ -23,11 +23,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-import fewshot_accuracy as fa  # noqa: E402
+from validation_runs import forecast_of, validation_row  # noqa: E402
 
 from harness.results.provenance import provenance  # noqa: E402
-from stvlm.configs import DataConfig, FewShotConfig, TrainConfig  # noqa: E402
-from stvlm.data.pipeline import prepare  # noqa: E402
+from stvlm.configs import TrainConfig  # noqa: E402
 from stvlm.io import atomic_write_json  # noqa: E402
 
 PAIRS = (("nycbike-drop", "st-llm-10%"), ("nycbike-drop", "10%"), ("nycbike1", "10%"))
@@ -45,16 +44,14 @@ def main() -> int:
     logging.basicConfig(level=logging.WARNING)
     started, rows = provenance(), []
     for dataset, setting in PAIRS:
-        data = DataConfig(dataset=dataset, data_root=args.data_root, few_shot=FewShotConfig(**fa.SETTINGS[setting]))
-        forecast = prepare(data)
+        data, forecast = forecast_of(dataset, setting, args.data_root)
         for variant in VARIANTS:
+            train = TrainConfig(**variant)
             for seed in args.seeds:
-                train = TrainConfig(epochs=args.epochs, seed=seed, num_threads=1, **fa.TRAIN, **variant)
-                run = fa.run_model(forecast, "st-vlm", fa.experiment(data, "st-vlm", train))
-                rows.append({"dataset": dataset, "setting": setting, "seed": seed,
-                             "loss": train.loss, "loss_mask": train.loss_mask,
-                             "val_mae": run["val"]["mae"], "val_mae_all": run["val"]["mae_all"],
-                             "best_epoch": run["best_epoch"], "epochs_run": run["epochs_run"]})
+                row = validation_row(data, forecast, seed=seed, epochs=args.epochs,
+                                     train_changes=variant, model_changes={})
+                rows.append({"dataset": dataset, "setting": setting, "loss": train.loss,
+                             "loss_mask": train.loss_mask, **row})
                 logging.warning("%s", rows[-1])
     command = " ".join(["python benchmarks/loss_masks.py", *sys.argv[1:]])
     atomic_write_json(args.out, {"command": command, **started, "rows": rows})

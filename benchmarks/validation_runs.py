@@ -1,0 +1,113 @@
+"""ST-VLM candidates scored on validation only: how the accuracy benchmark's choices are made.
+
+Each candidate changes ST-VLM's training settings (``TrainConfig``) and/or its model config
+(dotted ``STVLMConfig`` paths) from the accuracy benchmark's (``benchmarks/fewshot_setup.py``:
+``STVLM_MODEL``, ``TRAIN``) and is trained on the same splits, budget and seeds as
+``benchmarks/fewshot_accuracy.py``. Only **validation** metrics are computed and recorded (the
+test windows are never predicted), so nothing chosen from this output has seen a test metric:
+
+    STVLM_DATA=../shared/data python benchmarks/validation_runs.py --sweep training [--seeds 0]
+
+Sweeps (``--sweep``): ``training``: the shared lr 1e-3 against 3e-4 and 1e-4, weight decay
+1e-2 and head dropout 0.3, on the four datasets at 10% (nycbike-drop at ST-LLM's 261 windows).
+Writes ``results/fewshot_accuracy/validation-<sweep>.json`` (one row per run, with the
+command and the code's commit). ``loss_masks.py`` is the loss-mask sweep, built on
+:func:`validation_row`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from fewshot_setup import SETTINGS, STVLM_MODEL, TRAIN  # noqa: E402
+
+from harness.results.provenance import provenance  # noqa: E402
+from stvlm.configs import DataConfig, ExperimentConfig, FewShotConfig, TrainConfig  # noqa: E402
+from stvlm.data.forecast import Forecast  # noqa: E402
+from stvlm.data.pipeline import prepare  # noqa: E402
+from stvlm.engine import Engine  # noqa: E402
+from stvlm.experiment import prepare_run  # noqa: E402
+from stvlm.io import atomic_write_json  # noqa: E402
+
+#: A candidate: its label, TrainConfig changes, STVLMConfig changes (dotted paths).
+Candidate = tuple[str, dict[str, Any], dict[str, Any]]
+FOUR = (("nycbike-drop", "st-llm-10%"), ("los-loop", "10%"), ("sz-taxi", "10%"), ("nycbike1", "10%"))
+SWEEPS: dict[str, tuple[tuple[tuple[str, str], ...], tuple[Candidate, ...]]] = {
+    "training": (FOUR, (
+        ("as benchmarked", {}, {}),
+        ("lr 3e-4", {"lr": 3e-4}, {}),
+        ("lr 1e-4", {"lr": 1e-4}, {}),
+        ("weight decay 1e-2", {"weight_decay": 1e-2}, {}),
+        ("head dropout 0.3", {}, {"head.dropout": 0.3}),
+    )),
+}
+
+
+def forecast_of(dataset: str, setting: str, data_root: str | None) -> tuple[DataConfig, Forecast]:
+    """The accuracy benchmark's data config and prepared splits of (dataset, setting)."""
+    data = DataConfig(dataset=dataset, data_root=data_root, few_shot=FewShotConfig(**SETTINGS[setting]))
+    return data, prepare(data)
+
+
+def validation_row(
+    data: DataConfig, forecast: Forecast, *, seed: int, epochs: int,
+    train_changes: dict[str, Any], model_changes: dict[str, Any],
+) -> dict[str, Any]:
+    """Train ST-VLM with the changes on the benchmark's budget; its validation metrics only.
+
+    Returns ``val_mae`` (masked, the early-stopping metric), ``val_mae_all`` (every observed
+    entry), the start's (the built model before any step) and the best / run epochs.
+    """
+    train = TrainConfig(epochs=epochs, seed=seed, num_threads=1, **{**TRAIN, **train_changes})
+    cfg = ExperimentConfig(name="validation run", data=data, model=STVLM_MODEL.with_values(model_changes),
+                           train=train)
+    _, module = prepare_run(cfg, forecast)
+    engine = Engine(module, forecast, train)
+    start = engine.evaluate("val")
+    fit = engine.fit()
+    val = engine.evaluate("val")
+    return {"seed": seed, "val_mae": val["mae"], "val_mae_all": val["mae_all"],
+            "start_val_mae": start["mae"], "start_val_mae_all": start["mae_all"],
+            "best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sweep", choices=list(SWEEPS), required=True)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--data-root", default=None)
+    parser.add_argument("--out", type=Path, default=None,
+                        help="default: results/fewshot_accuracy/validation-<sweep>.json")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    out = args.out or REPO / "results" / "fewshot_accuracy" / f"validation-{args.sweep}.json"
+    pairs, candidates = SWEEPS[args.sweep]
+    started, rows = provenance(), []
+    for dataset, setting in pairs:
+        data, forecast = forecast_of(dataset, setting, args.data_root)
+        for label, train_changes, model_changes in candidates:
+            for seed in args.seeds:
+                row = validation_row(data, forecast, seed=seed, epochs=args.epochs,
+                                     train_changes=train_changes, model_changes=model_changes)
+                rows.append({"dataset": dataset, "setting": setting, "candidate": label,
+                             "train": train_changes, "model": model_changes, **row})
+                logging.warning("%s %s %-18s seed %d: val MAE %.4f, all entries %.4f (best epoch %d of %d)",
+                                dataset, setting, label, seed, row["val_mae"], row["val_mae_all"],
+                                row["best_epoch"], row["epochs_run"])
+    command = " ".join(["python benchmarks/validation_runs.py", *sys.argv[1:]])
+    atomic_write_json(out, {"command": command, **started, "rows": rows})
+    logging.warning("wrote %s", out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
