@@ -53,7 +53,7 @@ from harness.results.provenance import provenance  # noqa: E402
 from stvlm.baselines import BASELINES, build_baseline  # noqa: E402
 from stvlm.baselines.base import NeuralBaseline  # noqa: E402
 from stvlm.bootstrap import paired_block_bootstrap_sums, window_abs_errors, window_blocks  # noqa: E402
-from stvlm.configs import DataConfig, ExperimentConfig, FewShotConfig, STVLMConfig, TrainConfig  # noqa: E402
+from stvlm.configs import DataConfig, ExperimentConfig, STVLMConfig, TrainConfig  # noqa: E402
 from stvlm.data.forecast import Forecast  # noqa: E402
 from stvlm.data.pipeline import prepare  # noqa: E402
 from stvlm.engine import Engine  # noqa: E402
@@ -63,7 +63,7 @@ from stvlm.metrics import evaluate_forecast, mask_for, observed_mask  # noqa: E4
 
 from fewshot_pages import ablation_page, interval_lines, readme, table_lines  # noqa: E402
 from fewshot_setup import (  # noqa: E402  (loss_masks.py reads SETTINGS and TRAIN as fa.*)
-    METRICS, SETTINGS, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS, variant_config,
+    METRICS, SETTINGS, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS, data_config, variant_config,
 )
 
 log = logging.getLogger("fewshot_accuracy")
@@ -111,7 +111,7 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
     With ``args.ablation`` the models are the ST-VLM variants and each interval is
     ``MAE(st-vlm) - MAE(variant)`` (negative: the full model is better).
     """
-    data = DataConfig(dataset=dataset, data_root=args.data_root, few_shot=FewShotConfig(**SETTINGS[setting]))
+    data = data_config(dataset, setting, args.data_root)
     forecast = prepare(data)
     true = forecast.targets("test")
     masks = {"mae": mask_for(true, forecast.protocol.mask).numpy(),

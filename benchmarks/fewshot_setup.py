@@ -6,13 +6,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from stvlm.configs import STVLMConfig
+from stvlm.configs import DataConfig, FewShotConfig, STVLMConfig
 
 SETTINGS: dict[str, dict[str, Any]] = {
     "10%": {"ratio": 0.1},
     "st-llm-10%": {"budget": "st-llm-10%"},
     "full": {"ratio": 1.0},
 }
+
+
+def data_config(dataset: str, setting: str, data_root: str | None) -> DataConfig:
+    """The data of one (dataset, few-shot setting in :data:`SETTINGS`) as every run here reads it."""
+    return DataConfig(dataset=dataset, data_root=data_root, few_shot=FewShotConfig(**SETTINGS[setting]))
+
+
 METRICS = ("mae", "rmse", "wape", "mae_all", "rmse_all", "wape_all", "bias")
 # Reference lines use more than the few-shot budget (every step before the test targets, the
 # validation part included): shown and compared, but not part of the "beats every baseline" verdict.

@@ -27,10 +27,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from fewshot_setup import SETTINGS, STVLM_MODEL, TRAIN  # noqa: E402
+from fewshot_setup import STVLM_MODEL, TRAIN, data_config  # noqa: E402
 
 from harness.results.provenance import provenance  # noqa: E402
-from stvlm.configs import DataConfig, ExperimentConfig, FewShotConfig, TrainConfig  # noqa: E402
+from stvlm.configs import DataConfig, ExperimentConfig, TrainConfig  # noqa: E402
 from stvlm.data.forecast import Forecast  # noqa: E402
 from stvlm.data.pipeline import prepare  # noqa: E402
 from stvlm.engine import Engine  # noqa: E402
@@ -53,7 +53,7 @@ SWEEPS: dict[str, tuple[tuple[tuple[str, str], ...], tuple[Candidate, ...]]] = {
 
 def forecast_of(dataset: str, setting: str, data_root: str | None) -> tuple[DataConfig, Forecast]:
     """The accuracy benchmark's data config and prepared splits of (dataset, setting)."""
-    data = DataConfig(dataset=dataset, data_root=data_root, few_shot=FewShotConfig(**SETTINGS[setting]))
+    data = data_config(dataset, setting, data_root)
     return data, prepare(data)
 
 
