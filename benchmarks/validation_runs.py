@@ -9,7 +9,9 @@ test windows are never predicted), so nothing chosen from this output has seen a
     STVLM_DATA=../shared/data python benchmarks/validation_runs.py --sweep training [--seeds 0]
 
 Sweeps (``--sweep``): ``training``: the shared lr 1e-3 against 3e-4 and 1e-4, weight decay
-1e-2 and head dropout 0.3, on the four datasets at 10% (nycbike-drop at ST-LLM's 261 windows).
+1e-2 and head dropout 0.3, on the four datasets at 10% (nycbike-drop at ST-LLM's 261 windows);
+``neighbours``: the node tokens and highway with and without their graph neighbours' mean
+(``series.neighbours``), on the same pairs.
 Writes ``results/fewshot_accuracy/validation-<sweep>.json`` (one row per run, with the
 command and the code's commit). ``loss_masks.py`` is the loss-mask sweep, built on
 :func:`validation_row`.
@@ -47,6 +49,10 @@ SWEEPS: dict[str, tuple[tuple[tuple[str, str], ...], tuple[Candidate, ...]]] = {
         ("lr 1e-4", {"lr": 1e-4}, {}),
         ("weight decay 1e-2", {"weight_decay": 1e-2}, {}),
         ("head dropout 0.3", {}, {"head.dropout": 0.3}),
+    )),
+    "neighbours": (FOUR, (
+        ("as benchmarked", {}, {}),
+        ("neighbour mean", {}, {"series.neighbours": True}),
     )),
 }
 

@@ -83,6 +83,11 @@ class SeriesConfig(Config):
         True, help="each node token also embeds its periodic lookback (same time of day 1 and 7 "
         "days before every input and target step) when the data has one",
     )
+    neighbours: bool = field(
+        False, help="each node token (and the linear highway) also reads the closeness-weighted "
+        "mean of its graph neighbours' window and lookback values, when the data has an "
+        "adjacency (a sparse product: linear in the number of edges); without one: off",
+    )
     time_encoding: Literal["cyclic", "table", "none"] = field(
         "none",
         help="'cyclic': a linear map of sine/cosine time of day, day of week and a weekend flag "

@@ -34,3 +34,32 @@ def distance_to_closeness(distance: np.ndarray, threshold: float = 0.1) -> np.nd
     w[w < threshold] = 0.0
     np.fill_diagonal(w, 1.0)
     return w.astype(np.float32)
+
+
+def neighbour_weights(adjacency: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each node's neighbour-mean weights, as sparse rows of a closeness adjacency.
+
+    Row ``i`` holds the off-diagonal closeness weights ``A[i, j] > 0`` normalised to sum 1, so
+    ``sum_j w_ij f_j`` is the closeness-weighted mean of node ``i``'s neighbours' features (its
+    own features are not part of it). A node without a neighbour has no entry (its mean is 0).
+
+    Args:
+        adjacency: ``[N, N]`` non-negative closeness weights, ``A[i, j]`` from ``i`` to ``j``.
+
+    Returns:
+        ``index [2, E]`` int64 (rows ``i``, then neighbours ``j``) and ``weight [E]`` float32.
+
+    Raises:
+        DataError: an adjacency that is not square or has a negative or non-finite weight.
+    """
+    a = np.asarray(adjacency, dtype=np.float64)  # [N, N]
+    if a.ndim != 2 or a.shape[0] != a.shape[1]:
+        raise DataError(f"adjacency must be a square [N, N] matrix, got shape {a.shape}")
+    if not np.isfinite(a).all() or (a < 0).any():
+        raise DataError("adjacency closeness weights must be finite and >= 0")
+    a = a.copy()
+    np.fill_diagonal(a, 0.0)
+    rows, cols = np.nonzero(a)  # row-major order: each node's neighbours together
+    total = a.sum(axis=1)  # [N]
+    weight = a[rows, cols] / total[rows]  # [E]
+    return np.stack([rows, cols]).astype(np.int64), weight.astype(np.float32)

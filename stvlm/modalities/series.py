@@ -20,10 +20,13 @@ backbone (any fusion depth but ``late``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 import torch
 from torch import nn
 
 from stvlm.data.batch import lookback_per_node
+from stvlm.data.graph import neighbour_weights
 from stvlm.data.timefeatures import calendar_feature_count, calendar_features
 from stvlm.errors import ConfigError
 from stvlm.configs import SeriesConfig
@@ -80,6 +83,9 @@ class SeriesTokenizer(nn.Module):
         lookback_lags: P, the number of periodic lookback lags the batches carry (0: none).
         output_len: T_out (the lookback spans ``T_in + T_out`` steps).
         out_channels: C_out, the channels of the lookback.
+        neighbours: the dataset's ``[N, N]`` closeness adjacency; with ``cfg.neighbours`` each
+            node's features are followed by the weighted mean of its neighbours' (see
+            :func:`stvlm.data.graph.neighbour_weights`); ignored when ``None`` or off.
 
     Raises:
         ConfigError: a size that is not a positive integer.
@@ -101,6 +107,7 @@ class SeriesTokenizer(nn.Module):
         lookback_lags: int = 0,
         output_len: int = 1,
         out_channels: int = 1,
+        neighbours: torch.Tensor | np.ndarray | None = None,
     ) -> None:
         super().__init__()
         for name, value in (("num_nodes", num_nodes), ("input_len", input_len),
@@ -114,7 +121,14 @@ class SeriesTokenizer(nn.Module):
         self.instance_norm = cfg.instance_norm
         self.lookback_lags = lookback_lags if cfg.lookback else 0
         lookback_width = self.lookback_lags * (input_len + output_len) * out_channels
-        self.value = nn.Linear(input_len * in_channels + lookback_width, d)
+        own_width = input_len * in_channels + lookback_width
+        # The neighbour mix is a buffer (not a parameter): moved with the model, never trained.
+        index, weight = None, None
+        if cfg.neighbours and neighbours is not None:
+            index, weight = (torch.from_numpy(a) for a in neighbour_weights(np.asarray(neighbours)))
+        self.register_buffer("nb_index", index, persistent=False)  # [2, E]
+        self.register_buffer("nb_weight", weight, persistent=False)  # [E]
+        self.value = nn.Linear(own_width * (2 if index is not None else 1), d)
         self.node_emb = None
         if cfg.node_embedding:
             self.node_emb = nn.Parameter(torch.empty(num_nodes, d))
@@ -154,14 +168,15 @@ class SeriesTokenizer(nn.Module):
         return self.value.in_features
 
     def node_features(self, x: torch.Tensor, lookback: torch.Tensor | None) -> torch.Tensor:
-        """Each node's window values followed by its lagged values.
+        """Each node's window values followed by its lagged values (and their neighbour mean).
 
         Args:
             x: ``[B, T_in, N, C]`` (already normalised when ``instance_norm``).
             lookback: ``[B, P, T_in + T_out, N, C_out]``, required when the tokenizer has lags.
 
         Returns:
-            ``[B, N, F]`` with ``F = T_in * C + P * (T_in + T_out) * C_out``.
+            ``[B, N, F]`` with ``F = F0 = T_in * C + P * (T_in + T_out) * C_out``, or
+            ``F = 2 F0`` with the neighbour mean (the own ``F0`` first).
         """
         expected = (self.input_len, self.num_nodes, self.in_channels)
         if x.dim() != 4 or tuple(x.shape[1:]) != expected:
@@ -172,7 +187,7 @@ class SeriesTokenizer(nn.Module):
         b, t, n, c = x.shape
         values = x.permute(0, 2, 1, 3).reshape(b, n, t * c)  # [B, N, T*C]
         if not self.lookback_lags:
-            return values
+            return self._with_neighbours(values)
         if lookback is None or lookback.shape[1] != self.lookback_lags:
             got = None if lookback is None else tuple(lookback.shape)
             raise ConfigError(
@@ -180,7 +195,20 @@ class SeriesTokenizer(nn.Module):
                 f"[B, P, T_in + T_out, N, C_out]; got {got}"
             )
         lag = lookback_per_node(lookback)  # [B, N, P*(T_in+T_out)*C_out]
-        return torch.cat([values, lag.to(values.dtype)], dim=-1)  # [B, N, F]
+        return self._with_neighbours(torch.cat([values, lag.to(values.dtype)], dim=-1))
+
+    def _with_neighbours(self, own: torch.Tensor) -> torch.Tensor:
+        """``own [B, N, F0]`` -> ``[B, N, 2 F0]``: own features, then the neighbour mean."""
+        if self.nb_index is None:
+            return own
+        b, n, f = own.shape
+        mix = torch.sparse_coo_tensor(  # [N, N]; the index is sorted and unique (coalesced)
+            self.nb_index, self.nb_weight.to(own.dtype), (n, n), is_coalesced=True,
+            check_invariants=False,
+        )
+        flat = own.permute(1, 0, 2).reshape(n, b * f)  # [N, B*F0]
+        mean = torch.sparse.mm(mix, flat).view(n, b, f).permute(1, 0, 2)  # [B, N, F0]
+        return torch.cat([own, mean], dim=-1)  # [B, N, 2*F0]
 
     def forward(
         self,

@@ -131,7 +131,7 @@ class STVLM(nn.Module):
                 input_len=context.input_len, in_channels=context.in_channels,
                 steps_per_day=context.steps_per_day, out_dim=d,
                 lookback_lags=context.lookback_lags, output_len=context.output_len,
-                out_channels=len(context.target_channels),
+                out_channels=len(context.target_channels), neighbours=layout.adjacency,
             )
         else:  # no values: each node is its learned embedding
             self.node_embedding = nn.Parameter(nn.init.xavier_uniform_(torch.empty(n, d)))
