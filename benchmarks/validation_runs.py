@@ -11,7 +11,8 @@ test windows are never predicted), so nothing chosen from this output has seen a
 Sweeps (``--sweep``): ``training``: the shared lr 1e-3 against 3e-4 and 1e-4, weight decay
 1e-2 and head dropout 0.3, on the four datasets at 10% (nycbike-drop at ST-LLM's 261 windows);
 ``neighbours``: the node tokens and highway with and without their graph neighbours' mean
-(``series.neighbours``), on the same pairs.
+(``series.neighbours``); ``highway``: the linear highway trained or kept at its start
+(``head.highway_trainable``); both on the same pairs.
 Writes ``results/fewshot_accuracy/validation-<sweep>.json`` (one row per run, with the
 command and the code's commit). ``loss_masks.py`` is the loss-mask sweep, built on
 :func:`validation_row`.
@@ -53,6 +54,10 @@ SWEEPS: dict[str, tuple[tuple[tuple[str, str], ...], tuple[Candidate, ...]]] = {
     "neighbours": (FOUR, (
         ("as benchmarked", {}, {}),
         ("neighbour mean", {}, {"series.neighbours": True}),
+    )),
+    "highway": (FOUR, (
+        ("as benchmarked", {}, {}),
+        ("frozen highway", {}, {"head.highway_trainable": False}),
     )),
 }
 
@@ -110,7 +115,7 @@ def main() -> int:
                                 dataset, setting, label, seed, row["val_mae"], row["val_mae_all"],
                                 row["best_epoch"], row["epochs_run"])
     command = " ".join(["python benchmarks/validation_runs.py", *sys.argv[1:]])
-    atomic_write_json(out, {"command": command, **started, "rows": rows})
+    atomic_write_json(out, {**started, "command": command, "rows": rows})
     logging.warning("wrote %s", out)
     return 0
 

@@ -205,7 +205,10 @@ class HeadConfig(Config):
         "300 and 3,000 (los-loop: 3.175 / 3.175 / 3.177 / 3.313; nycbike-drop: 300 and 3,000 "
         "within 0.003)",
     )
-
+    highway_trainable: bool = field(
+        True, help="train the highway with the rest of the model; false: it keeps its start "
+        "(the ridge fit or zero, see highway_init) and only the backbone path and head learn",
+    )
     highway_targets: Literal["observed", "all"] = field(
         "observed",
         help="training entries the 'ridge' start is fitted to: 'observed': the dataset's "

@@ -72,7 +72,8 @@ def build_model(cfg: STVLMConfig, forecast: ForecastData) -> STVLM:
         The model on the CPU, with ``requires_grad`` set by ``cfg.finetune``, the prompts of
         every window start tokenised, so the tokenizer never runs in ``forward``, and with
         ``head.highway_init = "ridge"`` (or ``"auto"``, when that helps on validation) the
-        highway fitted to the training windows.
+        highway fitted to the training windows (frozen there with ``head.highway_trainable =
+        false``).
 
     Raises:
         UnknownNameError: an unknown backbone, image encoding or fine-tuning strategy.
@@ -103,6 +104,8 @@ def build_model(cfg: STVLMConfig, forecast: ForecastData) -> STVLM:
                       alpha=cfg.head.highway_alpha)
     elif model.highway is not None and cfg.head.highway_init == "auto":
         choose_highway_start(model, forecast, alpha=cfg.head.highway_alpha, fit_missing_value=fit_missing)
+    if model.highway is not None and not cfg.head.highway_trainable:
+        model.highway.requires_grad_(False)  # it keeps its start
     return model
 
 

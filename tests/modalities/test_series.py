@@ -215,3 +215,38 @@ def test_compressor_shapes_and_symmetries() -> None:
     assert torch.allclose(comp.expand(latents, tokens[:, perm]), out[:, perm], atol=1e-6)
     out.sum().backward()
     assert comp.latents.grad is not None and comp.latents.grad.abs().sum() > 0
+
+
+def test_neighbour_mean_follows_each_nodes_own_features() -> None:
+    # A path graph 0-1-2-3-4 with weights 1, except 1-2 at 3: node 1 sees (1 x node 0 + 3 x node 2) / 4.
+    a = torch.zeros(N, N)
+    for i, w in zip(range(N - 1), (1.0, 3.0, 1.0, 1.0)):
+        a[i, i + 1] = a[i + 1, i] = w
+    a += torch.eye(N)  # self loops are not neighbours
+    plain = SeriesTokenizer(SeriesConfig(dim=8), num_nodes=N, input_len=T, in_channels=C,
+                            steps_per_day=SPD, out_dim=7, neighbours=a)
+    with_mean = SeriesTokenizer(SeriesConfig(dim=8, neighbours=True), num_nodes=N, input_len=T,
+                                in_channels=C, steps_per_day=SPD, out_dim=7, neighbours=a)
+    x, tod, dow = inputs()
+    own = plain.node_features(x, None)  # [B, N, T*C]
+    assert plain.nb_index is None and plain.feature_width == T * C  # off: the adjacency is unused
+    feats = with_mean.node_features(x, None)
+    assert with_mean.feature_width == 2 * T * C and feats.shape == (B, N, 2 * T * C)
+    assert torch.equal(feats[..., : T * C], own)
+    expected = torch.stack([own[:, 1], (own[:, 0] + 3 * own[:, 2]) / 4, (3 * own[:, 1] + own[:, 3]) / 4,
+                            (own[:, 2] + own[:, 4]) / 2, own[:, 3]], dim=1)  # [B, N, T*C]
+    assert torch.allclose(feats[..., T * C:], expected, atol=1e-6)
+    assert with_mean(x, tod, dow).shape == (B, N, 7)
+    no_graph = SeriesTokenizer(SeriesConfig(dim=8, neighbours=True), num_nodes=N, input_len=T,
+                               in_channels=C, steps_per_day=SPD, out_dim=7)
+    assert no_graph.feature_width == T * C  # no adjacency: nothing to mix
+
+
+def test_neighbour_mean_carries_gradients_to_the_inputs() -> None:
+    a = torch.ones(N, N)
+    model = SeriesTokenizer(SeriesConfig(dim=8, neighbours=True), num_nodes=N, input_len=T,
+                            in_channels=C, steps_per_day=SPD, out_dim=7, neighbours=a)
+    x, _, _ = inputs()
+    x.requires_grad_(True)
+    model.node_features(x, None)[..., T * C:].sum().backward()
+    assert torch.allclose(x.grad, torch.ones_like(x))  # each node's mean weights sum to 1 over N - 1 others

@@ -133,3 +133,13 @@ def test_bfloat16_backbone_round_trips_in_its_dtype(forecast, tmp_path: Path):
     loaded = STVLM.from_pretrained(model.save_pretrained(tmp_path / "model")).eval()
     assert {p.dtype for p in loaded.backbone.model.parameters()} == {torch.bfloat16}
     assert torch.equal(forecasts(loaded, forecast), forecasts(model, forecast))
+
+
+def test_neighbour_mean_is_rebuilt_from_the_saved_adjacency(forecast, tmp_path: Path):
+    cfg = STVLMConfig.tiny().replace(series=STVLMConfig.tiny().series.replace(neighbours=True))
+    model = trained(cfg, forecast)
+    assert model.series.nb_index.shape == (2, 2 * (N - 1))  # the toy's path graph, both ways
+    folder = model.save_pretrained(tmp_path / "model")
+    loaded = STVLM.from_pretrained(folder).eval()
+    assert torch.equal(loaded.series.nb_index, model.series.nb_index)
+    assert torch.equal(forecasts(loaded, forecast), forecasts(model, forecast))

@@ -285,6 +285,25 @@ def test_ridge_highway_start_is_the_least_squares_fit_of_the_training_windows(mi
     assert float(normal.abs().max()) < 1e-6 * scale * float(feats.abs().max())
 
 
+def test_frozen_highway_keeps_its_ridge_start_through_training():
+    rng = np.random.default_rng(3)
+    f = daily_counts((rng.random((60, N, 1)) * 50 + 1).astype(np.float32), None)
+    cfg = config("vilt", "node_time", 1)
+    runs = {}
+    for trainable in (True, False):
+        cfg_t = cfg.replace(head=cfg.head.replace(highway_init="ridge", highway_trainable=trainable))
+        model = build(cfg_t, f)
+        start = model.highway.weight.detach().clone()
+        assert model.highway.weight.requires_grad is trainable and model.head.net.weight.requires_grad
+        opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+        for batch in list(f.batches("train", 8))[:2]:
+            opt.zero_grad()
+            (model(batch) - batch.y).abs().mean().backward()
+            opt.step()
+        runs[trainable] = torch.equal(model.highway.weight, start)
+    assert runs == {True: False, False: True}
+
+
 def test_ridge_highway_start_needs_a_highway():
     head = STVLMConfig.tiny().head
     with pytest.raises(ConfigError, match=r"highway_init = 'ridge' needs highway = true"):
