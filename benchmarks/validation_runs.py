@@ -12,7 +12,8 @@ Sweeps (``--sweep``): ``training``: the shared lr 1e-3 against 3e-4 and 1e-4, we
 1e-2 and head dropout 0.3, on the four datasets at 10% (nycbike-drop at ST-LLM's 261 windows);
 ``neighbours``: the node tokens and highway with and without their graph neighbours' mean
 (``series.neighbours``); ``highway``: the linear highway trained or kept at its start
-(``head.highway_trainable``); both on the same pairs.
+(``head.highway_trainable``); ``warmup``: the share of warm-up steps, 5% against 15% and
+30%; all on the same pairs.
 Writes ``results/fewshot_accuracy/validation-<sweep>.json`` (one row per run, with the
 command and the code's commit). ``loss_masks.py`` is the loss-mask sweep, built on
 :func:`validation_row`.
@@ -58,6 +59,11 @@ SWEEPS: dict[str, tuple[tuple[tuple[str, str], ...], tuple[Candidate, ...]]] = {
     "highway": (FOUR, (
         ("as benchmarked", {}, {}),
         ("frozen highway", {}, {"head.highway_trainable": False}),
+    )),
+    "warmup": (FOUR, (
+        ("as benchmarked", {}, {}),
+        ("warm-up 15%", {"warmup": 0.15}, {}),
+        ("warm-up 30%", {"warmup": 0.3}, {}),
     )),
 }
 
