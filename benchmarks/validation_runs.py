@@ -13,7 +13,8 @@ Sweeps (``--sweep``): ``training``: the shared lr 1e-3 against 3e-4 and 1e-4, we
 ``neighbours``: the node tokens and highway with and without their graph neighbours' mean
 (``series.neighbours``); ``highway``: the linear highway trained or kept at its start
 (``head.highway_trainable``); ``warmup``: the share of warm-up steps, 5% against 15% and
-30%; all on the same pairs.
+30%, for ST-VLM and (``warmup-stid``, ``warmup-gru``) for STID and the GRU; all on the same
+pairs.
 Writes ``results/fewshot_accuracy/validation-<sweep>.json`` (one row per run, with the
 command and the code's commit). ``loss_masks.py`` is the loss-mask sweep, built on
 :func:`validation_row`.
@@ -34,37 +35,44 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from fewshot_setup import STVLM_MODEL, TRAIN, data_config  # noqa: E402
 
 from harness.results.provenance import provenance  # noqa: E402
+from stvlm.baselines import build_baseline  # noqa: E402
 from stvlm.configs import DataConfig, ExperimentConfig, TrainConfig  # noqa: E402
 from stvlm.data.forecast import Forecast  # noqa: E402
 from stvlm.data.pipeline import prepare  # noqa: E402
 from stvlm.engine import Engine  # noqa: E402
 from stvlm.experiment import prepare_run  # noqa: E402
 from stvlm.io import atomic_write_json  # noqa: E402
+from stvlm.metrics import evaluate_forecast  # noqa: E402
 
-#: A candidate: its label, TrainConfig changes, STVLMConfig changes (dotted paths).
+#: A candidate: its label, TrainConfig changes, STVLMConfig changes (dotted paths; ST-VLM only).
 Candidate = tuple[str, dict[str, Any], dict[str, Any]]
+WARMUPS: tuple[Candidate, ...] = (
+    ("as benchmarked", {}, {}),
+    ("warm-up 15%", {"warmup": 0.15}, {}),
+    ("warm-up 30%", {"warmup": 0.3}, {}),
+)
 FOUR = (("nycbike-drop", "st-llm-10%"), ("los-loop", "10%"), ("sz-taxi", "10%"), ("nycbike1", "10%"))
-SWEEPS: dict[str, tuple[tuple[tuple[str, str], ...], tuple[Candidate, ...]]] = {
-    "training": (FOUR, (
+#: sweep -> (its (dataset, setting) pairs, the model it trains: "st-vlm" or a neural baseline,
+#: its candidates).
+SWEEPS: dict[str, tuple[tuple[tuple[str, str], ...], str, tuple[Candidate, ...]]] = {
+    "training": (FOUR, "st-vlm", (
         ("as benchmarked", {}, {}),
         ("lr 3e-4", {"lr": 3e-4}, {}),
         ("lr 1e-4", {"lr": 1e-4}, {}),
         ("weight decay 1e-2", {"weight_decay": 1e-2}, {}),
         ("head dropout 0.3", {}, {"head.dropout": 0.3}),
     )),
-    "neighbours": (FOUR, (
+    "neighbours": (FOUR, "st-vlm", (
         ("as benchmarked", {}, {}),
         ("neighbour mean", {}, {"series.neighbours": True}),
     )),
-    "highway": (FOUR, (
+    "highway": (FOUR, "st-vlm", (
         ("as benchmarked", {}, {}),
         ("frozen highway", {}, {"head.highway_trainable": False}),
     )),
-    "warmup": (FOUR, (
-        ("as benchmarked", {}, {}),
-        ("warm-up 15%", {"warmup": 0.15}, {}),
-        ("warm-up 30%", {"warmup": 0.3}, {}),
-    )),
+    "warmup": (FOUR, "st-vlm", WARMUPS),
+    "warmup-stid": (FOUR, "stid", WARMUPS),
+    "warmup-gru": (FOUR, "gru", WARMUPS),
 }
 
 
@@ -76,14 +84,23 @@ def forecast_of(dataset: str, setting: str, data_root: str | None) -> tuple[Data
 
 def validation_row(
     data: DataConfig, forecast: Forecast, *, seed: int, epochs: int,
-    train_changes: dict[str, Any], model_changes: dict[str, Any],
+    train_changes: dict[str, Any], model_changes: dict[str, Any], model: str = "st-vlm",
 ) -> dict[str, Any]:
-    """Train ST-VLM with the changes on the benchmark's budget; its validation metrics only.
+    """Train ST-VLM (or the neural baseline ``model``) with the changes on the benchmark's
+    budget; its validation metrics only.
 
     Returns ``val_mae`` (masked, the early-stopping metric), ``val_mae_all`` (every observed
-    entry), the start's (the built model before any step) and the best / run epochs.
+    entry), for ST-VLM the start's (the built model before any step), and the best / run epochs.
     """
     train = TrainConfig(epochs=epochs, seed=seed, num_threads=1, **{**TRAIN, **train_changes})
+    if model != "st-vlm":
+        if model_changes:
+            raise ValueError(f"model changes {model_changes} are ST-VLM config paths; {model} takes none")
+        baseline = build_baseline(model)
+        fit = baseline.fit(forecast, train)
+        val = evaluate_forecast(baseline.predict(forecast, "val"), forecast.targets("val"), forecast.protocol)
+        return {"seed": seed, "val_mae": val["mae"], "val_mae_all": val["mae_all"],
+                "best_epoch": fit["best_epoch"], "epochs_run": fit["epochs_run"]}
     cfg = ExperimentConfig(name="validation run", data=data, model=STVLM_MODEL.with_values(model_changes),
                            train=train)
     _, module = prepare_run(cfg, forecast)
@@ -107,18 +124,18 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     out = args.out or REPO / "results" / "fewshot_accuracy" / f"validation-{args.sweep}.json"
-    pairs, candidates = SWEEPS[args.sweep]
+    pairs, model, candidates = SWEEPS[args.sweep]
     started, rows = provenance(), []
     for dataset, setting in pairs:
         data, forecast = forecast_of(dataset, setting, args.data_root)
         for label, train_changes, model_changes in candidates:
             for seed in args.seeds:
                 row = validation_row(data, forecast, seed=seed, epochs=args.epochs,
-                                     train_changes=train_changes, model_changes=model_changes)
-                rows.append({"dataset": dataset, "setting": setting, "candidate": label,
+                                     train_changes=train_changes, model_changes=model_changes, model=model)
+                rows.append({"dataset": dataset, "setting": setting, "model": model, "candidate": label,
                              "train": train_changes, "model": model_changes, **row})
-                logging.warning("%s %s %-18s seed %d: val MAE %.4f, all entries %.4f (best epoch %d of %d)",
-                                dataset, setting, label, seed, row["val_mae"], row["val_mae_all"],
+                logging.warning("%s %s %s %-18s seed %d: val MAE %.4f, all entries %.4f (best epoch %d of %d)",
+                                dataset, setting, model, label, seed, row["val_mae"], row["val_mae_all"],
                                 row["best_epoch"], row["epochs_run"])
     command = " ".join(["python benchmarks/validation_runs.py", *sys.argv[1:]])
     atomic_write_json(out, {**started, "command": command, "rows": rows})
