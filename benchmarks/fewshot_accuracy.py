@@ -63,7 +63,8 @@ from stvlm.metrics import evaluate_forecast, mask_for, observed_mask  # noqa: E4
 
 from fewshot_pages import ablation_page, interval_lines, readme, table_lines  # noqa: E402
 from fewshot_setup import (  # noqa: E402  (loss_masks.py reads SETTINGS and TRAIN as fa.*)
-    METRICS, SETTINGS, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS, data_config, variant_config,
+    METRICS, SETTINGS, STVLM_MODEL, STVLM_TRAIN, TRAIN, UNTRAINED, VARIANTS, data_config,
+    train_settings, variant_config,
 )
 
 log = logging.getLogger("fewshot_accuracy")
@@ -140,7 +141,7 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
             log.info("%s %s %s: seeds %s reused from commit %s", dataset, setting, model, kept_seeds, reused[model])
         per_seed = []
         for seed in (s for s in seeds if s not in kept_seeds):
-            train = TrainConfig(epochs=args.epochs, seed=seed, num_threads=1, **TRAIN)
+            train = TrainConfig(epochs=args.epochs, seed=seed, num_threads=1, **train_settings(model))
             run = run_model(forecast, model, experiment(data, model, train))
             pred = run.pop("pred")
             per_seed.append({name: window_abs_errors(pred, true, m)[0] for name, m in masks.items()})
@@ -282,7 +283,8 @@ def main() -> int:
             old["meta"] = {"date": datetime.date.today().isoformat(), "epochs": args.epochs,
                            "machine": f"{os.cpu_count()}-core CPU ({platform.processor() or platform.machine()}), no GPU",
                            "commands": list(dict.fromkeys(old["meta"].get("commands", []) + [command])),
-                           "stvlm_model": STVLM_MODEL.to_dict(), "train": TRAIN, "pretrained": False,
+                           "stvlm_model": STVLM_MODEL.to_dict(), "train": TRAIN,
+                           "stvlm_train": STVLM_TRAIN, "pretrained": False,
                            "skipped": list(args.skip), "one_seed": list(args.one_seed)}
             old.update(started)
             atomic_write_json(path, old)

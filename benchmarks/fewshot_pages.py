@@ -118,9 +118,10 @@ def readme(result: dict[str, Any]) -> str:
         "`bias`: mean prediction − mean truth on every observed entry. Seeded models: mean ± sample "
         "std over seeds; deterministic baselines run once.", "",
         f"Budget of ST-VLM and every neural baseline: at most {meta['epochs']} epochs, "
-        + ", ".join(f"{k} {v}" for k, v in TRAIN.items())
+        + ", ".join(f"{k} {v}" for k, v in meta.get("train", TRAIN).items())
         + "; AdamW, 5% linear warm-up then cosine; early stopping on validation MAE; the loss "
-        "skips only missing entries. `best / run epochs` shows whether the best epoch was the last.", "",
+        "skips only missing entries. `best / run epochs` shows whether the best epoch was the last."
+        + _stvlm_warmup(meta), "",
         "ST-VLM: `STVLMConfig.tiny()` (ViLT, 32 wide, 2 layers, RANDOM weights: no pretrained "
         "weights can be downloaded here), one series token per node with its lookback "
         f"(node vector: {STVLM_MODEL.series.node_embedding}, calendar part: "
@@ -190,6 +191,16 @@ def readme(result: dict[str, Any]) -> str:
         "`st-llm-10%` rows; no other published number here has a matching protocol.",
         "",
     ])
+
+
+def _stvlm_warmup(meta: dict[str, Any]) -> str:
+    """The sentence on ST-VLM's own warm-up share, when its runs had one (``meta.stvlm_train``)."""
+    warmup = meta.get("stvlm_train", {}).get("warmup")
+    if warmup is None:
+        return ""
+    return (f" ST-VLM's warm-up is its own, {warmup:.0%} of the planned steps, chosen on validation "
+            "(`validation-warmup.json`; STID, probed the same way in `validation-warmup-stid.json`, "
+            "keeps 5%; the GRU and Graph WaveNet were not probed, for CPU time).")
 
 
 def _not_yet_run(result: dict[str, Any]) -> str:
