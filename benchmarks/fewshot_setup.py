@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from stvlm.configs import DataConfig, FewShotConfig, STVLMConfig
+from stvlm.configs.train import STVLM_WARMUP
 
 SETTINGS: dict[str, dict[str, Any]] = {
     "10%": {"ratio": 0.1},
@@ -32,12 +33,10 @@ STVLM_MODEL = STVLMConfig.tiny()
 # One budget for ST-VLM and the neural baselines: AdamW, warm-up + cosine, early stopping on
 # validation MAE (the best epoch's weights are scored), loss over observed entries.
 TRAIN = {"batch_size": 16, "patience": 10, "lr": 1e-3, "weight_decay": 1e-4, "grad_clip": 5.0}
-# ST-VLM's own warm-up share, chosen on validation (validation-warmup.json, seeds 0 and 1): its
-# first forecast is a fitted one (seasonal prior + ridge highway, head at zero) that full-lr Adam
-# steps disturb from the first epoch; 30% against the shared 5% lowered the monitored validation
-# MAE on nycbike-drop, los-loop and nycbike1 and left sz-taxi level. STID, probed the same way
-# (validation-warmup-stid.json), was worse or mixed with it and keeps 5%.
-STVLM_TRAIN = {**TRAIN, "warmup": 0.3}
+# ST-VLM's own warm-up share (stvlm.configs.train.STVLM_WARMUP, chosen on validation: see there);
+# STID, probed the same way (validation-warmup-stid.json), was worse or mixed with it and keeps
+# TrainConfig's 5%.
+STVLM_TRAIN = {**TRAIN, "warmup": STVLM_WARMUP}
 
 
 def train_settings(model: str) -> dict[str, Any]:

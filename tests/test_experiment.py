@@ -127,3 +127,19 @@ def test_cli_train_rejects_bad_settings_before_work(capsys, data_root: Path, tmp
         assert code == 2, extra
         assert len(err) == 1 and expected in err[0], (extra, err)
     assert not (tmp_path / "x").exists()
+
+
+def test_default_experiment_trains_with_the_accuracy_benchmarks_stvlm_budget() -> None:
+    """``stvlm train`` without a config gets the settings the benchmark chose on validation."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from fewshot_setup import STVLM_MODEL, STVLM_TRAIN
+
+    from stvlm.configs import TrainConfig
+    from stvlm.configs.train import STVLM_WARMUP
+
+    default = ExperimentConfig.default()
+    assert default.model == STVLM_MODEL
+    assert default.train == TrainConfig(**STVLM_TRAIN, epochs=40)
+    assert default.train.warmup == STVLM_WARMUP == 0.3 and TrainConfig().warmup == 0.05
