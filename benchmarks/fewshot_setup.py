@@ -30,19 +30,14 @@ REFERENCE_LINES = ("historical-average-all",)
 # a residual head on the seasonal prior with a linear highway started at its ridge fit, LoRA r4,
 # fusion at layer 1, one token per node.
 STVLM_MODEL = STVLMConfig.tiny()
-# One budget for ST-VLM and the neural baselines: AdamW, warm-up + cosine, early stopping on
-# validation MAE (the best epoch's weights are scored), loss over observed entries.
+# One budget for ST-VLM and the neural baselines (ST-VLM's warm-up aside): AdamW, warm-up +
+# cosine, early stopping on validation MAE (the best epoch's weights are scored), loss over
+# observed entries.
 TRAIN = {"batch_size": 16, "patience": 10, "lr": 1e-3, "weight_decay": 1e-4, "grad_clip": 5.0}
 # ST-VLM's own warm-up share (stvlm.configs.train.STVLM_WARMUP, chosen on validation: see there);
 # STID, probed the same way (validation-warmup-stid.json), was worse or mixed with it and keeps
 # TrainConfig's 5%.
 STVLM_TRAIN = {**TRAIN, "warmup": STVLM_WARMUP}
-
-
-def train_settings(model: str) -> dict[str, Any]:
-    """The ``TrainConfig`` settings of ``model``: :data:`STVLM_TRAIN` for an ST-VLM variant,
-    else the shared :data:`TRAIN`."""
-    return STVLM_TRAIN if model in VARIANTS else TRAIN
 # --ablation: ST-VLM with one modality dropped, and the LLM-only backbone (GPT-2, series tokens
 # and text only), on the same budget; each is compared with the full model.
 VARIANTS: dict[str, dict[str, Any]] = {
@@ -55,6 +50,12 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 #: Variants scored as built, without training (what training the backbone path adds).
 UNTRAINED = ("st-vlm untrained",)
+
+
+def train_settings(model: str) -> dict[str, Any]:
+    """The ``TrainConfig`` settings of ``model``: :data:`STVLM_TRAIN` for an ST-VLM variant,
+    else the shared :data:`TRAIN`."""
+    return STVLM_TRAIN if model in VARIANTS else TRAIN
 
 
 def variant_config(name: str) -> STVLMConfig:
