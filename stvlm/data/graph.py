@@ -52,12 +52,11 @@ def neighbour_weights(adjacency: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Raises:
         DataError: an adjacency that is not square or has a negative or non-finite weight.
     """
-    a = np.asarray(adjacency, dtype=np.float64)  # [N, N]
+    a = np.array(adjacency, dtype=np.float64)  # [N, N], a copy: its diagonal is cleared below
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
         raise DataError(f"adjacency must be a square [N, N] matrix, got shape {a.shape}")
     if not np.isfinite(a).all() or (a < 0).any():
         raise DataError("adjacency closeness weights must be finite and >= 0")
-    a = a.copy()
     np.fill_diagonal(a, 0.0)
     rows, cols = np.nonzero(a)  # row-major order: each node's neighbours together
     total = a.sum(axis=1)  # [N]

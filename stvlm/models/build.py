@@ -96,7 +96,7 @@ def build_model(cfg: STVLMConfig, forecast: ForecastData) -> STVLM:
     if cfg.use_text:
         description = model.image_encoder.description if model.image_encoder is not None else ""
         model.set_token_table(token_table(cfg, forecast, backbone, description))
-    apply_finetune(model, backbone, cfg.finetune)
+    apply_finetune(model, backbone, cfg.finetune, fixed=model.fixed_modules)
     # The entries the ridge start is fitted to: every finite target, or the observations only.
     fit_missing = forecast.protocol.missing_value if cfg.head.highway_targets == "observed" else None
     if model.highway is not None and cfg.head.highway_init == "ridge":
@@ -104,8 +104,6 @@ def build_model(cfg: STVLMConfig, forecast: ForecastData) -> STVLM:
                       alpha=cfg.head.highway_alpha)
     elif model.highway is not None and cfg.head.highway_init == "auto":
         choose_highway_start(model, forecast, alpha=cfg.head.highway_alpha, fit_missing_value=fit_missing)
-    if model.highway is not None and not cfg.head.highway_trainable:
-        model.highway.requires_grad_(False)  # it keeps its start
     return model
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import torch
@@ -122,18 +122,25 @@ def full(backbone: Backbone, cfg: FinetuneConfig) -> None:
     backbone.model.requires_grad_(True)
 
 
-def apply_finetune(model: nn.Module, backbone: Backbone, cfg: FinetuneConfig) -> None:
+def apply_finetune(
+    model: nn.Module, backbone: Backbone, cfg: FinetuneConfig, fixed: Iterable[nn.Module] = ()
+) -> None:
     """Set ``requires_grad`` on every parameter of ``model`` for the strategy ``cfg.strategy``.
 
     Args:
-        model: the composed model (its parameters outside ``backbone.model`` always train).
+        model: the composed model (its parameters outside ``backbone.model`` train, except
+            those of ``fixed``).
         backbone: the backbone inside ``model``.
         cfg: strategy and its settings.
+        fixed: modules outside the backbone that keep their weights (e.g. ST-VLM's highway
+            under ``head.highway_trainable = false``).
     """
     strategy = FINETUNE_STRATEGIES.get(cfg.strategy)
     model.requires_grad_(True)
     backbone.model.requires_grad_(False)
     strategy(backbone, cfg)
+    for module in fixed:
+        module.requires_grad_(False)
     logger.info(
         "finetune %s: %d of %d parameters train",
         cfg.strategy,

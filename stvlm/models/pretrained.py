@@ -164,7 +164,7 @@ def from_pretrained(
     if "text.ids" in tensors:
         table = TokenTable(**{n: tensors[f"text.{n}"] for n in TOKEN_TENSORS})
     model = model_class(cfg, backbone, layout=layout, context=context, token_table=table)
-    apply_finetune(model, backbone, cfg.finetune)
+    apply_finetune(model, backbone, cfg.finetune, fixed=model.fixed_modules)
     where = f"{folder / WEIGHTS_FILE} does not match the model its config.json describes"
     try:
         missing, unexpected = load_model(model, str(folder / WEIGHTS_FILE), strict=False)

@@ -163,6 +163,14 @@ class STVLM(nn.Module):
             self.set_token_table(token_table)
         self._timings: dict[str, float] | None = None
 
+    @property
+    def fixed_modules(self) -> tuple[nn.Module, ...]:
+        """Modules outside the backbone that never train: the highway under
+        ``head.highway_trainable = false`` (it keeps its start)."""
+        if self.highway is not None and not self.cfg.head.highway_trainable:
+            return (self.highway,)
+        return ()
+
     def save_pretrained(self, path: str | Path) -> Path:
         """Write the model to one folder that :meth:`from_pretrained` reads without the dataset
         (:mod:`stvlm.models.pretrained` lists the files)."""

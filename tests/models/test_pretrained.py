@@ -143,3 +143,13 @@ def test_neighbour_mean_is_rebuilt_from_the_saved_adjacency(forecast, tmp_path: 
     loaded = STVLM.from_pretrained(folder).eval()
     assert torch.equal(loaded.series.nb_index, model.series.nb_index)
     assert torch.equal(forecasts(loaded, forecast), forecasts(model, forecast))
+
+
+def test_a_frozen_highway_stays_frozen_after_loading(forecast, tmp_path: Path):
+    tiny = STVLMConfig.tiny()
+    cfg = tiny.replace(head=tiny.head.replace(highway_init="ridge", highway_trainable=False))
+    model = trained(cfg, forecast)
+    loaded = STVLM.from_pretrained(model.save_pretrained(tmp_path / "model"))
+    assert loaded.fixed_modules == (loaded.highway,)
+    assert not loaded.highway.weight.requires_grad and loaded.head.net.weight.requires_grad
+    assert torch.equal(loaded.highway.weight, model.highway.weight)
