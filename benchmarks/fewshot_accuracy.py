@@ -146,7 +146,7 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
             pred = run.pop("pred")
             per_seed.append({name: window_abs_errors(pred, true, m)[0] for name, m in masks.items()})
             runs.append({"dataset": dataset, "setting": setting, "model": model, "seed": seed,
-                         "git_commit": args.git_commit, **run})
+                         "git_commit": args.git_commit, "train": train_settings(model), **run})
             log.info("%s %s %s seed %d: val mae %.4f (%.0f s)", dataset, setting, model, seed,
                      run["val"]["mae"], run["seconds"])
         # The mean over seeds of per-window error sums: the kept seeds' mean counts len(kept) times.
@@ -175,7 +175,8 @@ def earlier_runs(
     and per-window error sums (means over their seeds) of every model of (dataset, setting),
     keyed by model, as ``(runs, sums)``; only when the committed error file was made on the same test windows (identical
     per-window entry counts under both masks and identical bootstrap blocks), and ST-VLM's only
-    when the committed runs used the ST-VLM config this file runs now, else nothing."""
+    when the committed runs used the ST-VLM config and training settings this file runs now
+    (``meta.stvlm_model``, each run's ``train``), else nothing."""
     out_dir = Path(args.out_dir)
     path = out_dir / "fewshot_accuracy.json"
     errors = out_dir / f"errors-{dataset}-{setting.replace('%', 'pct')}.npz"
@@ -196,6 +197,8 @@ def earlier_runs(
         if model in VARIANTS and not same_stvlm:
             continue
         runs = [r for r in old["runs"] if (r["dataset"], r["setting"], r["model"]) == (dataset, setting, model)]
+        if model in VARIANTS and any(r.get("train") != STVLM_TRAIN for r in runs):
+            continue  # trained with other settings (or before runs recorded theirs)
         # Runs from before runs carried their commit: the commit the split says they came from.
         origin = split.get("reused", {}).get(model) or split.get("git_commit") or "?"
         runs = [{**r, "git_commit": r.get("git_commit") or origin} for r in runs]
@@ -248,7 +251,7 @@ def main() -> int:
                         "the page says which were reused")
     parser.add_argument("--reuse", action="store_true",
                         help="as --reuse-baselines, and ST-VLM's committed runs too when they used "
-                        "the ST-VLM config of this file (for adding seeds)")
+                        "the ST-VLM config and training settings of this file (for adding seeds)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("stvlm", "transformers"):

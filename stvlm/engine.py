@@ -5,7 +5,8 @@ original units trains here: ST-VLM and the neural baselines alike. The loss
 (``TrainConfig.loss``, MAE by default) is taken in original units over the observed target
 entries (``TrainConfig.loss_mask``), with a warm-up + cosine learning-rate schedule over the
 planned optimizer steps. Per epoch the engine evaluates on the validation part, keeps the best
-trainable weights (early stopping on ``monitor``), and calls the callbacks with an
+trainable weights (early stopping on ``monitor``; with ``TrainConfig.start_candidate`` the
+untrained start is scored first and competes as epoch 0), and calls the callbacks with an
 :class:`EpochRecord` and the resumable :class:`EngineState`; a callback returning ``True`` stops
 training (the Ray harness reports and checkpoints through them).
 
@@ -72,13 +73,21 @@ class EngineState:
     windows_seen: int = 0
     optimizer_steps: int = 0
     best_metric: float = math.inf
-    best_epoch: int = 0
+    best_epoch: int = 0  # 0: the untrained start (only under TrainConfig.start_candidate)
     bad_epochs: int = 0
     history: list[EpochRecord] = field(default_factory=list)
+    start_val: dict[str, float] = field(default_factory=dict)  # validation metrics of the start
     model_state: dict[str, torch.Tensor] = field(default_factory=dict)
     best_state: dict[str, torch.Tensor] = field(default_factory=dict)
     optimizer_state: dict[str, Any] = field(default_factory=dict)
     rng_state: torch.Tensor | None = None  # torch CPU generator (dropout draws) after the epoch
+
+    def best_val(self) -> dict[str, float]:
+        """Validation metrics of the best checkpoint so far: the start's at ``best_epoch`` 0, else
+        that epoch's; ``{}`` before any checkpoint."""
+        if self.best_epoch == 0:
+            return dict(self.start_val)
+        return next((h.val for h in self.history if h.epoch == self.best_epoch), {})
 
     def save(self, path: str | Path) -> None:
         """Write the state with ``torch.save`` (atomically: temp file, then rename)."""
@@ -187,8 +196,10 @@ class Engine:
             resume: a state saved by an earlier (interrupted) run of the same configuration.
         """
         cfg = self.cfg
-        seed_everything(cfg.seed)
         state = resume if resume is not None else EngineState()
+        if cfg.start_candidate and state.epoch == 0 and not state.start_val:
+            self._score_start(state)  # before seeding: training draws the same numbers either way
+        seed_everything(cfg.seed)
         optimizer = self._optimizer()
         if resume is not None:
             self._restore(optimizer, resume)
@@ -205,15 +216,26 @@ class Engine:
                 break
         if state.best_state:
             load_trainable_state(self.model, state.best_state)
-        best_val = next((h.val for h in state.history if h.epoch == state.best_epoch), {})
         return TrainResult(
             best_epoch=state.best_epoch,
-            best_val=best_val,
+            best_val=state.best_val(),
             epochs_run=state.epoch,
             stopped_early=stopped_early or state.bad_epochs >= cfg.patience,
             history=state.history,
             seconds=time.perf_counter() - start,
         )
+
+    def _score_start(self, state: EngineState) -> None:
+        """``start_candidate``: validate the untrained model and make it the checkpoint to beat
+        (``best_epoch`` 0); every epoch must then improve on it to be kept."""
+        state.start_val = self.evaluate("val")
+        current = state.start_val.get(self.monitor, math.nan)
+        if math.isnan(current):
+            raise ValueError(f"start_candidate: the start's validation {self.monitor} is not a number; "
+                             "the validation part has no entry to score")
+        state.best_metric, state.best_epoch = current, 0
+        state.best_state = trainable_state(self.model)
+        log.info("start: val %s %.4f (the checkpoint to beat)", self.monitor, current)
 
     def _restore(self, optimizer: torch.optim.Optimizer, resume: EngineState) -> None:
         """Put the weights, optimizer and random state of an interrupted run back."""

@@ -163,3 +163,51 @@ def test_loss_masks_by_hand(loss_mask, expected) -> None:
     engine = Engine(stid(fc), fc, TrainConfig(loss_mask=loss_mask))
     true = torch.tensor([0.0, 2.0, 4.0, float("nan")]).reshape(1, 4, 1, 1)  # [B, T_out, N, C]
     assert engine._loss(torch.zeros_like(true), true).item() == expected
+
+
+def test_start_candidate_keeps_the_start_when_no_epoch_beats_it() -> None:
+    """A learning rate that wrecks the model: the untrained start stays the checkpoint."""
+    fc = forecast()
+    model = stid(fc)
+    start = {k: v.clone() for k, v in trainable_state(model).items()}
+    engine = Engine(model, fc, TrainConfig(epochs=20, batch_size=16, lr=1e3, patience=2, start_candidate=True))
+    before = engine.evaluate("val")
+    result = engine.fit()
+    assert (result.best_epoch, result.epochs_run, result.stopped_early) == (0, 2, True)
+    assert result.best_val == before  # the start's validation metrics, not an epoch's
+    assert not any(h.is_best for h in result.history)
+    for name, tensor in trainable_state(engine.model).items():  # back at the start, bit for bit
+        torch.testing.assert_close(tensor, start[name], rtol=0, atol=0)
+    assert engine.evaluate("val") == before
+
+
+def test_start_candidate_leaves_training_as_it_was() -> None:
+    """Scoring the start draws no random number: the epochs are those of a run without it, and
+    an epoch that beats the start is kept as before."""
+    fc = forecast()
+    cfg = TrainConfig(epochs=4, batch_size=16, lr=1e-2, seed=3, patience=10)
+    plain = Engine(stid(fc), fc, cfg).fit()
+    engine = Engine(stid(fc), fc, cfg.replace(start_candidate=True))
+    with_start = engine.fit()
+    assert [(h.train_loss, h.val) for h in with_start.history] == [(h.train_loss, h.val) for h in plain.history]
+    assert with_start.best_epoch == plain.best_epoch >= 1 and with_start.best_val == plain.best_val
+    assert engine.evaluate("val") == plain.best_val
+
+
+def test_start_candidate_is_scored_once_across_a_resume(tmp_path) -> None:
+    fc = forecast()
+    cfg = TrainConfig(epochs=3, batch_size=16, lr=1e3, seed=1, patience=10, start_candidate=True)
+    full = Engine(stid(fc), fc, cfg).fit()
+    saved = tmp_path / "state.pt"
+
+    def interrupt(record, state) -> bool:
+        state.save(saved)
+        return record.epoch == 1
+
+    Engine(stid(fc), fc, cfg).fit(callbacks=[interrupt])
+    state = EngineState.load(saved)
+    assert state.best_epoch == 0 and state.start_val == full.best_val
+    resumed_engine = Engine(stid(fc, seed=99), fc, cfg)  # another init: the saved start must win
+    resumed = resumed_engine.fit(resume=state)
+    assert (resumed.best_epoch, resumed.best_val) == (0, full.best_val)
+    assert resumed_engine.evaluate("val") == full.best_val

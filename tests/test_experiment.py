@@ -143,3 +143,4 @@ def test_default_experiment_trains_with_the_accuracy_benchmarks_stvlm_budget() -
     assert default.model == STVLM_MODEL
     assert default.train == TrainConfig(**STVLM_TRAIN, epochs=40)
     assert default.train.warmup == STVLM_WARMUP == 0.3 and TrainConfig().warmup == 0.05
+    assert default.train.start_candidate and not TrainConfig().start_candidate

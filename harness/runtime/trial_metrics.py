@@ -72,14 +72,14 @@ class EpochReporter:
         self.resumed_from_epoch = resumed_from_epoch
 
     def __call__(self, record: EpochRecord, state: EngineState) -> None:
-        best = next((h for h in state.history if h.epoch == state.best_epoch), None)
+        best = state.best_val()
         metrics = {
             "epoch": record.epoch,
             "windows_seen": record.windows_seen * self.world_size,
             "train_loss": float(record.train_loss),
             "lr": float(record.lr),  # the schedule's rate at the epoch's end (TensorBoard)
             "best_epoch": state.best_epoch,
-            **prefixed("val", best.val if best else record.val),
+            **prefixed("val", best or record.val),
             **prefixed("epoch_val", record.val),
             "epoch_seconds": float(record.seconds),
             **self._common(state.history),

@@ -6,7 +6,7 @@ from stvlm.configs.base import Config, config_class
 from stvlm.configs.base import field as cfield
 from stvlm.configs.data import DataConfig
 from stvlm.configs.model import STVLMConfig
-from stvlm.configs.train import STVLM_WARMUP, TrainConfig
+from stvlm.configs.train import STVLM_TRAIN_SETTINGS, TrainConfig
 
 
 @config_class
@@ -22,10 +22,11 @@ class ExperimentConfig(Config):
     def default(cls, dataset: str = "nycbike-drop") -> ExperimentConfig:
         """What ``stvlm train`` runs without a config file: the tiny random ViLT with the model
         defaults and ST-VLM's training budget of ``benchmarks/fewshot_accuracy.py`` (at most 40
-        epochs, batch 16, patience 10, a :data:`~stvlm.configs.train.STVLM_WARMUP` warm-up +
-        cosine), on the full training part."""
+        epochs, batch 16, patience 10, :data:`~stvlm.configs.train.STVLM_TRAIN_SETTINGS`: a 30%
+        warm-up + cosine, the fitted start kept unless an epoch beats it on validation), on the
+        full training part."""
         return cls(name="train", data=DataConfig(dataset=dataset), model=STVLMConfig.tiny(),
-                   train=TrainConfig(warmup=STVLM_WARMUP))
+                   train=TrainConfig(**STVLM_TRAIN_SETTINGS))
 
     @classmethod
     def tiny(cls, dataset: str = "nycbike-drop") -> ExperimentConfig:

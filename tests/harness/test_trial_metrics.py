@@ -136,3 +136,20 @@ def test_gather_collects_every_ranks_chunk_in_window_order(data_root: Path, tmp_
                                   few_shot=FewShotConfig(ratio=0.1))).targets("val")  # [W, T_out, N, C_out]
     for rank in range(2):
         assert np.array_equal(np.load(tmp_path / f"val-{rank}.npy"), expected)
+
+
+def test_epoch_report_carries_the_starts_validation_while_the_start_is_best() -> None:
+    """Under ``start_candidate`` the checkpoint to beat is the start (best_epoch 0): ``val_*`` are its
+    metrics, ``epoch_val_*`` the epoch's own."""
+    from harness.runtime.trial_metrics import EpochReporter
+    from stvlm.engine import EpochRecord
+
+    sent: list[dict] = []
+    reporter = EpochReporter(lambda metrics, state: sent.append(metrics))
+    record = EpochRecord(epoch=1, train_loss=0.5, val={"mae": 2.5}, seconds=1.0, windows_seen=8, is_best=False)
+    state = EngineState(epoch=1, best_metric=2.0, best_epoch=0, history=[record], start_val={"mae": 2.0})
+    reporter(record, state)
+    assert (sent[0]["val_mae"], sent[0]["epoch_val_mae"], sent[0]["best_epoch"]) == (2.0, 2.5, 0)
+    state = EngineState(epoch=1, best_metric=2.5, best_epoch=1, history=[record], start_val={"mae": 3.0})
+    reporter(record, state)
+    assert (sent[1]["val_mae"], sent[1]["best_epoch"]) == (2.5, 1)
