@@ -13,8 +13,10 @@ Sweeps (``--sweep``): ``training``: the shared lr 1e-3 against 3e-4 and 1e-4, we
 ``neighbours``: the node tokens and highway with and without their graph neighbours' mean
 (``series.neighbours``); ``highway``: the linear highway trained or kept at its start
 (``head.highway_trainable``); ``warmup``: the share of warm-up steps, 5% against 15% and
-30%, for ST-VLM and (``warmup-stid``, ``warmup-gru``) for STID and the GRU; all on the same
-pairs.
+30%, for ST-VLM and (``warmup-stid``, ``warmup-gru``) for STID and the GRU; ``backbone``: the
+tiny random ViLT (hidden 32, 2 layers) against the ``small`` preset; all on the same pairs.
+Each row names the model it trained (``model``) and the candidate's changes (``train``,
+``model_changes``).
 Writes ``results/fewshot_accuracy/validation-<sweep>.json`` (one row per run, with the
 command and the code's commit). ``loss_masks.py`` is the loss-mask sweep, built on
 :func:`validation_row`.
@@ -69,6 +71,10 @@ SWEEPS: dict[str, tuple[tuple[tuple[str, str], ...], str, tuple[Candidate, ...]]
     "highway": (FOUR, "st-vlm", (
         ("as benchmarked", {}, {}),
         ("frozen highway", {}, {"head.highway_trainable": False}),
+    )),
+    "backbone": (FOUR, "st-vlm", (
+        ("as benchmarked", {}, {}),
+        ("small ViLT", {}, {"backbone.preset": "small"}),
     )),
     "warmup": (FOUR, "st-vlm", WARMUPS),
     "warmup-stid": (FOUR, "stid", WARMUPS),
@@ -133,7 +139,7 @@ def main() -> int:
                 row = validation_row(data, forecast, seed=seed, epochs=args.epochs,
                                      train_changes=train_changes, model_changes=model_changes, model=model)
                 rows.append({"dataset": dataset, "setting": setting, "model": model, "candidate": label,
-                             "train": train_changes, "model": model_changes, **row})
+                             "train": train_changes, "model_changes": model_changes, **row})
                 logging.warning("%s %s %s %-18s seed %d: val MAE %.4f, all entries %.4f (best epoch %d of %d)",
                                 dataset, setting, model, label, seed, row["val_mae"], row["val_mae_all"],
                                 row["best_epoch"], row["epochs_run"])
