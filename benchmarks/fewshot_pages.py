@@ -184,7 +184,12 @@ def readme(result: dict[str, Any]) -> str:
         "(2.107 to 2.053, seed mean; all entries 1.710 to 1.731), los-loop (3.117 to 3.105) and "
         "nycbike1 (5.472 to 5.400) and left sz-taxi level (2.928 to 2.930), so ST-VLM trains with "
         "it (15% lay between); STID with 30% (`validation-warmup-stid.json`) was worse on "
-        "nycbike-drop, los-loop and nycbike1 and better on sz-taxi, so it keeps 5%. An exponential moving average of the weights (a scratch engine, "
+        "nycbike-drop, los-loop and nycbike1 and better on sz-taxi, so it keeps 5%. In those runs "
+        "ST-VLM's untrained start scored better than its best trained epoch on nycbike-drop "
+        "(2.032 vs 2.051 / 2.054) and nycbike1 (5.393 vs 5.400), so the start now competes as "
+        "epoch 0 (`TrainConfig.start_candidate`); with it, the small ViLT preset (256 wide, 4 "
+        "layers) kept its start on both pairs too (`validation-backbone.json`, seeds 0 and 1). "
+        "An exponential moving average of the weights (a scratch engine, "
         "not committed) was level or worse on three of the four. Two early development runs "
         "printed test metrics beside validation ones; no choice was made from them.",
         *_epoch_caveats(result),
