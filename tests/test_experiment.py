@@ -144,3 +144,29 @@ def test_default_experiment_trains_with_the_accuracy_benchmarks_stvlm_budget() -
     assert default.train == TrainConfig(**STVLM_TRAIN, epochs=40)
     assert default.train.warmup == STVLM_WARMUP == 0.3 and TrainConfig().warmup == 0.05
     assert default.train.start_candidate and not TrainConfig().start_candidate
+
+
+def test_reused_stvlm_runs_must_match_the_training_settings(tmp_path: Path) -> None:
+    """``--reuse`` keeps committed ST-VLM runs only when each was trained with today's settings;
+    baselines' runs are kept either way (on the same test windows)."""
+    import argparse
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from fewshot_accuracy import earlier_runs
+    from fewshot_setup import STVLM_MODEL, STVLM_TRAIN, TRAIN
+
+    counts, blocks = {"mae": np.array([3, 4]), "mae_all": np.array([5, 6])}, np.array([0, 1])
+    np.savez(tmp_path / "errors-toy-10pct.npz", blocks=blocks, **{f"count|{m}": c for m, c in counts.items()},
+             **{f"{model}|{m}": np.array([1.0, 2.0]) for model in ("st-vlm", "ridge") for m in counts})
+
+    def committed(stvlm_train: dict | None) -> dict:
+        run = {"dataset": "toy", "setting": "10%", "seed": 0, "git_commit": "abc"}
+        runs = [{**run, "model": "ridge"}, {**run, "model": "st-vlm", **({"train": stvlm_train} if stvlm_train else {})}]
+        return {"runs": runs, "splits": {}, "meta": {"stvlm_model": STVLM_MODEL.to_dict()}}
+
+    args = argparse.Namespace(out_dir=str(tmp_path))
+    for stvlm_train, kept in ((STVLM_TRAIN, ["ridge", "st-vlm"]), ({**TRAIN, "warmup": 0.05}, ["ridge"]),
+                              (None, ["ridge"])):
+        (tmp_path / "fewshot_accuracy.json").write_text(json.dumps(committed(stvlm_train)))
+        assert sorted(earlier_runs(args, "toy", "10%", counts, blocks)) == kept, stvlm_train
