@@ -141,6 +141,22 @@ def applies(param: NuisanceParam, experiment: ExperimentConfig) -> bool:
     return True
 
 
+def baseline_train(spec: StudySpec, experiment: ExperimentConfig) -> ExperimentConfig:
+    """The experiment a baseline trial runs: ``experiment`` with ``baselines.train`` over its
+    training settings (the study's fixed ``train.*`` keys may be ST-VLM's own).
+
+    Raises:
+        ConfigError: an unknown ``TrainConfig`` key or an out-of-range value, named.
+    """
+    if not spec.baselines.train:
+        return experiment
+    try:
+        train = experiment.train.replace(**spec.baselines.train)
+    except ConfigError as err:
+        raise ConfigError(f"baselines.train: {err}") from None
+    return experiment.replace(train=train)
+
+
 def build_arms(spec: StudySpec, data_root: str | None = None) -> list[Arm]:
     """Every arm of the study, validated with every seed and every nuisance bound.
 
@@ -173,6 +189,8 @@ def build_arms(spec: StudySpec, data_root: str | None = None) -> list[Arm]:
         arms.append(Arm(label=label, values=dict(values), experiment=experiment))
     for name in spec.baselines.models:
         build_baseline(name, spec.baselines.options.get(name))
+    if arms and spec.baselines.train:
+        baseline_train(spec, arms[0].experiment)  # unknown keys and bad values fail here, named
     unknown = sorted(set(spec.baselines.options) - set(spec.baselines.models))
     if unknown:
         models = list(spec.baselines.models)

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from harness.study.arms import Arm, experiment_for
+from harness.study.arms import Arm, baseline_train, experiment_for
 from harness.study.spec import StudySpec
 
 
@@ -101,6 +101,8 @@ class StudyPlan:
         experiment = experiment_for(
             self.spec, arm.values, seed=entry.seed, params=sampled, data_root=self.data_root
         )
+        if entry.kind == "baseline":
+            experiment = baseline_train(self.spec, experiment)
         config: dict[str, Any] = {
             "kind": entry.kind,
             "arm": entry.arm,

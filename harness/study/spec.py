@@ -139,6 +139,11 @@ class BaselinesConfig(Config):
 
     models: tuple[str, ...] = field((), help="names in stvlm.baselines.BASELINES")
     options: dict[str, dict[str, Any]] = field(default_factory=dict, help="model -> its options")
+    train: dict[str, Any] = field(
+        default_factory=dict,
+        help="TrainConfig settings of the neural baselines over the study's own (e.g. "
+        "{ warmup = 0.05, start_candidate = false } when the fixed settings give ST-VLM its own)",
+    )
 
 
 @config_class

@@ -101,6 +101,9 @@ def test_arm_experiment_applies_preset_fixed_axis_seed_and_params(data_root: Pat
         ({"nuisance": {"train.lrr": {"distribution": "loguniform", "low": 1e-4, "high": 1e-2}}}, "nuisance train.lrr: unknown key train.lrr"),
         ({"baselines": {"models": ["prophet"]}}, "unknown model 'prophet'; known: historical-average"),
         ({"baselines": {"models": ["ridge"], "options": {"stid": {}}}}, "baselines.options: stid is not in baselines.models"),
+        ({"baselines": {"models": ["stid"], "train": {"warmupp": 0.1}}},
+         "baselines.train: unknown key warmupp in TrainConfig; allowed: epochs"),
+        ({"baselines": {"models": ["stid"], "train": {"warmup": 1.5}}}, "baselines.train: warmup = 1.5 is out of range"),
         ({"dataset": "mnist"}, "data.dataset: unknown dataset 'mnist'"),
     ],
 )
@@ -177,3 +180,19 @@ def test_smoke_settings_leave_the_search_and_the_sampler_is_a_field() -> None:
         "sampler = 'grid' needs 'choice' nuisance distributions only; train.lr is 'loguniform' "
         "(use tpe, random or qmc for ranges)")
     assert "sampler = 'sobol' is not allowed" in one_line_error(lambda: spec(sampler="sobol"))
+
+
+def test_baselines_train_their_own_settings(data_root: Path) -> None:
+    """``baselines.train`` replaces the study's training settings in baseline trials only."""
+    from harness.study.plan import StudyPlan
+
+    study = spec(fixed={"model.image.encoding": "spectral_grid", "train.warmup": 0.3, "train.start_candidate": True},
+                 baselines={"models": ["stid"], "train": {"warmup": 0.05, "start_candidate": False}})
+    plan = StudyPlan(study, build_arms(study, str(data_root)), str(data_root))
+    trains = {(e.kind, e.arm): plan.config(e)["experiment"]["train"] for e in plan.entries}
+    stvlm = [t for (kind, _), t in trains.items() if kind == "stvlm"]
+    assert len(stvlm) == 2 and all((t["warmup"], t["start_candidate"]) == (0.3, True) for t in stvlm)
+    baseline = [t for (kind, _), t in trains.items() if kind == "baseline"]
+    assert len(baseline) == 2 and all((t["warmup"], t["start_candidate"]) == (0.05, False) for t in baseline)
+    assert {k: v for k, v in baseline[0].items() if k not in ("warmup", "start_candidate")} == {
+        k: v for k, v in stvlm[0].items() if k not in ("warmup", "start_candidate")}
