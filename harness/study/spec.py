@@ -10,6 +10,11 @@ the tuning playbook's:
   dropout, batch size);
 * **fixed** settings: any ``ExperimentConfig`` key by dotted path (``train.epochs = 20``).
 
+Baselines (``[baselines]``) run on every distinct data split with the study's experiment; their
+``train`` table replaces training settings in their trials only (ST-VLM's own warm-up and start
+candidate fixed for the arms, ``train = { warmup = 0.05, start_candidate = false }`` for the
+baselines, as in ``studies/configs/fewshot-cpu.toml``).
+
 Example::
 
     name = "fewshot-nycbike-drop"
