@@ -150,8 +150,8 @@ def readme(result: dict[str, Any]) -> str:
            "noise it does not see: a narrow win over them is weaker than the interval says."]
           if _per_split(result, "one_seed") else []),
         *(["- Runs marked reused in Splits were run at the commit named there and taken over with "
-           "`--reuse-baselines` (baselines) or `--reuse` (ST-VLM too, only when its config is "
-           "unchanged), which check that the test windows (per-window entry counts, bootstrap blocks) "
+           "`--reuse-baselines` (baselines) or `--reuse` (ST-VLM too, only when its config and "
+           "training settings are unchanged), which check that the test windows (per-window entry counts, bootstrap blocks) "
            "are the same and run only the seeds not yet run (each run records its commit in the "
            "JSON); between those commits and the newest the baseline, data-window and engine code "
            "changed only in imports, type hints, a log line and refactors, and the evaluation "
