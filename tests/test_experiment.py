@@ -80,6 +80,8 @@ def test_cli_train_then_evaluate_checkpoint(capsys, data_root: Path, tmp_path: P
     saved = json.loads((out / "config.json").read_text())
     assert saved["train"]["batch_size"] == 16 and saved["train"]["schedule"] == "cosine"
     summary = json.loads((out / "summary.json").read_text())
+    assert f"best epoch {summary['best_epoch']} of 1" in printed
+    assert ("(the untrained start: no epoch beat it on validation)" in printed) == (summary["best_epoch"] == 0)
     code = main(["evaluate", "--checkpoint", str(out / "checkpoint"), "--json", str(tmp_path / "e.json")])
     assert code == 0
     record = json.loads((tmp_path / "e.json").read_text())

@@ -45,6 +45,7 @@ def _run(args: argparse.Namespace) -> int:
         f"{cfg.model.fusion.depth}, {cfg.model.finetune.strategy} fine-tuning on {cfg.data.dataset} "
         f"({forecast.protocol.name}, few-shot {cfg.data.few_shot.label}); best epoch "
         f"{result.train.best_epoch} of {result.train.epochs_run}"
+        + (" (the untrained start: no epoch beat it on validation)" if result.train.best_epoch == 0 else "")
     )
     p = forecast.protocol
     emit(metrics_table(result.test, p.metrics, p.report_horizons, minutes=forecast.data.info.interval_minutes))
