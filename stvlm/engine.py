@@ -229,10 +229,10 @@ class Engine:
         """``start_candidate``: validate the untrained model and make it the checkpoint to beat
         (``best_epoch`` 0); every epoch must then improve on it to be kept."""
         state.start_val = self.evaluate("val")
-        current = state.start_val.get(self.monitor, math.nan)
-        if math.isnan(current):
-            raise ValueError(f"start_candidate: the start's validation {self.monitor} is not a number; "
-                             "the validation part has no entry to score")
+        if self.monitor not in state.start_val:
+            raise ValueError(f"monitor {self.monitor!r} is not a validation metric; "
+                             f"known: {', '.join(sorted(state.start_val))}")
+        current = state.start_val[self.monitor]
         state.best_metric, state.best_epoch = current, 0
         state.best_state = trainable_state(self.model)
         log.info("start: val %s %.4f (the checkpoint to beat)", self.monitor, current)

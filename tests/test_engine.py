@@ -211,3 +211,10 @@ def test_start_candidate_is_scored_once_across_a_resume(tmp_path) -> None:
     resumed = resumed_engine.fit(resume=state)
     assert (resumed.best_epoch, resumed.best_val) == (0, full.best_val)
     assert resumed_engine.evaluate("val") == full.best_val
+
+
+def test_start_candidate_needs_a_monitor_the_validation_metrics_have() -> None:
+    fc = forecast()
+    engine = Engine(stid(fc), fc, TrainConfig(epochs=1, start_candidate=True), monitor="accuracy")
+    with pytest.raises(ValueError, match="monitor 'accuracy' is not a validation metric; known: bias"):
+        engine.fit()
