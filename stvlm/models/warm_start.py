@@ -5,8 +5,9 @@ by all nodes. Trained by SGD from zero it moves slowly (a few hundred optimizer 
 ``lr = 1e-3`` in the few-shot settings), while the backbone path, with many more parameters,
 fits and then over-fits first. Starting the highway at its ridge solution on the training
 windows puts the model's first forecast at a fitted linear one (the estimator of the
-``ridge`` baseline, on the model's own inputs; it fits every finite target, the start by default
-only the observations: ``head.highway_targets``) and leaves the backbone path the correction.
+``ridge`` baseline, on the model's own inputs; like the baseline, the start fits every finite
+target by default, or only the observations: ``head.highway_targets``) and leaves the backbone
+path the correction.
 """
 
 from __future__ import annotations
