@@ -209,6 +209,10 @@ def readme(result: dict[str, Any]) -> str:
            "windows, 2.056 against 2.255 at 66), so those rows are what the current default gives."]
           if any((s.get("git_commit") or "").startswith("508057b") for s in result["splits"].values())
           else []),
+        *([f"- ST-VLM rows of {', '.join(observed)} ran with `head.highway_targets = observed` (the "
+           "default before 2731dd8); it differs from today's `all` only on a dataset with missing "
+           "zeros, and of the four only sz-taxi has them (its rows ran with `all`)."]
+          if (observed := _observed_target_pairs(result)) else []),
         _not_yet_run(result),
         "- ST-LLM's published 10% CHBike drop-off number (MAE 1.93, pretrained GPT-2, 300 epochs, one "
         "seed, selection of the 10% not stated) uses the same test windows and metric as the "
@@ -232,6 +236,19 @@ def _stvlm_training(meta: dict[str, Any]) -> str:
                  "validation before training and kept unless an epoch beats it (best epoch 0); the "
                  "baselines start from random weights and are not.")
     return text
+
+
+def _observed_target_pairs(result: dict) -> list[str]:
+    """The (dataset, setting) pairs whose ST-VLM runs fitted the highway's ridge start to the
+    observations only (``head.highway_targets = observed``, the default until 2731dd8): known
+    from the commit each run records."""
+    pairs = {(r["dataset"], r["setting"]) for r in result["runs"]
+             if r["model"] == "st-vlm" and r.get("git_commit", "")[:7] in _OBSERVED_TARGET_COMMITS}
+    return [f"{d} {s}" for d, s in sorted(pairs)]
+
+
+#: Commits whose ST-VLM runs in the committed table used ``head.highway_targets = observed``.
+_OBSERVED_TARGET_COMMITS = ("13d4b61", "63f4136", "508057b", "fb7084a", "eab2adf", "082fefe", "e1a6391")
 
 
 def _not_yet_run(result: dict[str, Any]) -> str:
