@@ -9,6 +9,7 @@ or when an attribute used here is gone, so an upgrade breaks one test, not a stu
 | a loopback-only local Ray instance | ``ray._private.ray_constants.ENABLE_RAY_CLUSTER`` | read at import; the variable alone comes too late |
 | ASHA's per-trial bookkeeping | ``AsyncHyperBandScheduler._trial_info``, ``._num_stopped`` | register trials restored from a checkpoint, forget removed ones, count stops |
 | the Optuna study behind a Tune searcher | ``OptunaSearch._ot_study`` | reports and tests read a group's trials |
+| the Train controller's poll interval | ``ray.train.v2._internal.constants.HEALTH_CHECK_INTERVAL_S_ENV_VAR`` (``RAY_TRAIN_HEALTH_CHECK_INTERVAL_S``) | read by the controller from the environment its driver passes on; Ray's 2 s default costs a short Train trial seconds |
 """
 
 from __future__ import annotations
@@ -47,3 +48,13 @@ def asha_stopped(asha: Any) -> int:
 def optuna_study_of(search: Any) -> Any:
     """The ``optuna.Study`` behind a Ray Tune ``OptunaSearch``."""
     return search._ot_study
+
+
+def set_train_poll_interval(seconds: float) -> None:
+    """Make the Train runs this process starts poll their workers every ``seconds`` (Ray reads
+    the variable in the controller actor, which receives it from the driver's environment)."""
+    from ray.train.v2._internal.constants import ENV_VARS_TO_PROPAGATE, HEALTH_CHECK_INTERVAL_S_ENV_VAR
+
+    if HEALTH_CHECK_INTERVAL_S_ENV_VAR not in ENV_VARS_TO_PROPAGATE:
+        raise RuntimeError(f"Ray no longer passes {HEALTH_CHECK_INTERVAL_S_ENV_VAR} to the Train controller")
+    os.environ[HEALTH_CHECK_INTERVAL_S_ENV_VAR] = f"{seconds:g}"

@@ -27,6 +27,7 @@ from ray.tune.integration.ray_train import TuneReportCallback
 
 from harness.runtime.trial_metrics import train_stvlm
 from harness.runtime.data_cache import cached_prepare
+from harness.runtime.private_api import set_train_poll_interval
 from harness.runtime.sharding import ShardedForecast
 from harness.study.trial_config import TrialConfig
 from harness.runtime.trial_runtime import TrialRuntime, load_state, quiet_trial_logs, report_with_state
@@ -48,6 +49,7 @@ def train_driver(trial: TrialConfig, runtime: TrialRuntime) -> None:
     """The Tune trial: run one ``TorchTrainer`` and wait for it (the workers receive the parsed
     experiment, pickled, and parse nothing)."""
     trial_id = ray.tune.get_context().get_trial_id()
+    set_train_poll_interval(runtime.train_poll_s)  # before the controller actor starts
     per_worker = {"CPU": runtime.cpus}
     if runtime.gpus > 0:
         per_worker["GPU"] = runtime.gpus

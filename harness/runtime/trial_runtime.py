@@ -35,6 +35,7 @@ class TrialRuntime:
         gpus: GPUs per trial or Train worker (fractions allowed).
         max_failures: retries of a crashed Train worker group (inside one trial attempt).
         baseline_cpus: CPUs of a baseline trial.
+        train_poll_s: seconds between the Train controller's polls of its workers.
     """
 
     study: str
@@ -44,6 +45,7 @@ class TrialRuntime:
     gpus: float = 0.0
     max_failures: int = 1
     baseline_cpus: float = 1.0
+    train_poll_s: float = 2.0
 
     @property
     def threads(self) -> int:

@@ -37,6 +37,16 @@ def test_every_private_name_exists() -> None:
     assert isinstance(private_api.optuna_study_of(search), optuna.Study)
 
 
+def test_train_poll_interval_reaches_the_variable_ray_passes_to_its_controller(monkeypatch) -> None:
+    from ray.train.v2._internal.constants import HEALTH_CHECK_INTERVAL_S_ENV_VAR, get_env_vars_to_propagate
+
+    monkeypatch.delenv(HEALTH_CHECK_INTERVAL_S_ENV_VAR, raising=False)
+    private_api.set_train_poll_interval(0.25)
+    assert get_env_vars_to_propagate()[HEALTH_CHECK_INTERVAL_S_ENV_VAR] == "0.25"
+    private_api.set_train_poll_interval(2.0)
+    assert get_env_vars_to_propagate()[HEALTH_CHECK_INTERVAL_S_ENV_VAR] == "2"
+
+
 def test_no_private_api_outside_its_module() -> None:
     """ray._private, Tune schedulers' and searchers' underscore attributes: only in private_api."""
     pattern = re.compile(r"ray\._private|\._trial_info|\._num_stopped|\._ot_study")

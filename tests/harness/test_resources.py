@@ -57,3 +57,10 @@ def test_requests_that_never_fit_fail_at_once(req: TrialResources, nodes: list, 
     with pytest.raises(ConfigError) as info:
         check_fits(req, nodes, cluster, with_baselines=True)
     assert str(info.value).startswith(expected) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("value", [0.0, -1.0, 61.0])
+def test_train_poll_interval_out_of_range_names_the_field(value: float) -> None:
+    with pytest.raises(ConfigError, match=rf"train_poll_s = {value:g}"):
+        ResourcesConfig(train_poll_s=value)
+    assert ResourcesConfig().train_poll_s == 0.25 and ResourcesConfig(train_poll_s=60).train_poll_s == 60.0
