@@ -145,8 +145,9 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
             run = run_model(forecast, model, experiment(data, model, train))
             pred = run.pop("pred")
             per_seed.append({name: window_abs_errors(pred, true, m)[0] for name, m in masks.items()})
+            made_with = {"model_hash": variant_config(model).config_hash()} if model in VARIANTS else {}
             runs.append({"dataset": dataset, "setting": setting, "model": model, "seed": seed,
-                         "git_commit": args.git_commit, "train": train_settings(model), **run})
+                         "git_commit": args.git_commit, "train": train_settings(model), **made_with, **run})
             log.info("%s %s %s seed %d: val mae %.4f (%.0f s)", dataset, setting, model, seed,
                      run["val"]["mae"], run["seconds"])
         # The mean over seeds of per-window error sums: the kept seeds' mean counts len(kept) times.
@@ -176,7 +177,8 @@ def earlier_runs(
     keyed by model, as ``(runs, sums)``; only when the committed error file was made on the same test windows (identical
     per-window entry counts under both masks and identical bootstrap blocks), and ST-VLM's only
     when the committed runs used the ST-VLM config and training settings this file runs now
-    (``meta.stvlm_model``, each run's ``train``), else nothing."""
+    (each run's ``model_hash``, or ``meta.stvlm_model`` for runs that predate it, and each run's
+    ``train``), else nothing."""
     out_dir = Path(args.out_dir)
     path = out_dir / "fewshot_accuracy.json"
     errors = out_dir / f"errors-{dataset}-{setting.replace('%', 'pct')}.npz"
@@ -191,12 +193,15 @@ def earlier_runs(
         return {}
     old = json.loads(path.read_text())
     split = old["splits"].get(f"{dataset}|{setting}", {})
-    same_stvlm = STVLMConfig.from_dict(old["meta"]["stvlm_model"]).config_hash() == STVLM_MODEL.config_hash()
+    # Runs from before runs carried their model config's hash: the file's (last writer's) config.
+    file_model = STVLMConfig.from_dict(old["meta"]["stvlm_model"]).config_hash() == STVLM_MODEL.config_hash()
     found = {}
     for model in dict.fromkeys(r["model"] for r in old["runs"]):
-        if model in VARIANTS and not same_stvlm:
-            continue
         runs = [r for r in old["runs"] if (r["dataset"], r["setting"], r["model"]) == (dataset, setting, model)]
+        if model in VARIANTS and not all(
+                r["model_hash"] == variant_config(model).config_hash() if "model_hash" in r else file_model
+                for r in runs):
+            continue  # another ST-VLM config
         if model in VARIANTS and any(r.get("train") != STVLM_TRAIN for r in runs):
             continue  # trained with other settings (or before runs recorded theirs)
         # Runs from before runs carried their commit: the commit the split says they came from.
