@@ -20,7 +20,8 @@ trial is the same configuration as the full search's.
     STVLM_DATA=../shared/data python benchmarks/harness_overhead.py --long-epochs 90 --out results/benchmarks/long_trials_overhead.json
 
 Columns, per trial: *in-trial* (the trial function's wall time), *training* (its epochs),
-*setup+eval* (in-trial minus training: data, model build, test evaluation) and *outside*
+*setup+eval* (in-trial minus training: data, model build, test evaluation; split below each row
+into the trial's own setup and scoring, from its report, and Ray's share inside the trial) and *outside*
 (wall time x concurrency minus in-trial time: process start, Ray scheduling, reporting,
 checkpoint and result handling). Prints a table and writes
 ``results/benchmarks/harness_overhead.json``. One local Ray instance
@@ -75,15 +76,17 @@ def plain(args: argparse.Namespace, data_root: str) -> dict:
     torch.set_num_threads(1)
     s = spec("plain", args)
     searcher = StudySearcher(StudyPlan(s, build_arms(s, data_root), data_root))
-    t0, in_trial, train = time.perf_counter(), 0.0, 0.0
+    t0, in_trial, train, setup, scoring = time.perf_counter(), 0.0, 0.0, 0.0, 0.0
     for i in range(args.trials):
         cfg = ExperimentConfig.from_dict(searcher.suggest(f"p{i}")["experiment"])
         t1 = time.perf_counter()
         final = train_stvlm(cfg, lambda m, st: None)
         in_trial += time.perf_counter() - t1
         train += final["train_seconds"]
+        setup += final["setup_seconds"]
+        scoring += final["eval_seconds"]
     return {"trials": args.trials, "concurrent": 1, "wall_s": time.perf_counter() - t0,
-            "in_trial_s": in_trial, "train_s": train}
+            "in_trial_s": in_trial, "train_s": train, "setup_s": setup, "eval_s": scoring}
 
 
 def study(s: StudySpec, out: Path, data_root: str) -> dict:
@@ -97,6 +100,7 @@ def study(s: StudySpec, out: Path, data_root: str) -> dict:
         "trials": rows.height, "concurrent": s.resources.max_concurrent_trials or 1, "wall_s": wall,
         "in_trial_s": float(rows["wall_seconds"].sum()),
         "train_s": float(rows["train_seconds"].sum()), "epochs": int(rows["epochs_run"].sum()),
+        "setup_s": float(rows["setup_seconds"].sum()), "eval_s": float(rows["eval_seconds"].sum()),
         "best_val_mae": float(rows["val_mae"].min()), "statuses": dict(rows["status"].value_counts().rows()),
         "best_params": rows.sort("val_mae")["params_json"][0],
     }
@@ -169,9 +173,15 @@ def report(runs: dict[str, dict], ray_start: float, args: argparse.Namespace) ->
         r["setup_eval_per_trial_s"] = (r["in_trial_s"] - r["train_s"]) / n  # data, model, test
         r["outside_per_trial_s"] = max(0.0, r["wall_s"] * conc - r["in_trial_s"]) / n  # Ray, scheduling
         r["wall_over_compute"] = r["wall_s"] * conc / r["in_trial_s"]  # 1.0: nothing outside the trials
+        # the trial's own setup (data, model) and scoring (start, test); the rest of setup+eval
+        # is Ray's inside the trial (Train: controller and worker start-up, shut-down)
+        r["setup_per_trial_s"], r["eval_per_trial_s"] = r["setup_s"] / n, r["eval_s"] / n
+        r["ray_in_trial_per_trial_s"] = r["setup_eval_per_trial_s"] - r["setup_per_trial_s"] - r["eval_per_trial_s"]
         print(f"{name:<19}{n:>7}{conc:>5}{r['wall_s']:>8.1f}{r['in_trial_per_trial_s']:>10.1f}"
               f"{r['train_per_trial_s']:>10.1f}{r['setup_eval_per_trial_s']:>12.1f}{r['outside_per_trial_s']:>9.1f}"
               f"   wall x conc / in-trial {r['wall_over_compute']:.3f}")
+        print(f"{'':<19}setup+eval = setup {r['setup_per_trial_s']:.1f} + scoring {r['eval_per_trial_s']:.1f}"
+              f" + Ray in the trial {r['ray_in_trial_per_trial_s']:.1f}")
     record = {**provenance(), "command": " ".join(["python benchmarks/harness_overhead.py", *sys.argv[1:]]),
               "ray_start_s": ray_start, "epochs": args.epochs, "runs": runs}
     if "asha (search)" in runs:

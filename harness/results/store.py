@@ -53,12 +53,13 @@ CONFIG_COLUMNS = ("study", "arm", "kind", "model", *DATA_COLUMNS, *AXIS_COLUMNS)
 _TAIL = {
     "best_epoch": pl.Int64, "epochs_run": pl.Int64, "windows_seen": pl.Int64,
     "train_windows": pl.Int64, "trainable_parameters": pl.Int64, "total_parameters": pl.Int64,
-    "wall_seconds": pl.Float64, "train_seconds": pl.Float64, "device": pl.Utf8,
+    "wall_seconds": pl.Float64, "train_seconds": pl.Float64, "setup_seconds": pl.Float64,
+    "eval_seconds": pl.Float64, "device": pl.Utf8,
     "num_workers": pl.Int64, "num_failures": pl.Int64, "resumed_from_epoch": pl.Int64,
     "node_id": pl.Utf8, "versions_json": pl.Utf8, "git_commit": pl.Utf8,
     "started_at": pl.Utf8, "finished_at": pl.Utf8,
 }
-ADDED_COLUMNS = ("num_workers", "num_failures", "resumed_from_epoch", "node_id")
+ADDED_COLUMNS = ("num_workers", "num_failures", "resumed_from_epoch", "node_id", "setup_seconds", "eval_seconds")
 #: The columns a reader of ``trials.parquet`` may rely on (metric columns aside).
 REQUIRED_COLUMNS = (*_HEAD, *(c for c in _TAIL if c not in ADDED_COLUMNS))
 

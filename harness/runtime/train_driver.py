@@ -16,6 +16,7 @@ Three layers, as Ray 2.60 wants them (reference/ray.md section 1):
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import asdict
 from typing import Any
 
@@ -87,6 +88,7 @@ def _train_report(rank: int) -> Any:
 
 def train_worker(loop_config: dict[str, Any]) -> None:
     """One DDP rank: build, shard, train with the engine, report."""
+    started = time.perf_counter()
     runtime = TrialRuntime(**loop_config["runtime"])
     quiet_trial_logs()
     torch.set_num_threads(runtime.threads)
@@ -111,4 +113,5 @@ def train_worker(loop_config: dict[str, Any]) -> None:
         resume=resume,
         prepared=(ShardedForecast(forecast, rank, world), model),
         world_size=world,
+        started=started,
     )

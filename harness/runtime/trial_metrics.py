@@ -117,6 +117,7 @@ def train_stvlm(
     resume: EngineState | None = None,
     prepared: tuple[Any, Any] | None = None,
     world_size: int = 1,
+    started: float | None = None,
 ) -> dict[str, Any]:
     """Train one ST-VLM experiment, reporting every epoch and once more at the end.
 
@@ -127,12 +128,17 @@ def train_stvlm(
         prepared: ``(forecast, model)`` to use instead of building them (Train workers pass a
             sharded forecast and a DDP model).
         world_size: data-parallel workers.
+        started: ``time.perf_counter()`` when the caller began (a Train worker builds ``prepared``
+            itself); default: now. The final report's ``setup_seconds`` counts from it.
 
     Returns:
-        The final report.
+        The final report: the last epoch's budget, best-epoch ``val_*`` and ``test_*``, and the
+        time outside the epochs: ``setup_seconds`` (to the first step) and ``eval_seconds``
+        (the start's score and the test scores).
     """
     from stvlm.seed import resolve_device
 
+    started = time.perf_counter() if started is None else started
     forecast, model = prepared if prepared is not None else prepare_run(experiment, cached_prepare(experiment.data))
     static = {
         "train_windows": forecast.num_windows("train"),
@@ -146,8 +152,11 @@ def train_stvlm(
         world_size=world_size,
         resumed_from_epoch=resume.epoch if resume is not None else None,
     )
+    setup = time.perf_counter() - started
     result = run_experiment(experiment, callbacks=[reporter], resume=resume, prepared=(forecast, model))
     final = reporter.final(result)
+    final["setup_seconds"] = setup
+    final["eval_seconds"] = result.seconds - result.train.seconds  # this attempt's, outside its epoch loop
     report(final, None)
     return final
 

@@ -103,6 +103,9 @@ def test_ddp_trial_with_two_train_workers(cluster, data_root: Path, tmp_path: Pa
     assert (row["status"], row["num_workers"], row["epochs_run"]) == ("completed", 2, 2)
     # each of the 2 workers trains on its half of the 66 windows: 2 batches of 8 per epoch each
     assert row["windows_seen"] == 2 * 2 * 2 * 8 and row["train_windows"] == 66
+    # rank 0's time outside its epochs; the rest of the trial's wall time is Ray Train's
+    assert row["setup_seconds"] > 0 and row["eval_seconds"] > 0
+    assert row["setup_seconds"] + row["train_seconds"] + row["eval_seconds"] < row["wall_seconds"]
     assert (tmp_path / "ray" / "ddp-train" / row["trial_id"]).is_dir()  # the Train run, named by trial id
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,9 @@ def test_epoch_reports_then_final_report_and_resume(experiment: ExperimentConfig
         if metrics["epoch"] == 1:  # what the Tune adapter does every epoch: checkpoint now
             save_state(state, tmp_path)
 
+    t0 = time.perf_counter()
     final = train_stvlm(experiment, report)
+    wall = time.perf_counter() - t0
     assert [(m["epoch"], m["final"], s is not None) for m, s in reports] == [
         (1, 0, True), (2, 0, True), (2, 1, False)]
     assert [m["windows_seen"] for m, _ in reports] == [16, 32, 32]  # 2 batches of 8 per epoch
@@ -49,6 +52,10 @@ def test_epoch_reports_then_final_report_and_resume(experiment: ExperimentConfig
         k for k in reports[0][0] if k.startswith("val_")}
     assert all(m["epoch_seconds"] > 0 for m, _ in reports[:2]) and "epoch_val_mae" not in reports[-1][0]
     assert final is reports[-1][0] and final["epochs_run"] == 2 and final["best_epoch"] in (1, 2)
+    # the time outside the epochs: setup (data, model build) and scoring (the test windows)
+    assert final["setup_seconds"] > 0 and final["eval_seconds"] > 0
+    assert final["setup_seconds"] + final["train_seconds"] + final["eval_seconds"] <= wall
+    assert "setup_seconds" not in reports[0][0]  # the final report only
     metrics = ("mae", "rmse", "mape", "wape", "mae_all", "rmse_all", "wape_all", "bias")
     assert {k for k in final if k.startswith("test_")} == {f"test_{k}" for k in (
         *metrics, *(f"{m}_h{h}" for h in (3, 6, 12) for m in metrics))}
