@@ -142,10 +142,11 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
         per_seed = []
         for seed in (s for s in seeds if s not in kept_seeds):
             train = TrainConfig(epochs=args.epochs, seed=seed, num_threads=1, **train_settings(model))
-            run = run_model(forecast, model, experiment(data, model, train))
+            cfg = experiment(data, model, train)
+            run = run_model(forecast, model, cfg)
             pred = run.pop("pred")
             per_seed.append({name: window_abs_errors(pred, true, m)[0] for name, m in masks.items()})
-            made_with = {"model_hash": variant_config(model).config_hash()} if model in VARIANTS else {}
+            made_with = {"model_hash": cfg.model.config_hash()} if model in VARIANTS else {}
             runs.append({"dataset": dataset, "setting": setting, "model": model, "seed": seed,
                          "git_commit": args.git_commit, "train": train_settings(model), **made_with, **run})
             log.info("%s %s %s seed %d: val mae %.4f (%.0f s)", dataset, setting, model, seed,

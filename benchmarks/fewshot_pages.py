@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fewshot_setup import REFERENCE_LINES, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS
+from fewshot_setup import REFERENCE_LINES, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS, variant_config
 
 def _cell(row: dict[str, Any], m: str) -> str:
     return f"{row[m]:.3f} ± {row[m + '_std']:.3f}" if len(row["seeds"]) > 1 else f"{row[m]:.3f}"
@@ -240,15 +240,12 @@ def _stvlm_training(meta: dict[str, Any]) -> str:
 
 def _observed_target_pairs(result: dict) -> list[str]:
     """The (dataset, setting) pairs whose ST-VLM runs fitted the highway's ridge start to the
-    observations only (``head.highway_targets = observed``, the default until 2731dd8): known
-    from the commit each run records."""
+    observations only (``head.highway_targets = observed``, the default until 2731dd8): the runs
+    whose recorded ``model_hash`` is today's config with that setting."""
+    observed = variant_config("st-vlm").with_values({"head.highway_targets": "observed"}).config_hash()
     pairs = {(r["dataset"], r["setting"]) for r in result["runs"]
-             if r["model"] == "st-vlm" and r.get("git_commit", "")[:7] in _OBSERVED_TARGET_COMMITS}
+             if r["model"] == "st-vlm" and r.get("model_hash") == observed}
     return [f"{d} {s}" for d, s in sorted(pairs)]
-
-
-#: Commits whose ST-VLM runs in the committed table used ``head.highway_targets = observed``.
-_OBSERVED_TARGET_COMMITS = ("13d4b61", "63f4136", "508057b", "fb7084a", "eab2adf", "082fefe", "e1a6391")
 
 
 def _not_yet_run(result: dict[str, Any]) -> str:
