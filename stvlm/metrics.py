@@ -37,16 +37,22 @@ def mask_for(true: Array, rule: str) -> torch.Tensor:
     return MASK_RULES.get(rule)(torch.as_tensor(true))
 
 
-def _prepare(
-    pred: Array, true: Array, mask: Mask
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Float64 ``(pred, true, mask)`` on one device, shapes checked."""
+def _pair(pred: Array, true: Array) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float64 ``(pred, true)`` on one device, shapes checked."""
     t = torch.as_tensor(true).detach().to(torch.float64)
     p = torch.as_tensor(pred).detach().to(device=t.device, dtype=torch.float64)
     if p.shape != t.shape:
         raise ProtocolError(
             f"pred shape {tuple(p.shape)} does not match true shape {tuple(t.shape)}"
         )
+    return p, t
+
+
+def _prepare(
+    pred: Array, true: Array, mask: Mask
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Float64 ``(pred, true, mask)`` on one device, shapes checked."""
+    p, t = _pair(pred, true)
     if isinstance(mask, str):
         m = mask_for(t, mask)
     else:
@@ -60,6 +66,9 @@ def _prepare(
 
 def _selected(pred: Array, true: Array, mask: Mask) -> tuple[torch.Tensor, torch.Tensor]:
     """The scored entries as flat float64 vectors ``(pred[mask], true[mask])``."""
+    if isinstance(mask, str) and mask == "none":  # every entry, in order: nothing to select
+        p, t = _pair(pred, true)
+        return p.reshape(-1), t.reshape(-1)  # [M], [M]
     p, t, m = _prepare(pred, true, mask)
     return p[m], t[m]  # [M], [M]
 
@@ -211,19 +220,39 @@ POOLINGS.add("step", lambda h: slice(h - 1, h))  # horizon h = output step h
 POOLINGS.add("cumulative", lambda h: slice(0, h))  # horizon h = output steps 1..h (T-GCN)
 
 
-def _horizon_mean(fn: MetricFn, p: torch.Tensor, t: torch.Tensor, m: torch.Tensor) -> float:
+class _Scored:
+    """One forecast under one mask; each slice of output steps is selected once and every
+    metric on that mask reads the same flat vectors (the values a metric would select itself)."""
+
+    def __init__(self, p: torch.Tensor, t: torch.Tensor, m: torch.Tensor) -> None:
+        self.p, self.t, self.m = p, t, m  # [W, T_out, ...] each
+        self.num_steps = t.shape[1]
+        self._cache: dict[tuple[int, int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def entries(self, steps: slice) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(pred, true)`` at the scored entries of output ``steps``, flat, in row-major order."""
+        key = steps.indices(self.num_steps)
+        if key not in self._cache:
+            m = self.m[:, steps]
+            self._cache[key] = (self.p[:, steps][m], self.t[:, steps][m])  # [M], [M]
+        return self._cache[key]
+
+    def score(self, fn: MetricFn, steps: slice) -> float:
+        """``fn`` over the scored entries of ``steps``."""
+        return fn(*self.entries(steps), "none")
+
+
+def _horizon_mean(fn: MetricFn, scored: _Scored) -> float:
     """Mean over output steps of the per-step metric (ST-LLM's 'average over 12 horizons')."""
-    return float(np.mean([fn(p[:, s], t[:, s], m[:, s]) for s in range(t.shape[1])]))
+    return float(np.mean([scored.score(fn, slice(s, s + 1)) for s in range(scored.num_steps)]))
 
 
-def _pooled(fn: MetricFn, p: torch.Tensor, t: torch.Tensor, m: torch.Tensor) -> float:
+def _pooled(fn: MetricFn, scored: _Scored) -> float:
     """One metric over all output steps (T-GCN)."""
-    return fn(p, t, m)
+    return scored.score(fn, slice(None))
 
 
-OVERALL: Registry[Callable[[MetricFn, torch.Tensor, torch.Tensor, torch.Tensor], float]] = Registry(
-    "overall metric rule"
-)
+OVERALL: Registry[Callable[[MetricFn, _Scored], float]] = Registry("overall metric rule")
 OVERALL.add("horizon_mean", _horizon_mean)
 OVERALL.add("pooled", _pooled)
 
@@ -260,18 +289,19 @@ def evaluate_forecast(pred: Array, true: Array, protocol: Protocol) -> dict[str,
             f"{diverged:,} of {int(observed.sum()):,} predictions at observed targets are not "
             "finite (NaN or Inf): the model diverged or read a non-finite input; no metric computed"
         )
-    masks = {name: observed if name in OBSERVED_SCOPE else m & observed for name in fns}
+    by_scope = {True: _Scored(p, t, observed), False: _Scored(p, t, m & observed)}  # one per mask
+    scored = {name: by_scope[name in OBSERVED_SCOPE] for name in fns}
     overall = OVERALL.get(protocol.overall)
     out = {}
     for name, fn in fns.items():
-        _check_scored(name, masks[name], protocol)
-        out[name] = overall(fn, p, t, masks[name])
+        _check_scored(name, scored[name].m, protocol)
+        out[name] = overall(fn, scored[name])
     pool = POOLINGS.get(protocol.pooling)
     for h in protocol.report_horizons:
         steps = pool(h)
         for name, fn in fns.items():
-            _check_scored(f"{name}_h{h}", masks[name][:, steps], protocol)
-            out[f"{name}_h{h}"] = fn(p[:, steps], t[:, steps], masks[name][:, steps])
+            _check_scored(f"{name}_h{h}", scored[name].m[:, steps], protocol)
+            out[f"{name}_h{h}"] = scored[name].score(fn, steps)
     undefined = [k for k, v in out.items() if math.isnan(v)]
     if undefined:
         raise MetricError(

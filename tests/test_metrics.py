@@ -156,6 +156,34 @@ def test_step_pooling_with_horizon_mean_overall():
     assert out["mae_h3"] == 1.5 and out["rmse_h3"] == pytest.approx(math.sqrt(2.5))
 
 
+@pytest.mark.parametrize("pooling, overall", [("step", "horizon_mean"), ("cumulative", "pooled")])
+def test_evaluate_forecast_equals_each_metric_on_its_own_selection(pooling, overall):
+    # evaluate_forecast selects each step's entries once per mask and shares them between
+    # metrics; the values must be exactly those of each metric selecting its own entries
+    gen = torch.Generator().manual_seed(3)
+    true = (torch.rand(5, 4, 6, 2, generator=gen) * 4).floor().double()  # zeros included
+    true[0, 1, 2, 0] = float("nan")
+    pred = true.nan_to_num(0.0) + torch.randn(5, 4, 6, 2, generator=gen, dtype=torch.float64)
+    metrics = ("mae", "rmse", "mape", "wape", "mae_all", "bias")
+    protocol = tiny_protocol(output_len=4, report_horizons=(2, 4), pooling=pooling, overall=overall,
+                             metrics=metrics, missing_value=0.0)
+    out = evaluate_forecast(pred, true, protocol)
+    observed = torch.isfinite(true) & (true != 0)
+    scored = {name: observed if name in ("mae_all", "bias") else observed & (true > 0) for name in metrics}
+
+    def direct(name, steps):
+        fn = METRICS.get(name)
+        return fn(pred[:, steps], true[:, steps], scored[name][:, steps])
+
+    for name in metrics:
+        if overall == "horizon_mean":
+            assert out[name] == float(np.mean([direct(name, slice(s, s + 1)) for s in range(4)]))
+        else:
+            assert out[name] == direct(name, slice(None))
+        for h in (2, 4):
+            assert out[f"{name}_h{h}"] == direct(name, POOLINGS.get(pooling)(h))
+
+
 def test_cumulative_pooling_pools_steps_one_to_h():
     protocol = tiny_protocol(
         report_horizons=(1, 2, 3), pooling="cumulative", overall="pooled", mask="none",
