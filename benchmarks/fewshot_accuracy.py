@@ -179,7 +179,7 @@ def earlier_runs(
     per-window entry counts under both masks and identical bootstrap blocks), and ST-VLM's only
     when the committed runs used the ST-VLM config and training settings this file runs now
     (each run's ``model_hash``, or ``meta.stvlm_model`` for runs that predate it, and each run's
-    ``train``), else nothing."""
+    ``train``), else nothing. Models named in ``--rerun`` are never reused."""
     out_dir = Path(args.out_dir)
     path = out_dir / "fewshot_accuracy.json"
     errors = out_dir / f"errors-{dataset}-{setting.replace('%', 'pct')}.npz"
@@ -198,6 +198,8 @@ def earlier_runs(
     file_model = STVLMConfig.from_dict(old["meta"]["stvlm_model"]).config_hash() == STVLM_MODEL.config_hash()
     found = {}
     for model in dict.fromkeys(r["model"] for r in old["runs"]):
+        if model in args.rerun:
+            continue  # its implementation changed since: run again
         runs = [r for r in old["runs"] if (r["dataset"], r["setting"], r["model"]) == (dataset, setting, model)]
         if model in VARIANTS and not all(
                 r["model_hash"] == variant_config(model).config_hash() if "model_hash" in r else file_model
@@ -258,14 +260,18 @@ def main() -> int:
     parser.add_argument("--reuse", action="store_true",
                         help="as --reuse-baselines, and ST-VLM's committed runs too when they used "
                         "the ST-VLM config and training settings of this file (for adding seeds)")
+    parser.add_argument("--rerun", nargs="*", default=[],
+                        help="with --reuse/--reuse-baselines: baselines whose committed runs are not "
+                        "reused but run again (their implementation changed since)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("stvlm", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     torch.set_num_threads(1)
-    unknown = sorted(set(args.skip + args.one_seed) - set(BASELINES.names()))
+    unknown = sorted(set(args.skip + args.one_seed + args.rerun) - set(BASELINES.names()))
     if unknown:
-        parser.error(f"unknown baseline {unknown[0]!r} in --skip/--one-seed; known: {', '.join(BASELINES.names())}")
+        parser.error(f"unknown baseline {unknown[0]!r} in --skip/--one-seed/--rerun; "
+                     f"known: {', '.join(BASELINES.names())}")
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / ("modality_ablation.json" if args.ablation else "fewshot_accuracy.json")

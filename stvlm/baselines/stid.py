@@ -16,6 +16,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from stvlm.baselines.dropout import FastDropout
 from stvlm.baselines.base import NeuralBaseline, TargetUnscaler, forecast_shapes
 from stvlm.configs import Config, config_class, field
 from stvlm.data.batch import STBatch, checked_lookback, lookback_per_node
@@ -43,7 +44,7 @@ class _ResidualMLP(nn.Module):
     def __init__(self, width: int, dropout: float) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(width, width), nn.ReLU(), nn.Dropout(dropout), nn.Linear(width, width)
+            nn.Linear(width, width), nn.ReLU(), FastDropout(dropout), nn.Linear(width, width)
         )
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
