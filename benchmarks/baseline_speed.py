@@ -6,10 +6,11 @@ windows with their weekly lookback, then runs the real command line, one process
 
     stvlm evaluate --dataset <synthetic> --model <name> --data-root <tmp> --json <tmp>/<name>.json
 
-and records its wall time, the epochs it ran and the test MAE. Target (issue 13 item 4): a gru
+and records its wall time (the median of ``--repeats`` fits, each listed), the epochs it ran and
+the test MAE. Target (issue 13 item 4): a gru
 or stid fit on 500 windows x 700 nodes in under 2 minutes on 2 idle cores.
 
-    python benchmarks/baseline_speed.py [--nodes 700] [--windows 500] [--models stid gru]
+    python benchmarks/baseline_speed.py [--nodes 700] [--windows 500] [--models stid gru] [--repeats 3]
 
 Writes ``results/benchmarks/baseline_speed.json``.
 """
@@ -20,6 +21,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,6 +51,7 @@ def main() -> int:
     parser.add_argument("--nodes", type=int, default=700)
     parser.add_argument("--windows", type=int, default=500)
     parser.add_argument("--models", nargs="+", default=["stid", "gru"])
+    parser.add_argument("--repeats", type=int, default=1, help="fits per model; wall_s is their median")
     parser.add_argument("--out", type=Path, default=REPO / "results/benchmarks/baseline_speed.json")
     args = parser.parse_args()
     rows = []
@@ -60,18 +63,22 @@ def main() -> int:
                  "val_windows": forecast.num_windows("val"), "test_windows": forecast.num_windows("test")}
         print(f"synthetic: {facts}", flush=True)
         for model in args.models:
-            out = Path(tmp) / f"{model}.json"
-            cmd = [str(Path(sys.executable).parent / "stvlm"), "evaluate", "--dataset", "speed", "--model", model,
-                   "--data-root", tmp, "--json", str(out)]
-            t0 = time.perf_counter()
-            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-            wall = time.perf_counter() - t0
-            record = json.loads(out.read_text())
+            walls = []
+            for _ in range(args.repeats):
+                out = Path(tmp) / f"{model}.json"
+                cmd = [str(Path(sys.executable).parent / "stvlm"), "evaluate", "--dataset", "speed", "--model", model,
+                       "--data-root", tmp, "--json", str(out)]
+                t0 = time.perf_counter()
+                subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+                walls.append(time.perf_counter() - t0)
+                print(f"{model}: {walls[-1]:.1f} s wall", flush=True)
+            record = json.loads(out.read_text())  # the same seed every time: the same fit
             fit = record.get("fit", {})
-            rows.append({"model": model, "wall_s": wall, "epochs_run": fit.get("epochs_run"),
-                         "best_epoch": fit.get("best_epoch"), "train_seconds": fit.get("train_seconds"),
-                         "test_mae": record["metrics"]["test"]["mae"]})
-            print(f"{model}: {wall:.1f} s wall, {rows[-1]['epochs_run']} epochs", flush=True)
+            rows.append({"model": model, "wall_s": statistics.median(walls), "walls_s": walls,
+                         "epochs_run": fit.get("epochs_run"), "best_epoch": fit.get("best_epoch"),
+                         "train_seconds": fit.get("train_seconds"), "test_mae": record["metrics"]["test"]["mae"]})
+            print(f"{model}: median {rows[-1]['wall_s']:.1f} s wall of {len(walls)}, "
+                  f"{rows[-1]['epochs_run']} epochs", flush=True)
     env = " ".join(f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS",) if k in os.environ)
     command = " ".join(["python benchmarks/baseline_speed.py", *sys.argv[1:]])
     atomic_write_json(args.out, {**provenance(), "command": f"{env} {command}".strip(), "data": facts,

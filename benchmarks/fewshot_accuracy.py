@@ -126,14 +126,23 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
         models = ["st-vlm", *(n for n in BASELINES.names() if n not in args.skip)]
     counts = {name: window_abs_errors(true, true, m)[1] for name, m in masks.items()}
     reuse = args.reuse or args.reuse_baselines
-    reusable = earlier_runs(args, dataset, setting, counts, blocks) if reuse and not args.ablation else {}
+    if args.only:  # every other model's committed runs, kept whole
+        reusable = earlier_runs(args, dataset, setting, counts, blocks, check_config=False)
+        missing = sorted(m for m in models if m not in args.only and m not in reusable)
+        if missing:
+            raise SystemExit(f"--only: no committed runs of {', '.join(missing)} on the same test windows of "
+                             f"{dataset} {setting} to keep; run them (or --skip them)")
+    else:
+        reusable = earlier_runs(args, dataset, setting, counts, blocks) if reuse and not args.ablation else {}
     runs, sums, reused = [], {}, {}
     for model in models:
         seeded = model in VARIANTS or (neural(model) and model not in args.one_seed)
         seeds = args.seeds if seeded else args.seeds[:1]
-        kept, kept_sums = reusable.get(model, ([], {}))
+        kept, kept_sums = reusable.get(model, ([], {})) if model not in args.only else ([], {})
         kept_seeds = [r["seed"] for r in kept]
-        if kept and (model in VARIANTS and not args.reuse or not set(kept_seeds) <= set(seeds)):
+        if args.only and model not in args.only:
+            seeds = kept_seeds  # kept as committed: nothing added
+        elif kept and (model in VARIANTS and not args.reuse or not set(kept_seeds) <= set(seeds)):
             kept, kept_seeds = [], []  # ST-VLM only under --reuse; never seeds that were not asked for
         if kept:
             reused[model] = kept[0]["git_commit"]
@@ -171,7 +180,8 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
 
 
 def earlier_runs(
-    args: argparse.Namespace, dataset: str, setting: str, counts: dict[str, np.ndarray], blocks: np.ndarray
+    args: argparse.Namespace, dataset: str, setting: str, counts: dict[str, np.ndarray], blocks: np.ndarray,
+    *, check_config: bool = True,
 ) -> dict[str, tuple[list[dict[str, Any]], dict[str, np.ndarray]]]:
     """``--reuse`` / ``--reuse-baselines``: the committed runs (each with the commit it ran at)
     and per-window error sums (means over their seeds) of every model of (dataset, setting),
@@ -179,7 +189,8 @@ def earlier_runs(
     per-window entry counts under both masks and identical bootstrap blocks), and ST-VLM's only
     when the committed runs used the ST-VLM config and training settings this file runs now
     (each run's ``model_hash``, or ``meta.stvlm_model`` for runs that predate it, and each run's
-    ``train``), else nothing. Models named in ``--rerun`` are never reused."""
+    ``train``), else nothing. With ``check_config=False`` (``--only``) ST-VLM's runs are
+    returned whatever config they ran with: they are kept as they are, never added to."""
     out_dir = Path(args.out_dir)
     path = out_dir / "fewshot_accuracy.json"
     errors = out_dir / f"errors-{dataset}-{setting.replace('%', 'pct')}.npz"
@@ -198,14 +209,12 @@ def earlier_runs(
     file_model = STVLMConfig.from_dict(old["meta"]["stvlm_model"]).config_hash() == STVLM_MODEL.config_hash()
     found = {}
     for model in dict.fromkeys(r["model"] for r in old["runs"]):
-        if model in args.rerun:
-            continue  # its implementation changed since: run again
         runs = [r for r in old["runs"] if (r["dataset"], r["setting"], r["model"]) == (dataset, setting, model)]
-        if model in VARIANTS and not all(
+        if check_config and model in VARIANTS and not all(
                 r["model_hash"] == variant_config(model).config_hash() if "model_hash" in r else file_model
                 for r in runs):
             continue  # another ST-VLM config
-        if model in VARIANTS and any(r.get("train") != STVLM_TRAIN for r in runs):
+        if check_config and model in VARIANTS and any(r.get("train") != STVLM_TRAIN for r in runs):
             continue  # trained with other settings (or before runs recorded theirs)
         # Runs from before runs carried their commit: the commit the split says they came from.
         origin = split.get("reused", {}).get(model) or split.get("git_commit") or "?"
@@ -260,18 +269,24 @@ def main() -> int:
     parser.add_argument("--reuse", action="store_true",
                         help="as --reuse-baselines, and ST-VLM's committed runs too when they used "
                         "the ST-VLM config and training settings of this file (for adding seeds)")
-    parser.add_argument("--rerun", nargs="*", default=[],
-                        help="with --reuse/--reuse-baselines: baselines whose committed runs are not "
-                        "reused but run again (their implementation changed since)")
+    parser.add_argument("--only", nargs="+", default=[],
+                        help="run only these models (all seeds) and keep every other model's committed "
+                        "runs of the (dataset, setting) as they are, each with its own commit and "
+                        "config: for re-running a model whose implementation changed")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("stvlm", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     torch.set_num_threads(1)
-    unknown = sorted(set(args.skip + args.one_seed + args.rerun) - set(BASELINES.names()))
+    unknown = sorted(set(args.skip + args.one_seed) - set(BASELINES.names()))
     if unknown:
-        parser.error(f"unknown baseline {unknown[0]!r} in --skip/--one-seed/--rerun; "
-                     f"known: {', '.join(BASELINES.names())}")
+        parser.error(f"unknown baseline {unknown[0]!r} in --skip/--one-seed; known: {', '.join(BASELINES.names())}")
+    unknown = sorted(set(args.only) - set(BASELINES.names()) - {"st-vlm"})
+    if unknown:
+        parser.error(f"unknown model {unknown[0]!r} in --only; known: st-vlm, {', '.join(BASELINES.names())}")
+    if args.only and (args.reuse or args.reuse_baselines or args.ablation):
+        parser.error("--only keeps the other models' committed runs itself: without --reuse, "
+                     "--reuse-baselines or --ablation")
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / ("modality_ablation.json" if args.ablation else "fewshot_accuracy.json")

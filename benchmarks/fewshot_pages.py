@@ -150,13 +150,17 @@ def readme(result: dict[str, Any]) -> str:
            "noise it does not see: a narrow win over them is weaker than the interval says."]
           if _per_split(result, "one_seed") else []),
         *(["- Runs marked reused in Splits were run at the commit named there and taken over with "
-           "`--reuse-baselines` (baselines) or `--reuse` (ST-VLM too, only when its config and "
-           "training settings are unchanged), which check that the test windows (per-window entry counts, bootstrap blocks) "
+           "`--reuse-baselines` (baselines), `--reuse` (ST-VLM too, only when its config and "
+           "training settings are unchanged) or `--only` (every model but the ones named, kept whole "
+           "as committed; ST-VLM's runs keep the config hash they ran with), which check that the "
+           "test windows (per-window entry counts, bootstrap blocks) "
            "are the same and run only the seeds not yet run (each run records its commit in the "
            "JSON); between those commits and the newest the baseline, data-window and engine code "
-           "changed only in imports, type hints, a log line and refactors, and the evaluation "
-           "chunking of data-parallel ranks (reviewed with `git diff <commit> -- stvlm/baselines "
-           "stvlm/data stvlm/engine.py`)."]
+           "changed only in imports, type hints, a log line and refactors, the evaluation "
+           "chunking of data-parallel ranks and how the metrics select the scored entries "
+           "(bit-identical values), except STID's dropout (f5c26d7: the same rate, other random "
+           "masks), after which every STID run was made again with `--only stid` (reviewed with "
+           "`git diff <commit> -- stvlm/baselines stvlm/data stvlm/engine.py stvlm/metrics.py`)."]
           if any(s.get("reused") for s in result["splits"].values()) else []),
         "- Random weights: this measures the ST-VLM architecture trained from scratch on few-shot data.",
         "- Selection, on validation MAE only (one to three seeds, nycbike-drop at 261 windows and "

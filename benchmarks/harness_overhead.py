@@ -6,7 +6,9 @@ For N short ST-VLM trials (tiny ViLT on NYCBike drop-off, real data) it measures
   no Ray): the in-trial time every other row is compared with;
 * **tune**: the same trials as a Tune study (one trial at a time, per-epoch checkpoints), and
   **tune x2**: two trials at a time;
-* **train**: trials that each run a 2-worker DDP ``TorchTrainer`` (gloo on CPU);
+* **train**: trials that each run a 2-worker DDP ``TorchTrainer`` (gloo on CPU), then
+  ``--floor-runs`` runs of a ``TorchTrainer`` whose two workers only report once: Ray Train's own
+  cost of a run on this machine, the floor under the Train trials' overhead;
 
 reporting the study's wall time, the summed in-trial training time (epochs only) and wall time
 (data, model build, training, test) from ``trials.parquet``, and the overhead per trial. Then
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -46,6 +49,7 @@ from harness.results.provenance import provenance  # noqa: E402
 from stvlm.io import atomic_write_json  # noqa: E402
 from harness.runtime.progress import quiet_ray  # noqa: E402
 from harness.runtime.runner import StudyOptions, run_study  # noqa: E402
+from harness.runtime.train_driver import empty_train_seconds  # noqa: E402
 from harness.study.spec import StudySpec  # noqa: E402
 
 
@@ -117,6 +121,8 @@ def main() -> None:
     parser.add_argument("--search-only", action="store_true", help="only the ASHA vs FIFO comparison")
     parser.add_argument("--train-only", action="store_true",
                         help="only the plain loop and the 2-worker Train trials (no Tune rows, no search)")
+    parser.add_argument("--floor-runs", type=int, default=3,
+                        help="after the Train trials: runs of an empty 2-worker TorchTrainer (Ray Train's own cost)")
     parser.add_argument("--long-epochs", type=int, default=0,
                         help="instead of everything else: one study of --trials trials of this many "
                         "epochs, two at a time (trials of a minute or more: the study-wall target)")
@@ -130,6 +136,7 @@ def main() -> None:
     from harness.runtime.cluster import loopback_only
 
     long_only = args.long_epochs > 0
+    floor: list[float] = []
     runs: dict[str, dict] = {} if args.search_only or long_only else {"plain": plain(args, data_root)}
     t0 = time.perf_counter()
     loopback_only()
@@ -146,8 +153,10 @@ def main() -> None:
                 runs["tune"] = study(spec("tune", args), out, data_root)
                 runs["tune x2"] = study(spec("tune2", args, resources={"max_concurrent_trials": 2}), out, data_root)
             if not (args.search_only or long_only):
-                runs["train (2 workers)"] = study(spec("train", args, num_samples=max(1, args.trials // 2),
-                                                       resources={"num_workers": 2}), out, data_root)
+                train_spec = spec("train", args, num_samples=max(1, args.trials // 2), resources={"num_workers": 2})
+                runs["train (2 workers)"] = study(train_spec, out, data_root)
+                floor = [empty_train_seconds(2, str(out / "empty"), train_spec.resources.train_poll_s)
+                         for _ in range(args.floor_runs)]
             if not (args.train_only or long_only):
                 search = argparse.Namespace(**{**vars(args), "epochs": args.asha_epochs})
                 asha = {"num_samples": args.asha_trials, "sampler": "random", "scheduler": {
@@ -158,10 +167,10 @@ def main() -> None:
     finally:
         ray.shutdown()
 
-    report(runs, ray_start, args)
+    report(runs, ray_start, args, floor)
 
 
-def report(runs: dict[str, dict], ray_start: float, args: argparse.Namespace) -> None:
+def report(runs: dict[str, dict], ray_start: float, args: argparse.Namespace, floor: list[float]) -> None:
     """Print the per-trial table (and ASHA's savings when the search ran) and write the JSON."""
     print(f"Ray start-up (local, dashboard): {ray_start:.1f} s; {args.epochs} epochs of 2 batches per trial\n")
     print(f"{'run':<19}{'trials':>7}{'conc':>5}{'wall s':>8}{'in-trial':>10}{'training':>10}"
@@ -184,6 +193,11 @@ def report(runs: dict[str, dict], ray_start: float, args: argparse.Namespace) ->
               f" + Ray in the trial {r['ray_in_trial_per_trial_s']:.1f}")
     record = {**provenance(), "command": " ".join(["python benchmarks/harness_overhead.py", *sys.argv[1:]]),
               "ray_start_s": ray_start, "epochs": args.epochs, "runs": runs}
+    if floor:
+        median = statistics.median(floor)
+        print(f"\nRay Train's floor: a 2-worker TorchTrainer run whose workers only report takes "
+              f"{median:.1f} s (median of {', '.join(f'{s:.1f}' for s in floor)})")
+        record.update({"train_floor_s": floor, "train_floor_median_s": median})
     if "asha (search)" in runs:
         fifo, asha_run = runs["fifo (search)"], runs["asha (search)"]
         saved = fifo["epochs"] - asha_run["epochs"]

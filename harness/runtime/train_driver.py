@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import asdict
 from typing import Any
 
@@ -115,3 +116,26 @@ def train_worker(loop_config: dict[str, Any]) -> None:
         world_size=world,
         started=started,
     )
+
+
+def _reporting_worker(loop_config: dict[str, Any]) -> None:
+    """A Train worker that does nothing but report once."""
+    ray.train.report({"done": 1})
+
+
+def empty_train_seconds(num_workers: int, storage: str, poll_s: float) -> float:
+    """Wall seconds of one ``TorchTrainer`` run of ``num_workers`` one-CPU workers that only
+    report once, on the connected Ray instance: Ray Train's own cost of a run (controller and
+    worker processes, process group, shut-down), the floor under a Train trial's overhead."""
+    set_train_poll_interval(poll_s)
+    trainer = ray.train.torch.TorchTrainer(
+        _reporting_worker,
+        scaling_config=ray.train.ScalingConfig(num_workers=num_workers, resources_per_worker={"CPU": 1}),
+        run_config=ray.train.RunConfig(
+            name=f"empty-{uuid.uuid4().hex[:8]}", storage_path=storage,
+            logging_config=ray.train.LoggingConfig(log_level="WARNING"),
+        ),
+    )
+    started = time.perf_counter()
+    trainer.fit()
+    return time.perf_counter() - started

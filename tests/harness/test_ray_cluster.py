@@ -1,9 +1,10 @@
 """Real Tune studies on a simulated 2-node cluster (``ray.cluster_utils.Cluster``, shut down at the end).
 
-One cluster start-up serves three scenarios: a few-shot study (2 arms x 1 seed, tiny ViLT, plus
+One cluster start-up serves these scenarios: a few-shot study (2 arms x 1 seed, tiny ViLT, plus
 a baseline on the same splits) whose trials land on both nodes and one of whose trial processes
-is killed mid-run and retried from its checkpoint; a 2-worker DDP TorchTrainer trial on CPU; and
-a request that can never fit, refused before any trial starts.
+is killed mid-run and retried from its checkpoint; a 2-worker DDP TorchTrainer trial on CPU; an
+empty 2-worker TorchTrainer run (the benchmark's measure of Ray Train's own cost); a request
+that can never fit, refused before any trial starts; a worker node removed mid-study.
 """
 
 from __future__ import annotations
@@ -107,6 +108,15 @@ def test_ddp_trial_with_two_train_workers(cluster, data_root: Path, tmp_path: Pa
     assert row["setup_seconds"] > 0 and row["eval_seconds"] > 0
     assert row["setup_seconds"] + row["train_seconds"] + row["eval_seconds"] < row["wall_seconds"]
     assert (tmp_path / "ray" / "ddp-train" / row["trial_id"]).is_dir()  # the Train run, named by trial id
+
+
+def test_an_empty_train_run_measures_ray_trains_own_cost(cluster, tmp_path: Path, monkeypatch) -> None:
+    from harness.runtime.train_driver import empty_train_seconds
+
+    monkeypatch.delenv("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", raising=False)  # restored afterwards
+    seconds = empty_train_seconds(2, str(tmp_path / "empty"), 0.25)
+    assert seconds > 0
+    assert [p.name[:6] for p in (tmp_path / "empty").iterdir()] == ["empty-"]  # one run, named
 
 
 def test_a_request_that_can_never_fit_fails_before_any_trial(cluster, data_root: Path, tmp_path: Path) -> None:
