@@ -7,12 +7,15 @@ windows with their weekly lookback, then runs the real command line, one process
     stvlm evaluate --dataset <synthetic> --model <name> --data-root <tmp> --json <tmp>/<name>.json
 
 and records its wall time (the median of ``--repeats`` fits, each listed), the epochs it ran and
-the test MAE. Target (issue 13 item 4): a gru
+the test MAE. ``--against COMMIT`` times the code of an older commit too, each of its fits
+interleaved with the checkout's, so that the ratio of the two medians is measured under the
+same machine state. Target (issue 13 item 4): a gru
 or stid fit on 500 windows x 700 nodes in under 2 minutes on 2 idle cores.
 
-    python benchmarks/baseline_speed.py [--nodes 700] [--windows 500] [--models stid gru] [--repeats 3]
+    python benchmarks/baseline_speed.py [--nodes 700] [--windows 500] [--models stid gru] [--repeats 3] [--against COMMIT]
 
-Writes ``results/benchmarks/baseline_speed.json``.
+Writes ``results/benchmarks/baseline_speed.json``: one row per model, each with the commit and
+command it was measured with; the rows of models not timed this time stay as they were.
 """
 
 from __future__ import annotations
@@ -46,12 +49,64 @@ def days_for(windows: int) -> int:
     return math.ceil((windows + _LOOKBACK + _SPAN) / 0.6 / _STEPS_PER_DAY)
 
 
+def fit(model: str, data_root: str, code: str, out: Path) -> float:
+    """Wall seconds of ``stvlm evaluate`` of ``model`` run with the code at ``code``."""
+    cmd = [sys.executable, "-c", "import sys; from harness.cli.main import main; sys.exit(main())",
+           "evaluate", "--dataset", "speed", "--model", model, "--data-root", data_root, "--json", str(out)]
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, cwd=data_root, env={**os.environ, "PYTHONPATH": code})
+    return time.perf_counter() - t0
+
+
+def time_model(model: str, data_root: str, codes: dict[str, str], repeats: int) -> dict:
+    """``repeats`` fits of ``model`` with each code, interleaved; the checkout's row, with the
+    other code's walls and the ratio of medians when there is one."""
+    walls: dict[str, list[float]] = {name: [] for name in codes}
+    records = {}
+    for _ in range(repeats):
+        for name, code in codes.items():
+            out = Path(data_root) / f"{model}-{len(records)}.json"
+            walls[name].append(fit(model, data_root, code, out))
+            records[name] = json.loads(out.read_text())  # the same seed every time: the same fit
+            print(f"{model} ({name}): {walls[name][-1]:.1f} s wall", flush=True)
+    row = {}
+    for name, record in records.items():
+        run = record.get("fit", {})
+        row[name] = {"wall_s": statistics.median(walls[name]), "walls_s": walls[name],
+                     "epochs_run": run.get("epochs_run"), "best_epoch": run.get("best_epoch"),
+                     "train_seconds": run.get("train_seconds"), "test_mae": record["metrics"]["test"]["mae"]}
+    out = {"model": model, **row.pop("checkout")}
+    for name, other in row.items():
+        out["against"] = {"commit": name, **other}
+        out["ratio_to_against"] = out["wall_s"] / other["wall_s"]
+    print(f"{model}: median {out['wall_s']:.1f} s wall of {repeats}"
+          + (f", {out['ratio_to_against']:.3f}x the code at {out['against']['commit']}" if "against" in out else ""),
+          flush=True)
+    return out
+
+
+def kept_rows(path: Path, facts: dict, replaced: set[str]) -> list[dict]:
+    """The rows of models not timed now from an earlier file on the same data, each with the
+    commit and command it was measured with (a file's rows from before rows carried their own
+    take the file's)."""
+    if not path.is_file():
+        return []
+    old = json.loads(path.read_text())
+    if old.get("data") != facts:
+        return []
+    return [{"git_commit": old.get("git_commit"), "command": old.get("command"), **row}
+            for row in old.get("rows", []) if row["model"] not in replaced]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nodes", type=int, default=700)
     parser.add_argument("--windows", type=int, default=500)
     parser.add_argument("--models", nargs="+", default=["stid", "gru"])
     parser.add_argument("--repeats", type=int, default=1, help="fits per model; wall_s is their median")
+    parser.add_argument("--against", default=None, metavar="COMMIT",
+                        help="also time the code at COMMIT (a git worktree), each fit interleaved with the "
+                        "checkout's, and record the ratio of the medians")
     parser.add_argument("--out", type=Path, default=REPO / "results/benchmarks/baseline_speed.json")
     args = parser.parse_args()
     rows = []
@@ -62,27 +117,23 @@ def main() -> int:
         facts = {"nodes": args.nodes, "days": cfg.days, "train_windows": forecast.num_windows("train"),
                  "val_windows": forecast.num_windows("val"), "test_windows": forecast.num_windows("test")}
         print(f"synthetic: {facts}", flush=True)
-        for model in args.models:
-            walls = []
-            for _ in range(args.repeats):
-                out = Path(tmp) / f"{model}.json"
-                cmd = [str(Path(sys.executable).parent / "stvlm"), "evaluate", "--dataset", "speed", "--model", model,
-                       "--data-root", tmp, "--json", str(out)]
-                t0 = time.perf_counter()
-                subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-                walls.append(time.perf_counter() - t0)
-                print(f"{model}: {walls[-1]:.1f} s wall", flush=True)
-            record = json.loads(out.read_text())  # the same seed every time: the same fit
-            fit = record.get("fit", {})
-            rows.append({"model": model, "wall_s": statistics.median(walls), "walls_s": walls,
-                         "epochs_run": fit.get("epochs_run"), "best_epoch": fit.get("best_epoch"),
-                         "train_seconds": fit.get("train_seconds"), "test_mae": record["metrics"]["test"]["mae"]})
-            print(f"{model}: median {rows[-1]['wall_s']:.1f} s wall of {len(walls)}, "
-                  f"{rows[-1]['epochs_run']} epochs", flush=True)
+        codes = {"checkout": str(REPO)}
+        if args.against:  # the older code, checked out beside this one, run interleaved with it
+            codes[args.against] = str(Path(tmp) / "against")
+            subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", codes[args.against],
+                            args.against], check=True, capture_output=True)
+        try:
+            for model in args.models:
+                rows.append(time_model(model, tmp, codes, args.repeats))
+        finally:
+            if args.against:
+                subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", codes[args.against]],
+                               check=True, capture_output=True)
     env = " ".join(f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS",) if k in os.environ)
-    command = " ".join(["python benchmarks/baseline_speed.py", *sys.argv[1:]])
-    atomic_write_json(args.out, {**provenance(), "command": f"{env} {command}".strip(), "data": facts,
-                                 "cpu_count": os.cpu_count(), "rows": rows})
+    made = {**provenance(), "command": f"{env} {' '.join(['python benchmarks/baseline_speed.py', *sys.argv[1:]])}".strip()}
+    rows = [{**row, "git_commit": made["git_commit"], "command": made["command"]} for row in rows]
+    atomic_write_json(args.out, {**made, "data": facts, "cpu_count": os.cpu_count(),
+                                 "rows": kept_rows(args.out, facts, {r["model"] for r in rows}) + rows})
     print(f"wrote {args.out}")
     return 0
 
