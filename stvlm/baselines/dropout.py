@@ -1,7 +1,7 @@
 """Inverted dropout with a cheaper random mask, for the baselines whose CPU time it dominates.
 
 ``torch.dropout`` draws one Bernoulli sample per entry; on CPU that costs about 8 ns an entry,
-a third of an STID training step on 700 nodes (``results/benchmarks/baseline_speed.json``).
+a third of an STID training step on 700 nodes (torch.profiler, 16 windows per step).
 :class:`FastDropout` draws one 64-bit integer per four entries, reads it as four uniform 16-bit
 integers and drops an entry whose integer falls below a threshold, with the drop probability
 rounded to a multiple of 1/65,536 (0.15 -> 0.149994) and the kept entries scaled by the inverse
