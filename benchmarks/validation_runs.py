@@ -129,9 +129,9 @@ def validation_row(
                            train=train)
     _, module = prepare_run(cfg, forecast)
     engine = Engine(module, forecast, train)
-    start = engine.evaluate("val")
+    start = {} if train.start_candidate else engine.evaluate("val")  # else fit() scores the start
     fit = engine.fit()
-    val = engine.evaluate("val")
+    start, val = start or fit.start_val, fit.best_val or engine.evaluate("val")  # best checkpoint
     trained = min(fit.history, key=lambda record: record.val["mae"]).val
     return {"seed": seed, "val_mae": val["mae"], "val_mae_all": val["mae_all"],
             "start_val_mae": start["mae"], "start_val_mae_all": start["mae_all"],

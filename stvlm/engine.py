@@ -114,6 +114,7 @@ class TrainResult:
     stopped_early: bool
     history: list[EpochRecord]
     seconds: float
+    start_val: dict[str, float] = field(default_factory=dict)  # the untrained model's (start_candidate)
 
 
 Callback = Callable[[EpochRecord, EngineState], "bool | None"]
@@ -223,6 +224,7 @@ class Engine:
             stopped_early=stopped_early or state.bad_epochs >= cfg.patience,
             history=state.history,
             seconds=time.perf_counter() - start,
+            start_val=dict(state.start_val),
         )
 
     def _score_start(self, state: EngineState) -> None:

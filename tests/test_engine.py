@@ -174,7 +174,7 @@ def test_start_candidate_keeps_the_start_when_no_epoch_beats_it() -> None:
     before = engine.evaluate("val")
     result = engine.fit()
     assert (result.best_epoch, result.epochs_run, result.stopped_early) == (0, 2, True)
-    assert result.best_val == before  # the start's validation metrics, not an epoch's
+    assert result.best_val == before == result.start_val  # the start's validation metrics, not an epoch's
     assert not any(h.is_best for h in result.history)
     for name, tensor in trainable_state(engine.model).items():  # back at the start, bit for bit
         torch.testing.assert_close(tensor, start[name], rtol=0, atol=0)
@@ -191,6 +191,7 @@ def test_start_candidate_leaves_training_as_it_was() -> None:
     with_start = engine.fit()
     assert [(h.train_loss, h.val) for h in with_start.history] == [(h.train_loss, h.val) for h in plain.history]
     assert with_start.best_epoch == plain.best_epoch >= 1 and with_start.best_val == plain.best_val
+    assert plain.start_val == {} and with_start.start_val["mae"] > with_start.best_val["mae"]  # beaten
     assert engine.evaluate("val") == plain.best_val
 
 
