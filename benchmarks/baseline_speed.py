@@ -13,9 +13,12 @@ same machine state. Target (issue 13 item 4): a gru
 or stid fit on 500 windows x 700 nodes in under 2 minutes on 2 idle cores.
 
     python benchmarks/baseline_speed.py [--nodes 700] [--windows 500] [--models stid gru] [--repeats 3] [--against COMMIT]
+    python benchmarks/baseline_speed.py --profile 8   # where one epoch's time goes (baseline_profile.json)
 
 Writes ``results/benchmarks/baseline_speed.json``: one row per model, each with the commit and
 command it was measured with; the rows of models not timed this time stay as they were.
+``--profile TOP`` writes ``results/benchmarks/baseline_profile.json`` instead: one epoch of each
+model under ``torch.profiler`` and its TOP operators.
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from harness.results.provenance import provenance  # noqa: E402
-from stvlm.configs import DataConfig  # noqa: E402
+from stvlm.baselines import build_baseline  # noqa: E402
+from stvlm.configs import DataConfig, TrainConfig  # noqa: E402
+from stvlm.data.forecast import Forecast  # noqa: E402
 from stvlm.data.pipeline import prepare  # noqa: E402
 from stvlm.data.synthetic import SyntheticConfig, write_synthetic  # noqa: E402
 from stvlm.io import atomic_write_json  # noqa: E402
@@ -85,6 +90,24 @@ def time_model(model: str, data_root: str, codes: dict[str, str], repeats: int) 
     return out
 
 
+def profile_epoch(model: str, forecast: Forecast, top: int) -> dict:
+    """One training epoch and its validation pass of ``model`` in this process under
+    ``torch.profiler`` (torch's default threads, as ``stvlm evaluate``): the wall seconds and the
+    ``top`` operators by their own CPU time, with their share of the profiled CPU time."""
+    from torch.profiler import ProfilerActivity, profile
+
+    baseline = build_baseline(model)
+    t0 = time.perf_counter()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fit = baseline.fit(forecast, TrainConfig(epochs=1))
+    wall = time.perf_counter() - t0
+    ops = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in ops) or 1.0
+    return {"model": model, "epoch_with_validation_s": wall, "train_s": fit.get("train_seconds"),
+            "top_ops": [{"op": e.key, "self_s": e.self_cpu_time_total / 1e6, "calls": e.count,
+                         "share": e.self_cpu_time_total / total} for e in ops[:top]]}
+
+
 def kept_rows(path: Path, facts: dict, replaced: set[str]) -> list[dict]:
     """The rows of models not timed now from an earlier file on the same data, each with the
     commit and command it was measured with (a file's rows from before rows carried their own
@@ -98,6 +121,12 @@ def kept_rows(path: Path, facts: dict, replaced: set[str]) -> list[dict]:
             for row in old.get("rows", []) if row["model"] not in replaced]
 
 
+def command_line() -> str:
+    """This run's command, with the thread setting it ran under."""
+    env = " ".join(f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS",) if k in os.environ)
+    return f"{env} {' '.join(['python benchmarks/baseline_speed.py', *sys.argv[1:]])}".strip()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nodes", type=int, default=700)
@@ -107,8 +136,13 @@ def main() -> int:
     parser.add_argument("--against", default=None, metavar="COMMIT",
                         help="also time the code at COMMIT (a git worktree), each fit interleaved with the "
                         "checkout's, and record the ratio of the medians")
-    parser.add_argument("--out", type=Path, default=REPO / "results/benchmarks/baseline_speed.json")
+    parser.add_argument("--profile", type=int, default=0, metavar="TOP",
+                        help="instead of timing fits: profile one epoch (and its validation) of each model "
+                        "in this process and record its TOP operators (writes --out, by default "
+                        "results/benchmarks/baseline_profile.json)")
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    args.out = args.out or REPO / "results/benchmarks" / ("baseline_profile.json" if args.profile else "baseline_speed.json")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         cfg = SyntheticConfig(nodes=args.nodes, days=days_for(args.windows), name="speed")
@@ -117,6 +151,15 @@ def main() -> int:
         facts = {"nodes": args.nodes, "days": cfg.days, "train_windows": forecast.num_windows("train"),
                  "val_windows": forecast.num_windows("val"), "test_windows": forecast.num_windows("test")}
         print(f"synthetic: {facts}", flush=True)
+        if args.profile:
+            rows = [profile_epoch(model, forecast, args.profile) for model in args.models]
+            for row in rows:
+                print(f"{row['model']}: {row['epoch_with_validation_s']:.1f} s; "
+                      + ", ".join(f"{o['op']} {100 * o['share']:.0f}%" for o in row["top_ops"]), flush=True)
+            atomic_write_json(args.out, {**provenance(), "command": command_line(), "data": facts,
+                                         "cpu_count": os.cpu_count(), "rows": rows})
+            print(f"wrote {args.out}")
+            return 0
         codes = {"checkout": str(REPO)}
         if args.against:  # the older code, checked out beside this one, run interleaved with it
             codes[args.against] = str(Path(tmp) / "against")
@@ -129,8 +172,7 @@ def main() -> int:
             if args.against:
                 subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", codes[args.against]],
                                check=True, capture_output=True)
-    env = " ".join(f"{k}={os.environ[k]}" for k in ("OMP_NUM_THREADS",) if k in os.environ)
-    made = {**provenance(), "command": f"{env} {' '.join(['python benchmarks/baseline_speed.py', *sys.argv[1:]])}".strip()}
+    made = {**provenance(), "command": command_line()}
     rows = [{**row, "git_commit": made["git_commit"], "command": made["command"]} for row in rows]
     atomic_write_json(args.out, {**made, "data": facts, "cpu_count": os.cpu_count(),
                                  "rows": kept_rows(args.out, facts, {r["model"] for r in rows}) + rows})
