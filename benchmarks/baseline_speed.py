@@ -69,8 +69,8 @@ def time_model(model: str, data_root: str, codes: dict[str, str], repeats: int) 
     walls: dict[str, list[float]] = {name: [] for name in codes}
     records = {}
     for _ in range(repeats):
-        for name, code in codes.items():
-            out = Path(data_root) / f"{model}-{len(records)}.json"
+        for i, (name, code) in enumerate(codes.items()):
+            out = Path(data_root) / f"{model}-{i}.json"
             walls[name].append(fit(model, data_root, code, out))
             records[name] = json.loads(out.read_text())  # the same seed every time: the same fit
             print(f"{model} ({name}): {walls[name][-1]:.1f} s wall", flush=True)
@@ -143,6 +143,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     args.out = args.out or REPO / "results/benchmarks" / ("baseline_profile.json" if args.profile else "baseline_speed.json")
+    made = {**provenance(), "command": command_line()}  # the code this run starts with
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         cfg = SyntheticConfig(nodes=args.nodes, days=days_for(args.windows), name="speed")
@@ -156,8 +157,7 @@ def main() -> int:
             for row in rows:
                 print(f"{row['model']}: {row['epoch_with_validation_s']:.1f} s; "
                       + ", ".join(f"{o['op']} {100 * o['share']:.0f}%" for o in row["top_ops"]), flush=True)
-            atomic_write_json(args.out, {**provenance(), "command": command_line(), "data": facts,
-                                         "cpu_count": os.cpu_count(), "rows": rows})
+            atomic_write_json(args.out, {**made, "data": facts, "cpu_count": os.cpu_count(), "rows": rows})
             print(f"wrote {args.out}")
             return 0
         codes = {"checkout": str(REPO)}
@@ -172,7 +172,6 @@ def main() -> int:
             if args.against:
                 subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", codes[args.against]],
                                check=True, capture_output=True)
-    made = {**provenance(), "command": command_line()}
     rows = [{**row, "git_commit": made["git_commit"], "command": made["command"]} for row in rows]
     atomic_write_json(args.out, {**made, "data": facts, "cpu_count": os.cpu_count(),
                                  "rows": kept_rows(args.out, facts, {r["model"] for r in rows}) + rows})
