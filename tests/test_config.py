@@ -64,6 +64,31 @@ def test_same_experiment_same_hash_under_two_data_roots() -> None:
     assert other.config_hash() != laptop.config_hash()
 
 
+@config_class
+class Before(Config):
+    rate: float = 0.5
+
+
+@config_class
+class After(Config):
+    rate: float = 0.5
+    extra: tuple[int, ...] | None = field(None, identity="unless_default")
+
+
+def test_an_option_added_unless_default_keeps_earlier_hashes() -> None:
+    """A field marked identity="unless_default" is left out of the hash only at its default."""
+    assert After().config_hash() == Before().config_hash()
+    assert After(rate=0.25).config_hash() == Before(rate=0.25).config_hash()
+    assert "extra" not in After().identity_dict() and After().to_dict()["extra"] is None
+    assert After(extra=(1,)).identity_dict() == {"rate": 0.5, "extra": [1]}
+    assert After(extra=()).config_hash() not in {After().config_hash(), After(extra=(1,)).config_hash()}
+    # DataConfig.lookback_days came that way: the hash of a config that does not set it is the
+    # one it had before the field existed (computed on commit ff9e060).
+    assert DataConfig(dataset="los-loop").config_hash() == "9abde1d377c0"
+    assert ExperimentConfig().config_hash() == "609426a736a0"
+    assert DataConfig(lookback_days=(1, 7)).config_hash() != DataConfig().config_hash()
+
+
 def test_canonical_hash_is_the_one_hash() -> None:
 
     # sha256 of '{"a":1,"b":[2,"x"]}' (sorted keys, no spaces), computed independently
@@ -135,6 +160,13 @@ def test_project_configs_validate() -> None:
         DataConfig.from_dict({"few_shot": {"ratio": 0}})
     with pytest.raises(ConfigError, match=r"^few_shot.ratio = 1.5 is out of range"):
         DataConfig.from_dict({"few_shot": {"ratio": 1.5}})
+    with pytest.raises(ConfigError, match=r"^lookback_days = \(7, 1\) must be strictly increasing \(each day once\)$"):
+        DataConfig.from_dict({"lookback_days": [7, 1]})
+    with pytest.raises(ConfigError, match=r"^lookback_days = \(1, 1\) must be strictly increasing"):
+        DataConfig(lookback_days=(1, 1))
+    with pytest.raises(ConfigError, match=r"^lookback_days = \[0, 7\] is out of range; allowed: >= 1$"):
+        DataConfig.from_dict({"lookback_days": [0, 7]})
+    assert DataConfig.from_dict({"lookback_days": []}).lookback_days == ()
     with pytest.raises(ConfigError, match=r"^finetune.lora_rank = 0 is out of range; allowed: >= 1$"):
         STVLMConfig.from_dict({"finetune": {"lora_rank": 0}})
     with pytest.raises(ConfigError, match=r"^fusion.depth = -1 is out of range"):

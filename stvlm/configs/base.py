@@ -53,13 +53,16 @@ def field(
     lt: float | None = None,
     help: str = "",  # noqa: A002 - mirrors dataclasses/peft "help" metadata
     default_factory: Any = _MISSING,
-    identity: bool = True,
+    identity: bool | Literal["unless_default"] = True,
 ) -> Any:
     """A config field with optional numeric bounds and help text.
 
     Bounds apply to numbers and to every number inside a tuple field. ``identity=False`` marks
     a field that says where or how a run finds its inputs, not what it computes (a data root):
-    it stays in ``to_dict`` but not in :meth:`Config.config_hash`.
+    it stays in ``to_dict`` but not in :meth:`Config.config_hash`. ``identity="unless_default"``
+    leaves the field out of the hash only while it holds its default: an option added to an
+    existing config that way keeps the hash of every config that does not set it (and so the
+    identity of earlier runs and studies).
     """
     meta = {"help": help, "ge": ge, "gt": gt, "le": le, "lt": lt, "identity": identity}
     if default_factory is not _MISSING:
@@ -67,6 +70,13 @@ def field(
     if default is _MISSING:
         return dataclasses.field(metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
+
+
+def _default(f: dataclasses.Field) -> Any:
+    """The default value of dataclass field ``f`` (``default_factory`` called)."""
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
 
 
 def canonical_hash(obj: Any, length: int = 12) -> str:
@@ -286,12 +296,14 @@ class Config:
         return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
 
     def identity_dict(self) -> dict[str, Any]:
-        """:meth:`to_dict` without the fields marked ``identity=False`` (at every level)."""
+        """:meth:`to_dict` without the fields marked ``identity=False``, nor those marked
+        ``identity="unless_default"`` that hold their default (at every level)."""
         out = {}
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            if not f.metadata.get("identity", True):
-                continue
+            identity = f.metadata.get("identity", True)
             value = getattr(self, f.name)
+            if identity is False or (identity == "unless_default" and value == _default(f)):
+                continue
             out[f.name] = value.identity_dict() if isinstance(value, Config) else self.to_dict()[f.name]
         return out
 

@@ -68,3 +68,16 @@ class DataConfig(Config):
     verify: Literal["size", "sha256", "none"] = field(
         "sha256", help="how dataset files are checked before loading", identity=False
     )
+    lookback_days: tuple[int, ...] | None = field(
+        None, ge=1, identity="unless_default",
+        help="periodic lookback: the target channels at the same time of day these many days "
+        "before each input and target step, overriding the protocol's (standard and tgcn: 1 and "
+        "7); [] for none. A lag the series cannot give every validation and test window is left "
+        "out (the run's split facts list the lags kept); the few-shot block starts where the "
+        "longest kept lag is available",
+    )
+
+    def check(self) -> None:
+        days = self.lookback_days
+        if days is not None and list(days) != sorted(set(days)):
+            self.fail("lookback_days", "must be strictly increasing (each day once)")

@@ -306,7 +306,8 @@ def prepare(data_cfg: DataConfig) -> ForecastData:
     """Load ``data_cfg.dataset`` from the data root and apply its protocol and few-shot selection.
 
     Args:
-        data_cfg: dataset name, data root (default ``$STVLM_DATA``), protocol, few-shot, verify.
+        data_cfg: dataset name, data root (default ``$STVLM_DATA``), protocol (its periodic
+            lookback replaced by ``data_cfg.lookback_days`` when set), few-shot, verify.
 
     Raises:
         DataError: the dataset files are missing or corrupt.
@@ -322,4 +323,10 @@ def prepare(data_cfg: DataConfig) -> ForecastData:
     protocol = resolve_protocol(
         data_cfg.protocol, data.info, data.num_steps, test_target_start=data.test_target_start
     )
+    if data_cfg.lookback_days is not None:  # the run's own periodic lookback
+        days = ", ".join(map(str, data_cfg.lookback_days)) or "none"
+        protocol = protocol.replace(
+            lookback_days=data_cfg.lookback_days,
+            description=f"{protocol.description} This run's periodic lookback, in days: {days}.",
+        )
     return prepare_forecast(data, protocol, data_cfg.few_shot)

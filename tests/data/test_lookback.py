@@ -110,3 +110,28 @@ def test_st_llm_budget_on_nycbike_drop(data_root):
     np.testing.assert_array_equal(f.splits.train, np.arange(336, 597))
     assert f.splits.counts() == {"train": 261, "train_full": 316, "val": 218, "test": 869}
     assert f.few_shot.label == "first-st-llm-10%"
+
+
+def test_a_run_sets_its_own_periodic_lookback(data_root):
+    """``DataConfig.lookback_days`` replaces the protocol's 1 and 7 days; the few-shot block
+    moves to where the longest lag it keeps is available, and ``[]`` means no lookback."""
+
+    def run(days):
+        return prepare(DataConfig(dataset="nycbike-drop", data_root=str(data_root), verify="size",
+                                  few_shot=FewShotConfig(budget="st-llm-10%"), lookback_days=days))
+
+    day = run((1,))
+    assert day.lookback_lags == (48,) and day.protocol.lookback_days == (1,)
+    np.testing.assert_array_equal(day.splits.train, np.arange(48, 309))  # 261 windows from a day in
+    assert day.splits.counts() == {"train": 261, "train_full": 604, "val": 218, "test": 869}
+    assert day.protocol.description.endswith("This run's periodic lookback, in days: 1.")
+    assert tuple(next(day.batches("train", 2)).lookback.shape) == (2, 1, 24, 250, 1)
+    three = run((1, 2, 7))
+    assert three.lookback_lags == (48, 96, 336)
+    np.testing.assert_array_equal(three.splits.train, np.arange(336, 597))
+    none = run(())
+    assert none.lookback_lags == () and next(none.batches("train", 2)).lookback is None
+    np.testing.assert_array_equal(none.splits.train, np.arange(0, 261))
+    assert none.protocol.description.endswith("in days: none.")
+    # Two weeks do not fit before the first validation window: left out, as the protocol's are.
+    assert run((1, 14)).lookback_lags == (48,)
