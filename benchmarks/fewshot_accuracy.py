@@ -125,15 +125,16 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
     else:
         models = ["st-vlm", *(n for n in BASELINES.names() if n not in args.skip)]
     counts = {name: window_abs_errors(true, true, m)[1] for name, m in masks.items()}
+    facts = forecast.describe()  # the data side every reused run must share
     reuse = args.reuse or args.reuse_baselines
     if args.only:  # every other model's committed runs, kept whole
-        reusable = earlier_runs(args, dataset, setting, counts, blocks, check_config=False)
+        reusable = earlier_runs(args, dataset, setting, counts, blocks, facts, check_config=False)
         missing = sorted(m for m in models if m not in args.only and m not in reusable)
         if missing:
             raise SystemExit(f"--only: no committed runs of {', '.join(missing)} on the same test windows of "
                              f"{dataset} {setting} to keep; run them (or --skip them)")
     else:
-        reusable = earlier_runs(args, dataset, setting, counts, blocks) if reuse and not args.ablation else {}
+        reusable = earlier_runs(args, dataset, setting, counts, blocks, facts) if reuse and not args.ablation else {}
     runs, sums, reused = [], {}, {}
     for model in models:
         seeded = model in VARIANTS or (neural(model) and model not in args.one_seed)
@@ -170,7 +171,7 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
             intervals.append({"dataset": dataset, "setting": setting, "baseline": model, "metric": name,
                               "diff": iv.diff, "low": iv.low, "high": iv.high, "blocks": iv.blocks,
                               "st_vlm_better": iv.high < 0})
-    split = {k: v for k, v in forecast.describe().items() if k not in ("scaler", "protocol_config")}
+    split = {k: v for k, v in facts.items() if k not in ("scaler", "protocol_config")}
     split["bootstrap_block"] = block_rule
     if reused:
         split["reused"] = reused  # model -> the commit its runs came from
@@ -181,12 +182,14 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
 
 def earlier_runs(
     args: argparse.Namespace, dataset: str, setting: str, counts: dict[str, np.ndarray], blocks: np.ndarray,
-    *, check_config: bool = True,
+    forecast_facts: dict[str, Any], *, check_config: bool = True,
 ) -> dict[str, tuple[list[dict[str, Any]], dict[str, np.ndarray]]]:
     """``--reuse`` / ``--reuse-baselines``: the committed runs (each with the commit it ran at)
     and per-window error sums (means over their seeds) of every model of (dataset, setting),
     keyed by model, as ``(runs, sums)``; only when the committed error file was made on the same test windows (identical
-    per-window entry counts under both masks and identical bootstrap blocks), and ST-VLM's only
+    per-window entry counts under both masks and identical bootstrap blocks) from the same
+    lookback lags and windows of every part (``forecast_facts``: the forecast's ``describe()``),
+    and ST-VLM's only
     when the committed runs used the ST-VLM config and training settings this file runs now
     (each run's ``model_hash``, or ``meta.stvlm_model`` for runs that predate it, and each run's
     ``train``), else nothing. With ``check_config=False`` (``--only``) ST-VLM's runs are
@@ -205,6 +208,12 @@ def earlier_runs(
         return {}
     old = json.loads(path.read_text())
     split = old["splits"].get(f"{dataset}|{setting}", {})
+    made_on = {k: split.get(k) for k in ("lookback_lags", "parts")}
+    if made_on != {k: forecast_facts[k] for k in made_on}:
+        log.warning("%s %s: the committed runs were made with other lookback lags or training windows "
+                    "(%s, now %s); nothing reused", dataset, setting, made_on["lookback_lags"],
+                    forecast_facts["lookback_lags"])
+        return {}
     # Runs from before runs carried their model config's hash: the file's (last writer's) config.
     file_model = STVLMConfig.from_dict(old["meta"]["stvlm_model"]).config_hash() == STVLM_MODEL.config_hash()
     found = {}

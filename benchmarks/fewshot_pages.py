@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fewshot_setup import REFERENCE_LINES, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS, variant_config
+from fewshot_setup import LOOKBACK_DAYS, REFERENCE_LINES, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS, variant_config
 
 def _cell(row: dict[str, Any], m: str) -> str:
     return f"{row[m]:.3f} ± {row[m + '_std']:.3f}" if len(row["seeds"]) > 1 else f"{row[m]:.3f}"
@@ -113,7 +113,11 @@ def readme(result: dict[str, Any]) -> str:
         *[f"    {c}" for c in meta["commands"]], "",
         f"Machine: {meta['machine']}. Code: commit {code} (per (dataset, setting) in Splits).", "",
         "Protocol `standard` with periodic lookback (same time of day 1 and 7 days before each input "
-        "and target step, where the series has it). `MAE`/`RMSE`/`WAPE`: the literature's metrics, "
+        "and target step, where the series has it; "
+        + "".join(f"{d} {st}: days {', '.join(map(str, days))}; " for (d, st), days in LOOKBACK_DAYS.items())
+        + "those chosen on validation with the ridge baseline, for every model of the pair: "
+        "`LOOKBACK_DAYS` in `benchmarks/fewshot_setup.py`, `validation-lookback.json`; each pair's lags, "
+        "in steps, are in Splits). `MAE`/`RMSE`/`WAPE`: the literature's metrics, "
         "masked where true > 0, mean over the 12 horizons; `MAE all`/`RMSE all`: every observed entry; "
         "`bias`: mean prediction − mean truth on every observed entry. Seeded models: mean ± sample "
         "std over seeds; deterministic baselines run once.", "",

@@ -165,12 +165,18 @@ def test_reused_stvlm_runs_must_match_the_training_settings(tmp_path: Path) -> N
     def committed(stvlm_train: dict | None) -> dict:
         run = {"dataset": "toy", "setting": "10%", "seed": 0, "git_commit": "abc"}
         runs = [{**run, "model": "ridge"}, {**run, "model": "st-vlm", **({"train": stvlm_train} if stvlm_train else {})}]
-        return {"runs": runs, "splits": {}, "meta": {"stvlm_model": STVLM_MODEL.to_dict()}}
+        return {"runs": runs, "splits": {"toy|10%": facts}, "meta": {"stvlm_model": STVLM_MODEL.to_dict()}}
 
+    facts = {"lookback_lags": [12, 84], "parts": {"train": {"windows": 2, "first_start": 84}}}
     args = argparse.Namespace(out_dir=str(tmp_path))
     for stvlm_train, kept in ((STVLM_TRAIN, ["ridge", "st-vlm"]), ({**TRAIN, "warmup": 0.05}, ["ridge"]),
                               (None, ["ridge"])):
         (tmp_path / "fewshot_accuracy.json").write_text(json.dumps(committed(stvlm_train)))
-        assert sorted(earlier_runs(args, "toy", "10%", counts, blocks)) == kept, stvlm_train
+        assert sorted(earlier_runs(args, "toy", "10%", counts, blocks, facts)) == kept, stvlm_train
     # --only keeps other models' runs whole, whatever ST-VLM config they ran with
-    assert sorted(earlier_runs(args, "toy", "10%", counts, blocks, check_config=False)) == ["ridge", "st-vlm"]
+    assert sorted(earlier_runs(args, "toy", "10%", counts, blocks, facts, check_config=False)) == ["ridge", "st-vlm"]
+    # ... but nothing made with other lookback lags or training windows, under either flag
+    for other in ({**facts, "lookback_lags": [12, 84, 168]},
+                  {**facts, "parts": {"train": {"windows": 2, "first_start": 168}}}):
+        assert earlier_runs(args, "toy", "10%", counts, blocks, other) == {}
+        assert earlier_runs(args, "toy", "10%", counts, blocks, other, check_config=False) == {}
