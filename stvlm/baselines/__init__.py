@@ -20,6 +20,7 @@ from stvlm.baselines.seasonal import (
     LastValue,
     NoOptions,
     SeasonalConfig,
+    SeasonalMean,
     SeasonalNaive,
 )
 from stvlm.baselines.staeformer import STAEformerBaseline, STAEformerConfig
@@ -45,6 +46,8 @@ BASELINES.add("historical-average-all", BaselineSpec(
     "mean by time of week over every step before the test targets (reference line)"))
 BASELINES.add("seasonal-naive", BaselineSpec(SeasonalConfig, SeasonalNaive, {"days": 7}, "value one week earlier"))
 BASELINES.add("seasonal-naive-day", BaselineSpec(SeasonalConfig, SeasonalNaive, {"days": 1}, "value one day earlier"))
+BASELINES.add("seasonal-mean", BaselineSpec(
+    NoOptions, SeasonalMean, {}, "mean of the periodic lookback lags (ST-VLM's seasonal prior)"))
 BASELINES.add("last-value", BaselineSpec(NoOptions, LastValue, {}, "last observed input"))
 BASELINES.add("ridge", BaselineSpec(RidgeConfig, RidgePerNode, {}, "ridge regression per node"))
 BASELINES.add("gru", BaselineSpec(GRUConfig, GRUBaseline, {}, "GRU shared by all nodes"))

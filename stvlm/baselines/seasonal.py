@@ -1,4 +1,5 @@
-"""Baselines that learn nothing or only averages: last value, seasonal naive, historical average."""
+"""Baselines that learn nothing or only averages: last value, seasonal naive, seasonal mean,
+historical average."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 from stvlm.baselines.base import Baseline, target_steps, training_steps
 from stvlm.configs import Config, TrainConfig, config_class, field
 from stvlm.data.forecast import Forecast
+from stvlm.errors import ProtocolError
 
 
 def _targets_of(forecast: Forecast, *, filled: bool = True) -> np.ndarray:
@@ -70,6 +72,41 @@ class SeasonalNaive(Baseline):
         fallback = np.broadcast_to(steps[:, :1] - 1, steps.shape)  # last input step
         source = np.where(lagged >= 0, lagged, fallback)  # [W, T_out]
         return values[source]  # [W, T_out, N, C]
+
+
+class SeasonalMean(Baseline):
+    """Predicts, at each target step, the mean of the values one periodic-lookback lag before it
+    (the forecast's ``lookback_lags``, e.g. one day and one week; values as models read them,
+    missing ones carried forward).
+
+    This is the seasonal prior ST-VLM's residual head starts from (``head.residual =
+    "lookback"``), as a forecast of its own: where ST-VLM keeps an untrained start whose
+    highway is at zero, the two forecasts are the same.
+    """
+
+    name = "seasonal-mean"
+
+    def __init__(self, cfg: NoOptions | None = None) -> None:
+        self.cfg = cfg or NoOptions()
+
+    @staticmethod
+    def _lags(forecast: Forecast) -> np.ndarray:
+        lags = np.asarray(getattr(forecast, "lookback_lags", ()), dtype=np.int64)  # [P]
+        if not lags.size:
+            raise ProtocolError(
+                "seasonal-mean needs a periodic lookback, and this forecast has no lookback lag "
+                "(protocol lookback_days, data.lookback_days)"
+            )
+        return lags
+
+    def fit(self, forecast: Forecast, train: TrainConfig) -> dict[str, Any]:
+        return {"lags": self._lags(forecast).tolist()}
+
+    def predict(self, forecast: Forecast, part: str) -> np.ndarray:
+        lags = self._lags(forecast)
+        steps = target_steps(forecast, part)  # [W, T_out]
+        lagged = _targets_of(forecast)[steps[..., None] - lags]  # [W, T_out, P, N, C]
+        return lagged.mean(axis=2)  # [W, T_out, N, C]
 
 
 @config_class

@@ -10,7 +10,7 @@ from stvlm.configs import FewShotConfig, TrainConfig
 from stvlm.data.pipeline import prepare_forecast
 from stvlm.data.protocols import resolve_protocol
 from stvlm.data.series import DatasetInfo, SpatioTemporalData
-from stvlm.errors import ConfigError, UnknownNameError
+from stvlm.errors import ConfigError, ProtocolError, UnknownNameError
 from stvlm.evaluation import evaluate_baseline
 
 STEPS_PER_DAY = 4  # 6-hour steps: a week is 28 steps
@@ -70,6 +70,37 @@ def test_seasonal_naive_falls_back_to_last_input_before_the_series_start() -> No
     first = int(fc.splits.train[0])  # 0: targets at steps 12..23 < 28, no week back
     assert first == 0
     np.testing.assert_array_equal(pred[0, :, :, 0], np.repeat(fc.data.values[11:12, :, 0], 12, axis=0))
+
+
+def test_seasonal_mean_averages_the_lookback_lags() -> None:
+    """On v[t] = t + 1 + 100 n, lags of one and two weeks (28 and 56 steps) average to the
+    target minus 42, exactly; with one missing lagged value carried forward."""
+    steps = np.arange(140)[:, None]
+    values = (steps + 1 + 100 * np.arange(2)[None, :])[..., None].astype(np.float32)  # [T, N, 1]
+    data = tiny(values)
+    protocol = resolve_protocol("standard", data.info, data.num_steps).replace(lookback_days=(7, 14))
+    fc = prepare_forecast(data, protocol, FewShotConfig())
+    assert fc.lookback_lags == (28, 56)
+    model = build_baseline("seasonal-mean")
+    assert model.fit(fc, TrainConfig()) == {"lags": [28, 56]}
+    for part in ("train", "val", "test"):
+        pred = model.predict(fc, part)
+        assert pred.shape == fc.targets(part).shape
+        np.testing.assert_array_equal(pred, fc.targets(part) - 42)
+    # The one-week lag of the first test window's first target step, missing (NaN): the value
+    # before it is used, one less.
+    t0 = int(fc.splits.test[0]) + 12
+    values[t0 - 28, 1, 0] = np.nan
+    fc = prepare_forecast(tiny(values), protocol, FewShotConfig())
+    pred = model.predict(fc, "test")
+    assert pred[0, 0, 1, 0] == (t0 + 1 + 100 - 42) - 0.5
+    assert pred[0, 0, 0, 0] == t0 + 1 - 42
+
+
+def test_seasonal_mean_needs_a_lookback() -> None:
+    fc = forecast_of(tiny(weekly_series()), lookback=False)
+    with pytest.raises(ProtocolError, match=r"^seasonal-mean needs a periodic lookback, and this forecast has no lookback lag"):
+        build_baseline("seasonal-mean").fit(fc, TrainConfig())
 
 
 def test_historical_average_by_time_of_week() -> None:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from stvlm.baselines import build_baseline
 from stvlm.data.pipeline import prepare_forecast
 from stvlm.data.protocols import Protocol
 from stvlm.data.series import DatasetInfo, SpatioTemporalData
@@ -230,6 +231,12 @@ def test_residual_head_starts_at_the_seasonal_prior(lookback_forecast, name):
     expected = prior * float(f.scaler.std[0]) + float(f.scaler.mean[0])
     assert torch.allclose(pred, expected, atol=1e-4)
     np.testing.assert_allclose(expected.numpy(), f.data.values[batch.start.numpy()[:, None] + T_IN - 4 + np.arange(T_OUT)], rtol=1e-5)
+    # With two lags (one and two days) the start is their mean: the seasonal-mean baseline.
+    two = prepare_forecast(f.data, f.protocol.replace(lookback_days=(1, 2)))
+    assert two.lookback_lags == (4, 8)
+    pred = build(cfg, two).eval()(next(two.batches("test", 5)))
+    baseline = build_baseline("seasonal-mean").predict(two, "test")[:5]  # [B, T_out, N, 1]
+    np.testing.assert_allclose(pred.detach().numpy(), baseline, rtol=1e-5)
 
 
 def test_no_parameter_used_at_test_time_stays_untrained(lookback_forecast):
