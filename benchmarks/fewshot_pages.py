@@ -162,7 +162,9 @@ def readme(result: dict[str, Any]) -> str:
            "JSON); between those commits and the newest the baseline, data-window and engine code "
            "changed only in imports, type hints, a log line and refactors, the evaluation "
            "chunking of data-parallel ranks and how the metrics select the scored entries "
-           "(bit-identical values), except STID's dropout (f5c26d7: the same rate, other random "
+           "(bit-identical values), a run's own lookback days (`DataConfig.lookback_days`: a pair "
+           "that sets them was run whole, and reuse now also checks the lookback lags and the "
+           "windows of every part), except STID's dropout (f5c26d7: the same rate, other random "
            "masks), after which every STID run was made again with `--only stid` (reviewed with "
            "`git diff <commit> -- stvlm/baselines stvlm/data stvlm/engine.py stvlm/metrics.py`)."]
           if any(s.get("reused") for s in result["splits"].values()) else []),
@@ -208,7 +210,10 @@ def readme(result: dict[str, Any]) -> str:
         "against 2.9310 / 2.9299 trained from the observations-only start, so it is the default "
         "(only sz-taxi, the one dataset here with missing zeros, changes). "
         "An exponential moving average of the weights (a scratch engine, "
-        "not committed) was level or worse on three of the four. Two early development runs "
+        "not committed) was level or worse on three of the four. The periodic lookback's days, "
+        "for every model of a pair, by the ridge baseline's validation MAE on all nine pairs "
+        "(`validation-lookback.json`, `--sweep lookback`): 1 and 7 days unless a candidate is "
+        "better by more than 1% (`LOOKBACK_DAYS` in `benchmarks/fewshot_setup.py`). Two early development runs "
         "printed test metrics beside validation ones; no choice was made from them.",
         *_epoch_caveats(result),
         *(["- Rows from commit 508057b ran with `head.highway_init = ridge` (the default then); the "
@@ -282,10 +287,21 @@ def _epoch_caveats(result: dict[str, Any]) -> list[str]:
     early = [f"{d} {s}" for d, s in pairs if f"{d} {s}" not in kept
              and all(r["best_epoch"] <= 2 for r in seeds_of(d, s))]
     lines = []
+    # Where the start's highway was reset to zero, the forecast is the prior alone: the
+    # seasonal-mean baseline's, entry for entry (the paired difference and its interval within
+    # float32 rounding of zero).
+    prior_only = [f"{i['dataset']} {i['setting']}" for i in result["intervals"]
+                  if i["baseline"] == "seasonal-mean" and i["metric"] == "mae"
+                  and max(abs(i["diff"]), abs(i["low"]), abs(i["high"])) < 1e-6]
     if kept:
         lines.append(f"- ST-VLM kept its untrained start (no epoch beat it on validation MAE) in every seed "
                      f"of: {', '.join(kept)}: there its forecast is the seasonal prior plus the "
                      "ridge-started highway, and the VLM path adds nothing the validation windows reward.")
+    if prior_only:
+        lines.append(f"- In {', '.join(prior_only)} the ridge start of the highway lost to the prior alone on "
+                     "validation and was set to zero (`head.highway_init = auto`), so ST-VLM's forecast is "
+                     "the `seasonal-mean` baseline's, entry for entry (their paired MAE difference is below "
+                     "1e-6, float rounding): nothing learned, whatever it beats.")
     if capped:
         lines.append(f"- ST-VLM's best epoch was the last of {cap} (under-trained) in: {', '.join(capped)}.")
     if early:

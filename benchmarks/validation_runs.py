@@ -26,8 +26,8 @@ lookback's days (``DataConfig.lookback_days``: the protocol's 1 and 7 against mo
 and none), scored with the closed-form ``ridge`` baseline (one fit per candidate, the same for
 every seed), which reads the lookback directly and so measures what the information is worth;
 the few-shot block moves to where the longest kept lag is available.
-Each row names the model it trained (``model``) and the candidate's changes (``train``,
-``model_changes``).
+Each row names the model it trained (``model``), the candidate's changes (``train``,
+``model_changes``, ``data_changes``) and the training windows and lookback lags it ran on.
 Writes ``results/fewshot_accuracy/validation-<sweep>.json`` (one row per run, with the
 command and the code's commit). ``loss_masks.py`` is the loss-mask sweep, built on
 :func:`validation_row`.
@@ -57,7 +57,6 @@ from stvlm.engine import Engine  # noqa: E402
 from stvlm.experiment import prepare_run  # noqa: E402
 from stvlm.io import atomic_write_json  # noqa: E402
 from stvlm.metrics import evaluate_forecast  # noqa: E402
-
 
 
 class Candidate(NamedTuple):
