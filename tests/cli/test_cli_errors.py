@@ -151,7 +151,15 @@ def test_no_data_root_and_bad_set(capsys, monkeypatch) -> None:
     )
     code, _, err = run(capsys, "evaluate", "--dataset", "los-loop", "--model", "gru", "--set", "width=3")
     assert code == 2
-    assert "is not of the form model.KEY=VALUE or train.KEY=VALUE" in one_error_line(err)
+    assert "is not of the form model.KEY=VALUE, train.KEY=VALUE or data.KEY=VALUE" in one_error_line(err)
+    code, _, err = run(capsys, "evaluate", "--dataset", "los-loop", "--model", "ridge", "--set", "data.lookback=[1]")
+    assert code == 2
+    assert one_error_line(err).startswith(
+        "stvlm: error: --set data: unknown key lookback = [1]; allowed in DataConfig: dataset, data_root, ")
+    code, _, err = run(capsys, "evaluate", "--dataset", "los-loop", "--model", "ridge", "--set",
+                       "data.lookback_days=[7,1]")
+    assert code == 2
+    assert one_error_line(err) == "stvlm: error: lookback_days = (7, 1) must be strictly increasing (each day once)"
 
 
 def test_fetch_without_a_download_source(capsys, tmp_path: Path) -> None:

@@ -54,6 +54,21 @@ def test_seasonal_naive_week_anchor_on_nycbike_drop(capsys, data_root: Path, tmp
     assert record["provenance"]["versions"]["torch"].startswith("2.")
 
 
+def test_evaluate_with_the_runs_own_lookback_days(capsys, data_root: Path, tmp_path: Path) -> None:
+    """``--set data.lookback_days`` gives a baseline the lookback an ST-VLM run was given: on
+    nycbike1 at 10%, one, seven and fourteen days (the accuracy benchmark's choice there)."""
+    out_json = tmp_path / "sm.json"
+    assert main(["evaluate", "--dataset", "nycbike1", "--model", "seasonal-mean", "--few-shot", "0.1",
+                 "--set", "data.lookback_days=[1,7,14]", "--data-root", str(data_root),
+                 "--json", str(out_json)]) == 0
+    record = json.loads(out_json.read_text())
+    assert record["split"]["lookback_lags"] == [24, 168, 336]
+    assert record["split"]["parts"]["train"]["first_start"] == 336  # where two weeks are available
+    assert record["split"]["windows"]["train"] == 44
+    assert record["metrics"]["test"]["mae"] == pytest.approx(5.5847, abs=1e-4)  # fewshot_accuracy's
+    capsys.readouterr()
+
+
 def test_tgcn_protocol_reports_pooled_horizons(capsys, data_root: Path) -> None:
     assert main(["evaluate", "--dataset", "sz-taxi", "--model", "last-value", "--protocol", "tgcn",
                  "--data-root", str(data_root)]) == 0

@@ -13,14 +13,15 @@ from stvlm.errors import ConfigError
 
 
 def _parse_sets(items: list[str]) -> dict[str, dict[str, Any]]:
-    """``--set model.hidden=32 --set train.epochs=3`` -> {"model": {...}, "train": {...}}."""
-    out: dict[str, dict[str, Any]] = {"model": {}, "train": {}}
+    """``--set model.hidden=32 --set train.epochs=3 --set data.lookback_days=[1,7,14]`` ->
+    {"model": {...}, "train": {...}, "data": {...}} (``data`` keys may be dotted paths)."""
+    out: dict[str, dict[str, Any]] = {"model": {}, "train": {}, "data": {}}
     for item in items:
         key, sep, raw = item.partition("=")
         scope, dot, name = key.partition(".")
         if not sep or not dot or scope not in out or not name:
             raise ConfigError(
-                f"--set {item!r} is not of the form model.KEY=VALUE or train.KEY=VALUE"
+                f"--set {item!r} is not of the form model.KEY=VALUE, train.KEY=VALUE or data.KEY=VALUE"
             )
         try:
             out[scope][name] = json.loads(raw)
@@ -84,7 +85,7 @@ def _run(args: argparse.Namespace) -> int:
     data_cfg = DataConfig.from_dict({
         "dataset": args.dataset, "data_root": args.data_root, "protocol": args.protocol,
         "few_shot": few_shot.to_dict(), "verify": args.verify,
-    })
+    }).with_values(sets["data"], source="--set data")
     train = TrainConfig.from_dict({"seed": args.seed, **sets["train"]}, path="train")
     forecast = prepare(data_cfg)
     result = evaluate_baseline(forecast, args.model, sets["model"], train)
@@ -121,7 +122,8 @@ def _add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--few-shot-method", default="first", help="first (contiguous) or random")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", action="append", metavar="SCOPE.KEY=VALUE",
-                   help="model.* options of the baseline or train.* settings (repeatable)")
+                   help="model.* options of the baseline, train.* settings or data.* settings, e.g. "
+                        "data.lookback_days=[1,7,14] (repeatable)")
     p.add_argument("--verify", default="sha256", help="file check before loading: sha256, size or none")
     p.add_argument("--json", default=None, help="write the metrics and provenance to this file")
     add_data_root(p)
