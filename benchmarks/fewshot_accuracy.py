@@ -51,7 +51,6 @@ import torch  # noqa: E402
 
 from harness.results.provenance import provenance  # noqa: E402
 from stvlm.baselines import BASELINES, build_baseline  # noqa: E402
-from stvlm.baselines.base import NeuralBaseline  # noqa: E402
 from stvlm.bootstrap import paired_block_bootstrap_sums, window_abs_errors, window_blocks  # noqa: E402
 from stvlm.configs import DataConfig, ExperimentConfig, STVLMConfig, TrainConfig  # noqa: E402
 from stvlm.data.forecast import Forecast  # noqa: E402
@@ -64,7 +63,7 @@ from stvlm.metrics import evaluate_forecast, mask_for, observed_mask  # noqa: E4
 from fewshot_pages import ablation_page, interval_lines, readme, table_lines  # noqa: E402
 from fewshot_setup import (  # noqa: E402  (loss_masks.py reads SETTINGS and TRAIN as fa.*)
     METRICS, SETTINGS, STVLM_MODEL, STVLM_TRAIN, TRAIN, UNTRAINED, VARIANTS, data_config,
-    train_settings, variant_config,
+    neural, train_settings, variant_config,
 )
 
 log = logging.getLogger("fewshot_accuracy")
@@ -74,11 +73,6 @@ def experiment(data: DataConfig, model: str, train: TrainConfig) -> ExperimentCo
     """The run of ``model`` (an ST-VLM variant or a baseline) as the harness's trials run it."""
     variant = model if model in VARIANTS else "st-vlm"
     return ExperimentConfig(name=f"fewshot-accuracy {model}", data=data, model=variant_config(variant), train=train)
-
-
-def neural(name: str) -> bool:
-    """Whether baseline ``name`` trains with seeds (a NeuralBaseline)."""
-    return isinstance(build_baseline(name), NeuralBaseline)
 
 
 def run_model(forecast: Forecast, model: str, cfg: ExperimentConfig) -> dict[str, Any]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from stvlm.baselines import build_baseline
+from stvlm.baselines.base import NeuralBaseline
 from stvlm.configs import DataConfig, FewShotConfig, STVLMConfig
 from stvlm.configs.train import STVLM_TRAIN_SETTINGS
 
@@ -80,3 +82,9 @@ def train_settings(model: str) -> dict[str, Any]:
 def variant_config(name: str) -> STVLMConfig:
     """The ST-VLM config of a variant in :data:`VARIANTS`."""
     return STVLM_MODEL.with_values(VARIANTS[name])
+
+
+def neural(name: str) -> bool:
+    """Whether baseline ``name`` trains with seeds (a NeuralBaseline); the others are fitted or
+    computed the same way whatever the seed, so they run once."""
+    return isinstance(build_baseline(name), NeuralBaseline)
