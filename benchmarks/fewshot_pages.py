@@ -213,7 +213,13 @@ def readme(result: dict[str, Any]) -> str:
         "not committed) was level or worse on three of the four. The periodic lookback's days, "
         "for every model of a pair, by the ridge baseline's validation MAE on all nine pairs "
         "(`validation-lookback.json`, `--sweep lookback`): 1 and 7 days unless a candidate is "
-        "better by more than 1% (`LOOKBACK_DAYS` in `benchmarks/fewshot_setup.py`). Two early development runs "
+        "better by more than 1% (`LOOKBACK_DAYS` in `benchmarks/fewshot_setup.py`). On the five "
+        "pairs where ST-VLM kept its start, patience ran out at epoch 10, inside the 30% warm-up "
+        "(12 of 40 epochs); counting it only after the warm-up "
+        "(`TrainConfig.patience_after_warmup`, `validation-patience.json`, seeds 0 and 1) ran 21 "
+        "epochs and found no better epoch than the first ten had: every best trained epoch was "
+        "the same, all still worse than the start, so the benchmark keeps the plain patience. "
+        "Two early development runs "
         "printed test metrics beside validation ones; no choice was made from them.",
         *_epoch_caveats(result),
         *(["- Rows from commit 508057b ran with `head.highway_init = ridge` (the default then); the "

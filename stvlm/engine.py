@@ -120,13 +120,18 @@ class TrainResult:
 Callback = Callable[[EpochRecord, EngineState], "bool | None"]
 
 
+def warmup_steps(total: int, cfg: TrainConfig) -> int:
+    """Optimizer steps of the linear warm-up: ``ceil(warmup * total)`` of ``total`` planned."""
+    return math.ceil(cfg.warmup * total)
+
+
 def lr_factor(step: int, total: int, cfg: TrainConfig) -> float:
     """Learning-rate multiplier at optimizer step ``step`` (0-based) of ``total`` planned steps.
 
     Linear warm-up over ``ceil(warmup * total)`` steps (from ``1 / warmup_steps``), then
     ``constant`` (1) or ``cosine`` from 1 down to ``min_lr_ratio`` at the last planned step.
     """
-    warm = math.ceil(cfg.warmup * total)
+    warm = warmup_steps(total, cfg)
     if step < warm:
         return (step + 1) / warm
     if cfg.schedule == "constant":
@@ -259,7 +264,7 @@ class Engine:
         if is_best:
             state.best_metric, state.best_epoch, state.bad_epochs = current, state.epoch, 0
             state.best_state = trainable_state(self.model)
-        else:
+        elif not self._warming_up(state):
             state.bad_epochs += 1
         record = EpochRecord(
             epoch=state.epoch, train_loss=loss, val=val, seconds=time.perf_counter() - t0,
@@ -272,6 +277,12 @@ class Engine:
         log.info("epoch %d: train %.4f val %s %.4f%s",
                  record.epoch, loss, self.monitor, current, " (best)" if is_best else "")
         return record
+
+    def _warming_up(self, state: EngineState) -> bool:
+        """Whether patience skips this epoch: ``patience_after_warmup`` and the warm-up is not
+        over after the epoch's optimizer steps."""
+        return self.cfg.patience_after_warmup and state.optimizer_steps < warmup_steps(
+            self.planned_steps(), self.cfg)
 
     def planned_steps(self) -> int:
         """Optimizer steps of a full run: ``epochs x`` batches per epoch (the schedule's length)."""

@@ -181,6 +181,20 @@ def test_start_candidate_keeps_the_start_when_no_epoch_beats_it() -> None:
     assert engine.evaluate("val") == before
 
 
+@pytest.mark.parametrize("after_warmup, epochs_run", [(False, 2), (True, 6)])
+def test_patience_after_warmup_lets_the_warmup_finish(after_warmup, epochs_run) -> None:
+    """The start out-scores every epoch (lr 1e3). Warm-up: 25% of 20 planned epochs, so it ends
+    with epoch 5. Patience 2 counts epochs 1 and 2, or (after the warm-up) epochs 5 and 6."""
+    fc = forecast()
+    cfg = TrainConfig(epochs=20, batch_size=16, lr=1e3, patience=2, start_candidate=True, warmup=0.25,
+                      patience_after_warmup=after_warmup)
+    engine = Engine(stid(fc), fc, cfg)
+    assert engine.planned_steps() % 4 == 0  # the warm-up is whole epochs
+    result = engine.fit()
+    assert (result.best_epoch, result.epochs_run, result.stopped_early) == (0, epochs_run, True)
+    assert result.history[0].optimizer_steps * 5 == engine.planned_steps() // 4  # epoch 5 ends it
+
+
 def test_start_candidate_leaves_training_as_it_was() -> None:
     """Scoring the start draws no random number: the epochs are those of a run without it, and
     an epoch that beats the start is kept as before."""

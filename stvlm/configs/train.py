@@ -50,6 +50,12 @@ class TrainConfig(Config):
         0.05, ge=0.0, lt=1.0, help="share of the planned optimizer steps with a linear warm-up"
     )
     min_lr_ratio: float = field(0.05, ge=0.0, le=1.0, help="cosine floor as a share of lr")
+    patience_after_warmup: bool = field(
+        False, identity="unless_default",
+        help="count patience only for epochs that end with the warm-up done: early stopping cannot "
+        "end a run while its learning rate is still rising (matters with a long warm-up and "
+        "start_candidate, whose fitted start can out-score every warm-up epoch)",
+    )
     start_candidate: bool = field(
         False,
         help="also score the untrained model on validation before the first step and keep it as "
