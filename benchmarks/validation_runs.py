@@ -139,6 +139,15 @@ def forecast_of(dataset: str, setting: str, data_root: str | None) -> tuple[Data
     return data, prepare(data)
 
 
+def stvlm_engine(data: DataConfig, forecast: Forecast, train: TrainConfig, model_changes: dict[str, Any]) -> Engine:
+    """An engine over ST-VLM as the accuracy benchmark builds it (``STVLM_MODEL`` with the
+    changes, dotted paths), on ``forecast`` with ``train``."""
+    cfg = ExperimentConfig(name="validation run", data=data, model=STVLM_MODEL.with_values(model_changes),
+                           train=train)
+    _, module = prepare_run(cfg, forecast)
+    return Engine(module, forecast, train)
+
+
 def validation_row(
     data: DataConfig, forecast: Forecast, *, seed: int, epochs: int,
     train_changes: dict[str, Any], model_changes: dict[str, Any], model: str = "st-vlm",
@@ -160,10 +169,7 @@ def validation_row(
         val = evaluate_forecast(baseline.predict(forecast, "val"), forecast.targets("val"), forecast.protocol)
         return {"seed": seed, "val_mae": val["mae"], "val_mae_all": val["mae_all"],
                 "best_epoch": fit.get("best_epoch"), "epochs_run": fit.get("epochs_run")}
-    cfg = ExperimentConfig(name="validation run", data=data, model=STVLM_MODEL.with_values(model_changes),
-                           train=train)
-    _, module = prepare_run(cfg, forecast)
-    engine = Engine(module, forecast, train)
+    engine = stvlm_engine(data, forecast, train, model_changes)
     start = {} if train.start_candidate else engine.evaluate("val")  # else fit() scores the start
     fit = engine.fit()
     start, val = start or fit.start_val, fit.best_val or engine.evaluate("val")  # best checkpoint

@@ -1,0 +1,123 @@
+"""Why ST-VLM keeps its fitted start: what each epoch does on the training windows and on
+validation, and whether any point between the start and a trained epoch is better.
+
+On the pairs where the accuracy benchmark's ST-VLM runs kept their untrained start in every seed
+(``validation_runs.KEPT_START``), this trains ST-VLM with the benchmark's config and budget
+(``benchmarks/fewshot_setup.py``) for the first ``--epochs`` epochs and records, per epoch, the
+learning rate, the training loss, the MAE of the model (in eval mode) on the **training**
+windows and on the **validation** windows, masked (``true > 0``) and on every observed entry.
+Then it scores the straight line in weight space between the start and the best trained epoch
+(WiSE-FT, Wortsman et al., CVPR 2022: ``(1 - a) * start + a * trained`` for every trainable
+weight, ``a`` in 0, 0.1, ..., 1) on validation. Per pair it also records the mean target of the
+training and validation windows (every finite entry, and entries > 0): a training block whose
+level differs from validation's cannot teach a correction that transfers. The test windows are
+never predicted:
+
+    STVLM_DATA=../shared/data python benchmarks/kept_start.py --seeds 0 1
+
+Writes ``results/fewshot_accuracy/kept-start.json`` (with the command and the code's commit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from fewshot_setup import train_settings  # noqa: E402
+from validation_runs import KEPT_START, forecast_of, stvlm_engine  # noqa: E402
+
+from harness.results.provenance import provenance  # noqa: E402
+from stvlm.configs import DataConfig, TrainConfig  # noqa: E402
+from stvlm.data.forecast import Forecast  # noqa: E402
+from stvlm.engine import EngineState, EpochRecord, load_trainable_state, trainable_state  # noqa: E402
+from stvlm.io import atomic_write_json  # noqa: E402
+
+#: The interpolation weights ``a`` of the trained epoch (0: the start, 1: the trained epoch).
+ALPHAS = tuple(round(0.1 * i, 1) for i in range(11))
+
+
+def levels(forecast: Forecast) -> dict[str, float]:
+    """Mean target of the training and validation windows: every finite entry, and entries > 0."""
+    out = {}
+    for part in ("train", "val"):
+        y = forecast.targets(part)  # [W, T_out, N, C_out]
+        finite = y[np.isfinite(y)]
+        out[f"{part}_mean"] = float(finite.mean())
+        out[f"{part}_mean_positive"] = float(finite[finite > 0].mean())
+    return out
+
+
+def trajectory(forecast: Forecast, data: DataConfig, *, seed: int, epochs: int) -> dict[str, Any]:
+    """Train ST-VLM for ``epochs`` epochs (no early stopping); the per-epoch record on the
+    training and validation windows, and the validation MAE along the start-to-trained line."""
+    train = TrainConfig(epochs=40, seed=seed, num_threads=1, **train_settings("st-vlm"))
+    engine = stvlm_engine(data, forecast, train, {})
+    module = engine.model
+    start = trainable_state(module)
+
+    def scored(part: str) -> tuple[float, float]:
+        metrics = engine.evaluate(part)
+        return metrics["mae"], metrics["mae_all"]
+
+    (train_mae, train_all), (val_mae, val_all) = scored("train"), scored("val")
+    rows = [{"epoch": 0, "lr": 0.0, "train_loss": None, "train_mae": train_mae, "train_mae_all": train_all,
+             "val_mae": val_mae, "val_mae_all": val_all}]
+    best: dict[str, Any] = {"val_mae": np.inf}
+
+    def record(rec: EpochRecord, state: EngineState) -> bool:
+        train_mae, train_all = scored("train")
+        rows.append({"epoch": rec.epoch, "lr": rec.lr, "train_loss": rec.train_loss, "train_mae": train_mae,
+                     "train_mae_all": train_all, "val_mae": rec.val["mae"], "val_mae_all": rec.val["mae_all"]})
+        if rec.val["mae"] < best["val_mae"]:
+            best.update(val_mae=rec.val["mae"], epoch=rec.epoch, state=dict(state.model_state))
+        return rec.epoch >= epochs
+
+    engine.fit([record])  # start_candidate as benchmarked: its patience may end the run first
+    line = []
+    for a in ALPHAS:
+        load_trainable_state(module, {k: (1 - a) * start[k] + a * best["state"][k] for k in start})
+        mae, mae_all = scored("val")
+        line.append({"a": a, "val_mae": mae, "val_mae_all": mae_all})
+    return {"seed": seed, "epochs": rows, "trained_epoch": best["epoch"], "interpolation": line}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    parser.add_argument("--epochs", type=int, default=10, help="epochs per run (the benchmark's runs "
+                        "stopped at epoch 10 on these pairs)")
+    parser.add_argument("--data-root", default=None)
+    parser.add_argument("--out", type=Path, default=REPO / "results" / "fewshot_accuracy" / "kept-start.json")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    torch.set_num_threads(1)
+    started, pairs = provenance(), []
+    for dataset, setting in KEPT_START:
+        data, forecast = forecast_of(dataset, setting, args.data_root)
+        runs = [trajectory(forecast, data, seed=seed, epochs=args.epochs) for seed in args.seeds]
+        pairs.append({"dataset": dataset, "setting": setting, **levels(forecast), "runs": runs})
+        for run in runs:
+            first, last = run["epochs"][0], run["epochs"][-1]
+            logging.warning("%s %s seed %d: train MAE %.4f -> %.4f (all %.4f -> %.4f), val %.4f -> %.4f "
+                            "(all %.4f -> %.4f) over %d epochs", dataset, setting, run["seed"],
+                            first["train_mae"], last["train_mae"], first["train_mae_all"], last["train_mae_all"],
+                            first["val_mae"], last["val_mae"], first["val_mae_all"], last["val_mae_all"],
+                            last["epoch"])
+    command = " ".join(["python benchmarks/kept_start.py", *sys.argv[1:]])
+    atomic_write_json(args.out, {**started, "command": command, "pairs": pairs})
+    logging.warning("wrote %s", args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
