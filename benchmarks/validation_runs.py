@@ -16,7 +16,7 @@ Sweeps (``--sweep``): ``training``: the shared lr 1e-3 against 3e-4 and 1e-4, we
 start or only after the warm-up (``patience_after_warmup``), on the five pairs where ST-VLM
 kept its start; ``both-masks``: the training loss over every observation (the default) against
 the mean of it and the masked loss (``loss_mask = "both"``), that with patience counted after
-the warm-up too, on the count datasets' pairs (nycbike-drop at three budgets, nycbike1 10%); ``warmup``: the share of warm-up steps, 5% against 15% and
+the warm-up too, on the count datasets' pairs (nycbike-drop at three budgets, nycbike1 at two); ``warmup``: the share of warm-up steps, 5% against 15% and
 30%, for ST-VLM and (``warmup-stid``, ``warmup-gru``) for STID and the GRU, all on the same
 pairs; ``backbone``: the
 tiny random ViLT (hidden 32, 2 layers) against the ``small`` preset (256 wide, 4 layers; about
@@ -85,7 +85,7 @@ KEPT_START = (("nycbike-drop", "st-llm-10%"), ("nycbike-drop", "10%"), ("nycbike
               ("sz-taxi", "10%"), ("nycbike1", "10%"))
 #: The pairs of the count datasets (a zero is an observation: masked and all-entries MAE differ).
 COUNT_PAIRS = (("nycbike-drop", "st-llm-10%"), ("nycbike-drop", "10%"), ("nycbike-drop", "full"),
-               ("nycbike1", "10%"))
+               ("nycbike1", "10%"), ("nycbike1", "full"))
 #: sweep -> (its (dataset, setting) pairs, the model it trains: "st-vlm" or a neural baseline,
 #: its candidates).
 SWEEPS: dict[str, tuple[tuple[tuple[str, str], ...], str, tuple[Candidate, ...]]] = {
