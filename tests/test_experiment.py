@@ -146,6 +146,7 @@ def test_default_experiment_trains_with_the_accuracy_benchmarks_stvlm_budget() -
     assert default.train == TrainConfig(**STVLM_TRAIN, epochs=40)
     assert default.train.warmup == STVLM_WARMUP == 0.3 and TrainConfig().warmup == 0.05
     assert default.train.start_candidate and not TrainConfig().start_candidate
+    assert default.train.loss_mask == "both" and TrainConfig().loss_mask == "observed"
 
 
 def test_reused_stvlm_runs_must_match_the_training_settings(tmp_path: Path) -> None:
