@@ -181,3 +181,23 @@ def test_reused_stvlm_runs_must_match_the_training_settings(tmp_path: Path) -> N
                   {**facts, "parts": {"train": {"windows": 2, "first_start": 168}}}):
         assert earlier_runs(args, "toy", "10%", counts, blocks, other) == {}
         assert earlier_runs(args, "toy", "10%", counts, blocks, other, check_config=False) == {}
+
+
+def test_the_results_page_states_every_one_of_stvlms_own_training_settings() -> None:
+    """The page's training paragraph names each setting of ``STVLM_TRAIN_SETTINGS``: leaving any
+    one out of the recorded settings changes the text (a new setting must be described there)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from fewshot_pages import _stvlm_training
+    from fewshot_setup import STVLM_TRAIN
+
+    from stvlm.configs.train import STVLM_TRAIN_SETTINGS
+
+    text = _stvlm_training({"stvlm_train": STVLM_TRAIN})
+    assert "30% of the planned steps" in text and "kept unless an epoch beats it" in text
+    assert "`loss_mask = both`" in text
+    for key in STVLM_TRAIN_SETTINGS:
+        assert _stvlm_training({"stvlm_train": {k: v for k, v in STVLM_TRAIN.items() if k != key}}) != text, key
+    assert _stvlm_training({"stvlm_train": {**STVLM_TRAIN, "loss_mask": "observed"}}).count("loss_mask") == 0
+    assert _stvlm_training({}) == ""
