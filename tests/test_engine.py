@@ -165,6 +165,20 @@ def test_loss_masks_by_hand(loss_mask, expected) -> None:
     assert engine._loss(torch.zeros_like(true), true).item() == expected
 
 
+def test_both_masks_train_exactly_as_observed_where_no_observed_zero_is_masked() -> None:
+    """The toy series has no zeros, so both masks select the same entries: 'both' averages two
+    identical losses and must train bit for bit as 'observed' (what lets ST-VLM's default
+    ``loss_mask = both`` leave los-loop and sz-taxi as they were)."""
+    fc = forecast()
+    states = []
+    for loss_mask in ("observed", "both"):
+        engine = Engine(stid(fc), fc, TrainConfig(epochs=2, batch_size=16, lr=1e-2, loss_mask=loss_mask))
+        history = engine.fit().history
+        states.append(([h.train_loss for h in history], trainable_state(engine.model)))
+    assert states[0][0] == states[1][0]
+    assert all(torch.equal(states[0][1][k], states[1][1][k]) for k in states[0][1])
+
+
 def test_start_candidate_keeps_the_start_when_no_epoch_beats_it() -> None:
     """A learning rate that wrecks the model: the untrained start stays the checkpoint."""
     fc = forecast()
