@@ -63,7 +63,7 @@ from stvlm.metrics import evaluate_forecast, mask_for, observed_mask  # noqa: E4
 from fewshot_pages import ablation_page, interval_lines, readme, table_lines  # noqa: E402
 from fewshot_setup import (  # noqa: E402  (loss_masks.py reads SETTINGS and TRAIN as fa.*)
     METRICS, SETTINGS, STVLM_MODEL, STVLM_TRAIN, TRAIN, UNTRAINED, VARIANTS, data_config,
-    neural, train_settings, variant_config,
+    in_pair_order, neural, train_settings, variant_config,
 )
 
 log = logging.getLogger("fewshot_accuracy")
@@ -312,6 +312,7 @@ def main() -> int:
             old["splits"][f"{dataset}|{setting}"] = {"dataset": dataset, **res["split"],
                                                      "git_commit": started.get("git_commit"),
                                                      "skipped": list(args.skip), "one_seed": list(args.one_seed)}
+            in_pair_order(old)
             old["rows"] = aggregate(old["runs"])
             old["meta"] = {"date": datetime.date.today().isoformat(), "epochs": args.epochs,
                            "machine": f"{os.cpu_count()}-core CPU ({platform.processor() or platform.machine()}), no GPU",

@@ -88,3 +88,17 @@ def neural(name: str) -> bool:
     """Whether baseline ``name`` trains with seeds (a NeuralBaseline); the others are fitted or
     computed the same way whatever the seed, so they run once."""
     return isinstance(build_baseline(name), NeuralBaseline)
+
+
+def in_pair_order(result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` (a benchmark JSON) with its runs, intervals and splits in one fixed order, by
+    dataset name and then setting as in :data:`SETTINGS`, whatever order the pairs were run in
+    (the pages list pairs in this order). The sort is stable: within a pair, models and seeds keep
+    their run order."""
+    def pair(dataset: str, setting: str) -> tuple[str, int]:
+        return dataset, list(SETTINGS).index(setting)
+
+    result["runs"] = sorted(result["runs"], key=lambda r: pair(r["dataset"], r["setting"]))
+    result["intervals"] = sorted(result["intervals"], key=lambda i: pair(i["dataset"], i["setting"]))
+    result["splits"] = dict(sorted(result["splits"].items(), key=lambda kv: pair(*kv[0].split("|"))))
+    return result

@@ -201,3 +201,22 @@ def test_the_results_page_states_every_one_of_stvlms_own_training_settings() -> 
         assert _stvlm_training({"stvlm_train": {k: v for k, v in STVLM_TRAIN.items() if k != key}}) != text, key
     assert _stvlm_training({"stvlm_train": {**STVLM_TRAIN, "loss_mask": "observed"}}).count("loss_mask") == 0
     assert _stvlm_training({}) == ""
+
+
+def test_benchmark_pairs_are_kept_in_dataset_then_setting_order() -> None:
+    """Whatever order pairs were run in, the result lists them by dataset, then setting as in
+    ``SETTINGS`` (10%, st-llm-10%, full); within a pair the run order stays."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from fewshot_setup import in_pair_order
+
+    order = [("sz-taxi", "full"), ("b", "full"), ("b", "10%"), ("a", "st-llm-10%"), ("b", "st-llm-10%")]
+    runs = [{"dataset": d, "setting": s, "seed": seed} for d, s in order for seed in (1, 0)]
+    result = in_pair_order({"runs": runs, "intervals": [dict(r) for r in runs],
+                            "splits": {f"{d}|{s}": {} for d, s in order}})
+    expected = [("a", "st-llm-10%"), ("b", "10%"), ("b", "st-llm-10%"), ("b", "full"), ("sz-taxi", "full")]
+    assert [(r["dataset"], r["setting"], r["seed"]) for r in result["runs"]] == [
+        (d, s, seed) for d, s in expected for seed in (1, 0)]
+    assert result["intervals"] == result["runs"]
+    assert list(result["splits"]) == [f"{d}|{s}" for d, s in expected]
