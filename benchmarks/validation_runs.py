@@ -80,7 +80,9 @@ FOUR = (("nycbike-drop", "st-llm-10%"), ("los-loop", "10%"), ("sz-taxi", "10%"),
 #: Every (dataset, setting) of the accuracy table.
 ALL_PAIRS = FOUR + (("nycbike-drop", "10%"), ("nycbike-drop", "full"), ("los-loop", "full"),
                     ("sz-taxi", "full"), ("nycbike1", "full"))
-#: The pairs where ST-VLM's benchmark runs kept their untrained start in every seed.
+#: The pairs where ST-VLM's benchmark runs kept their untrained start in every seed under the
+#: all-entries loss (``loss_mask = "observed"``, ST-VLM's loss until f2d0b04; with ``"both"``
+#: nycbike-drop 10% trains past it, and so does one seed of five at full).
 KEPT_START = (("nycbike-drop", "st-llm-10%"), ("nycbike-drop", "10%"), ("nycbike-drop", "full"),
               ("sz-taxi", "10%"), ("nycbike1", "10%"))
 #: The pairs of the count datasets (a zero is an observation: masked and all-entries MAE differ).
@@ -134,9 +136,11 @@ SWEEPS: dict[str, tuple[tuple[tuple[str, str], ...], str, tuple[Candidate, ...]]
     )),
     # The count datasets, where a zero is an observation and the two reported metrics differ
     # (elsewhere "both" is the "observed" loss): the mean of the two losses, with patience
-    # counted from the start or only after the warm-up.
+    # counted from the start or only after the warm-up, against the all-entries loss. Every
+    # candidate names its loss: this sweep chose "both" for the benchmark, so "as benchmarked"
+    # would change meaning once chosen.
     "both-masks": (COUNT_PAIRS, "st-vlm", (
-        ("as benchmarked", {}, {}),
+        ("all-entries loss", {"loss_mask": "observed"}, {}),
         ("both masks", {"loss_mask": "both"}, {}),
         ("both masks, patience after warm-up", {"loss_mask": "both", "patience_after_warmup": True}, {}),
     )),
