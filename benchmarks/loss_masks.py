@@ -1,8 +1,9 @@
 """Which training-loss mask suits count data scored two ways? Validation only.
 
 On sparse counts (bike drop-offs) the literature's metric scores only ``true > 0`` while a zero
-count is a real observation; ST-VLM trains by default on every observation
-(``TrainConfig.loss_mask = "observed"``). This runs ST-VLM (the accuracy benchmark's model and
+count is a real observation; ``TrainConfig``'s default loss covers every observation
+(``loss_mask = "observed"``), ST-VLM's is the mean of that and the masked loss (``"both"``,
+chosen with ``validation_runs.py --sweep both-masks``). This runs ST-VLM (the accuracy benchmark's model and
 budget, ``benchmarks/fewshot_accuracy.py``) with each loss mask (``observed``, ``both``,
 ``protocol``) and with the Huber loss, and records the **validation** MAE both ways, so the
 choice is made on validation, never on test:
@@ -30,8 +31,10 @@ from stvlm.configs import TrainConfig  # noqa: E402
 from stvlm.io import atomic_write_json  # noqa: E402
 
 PAIRS = (("nycbike-drop", "st-llm-10%"), ("nycbike-drop", "10%"), ("nycbike1", "10%"))
+# Every variant names its mask: ST-VLM's default mask changed ("observed" -> "both", f2d0b04), and
+# a variant that left it out would change with it.
 VARIANTS = ({"loss_mask": "observed"}, {"loss_mask": "both"}, {"loss_mask": "protocol"},
-            {"loss": "huber"}, {"loss": "huber", "loss_mask": "both"})
+            {"loss": "huber", "loss_mask": "observed"}, {"loss": "huber", "loss_mask": "both"})
 
 
 def main() -> int:
