@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from fewshot_setup import train_settings  # noqa: E402
 from validation_runs import forecast_of, validation_row  # noqa: E402
 
 from harness.results.provenance import provenance  # noqa: E402
@@ -49,7 +50,7 @@ def main() -> int:
     for dataset, setting in PAIRS:
         data, forecast = forecast_of(dataset, setting, args.data_root)
         for variant in VARIANTS:
-            train = TrainConfig(**variant)
+            train = TrainConfig(**{**train_settings("st-vlm"), **variant})  # as validation_row trains
             for seed in args.seeds:
                 row = validation_row(data, forecast, seed=seed, epochs=args.epochs,
                                      train_changes=variant, model_changes={})
