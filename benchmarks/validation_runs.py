@@ -14,7 +14,7 @@ Sweeps (``--sweep``): ``training``: the shared lr 1e-3 against 3e-4 and 1e-4, we
 (``series.neighbours``); ``highway``: the linear highway trained or kept at its start
 (``head.highway_trainable``); ``patience``: early stopping's patience counted from the
 start or only after the warm-up (``patience_after_warmup``), on the five pairs where ST-VLM
-kept its start; ``both-masks``: the training loss over every observation (the default) against
+kept its start; ``both-masks``: the training loss over every observation (``TrainConfig``'s default, ST-VLM's until f2d0b04) against
 the mean of it and the masked loss (``loss_mask = "both"``), that with patience counted after
 the warm-up too, on the count datasets' pairs (nycbike-drop at three budgets, nycbike1 at two); ``warmup``: the share of warm-up steps, 5% against 15% and
 30%, for ST-VLM and (``warmup-stid``, ``warmup-gru``) for STID and the GRU, all on the same
