@@ -16,7 +16,11 @@ Sweeps (``--sweep``): ``training``: the shared lr 1e-3 against 3e-4 and 1e-4, we
 start or only after the warm-up (``patience_after_warmup``), on the five pairs where ST-VLM
 kept its start; ``both-masks``: the training loss over every observation (``TrainConfig``'s default, ST-VLM's until f2d0b04) against
 the mean of it and the masked loss (``loss_mask = "both"``), that with patience counted after
-the warm-up too, on the count datasets' pairs (nycbike-drop at three budgets, nycbike1 at two); ``warmup``: the share of warm-up steps, 5% against 15% and
+the warm-up too, on the count datasets' pairs (nycbike-drop at three budgets, nycbike1 at two);
+``capacity``: how much of the random backbone trains (LoRA rank 4 and 16, ST-LLM's partially
+frozen attention of the last layer or both) and an MLP head (64 hidden) against the linear one,
+on the target pairs (the four datasets at 10%, nycbike-drop at ST-LLM's budget too); ``batch``:
+16, 32 and 64 windows per optimizer step on the same pairs; ``warmup``: the share of warm-up steps, 5% against 15% and
 30%, for ST-VLM and (``warmup-stid``, ``warmup-gru``) for STID and the GRU, all on the same
 pairs; ``backbone``: the
 tiny random ViLT (hidden 32, 2 layers) against the ``small`` preset (256 wide, 4 layers; about
@@ -143,6 +147,22 @@ SWEEPS: dict[str, tuple[tuple[tuple[str, str], ...], str, tuple[Candidate, ...]]
         ("all-entries loss", {"loss_mask": "observed"}, {}),
         ("both masks", {"loss_mask": "both"}, {}),
         ("both masks, patience after warm-up", {"loss_mask": "both", "patience_after_warmup": True}, {}),
+    )),
+    # How much of the random backbone trains, and the head's depth, on the target pairs (the four
+    # datasets at 10%, nycbike-drop at ST-LLM's budget too). Every candidate names its setting.
+    "capacity": (FOUR + (("nycbike-drop", "10%"),), "st-vlm", (
+        ("lora r4", {}, {"finetune.strategy": "lora", "finetune.lora_rank": 4}),
+        ("lora r16", {}, {"finetune.strategy": "lora", "finetune.lora_rank": 16}),
+        ("pfa, last layer", {}, {"finetune.strategy": "pfa", "finetune.trainable_layers": 1}),
+        ("pfa, both layers", {}, {"finetune.strategy": "pfa", "finetune.trainable_layers": 2}),
+        ("lora r4, MLP head 64", {}, {"finetune.strategy": "lora", "finetune.lora_rank": 4, "head.hidden": 64}),
+    )),
+    # Windows per optimizer step on the same pairs: 16 gives 5 steps per epoch at 66 windows and
+    # 17 at ST-LLM's 261, where training moves away from the start from the first epoch.
+    "batch": (FOUR + (("nycbike-drop", "10%"),), "st-vlm", (
+        ("batch 16", {"batch_size": 16}, {}),
+        ("batch 32", {"batch_size": 32}, {}),
+        ("batch 64", {"batch_size": 64}, {}),
     )),
     "warmup": (FOUR, "st-vlm", WARMUPS),
     "warmup-stid": (FOUR, "stid", WARMUPS),

@@ -220,3 +220,33 @@ def test_benchmark_pairs_are_kept_in_dataset_then_setting_order() -> None:
         (d, s, seed) for d, s in expected for seed in (1, 0)]
     assert result["intervals"] == result["runs"]
     assert list(result["splits"]) == [f"{d}|{s}" for d, s in expected]
+
+
+def test_every_validation_sweep_candidate_builds_valid_configs() -> None:
+    """Each candidate of ``validation_runs.SWEEPS`` names real settings: its training changes make
+    a ``TrainConfig`` with the sweep model's settings, its model changes (dotted paths) apply to
+    the benchmark's ST-VLM config, and its data changes to a ``DataConfig``; labels are unique
+    within a sweep and pairs are the benchmark's. A misspelt key fails here, not after an hour."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from fewshot_setup import SETTINGS, STVLM_MODEL, train_settings
+    from validation_runs import SWEEPS, Candidate
+
+    from stvlm.configs import DataConfig, TrainConfig
+    from stvlm.configs.model import STVLMConfig
+
+    assert {"capacity", "batch"} <= set(SWEEPS)
+    for name, (pairs, model, candidates) in SWEEPS.items():
+        assert pairs and all(setting in SETTINGS for _, setting in pairs), name
+        labels = [Candidate(*c).label for c in candidates]
+        assert len(set(labels)) == len(labels), name
+        for cand in (Candidate(*c) for c in candidates):
+            TrainConfig(**{**train_settings(model), **cand.train})
+            assert model == "st-vlm" or not cand.model, (name, cand.label)
+            assert isinstance(STVLM_MODEL.with_values(cand.model), STVLMConfig)
+            DataConfig(dataset="los-loop").with_values(cand.data)
+    changed = STVLM_MODEL.with_values(dict(SWEEPS["capacity"][2][3][2]))
+    assert (changed.finetune.strategy, changed.finetune.trainable_layers) == ("pfa", 2)
+    with pytest.raises(Exception, match="hiden"):
+        STVLM_MODEL.with_values({"head.hiden": 64})
