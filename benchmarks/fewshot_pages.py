@@ -129,7 +129,10 @@ def readme(result: dict[str, Any]) -> str:
         "ST-VLM: `STVLMConfig.tiny()` (ViLT, 32 wide, 2 layers, RANDOM weights: no pretrained "
         "weights can be downloaded here), one series token per node with its lookback "
         f"(node vector: {STVLM_MODEL.series.node_embedding}, calendar part: "
-        f"{STVLM_MODEL.series.time_encoding}), fusion at layer 1, LoRA r4, residual head on the seasonal prior with a "
+        f"{STVLM_MODEL.series.time_encoding}), fusion at layer 1, LoRA r4, residual "
+        + (f"MLP head ({STVLM_MODEL.head.hidden} hidden, chosen on validation: `validation-capacity.json`)"
+           if STVLM_MODEL.head.hidden else "linear head")
+        + " on the seasonal prior with a "
         "linear highway that starts at its ridge fit to the training windows where that lowers the "
         "validation MAE of the starting forecast, else at zero (`head.highway_init = auto`).", "",
         f"Splits: {splits}.", "",

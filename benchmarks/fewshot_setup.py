@@ -47,7 +47,7 @@ METRICS = ("mae", "rmse", "wape", "mae_all", "rmse_all", "wape_all", "bias")
 REFERENCE_LINES = ("historical-average-all",)
 # ST-VLM: the tiny ViLT preset (random weights) with the defaults of STVLMConfig: periodic
 # lookback in the series tokens and the image, no node vector or calendar part in the tokens,
-# a residual head on the seasonal prior with a linear highway started at its ridge fit, LoRA r4,
+# a residual MLP head on the seasonal prior with a linear highway started at its ridge fit, LoRA r4,
 # fusion at layer 1, one token per node.
 STVLM_MODEL = STVLMConfig.tiny()
 # One budget for ST-VLM and the neural baselines (ST-VLM's warm-up aside): AdamW, warm-up +

@@ -5,7 +5,8 @@ On the pairs where the accuracy benchmark's ST-VLM runs kept their untrained sta
 under the all-entries loss (``validation_runs.KEPT_START``), this trains ST-VLM with the
 benchmark's config and budget (``benchmarks/fewshot_setup.py``) and that loss
 (``loss_mask = "observed"``, :data:`LOSS`: ST-VLM's loss when these runs were made; its default
-is now the mean of both masks) for the first ``--epochs`` epochs and records, per epoch, the
+is now the mean of both masks) and the linear head it had then (``validation_runs.LINEAR_HEAD``;
+its default is now an MLP head) for the first ``--epochs`` epochs and records, per epoch, the
 learning rate, the training loss, the MAE of the model (in eval mode) on the **training**
 windows and on the **validation** windows, masked (``true > 0``) and on every observed entry.
 Then it scores the straight line in weight space between the start and the best trained epoch
@@ -36,7 +37,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from fewshot_setup import train_settings  # noqa: E402
-from validation_runs import KEPT_START, forecast_of, stvlm_engine  # noqa: E402
+from validation_runs import KEPT_START, LINEAR_HEAD, forecast_of, stvlm_engine  # noqa: E402
 
 from harness.results.provenance import provenance  # noqa: E402
 from stvlm.configs import DataConfig, TrainConfig  # noqa: E402
@@ -68,7 +69,7 @@ def trajectory(forecast: Forecast, data: DataConfig, *, seed: int, epochs: int) 
     MAE along the start-to-trained line."""
     # The benchmark's 40-epoch plan, so the warm-up and cosine schedule are the benchmark's too.
     train = TrainConfig(**{**train_settings("st-vlm"), **LOSS, "epochs": 40, "seed": seed, "num_threads": 1})
-    engine = stvlm_engine(data, forecast, train, {})
+    engine = stvlm_engine(data, forecast, train, LINEAR_HEAD)  # ST-VLM's head when these ran
     module = engine.model
     start = trainable_state(module)
 

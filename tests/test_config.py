@@ -85,7 +85,10 @@ def test_an_option_added_unless_default_keeps_earlier_hashes() -> None:
     # DataConfig.lookback_days came that way: the hash of a config that does not set it is the
     # one it had before the field existed (computed on commit ff9e060).
     assert DataConfig(dataset="los-loop").config_hash() == "9abde1d377c0"
-    assert ExperimentConfig().config_hash() == "609426a736a0"
+    # (with the linear head that was STVLMConfig's default then: the MLP head came later)
+    linear_head = STVLMConfig().with_values({"head.hidden": 0})
+    assert ExperimentConfig(model=linear_head).config_hash() == "609426a736a0"
+    assert ExperimentConfig().config_hash() != "609426a736a0"
     assert DataConfig(lookback_days=(1, 7)).config_hash() != DataConfig().config_hash()
 
 

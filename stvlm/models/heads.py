@@ -37,9 +37,13 @@ class PredictionHead(nn.Module):
         else:
             self.net = nn.Linear(width, out)
         if cfg.zero_init:  # the forecast starts at the prior; the head learns a correction
-            last = self.net[-1] if isinstance(self.net, nn.Sequential) else self.net
-            nn.init.zeros_(last.weight)
-            nn.init.zeros_(last.bias)
+            nn.init.zeros_(self.output_layer.weight)
+            nn.init.zeros_(self.output_layer.bias)
+
+    @property
+    def output_layer(self) -> nn.Linear:
+        """The linear map that produces the forecast (the MLP's last layer, or the whole head)."""
+        return self.net[-1] if isinstance(self.net, nn.Sequential) else self.net
 
     def forward(self, tokens: torch.Tensor, context: torch.Tensor | None = None) -> torch.Tensor:
         """Forecast of every node.

@@ -151,5 +151,5 @@ def test_a_frozen_highway_stays_frozen_after_loading(forecast, tmp_path: Path):
     model = trained(cfg, forecast)
     loaded = STVLM.from_pretrained(model.save_pretrained(tmp_path / "model"))
     assert loaded.fixed_modules == (loaded.highway,)
-    assert not loaded.highway.weight.requires_grad and loaded.head.net.weight.requires_grad
+    assert not loaded.highway.weight.requires_grad and loaded.head.output_layer.weight.requires_grad
     assert torch.equal(loaded.highway.weight, model.highway.weight)

@@ -98,8 +98,8 @@ def test_predictions_are_in_original_units(forecast, instance_norm):
     cfg = cfg.replace(head=cfg.head.replace(highway_init="zero"))  # the highway adds 0 too
     model = build(cfg.replace(series=cfg.series.replace(instance_norm=instance_norm)), forecast)
     with torch.no_grad():  # a head that predicts 0 in normalised units
-        model.head.net.weight.zero_()
-        model.head.net.bias.zero_()
+        model.head.output_layer.weight.zero_()
+        model.head.output_layer.bias.zero_()
     batch = next(forecast.batches("test", 2))
     pred = model.eval()(batch)
     mean, std = forecast.scaler.mean[0], forecast.scaler.std[0]
@@ -301,7 +301,7 @@ def test_frozen_highway_keeps_its_ridge_start_through_training():
         cfg_t = cfg.replace(head=cfg.head.replace(highway_init="ridge", highway_trainable=trainable))
         model = build(cfg_t, f)
         start = model.highway.weight.detach().clone()
-        assert model.highway.weight.requires_grad is trainable and model.head.net.weight.requires_grad
+        assert model.highway.weight.requires_grad is trainable and model.head.output_layer.weight.requires_grad
         opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
         for batch in list(f.batches("train", 8))[:2]:
             opt.zero_grad()
