@@ -174,7 +174,7 @@ class HeadConfig(Config):
         64, ge=0, help="hidden width of an MLP head (one GELU layer); 0: a linear head. Chosen on "
         "validation MAE (tiny preset, seeds 0-3, results/fewshot_accuracy/validation-capacity.json): "
         "64 against linear lowered los-loop 10% (3.106 -> 3.074, seed mean) and nycbike-drop 10% "
-        "on all entries (1.726 -> 1.722, masked level at 2.029); where the start is kept "
+        "on all entries (1.726 -> 1.721, masked level at 2.029); where the start is kept "
         "(nycbike-drop at 261 windows, sz-taxi and nycbike1 10%) it is kept with either",
     )
     pooled_context: bool = field(
