@@ -37,8 +37,9 @@ the few-shot block moves to where the longest kept lag is available.
 Each row names the model it trained (``model``), the candidate's changes (``train``,
 ``model_changes``, ``data_changes``) and the training windows and lookback lags it ran on.
 The changes are from the benchmark's config at the file's ``git_commit`` (before b6ed1a1 ST-VLM
-had a linear head, since then an MLP head): a re-run of an older sweep trains today's model,
-unless its candidates name the setting (``capacity``, ``batch``, ``both-masks``, ``lookback``).
+had a linear head, since then an MLP head): a re-run of an older ST-VLM sweep trains today's
+model. ``capacity`` and ``batch`` pin the linear head where they ran with it; ``lookback`` trains
+the ridge baseline, which has no head.
 Writes ``results/fewshot_accuracy/validation-<sweep>.json`` (one row per run, with the
 command and the code's commit). ``loss_masks.py`` is the loss-mask sweep, built on
 :func:`validation_row`.
