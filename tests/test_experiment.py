@@ -14,7 +14,7 @@ from harness.cli.main import main
 from stvlm.configs import ExperimentConfig
 from stvlm.experiment import load_checkpoint, run_experiment
 from stvlm.engine import Engine
-from stvlm.errors import DataError
+from stvlm.errors import ConfigError, DataError
 
 
 @pytest.fixture(scope="module")
@@ -248,5 +248,5 @@ def test_every_validation_sweep_candidate_builds_valid_configs() -> None:
             DataConfig(dataset="los-loop").with_values(cand.data)
     changed = STVLM_MODEL.with_values(dict(SWEEPS["capacity"][2][3][2]))
     assert (changed.finetune.strategy, changed.finetune.trainable_layers) == ("pfa", 2)
-    with pytest.raises(Exception, match="hiden"):
+    with pytest.raises(ConfigError, match="unknown key head.hiden"):
         STVLM_MODEL.with_values({"head.hiden": 64})
