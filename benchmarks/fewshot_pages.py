@@ -274,6 +274,10 @@ def _stvlm_training(meta: dict[str, Any]) -> str:
         text += (" ST-VLM's untrained start (seasonal prior + ridge highway, head at zero) is scored on "
                  "validation before training and kept unless an epoch beats it (best epoch 0); the "
                  "baselines start from random weights and are not.")
+    if own.get("patience_after_warmup"):
+        text += (" ST-VLM's patience counts only epochs that end with its warm-up done "
+                 "(`patience_after_warmup`, chosen on validation: `validation-patience-mlp.json`), so "
+                 "no run ends while its learning rate is still rising.")
     if own.get("loss_mask") == "both":
         text += (" ST-VLM's loss is the mean of that loss and the masked one (`loss_mask = both`), "
                  "chosen on validation by the mean of the two MAEs (`validation-both-masks.json`); it "

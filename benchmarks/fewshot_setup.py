@@ -55,7 +55,8 @@ STVLM_MODEL = STVLMConfig.tiny()
 # observed entries.
 TRAIN = {"batch_size": 16, "patience": 10, "lr": 1e-3, "weight_decay": 1e-4, "grad_clip": 5.0}
 # ST-VLM's own settings (stvlm.configs.train.STVLM_TRAIN_SETTINGS, chosen on validation: see
-# there): a 30% warm-up, and its fitted start kept as the checkpoint to beat. STID, probed with
+# there): a 30% warm-up, patience counted after it, its fitted start kept as the checkpoint to
+# beat, and the mean of the all-entries and masked losses. STID, probed with
 # the same warm-up (validation-warmup-stid.json), was worse or mixed with it and keeps
 # TrainConfig's 5%; the baselines' random starts are not candidates.
 STVLM_TRAIN = {**TRAIN, **STVLM_TRAIN_SETTINGS}

@@ -5,8 +5,9 @@ On the pairs where the accuracy benchmark's ST-VLM runs kept their untrained sta
 under the all-entries loss (``validation_runs.KEPT_START``), this trains ST-VLM with the
 benchmark's config and budget (``benchmarks/fewshot_setup.py``) and that loss
 (``loss_mask = "observed"``, :data:`LOSS`: ST-VLM's loss when these runs were made; its default
-is now the mean of both masks) and the linear head it had then (``validation_runs.LINEAR_HEAD``;
-its default is now an MLP head) for the first ``--epochs`` epochs and records, per epoch, the
+is now the mean of both masks), the patience of then (from the first epoch,
+``validation_runs.PATIENCE_FROM_START``) and the linear head it had then
+(``validation_runs.LINEAR_HEAD``; its default is now an MLP head) for the first ``--epochs`` epochs and records, per epoch, the
 learning rate, the training loss, the MAE of the model (in eval mode) on the **training**
 windows and on the **validation** windows, masked (``true > 0``) and on every observed entry.
 Then it scores the straight line in weight space between the start and the best trained epoch
@@ -37,7 +38,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from fewshot_setup import train_settings  # noqa: E402
-from validation_runs import KEPT_START, LINEAR_HEAD, forecast_of, stvlm_engine  # noqa: E402
+from validation_runs import KEPT_START, LINEAR_HEAD, PATIENCE_FROM_START, forecast_of, stvlm_engine  # noqa: E402
 
 from harness.results.provenance import provenance  # noqa: E402
 from stvlm.configs import DataConfig, TrainConfig  # noqa: E402
@@ -48,8 +49,9 @@ from stvlm.io import atomic_write_json  # noqa: E402
 #: The interpolation weights ``a`` of the trained epoch (0: the start, 1: the trained epoch).
 ALPHAS = tuple(round(0.1 * i, 1) for i in range(11))
 #: The training loss these runs study: the all-entries loss under which ST-VLM kept its start on
-#: the ``KEPT_START`` pairs (its loss until f2d0b04, when the mean of both masks replaced it).
-LOSS = {"loss_mask": "observed"}
+#: the ``KEPT_START`` pairs (its loss until f2d0b04, when the mean of both masks replaced it),
+#: with the patience of then (counted from the first epoch).
+LOSS = {"loss_mask": "observed", **PATIENCE_FROM_START}
 
 
 def levels(forecast: Forecast) -> dict[str, float]:

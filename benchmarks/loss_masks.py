@@ -3,9 +3,10 @@
 On sparse counts (bike drop-offs) the literature's metric scores only ``true > 0`` while a zero
 count is a real observation; ``TrainConfig``'s default loss covers every observation
 (``loss_mask = "observed"``), ST-VLM's is the mean of that and the masked loss (``"both"``,
-chosen with ``validation_runs.py --sweep both-masks``). This runs ST-VLM (the accuracy benchmark's model, with
-the linear head it had when ``loss_masks.json`` was made, ``validation_runs.LINEAR_HEAD``, and its
-budget, ``benchmarks/fewshot_accuracy.py``) with each loss mask (``observed``, ``both``,
+chosen with ``validation_runs.py --sweep both-masks``). This runs ST-VLM (the accuracy
+benchmark's model, with the linear head and the patience (from the first epoch) it had when
+``loss_masks.json`` was made, ``validation_runs.LINEAR_HEAD`` and ``PATIENCE_FROM_START``, and
+its budget, ``benchmarks/fewshot_accuracy.py``) with each loss mask (``observed``, ``both``,
 ``protocol``) and with the Huber loss, and records the **validation** MAE both ways, so the
 choice is made on validation, never on test:
 
@@ -26,7 +27,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from fewshot_setup import train_settings  # noqa: E402
-from validation_runs import LINEAR_HEAD, forecast_of, validation_row  # noqa: E402
+from validation_runs import LINEAR_HEAD, PATIENCE_FROM_START, forecast_of, validation_row  # noqa: E402
 
 from harness.results.provenance import provenance  # noqa: E402
 from stvlm.configs import TrainConfig  # noqa: E402
@@ -51,6 +52,7 @@ def main() -> int:
     for dataset, setting in PAIRS:
         data, forecast = forecast_of(dataset, setting, args.data_root)
         for variant in VARIANTS:
+            variant = {**variant, **PATIENCE_FROM_START}  # ST-VLM's patience when these ran
             train = TrainConfig(**{**train_settings("st-vlm"), **variant})  # as validation_row trains
             for seed in args.seeds:
                 row = validation_row(data, forecast, seed=seed, epochs=args.epochs,
