@@ -248,7 +248,12 @@ def readme(result: dict[str, Any]) -> str:
         "seed, so ST-VLM counts patience after its warm-up. That sweep was run after the test "
         "table of the MLP head (b6ed1a1) had shown the two short runs (validation had shown one "
         "first, seed 1 of `validation-capacity.json`); its adoption rule was written into the "
-        "sweep before it ran, and it reads validation only. "
+        "sweep before it ran, and it reads validation only. The graph neighbours' mean in the "
+        "node tokens and the highway at these settings (`validation-neighbours-now.json`, "
+        "`--sweep neighbours-now`, seeds 0 and 1, rule written before it ran) was worse on four "
+        "target pairs (masked seed means: 2.069 against 2.032 at ST-LLM's budget, 3.095 against "
+        "3.074 on los-loop, 2.931 against 2.925 on sz-taxi, 2.032 against 2.027 at nycbike-drop "
+        "10%) and level on nycbike1 10%, so it stays off. "
         "Two early development runs "
         "printed test metrics beside validation ones; no choice was made from them.",
         *_epoch_caveats(result),

@@ -88,7 +88,9 @@ class SeriesConfig(Config):
         "mean of its graph neighbours' window and lookback values, when the data has an "
         "adjacency (a sparse product: linear in the number of edges); without one: off. Off by "
         "default: validation MAE was worse with it on all four datasets at 10% (seeds 0/1, "
-        "results/fewshot_accuracy/validation-neighbours.json)",
+        "results/fewshot_accuracy/validation-neighbours.json), and again at the MLP head's "
+        "settings on four of the five target pairs, level on the fifth "
+        "(validation-neighbours-now.json)",
     )
     time_encoding: Literal["cyclic", "table", "none"] = field(
         "none",
