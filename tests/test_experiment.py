@@ -241,6 +241,35 @@ def test_benchmark_pairs_are_kept_in_dataset_then_setting_order() -> None:
     assert list(result["splits"]) == [f"{d}|{s}" for d, s in expected]
 
 
+def test_the_sweep_adoption_rule_on_tiny_rows() -> None:
+    """``meets_rule``: seed means of the mean of masked and all-entries validation MAE, over the
+    seeds both candidates ran; no worse on any pair and better on at least one."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from validation_runs import meets_rule, target_metric
+
+    def row(pair: str, cand: str, seed: int, masked: float, every: float) -> dict:
+        return {"dataset": pair, "setting": "10%", "candidate": cand, "seed": seed,
+                "val_mae": masked, "val_mae_all": every}
+
+    assert target_metric(row("a", "x", 0, 2.0, 1.5)) == 1.75
+    rows = [row("a", "ref", 0, 2.0, 1.0), row("a", "ref", 1, 3.0, 2.0), row("a", "new", 0, 2.0, 0.5),
+            row("a", "new", 1, 3.0, 2.5), row("b", "ref", 0, 4.0, 4.0), row("b", "new", 0, 4.0, 4.0),
+            row("b", "new", 1, 1.0, 1.0)]  # seed 1 of b ran only the candidate: not compared
+    verdict = meets_rule(rows, "ref", "new")
+    assert verdict == {"pairs": {"a 10%": (2.0, 2.0), "b 10%": (4.0, 4.0)}, "better": 0, "meets": False}
+    rows[2]["val_mae_all"] = 0.4  # a: 2.0 -> 1.975
+    assert meets_rule(rows, "ref", "new") == {"pairs": {"a 10%": (2.0, 1.975), "b 10%": (4.0, 4.0)},
+                                              "better": 1, "meets": True}
+    rows[5]["val_mae"] = 4.2  # b: worse by 0.1
+    assert meets_rule(rows, "ref", "new")["meets"] is False
+    import pytest
+
+    with pytest.raises(ValueError, match="no pair ran both 'ref' and 'other'"):
+        meets_rule(rows, "ref", "other")
+
+
 def test_every_validation_sweep_candidate_builds_valid_configs() -> None:
     """Each candidate of ``validation_runs.SWEEPS`` names real settings: its training changes make
     a ``TrainConfig`` with the sweep model's settings, its model changes (dotted paths) apply to
