@@ -3,19 +3,19 @@ validation, and whether any point between the start and a trained epoch is bette
 
 On the pairs where the accuracy benchmark's ST-VLM runs kept their untrained start in every seed
 under the all-entries loss (``validation_runs.KEPT_START``), this trains ST-VLM with the
-benchmark's config and budget (``benchmarks/fewshot_setup.py``) and that loss
-(``loss_mask = "observed"``, :data:`LOSS`: ST-VLM's loss when these runs were made; its default
-is now the mean of both masks), the patience of then (from the first epoch,
+benchmark's config and budget (``benchmarks/fewshot_setup.py``) and that loss (``loss_mask =
+"observed"``, :data:`LOSS`: ST-VLM's loss when these runs were made; its default is now the mean
+of both masks), the patience of then (from the first epoch,
 ``validation_runs.PATIENCE_FROM_START``) and the linear head it had then
-(``validation_runs.LINEAR_HEAD``; its default is now an MLP head) for the first ``--epochs`` epochs and records, per epoch, the
-learning rate, the training loss, the MAE of the model (in eval mode) on the **training**
-windows and on the **validation** windows, masked (``true > 0``) and on every observed entry.
-Then it scores the straight line in weight space between the start and the best trained epoch
-(WiSE-FT, Wortsman et al., CVPR 2022: ``(1 - a) * start + a * trained`` for every trainable
-weight, ``a`` in 0, 0.1, ..., 1) on validation. Per pair it also records the mean target of the
-training and validation windows (every finite entry, and entries > 0): a training block whose
-level differs from validation's cannot teach a correction that transfers. The test windows are
-never predicted:
+(``validation_runs.LINEAR_HEAD``; its default is now an MLP head) for the first ``--epochs``
+epochs and records, per epoch, the learning rate, the training loss, the MAE of the model (in
+eval mode) on the **training** windows and on the **validation** windows, masked (``true > 0``)
+and on every observed entry. Then it scores the straight line in weight space between the start
+and the best trained epoch (WiSE-FT, Wortsman et al., CVPR 2022: ``(1 - a) * start + a *
+trained`` for every trainable weight, ``a`` in 0, 0.1, ..., 1) on validation. Per pair it also
+records the mean target of the training and validation windows (every finite entry, and entries
+> 0): a training block whose level differs from validation's cannot teach a correction that
+transfers. The test windows are never predicted:
 
     STVLM_DATA=../shared/data python benchmarks/kept_start.py --seeds 0 1
 

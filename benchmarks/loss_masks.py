@@ -36,8 +36,10 @@ from stvlm.io import atomic_write_json  # noqa: E402
 PAIRS = (("nycbike-drop", "st-llm-10%"), ("nycbike-drop", "10%"), ("nycbike1", "10%"))
 # Every variant names its mask: ST-VLM's default mask changed ("observed" -> "both", f2d0b04), and
 # a variant that left it out would change with it.
-VARIANTS = ({"loss_mask": "observed"}, {"loss_mask": "both"}, {"loss_mask": "protocol"},
-            {"loss": "huber", "loss_mask": "observed"}, {"loss": "huber", "loss_mask": "both"})
+# Each also pins ST-VLM's patience when loss_masks.json was made (from the first epoch).
+VARIANTS = tuple({**v, **PATIENCE_FROM_START} for v in (
+    {"loss_mask": "observed"}, {"loss_mask": "both"}, {"loss_mask": "protocol"},
+    {"loss": "huber", "loss_mask": "observed"}, {"loss": "huber", "loss_mask": "both"}))
 
 
 def main() -> int:
@@ -52,7 +54,6 @@ def main() -> int:
     for dataset, setting in PAIRS:
         data, forecast = forecast_of(dataset, setting, args.data_root)
         for variant in VARIANTS:
-            variant = {**variant, **PATIENCE_FROM_START}  # ST-VLM's patience when these ran
             train = TrainConfig(**{**train_settings("st-vlm"), **variant})  # as validation_row trains
             for seed in args.seeds:
                 row = validation_row(data, forecast, seed=seed, epochs=args.epochs,
