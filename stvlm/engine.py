@@ -4,7 +4,8 @@ Any ``nn.Module`` whose ``forward(batch: STBatch)`` returns predictions ``[B, T_
 original units trains here: ST-VLM and the neural baselines alike. The loss
 (``TrainConfig.loss``, MAE by default) is taken in original units over the observed target
 entries (``TrainConfig.loss_mask``), with a warm-up + cosine learning-rate schedule over the
-planned optimizer steps. Per epoch the engine evaluates on the validation part, keeps the best
+planned optimizer steps. Per epoch the engine evaluates on the validation part (with
+``TrainConfig.ema_decay``: the moving average of the weights), keeps the best
 trainable weights (early stopping on ``monitor``; with ``TrainConfig.start_candidate`` the
 untrained start is scored first and competes as epoch 0), and calls the callbacks with an
 :class:`EpochRecord` and the resumable :class:`EngineState`; a callback returning ``True`` stops
@@ -78,6 +79,7 @@ class EngineState:
     history: list[EpochRecord] = field(default_factory=list)
     start_val: dict[str, float] = field(default_factory=dict)  # validation metrics of the start
     model_state: dict[str, torch.Tensor] = field(default_factory=dict)
+    ema_state: dict[str, torch.Tensor] = field(default_factory=dict)  # ema_decay: the averaged weights
     best_state: dict[str, torch.Tensor] = field(default_factory=dict)
     optimizer_state: dict[str, Any] = field(default_factory=dict)
     rng_state: torch.Tensor | None = None  # torch CPU generator (dropout draws) after the epoch
@@ -179,6 +181,7 @@ class Engine:
         self.mask_rule = forecast.protocol.mask
         self.missing_value = forecast.protocol.missing_value
         self._amp = cfg.amp and self.device.type == "cuda"
+        self._ema: dict[str, torch.Tensor] | None = None  # ema_decay: the averaged weights (fit)
 
     # -- loops --------------------------------------------------------------------------------
 
@@ -209,6 +212,7 @@ class Engine:
         optimizer = self._optimizer()
         if resume is not None:
             self._restore(optimizer, resume)
+        self._ema = self._ema_start(state)
         callbacks = list(callbacks)
         start = time.perf_counter()
         stopped_early = False
@@ -244,6 +248,35 @@ class Engine:
         state.best_state = trainable_state(self.model)
         log.info("start: val %s %.4f (the checkpoint to beat)", self.monitor, current)
 
+    def _ema_start(self, state: EngineState) -> dict[str, torch.Tensor] | None:
+        """``ema_decay``: the averaged weights on the model's device, from a resumed state or
+        else the model's weights now (before the first step: its start)."""
+        if self.cfg.ema_decay == 0:
+            return None
+        source = state.ema_state or trainable_state(self.model)
+        return {k: v.to(self.device, copy=True) for k, v in source.items()}
+
+    def _update_ema(self) -> None:
+        """One averaging step: ``ema <- decay * ema + (1 - decay) * weights``."""
+        decay = self.cfg.ema_decay
+        with torch.no_grad():
+            for name, param in self.model.named_parameters():
+                if param.requires_grad:
+                    self._ema[name].mul_(decay).add_(param.detach(), alpha=1 - decay)
+
+    def _validate(self) -> tuple[dict[str, float], dict[str, torch.Tensor] | None]:
+        """Validation metrics of the weights an epoch is judged by: the raw ones, or under
+        ``ema_decay`` the average (returned as a CPU copy, the checkpoint if it is the best; the
+        model gets its raw weights back to train on)."""
+        if self._ema is None:
+            return self.evaluate("val"), None
+        raw = trainable_state(self.model)
+        load_trainable_state(self.model, self._ema)
+        try:
+            return self.evaluate("val"), trainable_state(self.model)
+        finally:
+            load_trainable_state(self.model, raw)
+
     def _restore(self, optimizer: torch.optim.Optimizer, resume: EngineState) -> None:
         """Put the weights, optimizer and random state of an interrupted run back."""
         load_trainable_state(self.model, resume.model_state)
@@ -256,14 +289,14 @@ class Engine:
         """Train one epoch, validate, and update ``state`` (best weights, patience, history)."""
         t0 = time.perf_counter()
         loss, windows, lr = self._train_epoch(optimizer, state)
-        val = self.evaluate("val")
+        val, averaged = self._validate()
         state.epoch += 1
         state.windows_seen += windows
         current = val.get(self.monitor, math.nan)
         is_best = not math.isnan(current) and current < state.best_metric
         if is_best:
             state.best_metric, state.best_epoch, state.bad_epochs = current, state.epoch, 0
-            state.best_state = trainable_state(self.model)
+            state.best_state = averaged if averaged is not None else trainable_state(self.model)
         elif not self._warming_up(state):
             state.bad_epochs += 1
         record = EpochRecord(
@@ -272,6 +305,7 @@ class Engine:
         )
         state.history.append(record)
         state.model_state = trainable_state(self.model)
+        state.ema_state = averaged if averaged is not None else {}
         state.optimizer_state = copy.deepcopy(optimizer.state_dict())
         state.rng_state = torch.get_rng_state()
         log.info("epoch %d: train %.4f val %s %.4f%s",
@@ -329,6 +363,8 @@ class Engine:
                     [p for p in self.model.parameters() if p.requires_grad], cfg.grad_clip
                 )
             optimizer.step()
+            if self._ema is not None:
+                self._update_ema()
             state.optimizer_steps += 1
             total += float(loss.detach())
             batches += 1

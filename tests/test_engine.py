@@ -67,9 +67,10 @@ def test_callback_can_stop_training() -> None:
     assert seen == [(1, 1), (2, 2)] and result.epochs_run == 2 and result.stopped_early
 
 
-def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path) -> None:
+@pytest.mark.parametrize("ema_decay", [0.0, 0.5])
+def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path, ema_decay) -> None:
     fc = forecast()
-    cfg = TrainConfig(epochs=4, batch_size=16, lr=5e-3, seed=7, patience=10)
+    cfg = TrainConfig(epochs=4, batch_size=16, lr=5e-3, seed=7, patience=10, ema_decay=ema_decay)
     full_engine = Engine(stid(fc), fc, cfg)
     full = full_engine.fit()
 
@@ -247,3 +248,45 @@ def test_start_candidate_needs_a_monitor_the_validation_metrics_have() -> None:
     engine = Engine(stid(fc), fc, TrainConfig(epochs=1, start_candidate=True), monitor="accuracy")
     with pytest.raises(ValueError, match="monitor 'accuracy' is not a validation metric; known: bias"):
         engine.fit()
+
+
+def test_ema_update_by_hand() -> None:
+    """One averaging step with decay 0.75: 0.75 * 1 + 0.25 * 3 = 1.5 for every trainable weight."""
+    fc = forecast()
+    engine = Engine(stid(fc), fc, TrainConfig(ema_decay=0.75))
+    params = dict(engine.model.named_parameters())
+    engine._ema = {k: torch.ones_like(p) for k, p in params.items() if p.requires_grad}
+    with torch.no_grad():
+        for p in params.values():
+            p.fill_(3.0)
+    engine._update_ema()
+    assert engine._ema and all(torch.equal(v, torch.full_like(v, 1.5)) for v in engine._ema.values())
+
+
+def test_ema_validates_keeps_and_restores_the_average_while_training_the_raw_weights() -> None:
+    """One optimizer step per epoch, decay 0.5: epoch 1 is judged by 0.5 * start + 0.5 * w1,
+    where w1 are the weights the same run without the average reaches (training is unchanged);
+    that average is the checkpoint the model ends with."""
+    fc = forecast()
+    base = TrainConfig(epochs=1, batch_size=16, lr=1e-2, seed=2, max_batches_per_epoch=1)
+    plain_engine = Engine(stid(fc), fc, base)
+    start = {k: v.clone() for k, v in trainable_state(plain_engine.model).items()}
+    plain_engine.fit()
+    raw = trainable_state(plain_engine.model)  # w1: the only epoch is the best
+    engine = Engine(stid(fc), fc, base.replace(ema_decay=0.5))
+    states = []
+    result = engine.fit(callbacks=[lambda record, state: states.append(state.model_state)])
+    assert all(torch.equal(states[0][k], raw[k]) for k in raw)  # the raw weights trained as before
+    expected = {k: start[k].clone().mul_(0.5).add_(raw[k], alpha=0.5) for k in raw}
+    kept = trainable_state(engine.model)
+    assert all(torch.equal(kept[k], expected[k]) for k in raw) and not torch.equal(kept[next(iter(raw))], raw[next(iter(raw))])
+    check = Engine(stid(fc), fc, base)
+    from stvlm.engine import load_trainable_state
+
+    load_trainable_state(check.model, expected)
+    assert result.history[0].val == check.evaluate("val") == engine.evaluate("val")
+
+
+def test_ema_decay_must_be_below_one() -> None:
+    with pytest.raises(ValueError, match="ema_decay"):
+        TrainConfig(ema_decay=1.0)

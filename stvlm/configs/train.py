@@ -72,6 +72,12 @@ class TrainConfig(Config):
         "end a run while its learning rate is still rising (matters with a long warm-up and "
         "start_candidate, whose fitted start can out-score every warm-up epoch)",
     )
+    ema_decay: float = field(
+        0.0, ge=0.0, lt=1.0, identity="unless_default",
+        help="exponential moving average of the trainable weights, per optimizer step (0 disables): "
+        "each epoch is validated, kept as best and restored with the average, which starts at the "
+        "model's initial weights (ST-VLM: its fitted start), not with the raw weights",
+    )
     start_candidate: bool = field(
         False,
         help="also score the untrained model on validation before the first step and keep it as "
