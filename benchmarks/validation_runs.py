@@ -47,7 +47,9 @@ trains today's model. ``capacity`` and ``batch`` pin the linear head and the pat
 with, ``patience`` and ``both-masks`` the patience they compare; ``lookback`` trains the ridge
 baseline, which has no head.
 Writes ``results/fewshot_accuracy/validation-<sweep>.json`` (one row per run, with the command
-and the code's commit). The newer sweeps (``patience-mlp``, ``neighbours-now``, ``head-width``, ``ema``)
+and the code's commit). Seeds run as separate processes (``--seeds 0 --out a.json``, ...) become
+one file with ``--merge a.json b.json ...`` (:func:`merge_runs`: rows in the order of one run,
+each file's commit and command kept). The newer sweeps (``patience-mlp``, ``neighbours-now``, ``head-width``, ``ema``)
 write their adoption rule down before they run: :func:`meets_rule`. ``loss_masks.py`` is the
 loss-mask sweep, built on :func:`validation_row`.
 """
@@ -55,6 +57,7 @@ loss-mask sweep, built on :func:`validation_row`.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -264,6 +267,43 @@ def meets_rule(rows: list[dict[str, Any]], reference: str, candidate: str) -> di
     return {"pairs": pairs, "better": better, "meets": better > 0 and all(c <= r for r, c in pairs.values())}
 
 
+def merge_runs(sweep: str, sources: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """One file of ``sweep`` from files of its runs split by seed (one process per seed): the
+    rows in the order a single run of every seed writes them (pair, candidate, seed), the first
+    file's versions, commit and device, the command of that single run, and ``merged_from``
+    (per file, in the order given: its name, commit, device, command, seeds and any note).
+
+    Raises ``ValueError`` naming the file for a row of another sweep (pair or candidate not in
+    ``sweep``) or a (pair, candidate, seed) that two rows share."""
+    pairs, _, candidates = SWEEPS[sweep]
+    labels = [Candidate(*c).label for c in candidates]
+    order: dict[tuple[str, str, str, int], tuple[int, int, int]] = {}
+    rows: list[dict[str, Any]] = []
+    merged_from = []
+    for name, run in sources:
+        for r in run["rows"]:
+            pair, label = (r["dataset"], r["setting"]), r["candidate"]
+            if pair not in pairs or label not in labels:
+                raise ValueError(f"{name}: row {pair[0]} {pair[1]} {label!r} is not in sweep {sweep!r}")
+            key = (*pair, label, r["seed"])
+            if key in order:
+                raise ValueError(
+                    f"{name}: {pair[0]} {pair[1]} {label!r} seed {r['seed']} is already in an earlier file")
+            order[key] = (pairs.index(pair), labels.index(label), r["seed"])
+            rows.append(r)
+        merged_from.append({"file": name, "git_commit": run.get("git_commit"), "device": run.get("device"),
+                            "command": run.get("command"), "seeds": sorted({r["seed"] for r in run["rows"]}),
+                            **({"note": run["note"]} if "note" in run else {})})
+    if not rows:
+        raise ValueError(f"no rows to merge for sweep {sweep!r}")
+    rows.sort(key=lambda r: order[(r["dataset"], r["setting"], r["candidate"], r["seed"])])
+    seeds = " ".join(str(s) for s in sorted({r["seed"] for r in rows}))
+    first = sources[0][1]
+    return {"versions": first.get("versions"), "git_commit": first.get("git_commit"), "device": first.get("device"),
+            "command": f"python benchmarks/validation_runs.py --sweep {sweep} --seeds {seeds}",
+            "merged_from": merged_from, "rows": rows}
+
+
 def forecast_of(dataset: str, setting: str, data_root: str | None) -> tuple[DataConfig, Forecast]:
     """The accuracy benchmark's data config and prepared splits of (dataset, setting)."""
     data = data_config(dataset, setting, data_root)
@@ -319,9 +359,24 @@ def main() -> int:
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--out", type=Path, default=None,
                         help="default: results/fewshot_accuracy/validation-<sweep>.json")
+    parser.add_argument("--merge", nargs="+", type=Path, default=None, metavar="FILE",
+                        help="train nothing: merge these files of the sweep's runs (say, one per "
+                        "seed) into --out, rows in the order of one run of every seed")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     out = args.out or REPO / "results" / "fewshot_accuracy" / f"validation-{args.sweep}.json"
+    if args.merge:
+        missing = [str(f) for f in args.merge if not f.is_file()]
+        if missing:
+            parser.error(f"--merge: no such file: {', '.join(missing)}")
+        try:
+            merged = merge_runs(args.sweep, [(f.name, json.loads(f.read_text())) for f in args.merge])
+        except (ValueError, KeyError, json.JSONDecodeError) as err:
+            parser.error(f"--merge: {err}")
+        merged["merge_command"] = " ".join(["python benchmarks/validation_runs.py", *sys.argv[1:]])
+        atomic_write_json(out, merged)
+        logging.warning("merged %d rows from %d files into %s", len(merged["rows"]), len(args.merge), out)
+        return 0
     pairs, model, candidates = SWEEPS[args.sweep]
     started, rows = provenance(), []
     seeded = model == "st-vlm" or neural(model)

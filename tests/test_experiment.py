@@ -270,6 +270,55 @@ def test_the_sweep_adoption_rule_on_tiny_rows() -> None:
         meets_rule(rows, "ref", "other")
 
 
+def test_merging_per_seed_sweep_files_in_the_order_of_one_run(tmp_path, monkeypatch, capsys) -> None:
+    """``validation_runs --merge``: rows of per-seed files come out in the order a single run of
+    every seed writes them (pair, candidate, seed), with each file's commit and command kept; a
+    row of another sweep or a repeated seed is a one-line error that names the file."""
+    import json
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import validation_runs
+
+    def row(dataset: str, setting: str, cand: str, seed: int) -> dict:
+        return {"dataset": dataset, "setting": setting, "candidate": cand, "seed": seed}
+
+    one = {"git_commit": "aaa", "device": "cpu", "command": "run 1", "versions": {"torch": "x"},
+           "rows": [row("nycbike-drop", "10%", "MLP head 64", 1), row("los-loop", "10%", "MLP head 32", 1),
+                    row("los-loop", "10%", "MLP head 64", 1)]}
+    zero = {"git_commit": "bbb", "device": "cpu", "command": "run 0", "note": "n",
+            "rows": [row("los-loop", "10%", "MLP head 32", 0), row("nycbike-drop", "10%", "MLP head 64", 0),
+                     row("los-loop", "10%", "MLP head 64", 0)]}
+    merged = validation_runs.merge_runs("head-width", [("one.json", one), ("zero.json", zero)])
+    assert [(r["dataset"], r["candidate"], r["seed"]) for r in merged["rows"]] == [
+        ("los-loop", "MLP head 64", 0), ("los-loop", "MLP head 64", 1), ("los-loop", "MLP head 32", 0),
+        ("los-loop", "MLP head 32", 1), ("nycbike-drop", "MLP head 64", 0), ("nycbike-drop", "MLP head 64", 1)]
+    assert (merged["git_commit"], merged["versions"], merged["command"]) == (
+        "aaa", {"torch": "x"}, "python benchmarks/validation_runs.py --sweep head-width --seeds 0 1")
+    assert merged["merged_from"] == [
+        {"file": "one.json", "git_commit": "aaa", "device": "cpu", "command": "run 1", "seeds": [1]},
+        {"file": "zero.json", "git_commit": "bbb", "device": "cpu", "command": "run 0", "seeds": [0], "note": "n"}]
+    with pytest.raises(ValueError, match="zero.json: los-loop 10% 'MLP head 64' seed 1 is already in an earlier file"):
+        validation_runs.merge_runs("head-width", [("one.json", one), ("zero.json", {**zero, "rows": one["rows"][2:]})])
+    with pytest.raises(ValueError, match="one.json: row nycbike-drop 10% 'MLP head 64' is not in sweep 'ema'"):
+        validation_runs.merge_runs("ema", [("one.json", one)])
+
+    for name, run in (("one.json", one), ("zero.json", zero)):
+        (tmp_path / name).write_text(json.dumps(run))
+    out = tmp_path / "merged.json"
+    argv = ["validation_runs.py", "--sweep", "head-width", "--out", str(out), "--merge",
+            str(tmp_path / "one.json"), str(tmp_path / "zero.json")]
+    monkeypatch.setattr(sys, "argv", argv)
+    assert validation_runs.main() == 0
+    written = json.loads(out.read_text())
+    assert written["rows"] == merged["rows"] and written["merge_command"].endswith("zero.json")
+    monkeypatch.setattr(sys, "argv", argv[:-1] + [str(tmp_path / "absent.json")])
+    with pytest.raises(SystemExit) as exit_:
+        validation_runs.main()
+    assert exit_.value.code == 2 and "--merge: no such file:" in capsys.readouterr().err
+    assert json.loads(out.read_text()) == written  # nothing already written is lost
+
+
 def test_every_validation_sweep_candidate_builds_valid_configs() -> None:
     """Each candidate of ``validation_runs.SWEEPS`` names real settings: its training changes make
     a ``TrainConfig`` with the sweep model's settings, its model changes (dotted paths) apply to
