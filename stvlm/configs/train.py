@@ -76,7 +76,8 @@ class TrainConfig(Config):
         0.0, ge=0.0, lt=1.0, identity="unless_default",
         help="exponential moving average of the trainable weights, per optimizer step (0 disables): "
         "each epoch is validated, kept as best and restored with the average, which starts at the "
-        "model's initial weights (ST-VLM: its fitted start), not with the raw weights",
+        "model's initial weights (ST-VLM: its fitted start), not with the raw weights. ST-VLM "
+        "keeps 0: 0.9 and 0.98 made los-loop 10% worse in every seed (validation-ema.json)",
     )
     start_candidate: bool = field(
         False,
