@@ -3,8 +3,9 @@
 * Inside ``ray job submit`` (or with ``RAY_ADDRESS`` set, or an explicit ``address``) the study
   connects with ``ray.init()`` and uses the cluster as started (resources such as
   ``study_driver`` come from ``ray start --resources``; Ray 2.60 refuses them on connect).
-  Clusters started with ``ray start`` use token authentication: clients need
-  ``RAY_AUTH_MODE=token`` (and the token, ``~/.ray/auth_token`` or ``RAY_AUTH_TOKEN``).
+  Clusters started with ``ray start`` use token authentication when the head finds a token
+  (``~/.ray/auth_token``, made by ``ray get-auth-token --generate``, or ``RAY_AUTH_TOKEN_PATH``):
+  clients then need ``RAY_AUTH_MODE=token`` and the same token.
 * Otherwise it starts a local instance bound to 127.0.0.1, with the dashboard (Train's
   placement-group cleaner needs the State API it serves) and ``study_driver`` slots for
   zero-CPU Train drivers, and shuts it down when the study ends.
@@ -12,6 +13,7 @@
 
 Trying a cluster on one machine (a loopback head; jobs need ``ray[default]`` for the dashboard)::
 
+    ray get-auth-token --generate > /dev/null
     RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 ray start --head --node-ip-address=127.0.0.1 \\
         --dashboard-host=127.0.0.1 --port=6379 --dashboard-port=8265 --resources='{"study_driver": 4}'
     RAY_AUTH_MODE=token ray job submit --address http://127.0.0.1:8265 --working-dir . -- \\

@@ -1,7 +1,9 @@
 """The study scripts against a loopback Ray head (``ray start --head ... --block``, a child process).
 
-One head serves: ``ray job submit --working-dir .`` of ``studies/fewshot.py`` (token auth on the
-client), the same job with a relative ``--storage`` (refused in one line before any trial), and a
+One head serves, with token authentication on (a token of its own, handed to the head and to
+every client through ``RAY_AUTH_TOKEN_PATH``: whether Ray finds one in ``~/.ray`` depends on what
+ran on the machine before): ``ray job submit --working-dir .`` of ``studies/fewshot.py`` (a client
+without the token is refused), the same job with a relative ``--storage`` (refused in one line before any trial), and a
 study driver SIGKILLed mid-study and launched again, which resumes without re-running finished
 trials. The test stops exactly what it started: it terminates the ``ray start --block`` child
 (which takes its Ray processes down); it never runs ``ray stop``.
@@ -11,12 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import polars as pl
 import pytest
@@ -72,11 +76,19 @@ name = "fifo"
     return path
 
 
+class Head(NamedTuple):
+    gcs: str  # 127.0.0.1:<port>
+    dashboard: str  # http://127.0.0.1:<port>
+    token: Path  # the cluster's authentication token (a file)
+
+
 @pytest.fixture(scope="module")
 def head(tmp_path_factory: pytest.TempPathFactory):
-    """A loopback head node with 2 CPUs and 2 study_driver slots; yields (gcs, dashboard) addresses."""
+    """A loopback head node with 2 CPUs and 2 study_driver slots and token authentication."""
     port, dash = free_port(), free_port()
-    logs = tmp_path_factory.mktemp("head") / "head.log"
+    folder = tmp_path_factory.mktemp("head")
+    logs, token = folder / "head.log", folder / "auth_token"
+    token.write_text(secrets.token_hex(32))
     # A private temp dir: `ray start` records its address there, not in /tmp/ray where every
     # other `ray.init()` on the machine would find it (and `--block` never removes it).
     temp_dir = tempfile.mkdtemp(prefix="rayt", dir="/tmp")
@@ -89,17 +101,17 @@ def head(tmp_path_factory: pytest.TempPathFactory):
     ]
     with open(logs, "w") as log:
         # Without it Ray turns --node-ip-address=127.0.0.1 into the machine's routable address.
-        loopback = {**os.environ, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+        loopback = {**client_env(token), "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
         child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                  env=loopback)
     try:
-        env = client_env(f"http://127.0.0.1:{dash}")
+        env = client_env(token, f"http://127.0.0.1:{dash}")
         wait_until(
             lambda: subprocess.run([RAY, "job", "list", "--address", f"http://127.0.0.1:{dash}"],
                                    env=env, capture_output=True).returncode == 0,
             what="the job server answering", seconds=90, alive=lambda: child.poll() is None, poll=1,
         )
-        yield f"127.0.0.1:{port}", f"http://127.0.0.1:{dash}"
+        yield Head(f"127.0.0.1:{port}", f"http://127.0.0.1:{dash}", token)
     finally:
         child.send_signal(signal.SIGTERM)  # `ray start --block` stops its Ray processes on exit
         try:
@@ -110,26 +122,33 @@ def head(tmp_path_factory: pytest.TempPathFactory):
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def client_env(address: str | None = None) -> dict[str, str]:
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "PYTHONUNBUFFERED": "1"}
-    env.pop("RAY_ADDRESS", None)
+def client_env(token: Path | None, address: str | None = None) -> dict[str, str]:
+    """This process's environment for a Ray client (or the head): token authentication with
+    ``token`` (``None``: no token and no auth setting of ours), ``RAY_ADDRESS`` only if given."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RAY_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")}
+    env["PYTHONUNBUFFERED"] = "1"
+    if token is not None:
+        env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(token))
     if address:
         env["RAY_ADDRESS"] = address
     return env
 
 
-def submit(dashboard: str, *script_args: str) -> subprocess.CompletedProcess:
+def submit(head: Head, *script_args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [RAY, "job", "submit", "--address", dashboard, "--working-dir", str(REPO), "--",
+        [RAY, "job", "submit", "--address", head.dashboard, "--working-dir", str(REPO), "--",
          sys.executable, *script_args],
-        env=client_env(), capture_output=True, text=True, timeout=patient(300),
+        env=client_env(head.token), capture_output=True, text=True, timeout=patient(300),
     )
 
 
 def test_job_submit_runs_the_study_and_refuses_relative_storage(head, data_root: Path, tmp_path: Path) -> None:
-    _, dashboard = head
+    refused = subprocess.run([RAY, "job", "list", "--address", head.dashboard], env=client_env(None),
+                             capture_output=True, text=True, timeout=patient(120))
+    assert refused.returncode != 0 and "token" in (refused.stdout + refused.stderr).lower()
     spec = spec_toml(tmp_path / "job.toml", "job", ratios="0.05, 0.1", num_samples=1, epochs=2, concurrent=2)
-    out = submit(dashboard, "studies/fewshot.py", "--config", str(spec), "--storage", str(tmp_path / "ray"),
+    out = submit(head, "studies/fewshot.py", "--config", str(spec), "--storage", str(tmp_path / "ray"),
                  "--results-dir", str(tmp_path / "results"), "--data-root", str(data_root))
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
     assert f"results: {tmp_path / 'results' / 'job' / 'trials.parquet'}" in out.stdout
@@ -138,20 +157,19 @@ def test_job_submit_runs_the_study_and_refuses_relative_storage(head, data_root:
         ("few_shot_ratio=0.05", "completed", 2), ("few_shot_ratio=0.1", "completed", 2)]
     assert json.loads((tmp_path / "results" / "job" / "study.json").read_text())["storage"] == str(tmp_path / "ray")
 
-    bad = submit(dashboard, "studies/fewshot.py", "--config", str(spec), "--storage", "relative/ray",
+    bad = submit(head, "studies/fewshot.py", "--config", str(spec), "--storage", "relative/ray",
                  "--results-dir", str(tmp_path / "results"), "--data-root", str(data_root))
     assert bad.returncode != 0
     assert "fewshot.py: error: --storage 'relative/ray' is a relative path inside the Ray job raysubmit_" in bad.stdout
 
 
 def test_killed_driver_resumes_without_rerunning_finished_trials(head, data_root: Path, tmp_path: Path) -> None:
-    gcs, _ = head
     spec = spec_toml(tmp_path / "resume.toml", "resume", ratios="0.1", num_samples=2, epochs=4, concurrent=1)
     cmd = [sys.executable, "studies/hpo.py", "--config", str(spec), "--storage", str(tmp_path / "ray"),
            "--results-dir", str(tmp_path / "results"), "--data-root", str(data_root)]
     experiment, trials_file = tmp_path / "ray" / "resume", tmp_path / "results" / "resume" / "trials.parquet"
     with open(tmp_path / "first.log", "w") as log:
-        driver = subprocess.Popen(cmd, cwd=REPO, env=client_env(gcs), stdout=log, stderr=subprocess.STDOUT)
+        driver = subprocess.Popen(cmd, cwd=REPO, env=client_env(head.token, head.gcs), stdout=log, stderr=subprocess.STDOUT)
     running: list[str] = []
 
     def one_finished_and_the_next_checkpointed() -> bool:
@@ -173,7 +191,7 @@ def test_killed_driver_resumes_without_rerunning_finished_trials(head, data_root
     before = pl.read_parquet(trials_file)
     assert before.height == 1
 
-    again = subprocess.run(cmd, cwd=REPO, env=client_env(gcs), capture_output=True, text=True,
+    again = subprocess.run(cmd, cwd=REPO, env=client_env(head.token, head.gcs), capture_output=True, text=True,
                            timeout=patient(300))
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-2000:]
     assert "study resume resumed and finished" in again.stdout
