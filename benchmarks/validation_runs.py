@@ -8,37 +8,36 @@ test windows are never predicted), so nothing chosen from this output has seen a
 
     STVLM_DATA=../shared/data python benchmarks/validation_runs.py --sweep training [--seeds 0]
 
-Sweeps (``--sweep``): ``training``: the shared lr 1e-3 against 3e-4 and 1e-4, weight decay 1e-2
-and head dropout 0.3, on the four datasets at 10% (nycbike-drop at ST-LLM's 261 windows);
+Sweeps (``--sweep``): ``training``: the shared lr 1e-3 against 3e-4 and 1e-4, weight decay 1e-2 and
+head dropout 0.3, on the four datasets at 10% (nycbike-drop at ST-LLM's 261 windows);
 ``neighbours``: the node tokens and highway with and without their graph neighbours' mean
-(``series.neighbours``), and ``neighbours-now`` the same at today's settings on the target
-pairs; ``highway``: the linear highway trained or kept at its start
-(``head.highway_trainable``); ``patience``: early stopping's patience counted from the start or
-only after the warm-up (``patience_after_warmup``), on the five pairs where ST-VLM kept its
-start (linear head), and ``patience-mlp`` the same on the target pairs with the MLP head;
-``both-masks``: the training loss over every observation (``TrainConfig``'s default, ST-VLM's
-until f2d0b04) against the mean of it and the masked loss (``loss_mask = "both"``), that with
-patience counted after the warm-up too, on the count datasets' pairs (nycbike-drop at three
-budgets, nycbike1 at two); ``capacity``: how much of the random backbone trains (LoRA rank 4 and
-16, ST-LLM's partially frozen attention of the last layer or both) and an MLP head (64 hidden)
-against the linear one, on the target pairs (the four datasets at 10%, nycbike-drop at ST-LLM's
-budget too); ``batch``: 16, 32 and 64 windows per optimizer step on the same pairs;
-``head-width``: the MLP head's 32, 64 and 128 hidden units on the same pairs; ``ema``: a moving
-average of the weights (``ema_decay`` 0.9 and 0.98 per step) against none, on the same pairs;
-``highway-now``: the highway trained or frozen at its start (``highway`` at today's settings); ``warmup``: the
-share of warm-up steps, 5% against 15% and 30%, for ST-VLM and (``warmup-stid``, ``warmup-gru``)
-for STID and the GRU, all on the same pairs; ``backbone``: the tiny random ViLT (hidden 32, 2
-layers) against the ``small`` preset (256 wide, 4 layers; about 7x the step time on CPU), on the
-two nycbike pairs only, where ST-VLM does not win; ``loss``: the training loss, MAE (the median)
-against MSE (the mean, the objective of the ridge fit that starts the highway), over observed
-entries and over the mean of both masks (``loss_mask``); ``highway-targets``: the ridge start
-fitted to the observations or to every finite target (``head.highway_targets``), now that the
-start is a checkpoint candidate, on sz-taxi 10%, the only dataset here with missing zeros (where
-the two differ); ``lookback``: the periodic lookback's days (``DataConfig.lookback_days``: the
-protocol's 1 and 7 against more days, fewer, and none), scored with the closed-form ``ridge``
-baseline (one fit per candidate, the same for every seed), which reads the lookback directly and
-so measures what the information is worth; the few-shot block moves to where the longest kept
-lag is available.
+(``series.neighbours``), and ``neighbours-now`` the same at today's settings on the target pairs;
+``highway``: the linear highway trained or kept at its start (``head.highway_trainable``);
+``patience``: early stopping's patience counted from the start or only after the warm-up
+(``patience_after_warmup``), on the five pairs where ST-VLM kept its start (linear head), and
+``patience-mlp`` the same on the target pairs with the MLP head; ``both-masks``: the training loss
+over every observation (``TrainConfig``'s default, ST-VLM's until f2d0b04) against the mean of it
+and the masked loss (``loss_mask = "both"``), that with patience counted after the warm-up too, on
+the count datasets' pairs (nycbike-drop at three budgets, nycbike1 at two); ``capacity``: how much
+of the random backbone trains (LoRA rank 4 and 16, ST-LLM's partially frozen attention of the last
+layer or both) and an MLP head (64 hidden) against the linear one, on the target pairs (the four
+datasets at 10%, nycbike-drop at ST-LLM's budget too); ``batch``: 16, 32 and 64 windows per
+optimizer step on the same pairs; ``head-width``: the MLP head's 32, 64 and 128 hidden units on the
+same pairs; ``ema``: a moving average of the weights (``ema_decay`` 0.9 and 0.98 per step) against
+none, on the same pairs; ``highway-now``: the highway trained or frozen at its start (``highway`` at
+today's settings); ``warmup``: the share of warm-up steps, 5% against 15% and 30%, for ST-VLM and
+(``warmup-stid``, ``warmup-gru``) for STID and the GRU, all on the same pairs; ``backbone``: the
+tiny random ViLT (hidden 32, 2 layers) against the ``small`` preset (256 wide, 4 layers; about 7x
+the step time on CPU), on the two nycbike pairs only, where ST-VLM does not win; ``loss``: the
+training loss, MAE (the median) against MSE (the mean, the objective of the ridge fit that starts
+the highway), over observed entries and over the mean of both masks (``loss_mask``);
+``highway-targets``: the ridge start fitted to the observations or to every finite target
+(``head.highway_targets``), now that the start is a checkpoint candidate, on sz-taxi 10%, the only
+dataset here with missing zeros (where the two differ); ``lookback``: the periodic lookback's days
+(``DataConfig.lookback_days``: the protocol's 1 and 7 against more days, fewer, and none), scored
+with the closed-form ``ridge`` baseline (one fit per candidate, the same for every seed), which
+reads the lookback directly and so measures what the information is worth; the few-shot block moves
+to where the longest kept lag is available.
 Each row names the model it trained (``model``), the candidate's changes (``train``,
 ``model_changes``, ``data_changes``) and the training windows and lookback lags it ran on.
 The changes are from the benchmark's config at the file's ``git_commit`` (before b6ed1a1 ST-VLM
@@ -382,7 +381,10 @@ def main() -> int:
             parser.error(f"--merge: no such file: {', '.join(missing)}")
         try:
             merged = merge_runs(args.sweep, [(f.name, json.loads(f.read_text())) for f in args.merge])
-        except (ValueError, KeyError, json.JSONDecodeError) as err:
+        except KeyError as err:
+            parser.error(f"--merge: a file or one of its rows has no {err} field: "
+                         "not a validation_runs output")
+        except (ValueError, json.JSONDecodeError) as err:
             parser.error(f"--merge: {err}")
         merged["merge_command"] = " ".join(["python benchmarks/validation_runs.py", *sys.argv[1:]])
         atomic_write_json(out, merged)

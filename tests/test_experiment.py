@@ -316,6 +316,11 @@ def test_merging_per_seed_sweep_files_in_the_order_of_one_run(tmp_path, monkeypa
     with pytest.raises(SystemExit) as exit_:
         validation_runs.main()
     assert exit_.value.code == 2 and "--merge: no such file:" in capsys.readouterr().err
+    (tmp_path / "other.json").write_text("{}")
+    monkeypatch.setattr(sys, "argv", argv[:-1] + [str(tmp_path / "other.json")])
+    with pytest.raises(SystemExit) as exit_:
+        validation_runs.main()
+    assert exit_.value.code == 2 and "has no 'rows' field: not a validation_runs output" in capsys.readouterr().err
     assert json.loads(out.read_text()) == written  # nothing already written is lost
 
 

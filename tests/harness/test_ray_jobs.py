@@ -3,10 +3,10 @@
 One head serves, with token authentication on (a token of its own, handed to the head and to
 every client through ``RAY_AUTH_TOKEN_PATH``: whether Ray finds one in ``~/.ray`` depends on what
 ran on the machine before): ``ray job submit --working-dir .`` of ``studies/fewshot.py`` (a client
-without the token is refused), the same job with a relative ``--storage`` (refused in one line before any trial), and a
-study driver SIGKILLed mid-study and launched again, which resumes without re-running finished
-trials. The test stops exactly what it started: it terminates the ``ray start --block`` child
-(which takes its Ray processes down); it never runs ``ray stop``.
+without the token is refused), the same job with a relative ``--storage`` (refused in one line
+before any trial), and a study driver SIGKILLed mid-study and launched again, which resumes
+without re-running finished trials. The test stops exactly what it started: it terminates the
+``ray start --block`` child (which takes its Ray processes down); it never runs ``ray stop``.
 """
 
 from __future__ import annotations
