@@ -37,6 +37,10 @@ from stvlm.configs import TrainConfig
 from stvlm.data.forecast import Forecast
 from stvlm.metrics import evaluate_forecast, mask_for, masked_loss, observed_mask
 from stvlm.seed import resolve_device, seed_everything
+from stvlm.weights import WeightAverage, load_trainable_state, trainable_state
+
+__all__ = ["Engine", "EngineState", "EpochRecord", "TrainResult", "load_trainable_state", "lr_factor",
+           "trainable_state", "warmup_steps"]
 
 log = logging.getLogger(__name__)
 
@@ -143,22 +147,6 @@ def lr_factor(step: int, total: int, cfg: TrainConfig) -> float:
     return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Detached CPU copies of the parameters that require gradients."""
-    return {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
-
-
-def load_trainable_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
-    """Copy ``state`` into the model's trainable parameters; every key must match."""
-    params = dict(model.named_parameters())
-    missing = [k for k in state if k not in params]
-    if missing:
-        raise KeyError(f"state has parameters the model lacks: {missing[:3]}")
-    with torch.no_grad():
-        for k, v in state.items():
-            params[k].copy_(v.to(params[k].device))
-
-
 class Engine:
     """Trains and evaluates one model on one :class:`~stvlm.data.pipeline.ForecastData`.
 
@@ -181,7 +169,7 @@ class Engine:
         self.mask_rule = forecast.protocol.mask
         self.missing_value = forecast.protocol.missing_value
         self._amp = cfg.amp and self.device.type == "cuda"
-        self._ema: dict[str, torch.Tensor] | None = None  # ema_decay: the averaged weights (fit)
+        self._ema: WeightAverage | None = None  # ema_decay: the averaged weights (during fit)
 
     # -- loops --------------------------------------------------------------------------------
 
@@ -212,7 +200,8 @@ class Engine:
         optimizer = self._optimizer()
         if resume is not None:
             self._restore(optimizer, resume)
-        self._ema = self._ema_start(state)
+        self._ema = (WeightAverage(self.model, cfg.ema_decay, state.ema_state or None)
+                     if cfg.ema_decay else None)
         callbacks = list(callbacks)
         start = time.perf_counter()
         stopped_early = False
@@ -248,34 +237,14 @@ class Engine:
         state.best_state = trainable_state(self.model)
         log.info("start: val %s %.4f (the checkpoint to beat)", self.monitor, current)
 
-    def _ema_start(self, state: EngineState) -> dict[str, torch.Tensor] | None:
-        """``ema_decay``: the averaged weights on the model's device, from a resumed state or
-        else the model's weights now (before the first step: its start)."""
-        if self.cfg.ema_decay == 0:
-            return None
-        source = state.ema_state or trainable_state(self.model)
-        return {k: v.to(self.device, copy=True) for k, v in source.items()}
-
-    def _update_ema(self) -> None:
-        """One averaging step: ``ema <- decay * ema + (1 - decay) * weights``."""
-        decay = self.cfg.ema_decay
-        with torch.no_grad():
-            for name, param in self.model.named_parameters():
-                if param.requires_grad:
-                    self._ema[name].mul_(decay).add_(param.detach(), alpha=1 - decay)
-
     def _validate(self) -> tuple[dict[str, float], dict[str, torch.Tensor] | None]:
         """Validation metrics of the weights an epoch is judged by: the raw ones, or under
         ``ema_decay`` the average (returned as a CPU copy, the checkpoint if it is the best; the
         model gets its raw weights back to train on)."""
         if self._ema is None:
             return self.evaluate("val"), None
-        raw = trainable_state(self.model)
-        load_trainable_state(self.model, self._ema)
-        try:
+        with self._ema.applied(self.model):
             return self.evaluate("val"), trainable_state(self.model)
-        finally:
-            load_trainable_state(self.model, raw)
 
     def _restore(self, optimizer: torch.optim.Optimizer, resume: EngineState) -> None:
         """Put the weights, optimizer and random state of an interrupted run back."""
@@ -364,7 +333,7 @@ class Engine:
                 )
             optimizer.step()
             if self._ema is not None:
-                self._update_ema()
+                self._ema.update(self.model)
             state.optimizer_steps += 1
             total += float(loss.detach())
             batches += 1

@@ -15,6 +15,7 @@ from stvlm.data.pipeline import prepare_forecast
 from stvlm.data.protocols import resolve_protocol
 from stvlm.data.series import DatasetInfo, SpatioTemporalData
 from stvlm.engine import Engine, EngineState, EpochRecord, load_trainable_state, trainable_state
+from stvlm.weights import WeightAverage
 
 
 def forecast():
@@ -251,16 +252,26 @@ def test_start_candidate_needs_a_monitor_the_validation_metrics_have() -> None:
 
 
 def test_ema_update_by_hand() -> None:
-    """One averaging step with decay 0.75: 0.75 * 1 + 0.25 * 3 = 1.5 for every trainable weight."""
+    """One averaging step with decay 0.75: 0.75 * 1 + 0.25 * 3 = 1.5 for every trainable weight;
+    the average starts at the model's weights, and a decay outside [0, 1) is refused."""
     fc = forecast()
-    engine = Engine(stid(fc), fc, TrainConfig(ema_decay=0.75))
-    params = dict(engine.model.named_parameters())
-    engine._ema = {k: torch.ones_like(p) for k, p in params.items() if p.requires_grad}
+    model = stid(fc)
     with torch.no_grad():
-        for p in params.values():
+        for p in model.parameters():
+            p.fill_(1.0)
+    average = WeightAverage(model, 0.75)
+    with torch.no_grad():
+        for p in model.parameters():
             p.fill_(3.0)
-    engine._update_ema()
-    assert engine._ema and all(torch.equal(v, torch.full_like(v, 1.5)) for v in engine._ema.values())
+    average.update(model)
+    state = average.state()
+    assert state and state.keys() == trainable_state(model).keys()
+    assert all(torch.equal(v, torch.full_like(v, 1.5)) for v in state.values())
+    with average.applied(model):
+        assert all(torch.equal(v, torch.full_like(v, 1.5)) for v in trainable_state(model).values())
+    assert all(torch.equal(v, torch.full_like(v, 3.0)) for v in trainable_state(model).values())
+    with pytest.raises(ValueError, match="decay 1.0 is outside"):
+        WeightAverage(model, 1.0)
 
 
 def test_ema_validates_keeps_and_restores_the_average_while_training_the_raw_weights() -> None:

@@ -1,0 +1,69 @@
+"""A model's trainable weights as plain tensors: copied out, copied back, and averaged.
+
+The engine checkpoints with :func:`trainable_state` / :func:`load_trainable_state` (only the
+parameters that require gradients: a frozen backbone is rebuilt from its config) and, under
+``TrainConfig.ema_decay``, validates a :class:`WeightAverage` of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+
+def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Detached CPU copies of the parameters that require gradients."""
+    return {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
+
+
+def load_trainable_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Copy ``state`` into the model's trainable parameters; every key must match."""
+    params = dict(model.named_parameters())
+    missing = [k for k in state if k not in params]
+    if missing:
+        raise KeyError(f"state has parameters the model lacks: {missing[:3]}")
+    with torch.no_grad():
+        for k, v in state.items():
+            params[k].copy_(v.to(params[k].device))
+
+
+class WeightAverage:
+    """An exponential moving average of a model's trainable weights, one step per optimizer step.
+
+    Args:
+        model: the model whose trainable weights are averaged.
+        decay: weight of the average at each step, in ``[0, 1)``.
+        start: the average to continue (a resumed run's, CPU tensors); default: the model's
+            weights now (before the first step: its start).
+    """
+
+    def __init__(self, model: nn.Module, decay: float, start: dict[str, torch.Tensor] | None = None):
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"decay {decay} is outside [0, 1)")
+        self.decay = decay
+        device = next(model.parameters()).device
+        self.shadow = {k: v.to(device, copy=True) for k, v in (start or trainable_state(model)).items()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        """One averaging step: ``average <- decay * average + (1 - decay) * weights``."""
+        for name, param in model.named_parameters():
+            if param.requires_grad:
+                self.shadow[name].mul_(self.decay).add_(param.detach(), alpha=1 - self.decay)
+
+    def state(self) -> dict[str, torch.Tensor]:
+        """CPU copies of the average (what a checkpoint or a resumed run needs)."""
+        return {k: v.detach().to("cpu", copy=True) for k, v in self.shadow.items()}
+
+    @contextmanager
+    def applied(self, model: nn.Module) -> Iterator[None]:
+        """The model holds the average inside the block and its own weights again after it."""
+        raw = trainable_state(model)
+        load_trainable_state(model, self.shadow)
+        try:
+            yield
+        finally:
+            load_trainable_state(model, raw)
