@@ -244,7 +244,7 @@ class Engine:
         if self._ema is None:
             return self.evaluate("val"), None
         with self._ema.applied(self.model):
-            return self.evaluate("val"), trainable_state(self.model)
+            return self.evaluate("val"), self._ema.state()
 
     def _restore(self, optimizer: torch.optim.Optimizer, resume: EngineState) -> None:
         """Put the weights, optimizer and random state of an interrupted run back."""
