@@ -51,7 +51,7 @@ import torch  # noqa: E402
 
 from harness.results.provenance import provenance  # noqa: E402
 from stvlm.baselines import BASELINES, build_baseline  # noqa: E402
-from stvlm.bootstrap import paired_block_bootstrap_sums, window_abs_errors, window_blocks  # noqa: E402
+from stvlm.bootstrap import window_abs_errors, window_blocks  # noqa: E402
 from stvlm.configs import DataConfig, ExperimentConfig, STVLMConfig, TrainConfig  # noqa: E402
 from stvlm.data.forecast import Forecast  # noqa: E402
 from stvlm.data.pipeline import prepare  # noqa: E402
@@ -60,6 +60,9 @@ from stvlm.experiment import prepare_run  # noqa: E402
 from stvlm.io import atomic_write_json  # noqa: E402
 from stvlm.metrics import evaluate_forecast, mask_for, observed_mask  # noqa: E402
 
+from fewshot_merge import (  # noqa: E402
+    errors_path, load_errors, merge_pair, pair_intervals, save_errors, seed_key, source_command,
+)
 from fewshot_pages import ablation_page, interval_lines, readme, table_lines  # noqa: E402
 from fewshot_setup import (  # noqa: E402  (loss_masks.py reads SETTINGS and TRAIN as fa.*)
     METRICS, SETTINGS, STVLM_MODEL, STVLM_TRAIN, TRAIN, UNTRAINED, VARIANTS, data_config,
@@ -129,7 +132,10 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
                              f"{dataset} {setting} to keep; run them (or --skip them)")
     else:
         reusable = earlier_runs(args, dataset, setting, counts, blocks, facts) if reuse and not args.ablation else {}
-    runs, sums, reused = [], {}, {}
+    runs, sums, reused, seed_errors = [], {}, {}, {}
+    committed = errors_path(Path(args.out_dir), dataset, setting)
+    stored_seed_errors = ({k: v for k, v in load_errors(committed).items() if "|seed" in k}
+                          if reusable and committed.is_file() else {})
     for model in models:
         seeded = model in VARIANTS or (neural(model) and model not in args.one_seed)
         seeds = args.seeds if seeded else args.seeds[:1]
@@ -144,12 +150,16 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
             runs += kept
             log.info("%s %s %s: seeds %s reused from commit %s", dataset, setting, model, kept_seeds, reused[model])
         per_seed = []
+        if kept:  # the kept seeds' own errors, where the committed file has them
+            seed_errors.update({k: v for k, v in stored_seed_errors.items()
+                                if k.split("|", 1)[0] == model and int(k.rsplit("|seed", 1)[1]) in kept_seeds})
         for seed in (s for s in seeds if s not in kept_seeds):
             train = TrainConfig(epochs=args.epochs, seed=seed, num_threads=1, **train_settings(model))
             cfg = experiment(data, model, train)
             run = run_model(forecast, model, cfg)
             pred = run.pop("pred")
             per_seed.append({name: window_abs_errors(pred, true, m)[0] for name, m in masks.items()})
+            seed_errors.update({seed_key(model, name, seed): e for name, e in per_seed[-1].items()})
             made_with = {"model_hash": cfg.model.config_hash()} if model in VARIANTS else {}
             runs.append({"dataset": dataset, "setting": setting, "model": model, "seed": seed,
                          "git_commit": args.git_commit, "train": train_settings(model), **made_with, **run})
@@ -158,19 +168,13 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
         # The mean over seeds of per-window error sums: the kept seeds' mean counts len(kept) times.
         sums[model] = {name: (sum(s[name] for s in per_seed) + (len(kept) * kept_sums[name] if kept else 0))
                        / (len(kept) + len(per_seed)) for name in masks}
-    intervals = []
-    for model in models[1:]:
-        for name in masks:
-            iv = paired_block_bootstrap_sums(sums["st-vlm"][name], sums[model][name], counts[name], blocks)
-            intervals.append({"dataset": dataset, "setting": setting, "baseline": model, "metric": name,
-                              "diff": iv.diff, "low": iv.low, "high": iv.high, "blocks": iv.blocks,
-                              "st_vlm_better": iv.high < 0})
+    intervals = pair_intervals(dataset, setting, models, sums, counts, blocks)
     split = {k: v for k, v in facts.items() if k not in ("scaler", "protocol_config")}
     split["bootstrap_block"] = block_rule
     if reused:
         split["reused"] = reused  # model -> the commit its runs came from
     errors = {f"{model}|{name}": sums[model][name] for model in models for name in masks}
-    errors.update({f"count|{name}": counts[name] for name in masks} | {"blocks": blocks})
+    errors.update({f"count|{name}": counts[name] for name in masks} | {"blocks": blocks} | seed_errors)
     return {"runs": runs, "intervals": intervals, "split": split, "errors": errors}
 
 
@@ -190,11 +194,10 @@ def earlier_runs(
     returned whatever config they ran with: they are kept as they are, never added to."""
     out_dir = Path(args.out_dir)
     path = out_dir / "fewshot_accuracy.json"
-    errors = out_dir / f"errors-{dataset}-{setting.replace('%', 'pct')}.npz"
+    errors = errors_path(out_dir, dataset, setting)
     if not (path.is_file() and errors.is_file()):
         return {}
-    with np.load(errors) as saved:
-        stored = {k: saved[k] for k in saved.files}
+    stored = load_errors(errors)
     same = np.array_equal(stored.get("blocks"), blocks) and all(
         np.array_equal(stored.get(f"count|{m}"), c) for m, c in counts.items())
     if not same:
@@ -251,6 +254,48 @@ def aggregate(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 
+def merge_into(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``--merge``: the runs of other results folders added to the table of ``--out-dir``, pair by
+    pair (:func:`fewshot_merge.merge_pair`); every check passes before anything is written."""
+    if args.only or args.reuse or args.reuse_baselines or args.ablation:
+        parser.error("--merge trains nothing: without --only, --reuse, --reuse-baselines or --ablation")
+    out_dir = Path(args.out_dir)
+    path, page = out_dir / "fewshot_accuracy.json", out_dir / "README.md"
+    missing = [str(f) for f in [path, *(d / "fewshot_accuracy.json" for d in args.merge)] if not f.is_file()]
+    if missing:
+        parser.error(f"--merge: no such file: {', '.join(missing)}")
+    result = json.loads(path.read_text())
+    sources = {d: json.loads((d / "fewshot_accuracy.json").read_text()) for d in args.merge}
+    written = []
+    try:
+        for dataset in args.datasets:
+            for setting in args.settings:
+                target = errors_path(out_dir, dataset, setting)
+                theirs = [(str(d), src, errors_path(d, dataset, setting)) for d, src in sources.items()]
+                absent = [str(f) for f in [target, *(f for _, _, f in theirs)] if not f.is_file()]
+                if absent:
+                    raise ValueError(f"no such file: {', '.join(absent)}")
+                result, errors, added = merge_pair(result, load_errors(target),
+                                                   [(n, src, load_errors(f)) for n, src, f in theirs], dataset, setting)
+                written.append((target, errors))
+                log.info("%s %s: added %s", dataset, setting, added)
+    except (ValueError, KeyError) as err:
+        parser.error(f"--merge: {err}")
+    command = " ".join(["python benchmarks/fewshot_accuracy.py", *map(shlex.quote, sys.argv[1:])])
+    added_by = [source_command(src) for src in sources.values()]
+    in_pair_order(result)
+    result["rows"] = aggregate(result["runs"])
+    result["meta"] = {**result["meta"], "commands": list(dict.fromkeys(
+        result["meta"].get("commands", []) + [c for c in added_by if c] + [command]))}
+    result.update(provenance())
+    for target, errors in written:
+        save_errors(target, errors)
+    atomic_write_json(path, result)
+    page.write_text(readme(result))
+    print(f"wrote {path} and {page}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", nargs="+", default=["nycbike-drop"])
@@ -272,6 +317,11 @@ def main() -> int:
     parser.add_argument("--reuse", action="store_true",
                         help="as --reuse-baselines, and ST-VLM's committed runs too when they used "
                         "the ST-VLM config and training settings of this file (for adding seeds)")
+    parser.add_argument("--merge", nargs="+", type=Path, default=None, metavar="DIR",
+                        help="train nothing: add the runs that these results folders (copies of "
+                        "--out-dir where other seeds ran) made of each --datasets x --settings pair "
+                        "and the table lacks, with their per-window errors; intervals recomputed "
+                        "(benchmarks/fewshot_merge.py)")
     parser.add_argument("--only", nargs="+", default=[],
                         help="run only these models (all seeds) and keep every other model's committed "
                         "runs of the (dataset, setting) as they are, each with its own commit and "
@@ -290,6 +340,8 @@ def main() -> int:
     if args.only and (args.reuse or args.reuse_baselines or args.ablation):
         parser.error("--only keeps the other models' committed runs itself: without --reuse, "
                      "--reuse-baselines or --ablation")
+    if args.merge:
+        return merge_into(args, parser)
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / ("modality_ablation.json" if args.ablation else "fewshot_accuracy.json")
@@ -301,8 +353,7 @@ def main() -> int:
         for setting in args.settings:
             res = evaluate_setting(dataset, setting, args)
             # Per-window absolute-error sums (seed means) and counts: intervals can be recomputed.
-            np.savez_compressed(out_dir / f"errors-{dataset}-{setting.replace('%', 'pct')}"
-                                f"{'-ablation' if args.ablation else ''}.npz", **res.pop("errors"))
+            save_errors(errors_path(out_dir, dataset, setting, args.ablation), res.pop("errors"))
             # Re-read just before merging: another run may have added other (dataset, setting) pairs.
             empty = {"runs": [], "intervals": [], "splits": {}, "meta": {"commands": []}}
             old = json.loads(path.read_text()) if path.is_file() else empty

@@ -1,0 +1,143 @@
+"""``fewshot_accuracy.py --merge``: seeds of one pair run in separate results folders, merged into
+the table with exact seed-mean errors and recomputed intervals (``benchmarks/fewshot_merge.py``)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from fewshot_merge import merge_pair, pair_intervals, seed_key  # noqa: E402
+
+BLOCKS = np.array([0, 0, 1, 1, 2, 2])
+COUNTS = {"mae": np.array([2, 2, 2, 2, 2, 2]), "mae_all": np.array([3, 3, 3, 3, 3, 3])}
+FACTS = {"lookback_lags": [12], "parts": {"train": {"windows": 6, "first_start": 12}}}
+
+
+def run(model: str, seed: int, mae: float) -> dict:
+    return {"dataset": "toy", "setting": "10%", "model": model, "seed": seed, "git_commit": "aaa",
+            "test": {"mae": mae}}
+
+
+def errors_of(sums: dict[str, np.ndarray], **per_seed: np.ndarray) -> dict[str, np.ndarray]:
+    """An errors file: seed-mean sums per model (both metrics alike), counts, blocks and per-seed keys."""
+    out = {"blocks": BLOCKS, **{f"count|{m}": c for m, c in COUNTS.items()}}
+    out.update({f"{model}|{m}": s for model, s in sums.items() for m in COUNTS})
+    out.update({k.replace("__", "|"): v for k, v in per_seed.items()})
+    return out
+
+
+def table() -> tuple[dict, dict]:
+    stvlm, gwnet = np.array([2.0, 2, 2, 2, 2, 2]), np.array([3.0, 3, 3, 3, 3, 3])
+    result = {"runs": [run("st-vlm", 0, 1.0), run("st-vlm", 1, 1.0), run("gwnet", 0, 1.5), run("other", 0, 9.0)],
+              "intervals": [], "splits": {"toy|10%": {**FACTS, "git_commit": "aaa"}}, "meta": {"commands": ["first"]}}
+    return result, errors_of({"st-vlm": stvlm, "gwnet": gwnet, "other": stvlm})
+
+
+def source(*seeds: int, name_commit: str = "bbb") -> tuple[dict, dict]:
+    """A results folder whose gwnet ran ``seeds`` (per-window error sums 4 + seed), holding the
+    table's gwnet seed 0 as reused."""
+    runs = [run("gwnet", 0, 1.5)] + [{**run("gwnet", s, 1.5 + s), "git_commit": name_commit} for s in seeds]
+    per_seed = {seed_key("gwnet", m, s).replace("|", "__"): np.full(6, 4.0 + s) for s in seeds for m in COUNTS}
+    result = {"runs": runs, "splits": {"toy|10%": dict(FACTS)}, "git_commit": name_commit,
+              "meta": {"commands": ["first", f"python benchmarks/fewshot_accuracy.py --only gwnet --seeds {seeds}"]}}
+    return result, errors_of({"gwnet": np.full(6, 9.0)}, **per_seed)
+
+
+def test_merge_adds_each_source_seed_with_exact_seed_mean_errors_and_intervals() -> None:
+    result, errors = table()
+    one, two = source(1), source(2, 3, name_commit="ccc")
+    merged, new, added = merge_pair(result, errors, [("one", *one), ("two", *two)], "toy", "10%")
+    assert added == {"gwnet": [1, 2, 3]}
+    # gwnet: the table's seed 0 (3 per window) and the added seeds 1, 2, 3 (5, 6, 7): mean 5.25
+    np.testing.assert_array_equal(new["gwnet|mae"], np.full(6, 5.25))
+    np.testing.assert_array_equal(new["gwnet|mae_all"], np.full(6, 5.25))
+    np.testing.assert_array_equal(new[seed_key("gwnet", "mae", 3)], np.full(6, 7.0))
+    np.testing.assert_array_equal(new["st-vlm|mae"], errors["st-vlm|mae"])
+    assert [(r["model"], r["seed"], r["git_commit"]) for r in merged["runs"]] == [
+        ("st-vlm", 0, "aaa"), ("st-vlm", 1, "aaa"), ("gwnet", 0, "aaa"), ("gwnet", 1, "bbb"),
+        ("gwnet", 2, "ccc"), ("gwnet", 3, "ccc"), ("other", 0, "aaa")]
+    assert merged["splits"]["toy|10%"]["merged"] == [
+        {"from": "one", "git_commit": "bbb", "command": "python benchmarks/fewshot_accuracy.py --only gwnet --seeds (1,)",
+         "runs": {"gwnet": [1]}},
+        {"from": "two", "git_commit": "ccc", "command": "python benchmarks/fewshot_accuracy.py --only gwnet --seeds (2, 3)",
+         "runs": {"gwnet": [2, 3]}}]
+    ivs = {(i["baseline"], i["metric"]): i for i in merged["intervals"]}
+    assert set(ivs) == {(m, k) for m in ("gwnet", "other") for k in COUNTS}
+    # per entry: ST-VLM 2/2 = 1.0 and 2/3 against gwnet 5.25/2 and 5.25/3, every resample alike
+    assert ivs["gwnet", "mae"]["diff"] == pytest.approx(1.0 - 2.625)
+    assert ivs["gwnet", "mae_all"]["diff"] == pytest.approx((2.0 - 5.25) / 3)
+    assert ivs["gwnet", "mae"]["low"] == pytest.approx(ivs["gwnet", "mae"]["high"])
+    assert ivs["other", "mae"]["diff"] == 0.0
+    sums = {m: {k: new[f"{m}|{k}"] for k in COUNTS} for m in ("st-vlm", "gwnet", "other")}
+    assert merged["intervals"] == pair_intervals("toy", "10%", ["st-vlm", "gwnet", "other"], sums, COUNTS, BLOCKS)
+    assert result["runs"][-1]["model"] == "other" and len(result["runs"]) == 4  # the input is not changed
+
+
+def test_merge_refuses_what_it_cannot_add_exactly() -> None:
+    result, errors = table()
+
+    def refused(src: tuple[dict, dict], match: str, *more: tuple[dict, dict]) -> None:
+        with pytest.raises(ValueError, match=match):
+            merge_pair(result, errors, [("src", *src), *(("more", *m) for m in more)], "toy", "10%")
+
+    good = source(1)
+    refused((good[0], {**good[1], "blocks": BLOCKS[::-1].copy()}), "src: toy 10% was scored on other test windows")
+    refused(({**good[0], "splits": {"toy|10%": {**FACTS, "lookback_lags": [24]}}}, good[1]),
+            r"src: toy 10% ran with other lookback lags \(\[24\], the table: \[12\]\)")
+    refused(({**good[0], "splits": {}}, good[1]), "src: has no toy 10%")
+    changed = ({**good[0], "runs": [{**run("gwnet", 0, 1.4)}] + good[0]["runs"][1:]}, good[1])
+    refused(changed, "src: gwnet seed 0 differs from the table's run of that seed")
+    refused(good, "more: gwnet seed 1 is also in an earlier source", good)
+    lacking = (good[0], {k: v for k, v in good[1].items() if k != seed_key("gwnet", "mae_all", 1)})
+    refused(lacking, r"src: no per-seed errors of gwnet seed 1 \(gwnet\|mae_all\|seed1\)")
+    refused(source(), "no source adds a run to toy 10%")
+    with pytest.raises(ValueError, match="the table has no toy full to merge into"):
+        merge_pair(result, errors, [("src", *good)], "toy", "full")
+
+
+@pytest.mark.slow
+def test_seeds_run_in_two_folders_merge_into_the_table(tmp_path: Path, data_root: Path, monkeypatch, capsys) -> None:
+    """The real benchmark: GRU seed 0 re-run alone in one copy of the committed results and seed 1
+    in another (1 epoch, nycbike1 10%), each saving its per-seed errors; ``--merge`` of the second
+    into the first gives the GRU two seeds whose error sums are the mean of the two runs', the
+    page re-rendered; a merge that adds nothing is refused in one line, with nothing written."""
+    import fewshot_accuracy
+
+    committed = REPO / "results" / "fewshot_accuracy"
+    folders = {}
+    for seed in (0, 1):
+        folder = folders[seed] = tmp_path / f"seed{seed}"
+        shutil.copytree(committed, folder, ignore=shutil.ignore_patterns("validation-*", "*ablation*", "kept-start.json"))
+        monkeypatch.setattr(sys, "argv", [
+            "fewshot_accuracy.py", "--datasets", "nycbike1", "--settings", "10%", "--only", "gru", "--seeds", str(seed),
+            "--epochs", "1", "--out-dir", str(folder), "--data-root", str(data_root)])
+        assert fewshot_accuracy.main() == 0
+    saved = [dict(np.load(folders[s] / "errors-nycbike1-10pct.npz")) for s in (0, 1)]
+    for seed, errors in zip((0, 1), saved):
+        np.testing.assert_array_equal(errors["gru|mae"], errors[seed_key("gru", "mae", seed)])
+    assert seed_key("st-vlm", "mae", 0) not in saved[0]  # kept whole: none saved when it ran
+    monkeypatch.setattr(sys, "argv", ["fewshot_accuracy.py", "--merge", str(folders[1]), "--datasets", "nycbike1",
+                                      "--settings", "10%", "--out-dir", str(folders[0])])
+    assert fewshot_accuracy.main() == 0
+    merged = dict(np.load(folders[0] / "errors-nycbike1-10pct.npz"))
+    for m in ("mae", "mae_all"):
+        np.testing.assert_allclose(merged[f"gru|{m}"], (saved[0][f"gru|{m}"] + saved[1][f"gru|{m}"]) / 2, rtol=1e-12)
+    result = json.loads((folders[0] / "fewshot_accuracy.json").read_text())
+    row = next(r for r in result["rows"] if (r["dataset"], r["setting"], r["model"]) == ("nycbike1", "10%", "gru"))
+    assert row["seeds"] == [0, 1]
+    assert result["splits"]["nycbike1|10%"]["merged"][0]["runs"] == {"gru": [1]}
+    assert result["meta"]["commands"][-1].startswith("python benchmarks/fewshot_accuracy.py --merge ")
+    assert "gru (nycbike1 10%: 2 seeds)" in (folders[0] / "README.md").read_text()
+    before = (folders[0] / "fewshot_accuracy.json").read_bytes()
+    with pytest.raises(SystemExit) as exit_:
+        fewshot_accuracy.main()  # the same merge again: every run is already there
+    assert exit_.value.code == 2 and "--merge: no source adds a run to nycbike1 10%" in capsys.readouterr().err
+    assert (folders[0] / "fewshot_accuracy.json").read_bytes() == before
