@@ -66,6 +66,13 @@ def _code_note(split: dict[str, Any], models: list[str]) -> str:
         elif set(names) == {m for m in models if m not in VARIANTS}:
             names = ["every baseline"]
         notes.append(f"{', '.join(names)} reused from {commit[:7]}")
+    added: dict[tuple[str, str], list[int]] = {}  # (model, commit) -> seeds merged in (--merge)
+    for entry in split.get("merged", []):
+        for model, seeds in entry["runs"].items():
+            added.setdefault((model, (entry.get("git_commit") or "?")[:7]), []).extend(seeds)
+    for (model, commit), seeds in added.items():
+        notes.append(f"{model} seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, sorted(seeds)))} "
+                     f"run in separate processes at {commit} and merged")
     return f" ({'; '.join(notes)})" if notes else ""
 
 

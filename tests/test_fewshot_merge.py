@@ -135,7 +135,10 @@ def test_seeds_run_in_two_folders_merge_into_the_table(tmp_path: Path, data_root
     assert row["seeds"] == [0, 1]
     assert result["splits"]["nycbike1|10%"]["merged"][0]["runs"] == {"gru": [1]}
     assert result["meta"]["commands"][-1].startswith("python benchmarks/fewshot_accuracy.py --merge ")
-    assert "gru (nycbike1 10%: 2 seeds)" in (folders[0] / "README.md").read_text()
+    page = (folders[0] / "README.md").read_text()
+    assert "gru (nycbike1 10%: 2 seeds)" in page  # fewer seeds than ST-VLM's five
+    commit = (result["splits"]["nycbike1|10%"]["merged"][0]["git_commit"] or "?")[:7]
+    assert f"gru seed 1 run in separate processes at {commit} and merged" in page
     before = (folders[0] / "fewshot_accuracy.json").read_bytes()
     with pytest.raises(SystemExit) as exit_:
         fewshot_accuracy.main()  # the same merge again: every run is already there
