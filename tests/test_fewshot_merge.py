@@ -109,8 +109,23 @@ def test_seeds_run_in_two_folders_merge_into_the_table(tmp_path: Path, data_root
     in another (1 epoch, nycbike1 10%), each saving its per-seed errors; ``--merge`` of the second
     into the first gives the GRU two seeds whose error sums are the mean of the two runs', the
     page re-rendered; a merge that adds nothing is refused in one line, with nothing written."""
-    import fewshot_accuracy
+    import logging
 
+    import fewshot_accuracy
+    import torch
+
+    # main() sets one torch thread and quiets these loggers for its own process: undone after
+    threads = torch.get_num_threads()
+    levels = {name: logging.getLogger(name).level for name in ("stvlm", "transformers")}
+    try:
+        _run_merge_study(tmp_path, data_root, monkeypatch, capsys, fewshot_accuracy)
+    finally:
+        torch.set_num_threads(threads)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+def _run_merge_study(tmp_path: Path, data_root: Path, monkeypatch, capsys, fewshot_accuracy) -> None:
     committed = REPO / "results" / "fewshot_accuracy"
     folders = {}
     for seed in (0, 1):
