@@ -134,8 +134,7 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
         reusable = earlier_runs(args, dataset, setting, counts, blocks, facts) if reuse and not args.ablation else {}
     runs, sums, reused, seed_errors = [], {}, {}, {}
     committed = errors_path(Path(args.out_dir), dataset, setting)
-    stored_seed_errors = ({k: v for k, v in load_errors(committed).items() if "|seed" in k}
-                          if reusable and committed.is_file() else {})
+    stored = load_errors(committed) if reusable and committed.is_file() else {}
     for model in models:
         seeded = model in VARIANTS or (neural(model) and model not in args.one_seed)
         seeds = args.seeds if seeded else args.seeds[:1]
@@ -151,8 +150,8 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
             log.info("%s %s %s: seeds %s reused from commit %s", dataset, setting, model, kept_seeds, reused[model])
         per_seed = []
         if kept:  # the kept seeds' own errors, where the committed file has them
-            seed_errors.update({k: v for k, v in stored_seed_errors.items()
-                                if k.split("|", 1)[0] == model and int(k.rsplit("|seed", 1)[1]) in kept_seeds})
+            seed_errors.update({key: stored[key] for seed in kept_seeds for name in masks
+                                if (key := seed_key(model, name, seed)) in stored})
         for seed in (s for s in seeds if s not in kept_seeds):
             train = TrainConfig(epochs=args.epochs, seed=seed, num_threads=1, **train_settings(model))
             cfg = experiment(data, model, train)
