@@ -108,7 +108,8 @@ def test_seeds_run_in_two_folders_merge_into_the_table(tmp_path: Path, data_root
     """The real benchmark: GRU seed 0 re-run alone in one copy of the committed results and seed 1
     in another (1 epoch, nycbike1 10%), each saving its per-seed errors; ``--merge`` of the second
     into the first gives the GRU two seeds whose error sums are the mean of the two runs', the
-    page re-rendered; a merge that adds nothing is refused in one line, with nothing written."""
+    page re-rendered; a merge that adds nothing is refused in one line, with nothing written; a
+    later run of STID alone carries the GRU's per-seed errors into the new file unchanged."""
     import logging
 
     import fewshot_accuracy
@@ -159,3 +160,14 @@ def _run_merge_study(tmp_path: Path, data_root: Path, monkeypatch, capsys, fewsh
         fewshot_accuracy.main()  # the same merge again: every run is already there
     assert exit_.value.code == 2 and "--merge: no source adds a run to nycbike1 10%" in capsys.readouterr().err
     assert (folders[0] / "fewshot_accuracy.json").read_bytes() == before
+    # a later run of another model keeps the GRU whole, and with it each kept seed's own errors
+    monkeypatch.setattr(sys, "argv", [
+        "fewshot_accuracy.py", "--datasets", "nycbike1", "--settings", "10%", "--only", "stid", "--seeds", "0",
+        "--epochs", "1", "--out-dir", str(folders[0]), "--data-root", str(data_root)])
+    assert fewshot_accuracy.main() == 0
+    carried = dict(np.load(folders[0] / "errors-nycbike1-10pct.npz"))
+    for seed in (0, 1):
+        for m in ("mae", "mae_all"):
+            np.testing.assert_array_equal(carried[seed_key("gru", m, seed)], saved[seed][seed_key("gru", m, seed)])
+    np.testing.assert_array_equal(carried["gru|mae"], merged["gru|mae"])
+    assert seed_key("stid", "mae", 0) in carried and seed_key("stid", "mae", 1) not in carried
