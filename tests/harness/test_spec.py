@@ -196,3 +196,21 @@ def test_baselines_train_their_own_settings(data_root: Path) -> None:
     assert len(baseline) == 2 and all((t["warmup"], t["start_candidate"]) == (0.05, False) for t in baseline)
     assert {k: v for k, v in baseline[0].items() if k not in ("warmup", "start_candidate")} == {
         k: v for k, v in stvlm[0].items() if k not in ("warmup", "start_candidate")}
+
+
+@pytest.mark.parametrize("name", ["fewshot-cpu", "ablation-cpu"])
+def test_cpu_specs_run_stvlm_and_baseline_training_settings(name: str, data_root: Path) -> None:
+    """The committed CPU studies restate STVLM_TRAIN_SETTINGS in their TOML (a spec has no way
+    to name them); this holds them to the one definition, so a changed default cannot leave the
+    studies training an older ST-VLM, and the baselines to TrainConfig's defaults."""
+    from harness.study.arms import baseline_train
+    from stvlm.configs.train import STVLM_TRAIN_SETTINGS, TrainConfig
+
+    s = load_spec(CONFIGS / f"{name}.toml")
+    arm = build_arms(s, str(data_root))[0]
+    stvlm_train = arm.experiment.train
+    base_train = baseline_train(s, arm.experiment).train
+    for key, value in STVLM_TRAIN_SETTINGS.items():
+        assert getattr(stvlm_train, key) == value, key
+        assert getattr(base_train, key) == getattr(TrainConfig(), key), key
+    assert (stvlm_train.epochs, stvlm_train.patience) == (base_train.epochs, base_train.patience) == (40, 10)
