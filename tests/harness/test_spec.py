@@ -214,3 +214,24 @@ def test_cpu_specs_run_stvlm_and_baseline_training_settings(name: str, data_root
         assert getattr(stvlm_train, key) == value, key
         assert getattr(base_train, key) == getattr(TrainConfig(), key), key
     assert (stvlm_train.epochs, stvlm_train.patience) == (base_train.epochs, base_train.patience) == (40, 10)
+
+
+@pytest.mark.parametrize(("name", "study"), [
+    ("fewshot-cpu", "fewshot-nycbike-drop-cpu"), ("ablation-cpu", "ablation-los-loop-cpu")])
+def test_cpu_specs_plan_the_committed_trials(name: str, study: str, data_root: Path) -> None:
+    """Every trial the committed CPU study ran (results/<study>/trials.parquet) is one the spec
+    plans today, with the same experiment (config hash), and nothing else: the committed results
+    are what the TOML runs, whatever the TOML leaves to its preset."""
+    import polars as pl
+
+    from harness.results.store import config_columns
+    from harness.study.plan import StudyPlan
+
+    s = load_spec(CONFIGS / f"{name}.toml")
+    plan = StudyPlan(s, build_arms(s, str(data_root)), str(data_root))
+    planned = sorted(
+        (e.kind, e.model, e.arm, e.seed, config_columns(plan.config(e))["config_hash"])
+        for e in plan.entries)
+    trials = pl.read_parquet(Path(__file__).resolve().parents[2] / "results" / study / "trials.parquet")
+    committed = sorted(trials.select("kind", "model", "arm", "seed", "config_hash").iter_rows())
+    assert planned == committed
