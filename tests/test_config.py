@@ -189,3 +189,13 @@ def test_unknown_nested_key_names_its_full_path() -> None:
 
     with pytest.raises(ConfigError, match=r"^override: unknown key model\.fusion\.dpeth = 2; allowed in model\.fusion: depth"):
         ExperimentConfig().with_overrides(["model.fusion.dpeth=2"])
+
+
+def test_without_stvlm_settings_resets_only_stvlm_own_keys() -> None:
+    """The baselines' training beside ST-VLM: every key of STVLM_TRAIN_SETTINGS back at
+    TrainConfig's default, the shared budget, batch and learning rate kept."""
+    from stvlm.configs.train import STVLM_TRAIN_SETTINGS, TrainConfig, without_stvlm_settings
+
+    stvlm = TrainConfig(epochs=7, batch_size=4, lr=0.01, patience=3, **STVLM_TRAIN_SETTINGS)
+    assert without_stvlm_settings(stvlm) == TrainConfig(epochs=7, batch_size=4, lr=0.01, patience=3)
+    assert without_stvlm_settings(TrainConfig()) == TrainConfig()

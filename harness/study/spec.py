@@ -10,10 +10,13 @@ the tuning playbook's:
   dropout, batch size);
 * **fixed** settings: any ``ExperimentConfig`` key by dotted path (``train.epochs = 20``).
 
-Baselines (``[baselines]``) run on every distinct data split with the study's experiment; their
-``train`` table replaces training settings in their trials only (ST-VLM's own warm-up and start
-candidate fixed for the arms, ``train = { warmup = 0.05, start_candidate = false }`` for the
-baselines, as in ``studies/configs/fewshot-cpu.toml``).
+The ``preset`` is the experiment a study starts from (``harness.study.arms.PRESETS``):
+``benchmark`` is the accuracy benchmark's ST-VLM (``ExperimentConfig.default()``: the tiny ViLT,
+40 epochs / patience 10, ``STVLM_TRAIN_SETTINGS``), as in ``studies/configs/fewshot-cpu.toml``;
+``stvlm`` the model at its default sizes with those training settings (the cluster studies).
+Baselines (``[baselines]``) run on every distinct data split with the study's experiment, on
+those two presets with ST-VLM's own training settings back at ``TrainConfig``'s defaults; their
+``train`` table replaces training settings in their trials only (``train = { warmup = 0.1 }``).
 
 Example::
 
@@ -166,8 +169,12 @@ class StudySpec(Config):
     description: str = ""
     dataset: str = field(help="registered dataset name")
     protocol: str = field("standard", help="evaluation protocol")
-    preset: Literal["tiny", "default"] = field(
-        "default", help="base ExperimentConfig: ExperimentConfig.tiny() or the defaults"
+    preset: Literal["tiny", "default", "benchmark", "stvlm"] = field(
+        "default", help="base experiment (harness.study.arms.PRESETS): 'tiny' "
+        "(ExperimentConfig.tiny(), smoke size), 'default' (ExperimentConfig's field defaults), "
+        "'benchmark' (the accuracy benchmark's: ExperimentConfig.default()), 'stvlm' (the field "
+        "defaults with STVLM_TRAIN_SETTINGS); on 'benchmark' and 'stvlm' the baselines train with "
+        "TrainConfig's defaults for those settings",
     )
     seeds: tuple[int, ...] = field((0,), ge=0, help="one group of trials per seed")
     num_samples: int = field(1, ge=1, help="Optuna trials per arm and seed")

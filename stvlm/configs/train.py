@@ -96,3 +96,12 @@ class TrainConfig(Config):
         "observation); 'protocol': the protocol's metric mask (true > 0 under 'standard'); "
         "'both': the mean of the two losses (targets both reported metrics)",
     )
+
+
+def without_stvlm_settings(train: TrainConfig) -> TrainConfig:
+    """``train`` with the keys of :data:`STVLM_TRAIN_SETTINGS` back at ``TrainConfig``'s
+    defaults: how the neural baselines train beside ST-VLM (the accuracy benchmark, a study on
+    the ``benchmark`` preset), from random starts, with every other setting (budget, batch,
+    learning rate) shared."""
+    defaults = TrainConfig()
+    return train.replace(**{key: getattr(defaults, key) for key in STVLM_TRAIN_SETTINGS})

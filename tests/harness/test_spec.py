@@ -124,6 +124,7 @@ def test_bad_arms_fail_with_one_line(data_root: Path, overrides: dict, expected:
         ({"resources": {"num_workers": 0}}, "resources.num_workers = 0 is out of range; allowed: >= 1"),
         ({"scientific": {"design": "arms"}}, "scientific.arms = () is not allowed; design 'arms' needs at least one arm"),
         ({"colour": "red"}, "unknown key colour in StudySpec; allowed: name, description"),
+        ({"preset": "huge"}, "preset = 'huge' is not allowed; expected one of 'tiny', 'default', 'benchmark', 'stvlm'"),
     ],
 )
 def test_bad_specs_fail_with_one_line(overrides: dict, expected: str) -> None:
@@ -198,15 +199,45 @@ def test_baselines_train_their_own_settings(data_root: Path) -> None:
         k: v for k, v in stvlm[0].items() if k not in ("warmup", "start_candidate")}
 
 
+def test_preset_names_are_the_spec_fields_choices() -> None:
+    from typing import get_args, get_type_hints
+
+    from harness.study.arms import PRESETS
+
+    assert get_args(get_type_hints(StudySpec)["preset"]) == tuple(PRESETS)
+
+
+@pytest.mark.parametrize("preset", ["tiny", "default", "benchmark", "stvlm"])
+def test_each_preset_gives_the_arms_and_the_baselines_their_experiment(
+        preset: str, data_root: Path) -> None:
+    """``tiny`` and ``default`` train ST-VLM and the baselines alike; ``benchmark`` gives
+    ST-VLM ExperimentConfig.default() and the baselines TrainConfig's defaults, as the accuracy
+    benchmark does; ``stvlm`` the field defaults with ST-VLM's training settings."""
+    from harness.study.arms import baseline_train
+    from stvlm.configs import ExperimentConfig
+    from stvlm.configs.train import STVLM_TRAIN_SETTINGS, TrainConfig
+
+    expected = {"tiny": (ExperimentConfig.tiny(), ExperimentConfig.tiny().train),
+                "default": (ExperimentConfig(), TrainConfig()),
+                "benchmark": (ExperimentConfig.default(), TrainConfig()),
+                "stvlm": (ExperimentConfig(train=TrainConfig(**STVLM_TRAIN_SETTINGS)), TrainConfig())}[preset]
+    study = spec(preset=preset, baselines={"models": ["stid"]})
+    arm = build_arms(study, str(data_root))[0]
+    assert arm.experiment.model == expected[0].model.with_values({"image.encoding": "spectral_grid"})
+    assert arm.experiment.train == expected[0].train
+    assert baseline_train(study, arm.experiment).train == expected[1]
+
+
 @pytest.mark.parametrize("name", ["fewshot-cpu", "ablation-cpu"])
 def test_cpu_specs_run_stvlm_and_baseline_training_settings(name: str, data_root: Path) -> None:
-    """The committed CPU studies restate STVLM_TRAIN_SETTINGS in their TOML (a spec has no way
-    to name them); this holds them to the one definition, so a changed default cannot leave the
-    studies training an older ST-VLM, and the baselines to TrainConfig's defaults."""
+    """The committed CPU studies take ST-VLM's training from the ``benchmark`` preset: its arms
+    train with STVLM_TRAIN_SETTINGS at the benchmark's 40 epochs / patience 10, its baselines
+    with TrainConfig's defaults, so a changed default reaches the studies."""
     from harness.study.arms import baseline_train
     from stvlm.configs.train import STVLM_TRAIN_SETTINGS, TrainConfig
 
     s = load_spec(CONFIGS / f"{name}.toml")
+    assert s.preset == "benchmark"
     arm = build_arms(s, str(data_root))[0]
     stvlm_train = arm.experiment.train
     base_train = baseline_train(s, arm.experiment).train
