@@ -2,7 +2,7 @@
 
 An arm is one combination of scientific axis values. Its experiment is built as
 
-    preset (:data:`PRESETS`) <- dataset/protocol <- fixed settings
+    preset (:data:`~harness.study.presets.PRESETS`) <- dataset/protocol <- fixed settings
         <- the arm's axis values <- seed <- the trial's sampled nuisance settings
 
 and validated by constructing the frozen :class:`stvlm.experiment.ExperimentConfig` (types,
@@ -15,55 +15,18 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from harness.study.axes import AXES, arm_label, get_path, set_path
+from harness.study.presets import PRESETS
 from harness.study.spec import NuisanceParam, StudySpec
 from stvlm.errors import ConfigError
 from stvlm.configs import ExperimentConfig, set_known_path
-from stvlm.configs.train import STVLM_TRAIN_SETTINGS, TrainConfig, without_stvlm_settings
 from stvlm.names import check_name
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Preset:
-    """The experiment a study starts from, before its fixed settings.
-
-    Args:
-        experiment: dataset name -> a base experiment.
-        stvlm_training: the ST-VLM arms train with ``STVLM_TRAIN_SETTINGS`` and the baselines
-            with ``TrainConfig``'s defaults for those keys (as in the accuracy benchmark);
-            False: both train with the base experiment's settings.
-    """
-
-    experiment: Callable[[str], ExperimentConfig]
-    stvlm_training: bool = False
-
-    def build(self, dataset: str) -> ExperimentConfig:
-        base = self.experiment(dataset)
-        return base.replace(train=base.train.replace(**STVLM_TRAIN_SETTINGS)) if self.stvlm_training else base
-
-    def baseline_train(self, train: TrainConfig) -> TrainConfig:
-        """The baselines' training settings beside arms that train with ``train``."""
-        return without_stvlm_settings(train) if self.stvlm_training else train
-
-
-#: ``StudySpec.preset`` -> its :class:`Preset` (the spec's ``preset`` field lists the same names).
-PRESETS: dict[str, Preset] = {
-    # smoke size: the tiny random ViLT, 2 epochs of at most 4 batches, for arms and baselines
-    "tiny": Preset(ExperimentConfig.tiny),
-    # ExperimentConfig's field defaults (the model at its default sizes, TrainConfig's defaults)
-    "default": Preset(lambda dataset: ExperimentConfig()),
-    # the accuracy benchmark's setup (benchmarks/fewshot_accuracy.py): ExperimentConfig.default()
-    # (STVLMConfig.tiny(), at most 40 epochs, patience 10) with ST-VLM's training settings
-    "benchmark": Preset(ExperimentConfig.default, stvlm_training=True),
-    # the model at its default sizes, trained as ST-VLM trains (the cluster-size studies)
-    "stvlm": Preset(lambda dataset: ExperimentConfig(), stvlm_training=True),
-}
 
 
 @dataclass(frozen=True)

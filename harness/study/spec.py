@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.study.paths import check_optuna_storage
+from harness.study.presets import PRESETS
 from stvlm.configs import Config, config_class, field
 from stvlm.errors import ConfigError
 
@@ -236,8 +237,10 @@ class StudySpec(Config):
             self.fail("metric", f"is not allowed; expected val_<metric> with <metric> one of {known}")
 
     def smoke(self) -> StudySpec:
-        """The same study cut to seconds: tiny models, 2 epochs of 2 batches, 1 trial per arm.
+        """The same study cut to seconds: 2 epochs of 2 batches, 1 trial per arm.
 
+        Tiny models (the preset's ``smoke`` preset: ``benchmark`` where the study trains ST-VLM
+        with its own settings, else ``tiny``), trained the way the study trains them.
         Keeps two arms (the first two values of the first axis, or the first two listed arms),
         the first seed and the first two baselines; drops fixed ``model.backbone.*`` settings (no
         pretrained weights); one CPU per trial, no Train workers (runs on a laptop). The settings
@@ -253,7 +256,7 @@ class StudySpec(Config):
         sci = sci.replace(axes={k: tuple(v[:2]) for k, v in first.items()}, arms=tuple(sci.arms[:2]))
         return self.replace(
             name=f"{self.name}-smoke",
-            preset="tiny",
+            preset=PRESETS[self.preset].smoke,
             seeds=self.seeds[:1],
             num_samples=1,
             fixed=fixed,

@@ -202,7 +202,7 @@ def test_baselines_train_their_own_settings(data_root: Path) -> None:
 def test_preset_names_are_the_spec_fields_choices() -> None:
     from typing import get_args, get_type_hints
 
-    from harness.study.arms import PRESETS
+    from harness.study.presets import PRESETS
 
     assert get_args(get_type_hints(StudySpec)["preset"]) == tuple(PRESETS)
 
@@ -226,6 +226,26 @@ def test_each_preset_gives_the_arms_and_the_baselines_their_experiment(
     assert arm.experiment.model == expected[0].model.with_values({"image.encoding": "spectral_grid"})
     assert arm.experiment.train == expected[0].train
     assert baseline_train(study, arm.experiment).train == expected[1]
+
+
+@pytest.mark.parametrize(("preset", "smoke_preset"), [
+    ("tiny", "tiny"), ("default", "tiny"), ("benchmark", "benchmark"), ("stvlm", "benchmark")])
+def test_smoke_trains_the_way_the_study_does(preset: str, smoke_preset: str, data_root: Path) -> None:
+    """A study that trains ST-VLM with its own settings smoke-tests with them (tiny model)."""
+    from harness.study.arms import baseline_train
+    from stvlm.configs import STVLMConfig
+    from stvlm.configs.train import STVLM_TRAIN_SETTINGS, TrainConfig
+
+    smoke = spec(preset=preset, baselines={"models": ["stid"]}).smoke()
+    assert smoke.preset == smoke_preset
+    arm = build_arms(smoke, str(data_root))[0]
+    assert arm.experiment.model == STVLMConfig.tiny().with_values({"image.encoding": "spectral_grid"})
+    train = arm.experiment.train
+    assert (train.epochs, train.max_batches_per_epoch, train.batch_size) == (2, 2, 8)
+    stvlm_trained = smoke_preset == "benchmark"
+    for key, value in STVLM_TRAIN_SETTINGS.items():
+        assert getattr(train, key) == (value if stvlm_trained else getattr(TrainConfig(), key)), key
+        assert getattr(baseline_train(smoke, arm.experiment).train, key) == getattr(TrainConfig(), key), key
 
 
 @pytest.mark.parametrize("name", ["fewshot-cpu", "ablation-cpu"])
