@@ -10,7 +10,7 @@ the tuning playbook's:
   dropout, batch size);
 * **fixed** settings: any ``ExperimentConfig`` key by dotted path (``train.epochs = 20``).
 
-The ``preset`` is the experiment a study starts from (``harness.study.arms.PRESETS``):
+The ``preset`` is the experiment a study starts from (``harness.study.presets.PRESETS``):
 ``benchmark`` is the accuracy benchmark's ST-VLM (``ExperimentConfig.default()``: the tiny ViLT,
 40 epochs / patience 10, ``STVLM_TRAIN_SETTINGS``), as in ``studies/configs/fewshot-cpu.toml``;
 ``stvlm`` the model at its default sizes with those training settings (the cluster studies).

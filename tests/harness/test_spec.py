@@ -205,6 +205,7 @@ def test_preset_names_are_the_spec_fields_choices() -> None:
     from harness.study.presets import PRESETS
 
     assert get_args(get_type_hints(StudySpec)["preset"]) == tuple(PRESETS)
+    assert all(preset.smoke in PRESETS for preset in PRESETS.values())
 
 
 @pytest.mark.parametrize("preset", ["tiny", "default", "benchmark", "stvlm"])
