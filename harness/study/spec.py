@@ -171,7 +171,7 @@ class StudySpec(Config):
     dataset: str = field(help="registered dataset name")
     protocol: str = field("standard", help="evaluation protocol")
     preset: Literal["tiny", "default", "benchmark", "stvlm"] = field(
-        "default", help="base experiment (harness.study.arms.PRESETS): 'tiny' "
+        "default", help="base experiment (harness.study.presets.PRESETS): 'tiny' "
         "(ExperimentConfig.tiny(), smoke size), 'default' (ExperimentConfig's field defaults), "
         "'benchmark' (the accuracy benchmark's: ExperimentConfig.default()), 'stvlm' (the field "
         "defaults with STVLM_TRAIN_SETTINGS); on 'benchmark' and 'stvlm' the baselines train with "
