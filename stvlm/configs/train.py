@@ -100,8 +100,8 @@ class TrainConfig(Config):
 
 def without_stvlm_settings(train: TrainConfig) -> TrainConfig:
     """``train`` with the keys of :data:`STVLM_TRAIN_SETTINGS` back at ``TrainConfig``'s
-    defaults: how the neural baselines train beside ST-VLM (the accuracy benchmark, a study on
-    the ``benchmark`` preset), from random starts, with every other setting (budget, batch,
+    defaults: how the neural baselines train beside ST-VLM (the accuracy benchmark, studies on
+    the ``benchmark`` and ``stvlm`` presets), from random starts, with every other setting (budget, batch,
     learning rate) shared."""
     defaults = TrainConfig()
     return train.replace(**{key: getattr(defaults, key) for key in STVLM_TRAIN_SETTINGS})
