@@ -57,11 +57,6 @@ def sha256_file(path: Path) -> str:
     return hexdigest
 
 
-def clear_digest_cache() -> None:
-    """Forget all cached digests (tests use it to count hashing work)."""
-    _DIGEST_CACHE.clear()
-
-
 def file_path(folder: Path, spec: FileSpec) -> Path:
     """Absolute path of ``spec`` inside a dataset folder (``..`` parts collapsed, links kept)."""
     return Path(os.path.normpath(Path(folder).absolute() / spec.name))
