@@ -242,19 +242,11 @@ class _Scored:
         return fn(*self.entries(steps), "none")
 
 
-def _horizon_mean(fn: MetricFn, scored: _Scored) -> float:
-    """Mean over output steps of the per-step metric (ST-LLM's 'average over 12 horizons')."""
-    return float(np.mean([scored.score(fn, slice(s, s + 1)) for s in range(scored.num_steps)]))
-
-
-def _pooled(fn: MetricFn, scored: _Scored) -> float:
-    """One metric over all output steps (T-GCN)."""
-    return scored.score(fn, slice(None))
-
-
-OVERALL: Registry[Callable[[MetricFn, _Scored], float]] = Registry("overall metric rule")
-OVERALL.add("horizon_mean", _horizon_mean)
-OVERALL.add("pooled", _pooled)
+# overall rule -> the output-step slices it scores (of T_out steps); the overall metric is the
+# mean of the metric over those slices
+OVERALL: Registry[Callable[[int], list[slice]]] = Registry("overall metric rule")
+OVERALL.add("horizon_mean", lambda n: [slice(s, s + 1) for s in range(n)])  # ST-LLM: mean of steps
+OVERALL.add("pooled", lambda n: [slice(0, n)])  # T-GCN: one metric over all output steps
 
 
 def evaluate_forecast(pred: Array, true: Array, protocol: Protocol) -> dict[str, float]:
@@ -291,11 +283,13 @@ def evaluate_forecast(pred: Array, true: Array, protocol: Protocol) -> dict[str,
         )
     by_scope = {True: _Scored(p, t, observed), False: _Scored(p, t, m & observed)}  # one per mask
     scored = {name: by_scope[name in OBSERVED_SCOPE] for name in fns}
-    overall = OVERALL.get(protocol.overall)
+    parts = OVERALL.get(protocol.overall)(t.shape[1])
     out = {}
     for name, fn in fns.items():
-        _check_scored(name, scored[name].m, protocol)
-        out[name] = overall(fn, scored[name])
+        for steps in parts:
+            where = "" if len(parts) == 1 else f" at output step {steps.stop}"
+            _check_scored(name, scored[name].m[:, steps], protocol, where)
+        out[name] = float(np.mean([scored[name].score(fn, steps) for steps in parts]))
     pool = POOLINGS.get(protocol.pooling)
     for h in protocol.report_horizons:
         steps = pool(h)
@@ -305,19 +299,21 @@ def evaluate_forecast(pred: Array, true: Array, protocol: Protocol) -> dict[str,
     undefined = [k for k, v in out.items() if math.isnan(v)]
     if undefined:
         raise MetricError(
-            f"{', '.join(undefined)} cannot be computed: every scored target is 0 (a ratio to "
-            "the truth is undefined)"
+            f"{', '.join(undefined)} cannot be computed: the truth they divide by is 0 (every "
+            "scored target is 0, or for r2 and var every scored target is the same)"
         )
     return out
 
 
-def _check_scored(name: str, mask: torch.Tensor, protocol: Protocol) -> None:
-    """A :class:`MetricError` when ``mask`` selects no entry, naming why."""
+def _check_scored(name: str, mask: torch.Tensor, protocol: Protocol, where: str = "") -> None:
+    """A :class:`MetricError` when ``mask`` selects no entry, naming why (``where``: which
+    output step of the overall metric, if it averages several)."""
     if bool(mask.any()):
         return
     rule = "" if name.split("_h")[0] in OBSERVED_SCOPE else f" inside mask {protocol.mask!r}"
     missing = "NaN" if protocol.missing_value is None else f"NaN or {protocol.missing_value:g}"
+    averages = f" (overall rule {protocol.overall!r} averages every output step)" if where else ""
     raise MetricError(
-        f"{name} cannot be computed: no target of this forecast is an observation{rule} "
-        f"(missing entries are {missing})"
+        f"{name} cannot be computed: no target of this forecast{where} is an observation{rule} "
+        f"(missing entries are {missing}){averages}"
     )

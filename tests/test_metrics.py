@@ -252,6 +252,33 @@ def test_forecast_with_the_wrong_horizon_raises():
 def test_pooling_and_overall_registries():
     assert POOLINGS.get("step")(3) == slice(2, 3) and POOLINGS.get("cumulative")(3) == slice(0, 3)
     assert set(OVERALL.names()) == {"horizon_mean", "pooled"}
+    assert OVERALL.get("horizon_mean")(3) == [slice(0, 1), slice(1, 2), slice(2, 3)]
+    assert OVERALL.get("pooled")(3) == [slice(0, 3)]
+
+
+def test_horizon_mean_with_an_empty_step_names_the_step():
+    true = F_TRUE.copy()
+    true[:, 1] = 0.0  # output step 2 fully masked under "positive"; steps 1 and 3 are scored
+    protocol = tiny_protocol(report_horizons=(3,), pooling="step", overall="horizon_mean")
+    with pytest.raises(MetricError, match=r"^mae cannot be computed: no target of this forecast "
+                       r"at output step 2 is an observation inside mask 'positive' \(missing "
+                       r"entries are NaN\) \(overall rule 'horizon_mean' averages every output "
+                       r"step\)$"):
+        evaluate_forecast(F_PRED, true, protocol)
+    # pooled over the steps, the same forecast is scored on the entries steps 1 and 3 keep
+    out = evaluate_forecast(F_PRED, true, tiny_protocol(report_horizons=(3,), pooling="step",
+                                                        overall="pooled"))
+    assert out["mae_h3"] == 1.5
+
+
+def test_a_ratio_to_a_zero_truth_is_an_error_that_says_so():
+    true = np.full_like(F_TRUE, 2.0)  # every target the same: r2 and var divide by 0
+    protocol = tiny_protocol(report_horizons=(3,), pooling="cumulative", overall="pooled",
+                             mask="none", metrics=("mae", "r2", "var"))
+    with pytest.raises(MetricError, match=r"^r2, var, r2_h3, var_h3 cannot be computed: the truth "
+                       r"they divide by is 0 \(every scored target is 0, or for r2 and var every "
+                       r"scored target is the same\)$"):
+        evaluate_forecast(F_PRED, true, protocol)
 
 
 def test_observed_mask_bias_and_the_all_entry_metrics():
