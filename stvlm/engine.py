@@ -51,7 +51,8 @@ class EpochRecord:
 
     Args:
         epoch: 1-based epoch number.
-        train_loss: mean training loss (masked MAE, original units) over the epoch's batches.
+        train_loss: mean training loss (``TrainConfig.loss`` over ``TrainConfig.loss_mask``,
+            original units) over the epoch's batches.
         val: validation metrics (flat dict of :func:`stvlm.metrics.evaluate_forecast`).
         seconds: wall time of the epoch (training + validation).
         windows_seen: training windows processed so far, all epochs together (the budget).
@@ -155,10 +156,17 @@ class Engine:
         forecast: windows, splits and scaler of the run.
         cfg: optimisation settings.
         monitor: validation metric used for early stopping and the best checkpoint (lower is
-            better).
+            better): a key of :attr:`Protocol.result_keys <stvlm.data.protocols.Protocol.result_keys>`.
+
+    Raises:
+        ValueError: ``monitor`` is not one of the protocol's result keys.
     """
 
     def __init__(self, model: nn.Module, forecast: Forecast, cfg: TrainConfig, *, monitor: str = "mae"):
+        known = forecast.protocol.result_keys
+        if monitor not in known:
+            raise ValueError(f"monitor {monitor!r} is not a validation metric of protocol "
+                             f"{forecast.protocol.name!r}; known: {', '.join(sorted(known))}")
         self.cfg = cfg
         self.forecast = forecast
         self.monitor = monitor
@@ -229,9 +237,6 @@ class Engine:
         """``start_candidate``: validate the untrained model and make it the checkpoint to beat
         (``best_epoch`` 0); every epoch must then improve on it to be kept."""
         state.start_val = self.evaluate("val")
-        if self.monitor not in state.start_val:
-            raise ValueError(f"monitor {self.monitor!r} is not a validation metric; "
-                             f"known: {', '.join(sorted(state.start_val))}")
         current = state.start_val[self.monitor]
         state.best_metric, state.best_epoch = current, 0
         state.best_state = trainable_state(self.model)
@@ -261,8 +266,8 @@ class Engine:
         val, averaged = self._validate()
         state.epoch += 1
         state.windows_seen += windows
-        current = val.get(self.monitor, math.nan)
-        is_best = not math.isnan(current) and current < state.best_metric
+        current = val[self.monitor]  # evaluate_forecast never returns a NaN
+        is_best = current < state.best_metric
         if is_best:
             state.best_metric, state.best_epoch, state.bad_epochs = current, state.epoch, 0
             state.best_state = averaged if averaged is not None else trainable_state(self.model)

@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from stvlm.data.protocols import Protocol, horizon_key
 from stvlm.errors import MetricError, ProtocolError
 from stvlm.registry import Registry
-
-if TYPE_CHECKING:
-    from stvlm.data.protocols import Protocol
 
 Array = torch.Tensor | np.ndarray
 Mask = str | torch.Tensor | np.ndarray
@@ -294,8 +291,9 @@ def evaluate_forecast(pred: Array, true: Array, protocol: Protocol) -> dict[str,
     for h in protocol.report_horizons:
         steps = pool(h)
         for name, fn in fns.items():
-            _check_scored(f"{name}_h{h}", scored[name].m[:, steps], protocol)
-            out[f"{name}_h{h}"] = scored[name].score(fn, steps)
+            key = horizon_key(name, h)
+            _check_scored(key, scored[name].m[:, steps], protocol)
+            out[key] = scored[name].score(fn, steps)
     undefined = [k for k, v in out.items() if math.isnan(v)]
     if undefined:
         raise MetricError(

@@ -244,11 +244,14 @@ def test_start_candidate_is_scored_once_across_a_resume(tmp_path) -> None:
     assert resumed_engine.evaluate("val") == full.best_val
 
 
-def test_start_candidate_needs_a_monitor_the_validation_metrics_have() -> None:
+@pytest.mark.parametrize("start_candidate", [False, True])
+def test_a_monitor_the_validation_metrics_lack_is_refused_before_training(start_candidate) -> None:
     fc = forecast()
-    engine = Engine(stid(fc), fc, TrainConfig(epochs=1, start_candidate=True), monitor="accuracy")
-    with pytest.raises(ValueError, match="monitor 'accuracy' is not a validation metric; known: bias"):
-        engine.fit()
+    cfg = TrainConfig(epochs=1, start_candidate=start_candidate)
+    with pytest.raises(ValueError, match=r"^monitor 'accuracy' is not a validation metric of "
+                       r"protocol 'standard'; known: bias, bias_h12, bias_h3, bias_h6, mae, "):
+        Engine(stid(fc), fc, cfg, monitor="accuracy")
+    assert Engine(stid(fc), fc, cfg, monitor="mae_h12").monitor == "mae_h12"
 
 
 def test_ema_update_by_hand() -> None:

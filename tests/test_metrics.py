@@ -237,7 +237,7 @@ def test_registered_protocols_produce_flat_keys(name):
     out = evaluate_forecast(true + 1, true, protocol)
     metrics, horizons = list(protocol.metrics), protocol.report_horizons
     expected = metrics + [f"{m}_h{h}" for h in horizons for m in metrics]
-    assert list(out) == expected
+    assert list(out) == expected == list(protocol.result_keys)
     assert out["mae"] == 1.0 and out[f"mae_h{protocol.report_horizons[-1]}"] == 1.0
     assert all(isinstance(v, float) for v in out.values())
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from stvlm.data.protocols import horizon_key
+
 
 def metrics_table(
     metrics: Mapping[str, float], names: Sequence[str], horizons: Sequence[int], *, minutes: int | None = None
@@ -25,7 +27,7 @@ def metrics_table(
     rows = [["overall"] + [fmt(metrics.get(n)) for n in names]]
     for h in horizons:
         label = f"step {h}" + (f" ({h * minutes} min)" if minutes else "")
-        rows.append([label] + [fmt(metrics.get(f"{n}_h{h}")) for n in names])
+        rows.append([label] + [fmt(metrics.get(horizon_key(n, h))) for n in names])
     widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
     lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in [header] + rows]
     return "\n".join(lines)

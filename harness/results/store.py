@@ -21,6 +21,7 @@ from harness.study.axes import model_axes
 from harness.study.trial_config import TrialConfig
 from stvlm.configs import canonical_hash
 from stvlm.io import atomic_target
+from stvlm.data.protocols import horizon_key
 
 # Version of the results format (docs/results-format.md); readers refuse other versions.
 # Bump it when a column is removed or changes meaning.
@@ -66,7 +67,7 @@ REQUIRED_COLUMNS = (*_HEAD, *(c for c in _TAIL if c not in ADDED_COLUMNS))
 
 def metric_columns(prefix: str, metrics: Sequence[str], horizons: Sequence[int]) -> list[str]:
     """``val_mae, val_mae_h3, ..., val_rmse, ...`` for ``prefix="val"``."""
-    return [f"{prefix}_{m}{suffix}" for m in metrics for suffix in ["", *(f"_h{k}" for k in horizons)]]
+    return [f"{prefix}_{key}" for m in metrics for key in [m, *(horizon_key(m, k) for k in horizons)]]
 
 
 def trials_schema(metrics: Sequence[str], horizons: Sequence[int]) -> dict[str, pl.DataType]:

@@ -104,9 +104,21 @@ class Protocol(Config):
             self.fail("split", "must sum to 1")
 
     @property
+    def result_keys(self) -> tuple[str, ...]:
+        """The keys :func:`stvlm.metrics.evaluate_forecast` returns, in order: each metric
+        overall, then :func:`horizon_key` of each metric at each reported horizon."""
+        names = tuple(self.metrics)
+        return names + tuple(horizon_key(n, h) for h in self.report_horizons for n in names)
+
+    @property
     def window_len(self) -> int:
         """Steps one window spans (``input_len + output_len``)."""
         return self.input_len + self.output_len
+
+
+def horizon_key(name: str, h: int) -> str:
+    """The result key of metric ``name`` at reported horizon ``h``: ``<name>_h<h>``."""
+    return f"{name}_h{h}"
 
 
 PROTOCOLS: Registry = Registry("protocol")
