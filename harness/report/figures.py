@@ -24,6 +24,7 @@ import seaborn as sns  # noqa: E402
 from stvlm.registry import Registry  # noqa: E402
 
 if TYPE_CHECKING:
+    import polars as pl
     from matplotlib.figure import Figure
 
     from harness.report.config import ReportConfig
@@ -69,12 +70,13 @@ def style() -> None:
 def dataset_unit(datasets: list[str]) -> str:
     """The forecast channel's unit when every dataset shares one, else ``"original units"``."""
     from stvlm.data.datasets import dataset_info
+    from stvlm.errors import STVLMError
 
     units = set()
     for name in datasets:
         try:
             info = dataset_info(name)
-        except Exception:  # a dataset this install does not know
+        except STVLMError:  # a dataset this install does not know, or an unreadable folder
             return "original units"
         units.update(info.units[i] for i in info.target_channels)
     return units.pop() if len(units) == 1 else "original units"
@@ -91,15 +93,43 @@ def metric_label(metric: str, datasets: list[str], split: str = "test") -> str:
     return f"{split} {metric.upper()} ({unit})"
 
 
+#: How ``TrainConfig.loss_mask`` selects the entries of the training loss, for axis labels.
+LOSS_MASK_WORDS = {
+    "observed": "observed entries",
+    "protocol": "metric's mask",
+    "both": "mean of observed and metric's mask",
+}
+
+
+def train_loss_label(trials: pl.DataFrame, datasets: list[str]) -> str:
+    """Axis label of the training loss of ``trials`` (their ``config_json``'s ``train.loss`` and
+    ``train.loss_mask``), e.g. ``"train loss (MAE, observed entries; trips/30min)"``; several
+    settings are joined with ``" | "``, and a trial without them (an older study) names none."""
+    import json
+
+    kinds = []
+    for text in trials["config_json"].to_list() if "config_json" in trials.columns else []:
+        train = json.loads(text or "{}").get("train", {})
+        if "loss" not in train or "loss_mask" not in train:
+            kinds = []
+            break
+        kind = f"{train['loss'].upper()}, {LOSS_MASK_WORDS.get(train['loss_mask'], train['loss_mask'])}"
+        if kind not in kinds:
+            kinds.append(kind)
+    settings = " | ".join(sorted(kinds)) + "; " if kinds else ""
+    return f"train loss ({settings}{dataset_unit(datasets)})"
+
+
 def step_minutes(datasets: list[str]) -> int | None:
     """Minutes per step when all datasets share one interval, else ``None``."""
     from stvlm.data.datasets import dataset_info
+    from stvlm.errors import STVLMError
 
     minutes = set()
     for name in datasets:
         try:
             minutes.add(dataset_info(name).interval_minutes)
-        except Exception:
+        except STVLMError:  # as in dataset_unit
             return None
     return minutes.pop() if len(minutes) == 1 else None
 

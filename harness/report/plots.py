@@ -13,7 +13,9 @@ import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 
 from harness.report.config import ReportConfig, higher_is_better
-from harness.report.figures import FIGURES, SkipFigure, dataset_unit, metric_label, step_minutes
+from harness.report.figures import (
+    FIGURES, SkipFigure, metric_label, step_minutes, train_loss_label,
+)
 from harness.report.tables import ReportData
 
 
@@ -195,7 +197,8 @@ def learning_curves(data: ReportData, cfg: ReportConfig):
     if curves.height == 0:
         raise SkipFigure("no per-epoch curves for the best configurations")
     val = f"val_{data.metric}"
-    panels = [("train_loss", f"train loss (masked MAE, {dataset_unit(_datasets(data.trials))})")]
+    shown = data.trials.filter(pl.col("config_id").is_in(curves["config_id"].unique().implode()))
+    panels = [("train_loss", train_loss_label(shown, _datasets(data.trials)))]
     if val in curves.columns and curves[val].drop_nulls().len():
         panels.append((val, metric_label(data.metric, _datasets(data.trials), "validation")))
     fig, axes = _axes(len(panels), cfg)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -12,7 +13,9 @@ from report_checks import assert_not_blank
 from report_synthetic import CONFIGS, fast_config, write_study
 
 from harness.report.config import ReportConfig
-from harness.report.figures import FIGURES, SkipFigure, figure_bytes, metric_label, style
+from harness.report.figures import (
+    FIGURES, SkipFigure, figure_bytes, metric_label, step_minutes, style, train_loss_label,
+)
 from harness.report.render import render_all
 from harness.report.load import load_study
 from harness.report.tables import ReportData, compute
@@ -21,7 +24,7 @@ EXPECTED_LABELS = {
     "error_vs_fewshot": ["few-shot ratio (% of training windows)", "test MAE (trips/30min)"],
     "fusion_lora_heatmap": ["LoRA rank (adapter rank r)", "fusion depth (VLM layer index)", "test MAE (trips/30min)"],
     "horizon_curves": ["horizon (minutes ahead)", "test MAE (trips/30min)"],
-    "learning_curves": ["epoch (passes over the training windows)", "train loss (masked MAE, trips/30min)",
+    "learning_curves": ["epoch (passes over the training windows)", "train loss (trips/30min)",
                         "validation MAE (trips/30min)"],
     "param_importance": ["importance for val MAE (share, sums to 1 per arm)", "sampled parameter"],
     "pareto": ["trainable parameters (count), log scale", "training time (seconds), log scale",
@@ -118,6 +121,26 @@ def test_metric_labels_carry_units() -> None:
     assert metric_label("mape", ["x"], "val") == "val MAPE (%)"
     assert metric_label("r2", ["sz-taxi"]) == "test R2 (unitless)"
     assert metric_label("mae", ["not-a-dataset"]) == "test MAE (original units)"
+    assert step_minutes(["los-loop", "metr-la"]) == 5
+    assert step_minutes(["nycbike-drop", "los-loop"]) is None
+    assert step_minutes(["not-a-dataset"]) is None
+
+
+def test_train_loss_label_names_each_loss_the_trials_trained_on() -> None:
+    def trials(*train: dict) -> pl.DataFrame:
+        return pl.DataFrame({"config_json": [json.dumps({"train": t, "data": {}}) for t in train]})
+
+    baseline = {"loss": "mae", "loss_mask": "observed", "lr": 0.001}
+    stvlm = {"loss": "mae", "loss_mask": "both"}
+    assert train_loss_label(trials(baseline, baseline), ["nycbike-drop"]) == (
+        "train loss (MAE, observed entries; trips/30min)")
+    assert train_loss_label(trials(stvlm, baseline, {"loss": "huber", "loss_mask": "protocol"}),
+                            ["los-loop"]) == (
+        "train loss (HUBER, metric's mask | MAE, mean of observed and metric's mask | MAE, "
+        "observed entries; mph)")
+    # a trial that does not say (an older study) leaves the setting out rather than guess it
+    assert train_loss_label(trials(baseline, {"lr": 0.01}), ["los-loop"]) == "train loss (mph)"
+    assert train_loss_label(pl.DataFrame({"x": [1]}), ["nope"]) == "train loss (original units)"
 
 
 def test_higher_is_better_metric_ranks_by_maximum(tmp_path: Path) -> None:
