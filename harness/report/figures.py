@@ -94,17 +94,15 @@ def metric_label(metric: str, datasets: list[str], split: str = "test") -> str:
 
 
 #: How ``TrainConfig.loss_mask`` selects the entries of the training loss, for axis labels.
-LOSS_MASK_WORDS = {
-    "observed": "observed entries",
-    "protocol": "metric's mask",
-    "both": "mean of observed and metric's mask",
-}
+LOSS_MASK_WORDS = {"observed": "observed entries", "protocol": "metric's mask",
+                   "both": "mean of observed and masked"}
 
 
 def train_loss_label(trials: pl.DataFrame, datasets: list[str]) -> str:
     """Axis label of the training loss of ``trials`` (their ``config_json``'s ``train.loss`` and
-    ``train.loss_mask``), e.g. ``"train loss (MAE, observed entries; trips/30min)"``; several
-    settings are joined with ``" | "``, and a trial without them (an older study) names none."""
+    ``train.loss_mask``) on two lines, e.g. ``"train loss (trips/30min)\nMAE: observed entries"``;
+    several settings are joined with ``" | "``, and a trial without them (an older study) leaves
+    the second line out rather than guess it."""
     import json
 
     kinds = []
@@ -113,11 +111,11 @@ def train_loss_label(trials: pl.DataFrame, datasets: list[str]) -> str:
         if "loss" not in train or "loss_mask" not in train:
             kinds = []
             break
-        kind = f"{train['loss'].upper()}, {LOSS_MASK_WORDS.get(train['loss_mask'], train['loss_mask'])}"
+        kind = f"{train['loss'].upper()}: {LOSS_MASK_WORDS.get(train['loss_mask'], train['loss_mask'])}"
         if kind not in kinds:
             kinds.append(kind)
-    settings = " | ".join(sorted(kinds)) + "; " if kinds else ""
-    return f"train loss ({settings}{dataset_unit(datasets)})"
+    settings = "\n" + " | ".join(sorted(kinds)) if kinds else ""
+    return f"train loss ({dataset_unit(datasets)}){settings}"
 
 
 def step_minutes(datasets: list[str]) -> int | None:

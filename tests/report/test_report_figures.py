@@ -133,11 +133,11 @@ def test_train_loss_label_names_each_loss_the_trials_trained_on() -> None:
     baseline = {"loss": "mae", "loss_mask": "observed", "lr": 0.001}
     stvlm = {"loss": "mae", "loss_mask": "both"}
     assert train_loss_label(trials(baseline, baseline), ["nycbike-drop"]) == (
-        "train loss (MAE, observed entries; trips/30min)")
+        "train loss (trips/30min)\nMAE: observed entries")
     assert train_loss_label(trials(stvlm, baseline, {"loss": "huber", "loss_mask": "protocol"}),
                             ["los-loop"]) == (
-        "train loss (HUBER, metric's mask | MAE, mean of observed and metric's mask | MAE, "
-        "observed entries; mph)")
+        "train loss (mph)\nHUBER: metric's mask | MAE: mean of observed and masked | MAE: "
+        "observed entries")
     # a trial that does not say (an older study) leaves the setting out rather than guess it
     assert train_loss_label(trials(baseline, {"lr": 0.01}), ["los-loop"]) == "train loss (mph)"
     assert train_loss_label(pl.DataFrame({"x": [1]}), ["nope"]) == "train loss (original units)"
