@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from stvlm.data.protocols import Protocol, horizon_key
+from stvlm.data.protocols import Protocol, horizon_key, metric_of_key
 from stvlm.errors import MetricError, ProtocolError
 from stvlm.registry import Registry
 
@@ -308,7 +308,7 @@ def _check_scored(name: str, mask: torch.Tensor, protocol: Protocol, where: str 
     output step of the overall metric, if it averages several)."""
     if bool(mask.any()):
         return
-    rule = "" if name.split("_h")[0] in OBSERVED_SCOPE else f" inside mask {protocol.mask!r}"
+    rule = "" if metric_of_key(name) in OBSERVED_SCOPE else f" inside mask {protocol.mask!r}"
     missing = "NaN" if protocol.missing_value is None else f"NaN or {protocol.missing_value:g}"
     averages = f" (overall rule {protocol.overall!r} averages every output step)" if where else ""
     raise MetricError(

@@ -249,6 +249,16 @@ def test_forecast_with_the_wrong_horizon_raises():
         evaluate_forecast(F_PRED[:, :2], F_TRUE[:, :2], protocol)
 
 
+def test_result_key_names_and_direction():
+    from stvlm.data.protocols import HIGHER_IS_BETTER, higher_is_better, horizon_key, metric_of_key
+
+    assert horizon_key("mae_all", 12) == "mae_all_h12" and metric_of_key("mae_all_h12") == "mae_all"
+    assert metric_of_key("mae") == "mae" and metric_of_key("wape_all") == "wape_all"
+    assert HIGHER_IS_BETTER == {"accuracy", "r2", "var"} <= set(METRICS.names())
+    assert [higher_is_better(k) for k in ("r2", "r2_h4", "var_h1", "mae", "rmse_h3")] == [
+        True, True, True, False, False]
+
+
 def test_pooling_and_overall_registries():
     assert POOLINGS.get("step")(3) == slice(2, 3) and POOLINGS.get("cumulative")(3) == slice(0, 3)
     assert set(OVERALL.names()) == {"horizon_mean", "pooled"}

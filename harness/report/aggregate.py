@@ -16,10 +16,10 @@ from collections.abc import Sequence
 import polars as pl
 
 from harness.study.axes import data_label
-from harness.report.config import higher_is_better
 from harness.report.load import STATUSES, StudyResults, metric_columns
 from harness.results.store import CONFIG_COLUMNS
 from stvlm.configs import canonical_hash
+from stvlm.data.protocols import higher_is_better
 
 #: Columns that, with ``params``, identify a configuration (the seed is not one of them).
 CONFIG_KEYS = (*CONFIG_COLUMNS, "params")

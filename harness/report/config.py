@@ -6,9 +6,6 @@ from typing import Literal
 
 from stvlm.configs import Config, config_class, field
 
-#: Metrics where larger is better; every other metric is an error (smaller is better).
-HIGHER_IS_BETTER = frozenset({"accuracy", "r2", "var"})
-
 
 @config_class
 class ReportConfig(Config):
@@ -32,8 +29,3 @@ class ReportConfig(Config):
     figure_height: float = field(4.0, gt=1.0, le=30.0, help="panel height, inches")
     markdown_digits: int = field(4, ge=1, le=12, help="decimals in Markdown/HTML tables")
     embed: Literal["png", "svg"] = field("png", help="figure format embedded in report.html")
-
-
-def higher_is_better(metric: str) -> bool:
-    """Whether a larger value of ``metric`` is better (T-GCN's accuracy, R2, var)."""
-    return metric in HIGHER_IS_BETTER

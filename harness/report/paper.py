@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from harness.report.aggregate import SPLIT_KEYS, seed_values
-from harness.report.config import higher_is_better
 from harness.report.document import Table
 from harness.report.stats import welch_interval
+from stvlm.data.protocols import higher_is_better
 
 if TYPE_CHECKING:
     from harness.report.tables import ReportData  # tables builds its main table with paper

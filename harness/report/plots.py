@@ -12,11 +12,12 @@ import polars as pl
 import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 
-from harness.report.config import ReportConfig, higher_is_better
+from harness.report.config import ReportConfig
 from harness.report.figures import (
     FIGURES, SkipFigure, metric_label, step_minutes, train_loss_label,
 )
 from harness.report.tables import ReportData
+from stvlm.data.protocols import higher_is_better
 
 
 KIND_MARKERS = {"stvlm": "X", "baseline": "o"}

@@ -10,9 +10,10 @@ from pathlib import Path
 import polars as pl
 
 from harness.report import aggregate, deltas
-from harness.report.config import ReportConfig, higher_is_better
+from harness.report.config import ReportConfig
 from harness.report.importance import param_importance
 from harness.report.load import CURVE_COLUMNS, ResultsError, StudyResults, metric_columns
+from stvlm.data.protocols import higher_is_better
 
 
 @dataclass(frozen=True)

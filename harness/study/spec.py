@@ -180,7 +180,9 @@ class StudySpec(Config):
     seeds: tuple[int, ...] = field((0,), ge=0, help="one group of trials per seed")
     num_samples: int = field(1, ge=1, help="Optuna trials per arm and seed")
     metric: str = field("val_mae", help="validation metric that Optuna and ASHA optimise")
-    mode: Literal["min", "max"] = "min"
+    mode: Literal["min", "max"] = field(
+        "min", help="direction of metric: min for errors, max for accuracy, r2 and var (checked)"
+    )
     search_seed: int = field(0, ge=0, help="seed of the Optuna samplers")
     sampler: Literal["tpe", "random", "grid", "qmc"] = field(
         "tpe", help="Optuna sampler of the nuisance search in each (arm, seed) group: tpe "
@@ -229,12 +231,17 @@ class StudySpec(Config):
                 f"sampler = 'grid' needs 'choice' nuisance distributions only; {ranged[0]} is "
                 f"{self.nuisance[ranged[0]].distribution!r} (use tpe, random or qmc for ranges)"
             )
+        from stvlm.data.protocols import higher_is_better, metric_of_key
         from stvlm.metrics import METRICS
 
-        base = re.sub(r"_h\d+$", "", self.metric[len("val_"):])
-        if base not in METRICS:
+        key = self.metric[len("val_"):]
+        if metric_of_key(key) not in METRICS:
             known = ", ".join(METRICS.names())
             self.fail("metric", f"is not allowed; expected val_<metric> with <metric> one of {known}")
+        best = "max" if higher_is_better(key) else "min"
+        if self.mode != best:
+            self.fail("mode", f"is not allowed with metric = {self.metric!r}: its best value is its "
+                      f"{'largest' if best == 'max' else 'smallest'}; set mode = {best!r}")
 
     def smoke(self) -> StudySpec:
         """The same study cut to seconds: 2 epochs of 2 batches, 1 trial per arm.

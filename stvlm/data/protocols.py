@@ -27,6 +27,7 @@ A protocol is chosen by name (``DataConfig.protocol``) and built for one dataset
 from __future__ import annotations
 
 import math
+import re
 from typing import Literal
 
 from stvlm.configs import Config, config_class, field
@@ -39,6 +40,8 @@ from stvlm.registry import Registry
 # (``*_all``: only the dataset's missing values are left out) and the forecast bias.
 STANDARD_METRICS = ("mae", "rmse", "mape", "wape", "mae_all", "rmse_all", "wape_all", "bias")
 TGCN_METRICS = STANDARD_METRICS + ("accuracy", "r2", "var")
+#: Metrics where larger is better; every other metric is an error (smaller is better).
+HIGHER_IS_BETTER = frozenset({"accuracy", "r2", "var"})
 LOOKBACK_DAYS = (1, 7)  # one day and one week, the information seasonal-naive uses
 
 # dataset -> (seq_len, report horizons in steps); both are 15/30/45/60 minutes.
@@ -119,6 +122,18 @@ class Protocol(Config):
 def horizon_key(name: str, h: int) -> str:
     """The result key of metric ``name`` at reported horizon ``h``: ``<name>_h<h>``."""
     return f"{name}_h{h}"
+
+
+def metric_of_key(key: str) -> str:
+    """The metric name of a result key (the inverse of :func:`horizon_key`): ``mae_h3`` ->
+    ``mae``; an overall key is its own name."""
+    return re.sub(r"_h\d+$", "", key)
+
+
+def higher_is_better(key: str) -> bool:
+    """Whether a larger value of the metric of result key ``key`` is better (T-GCN's accuracy,
+    R2 and explained variance; every other metric is an error)."""
+    return metric_of_key(key) in HIGHER_IS_BETTER
 
 
 PROTOCOLS: Registry = Registry("protocol")

@@ -117,6 +117,10 @@ def test_bad_arms_fail_with_one_line(data_root: Path, overrides: dict, expected:
         ({"name": "my study"}, "name = 'my study' is not allowed; use letters, digits"),
         ({"metric": "test_mae"}, "metric = 'test_mae' is not allowed; studies select on validation metrics"),
         ({"metric": "val_loss"}, "metric = 'val_loss' is not allowed; expected val_<metric> with <metric> one of mae"),
+        ({"metric": "val_r2_h4"}, "mode = 'min' is not allowed with metric = 'val_r2_h4': its best value "
+                                  "is its largest; set mode = 'max'"),
+        ({"metric": "val_rmse_h3", "mode": "max"}, "mode = 'max' is not allowed with metric = "
+                                                   "'val_rmse_h3': its best value is its smallest; set mode = 'min'"),
         ({"seeds": []}, "seeds = () is not allowed; give at least one seed"),
         ({"seeds": [1, 1]}, "seeds = (1, 1) is not allowed; seeds must be distinct"),
         ({"num_samples": 0}, "num_samples = 0 is out of range; allowed: >= 1"),
@@ -129,6 +133,10 @@ def test_bad_arms_fail_with_one_line(data_root: Path, overrides: dict, expected:
 )
 def test_bad_specs_fail_with_one_line(overrides: dict, expected: str) -> None:
     assert expected in one_line_error(lambda: spec(**overrides))
+
+
+def test_a_higher_is_better_metric_with_mode_max_is_a_valid_spec() -> None:
+    assert spec(metric="val_accuracy_h4", mode="max").mode == "max"
 
 
 @pytest.mark.parametrize(
