@@ -179,7 +179,10 @@ class StudySpec(Config):
     )
     seeds: tuple[int, ...] = field((0,), ge=0, help="one group of trials per seed")
     num_samples: int = field(1, ge=1, help="Optuna trials per arm and seed")
-    metric: str = field("val_mae", help="validation metric that Optuna and ASHA optimise")
+    metric: str = field(
+        "val_mae", help="validation metric that Optuna and ASHA optimise (within a trial, the "
+        "checkpoint kept is still the epoch with the best validation MAE, the engine's monitor)",
+    )
     mode: Literal["min", "max"] = field(
         "min", help="direction of metric: min for errors, max for accuracy, r2 and var (checked)"
     )
