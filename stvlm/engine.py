@@ -35,6 +35,7 @@ from torch import nn
 
 from stvlm.configs import TrainConfig
 from stvlm.data.forecast import Forecast
+from stvlm.data.protocols import higher_is_better
 from stvlm.metrics import evaluate_forecast, mask_for, masked_loss, observed_mask
 from stvlm.seed import resolve_device, seed_everything
 from stvlm.weights import WeightAverage, load_trainable_state, trainable_state
@@ -159,7 +160,8 @@ class Engine:
             better): a key of :attr:`Protocol.result_keys <stvlm.data.protocols.Protocol.result_keys>`.
 
     Raises:
-        ValueError: ``monitor`` is not one of the protocol's result keys.
+        ValueError: ``monitor`` is not one of the protocol's result keys, or is a metric where
+            larger is better.
     """
 
     def __init__(self, model: nn.Module, forecast: Forecast, cfg: TrainConfig, *, monitor: str = "mae"):
@@ -167,6 +169,9 @@ class Engine:
         if monitor not in known:
             raise ValueError(f"monitor {monitor!r} is not a validation metric of protocol "
                              f"{forecast.protocol.name!r}; known: {', '.join(sorted(known))}")
+        if higher_is_better(monitor):
+            raise ValueError(f"monitor {monitor!r} is better when larger; early stopping keeps the "
+                             "smallest value, so monitor an error (mae, rmse, ...)")
         self.cfg = cfg
         self.forecast = forecast
         self.monitor = monitor

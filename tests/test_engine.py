@@ -254,6 +254,19 @@ def test_a_monitor_the_validation_metrics_lack_is_refused_before_training(start_
     assert Engine(stid(fc), fc, cfg, monitor="mae_h12").monitor == "mae_h12"
 
 
+def test_a_monitor_where_larger_is_better_is_refused() -> None:
+    """Early stopping keeps the smallest value; the check runs before the model or data is used."""
+    from types import SimpleNamespace
+
+    from stvlm.data.protocols import Protocol
+
+    protocol = Protocol(name="tiny", input_len=1, output_len=2, report_horizons=(2,), pooling="step",
+                        overall="pooled", split=(0.6, 0.2, 0.2), metrics=("mae", "r2"))
+    with pytest.raises(ValueError, match=r"^monitor 'r2_h2' is better when larger; early stopping "
+                       r"keeps the smallest value, so monitor an error \(mae, rmse, ...\)$"):
+        Engine(torch.nn.Identity(), SimpleNamespace(protocol=protocol), TrainConfig(), monitor="r2_h2")
+
+
 def test_ema_update_by_hand() -> None:
     """One averaging step with decay 0.75: 0.75 * 1 + 0.25 * 3 = 1.5 for every trainable weight;
     the average starts at the model's weights, and a decay outside [0, 1) is refused."""

@@ -20,8 +20,8 @@ import polars as pl
 from harness.study.axes import model_axes
 from harness.study.trial_config import TrialConfig
 from stvlm.configs import canonical_hash
-from stvlm.io import atomic_target
 from stvlm.data.protocols import horizon_key
+from stvlm.io import atomic_target
 
 # Version of the results format (docs/results-format.md); readers refuse other versions.
 # Bump it when a column is removed or changes meaning.
