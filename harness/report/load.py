@@ -78,12 +78,17 @@ def _version_of(path: Path, frame: pl.DataFrame, spec: dict[str, Any]) -> tuple[
     return None, path
 
 
+def _first_line(err: Exception) -> str:
+    """The first line of an error's message, or its type's name when the message is empty."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 def _read_parquet(path: Path, required: tuple[str, ...], spec: dict[str, Any]) -> pl.DataFrame:
     try:
         frame = pl.read_parquet(path)
     except Exception as err:  # polars raises several types for unreadable files
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ResultsError(f"{path}: not a readable Parquet file ({first})") from None
+        raise ResultsError(f"{path}: not a readable Parquet file ({_first_line(err)})") from None
     version, where = _version_of(path, frame, spec)
     if version is not None and version != str(FORMAT_VERSION):
         raise ResultsError(
@@ -198,8 +203,8 @@ def load_anchors(path: str | Path) -> pl.DataFrame:
         raise ResultsError(f"{path}: anchors file does not exist")
     try:
         frame = pl.read_csv(path, infer_schema_length=0)  # all strings; cast below
-    except Exception as err:
-        raise ResultsError(f"{path}: not a readable CSV file ({str(err).splitlines()[0]})") from None
+    except Exception as err:  # as in _read_parquet
+        raise ResultsError(f"{path}: not a readable CSV file ({_first_line(err)})") from None
     missing = [c for c in ANCHOR_COLUMNS if c not in frame.columns]
     if missing:
         raise ResultsError(

@@ -181,3 +181,10 @@ def test_anchor_errors(tmp_path: Path) -> None:
     with pytest.raises(ResultsError) as err:
         load_anchors(bad)
     assert _one_line(err).startswith(f"{bad}: not a readable CSV file (")
+
+
+def test_a_reader_error_is_named_by_its_first_line_or_its_type() -> None:
+    from harness.report.load import _first_line
+
+    assert _first_line(OSError("  bad magic\nmore detail\n")) == "bad magic"
+    assert _first_line(ValueError()) == "ValueError"  # an empty message still names something
