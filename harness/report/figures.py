@@ -11,6 +11,7 @@ plot functions (:mod:`harness.report.plots`), so this registry imports neither.
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
@@ -103,8 +104,6 @@ def train_loss_label(trials: pl.DataFrame, datasets: list[str]) -> str:
     ``train.loss_mask``) on two lines, e.g. ``"train loss (trips/30min)\nMAE: observed entries"``;
     several settings are joined with ``" | "``, and a trial without them (an older study) leaves
     the second line out rather than guess it."""
-    import json
-
     kinds = []
     for text in trials["config_json"].to_list() if "config_json" in trials.columns else []:
         train = json.loads(text or "{}").get("train", {})

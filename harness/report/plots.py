@@ -199,9 +199,10 @@ def learning_curves(data: ReportData, cfg: ReportConfig):
         raise SkipFigure("no per-epoch curves for the best configurations")
     val = f"val_{data.metric}"
     shown = data.trials.filter(pl.col("config_id").is_in(curves["config_id"].unique().implode()))
-    panels = [("train_loss", train_loss_label(shown, _datasets(data.trials)))]
+    datasets = _datasets(data.trials)
+    panels = [("train_loss", train_loss_label(shown, datasets))]
     if val in curves.columns and curves[val].drop_nulls().len():
-        panels.append((val, metric_label(data.metric, _datasets(data.trials), "validation")))
+        panels.append((val, metric_label(data.metric, datasets, "validation")))
     fig, axes = _axes(len(panels), cfg)
     for ax, (col, label) in zip(axes, panels):
         sns.lineplot(curves.select("label", "epoch", col).drop_nulls().to_pandas(), x="epoch", y=col,
