@@ -90,8 +90,8 @@ def merge_pair(
     """The table ``result`` (a benchmark JSON) and its pair's ``errors`` with the runs the
     ``sources`` (name, JSON, errors) made of (dataset, setting) and the table lacks.
 
-    Returns the new JSON (runs, intervals and split of the pair; the caller aggregates the rows),
-    the new errors and the added seeds per model.
+    Returns the new JSON (runs, intervals and split of the pair, whose ``skipped`` no longer names
+    an added model; the caller aggregates the rows), the new errors and the added seeds per model.
 
     Raises:
         ValueError: naming the source: other test windows, lookback lags or training windows; a
@@ -158,8 +158,11 @@ def merge_pair(
     out = dict(result)
     out["runs"] = [r for r in result["runs"] if not in_pair(r)] + pair_runs
     out["intervals"] = [i for i in result["intervals"] if not in_pair(i)] + intervals
-    out["splits"] = {**result["splits"], key: {**split, "merged": [*split.get("merged", []), *merged]}}
     added_seeds: dict[str, list[int]] = {}
     for model, seed in added:
         added_seeds.setdefault(model, []).append(seed)
+    # A model the pair's run skipped is in the table once merged: the page's "Not run" list reads this.
+    skipped = [m for m in split.get("skipped", result.get("meta", {}).get("skipped", [])) if m not in added_seeds]
+    out["splits"] = {**result["splits"],
+                     key: {**split, "skipped": skipped, "merged": [*split.get("merged", []), *merged]}}
     return out, new_errors, added_seeds

@@ -81,6 +81,27 @@ def test_merge_adds_each_source_seed_with_exact_seed_mean_errors_and_intervals()
     assert result["runs"][-1]["model"] == "other" and len(result["runs"]) == 4  # the input is not changed
 
 
+def test_merge_of_a_model_the_pair_skipped_drops_it_from_the_skipped_record() -> None:
+    """STAEformer skipped on a pair, then run seed by seed and merged: the pair no longer records it
+    as skipped (the page lists skipped models as "Not run"); other skipped models stay listed."""
+    result, errors = table()
+    result["splits"]["toy|10%"]["skipped"] = ["gwnet", "staeformer"]
+    result["runs"] = [r for r in result["runs"] if r["model"] != "gwnet"]
+    src, src_errors = source(1)
+    src["runs"] = [r for r in src["runs"] if r["seed"] == 1]  # no reused seed 0: the table has none
+    merged, new, added = merge_pair(result, errors, [("one", src, src_errors)], "toy", "10%")
+    assert added == {"gwnet": [1]}
+    assert merged["splits"]["toy|10%"]["skipped"] == ["staeformer"]
+    # gwnet had no seed in the table: its seed-mean errors are the added seed's alone (4 + 1)
+    np.testing.assert_array_equal(new["gwnet|mae"], np.full(6, 5.0))
+    assert result["splits"]["toy|10%"]["skipped"] == ["gwnet", "staeformer"]  # the input is not changed
+    # a split without its own record takes the run-wide one, as the page does
+    result, errors = table()
+    result["meta"]["skipped"] = ["gwnet"]
+    merged, _, _ = merge_pair(result, errors, [("one", *source(1))], "toy", "10%")
+    assert merged["splits"]["toy|10%"]["skipped"] == []
+
+
 def test_merge_refuses_what_it_cannot_add_exactly() -> None:
     result, errors = table()
 
