@@ -48,6 +48,12 @@ def errors_path(out_dir: Path, dataset: str, setting: str, ablation: bool = Fals
     return out_dir / f"errors-{dataset}-{setting.replace('%', 'pct')}{'-ablation' if ablation else ''}.npz"
 
 
+def split_option(result: dict[str, Any], split: dict[str, Any], field: str) -> list[str]:
+    """The models a run option (``skipped`` or ``one_seed``) named for one split of a benchmark
+    JSON; splits from before the option was recorded per split take the last run's (``meta``)."""
+    return split.get(field, result.get("meta", {}).get(field, []))
+
+
 def load_errors(path: Path) -> dict[str, np.ndarray]:
     """Every array of an ``errors-*.npz``."""
     with np.load(path) as saved:
@@ -162,7 +168,7 @@ def merge_pair(
     for model, seed in added:
         added_seeds.setdefault(model, []).append(seed)
     # A model the pair's run skipped is in the table once merged: the page's "Not run" list reads this.
-    skipped = [m for m in split.get("skipped", result.get("meta", {}).get("skipped", [])) if m not in added_seeds]
+    skipped = [m for m in split_option(result, split, "skipped") if m not in added_seeds]
     out["splits"] = {**result["splits"],
                      key: {**split, "skipped": skipped, "merged": [*split.get("merged", []), *merged]}}
     return out, new_errors, added_seeds

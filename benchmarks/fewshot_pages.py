@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fewshot_merge import split_option
 from fewshot_setup import (
     LOOKBACK_DAYS, REFERENCE_LINES, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS, neural, variant_config,
 )
@@ -78,12 +79,10 @@ def _code_note(split: dict[str, Any], models: list[str]) -> str:
 
 def _per_split(result: dict[str, Any], field: str) -> str:
     """The models a run option (``skipped`` or ``one_seed``) named, per (dataset, setting) when
-    the runs differed (splits from before the option was recorded per split take the last
-    run's); ``""`` when none."""
-    fallback = result["meta"].get(field, [])
+    the runs differed (:func:`fewshot_merge.split_option`); ``""`` when none."""
     by_value: dict[tuple[str, ...], list[str]] = {}
     for key, split in result["splits"].items():
-        by_value.setdefault(tuple(split.get(field, fallback)), []).append(key.replace("|", " "))
+        by_value.setdefault(tuple(split_option(result, split, field)), []).append(key.replace("|", " "))
     named = {v: keys for v, keys in by_value.items() if v}
     if not named:
         return ""
