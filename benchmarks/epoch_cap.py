@@ -13,7 +13,23 @@ and each run records its cap (``epochs``).
 
 from __future__ import annotations
 
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
 from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from fewshot_merge import split_option  # noqa: E402
+
+from harness.results.provenance import provenance  # noqa: E402
+from stvlm.io import atomic_write_json  # noqa: E402
+
+RESULTS = REPO / "results" / "fewshot_accuracy"
 
 #: model -> the (dataset, setting) pairs where its best epoch was the 40th in >= 2 of 5 seeds.
 CAPPED: dict[str, tuple[tuple[str, str], ...]] = {
@@ -23,6 +39,9 @@ CAPPED: dict[str, tuple[tuple[str, str], ...]] = {
     "gwnet": (("nycbike1", "10%"),),
 }
 SHORT, LONG = 40, 80
+RULE = (f"per (model, dataset, setting) of CAPPED: {LONG} epochs replace {SHORT} when the mean over the seeds "
+        "of the validation target metric (the mean of masked and all-entries MAE) is lower than the table's "
+        f"{SHORT}-epoch runs' (written down at 65903b1, before the runs)")
 
 
 def _target(val: dict[str, Any]) -> float:
@@ -57,3 +76,51 @@ def cap_choice(sweep_rows: list[dict[str, Any]], table_runs: list[dict[str, Any]
         out.append({"model": model, "dataset": dataset, "setting": setting, "seeds": seeds,
                     "short": s, "long": lg, "epochs": LONG if lg < s else SHORT})
     return out
+
+
+def only_commands(choices: list[dict[str, Any]], table: dict[str, Any]) -> list[str]:
+    """The ``fewshot_accuracy.py --only`` runs that put the chosen 80-epoch caps in ``table``:
+    one per (dataset, setting), naming every model chosen there, all five seeds, and skipping
+    what the table's run of the pair skipped."""
+    by: dict[tuple[str, str], list[str]] = {}
+    for c in choices:
+        if c["epochs"] == LONG:
+            by.setdefault((c["dataset"], c["setting"]), []).append(c["model"])
+    commands = []
+    for (dataset, setting), models in by.items():
+        skipped = split_option(table, table["splits"][f"{dataset}|{setting}"], "skipped")
+        commands.append(f"python benchmarks/fewshot_accuracy.py --only {' '.join(models)} --seeds 0 1 2 3 4 "
+                        f"--epochs {LONG} --datasets {dataset} --settings {setting}"
+                        + (f" --skip {' '.join(skipped)}" if skipped else ""))
+    return commands
+
+
+def main() -> int:
+    """Read ``validation-cap-*.json`` and the table, write ``epoch-cap.json`` (the choice per
+    (model, pair) and the ``--only`` commands it calls for) and log them."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dir", type=Path, default=RESULTS, help="the accuracy table's folder")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    sweeps = [args.dir / f"validation-cap-{model}.json" for model in CAPPED]
+    missing = [str(f) for f in [args.dir / "fewshot_accuracy.json", *sweeps] if not f.is_file()]
+    if missing:
+        parser.error(f"no such file: {', '.join(missing)} (run validation_runs.py --sweep cap-<model> first)")
+    table = json.loads((args.dir / "fewshot_accuracy.json").read_text())
+    rows = [r for f in sweeps for r in json.loads(f.read_text())["rows"]]
+    try:
+        choices = cap_choice(rows, table["runs"])
+    except ValueError as err:
+        parser.error(str(err))
+    for c in choices:
+        logging.info("%s %s %s: validation target %.4f at %d epochs, %.4f at %d -> %d",
+                     c["model"], c["dataset"], c["setting"], c["short"], SHORT, c["long"], LONG, c["epochs"])
+    out = {**provenance(), "command": "python benchmarks/epoch_cap.py", "rule": RULE,
+           "table_commit": table.get("git_commit"), "choices": choices, "only_commands": only_commands(choices, table)}
+    atomic_write_json(args.dir / "epoch-cap.json", out)
+    logging.info("wrote %s", args.dir / "epoch-cap.json")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -61,7 +61,7 @@ from stvlm.io import atomic_write_json  # noqa: E402
 from stvlm.metrics import evaluate_forecast, mask_for, observed_mask  # noqa: E402
 
 from fewshot_merge import (  # noqa: E402
-    errors_path, load_errors, merge_pair, pair_intervals, save_errors, seed_key, source_command,
+    errors_path, load_errors, merge_pair, pair_intervals, run_epochs, save_errors, seed_key, source_command,
 )
 from fewshot_pages import ablation_page, interval_lines, readme, table_lines  # noqa: E402
 from fewshot_setup import (  # noqa: E402  (loss_masks.py reads SETTINGS and TRAIN as fa.*)
@@ -161,7 +161,8 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
             seed_errors.update({seed_key(model, name, seed): e for name, e in per_seed[-1].items()})
             made_with = {"model_hash": cfg.model.config_hash()} if model in VARIANTS else {}
             runs.append({"dataset": dataset, "setting": setting, "model": model, "seed": seed,
-                         "git_commit": args.git_commit, "train": train_settings(model), **made_with, **run})
+                         "git_commit": args.git_commit, "train": train_settings(model),
+                         **({"epochs": args.epochs} if run["epochs_run"] else {}), **made_with, **run})
             log.info("%s %s %s seed %d: val mae %.4f (%.0f s)", dataset, setting, model, seed,
                      run["val"]["mae"], run["seconds"])
         # The mean over seeds of per-window error sums: the kept seeds' mean counts len(kept) times.
@@ -229,8 +230,18 @@ def earlier_runs(
     return found
 
 
-def aggregate(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (dataset, setting, model): test metrics mean/std over seeds, budget, time."""
+def kept_merges(split: dict[str, Any], only: list[str]) -> list[dict[str, Any]]:
+    """``--only``: the split's ``merged`` records (where merged runs came from) of the models kept
+    as committed, i.e. every record with the runs of the ``only`` models (run again) left out."""
+    kept = [{**m, "runs": {model: seeds for model, seeds in m["runs"].items() if model not in only}}
+            for m in split.get("merged", [])]
+    return [m for m in kept if m["runs"]]
+
+
+def aggregate(runs: list[dict[str, Any]], default_epochs: int) -> list[dict[str, Any]]:
+    """One row per (dataset, setting, model): test metrics mean/std over seeds, budget, time;
+    ``epoch_cap`` is the runs' epoch cap (their ``epochs``; ``default_epochs`` for runs that
+    predate the record), ``None`` for a model that does not train by epochs."""
     rows = []
     for key in dict.fromkeys((r["dataset"], r["setting"], r["model"]) for r in runs):
         group = [r for r in runs if (r["dataset"], r["setting"], r["model"]) == key]
@@ -243,6 +254,10 @@ def aggregate(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row["best_epoch"] = "/".join(str(r["best_epoch"]) for r in group if r["best_epoch"] is not None)
         row["epochs_run"] = "/".join(str(r["epochs_run"]) for r in group if r["epochs_run"] is not None)
         row["best_is_last"] = sum(r["best_epoch"] is not None and r["best_epoch"] == r["epochs_run"] for r in group)
+        caps = {run_epochs(r, default_epochs) for r in group if r["epochs_run"]}
+        if len(caps) > 1:
+            raise ValueError(f"{' '.join(key)}: runs with different epoch caps {sorted(caps)}")
+        row["epoch_cap"] = caps.pop() if caps else None
         row["parameters"] = group[0]["parameters"] or 0
         row["seconds"] = statistics.fmean(r["seconds"] for r in group)
         rows.append(row)
@@ -283,7 +298,7 @@ def merge_into(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     command = " ".join(["python benchmarks/fewshot_accuracy.py", *map(shlex.quote, sys.argv[1:])])
     added_by = [source_command(src) for src in sources.values()]
     in_pair_order(result)
-    result["rows"] = aggregate(result["runs"])
+    result["rows"] = aggregate(result["runs"], result["meta"]["epochs"])
     result["meta"] = {**result["meta"], "commands": list(dict.fromkeys(
         result["meta"].get("commands", []) + [c for c in added_by if c] + [command]))}
     result.update(provenance())
@@ -359,12 +374,16 @@ def main() -> int:
             key = lambda r: (r["dataset"], r["setting"])  # noqa: E731
             old["runs"] = [r for r in old["runs"] if key(r) != (dataset, setting)] + res["runs"]
             old["intervals"] = [i for i in old["intervals"] if key(i) != (dataset, setting)] + res["intervals"]
+            merged = kept_merges(old["splits"].get(f"{dataset}|{setting}", {}), args.only) if args.only else []
             old["splits"][f"{dataset}|{setting}"] = {"dataset": dataset, **res["split"],
                                                      "git_commit": started.get("git_commit"),
-                                                     "skipped": list(args.skip), "one_seed": list(args.one_seed)}
+                                                     "skipped": list(args.skip), "one_seed": list(args.one_seed),
+                                                     **({"merged": merged} if merged else {})}
             in_pair_order(old)
-            old["rows"] = aggregate(old["runs"])
-            old["meta"] = {"date": datetime.date.today().isoformat(), "epochs": args.epochs,
+            # meta.epochs: the cap of the runs that predate the per-run record (the first run's).
+            epochs = old["meta"].get("epochs", args.epochs)
+            old["rows"] = aggregate(old["runs"], epochs)
+            old["meta"] = {"date": datetime.date.today().isoformat(), "epochs": epochs,
                            "machine": f"{os.cpu_count()}-core CPU ({platform.processor() or platform.machine()}), no GPU",
                            "commands": list(dict.fromkeys(old["meta"].get("commands", []) + [command])),
                            "stvlm_model": STVLM_MODEL.to_dict(), "train": TRAIN,

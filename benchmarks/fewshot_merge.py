@@ -54,6 +54,12 @@ def split_option(result: dict[str, Any], split: dict[str, Any], field: str) -> l
     return split.get(field, result.get("meta", {}).get(field, []))
 
 
+def run_epochs(run: dict[str, Any], default: int | None) -> int | None:
+    """A run's epoch cap: its own ``epochs`` record, else ``default`` (its file's ``meta.epochs``:
+    runs from before the record all ran at the file's cap)."""
+    return run.get("epochs", default)
+
+
 def load_errors(path: Path) -> dict[str, np.ndarray]:
     """Every array of an ``errors-*.npz``."""
     with np.load(path) as saved:
@@ -102,7 +108,8 @@ def merge_pair(
     Raises:
         ValueError: naming the source: other test windows, lookback lags or training windows; a
             run of a seed the table holds with other results; a seed two sources add; an added
-            seed without its per-window errors; nothing to add.
+            seed without its per-window errors; an added seed of another epoch cap than the model's
+            runs in the table; nothing to add.
     """
     key = f"{dataset}|{setting}"
     if key not in result["splits"]:
@@ -140,7 +147,12 @@ def merge_pair(
             if missing:
                 raise ValueError(f"{name}: no per-seed errors of {model} seed {seed} ({seed_key(model, missing[0], seed)}): "
                                  "made before runs saved them; run that seed again")
-            added[(model, seed)] = run
+            cap, held_caps = run_epochs(run, src.get("meta", {}).get("epochs")), {
+                run_epochs(r, result["meta"].get("epochs")) for r in runs if r["model"] == model and r.get("epochs_run")}
+            if run.get("epochs_run") and held_caps and held_caps != {cap}:
+                raise ValueError(f"{name}: {model} seed {seed} ran with an epoch cap of {cap}, the table's "
+                                 f"{model} runs with {held_caps.pop()}: re-run every seed with --only")
+            added[(model, seed)] = {**run, "epochs": cap} if run.get("epochs_run") else run
             per_seed.update({seed_key(model, m, seed): src_errors[seed_key(model, m, seed)] for m in names})
             taken.setdefault(model, []).append(seed)
         if taken:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fewshot_merge import split_option
+from fewshot_merge import run_epochs, split_option
 from fewshot_setup import (
     LOOKBACK_DAYS, REFERENCE_LINES, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS, neural, variant_config,
 )
@@ -15,13 +15,16 @@ def _cell(row: dict[str, Any], m: str) -> str:
     return f"{row[m]:.3f} ± {row[m + '_std']:.3f}" if len(row["seeds"]) > 1 else f"{row[m]:.3f}"
 
 
-def table_lines(rows: list[dict[str, Any]]) -> list[str]:
+def table_lines(rows: list[dict[str, Any]], default_epochs: int | None = None) -> list[str]:
+    """The table of ``rows``; a row whose ``epoch_cap`` is not ``default_epochs`` says its cap."""
     head = ("| dataset | setting | model | seeds | MAE | RMSE | WAPE % | MAE all | RMSE all | bias | "
             "val MAE | best / run epochs | params | s |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
         cells = [_cell(r, m) for m in ("mae", "rmse", "wape", "mae_all", "rmse_all", "bias")]
         epochs = f"{r['best_epoch']} / {r['epochs_run']}" if r["epochs_run"] else "—"
+        if r["epochs_run"] and default_epochs is not None and r.get("epoch_cap", default_epochs) != default_epochs:
+            epochs += f" (cap {r['epoch_cap']})"
         lines.append(f"| {r['dataset']} | {r['setting']} | {r['model']} | {len(r['seeds'])} | "
                      + " | ".join(cells) + f" | {r['val_mae']:.3f} | {epochs} | {r['parameters']:,} | "
                      f"{r['seconds']:.0f} |")
@@ -142,7 +145,8 @@ def readme(result: dict[str, Any]) -> str:
         "masked where true > 0, mean over the 12 horizons; `MAE all`/`RMSE all`: every observed entry; "
         "`bias`: mean prediction − mean truth on every observed entry. Seeded models: mean ± sample "
         "std over seeds; deterministic baselines run once.", "",
-        f"Budget of ST-VLM and every neural baseline: at most {meta['epochs']} epochs, "
+        f"Budget of ST-VLM and every neural baseline: at most {meta['epochs']} epochs"
+        + (" (another cap where its row says so: Caveats)" if _other_caps(result) else "") + ", "
         + ", ".join(f"{k} {v}" for k, v in meta.get("train", TRAIN).items())
         + "; AdamW, 5% linear warm-up then cosine; early stopping on validation MAE; the loss "
         "skips only missing entries. `best / run epochs` shows whether the best epoch was the last."
@@ -157,7 +161,7 @@ def readme(result: dict[str, Any]) -> str:
         "linear highway that starts at its ridge fit to the training windows where that lowers the "
         "validation MAE of the starting forecast, else at zero (`head.highway_init = auto`).", "",
         f"Splits: {splits}.", "",
-        "## Result (test windows)", "", *table_lines(result["rows"]), "",
+        "## Result (test windows)", "", *table_lines(result["rows"], meta["epochs"]), "",
         "## ST-VLM against each baseline", "",
         "Paired difference of pooled test MAE (negative: ST-VLM better), 95% percentile interval of a "
         "bootstrap that resamples blocks of test windows (2000 resamples): whole days, or one window "
@@ -291,6 +295,7 @@ def readme(result: dict[str, Any]) -> str:
         "Two early development runs "
         "printed test metrics beside validation ones; no choice was made from them.",
         *_epoch_caveats(result),
+        *_cap_lines(result),
         *(["- Rows from commit 508057b ran with `head.highway_init = ridge` (the default then); the "
            "default since 63f4136 is `auto`, whose validation check picks the ridge start on "
            "nycbike-drop (starting-forecast validation MAE 2.033 against the prior's 2.255 at 261 "
@@ -367,7 +372,8 @@ def _epoch_caveats(result: dict[str, Any]) -> list[str]:
     def seeds_of(d: str, s: str) -> list[dict[str, Any]]:
         return [r for r in runs if (r["dataset"], r["setting"]) == (d, s)]
 
-    capped = [f"{d} {s}" for d, s in pairs if any(r["best_epoch"] == r["epochs_run"] == cap for r in seeds_of(d, s))]
+    capped = [f"{d} {s}" for d, s in pairs
+              if any(r["best_epoch"] == r["epochs_run"] == run_epochs(r, cap) for r in seeds_of(d, s))]
     kept = [f"{d} {s}" for d, s in pairs if all(r["best_epoch"] == 0 for r in seeds_of(d, s))]
     early = [f"{d} {s}" for d, s in pairs if f"{d} {s}" not in kept
              and all(r["best_epoch"] <= 2 for r in seeds_of(d, s))]
@@ -401,13 +407,39 @@ def _epoch_caveats(result: dict[str, Any]) -> list[str]:
                      "the `seasonal-mean` baseline's, entry for entry (their paired MAE difference is below "
                      "1e-6, float rounding): nothing learned, whatever it beats.")
     if capped:
-        lines.append(f"- ST-VLM's best epoch was the last of {cap} (under-trained) in: {', '.join(capped)}.")
+        lines.append(f"- ST-VLM's best epoch was the last of its cap (under-trained) in: {', '.join(capped)}.")
     if early:
         lines.append(f"- ST-VLM's best validation checkpoint was its start or the first or second epoch in: "
                      f"{', '.join(early)}: "
                      "there the forecast stays close to its start (the seasonal prior, plus the highway "
                      "where it was ridge-started) and training the VLM path changed little; the "
                      "`st-vlm untrained` row of ABLATION.md, where run, measures what training adds.")
+    return lines
+
+
+def _other_caps(result: dict[str, Any]) -> list[str]:
+    """``"model on dataset setting (cap)"`` for each row trained with another epoch cap than the
+    table's (``meta.epochs``)."""
+    default = result["meta"]["epochs"]
+    return [f"{r['model']} on {r['dataset']} {r['setting']} ({r['epoch_cap']})" for r in result["rows"]
+            if r["epochs_run"] and r.get("epoch_cap", default) != default]
+
+
+def _cap_lines(result: dict[str, Any]) -> list[str]:
+    """The rows trained with another epoch cap than the table's, and the baselines whose best
+    epoch was the last of their cap in some seed (under-trained there: a win over them may be
+    the cap's)."""
+    default, other = result["meta"]["epochs"], _other_caps(result)
+    at_cap = [f"{r['model']} {r['dataset']} {r['setting']} ({r['best_is_last']} of {len(r['seeds'])})"
+              for r in result["rows"] if r["model"] not in VARIANTS and r["best_is_last"]]
+    lines = []
+    if other:
+        lines.append(f"- Trained with another epoch cap than {default}: {', '.join(other)}. `epoch-cap.json` "
+                     "(`python benchmarks/epoch_cap.py`) records which caps were checked on validation, where the "
+                     "best epoch was the last, and the rule, written down before those runs, that chose them.")
+    if at_cap:
+        lines.append("- Baselines whose best epoch was the last of their cap (possibly under-trained) in some "
+                     f"seeds: {', '.join(at_cap)}.")
     return lines
 
 

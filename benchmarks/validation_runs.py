@@ -37,7 +37,9 @@ dataset here with missing zeros (where the two differ); ``lookback``: the period
 (``DataConfig.lookback_days``: the protocol's 1 and 7 against more days, fewer, and none), scored
 with the closed-form ``ridge`` baseline (one fit per candidate, the same for every seed), which
 reads the lookback directly and so measures what the information is worth; the few-shot block moves
-to where the longest kept lag is available.
+to where the longest kept lag is available; ``cap-<model>``: 80 epochs for the (model, pair)s whose
+best epoch was the 40th in at least two of five seeds (``epoch_cap.CAPPED``), judged by
+``epoch_cap.py`` against the table's own 40-epoch runs.
 Each row names the model it trained (``model``), the candidate's changes (``train``,
 ``model_changes``, ``data_changes``) and the training windows and lookback lags it ran on.
 The changes are from the benchmark's config at the file's ``git_commit`` (before b6ed1a1 ST-VLM

@@ -124,6 +124,23 @@ def test_merge_refuses_what_it_cannot_add_exactly() -> None:
         merge_pair(result, errors, [("src", *good)], "toy", "full")
 
 
+def test_merge_keeps_a_model_at_one_epoch_cap_and_records_it() -> None:
+    """A seed trained with another epoch cap than the table's runs of that model is refused (a
+    model's seeds are one draw of one budget); an added seed records the cap it ran with, from
+    its file's ``meta.epochs`` where the run predates the per-run record."""
+    result, errors = table()
+    result["meta"]["epochs"] = 40
+    result["runs"] = [{**r, "epochs_run": 12} if r["model"] == "gwnet" else r for r in result["runs"]]
+    src, src_errors = source(1)
+    src["runs"] = [{**r, "epochs_run": 30} for r in src["runs"]]
+    longer = {**src, "runs": [{**r, "epochs": 80} if r["seed"] == 1 else r for r in src["runs"]]}
+    with pytest.raises(ValueError, match="src: gwnet seed 1 ran with an epoch cap of 80, the table's gwnet runs "
+                                         "with 40: re-run every seed with --only"):
+        merge_pair(result, errors, [("src", longer, src_errors)], "toy", "10%")
+    merged, _, _ = merge_pair(result, errors, [("src", {**src, "meta": {"epochs": 40}}, src_errors)], "toy", "10%")
+    assert [(r["seed"], r.get("epochs")) for r in merged["runs"] if r["model"] == "gwnet"] == [(0, None), (1, 40)]
+
+
 @pytest.mark.slow
 def test_seeds_run_in_two_folders_merge_into_the_table(tmp_path: Path, data_root: Path, monkeypatch, capsys) -> None:
     """The real benchmark: GRU seed 0 re-run alone in one copy of the committed results and seed 1
@@ -192,3 +209,11 @@ def _run_merge_study(tmp_path: Path, data_root: Path, monkeypatch, capsys, fewsh
             np.testing.assert_array_equal(carried[seed_key("gru", m, seed)], saved[seed][seed_key("gru", m, seed)])
     np.testing.assert_array_equal(carried["gru|mae"], merged["gru|mae"])
     assert seed_key("stid", "mae", 0) in carried and seed_key("stid", "mae", 1) not in carried
+    # ... and where the GRU's seed 1 came from; each new run records its cap of 1 epoch, the
+    # runs kept from the committed table have the table's 40 (meta.epochs), and the page says so
+    result = json.loads((folders[0] / "fewshot_accuracy.json").read_text())
+    assert result["splits"]["nycbike1|10%"]["merged"][0]["runs"] == {"gru": [1]}
+    assert {r["model"]: r["epoch_cap"] for r in result["rows"] if r["dataset"] == "nycbike1"
+            and r["setting"] == "10%" and r["model"] in ("gru", "stid", "gwnet")} == {"gru": 1, "stid": 1, "gwnet": 40}
+    assert result["meta"]["epochs"] == 40
+    assert "Trained with another epoch cap than 40: " in (folders[0] / "README.md").read_text()

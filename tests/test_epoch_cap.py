@@ -1,0 +1,111 @@
+"""The accuracy table's epoch cap: the per-run record, the rows and page that show it, and the
+rule that picks 40 or 80 epochs from validation metrics (``benchmarks/epoch_cap.py``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from epoch_cap import CAPPED, LONG, SHORT, cap_choice, only_commands  # noqa: E402
+from fewshot_accuracy import aggregate, kept_merges  # noqa: E402
+from fewshot_pages import _cap_lines, table_lines  # noqa: E402
+from validation_runs import SWEEPS  # noqa: E402
+
+METRICS = ("mae", "rmse", "wape", "mae_all", "rmse_all", "wape_all", "bias")
+
+
+def table_run(model: str, seed: int, mae: float, mae_all: float, **extra) -> dict:
+    return {"dataset": "toy", "setting": "10%", "model": model, "seed": seed,
+            "val": {"mae": mae, "mae_all": mae_all}, **extra}
+
+
+def sweep_row(model: str, seed: int, mae: float, mae_all: float) -> dict:
+    return {"dataset": "toy", "setting": "10%", "model": model, "seed": seed, "candidate": "epochs 80",
+            "val_mae": mae, "val_mae_all": mae_all}
+
+
+def test_cap_choice_compares_the_mean_validation_target_over_shared_seeds() -> None:
+    table = [table_run("gru", 0, 4.0, 2.0), table_run("gru", 1, 6.0, 2.0), table_run("gru", 2, 1.0, 1.0),
+             table_run("gru", 1, 0.0, 0.0, epochs=LONG),  # another cap: not the reference
+             table_run("stid", 0, 2.0, 2.0)]
+    rows = [sweep_row("gru", 0, 3.0, 2.0), sweep_row("gru", 1, 5.0, 2.0), sweep_row("stid", 0, 2.0, 2.0)]
+    gru, stid = cap_choice(rows, table)
+    # gru, seeds 0 and 1 only: 40 epochs (3 + 4) / 2 = 3.5, 80 epochs (2.5 + 3.5) / 2 = 3.0
+    assert gru == {"model": "gru", "dataset": "toy", "setting": "10%", "seeds": [0, 1],
+                   "short": 3.5, "long": 3.0, "epochs": LONG}
+    assert (stid["short"], stid["long"], stid["epochs"]) == (2.0, 2.0, SHORT)  # a tie keeps 40
+    with pytest.raises(ValueError, match=r"gwnet toy 10%: the table has no 40-epoch run of seeds \[0\]"):
+        cap_choice([sweep_row("gwnet", 0, 1.0, 1.0)], table)
+
+
+def test_only_commands_name_the_chosen_models_per_pair_and_what_the_pair_skipped() -> None:
+    choices = [{"model": m, "dataset": d, "setting": "10%", "epochs": e}
+               for m, d, e in (("gru", "a", LONG), ("stid", "a", LONG), ("gwnet", "a", SHORT), ("gru", "b", LONG))]
+    table = {"splits": {"a|10%": {}, "b|10%": {"skipped": ["staeformer"]}}, "meta": {}}
+    assert only_commands(choices, table) == [
+        "python benchmarks/fewshot_accuracy.py --only gru stid --seeds 0 1 2 3 4 --epochs 80 --datasets a --settings 10%",
+        "python benchmarks/fewshot_accuracy.py --only gru --seeds 0 1 2 3 4 --epochs 80 --datasets b --settings 10% "
+        "--skip staeformer"]
+
+
+def test_every_capped_pair_has_its_sweep() -> None:
+    for model, pairs in CAPPED.items():
+        assert SWEEPS[f"cap-{model}"] == (pairs, model, (("epochs 80", {"epochs": LONG}, {}),))
+
+
+def agg_run(model: str, seed: int, epochs_run: int | None, **extra) -> dict:
+    return {"dataset": "toy", "setting": "10%", "model": model, "seed": seed, "test": dict.fromkeys(METRICS, 1.0),
+            "val": {"mae": 1.0}, "best_epoch": epochs_run, "epochs_run": epochs_run, "parameters": 3,
+            "seconds": 1.0, **extra}
+
+
+def test_rows_carry_their_epoch_cap_and_the_page_shows_another() -> None:
+    runs = [agg_run("gru", 0, 80, epochs=80), agg_run("gru", 1, 80, epochs=80), agg_run("stid", 0, 12),
+            agg_run("ridge", 0, None)]
+    rows = aggregate(runs, 40)
+    assert [(r["model"], r["epoch_cap"], r["best_is_last"]) for r in rows] == [
+        ("gru", 80, 2), ("stid", 40, 1), ("ridge", None, 0)]
+    lines = table_lines(rows, 40)
+    assert "| 80/80 / 80/80 (cap 80) |" in lines[2] and "| 12 / 12 |" in lines[3] and "| — |" in lines[4]
+    assert "(cap" not in "".join(table_lines(rows))  # no default given: nothing marked
+    cap, at_cap = _cap_lines({"meta": {"epochs": 40}, "rows": rows})
+    assert cap.startswith("- Trained with another epoch cap than 40: gru on toy 10% (80). ")
+    assert at_cap.endswith("in some seeds: gru toy 10% (2 of 2), stid toy 10% (1 of 1).")
+    with pytest.raises(ValueError, match=r"toy 10% gru: runs with different epoch caps \[40, 80\]"):
+        aggregate([agg_run("gru", 0, 80, epochs=80), agg_run("gru", 1, 12)], 40)
+
+
+def test_only_keeps_the_merge_records_of_the_models_it_does_not_run() -> None:
+    split = {"merged": [{"from": "a", "runs": {"gru": [1], "staeformer": [2, 3]}}, {"from": "b", "runs": {"gru": [4]}}]}
+    assert kept_merges(split, ["gru"]) == [{"from": "a", "runs": {"staeformer": [2, 3]}}]
+    assert kept_merges({}, ["gru"]) == []
+
+
+def test_main_writes_the_choices_and_commands_and_refuses_missing_sweeps(tmp_path: Path, monkeypatch, capsys) -> None:
+    import json
+
+    import epoch_cap
+
+    (tmp_path / "fewshot_accuracy.json").write_text(json.dumps({
+        "git_commit": "abc", "splits": {"toy|10%": {"skipped": []}}, "meta": {},
+        "runs": [table_run(m, 0, 2.0, 2.0) for m in CAPPED]}))
+    monkeypatch.setattr(sys, "argv", ["epoch_cap.py", "--dir", str(tmp_path)])
+    with pytest.raises(SystemExit) as exit_:
+        epoch_cap.main()
+    assert exit_.value.code == 2 and "validation-cap-st-vlm.json" in capsys.readouterr().err
+    assert not (tmp_path / "epoch-cap.json").exists()
+    for model in CAPPED:  # gru better at 80 epochs, the rest worse
+        mae = 1.0 if model == "gru" else 3.0
+        (tmp_path / f"validation-cap-{model}.json").write_text(json.dumps({"rows": [sweep_row(model, 0, mae, mae)]}))
+    assert epoch_cap.main() == 0
+    out = json.loads((tmp_path / "epoch-cap.json").read_text())
+    assert [(c["model"], c["epochs"]) for c in out["choices"]] == [
+        ("st-vlm", SHORT), ("gru", LONG), ("stid", SHORT), ("gwnet", SHORT)]
+    assert out["only_commands"] == ["python benchmarks/fewshot_accuracy.py --only gru --seeds 0 1 2 3 4 "
+                                    "--epochs 80 --datasets toy --settings 10%"]
+    assert out["table_commit"] == "abc" and out["rule"].startswith("per (model, dataset, setting) of CAPPED")
