@@ -100,13 +100,17 @@ def main() -> int:
     (model, pair) and the ``--only`` commands it calls for) and log them."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", type=Path, default=RESULTS, help="the accuracy table's folder")
+    parser.add_argument("--table", type=Path, default=None,
+                        help="the table whose 40-epoch runs are the reference (default: the folder's; once "
+                        "the chosen runs replaced them: the committed one before, e.g. from git show)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     sweeps = [args.dir / f"validation-cap-{model}.json" for model in CAPPED]
-    missing = [str(f) for f in [args.dir / "fewshot_accuracy.json", *sweeps] if not f.is_file()]
+    table_path = args.table or args.dir / "fewshot_accuracy.json"
+    missing = [str(f) for f in [table_path, *sweeps] if not f.is_file()]
     if missing:
         parser.error(f"no such file: {', '.join(missing)} (run validation_runs.py --sweep cap-<model> first)")
-    table = json.loads((args.dir / "fewshot_accuracy.json").read_text())
+    table = json.loads(table_path.read_text())
     rows = [r for f in sweeps for r in json.loads(f.read_text())["rows"]]
     try:
         choices = cap_choice(rows, table["runs"])
@@ -115,7 +119,7 @@ def main() -> int:
     for c in choices:
         logging.info("%s %s %s: validation target %.4f at %d epochs, %.4f at %d -> %d",
                      c["model"], c["dataset"], c["setting"], c["short"], SHORT, c["long"], LONG, c["epochs"])
-    out = {**provenance(), "command": "python benchmarks/epoch_cap.py", "rule": RULE,
+    out = {**provenance(), "command": " ".join(["python benchmarks/epoch_cap.py", *sys.argv[1:]]), "rule": RULE,
            "table_commit": table.get("git_commit"), "choices": choices, "only_commands": only_commands(choices, table)}
     atomic_write_json(args.dir / "epoch-cap.json", out)
     logging.info("wrote %s", args.dir / "epoch-cap.json")

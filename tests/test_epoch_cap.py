@@ -109,3 +109,13 @@ def test_main_writes_the_choices_and_commands_and_refuses_missing_sweeps(tmp_pat
     assert out["only_commands"] == ["python benchmarks/fewshot_accuracy.py --only gru --seeds 0 1 2 3 4 "
                                     "--epochs 80 --datasets toy --settings 10%"]
     assert out["table_commit"] == "abc" and out["rule"].startswith("per (model, dataset, setting) of CAPPED")
+    # once the chosen runs replaced the 40-epoch ones, the reference is the table from before
+    before = tmp_path / "before.json"
+    (tmp_path / "fewshot_accuracy.json").rename(before)
+    (tmp_path / "fewshot_accuracy.json").write_text(json.dumps({"runs": [], "splits": {}, "meta": {}}))
+    with pytest.raises(SystemExit):
+        epoch_cap.main()
+    monkeypatch.setattr(sys, "argv", ["epoch_cap.py", "--dir", str(tmp_path), "--table", str(before)])
+    assert epoch_cap.main() == 0
+    again = json.loads((tmp_path / "epoch-cap.json").read_text())
+    assert again["choices"] == out["choices"] and again["command"].endswith(f"--table {before}")
