@@ -24,7 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from fewshot_merge import split_option  # noqa: E402
+from fewshot_merge import run_epochs, split_option  # noqa: E402
+from fewshot_setup import target_value  # noqa: E402
 
 from harness.results.provenance import provenance  # noqa: E402
 from stvlm.io import atomic_write_json  # noqa: E402
@@ -44,11 +45,6 @@ RULE = (f"per (model, dataset, setting) of CAPPED: {LONG} epochs replace {SHORT}
         f"{SHORT}-epoch runs' (written down at 65903b1, before the runs)")
 
 
-def _target(val: dict[str, Any]) -> float:
-    """The mean of the masked and the all-entries validation MAE (``validation_runs.target_metric``)."""
-    return (val["mae"] + val["mae_all"]) / 2
-
-
 def cap_choice(sweep_rows: list[dict[str, Any]], table_runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per (model, dataset, setting) of ``sweep_rows`` (a ``cap-*`` sweep's rows, 80 epochs): the
     mean validation target metric over the seeds it shares with the table's runs at 40 epochs
@@ -62,12 +58,12 @@ def cap_choice(sweep_rows: list[dict[str, Any]], table_runs: list[dict[str, Any]
     groups: dict[tuple[str, str, str], dict[int, float]] = {}
     for r in sweep_rows:
         groups.setdefault((r["model"], r["dataset"], r["setting"]), {})[r["seed"]] = \
-            (r["val_mae"] + r["val_mae_all"]) / 2
+            target_value(r["val_mae"], r["val_mae_all"])
     out = []
     for (model, dataset, setting), long in groups.items():
-        short = {r["seed"]: _target(r["val"]) for r in table_runs
+        short = {r["seed"]: target_value(r["val"]["mae"], r["val"]["mae_all"]) for r in table_runs
                  if (r["model"], r["dataset"], r["setting"]) == (model, dataset, setting)
-                 and r.get("epochs", SHORT) == SHORT}
+                 and run_epochs(r, SHORT) == SHORT}
         seeds = sorted(set(short) & set(long))
         if not seeds:
             raise ValueError(f"{model} {dataset} {setting}: the table has no {SHORT}-epoch run of seeds {sorted(long)}")

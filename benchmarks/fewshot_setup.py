@@ -74,6 +74,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
 UNTRAINED = ("st-vlm untrained",)
 
 
+def target_value(mae: float, mae_all: float) -> float:
+    """The validation metric ST-VLM's loss (``loss_mask = "both"``) targets, from the masked and
+    the all-entries MAE: their mean; where no observed zero is masked (los-loop, sz-taxi) the two
+    are equal and this is the masked MAE."""
+    return (mae + mae_all) / 2
+
+
 def train_settings(model: str) -> dict[str, Any]:
     """The ``TrainConfig`` settings of ``model``: :data:`STVLM_TRAIN` for an ST-VLM variant,
     else the shared :data:`TRAIN`."""

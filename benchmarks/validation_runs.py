@@ -70,7 +70,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from epoch_cap import CAPPED  # noqa: E402
-from fewshot_setup import STVLM_MODEL, data_config, neural, train_settings  # noqa: E402
+from fewshot_setup import STVLM_MODEL, data_config, neural, target_value, train_settings  # noqa: E402
 
 from harness.results.provenance import provenance  # noqa: E402
 from stvlm.baselines import build_baseline  # noqa: E402
@@ -256,10 +256,8 @@ SWEEPS: dict[str, tuple[tuple[tuple[str, str], ...], str, tuple[Candidate, ...]]
 
 
 def target_metric(row: dict[str, Any]) -> float:
-    """The validation metric ST-VLM's loss (``loss_mask = "both"``) targets: the mean of the
-    masked and the all-entries MAE; where no observed zero is masked (los-loop, sz-taxi) the two
-    are equal and this is the masked MAE."""
-    return (row["val_mae"] + row["val_mae_all"]) / 2
+    """:func:`fewshot_setup.target_value` of a validation row."""
+    return target_value(row["val_mae"], row["val_mae_all"])
 
 
 def meets_rule(rows: list[dict[str, Any]], reference: str, candidate: str) -> dict[str, Any]:
