@@ -1,5 +1,5 @@
 """The accuracy table's epoch cap: the per-run record, the rows and page that show it, and the
-rule that picks 40 or 80 epochs from validation metrics (``benchmarks/epoch_cap.py``)."""
+rule that picks 40 or 80 epochs, then 80 or 160, from validation metrics (``benchmarks/epoch_cap.py``)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from epoch_cap import CAPPED, LONG, SHORT, cap_choice, only_commands  # noqa: E402
+from epoch_cap import ROUNDS, cap_choice, only_commands  # noqa: E402
 from fewshot_accuracy import aggregate, kept_merges  # noqa: E402
 from fewshot_pages import _cap_lines, table_lines  # noqa: E402
 from validation_runs import SWEEPS  # noqa: E402
 
+FIRST = ROUNDS[80]
+CAPPED, SHORT, LONG = FIRST.capped, FIRST.short, FIRST.long
 METRICS = ("mae", "rmse", "wape", "mae_all", "rmse_all", "wape_all", "bias")
 
 
@@ -34,28 +36,51 @@ def test_cap_choice_compares_the_mean_validation_target_over_shared_seeds() -> N
              table_run("gru", 1, 0.0, 0.0, epochs=LONG),  # another cap: not the reference
              table_run("stid", 0, 2.0, 2.0)]
     rows = [sweep_row("gru", 0, 3.0, 2.0), sweep_row("gru", 1, 5.0, 2.0), sweep_row("stid", 0, 2.0, 2.0)]
-    gru, stid = cap_choice(rows, table)
+    gru, stid = cap_choice(rows, table, FIRST)
     # gru, seeds 0 and 1 only: 40 epochs (3 + 4) / 2 = 3.5, 80 epochs (2.5 + 3.5) / 2 = 3.0
     assert gru == {"model": "gru", "dataset": "toy", "setting": "10%", "seeds": [0, 1],
                    "short": 3.5, "long": 3.0, "epochs": LONG}
     assert (stid["short"], stid["long"], stid["epochs"]) == (2.0, 2.0, SHORT)  # a tie keeps 40
     with pytest.raises(ValueError, match=r"gwnet toy 10%: the table has no 40-epoch run of seeds \[0\]"):
-        cap_choice([sweep_row("gwnet", 0, 1.0, 1.0)], table)
+        cap_choice([sweep_row("gwnet", 0, 1.0, 1.0)], table, FIRST)
 
 
 def test_only_commands_name_the_chosen_models_per_pair_and_what_the_pair_skipped() -> None:
     choices = [{"model": m, "dataset": d, "setting": "10%", "epochs": e}
                for m, d, e in (("gru", "a", LONG), ("stid", "a", LONG), ("gwnet", "a", SHORT), ("gru", "b", LONG))]
     table = {"splits": {"a|10%": {}, "b|10%": {"skipped": ["staeformer"]}}, "meta": {}}
-    assert only_commands(choices, table) == [
+    assert only_commands(choices, table, FIRST) == [
         "python benchmarks/fewshot_accuracy.py --only gru stid --seeds 0 1 2 3 4 --epochs 80 --datasets a --settings 10%",
         "python benchmarks/fewshot_accuracy.py --only gru --seeds 0 1 2 3 4 --epochs 80 --datasets b --settings 10% "
         "--skip staeformer"]
 
 
+def test_the_second_round_compares_80_with_160_against_the_80_epoch_runs() -> None:
+    second = ROUNDS[160]
+    table = [table_run("gru", 0, 4.0, 2.0), table_run("gru", 0, 3.0, 2.0, epochs=80),
+             table_run("gru", 1, 2.0, 2.0, epochs=80)]
+    rows = [{**sweep_row("gru", s, m, 2.0), "candidate": "epochs 160"} for s, m in ((0, 2.0), (1, 3.0))]
+    # the 80-epoch runs only: (2.5 + 2.0) / 2 = 2.25 against (2.0 + 2.5) / 2 = 2.25: a tie keeps 80
+    assert cap_choice(rows, table, second)[0] == {"model": "gru", "dataset": "toy", "setting": "10%", "seeds": [0, 1],
+                                                  "short": 2.25, "long": 2.25, "epochs": 80}
+    assert cap_choice(rows[:1], table, second)[0]["epochs"] == 160  # seed 0 alone: 2.0 < 2.5
+    with pytest.raises(ValueError, match=r"gru toy 10%: the table has no 80-epoch run of seeds \[0, 1\]"):
+        cap_choice(rows, table[:1], second)
+    assert only_commands([{"model": "gru", "dataset": "toy", "setting": "10%", "epochs": 160}],
+                         {"splits": {"toy|10%": {}}, "meta": {}}, second) == [
+        "python benchmarks/fewshot_accuracy.py --only gru --seeds 0 1 2 3 4 --epochs 160 --datasets toy --settings 10%"]
+    assert (second.sweep("gru"), second.out_name, FIRST.sweep("gru"), FIRST.out_name) == (
+        "cap160-gru", "epoch-cap-160.json", "cap-gru", "epoch-cap.json")
+    assert second.rule.startswith("per (model, dataset, setting) of the round's capped pairs: 160 epochs replace 80 ")
+
+
 def test_every_capped_pair_has_its_sweep() -> None:
-    for model, pairs in CAPPED.items():
-        assert SWEEPS[f"cap-{model}"] == (pairs, model, (("epochs 80", {"epochs": LONG}, {}),))
+    for rnd in ROUNDS.values():
+        for model, pairs in rnd.capped.items():
+            assert SWEEPS[rnd.sweep(model)] == (pairs, model, ((f"epochs {rnd.long}", {"epochs": rnd.long}, {}),))
+    assert SWEEPS["cap-gru"][0] == (("los-loop", "10%"), ("nycbike-drop", "10%"), ("nycbike1", "10%"),
+                                    ("nycbike1", "full"))
+    assert SWEEPS["cap160-gru"][0] == (("nycbike-drop", "10%"), ("nycbike1", "10%"), ("nycbike1", "full"))
 
 
 def agg_run(model: str, seed: int, epochs_run: int | None, **extra) -> dict:
@@ -108,7 +133,7 @@ def test_main_writes_the_choices_and_commands_and_refuses_missing_sweeps(tmp_pat
         ("st-vlm", SHORT), ("gru", LONG), ("stid", SHORT), ("gwnet", SHORT)]
     assert out["only_commands"] == ["python benchmarks/fewshot_accuracy.py --only gru --seeds 0 1 2 3 4 "
                                     "--epochs 80 --datasets toy --settings 10%"]
-    assert out["table_commit"] == "abc" and out["rule"].startswith("per (model, dataset, setting) of CAPPED")
+    assert out["table_commit"] == "abc" and out["rule"] == FIRST.rule
     # once the chosen runs replaced the 40-epoch ones, the reference is the table from before
     before = tmp_path / "before.json"
     (tmp_path / "fewshot_accuracy.json").rename(before)
@@ -119,3 +144,25 @@ def test_main_writes_the_choices_and_commands_and_refuses_missing_sweeps(tmp_pat
     assert epoch_cap.main() == 0
     again = json.loads((tmp_path / "epoch-cap.json").read_text())
     assert again["choices"] == out["choices"] and again["command"].endswith(f"--table {before}")
+
+
+def test_main_reads_the_second_round_files_and_writes_its_own(tmp_path: Path, monkeypatch, capsys) -> None:
+    import json
+
+    import epoch_cap
+
+    (tmp_path / "fewshot_accuracy.json").write_text(json.dumps({
+        "git_commit": "def", "splits": {"toy|10%": {}}, "meta": {},
+        "runs": [table_run("gru", 0, 2.0, 2.0, epochs=80)]}))
+    monkeypatch.setattr(sys, "argv", ["epoch_cap.py", "--dir", str(tmp_path), "--round", "160"])
+    with pytest.raises(SystemExit) as exit_:
+        epoch_cap.main()
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "validation-cap160-gru.json" in err and "--sweep cap160-<model>" in err
+    (tmp_path / "validation-cap160-gru.json").write_text(json.dumps({"rows": [sweep_row("gru", 0, 1.5, 1.5)]}))
+    assert epoch_cap.main() == 0
+    out = json.loads((tmp_path / "epoch-cap-160.json").read_text())
+    assert [(c["short"], c["long"], c["epochs"]) for c in out["choices"]] == [(2.0, 1.5, 160)]
+    assert out["only_commands"] == ["python benchmarks/fewshot_accuracy.py --only gru --seeds 0 1 2 3 4 "
+                                    "--epochs 160 --datasets toy --settings 10%"]
+    assert not (tmp_path / "epoch-cap.json").exists()
