@@ -81,6 +81,8 @@ def test_every_capped_pair_has_its_sweep() -> None:
     assert SWEEPS["cap-gru"][0] == (("los-loop", "10%"), ("nycbike-drop", "10%"), ("nycbike1", "10%"),
                                     ("nycbike1", "full"))
     assert SWEEPS["cap160-gru"][0] == (("nycbike-drop", "10%"), ("nycbike1", "10%"), ("nycbike1", "full"))
+    assert SWEEPS["cap320-gru"][0] == (("nycbike1", "10%"),)
+    assert [(r.short, r.long) for r in ROUNDS.values()] == [(40, 80), (80, 160), (160, 320)]
 
 
 def agg_run(model: str, seed: int, epochs_run: int | None, **extra) -> dict:
