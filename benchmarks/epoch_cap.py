@@ -151,7 +151,8 @@ def main() -> int:
     and log them."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--round", type=int, default=80, choices=list(ROUNDS),
-                        help="the round, by its longer cap (80: 40 against 80; 160: 80 against 160; 320: 160 against 320)")
+                        help="the round, by its longer cap (80: 40 against 80; 160: 80 against 160; "
+                        "320: 160 against 320)")
     parser.add_argument("--dir", type=Path, default=RESULTS, help="the accuracy table's folder")
     parser.add_argument("--table", type=Path, default=None,
                         help="the table whose shorter-cap runs are the reference (default: the folder's; once "
