@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from epoch_cap import ROUNDS
 from fewshot_merge import run_epochs, split_option
 from fewshot_setup import (
     LOOKBACK_DAYS, REFERENCE_LINES, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS, neural, variant_config,
@@ -434,9 +435,11 @@ def _cap_lines(result: dict[str, Any]) -> list[str]:
               for r in result["rows"] if r["model"] not in VARIANTS and r["best_is_last"]]
     lines = []
     if other:
-        lines.append(f"- Trained with another epoch cap than {default}: {', '.join(other)}. `epoch-cap.json` "
-                     "(`python benchmarks/epoch_cap.py`) records which caps were checked on validation, where the "
-                     "best epoch was the last, and the rule, written down before those runs, that chose them.")
+        files = ", ".join(f"`{r.out_name}` ({r.short} or {r.long})" for r in ROUNDS.values())
+        lines.append(f"- Trained with another epoch cap than {default}: {', '.join(other)}. The rounds of the "
+                     f"epoch-cap check, {files} (`python benchmarks/epoch_cap.py --round <cap>`), record which caps "
+                     "were checked on validation, where the best epoch was the last, and the rule, written down "
+                     "before those runs, that chose them.")
     if at_cap:
         lines.append("- Baselines whose best epoch was the last of their cap (possibly under-trained) in some "
                      f"seeds: {', '.join(at_cap)}.")

@@ -102,6 +102,7 @@ def test_rows_carry_their_epoch_cap_and_the_page_shows_another() -> None:
     assert "(cap" not in "".join(table_lines(rows))  # no default given: nothing marked
     cap, at_cap = _cap_lines({"meta": {"epochs": 40}, "rows": rows})
     assert cap.startswith("- Trained with another epoch cap than 40: gru on toy 10% (80). ")
+    assert "`epoch-cap.json` (40 or 80), `epoch-cap-160.json` (80 or 160), `epoch-cap-320.json` (160 or 320)" in cap
     assert at_cap.endswith("in some seeds: gru toy 10% (2 of 2), stid toy 10% (1 of 1).")
     with pytest.raises(ValueError, match=r"toy 10% gru: runs with different epoch caps \[40, 80\]"):
         aggregate([agg_run("gru", 0, 80, epochs=80), agg_run("gru", 1, 12)], 40)
