@@ -5,14 +5,14 @@ cosine schedule over them and early stopping on validation. Where a model's best
 last at that cap, it may have stopped short, and a win over it may be the cap's. Each
 :class:`CapRound` of ``ROUNDS`` lists the (model, pair)s of the table at its ``table`` commit
 whose best epoch was the last of the round's ``short`` cap in at least two of five seeds;
-``validation_runs.py --sweep <sweep_name>`` trains them for ``long`` epochs (validation metrics
+``validation_runs.py --sweep <CapRound.sweep(model)>`` trains them for ``long`` epochs (validation metrics
 only) and :func:`cap_choice` applies the rule written down before those runs: ``long`` replaces
 ``short`` for that (model, pair) when its mean validation target metric over the seeds both ran
 is lower than the table's ``short``-epoch runs'. The table then re-runs the chosen ones with
 ``--epochs <long> --only``, and each run records its cap (``epochs``).
 
 Round 80 (rule committed at 65903b1): the table at 50706af, 40 against 80. Round 160 (rule
-committed before its runs, with this round's entry): the table at b5c49d9, where the rows at
+committed at 74e1026, before its runs): the table at b5c49d9, where the rows at
 the cap of 80 whose best epoch was the 80th in >= 2 of 5 seeds were the GRU's on nycbike-drop
 10% (5 of 5) and nycbike1 10% (5 of 5) and full (3 of 5); no row at the cap of 40 had its best
 epoch at the 40th in more than one seed.
@@ -20,7 +20,7 @@ epoch at the 40th in more than one seed.
     python benchmarks/validation_runs.py --sweep cap160-gru --seeds 0 1 2 3 4
     python benchmarks/epoch_cap.py --round 160
 
-Round 320 (rule committed before its runs, and before any test number of the 160-epoch runs was
+Round 320 (rule committed at e4a5b7a, before its runs and before any test number of the 160-epoch runs was
 read): the best epochs of round 160's validation runs (``validation-cap160-gru.json`` at
 7f4bf13; the table's 160-epoch runs train the same seeds on the same code) were the 160th in 5 of
 5 seeds for the GRU on nycbike1 10%, in 1 of 5 on nycbike-drop 10% (128 to 160) and in none on
