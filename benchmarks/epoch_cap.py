@@ -92,15 +92,10 @@ ROUNDS: dict[int, CapRound] = {
 }
 
 
-#: The cap of the table's runs that predate the per-run record (``meta.epochs``).
-FIRST_CAP = 40
-
-
-def cap_choice(sweep_rows: list[dict[str, Any]], table_runs: list[dict[str, Any]],
-               rnd: CapRound) -> list[dict[str, Any]]:
+def cap_choice(sweep_rows: list[dict[str, Any]], table: dict[str, Any], rnd: CapRound) -> list[dict[str, Any]]:
     """Per (model, dataset, setting) of ``sweep_rows`` (a round's sweep rows, ``rnd.long``
-    epochs): the mean validation target metric over the seeds it shares with the table's runs at
-    ``rnd.short`` epochs (``table_runs``; a run without its own ``epochs`` is at ``FIRST_CAP``),
+    epochs): the mean validation target metric over the seeds it shares with ``table``'s runs at
+    ``rnd.short`` epochs (a run without its own ``epochs`` is at the table's ``meta.epochs``),
     and the cap chosen.
 
     Returns rows ``{model, dataset, setting, seeds, short, long, epochs}`` in sweep order.
@@ -108,15 +103,16 @@ def cap_choice(sweep_rows: list[dict[str, Any]], table_runs: list[dict[str, Any]
     Raises:
         ValueError: a (model, pair) whose seeds the table does not hold at ``rnd.short`` epochs.
     """
+    default = table["meta"]["epochs"]
     groups: dict[tuple[str, str, str], dict[int, float]] = {}
     for r in sweep_rows:
         groups.setdefault((r["model"], r["dataset"], r["setting"]), {})[r["seed"]] = \
             target_value(r["val_mae"], r["val_mae_all"])
     out = []
     for (model, dataset, setting), long in groups.items():
-        short = {r["seed"]: target_value(r["val"]["mae"], r["val"]["mae_all"]) for r in table_runs
+        short = {r["seed"]: target_value(r["val"]["mae"], r["val"]["mae_all"]) for r in table["runs"]
                  if (r["model"], r["dataset"], r["setting"]) == (model, dataset, setting)
-                 and run_epochs(r, FIRST_CAP) == rnd.short}
+                 and run_epochs(r, default) == rnd.short}
         seeds = sorted(set(short) & set(long))
         if not seeds:
             raise ValueError(f"{model} {dataset} {setting}: the table has no {rnd.short}-epoch run of seeds "
@@ -169,7 +165,7 @@ def main() -> int:
     table = json.loads(table_path.read_text())
     rows = [r for f in sweeps for r in json.loads(f.read_text())["rows"]]
     try:
-        choices = cap_choice(rows, table["runs"], rnd)
+        choices = cap_choice(rows, table, rnd)
     except ValueError as err:
         parser.error(str(err))
     for c in choices:

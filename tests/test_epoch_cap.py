@@ -36,13 +36,13 @@ def test_cap_choice_compares_the_mean_validation_target_over_shared_seeds() -> N
              table_run("gru", 1, 0.0, 0.0, epochs=LONG),  # another cap: not the reference
              table_run("stid", 0, 2.0, 2.0)]
     rows = [sweep_row("gru", 0, 3.0, 2.0), sweep_row("gru", 1, 5.0, 2.0), sweep_row("stid", 0, 2.0, 2.0)]
-    gru, stid = cap_choice(rows, table, FIRST)
+    gru, stid = cap_choice(rows, {"runs": table, "meta": {"epochs": 40}}, FIRST)
     # gru, seeds 0 and 1 only: 40 epochs (3 + 4) / 2 = 3.5, 80 epochs (2.5 + 3.5) / 2 = 3.0
     assert gru == {"model": "gru", "dataset": "toy", "setting": "10%", "seeds": [0, 1],
                    "short": 3.5, "long": 3.0, "epochs": LONG}
     assert (stid["short"], stid["long"], stid["epochs"]) == (2.0, 2.0, SHORT)  # a tie keeps 40
     with pytest.raises(ValueError, match=r"gwnet toy 10%: the table has no 40-epoch run of seeds \[0\]"):
-        cap_choice([sweep_row("gwnet", 0, 1.0, 1.0)], table, FIRST)
+        cap_choice([sweep_row("gwnet", 0, 1.0, 1.0)], {"runs": table, "meta": {"epochs": 40}}, FIRST)
 
 
 def test_only_commands_name_the_chosen_models_per_pair_and_what_the_pair_skipped() -> None:
@@ -57,15 +57,16 @@ def test_only_commands_name_the_chosen_models_per_pair_and_what_the_pair_skipped
 
 def test_the_second_round_compares_80_with_160_against_the_80_epoch_runs() -> None:
     second = ROUNDS[160]
-    table = [table_run("gru", 0, 4.0, 2.0), table_run("gru", 0, 3.0, 2.0, epochs=80),
-             table_run("gru", 1, 2.0, 2.0, epochs=80)]
+    runs = [table_run("gru", 0, 4.0, 2.0), table_run("gru", 0, 3.0, 2.0, epochs=80),
+            table_run("gru", 1, 2.0, 2.0, epochs=80)]
+    table, seed_0_at_40 = {"runs": runs, "meta": {"epochs": 40}}, {"runs": runs[:1], "meta": {"epochs": 40}}
     rows = [{**sweep_row("gru", s, m, 2.0), "candidate": "epochs 160"} for s, m in ((0, 2.0), (1, 3.0))]
     # the 80-epoch runs only: (2.5 + 2.0) / 2 = 2.25 against (2.0 + 2.5) / 2 = 2.25: a tie keeps 80
     assert cap_choice(rows, table, second)[0] == {"model": "gru", "dataset": "toy", "setting": "10%", "seeds": [0, 1],
                                                   "short": 2.25, "long": 2.25, "epochs": 80}
     assert cap_choice(rows[:1], table, second)[0]["epochs"] == 160  # seed 0 alone: 2.0 < 2.5
     with pytest.raises(ValueError, match=r"gru toy 10%: the table has no 80-epoch run of seeds \[0, 1\]"):
-        cap_choice(rows, table[:1], second)
+        cap_choice(rows, seed_0_at_40, second)
     assert only_commands([{"model": "gru", "dataset": "toy", "setting": "10%", "epochs": 160}],
                          {"splits": {"toy|10%": {}}, "meta": {}}, second) == [
         "python benchmarks/fewshot_accuracy.py --only gru --seeds 0 1 2 3 4 --epochs 160 --datasets toy --settings 10%"]
@@ -120,7 +121,7 @@ def test_main_writes_the_choices_and_commands_and_refuses_missing_sweeps(tmp_pat
     import epoch_cap
 
     (tmp_path / "fewshot_accuracy.json").write_text(json.dumps({
-        "git_commit": "abc", "splits": {"toy|10%": {"skipped": []}}, "meta": {},
+        "git_commit": "abc", "splits": {"toy|10%": {"skipped": []}}, "meta": {"epochs": 40},
         "runs": [table_run(m, 0, 2.0, 2.0) for m in CAPPED]}))
     monkeypatch.setattr(sys, "argv", ["epoch_cap.py", "--dir", str(tmp_path)])
     with pytest.raises(SystemExit) as exit_:
@@ -140,7 +141,7 @@ def test_main_writes_the_choices_and_commands_and_refuses_missing_sweeps(tmp_pat
     # once the chosen runs replaced the 40-epoch ones, the reference is the table from before
     before = tmp_path / "before.json"
     (tmp_path / "fewshot_accuracy.json").rename(before)
-    (tmp_path / "fewshot_accuracy.json").write_text(json.dumps({"runs": [], "splits": {}, "meta": {}}))
+    (tmp_path / "fewshot_accuracy.json").write_text(json.dumps({"runs": [], "splits": {}, "meta": {"epochs": 40}}))
     with pytest.raises(SystemExit):
         epoch_cap.main()
     monkeypatch.setattr(sys, "argv", ["epoch_cap.py", "--dir", str(tmp_path), "--table", str(before)])
@@ -155,7 +156,7 @@ def test_main_reads_the_second_round_files_and_writes_its_own(tmp_path: Path, mo
     import epoch_cap
 
     (tmp_path / "fewshot_accuracy.json").write_text(json.dumps({
-        "git_commit": "def", "splits": {"toy|10%": {}}, "meta": {},
+        "git_commit": "def", "splits": {"toy|10%": {}}, "meta": {"epochs": 40},
         "runs": [table_run("gru", 0, 2.0, 2.0, epochs=80)]}))
     monkeypatch.setattr(sys, "argv", ["epoch_cap.py", "--dir", str(tmp_path), "--round", "160"])
     with pytest.raises(SystemExit) as exit_:
