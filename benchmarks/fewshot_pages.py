@@ -437,7 +437,7 @@ def _cap_lines(result: dict[str, Any]) -> list[str]:
     if other:
         files = ", ".join(f"`{r.out_name}` ({r.short} or {r.long})" for r in ROUNDS.values())
         lines.append(f"- Trained with another epoch cap than {default}: {', '.join(other)}. The rounds of the "
-                     f"epoch-cap check, {files} (`python benchmarks/epoch_cap.py --round <cap>`), record which caps "
+                     f"epoch-cap check, {files} (`python benchmarks/epoch_cap.py --round <name>`), record which caps "
                      "were checked on validation, where the best epoch was the last, and the rule, written down "
                      "before those runs, that chose them.")
     if at_cap:

@@ -11,12 +11,12 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from epoch_cap import ROUNDS, cap_choice, only_commands  # noqa: E402
+from epoch_cap import ROUNDS, cap_choice, near_cap, only_commands  # noqa: E402
 from fewshot_accuracy import aggregate, kept_merges  # noqa: E402
 from fewshot_pages import _cap_lines, table_lines  # noqa: E402
 from validation_runs import SWEEPS  # noqa: E402
 
-FIRST = ROUNDS[80]
+FIRST = ROUNDS["80"]
 CAPPED, SHORT, LONG = FIRST.capped, FIRST.short, FIRST.long
 METRICS = ("mae", "rmse", "wape", "mae_all", "rmse_all", "wape_all", "bias")
 
@@ -56,7 +56,7 @@ def test_only_commands_name_the_chosen_models_per_pair_and_what_the_pair_skipped
 
 
 def test_the_second_round_compares_80_with_160_against_the_80_epoch_runs() -> None:
-    second = ROUNDS[160]
+    second = ROUNDS["160"]
     runs = [table_run("gru", 0, 4.0, 2.0), table_run("gru", 0, 3.0, 2.0, epochs=80),
             table_run("gru", 1, 2.0, 2.0, epochs=80)]
     table, seed_0_at_40 = {"runs": runs, "meta": {"epochs": 40}}, {"runs": runs[:1], "meta": {"epochs": 40}}
@@ -83,7 +83,29 @@ def test_every_capped_pair_has_its_sweep() -> None:
                                     ("nycbike1", "full"))
     assert SWEEPS["cap160-gru"][0] == (("nycbike-drop", "10%"), ("nycbike1", "10%"), ("nycbike1", "full"))
     assert SWEEPS["cap320-gru"][0] == (("nycbike1", "10%"),)
-    assert [(r.short, r.long) for r in ROUNDS.values()] == [(40, 80), (80, 160), (160, 320)]
+    assert [(r.name, r.short, r.long) for r in ROUNDS.values()] == [
+        ("80", 40, 80), ("160", 80, 160), ("320", 160, 320), ("near160", 80, 160), ("near320", 160, 320)]
+    assert all(key == rnd.name for key, rnd in ROUNDS.items())
+    assert (ROUNDS["near160"].sweep("gru"), ROUNDS["near320"].out_name) == ("capnear160-gru", "epoch-cap-near320.json")
+
+
+def near_run(model: str, seed: int, best: int, run: int, **extra) -> dict:
+    return {"dataset": "toy", "setting": "10%", "model": model, "seed": seed, "best_epoch": best,
+            "epochs_run": run, **extra}
+
+
+def test_near_cap_lists_baselines_that_trained_to_the_cap_with_their_best_epoch_in_its_last_5_percent() -> None:
+    runs = [near_run("gru", 1, 76, 80, epochs=80), near_run("gru", 0, 79, 80, epochs=80),  # 76 = 0.95 * 80
+            near_run("stid", 0, 38, 40), near_run("stid", 1, 37, 40),  # one seed only: 37 < 38
+            near_run("gwnet", 0, 39, 39), near_run("gwnet", 1, 40, 40),  # early stopping ended seed 0
+            near_run("st-vlm", 0, 40, 40), near_run("st-vlm", 1, 40, 40),  # not a baseline
+            {"dataset": "toy", "setting": "10%", "model": "ridge", "seed": 0, "best_epoch": None, "epochs_run": None}]
+    table = {"runs": runs, "meta": {"epochs": 40}}
+    assert near_cap(table) == [{"model": "gru", "dataset": "toy", "setting": "10%", "cap": 80, "best_epochs": [79, 76]}]
+    assert [r["model"] for r in near_cap(table, skip=())] == ["gru", "st-vlm"]
+    assert [r["model"] for r in near_cap(table, min_seeds=1)] == ["gru", "stid", "gwnet"]
+    with pytest.raises(ValueError, match=r"gru toy 10%: runs with caps \[40, 80\]"):
+        near_cap({"runs": [*runs, near_run("gru", 2, 40, 40)], "meta": {"epochs": 40}})
 
 
 def agg_run(model: str, seed: int, epochs_run: int | None, **extra) -> dict:
