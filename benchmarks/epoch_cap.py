@@ -189,6 +189,34 @@ def cap_choice(sweep_rows: list[dict[str, Any]], table: dict[str, Any], rnd: Cap
     return out
 
 
+def run_rows(copies: list[tuple[str, dict[str, Any]]], rnd: CapRound) -> list[dict[str, Any]]:
+    """The validation metrics of the ``rnd.long``-epoch runs of ``rnd.capped`` in ``copies``
+    (name, benchmark JSON of a results folder the table's commands ran in), as sweep rows
+    ``{model, dataset, setting, seed, val_mae, val_mae_all, from}`` for :func:`cap_choice`: the
+    near rounds read these instead of ``validation_runs.py`` files. A run's test metrics are not
+    read.
+
+    Raises:
+        ValueError: a seed two copies hold with other validation metrics; no such run at all.
+    """
+    rows: dict[tuple[str, str, str, int], dict[str, Any]] = {}
+    for name, src in copies:
+        default = src["meta"]["epochs"]
+        for r in src["runs"]:
+            if (r["dataset"], r["setting"]) not in rnd.capped.get(r["model"], ()) or run_epochs(r, default) != rnd.long:
+                continue
+            key = (r["model"], r["dataset"], r["setting"], r["seed"])
+            row = {"model": key[0], "dataset": key[1], "setting": key[2], "seed": key[3],
+                   "val_mae": r["val"]["mae"], "val_mae_all": r["val"]["mae_all"], "from": name}
+            held = rows.setdefault(key, row)
+            if (held["val_mae"], held["val_mae_all"]) != (row["val_mae"], row["val_mae_all"]):
+                raise ValueError(f"{key[0]} {key[1]} {key[2]} seed {key[3]}: {held['from']} and {name} hold other "
+                                 "validation metrics")
+    if not rows:
+        raise ValueError(f"no {rnd.long}-epoch run of the round's pairs in {', '.join(n for n, _ in copies)}")
+    return list(rows.values())
+
+
 def only_commands(choices: list[dict[str, Any]], table: dict[str, Any], rnd: CapRound) -> list[str]:
     """The ``fewshot_accuracy.py --only`` runs that put the chosen ``rnd.long``-epoch caps in
     ``table``: one per (dataset, setting), naming every model chosen there, all five seeds, and
@@ -207,7 +235,7 @@ def only_commands(choices: list[dict[str, Any]], table: dict[str, Any], rnd: Cap
 
 
 def main() -> int:
-    """Read the round's ``validation-<sweep>.json`` files and the table, write the round's
+    """Read the round's ``validation-<sweep>.json`` files (or ``--runs``' folders) and the table, write the round's
     ``epoch-cap*.json`` (the choice per (model, pair) and the ``--only`` commands it calls for)
     and log them."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -219,18 +247,28 @@ def main() -> int:
     parser.add_argument("--table", type=Path, default=None,
                         help="the table whose shorter-cap runs are the reference (default: the folder's; once "
                         "the chosen runs replaced them: the committed one before, e.g. from git show)")
+    parser.add_argument("--runs", type=Path, nargs="+", default=[],
+                        help="results folders whose fewshot_accuracy.json holds the round's longer-cap runs (made "
+                        "with fewshot_accuracy.py --only --epochs <long> --out-dir): their validation metrics "
+                        "instead of the round's validation-<sweep>.json files")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rnd = ROUNDS[args.round]
-    sweeps = [args.dir / f"validation-{rnd.sweep(model)}.json" for model in rnd.capped]
+    sources = ([d / "fewshot_accuracy.json" for d in args.runs] if args.runs
+               else [args.dir / f"validation-{rnd.sweep(model)}.json" for model in rnd.capped])
     table_path = args.table or args.dir / "fewshot_accuracy.json"
-    missing = [str(f) for f in [table_path, *sweeps] if not f.is_file()]
+    missing = [str(f) for f in [table_path, *sources] if not f.is_file()]
     if missing:
-        parser.error(f"no such file: {', '.join(missing)} (run validation_runs.py --sweep "
-                     f"{rnd.sweep('<model>')} first)")
+        parser.error(f"no such file: {', '.join(missing)} (" + (
+            "run the round's fewshot_accuracy.py --only commands there first)" if args.runs else
+            f"run validation_runs.py --sweep {rnd.sweep('<model>')} first)"))
     table = json.loads(table_path.read_text())
-    rows = [r for f in sweeps for r in json.loads(f.read_text())["rows"]]
     try:
+        if args.runs:
+            copies = [(str(d), json.loads(f.read_text())) for d, f in zip(args.runs, sources)]
+            rows = run_rows(copies, rnd)
+        else:
+            rows = [r for f in sources for r in json.loads(f.read_text())["rows"]]
         choices = cap_choice(rows, table, rnd)
     except ValueError as err:
         parser.error(str(err))
@@ -239,7 +277,8 @@ def main() -> int:
                      c["model"], c["dataset"], c["setting"], c["short"], rnd.short, c["long"], rnd.long, c["epochs"])
     out = {**provenance(), "command": " ".join(["python benchmarks/epoch_cap.py", *sys.argv[1:]]), "rule": rnd.rule,
            "table_commit": table.get("git_commit"), "choices": choices,
-           "only_commands": only_commands(choices, table, rnd)}
+           "only_commands": only_commands(choices, table, rnd),
+           **({"runs_from": {name: src.get("git_commit") for name, src in copies}} if args.runs else {})}
     atomic_write_json(args.dir / rnd.out_name, out)
     logging.info("wrote %s", args.dir / rnd.out_name)
     return 0

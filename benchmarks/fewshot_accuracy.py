@@ -290,7 +290,8 @@ def merge_into(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
                 if absent:
                     raise ValueError(f"no such file: {', '.join(absent)}")
                 result, errors, added = merge_pair(result, load_errors(target),
-                                                   [(n, src, load_errors(f)) for n, src, f in theirs], dataset, setting)
+                                                   [(n, src, load_errors(f)) for n, src, f in theirs], dataset, setting,
+                                                   tuple(args.replace))
                 written.append((target, errors))
                 log.info("%s %s: added %s", dataset, setting, added)
     except (ValueError, KeyError) as err:
@@ -336,6 +337,9 @@ def main() -> int:
                         "--out-dir where other seeds ran) made of each --datasets x --settings pair "
                         "and the table lacks, with their per-window errors; intervals recomputed "
                         "(benchmarks/fewshot_merge.py)")
+    parser.add_argument("--replace", nargs="+", default=[], metavar="MODEL",
+                        help="with --merge: drop the table's runs of these baselines in each pair and take the "
+                        "folders' runs of them instead (a pair run with --only <model> in a copy)")
     parser.add_argument("--only", nargs="+", default=[],
                         help="run only these models (all seeds) and keep every other model's committed "
                         "runs of the (dataset, setting) as they are, each with its own commit and "
@@ -354,6 +358,11 @@ def main() -> int:
     if args.only and (args.reuse or args.reuse_baselines or args.ablation):
         parser.error("--only keeps the other models' committed runs itself: without --reuse, "
                      "--reuse-baselines or --ablation")
+    unknown = sorted(set(args.replace) - set(BASELINES.names()))
+    if unknown:
+        parser.error(f"unknown baseline {unknown[0]!r} in --replace; known: {', '.join(BASELINES.names())}")
+    if args.replace and not args.merge:
+        parser.error("--replace takes the runs of --merge's folders: without --merge it replaces nothing")
     if args.merge:
         return merge_into(args, parser)
     out_dir = Path(args.out_dir)

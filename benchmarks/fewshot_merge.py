@@ -20,6 +20,14 @@ recomputed, and the pair's split records where each added run came from (``merge
 run of a (model, seed) the table already holds must be that same run (equal test metrics: a
 reused one) and is skipped; anything else is refused with the source's name, before anything
 is written.
+
+A baseline re-run whole in copies (``--only gru --epochs 320 --out-dir /tmp/gru-a``, e.g. to
+check a longer epoch cap on validation before deciding) enters the table with ``--replace``:
+the table's runs of that model in the pair are dropped and the copies' taken instead, exactly
+as ``--only gru`` run in the table's own folder would have made the pair::
+
+    python benchmarks/fewshot_accuracy.py --merge /tmp/gru-a --replace gru \
+        --datasets nycbike-drop --settings 10%
 """
 
 from __future__ import annotations
@@ -97,10 +105,15 @@ def pair_intervals(
 
 def merge_pair(
     result: dict[str, Any], errors: dict[str, np.ndarray], sources: list[tuple[str, dict[str, Any], dict[str, np.ndarray]]],
-    dataset: str, setting: str,
+    dataset: str, setting: str, replace: tuple[str, ...] = (),
 ) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, list[int]]]:
     """The table ``result`` (a benchmark JSON) and its pair's ``errors`` with the runs the
     ``sources`` (name, JSON, errors) made of (dataset, setting) and the table lacks.
+
+    With ``replace`` (baselines), the table's runs of those models in the pair are dropped (runs,
+    per-seed errors, merge records) and only the sources' runs of those models are read: the
+    pair becomes what ``--only <replace>`` would have made of it, the other models' runs as the
+    table holds them (a source's runs of other models, e.g. older ones, are not compared).
 
     Returns the new JSON (runs, intervals and split of the pair, whose ``skipped`` no longer names
     an added model; the caller aggregates the rows), the new errors and the added seeds per model.
@@ -109,7 +122,8 @@ def merge_pair(
         ValueError: naming the source: other test windows, lookback lags or training windows; a
             run of a seed the table holds with other results; a seed two sources add; an added
             seed without its per-window errors; an added seed of another epoch cap than the model's
-            runs in the table; nothing to add.
+            runs in the table; nothing to add; a replaced model that is ST-VLM, not in the pair or
+            not in any source.
     """
     key = f"{dataset}|{setting}"
     if key not in result["splits"]:
@@ -117,7 +131,15 @@ def merge_pair(
     split = result["splits"][key]
     names = metric_names(errors)
     in_pair = lambda r: (r["dataset"], r["setting"]) == (dataset, setting)  # noqa: E731
-    runs = [r for r in result["runs"] if in_pair(r)]
+    order = list(dict.fromkeys(r["model"] for r in result["runs"] if in_pair(r)))  # the pair's model order
+    for model in replace:
+        if model == "st-vlm" or model not in order:
+            raise ValueError(f"--replace {model}: not a baseline of the table's {dataset} {setting}")
+    runs = [r for r in result["runs"] if in_pair(r) and r["model"] not in replace]
+    if replace:
+        errors = {k: v for k, v in errors.items() if not any(k.startswith(f"{m}|") and "|seed" in k for m in replace)}
+        split = {**split, "merged": [rec for rec in ({**m, "runs": {k: v for k, v in m["runs"].items() if k not in replace}}
+                                                     for m in split.get("merged", [])) if rec["runs"]]}
     held = {(r["model"], r["seed"]): r for r in runs}
     added: dict[tuple[str, int], dict[str, Any]] = {}
     per_seed: dict[str, np.ndarray] = {}
@@ -135,7 +157,7 @@ def merge_pair(
                 raise ValueError(f"{name}: {dataset} {setting} ran with other {fact.replace('_', ' ')} "
                                  f"({theirs.get(fact)}, the table: {split.get(fact)})")
         taken: dict[str, list[int]] = {}
-        for run in (r for r in src["runs"] if in_pair(r)):
+        for run in (r for r in src["runs"] if in_pair(r) and (not replace or r["model"] in replace)):
             model, seed = run["model"], run["seed"]
             if (model, seed) in held:
                 if run["test"] != held[(model, seed)]["test"]:
@@ -160,7 +182,10 @@ def merge_pair(
                            "runs": taken})
     if not added:
         raise ValueError(f"no source adds a run to {dataset} {setting}")
-    models = list(dict.fromkeys([r["model"] for r in runs] + [m for m, _ in added]))
+    absent = [m for m in replace if m not in {model for model, _ in added}]
+    if absent:
+        raise ValueError(f"--replace {absent[0]}: no source has a run of it on {dataset} {setting}")
+    models = list(dict.fromkeys(order + [r["model"] for r in runs] + [m for m, _ in added]))
     new_errors = {**errors, **per_seed}
     for model in {m for m, _ in added}:
         kept = sum(r["model"] == model for r in runs)

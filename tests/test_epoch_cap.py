@@ -11,7 +11,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from epoch_cap import ROUNDS, cap_choice, near_cap, only_commands  # noqa: E402
+from epoch_cap import ROUNDS, cap_choice, near_cap, only_commands, run_rows  # noqa: E402
 from fewshot_accuracy import aggregate, kept_merges  # noqa: E402
 from fewshot_pages import _cap_lines, table_lines  # noqa: E402
 from validation_runs import SWEEPS  # noqa: E402
@@ -192,3 +192,53 @@ def test_main_reads_the_second_round_files_and_writes_its_own(tmp_path: Path, mo
     assert out["only_commands"] == ["python benchmarks/fewshot_accuracy.py --only gru --seeds 0 1 2 3 4 "
                                     "--epochs 160 --datasets toy --settings 10%"]
     assert not (tmp_path / "epoch-cap.json").exists()
+
+
+NEAR = ROUNDS["near160"]
+
+
+def copy_run(model: str, dataset: str, seed: int, mae: float, epochs: int, **extra) -> dict:
+    return {"dataset": dataset, "setting": "10%", "model": model, "seed": seed, "epochs": epochs,
+            "val": {"mae": mae, "mae_all": mae / 2}, "test": {"mae": 9.0}, **extra}
+
+
+def test_run_rows_read_the_validation_metrics_of_the_rounds_longer_cap_runs_in_copies() -> None:
+    a = {"meta": {"epochs": 40}, "runs": [
+        copy_run("gru", "los-loop", 0, 2.0, 160), copy_run("gru", "los-loop", 1, 4.0, 80),  # the shorter cap
+        copy_run("gru", "nycbike1", 0, 1.0, 160),  # not a pair of the round's GRU
+        copy_run("stid", "nycbike1", 0, 3.0, 160)]}
+    b = {"meta": {"epochs": 40}, "runs": [copy_run("gru", "los-loop", 0, 2.0, 160), copy_run("gru", "los-loop", 2, 6.0, 160)]}
+    assert run_rows([("a", a), ("b", b)], NEAR) == [
+        {"model": "gru", "dataset": "los-loop", "setting": "10%", "seed": 0, "val_mae": 2.0, "val_mae_all": 1.0, "from": "a"},
+        {"model": "stid", "dataset": "nycbike1", "setting": "10%", "seed": 0, "val_mae": 3.0, "val_mae_all": 1.5, "from": "a"},
+        {"model": "gru", "dataset": "los-loop", "setting": "10%", "seed": 2, "val_mae": 6.0, "val_mae_all": 3.0, "from": "b"}]
+    other = {"meta": {"epochs": 40}, "runs": [copy_run("gru", "los-loop", 0, 2.5, 160)]}
+    with pytest.raises(ValueError, match="gru los-loop 10% seed 0: a and c hold other validation metrics"):
+        run_rows([("a", a), ("c", other)], NEAR)
+    with pytest.raises(ValueError, match="no 160-epoch run of the round's pairs in c"):
+        run_rows([("c", {"meta": {"epochs": 40}, "runs": [copy_run("gru", "los-loop", 0, 2.0, 80)]})], NEAR)
+
+
+def test_main_reads_a_near_rounds_runs_from_copies(tmp_path: Path, monkeypatch, capsys) -> None:
+    import json
+
+    import epoch_cap
+
+    table = {"git_commit": "abc", "splits": {"los-loop|10%": {}}, "meta": {"epochs": 40},
+             "runs": [copy_run("gru", "los-loop", s, 3.0, 80) for s in (0, 1)]}
+    (tmp_path / "fewshot_accuracy.json").write_text(json.dumps(table))
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    monkeypatch.setattr(sys, "argv", ["epoch_cap.py", "--dir", str(tmp_path), "--round", "near160", "--runs", str(copy)])
+    with pytest.raises(SystemExit) as exit_:
+        epoch_cap.main()
+    assert exit_.value.code == 2 and "--only commands there first" in capsys.readouterr().err
+    (copy / "fewshot_accuracy.json").write_text(json.dumps({
+        "git_commit": "def", "meta": {"epochs": 40},
+        "runs": [copy_run("gru", "los-loop", 0, 2.0, 160), copy_run("gru", "los-loop", 1, 3.0, 160)]}))
+    assert epoch_cap.main() == 0
+    out = json.loads((tmp_path / "epoch-cap-near160.json").read_text())
+    # (2.0 + 1.0) / 2 and (3.0 + 1.5) / 2 at 160: 1.875 against 2.25 at 80
+    assert [(c["seeds"], c["short"], c["long"], c["epochs"]) for c in out["choices"]] == [([0, 1], 2.25, 1.875, 160)]
+    assert out["runs_from"] == {str(copy): "def"} and out["only_commands"] == [
+        "python benchmarks/fewshot_accuracy.py --only gru --seeds 0 1 2 3 4 --epochs 160 --datasets los-loop --settings 10%"]

@@ -141,6 +141,39 @@ def test_merge_keeps_a_model_at_one_epoch_cap_and_records_it() -> None:
     assert [(r["seed"], r.get("epochs")) for r in merged["runs"] if r["model"] == "gwnet"] == [(0, None), (1, 40)]
 
 
+def test_merge_with_replace_takes_a_baseline_whole_from_the_sources() -> None:
+    """``--replace gwnet``: the table's gwnet runs (seed 0), per-seed errors and merge records go;
+    the sources' gwnet runs of every seed come in at their own cap, even seed 0 with other
+    results; the sources' runs of other models are not read; the pair keeps its model order."""
+    result, errors = table()
+    result["meta"]["epochs"] = 40
+    result["runs"][2] = {**run("gwnet", 0, 1.5), "epochs_run": 40}
+    errors[seed_key("gwnet", "mae", 0)] = errors[seed_key("gwnet", "mae_all", 0)] = np.full(6, 3.0)
+    result["splits"]["toy|10%"]["merged"] = [{"from": "old", "runs": {"gwnet": [0]}},
+                                            {"from": "older", "runs": {"gwnet": [0], "other": [0]}}]
+    src, src_errors = source(1)
+    src["runs"] = [{**r, "epochs": 80, "epochs_run": 80, "test": {"mae": 1.0 + r["seed"]}} for r in src["runs"]]
+    src["runs"].append(run("other", 0, 5.0))  # an older run of another model: ignored
+    src_errors.update({seed_key("gwnet", m, 0): np.full(6, 1.0) for m in COUNTS})
+    merged, new, added = merge_pair(result, errors, [("src", src, src_errors)], "toy", "10%", ("gwnet",))
+    assert added == {"gwnet": [0, 1]}
+    assert [(r["model"], r["seed"], r["test"]["mae"], r.get("epochs")) for r in merged["runs"]] == [
+        ("st-vlm", 0, 1.0, None), ("st-vlm", 1, 1.0, None), ("gwnet", 0, 1.0, 80), ("gwnet", 1, 2.0, 80),
+        ("other", 0, 9.0, None)]
+    np.testing.assert_array_equal(new["gwnet|mae"], np.full(6, 3.0))  # (1 + 5) / 2: the table's 3.0 is gone
+    np.testing.assert_array_equal(new[seed_key("gwnet", "mae", 0)], np.full(6, 1.0))
+    assert [m["runs"] for m in merged["splits"]["toy|10%"]["merged"]] == [{"other": [0]}, {"gwnet": [0, 1]}]
+    assert [i["baseline"] for i in merged["intervals"] if i["metric"] == "mae"] == ["gwnet", "other"]
+    for replace, match in ((("st-vlm",), "--replace st-vlm: not a baseline of the table's toy 10%"),
+                           (("ridge",), "--replace ridge: not a baseline of the table's toy 10%"),
+                           (("gwnet", "other"), r"src: no per-seed errors of other seed 0")):
+        with pytest.raises(ValueError, match=match):
+            merge_pair(result, errors, [("src", src, src_errors)], "toy", "10%", replace)
+    src["runs"] = [r for r in src["runs"] if r["model"] == "gwnet"]
+    with pytest.raises(ValueError, match="--replace other: no source has a run of it on toy 10%"):
+        merge_pair(result, errors, [("src", src, src_errors)], "toy", "10%", ("gwnet", "other"))
+
+
 @pytest.mark.slow
 def test_seeds_run_in_two_folders_merge_into_the_table(tmp_path: Path, data_root: Path, monkeypatch, capsys) -> None:
     """The real benchmark: GRU seed 0 re-run alone in one copy of the committed results and seed 1
@@ -221,3 +254,20 @@ def _run_merge_study(tmp_path: Path, data_root: Path, monkeypatch, capsys, fewsh
     assert {m: caps[m] for m in kept if m not in ("gru", "stid")} == {m: c for m, c in kept.items() if m not in ("gru", "stid")}
     assert result["meta"]["epochs"] == 40
     assert "Trained with another epoch cap than 40: " in (folders[0] / "README.md").read_text()
+    # --replace: the GRU taken whole from the second folder (its seed 1 alone), STID's new run kept
+    for argv, message in ((["--replace", "gru"], "--replace takes the runs of --merge's folders"),
+                          (["--merge", str(folders[1]), "--replace", "ridge2"], "unknown baseline 'ridge2' in --replace")):
+        monkeypatch.setattr(sys, "argv", ["fewshot_accuracy.py", *argv, "--out-dir", str(folders[0])])
+        with pytest.raises(SystemExit) as exit_:
+            fewshot_accuracy.main()
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
+    monkeypatch.setattr(sys, "argv", ["fewshot_accuracy.py", "--merge", str(folders[1]), "--replace", "gru", "--datasets",
+                                      "nycbike1", "--settings", "10%", "--out-dir", str(folders[0])])
+    assert fewshot_accuracy.main() == 0
+    replaced = dict(np.load(folders[0] / "errors-nycbike1-10pct.npz"))
+    np.testing.assert_array_equal(replaced["gru|mae"], saved[1]["gru|mae"])
+    assert seed_key("gru", "mae", 0) not in replaced and seed_key("stid", "mae", 0) in replaced
+    result = json.loads((folders[0] / "fewshot_accuracy.json").read_text())
+    seeds = {r["model"]: r["seeds"] for r in result["rows"] if (r["dataset"], r["setting"]) == ("nycbike1", "10%")}
+    assert seeds["gru"] == [1] and seeds["stid"] == [0]
+    assert [m["runs"] for m in result["splits"]["nycbike1|10%"]["merged"]] == [{"gru": [1]}]
