@@ -84,7 +84,8 @@ def test_every_capped_pair_has_its_sweep() -> None:
     assert SWEEPS["cap160-gru"][0] == (("nycbike-drop", "10%"), ("nycbike1", "10%"), ("nycbike1", "full"))
     assert SWEEPS["cap320-gru"][0] == (("nycbike1", "10%"),)
     assert [(r.name, r.short, r.long) for r in ROUNDS.values()] == [
-        ("80", 40, 80), ("160", 80, 160), ("320", 160, 320), ("near160", 80, 160), ("near320", 160, 320)]
+        ("80", 40, 80), ("160", 80, 160), ("320", 160, 320), ("near160", 80, 160), ("near320", 160, 320),
+        ("near80", 40, 80)]
     assert all(key == rnd.name for key, rnd in ROUNDS.items())
     assert (ROUNDS["near160"].sweep("gru"), ROUNDS["near320"].out_name) == ("capnear160-gru", "epoch-cap-near320.json")
 
