@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from epoch_cap import ROUNDS
+from epoch_cap import ROUNDS, near_cap
 from fewshot_merge import run_epochs, split_option
 from fewshot_setup import (
     LOOKBACK_DAYS, REFERENCE_LINES, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS, neural, variant_config,
@@ -427,9 +427,9 @@ def _other_caps(result: dict[str, Any]) -> list[str]:
 
 
 def _cap_lines(result: dict[str, Any]) -> list[str]:
-    """The rows trained with another epoch cap than the table's, and the baselines whose best
-    epoch was the last of their cap in some seed (under-trained there: a win over them may be
-    the cap's)."""
+    """The rows trained with another epoch cap than the table's, the baselines whose best epoch
+    was the last of their cap in some seed (under-trained there: a win over them may be the
+    cap's), and those :func:`epoch_cap.near_cap` lists (near it in two seeds or more)."""
     default, other = result["meta"]["epochs"], _other_caps(result)
     at_cap = [f"{r['model']} {r['dataset']} {r['setting']} ({r['best_is_last']} of {len(r['seeds'])})"
               for r in result["rows"] if r["model"] not in VARIANTS and r["best_is_last"]]
@@ -443,6 +443,12 @@ def _cap_lines(result: dict[str, Any]) -> list[str]:
     if at_cap:
         lines.append("- Baselines whose best epoch was the last of their cap (possibly under-trained) in some "
                      f"seeds: {', '.join(at_cap)}.")
+    near = [f"{r['model']} {r['dataset']} {r['setting']} ({'/'.join(map(str, r['best_epochs']))} of {r['cap']})"
+            for r in near_cap(result)]
+    if near:
+        lines.append("- Baselines where two seeds or more trained to their cap with the best epoch in its last 5% "
+                     f"(`epoch_cap.near_cap`; a longer cap may still lower their error), best epochs per seed: "
+                     f"{', '.join(near)}.")
     return lines
 
 

@@ -124,7 +124,9 @@ def test_rows_carry_their_epoch_cap_and_the_page_shows_another() -> None:
     lines = table_lines(rows, 40)
     assert "| 80/80 / 80/80 (cap 80) |" in lines[2] and "| 12 / 12 |" in lines[3] and "| — |" in lines[4]
     assert "(cap" not in "".join(table_lines(rows))  # no default given: nothing marked
-    cap, at_cap = _cap_lines({"meta": {"epochs": 40}, "rows": rows})
+    cap, at_cap, near = _cap_lines({"meta": {"epochs": 40}, "rows": rows, "runs": runs})
+    assert near.endswith("best epochs per seed: gru toy 10% (80/80 of 80).")  # STID: one seed only
+    assert len(_cap_lines({"meta": {"epochs": 40}, "rows": rows, "runs": runs[2:]})) == 2  # no near line
     assert cap.startswith("- Trained with another epoch cap than 40: gru on toy 10% (80). ")
     assert "`epoch-cap.json` (40 or 80), `epoch-cap-160.json` (80 or 160), `epoch-cap-320.json` (160 or 320)" in cap
     assert at_cap.endswith("in some seeds: gru toy 10% (2 of 2), stid toy 10% (1 of 1).")
