@@ -65,8 +65,8 @@ from fewshot_merge import (  # noqa: E402
 )
 from fewshot_pages import ablation_page, interval_lines, readme, table_lines  # noqa: E402
 from fewshot_setup import (  # noqa: E402  (loss_masks.py reads SETTINGS and TRAIN as fa.*)
-    METRICS, SETTINGS, STVLM_MODEL, STVLM_TRAIN, TRAIN, UNTRAINED, VARIANTS, data_config,
-    in_pair_order, neural, train_settings, variant_config,
+    METRICS, SETTINGS, STVLM_MODEL, STVLM_TRAIN, TRAIN, UNTRAINED, VARIANTS, check_data_root,
+    data_config, in_pair_order, neural, train_settings, variant_config,
 )
 
 log = logging.getLogger("fewshot_accuracy")
@@ -348,6 +348,9 @@ def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("stvlm", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # One line per trained epoch (validation metric, best so far): the progress of runs that take
+    # minutes to hours per seed.
+    logging.getLogger("stvlm.engine").setLevel(logging.INFO)
     torch.set_num_threads(1)
     unknown = sorted(set(args.skip + args.one_seed) - set(BASELINES.names()))
     if unknown:
@@ -365,6 +368,7 @@ def main() -> int:
         parser.error("--replace takes the runs of --merge's folders: without --merge it replaces nothing")
     if args.merge:
         return merge_into(args, parser)
+    check_data_root(parser, args.data_root)
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / ("modality_ablation.json" if args.ablation else "fewshot_accuracy.json")

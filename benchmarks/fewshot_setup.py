@@ -4,12 +4,15 @@ and the neural baselines (see ``fewshot_accuracy.py``)."""
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 from stvlm.baselines import build_baseline
 from stvlm.baselines.base import NeuralBaseline
 from stvlm.configs import DataConfig, FewShotConfig, STVLMConfig
 from stvlm.configs.train import STVLM_TRAIN_SETTINGS
+from stvlm.data.root import resolve_data_root
+from stvlm.errors import DataError
 
 SETTINGS: dict[str, dict[str, Any]] = {
     "10%": {"ratio": 0.1},
@@ -32,6 +35,16 @@ LOOKBACK_DAYS: dict[tuple[str, str], tuple[int, ...]] = {
     ("nycbike1", "10%"): (1, 7, 14),
     ("sz-taxi", "full"): (1, 7, 14),
 }
+
+
+def check_data_root(parser: argparse.ArgumentParser, data_root: str | None) -> None:
+    """Exit with argparse's one-line error (status 2) when ``--data-root`` (or, without it,
+    ``$STVLM_DATA``) names no folder: checked before any run starts, not when the first pair's
+    data is read."""
+    try:
+        resolve_data_root(data_root)
+    except DataError as err:
+        parser.error(str(err))
 
 
 def data_config(dataset: str, setting: str, data_root: str | None) -> DataConfig:

@@ -71,7 +71,9 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from epoch_cap import ROUNDS  # noqa: E402
-from fewshot_setup import STVLM_MODEL, data_config, neural, target_value, train_settings  # noqa: E402
+from fewshot_setup import (  # noqa: E402
+    STVLM_MODEL, check_data_root, data_config, neural, target_value, train_settings,
+)
 
 from harness.results.provenance import provenance  # noqa: E402
 from stvlm.baselines import build_baseline  # noqa: E402
@@ -402,6 +404,7 @@ def main() -> int:
         atomic_write_json(out, merged)
         logging.warning("merged %d rows from %d files into %s", len(merged["rows"]), len(args.merge), out)
         return 0
+    check_data_root(parser, args.data_root)
     pairs, model, candidates = SWEEPS[args.sweep]
     started, rows = provenance(), []
     seeded = model == "st-vlm" or neural(model)

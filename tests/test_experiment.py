@@ -352,3 +352,25 @@ def test_every_validation_sweep_candidate_builds_valid_configs() -> None:
     assert (changed.finetune.strategy, changed.finetune.trainable_layers) == ("pfa", 2)
     with pytest.raises(ConfigError, match="unknown key head.hiden"):
         STVLM_MODEL.with_values({"head.hiden": 64})
+
+
+@pytest.mark.parametrize("script", ["fewshot_accuracy", "validation_runs"])
+def test_benchmarks_refuse_a_missing_data_root_before_any_run(script, tmp_path, monkeypatch, capsys) -> None:
+    """No ``--data-root`` and no ``$STVLM_DATA``, or a root that is not a folder: argparse's
+    one-line error and status 2 before any pair is prepared, and nothing written."""
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    module = importlib.import_module(script)
+    out = ["--out-dir", str(tmp_path / "out")] if script == "fewshot_accuracy" else [
+        "--sweep", "ema", "--out", str(tmp_path / "out" / "v.json")]
+    monkeypatch.delenv("STVLM_DATA", raising=False)
+    for extra, says in (([], "no data root given: pass --data-root or set STVLM_DATA"),
+                        (["--data-root", str(tmp_path / "absent")], f"{tmp_path / 'absent'} is not a directory")):
+        monkeypatch.setattr(sys, "argv", [f"{script}.py", *out, *extra])
+        with pytest.raises(SystemExit) as exit_:
+            module.main()
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and says in err and "Traceback" not in err
+        assert not (tmp_path / "out").exists()
