@@ -64,6 +64,7 @@ from fewshot_merge import (  # noqa: E402
     errors_path, load_errors, merge_pair, pair_intervals, run_epochs, save_errors, seed_key, source_command,
 )
 from fewshot_pages import ablation_page, interval_lines, readme, table_lines  # noqa: E402
+from run_state import RunState, clear_pair, pair_folder  # noqa: E402
 from fewshot_setup import (  # noqa: E402  (loss_masks.py reads SETTINGS and TRAIN as fa.*)
     METRICS, SETTINGS, STVLM_MODEL, STVLM_TRAIN, TRAIN, UNTRAINED, VARIANTS, check_data_root,
     data_config, in_pair_order, neural, train_settings, variant_config,
@@ -78,29 +79,35 @@ def experiment(data: DataConfig, model: str, train: TrainConfig) -> ExperimentCo
     return ExperimentConfig(name=f"fewshot-accuracy {model}", data=data, model=variant_config(variant), train=train)
 
 
-def run_model(forecast: Forecast, model: str, cfg: ExperimentConfig) -> dict[str, Any]:
+def run_model(forecast: Forecast, model: str, cfg: ExperimentConfig, state: RunState | None = None) -> dict[str, Any]:
     """Fit one model on the shared ``forecast`` of ``cfg.data``; its val metrics, test
     prediction and budget. ST-VLM is prepared by :func:`stvlm.experiment.prepare_run` (seeded,
-    names checked), as every study trial is."""
+    names checked), as every study trial is. With ``state`` a trained run continues from its
+    saved engine state and saves it after every epoch (``--state-dir``)."""
     t0 = time.perf_counter()
     train = cfg.train
+    resume = {"callbacks": [state.save], "resume": state.resume()} if state is not None else {}
     if model in VARIANTS:
         _, module = prepare_run(cfg, forecast)
         engine = Engine(module, forecast, train)
-        fit = engine.fit() if model not in UNTRAINED else None
+        fit = engine.fit(**resume) if model not in UNTRAINED else None
         val, pred = engine.evaluate("val"), engine.predict("test")
         info = {"best_epoch": fit.best_epoch if fit else 0, "epochs_run": fit.epochs_run if fit else 0,
                 "optimizer_steps": fit.history[-1].optimizer_steps if fit and fit.history else 0,
                 "parameters": sum(p.numel() for p in module.parameters() if p.requires_grad)}
     else:
         baseline = build_baseline(model)
-        fit_info = baseline.fit(forecast, train)
+        fit_info = baseline.fit(forecast, train, **(resume if neural(model) else {}))
         val = evaluate_forecast(baseline.predict(forecast, "val"), forecast.targets("val"), forecast.protocol)
         pred = baseline.predict(forecast, "test")
         info = {"best_epoch": fit_info.get("best_epoch"), "epochs_run": fit_info.get("epochs_run"),
                 "optimizer_steps": None, "parameters": fit_info.get("parameters", 0)}
     test = evaluate_forecast(pred, forecast.targets("test"), forecast.protocol)
-    return {"val": val, "test": test, "pred": pred, "seconds": time.perf_counter() - t0, **info}
+    seconds = time.perf_counter() - t0
+    if state is not None and state.resumed_from is not None:
+        info["resumed_from"] = state.resumed_from
+        seconds += state.resumed_from["seconds"]  # the epochs trained before the interruption
+    return {"val": val, "test": test, "pred": pred, "seconds": seconds, **info}
 
 
 def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -155,7 +162,9 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
         for seed in (s for s in seeds if s not in kept_seeds):
             train = TrainConfig(epochs=args.epochs, seed=seed, num_threads=1, **train_settings(model))
             cfg = experiment(data, model, train)
-            run = run_model(forecast, model, cfg)
+            state = (RunState(pair_folder(args.state_dir, dataset, setting), model, seed, cfg.config_hash(),
+                              args.git_commit) if args.state_dir else None)
+            run = run_model(forecast, model, cfg, state)
             pred = run.pop("pred")
             per_seed.append({name: window_abs_errors(pred, true, m)[0] for name, m in masks.items()})
             seed_errors.update({seed_key(model, name, seed): e for name, e in per_seed[-1].items()})
@@ -340,6 +349,11 @@ def main() -> int:
     parser.add_argument("--replace", nargs="+", default=[], metavar="MODEL",
                         help="with --merge: drop the table's runs of these baselines in each pair and take the "
                         "folders' runs of them instead (a pair run with --only <model> in a copy)")
+    parser.add_argument("--state-dir", type=Path, default=None,
+                        help="save every trained run's engine state after each epoch in this folder, "
+                        "and continue from it when the same command runs again (for runs longer than "
+                        "a session; benchmarks/run_state.py); a pair's states are removed once its "
+                        "results are written")
     parser.add_argument("--only", nargs="+", default=[],
                         help="run only these models (all seeds) and keep every other model's committed "
                         "runs of the (dataset, setting) as they are, each with its own commit and "
@@ -405,6 +419,7 @@ def main() -> int:
             old.update(started)
             atomic_write_json(path, old)
             page.write_text(ablation_page(old) if args.ablation else readme(old))
+            clear_pair(args.state_dir, dataset, setting)
             print("\n".join(table_lines([r for r in old["rows"] if (r["dataset"], r["setting"]) == (dataset, setting)])))
             print("\n".join(interval_lines([i for i in old["intervals"] if (i["dataset"], i["setting"]) == (dataset, setting)])))
     print(f"wrote {path} and {page}")

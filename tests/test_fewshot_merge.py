@@ -188,7 +188,7 @@ def test_seeds_run_in_two_folders_merge_into_the_table(tmp_path: Path, data_root
 
     # main() sets one torch thread and quiets these loggers for its own process: undone after
     threads = torch.get_num_threads()
-    levels = {name: logging.getLogger(name).level for name in ("stvlm", "transformers")}
+    levels = {name: logging.getLogger(name).level for name in ("stvlm", "stvlm.engine", "transformers")}
     try:
         _run_merge_study(tmp_path, data_root, monkeypatch, capsys, fewshot_accuracy)
     finally:
@@ -205,8 +205,10 @@ def _run_merge_study(tmp_path: Path, data_root: Path, monkeypatch, capsys, fewsh
         shutil.copytree(committed, folder, ignore=shutil.ignore_patterns("validation-*", "*ablation*", "kept-start.json"))
         monkeypatch.setattr(sys, "argv", [
             "fewshot_accuracy.py", "--datasets", "nycbike1", "--settings", "10%", "--only", "gru", "--seeds", str(seed),
-            "--epochs", "1", "--out-dir", str(folder), "--data-root", str(data_root)])
+            "--epochs", "1", "--out-dir", str(folder), "--data-root", str(data_root),
+            *(["--state-dir", str(tmp_path / "states")] if seed == 1 else [])])
         assert fewshot_accuracy.main() == 0
+    assert (tmp_path / "states").is_dir() and not any((tmp_path / "states").iterdir())  # removed once written
     saved = [dict(np.load(folders[s] / "errors-nycbike1-10pct.npz")) for s in (0, 1)]
     for seed, errors in zip((0, 1), saved):
         np.testing.assert_array_equal(errors["gru|mae"], errors[seed_key("gru", "mae", seed)])

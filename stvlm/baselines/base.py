@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -11,6 +12,9 @@ from torch import nn
 
 from stvlm.configs import TrainConfig
 from stvlm.data.forecast import Forecast
+
+if TYPE_CHECKING:
+    from stvlm.engine import Callback, EngineState
 
 
 class Baseline(ABC):
@@ -78,14 +82,20 @@ class NeuralBaseline(Baseline):
     def build(self, forecast: Forecast) -> nn.Module:
         """The module for this forecast's shapes (output in original units)."""
 
-    def fit(self, forecast: Forecast, train: TrainConfig) -> dict[str, Any]:
+    def fit(
+        self, forecast: Forecast, train: TrainConfig, *, callbacks: Iterable[Callback] = (),
+        resume: EngineState | None = None,
+    ) -> dict[str, Any]:
+        """Build the module (seeded) and train it with :class:`stvlm.engine.Engine`;
+        ``callbacks`` and ``resume`` are passed to :meth:`Engine.fit` (a state saved after an
+        epoch of an interrupted run of the same configuration continues it)."""
         from stvlm.engine import Engine
         from stvlm.seed import seed_everything
 
         seed_everything(train.seed)
         module = self.build(forecast)
         self.engine = Engine(module, forecast, train)
-        result = self.engine.fit()
+        result = self.engine.fit(callbacks=callbacks, resume=resume)
         return {
             "best_epoch": result.best_epoch,
             "epochs_run": result.epochs_run,

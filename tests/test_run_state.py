@@ -1,0 +1,75 @@
+"""Resumable accuracy-benchmark runs (``benchmarks/run_state.py``, ``fewshot_accuracy --state-dir``):
+a run killed after an epoch continues from its saved state to the uninterrupted run's result."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import fewshot_accuracy as fa  # noqa: E402
+from run_state import RunState, clear_pair, pair_folder  # noqa: E402
+from test_engine import forecast  # noqa: E402
+
+from stvlm.configs import ExperimentConfig, TrainConfig  # noqa: E402
+
+
+class Killed(Exception):
+    """The process dying after an epoch's state was written."""
+
+
+def config(model: str) -> ExperimentConfig:
+    train = TrainConfig(epochs=4, seed=1, num_threads=1, **fa.train_settings(model))
+    return ExperimentConfig.tiny("toy").replace(train=train)
+
+
+@pytest.mark.parametrize("model", ["gru", "st-vlm"])
+def test_a_run_killed_after_an_epoch_resumes_to_the_uninterrupted_result(model, tmp_path, monkeypatch) -> None:
+    fc, cfg = forecast(), config(model)
+    whole = fa.run_model(fc, model, cfg)
+    assert "resumed_from" not in whole
+
+    folder = pair_folder(tmp_path, "toy", "10%")
+    assert folder == tmp_path / "toy-10pct"
+    save = RunState.save
+
+    def save_then_die(self, record, state):
+        save(self, record, state)
+        if record.epoch == 2:
+            raise Killed
+
+    monkeypatch.setattr(RunState, "save", save_then_die)
+    with pytest.raises(Killed):
+        fa.run_model(fc, model, cfg, RunState(folder, model, 1, cfg.config_hash(), "aaa"))
+    trained = []  # the epochs the resumed run trains: only those after the saved one
+
+    def save_and_note(self, record, state):
+        trained.append(record.epoch)
+        save(self, record, state)
+
+    monkeypatch.setattr(RunState, "save", save_and_note)
+    path = folder / f"{model}-seed1-{cfg.config_hash()}.pt"
+    assert json.loads(path.with_suffix(".json").read_text()) == {"git_commit": "aaa", "epoch": 2}
+
+    state = RunState(folder, model, 1, cfg.config_hash(), "bbb")
+    resumed = fa.run_model(fc, model, cfg, state)
+    assert trained == [3, 4]
+    np.testing.assert_array_equal(resumed["pred"], whole["pred"])
+    assert (resumed["val"], resumed["test"]) == (whole["val"], whole["test"])
+    assert (resumed["best_epoch"], resumed["epochs_run"]) == (whole["best_epoch"], whole["epochs_run"]) == (
+        (4, 4) if model == "gru" else (whole["best_epoch"], 4))
+    assert resumed["resumed_from"]["epoch"] == 2 and resumed["resumed_from"]["git_commit"] == "aaa"
+    assert resumed["resumed_from"]["seconds"] > 0 and resumed["seconds"] > resumed["resumed_from"]["seconds"]
+    assert json.loads(path.with_suffix(".json").read_text()) == {"git_commit": "bbb", "epoch": 4}
+
+    other_seed = RunState(folder, model, 2, cfg.config_hash(), "bbb")
+    assert other_seed.resume() is None and other_seed.resumed_from is None  # only its own run's state
+    clear_pair(tmp_path, "toy", "10%")
+    assert not folder.exists()
+    clear_pair(None, "toy", "10%")  # no --state-dir: nothing to remove
