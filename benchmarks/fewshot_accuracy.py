@@ -353,7 +353,7 @@ def main() -> int:
                         help="save every trained run's engine state after each epoch in this folder, "
                         "and continue from it when the same command runs again (for runs longer than "
                         "a session; benchmarks/run_state.py); a pair's states are removed once its "
-                        "results are written")
+                        "results are written, so processes that run side by side each need their own")
     parser.add_argument("--only", nargs="+", default=[],
                         help="run only these models (all seeds) and keep every other model's committed "
                         "runs of the (dataset, setting) as they are, each with its own commit and "

@@ -12,7 +12,8 @@ One file per run, ``<folder>/<dataset>-<setting>/<model>-seed<k>-<config hash>.p
 record of the commit that wrote it and its epoch. A state is only taken by the same model, seed
 and configuration (its hash is in the name); a state written by another commit is taken too, and
 the run's record says so (``resumed_from``: the epoch and that commit), so the table shows which
-code trained which epochs. A pair's folder is removed once its results are written.
+code trained which epochs. A pair's folder is removed once its results are written, so two
+processes that run side by side (say, one seed each) need a state folder each.
 """
 
 from __future__ import annotations
