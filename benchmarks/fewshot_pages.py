@@ -59,9 +59,11 @@ def _blocks(result: dict[str, Any], key: str) -> int | str:
     return min(found) if found else "?"
 
 
-def _code_note(split: dict[str, Any], models: list[str]) -> str:
+def _code_note(split: dict[str, Any], models: list[str], runs: list[dict[str, Any]] = ()) -> str:
     """`` (code abc1234; every baseline reused from def5678)`` for one (dataset, setting) whose
-    table lists ``models``, or ``""``."""
+    table lists ``models`` and whose runs are ``runs``, or ``""``; a run continued from a saved
+    state (``--state-dir``) is named with the epochs trained before and the commit that trained
+    them."""
     notes = [f"code {split['git_commit'][:7]}"] if split.get("git_commit") else []
     reused = split.get("reused", {})
     for commit in dict.fromkeys(reused.values()):
@@ -78,6 +80,10 @@ def _code_note(split: dict[str, Any], models: list[str]) -> str:
     for (model, commit), seeds in added.items():
         notes.append(f"{model} seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, sorted(seeds)))} "
                      f"run in separate processes at {commit} and merged")
+    for run in runs:
+        if resumed := run.get("resumed_from"):
+            notes.append(f"{run['model']} seed {run['seed']} resumed from its saved state after epoch "
+                         f"{resumed['epoch']} (trained to there at {(resumed.get('git_commit') or '?')[:7]})")
     return f" ({'; '.join(notes)})" if notes else ""
 
 
@@ -128,7 +134,8 @@ def readme(result: dict[str, Any]) -> str:
         f"{s['parts']['train']['steps'][0]}, lookback lags {s['lookback_lags']} steps, "
         f"{s['windows']['val']} val / {s['windows']['test']} test windows"
         + f", bootstrap blocks: {s.get('bootstrap_block', '1 day')} ({_blocks(result, k)} blocks)"
-        + _code_note(s, [r["model"] for r in result["rows"] if f"{r['dataset']}|{r['setting']}" == k])
+        + _code_note(s, [r["model"] for r in result["rows"] if f"{r['dataset']}|{r['setting']}" == k],
+                     [r for r in result["runs"] if f"{r['dataset']}|{r['setting']}" == k])
         for k, s in result["splits"].items())
     commits = sorted({s["git_commit"] for s in result["splits"].values() if s.get("git_commit")})
     code = ", ".join(commits) if commits else (result.get("git_commit") or "?")
