@@ -51,9 +51,14 @@ def metric_names(errors: dict[str, np.ndarray]) -> list[str]:
     return [k.split("|", 1)[1] for k in errors if k.startswith("count|")]
 
 
+def pair_slug(dataset: str, setting: str) -> str:
+    """One (dataset, setting) as a file-name part: ``nycbike1-10pct``."""
+    return f"{dataset}-{setting.replace('%', 'pct')}"
+
+
 def errors_path(out_dir: Path, dataset: str, setting: str, ablation: bool = False) -> Path:
     """The per-window error file of one (dataset, setting) in a results folder."""
-    return out_dir / f"errors-{dataset}-{setting.replace('%', 'pct')}{'-ablation' if ablation else ''}.npz"
+    return out_dir / f"errors-{pair_slug(dataset, setting)}{'-ablation' if ablation else ''}.npz"
 
 
 def split_option(result: dict[str, Any], split: dict[str, Any], field: str) -> list[str]:

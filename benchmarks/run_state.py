@@ -24,6 +24,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from fewshot_merge import pair_slug
 from stvlm.engine import EngineState, EpochRecord
 from stvlm.io import atomic_write_json
 
@@ -32,7 +33,7 @@ log = logging.getLogger("fewshot_accuracy")
 
 def pair_folder(root: Path, dataset: str, setting: str) -> Path:
     """The folder of one (dataset, setting)'s run states under ``root``."""
-    return root / f"{dataset}-{setting.replace('%', 'pct')}"
+    return root / pair_slug(dataset, setting)
 
 
 class RunState:
