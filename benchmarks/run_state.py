@@ -14,19 +14,27 @@ and configuration (its hash is in the name); a state written by another commit i
 the run's record says so (``resumed_from``: the epoch and that commit), so the table shows which
 code trained which epochs. A pair's folder is removed once its results are written, so two
 processes that run side by side (say, one seed each) need a state folder each.
+
+Where a run stands, without touching it (reads the saved states only)::
+
+    python benchmarks/run_state.py /tmp/state-0 /tmp/state-1
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
-from fewshot_merge import pair_slug
-from stvlm.engine import EngineState, EpochRecord
-from stvlm.io import atomic_write_json
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fewshot_merge import pair_slug  # noqa: E402
+from stvlm.engine import EngineState, EpochRecord  # noqa: E402
+from stvlm.io import atomic_write_json  # noqa: E402
 
 log = logging.getLogger("fewshot_accuracy")
 
@@ -71,3 +79,45 @@ def clear_pair(root: Path | None, dataset: str, setting: str) -> None:
     """Remove a pair's run states (its results are written: nothing left to resume)."""
     if root is not None:
         shutil.rmtree(pair_folder(root, dataset, setting), ignore_errors=True)
+
+
+def describe(root: Path) -> list[dict[str, Any]]:
+    """One row per saved run state under ``root`` (pair folders of :func:`pair_folder`), in name
+    order: the pair, the run (``<model>-seed<k>-<config hash>``), its last finished epoch, the best
+    epoch so far (0: the untrained start) and its validation MAE, the epochs since the last
+    improvement, the seconds of the epochs so far and the commit that wrote the state."""
+    rows = []
+    for path in sorted(root.glob("*/*.pt")):
+        state = EngineState.load(path)
+        record = path.with_suffix(".json")
+        written = json.loads(record.read_text()) if record.is_file() else {}
+        rows.append({"pair": path.parent.name, "run": path.stem, "epoch": state.epoch,
+                     "best_epoch": state.best_epoch, "best_val_mae": state.best_val().get("mae"),
+                     "bad_epochs": state.bad_epochs, "seconds": sum(h.seconds for h in state.history),
+                     "git_commit": written.get("git_commit")})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Where the resumable runs of --state-dir folders stand.")
+    parser.add_argument("folders", nargs="+", type=Path, metavar="STATE_DIR")
+    args = parser.parse_args(argv)
+    missing = [str(f) for f in args.folders if not f.is_dir()]
+    if missing:
+        parser.error(f"no such state folder: {', '.join(missing)}")
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    for folder in args.folders:
+        rows = describe(folder)
+        if not rows:
+            log.warning("%s: no run states (none started, or every pair's results are written)", folder)
+        for r in rows:
+            best = "start" if r["best_epoch"] == 0 else f"epoch {r['best_epoch']}"
+            mae = "n/a" if r["best_val_mae"] is None else f"{r['best_val_mae']:.4f}"
+            log.warning("%s %s %s: epoch %d done, best %s (val MAE %s), %d epochs since, %.0f min, commit %s",
+                        folder, r["pair"], r["run"], r["epoch"], best, mae, r["bad_epochs"],
+                        r["seconds"] / 60, (r["git_commit"] or "unknown")[:7])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

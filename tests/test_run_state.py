@@ -84,3 +84,41 @@ def test_the_page_names_a_resumed_run_and_the_commit_that_trained_its_first_epoc
     assert _code_note(split, ["st-vlm", "staeformer"], runs) == (
         " (code c0ffee0; staeformer seed 1 resumed from its saved state after epoch 12 (trained to there at abcdef9))")
     assert _code_note(split, ["st-vlm", "staeformer"], runs[1:]) == " (code c0ffee0)"
+
+
+def test_describe_reads_where_each_saved_run_stands(tmp_path, caplog) -> None:
+    from run_state import describe, main
+
+    from stvlm.engine import EngineState, EpochRecord
+
+    def record(epoch: int, mae: float, best: bool) -> EpochRecord:
+        return EpochRecord(epoch=epoch, train_loss=1.0, val={"mae": mae}, seconds=30.0 * epoch,
+                           windows_seen=10 * epoch, is_best=best)
+
+    history = [record(1, 4.5, True), record(2, 4.25, True), record(3, 4.375, False)]
+    state = EngineState(epoch=3, best_epoch=2, bad_epochs=1, history=history)
+    RunState(pair_folder(tmp_path, "los-loop", "full"), "staeformer", 0, "abc123", "0123456789").save(history[-1], state)
+    start = EngineState(epoch=1, best_epoch=0, start_val={"mae": 2.0}, history=[record(1, 2.5, False)])
+    RunState(pair_folder(tmp_path, "nycbike-drop", "10%"), "gru", 4, "def456", None).save(start.history[0], start)
+
+    assert describe(tmp_path) == [
+        {"pair": "los-loop-full", "run": "staeformer-seed0-abc123", "epoch": 3, "best_epoch": 2,
+         "best_val_mae": 4.25, "bad_epochs": 1, "seconds": 180.0, "git_commit": "0123456789"},
+        {"pair": "nycbike-drop-10pct", "run": "gru-seed4-def456", "epoch": 1, "best_epoch": 0,
+         "best_val_mae": 2.0, "bad_epochs": 0, "seconds": 30.0, "git_commit": None},
+    ]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert describe(empty) == []
+    with caplog.at_level("WARNING", logger="fewshot_accuracy"):
+        assert main([str(tmp_path), str(empty)]) == 0
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{tmp_path} los-loop-full staeformer-seed0-abc123: epoch 3 done, best epoch 2 (val MAE 4.2500), "
+        "1 epochs since, 3 min, commit 0123456",
+        f"{tmp_path} nycbike-drop-10pct gru-seed4-def456: epoch 1 done, best start (val MAE 2.0000), "
+        "0 epochs since, 0 min, commit unknown",
+        f"{empty}: no run states (none started, or every pair's results are written)",
+    ]
+    with pytest.raises(SystemExit) as exit_:
+        main([str(tmp_path / "missing")])
+    assert exit_.value.code == 2
