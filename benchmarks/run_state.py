@@ -60,9 +60,9 @@ class RunState:
         if not self.path.is_file():
             return None
         state = EngineState.load(self.path)
-        written = json.loads(self.record_path.read_text()) if self.record_path.is_file() else {}
+        written = _written(self.path)
         self.resumed_from = {"epoch": state.epoch, "git_commit": written.get("git_commit"),
-                             "seconds": sum(h.seconds for h in state.history)}
+                             "seconds": _trained_seconds(state)}
         other = "" if written.get("git_commit") == self.git_commit else (
             f" (written at commit {written.get('git_commit')}, this is {self.git_commit})")
         log.info("resuming %s after epoch %d%s", self.path.name, state.epoch, other)
@@ -73,6 +73,17 @@ class RunState:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         state.save(self.path)
         atomic_write_json(self.record_path, {"git_commit": self.git_commit, "epoch": record.epoch})
+
+
+def _written(state_path: Path) -> dict[str, Any]:
+    """The JSON record beside a saved state (its commit and epoch); ``{}`` when there is none."""
+    record = state_path.with_suffix(".json")
+    return json.loads(record.read_text()) if record.is_file() else {}
+
+
+def _trained_seconds(state: EngineState) -> float:
+    """Wall seconds of the epochs a saved state has trained."""
+    return sum(h.seconds for h in state.history)
 
 
 def clear_pair(root: Path | None, dataset: str, setting: str) -> None:
@@ -89,12 +100,10 @@ def describe(root: Path) -> list[dict[str, Any]]:
     rows = []
     for path in sorted(root.glob("*/*.pt")):
         state = EngineState.load(path)
-        record = path.with_suffix(".json")
-        written = json.loads(record.read_text()) if record.is_file() else {}
         rows.append({"pair": path.parent.name, "run": path.stem, "epoch": state.epoch,
                      "best_epoch": state.best_epoch, "best_val_mae": state.best_val().get("mae"),
-                     "bad_epochs": state.bad_epochs, "seconds": sum(h.seconds for h in state.history),
-                     "git_commit": written.get("git_commit")})
+                     "bad_epochs": state.bad_epochs, "seconds": _trained_seconds(state),
+                     "git_commit": _written(path).get("git_commit")})
     return rows
 
 
