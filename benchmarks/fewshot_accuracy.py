@@ -49,7 +49,7 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from harness.results.provenance import provenance  # noqa: E402
+from harness.results.provenance import device_name, provenance  # noqa: E402
 from stvlm.baselines import BASELINES, build_baseline  # noqa: E402
 from stvlm.bootstrap import window_abs_errors, window_blocks  # noqa: E402
 from stvlm.configs import DataConfig, ExperimentConfig, STVLMConfig, TrainConfig  # noqa: E402
@@ -71,6 +71,19 @@ from fewshot_setup import (  # noqa: E402  (loss_masks.py reads SETTINGS and TRA
 )
 
 log = logging.getLogger("fewshot_accuracy")
+
+
+def recorded_train(run: dict[str, Any]) -> dict[str, Any] | None:
+    """The training settings ``run`` recorded; a run recorded before ``amp`` was one of them ran
+    on this project's CPUs, where amp is ignored, so in fp32: ``amp`` False."""
+    train = run.get("train")
+    return {"amp": False, **train} if train is not None and "amp" not in train else train
+
+
+def machine() -> str:
+    """The machine line of the page: CPU cores and the GPU, if any (``provenance``'s device name)."""
+    gpu = f"GPU {device_name()}" if torch.cuda.is_available() else "no GPU"
+    return f"{os.cpu_count()}-core CPU ({platform.processor() or platform.machine()}), {gpu}"
 
 
 def experiment(data: DataConfig, model: str, train: TrainConfig) -> ExperimentConfig:
@@ -229,7 +242,7 @@ def earlier_runs(
                 r["model_hash"] == variant_config(model).config_hash() if "model_hash" in r else file_model
                 for r in runs):
             continue  # another ST-VLM config
-        if check_config and model in VARIANTS and any(r.get("train") != STVLM_TRAIN for r in runs):
+        if check_config and model in VARIANTS and any(recorded_train(r) != STVLM_TRAIN for r in runs):
             continue  # trained with other settings (or before runs recorded theirs)
         # Runs from before runs carried their commit: the commit the split says they came from.
         origin = split.get("reused", {}).get(model) or split.get("git_commit") or "?"
@@ -411,7 +424,7 @@ def main() -> int:
             epochs = old["meta"].get("epochs", args.epochs)
             old["rows"] = aggregate(old["runs"], epochs)
             old["meta"] = {"date": datetime.date.today().isoformat(), "epochs": epochs,
-                           "machine": f"{os.cpu_count()}-core CPU ({platform.processor() or platform.machine()}), no GPU",
+                           "machine": machine(),
                            "commands": list(dict.fromkeys(old["meta"].get("commands", []) + [command])),
                            "stvlm_model": STVLM_MODEL.to_dict(), "train": TRAIN,
                            "stvlm_train": STVLM_TRAIN, "pretrained": False,

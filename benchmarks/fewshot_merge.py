@@ -184,7 +184,7 @@ def merge_pair(
             taken.setdefault(model, []).append(seed)
         if taken:
             merged.append({"from": name, "git_commit": src.get("git_commit"), "command": source_command(src),
-                           "runs": taken})
+                           **{k: src[k] for k in ("device", "versions") if k in src}, "runs": taken})
     if not added:
         raise ValueError(f"no source adds a run to {dataset} {setting}")
     absent = [m for m in replace if m not in {model for model, _ in added}]

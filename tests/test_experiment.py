@@ -143,7 +143,10 @@ def test_default_experiment_trains_with_the_accuracy_benchmarks_stvlm_budget() -
 
     default = ExperimentConfig.default()
     assert default.model == STVLM_MODEL
-    assert default.train == TrainConfig(**STVLM_TRAIN, epochs=40)
+    # the benchmark alone pins fp32 (its rows must not depend on the device); `stvlm train` keeps
+    # bf16 autocast on a GPU for speed
+    assert default.train == TrainConfig(**{**STVLM_TRAIN, "amp": True}, epochs=40)
+    assert STVLM_TRAIN["amp"] is False
     assert default.train.warmup == STVLM_WARMUP == 0.3 and TrainConfig().warmup == 0.05
     assert default.train.start_candidate and not TrainConfig().start_candidate
     assert default.train.loss_mask == "both" and TrainConfig().loss_mask == "observed"
@@ -170,8 +173,10 @@ def test_reused_stvlm_runs_must_match_the_training_settings(tmp_path: Path) -> N
 
     facts = {"lookback_lags": [12, 84], "parts": {"train": {"windows": 2, "first_start": 84}}}
     args = argparse.Namespace(out_dir=str(tmp_path))
+    before_amp = {k: v for k, v in STVLM_TRAIN.items() if k != "amp"}  # recorded before amp was: CPU, fp32
     for stvlm_train, kept in ((STVLM_TRAIN, ["ridge", "st-vlm"]), ({**TRAIN, "warmup": 0.05}, ["ridge"]),
-                              (None, ["ridge"])):
+                              (None, ["ridge"]), (before_amp, ["ridge", "st-vlm"]),
+                              ({**STVLM_TRAIN, "amp": True}, ["ridge"])):
         (tmp_path / "fewshot_accuracy.json").write_text(json.dumps(committed(stvlm_train)))
         assert sorted(earlier_runs(args, "toy", "10%", counts, blocks, facts)) == kept, stvlm_train
     # --only keeps other models' runs whole, whatever ST-VLM config they ran with

@@ -51,6 +51,28 @@ def source(*seeds: int, name_commit: str = "bbb") -> tuple[dict, dict]:
     return result, errors_of({"gwnet": np.full(6, 9.0)}, **per_seed)
 
 
+def test_a_merged_source_run_elsewhere_is_named_with_its_device_and_versions() -> None:
+    """Seeds run on another machine (a GPU, other package versions) say so in the merge record and
+    on the page; records written before the device was kept are rendered as before."""
+    from fewshot_pages import _code_note, _elsewhere
+
+    result, errors = table()
+    src, src_errors = source(1, name_commit="ddd")
+    src = {**src, "device": "NVIDIA H200", "versions": {"torch": "2.11.0"}}
+    merged, _, _ = merge_pair(result, errors, [("gpu", src, src_errors)], "toy", "10%")
+    split = merged["splits"]["toy|10%"]
+    assert split["merged"] == [{"from": "gpu", "git_commit": "ddd", "command": src["meta"]["commands"][-1],
+                                "device": "NVIDIA H200", "versions": {"torch": "2.11.0"}, "runs": {"gwnet": [1]}}]
+    assert _elsewhere(merged) == "; some merged seeds ran on NVIDIA H200 (named in Splits)"
+    assert _elsewhere(result) == ""  # nothing merged: the machine line is the whole story
+    older = {**split, "merged": [*split["merged"], {"from": "cpu", "git_commit": "eee", "runs": {"gwnet": [2]}}]}
+    assert _code_note(older, ["st-vlm", "gwnet"]) == (
+        " (code aaa; gwnet seed 1 run in separate processes at ddd on NVIDIA H200 and merged;"
+        " gwnet seed 2 run in separate processes at eee and merged)")
+    # a tree with uncommitted changes keeps its mark on the page
+    assert _code_note({"git_commit": "0123456789abcdef-dirty"}, ["st-vlm"]) == " (code 0123456-dirty)"
+
+
 def test_merge_adds_each_source_seed_with_exact_seed_mean_errors_and_intervals() -> None:
     result, errors = table()
     one, two = source(1), source(2, 3, name_commit="ccc")
@@ -174,6 +196,18 @@ def test_merge_with_replace_takes_a_baseline_whole_from_the_sources() -> None:
         merge_pair(result, errors, [("src", src, src_errors)], "toy", "10%", ("gwnet", "other"))
 
 
+def test_the_machine_line_names_the_gpu_only_where_there_is_one(monkeypatch) -> None:
+    import fewshot_accuracy
+
+    monkeypatch.setattr(fewshot_accuracy.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(fewshot_accuracy.platform, "processor", lambda: "x86_64")
+    monkeypatch.setattr(fewshot_accuracy.torch.cuda, "is_available", lambda: False)
+    assert fewshot_accuracy.machine() == "2-core CPU (x86_64), no GPU"
+    monkeypatch.setattr(fewshot_accuracy.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(fewshot_accuracy, "device_name", lambda: "NVIDIA H200")
+    assert fewshot_accuracy.machine() == "2-core CPU (x86_64), GPU NVIDIA H200"
+
+
 @pytest.mark.slow
 def test_seeds_run_in_two_folders_merge_into_the_table(tmp_path: Path, data_root: Path, monkeypatch, capsys) -> None:
     """The real benchmark: GRU seed 0 re-run alone in one copy of the committed results and seed 1
@@ -227,10 +261,15 @@ def _run_merge_study(tmp_path: Path, data_root: Path, monkeypatch, capsys, fewsh
         "merged", []))
     assert [m["runs"] for m in result["splits"]["nycbike1|10%"]["merged"][committed_merges:]] == [{"gru": [1]}]
     assert result["meta"]["commands"][-1].startswith("python benchmarks/fewshot_accuracy.py --merge ")
+    assert result["meta"]["machine"] == fewshot_accuracy.machine()
     page = (folders[0] / "README.md").read_text()
     assert "gru (nycbike1 10%: 2 seeds)" in page  # fewer seeds than ST-VLM's five
-    commit = (result["splits"]["nycbike1|10%"]["merged"][-1]["git_commit"] or "?")[:7]
-    assert f"gru seed 1 run in separate processes at {commit} and merged" in page
+    record = result["splits"]["nycbike1|10%"]["merged"][-1]
+    assert record["device"].startswith("cpu") and record["versions"]["torch"]  # where the merged seed ran
+    from fewshot_pages import _short
+
+    commit = _short(record["git_commit"])  # 7 digits, "-dirty" kept where the tree had changes
+    assert f"gru seed 1 run in separate processes at {commit} on {record['device']} and merged" in page
     before = (folders[0] / "fewshot_accuracy.json").read_bytes()
     with pytest.raises(SystemExit) as exit_:
         fewshot_accuracy.main()  # the same merge again: every run is already there
