@@ -107,8 +107,9 @@ def base_throughput(args: argparse.Namespace) -> dict[str, Any]:
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed")
     rows = json.loads(out.read_text())["rows"]
-    return {r["config"]: {k: r[k] for k in ("samples_per_s", "step_ms", "peak_memory_mib", "batch_size")}
-            for r in rows}
+    kept = ("samples_per_s", "step_ms", "peak_memory_mib", "batch_size", "stage_share", "encoder_share",
+            "total_parameters")  # the shares say where a slow step's time goes
+    return {r["config"]: {k: r[k] for k in kept if k in r} for r in rows}
 
 
 def _study(args: argparse.Namespace, name: str, resources: dict[str, Any], **extra: Any) -> dict[str, Any]:
