@@ -68,8 +68,9 @@ def _short(commit: str | None) -> str:
 
 
 def _elsewhere(result: dict[str, Any]) -> str:
-    """``"; seeds merged in from ... ran on <GPU>"`` where a merge record names a GPU (``--merge``
-    of a run made on another machine), else ``""``: the page's machine line is the merging one's."""
+    """``"; some merged seeds ran on <GPU> (named in Splits)"`` where a merge record names a GPU
+    (``--merge`` of runs made on another machine), else ``""``: ``meta.machine`` is only the
+    machine of the last process that wrote the table."""
     gpus = sorted({m["device"] for s in result["splits"].values() for m in s.get("merged", [])
                    if m.get("device") and not m["device"].startswith("cpu")})
     return f"; some merged seeds ran on {', '.join(gpus)} (named in Splits)" if gpus else ""
