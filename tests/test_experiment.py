@@ -227,6 +227,29 @@ def test_the_results_page_names_only_what_the_table_still_lacks() -> None:
         "- Not yet run: the `full` setting on a, b."]
 
 
+def test_a_test_win_that_validation_would_not_have_picked_is_said_in_the_verdict() -> None:
+    """Baselines below ST-VLM on validation are named beside a test win (reference lines, whose
+    validation score is in-sample, aside); none, no sentence."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from fewshot_pages import _validation_dissent
+
+    def row(model: str, val: float, dataset: str = "a") -> dict:
+        return {"dataset": dataset, "setting": "full", "model": model, "val_mae": val}
+
+    result = {"rows": [row("st-vlm", 2.9787), row("staeformer", 2.9187), row("gru", 3.2874),
+                       row("historical-average-all", 0.1079), row("ridge", 2.5, dataset="b")]}
+    assert _validation_dissent(result, "a", "full") == (
+        " On validation (masked MAE) staeformer 2.919 is below ST-VLM's 2.979: a choice made on "
+        "validation would not pick ST-VLM here.")
+    result["rows"].append(row("gwnet", 2.95))
+    assert _validation_dissent(result, "a", "full").startswith(
+        " On validation (masked MAE) staeformer 2.919, gwnet 2.950 are below ST-VLM's 2.979")
+    assert _validation_dissent(result, "b", "full") == ""  # no ST-VLM row there
+    assert _validation_dissent({"rows": [row("st-vlm", 2.0), row("gru", 2.5)]}, "a", "full") == ""
+
+
 def test_benchmark_pairs_are_kept_in_dataset_then_setting_order() -> None:
     """Whatever order pairs were run in, the result lists them by dataset, then setting as in
     ``SETTINGS`` (10%, st-llm-10%, full); within a pair the run order stays."""
