@@ -8,6 +8,7 @@ from typing import Any
 
 from epoch_cap import ROUNDS, near_cap
 from fewshot_merge import run_epochs, split_option
+from fewshot_provenance import code_note, elsewhere
 from fewshot_setup import (
     LOOKBACK_DAYS, REFERENCE_LINES, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS, neural, variant_config,
 )
@@ -59,52 +60,6 @@ def _blocks(result: dict[str, Any], key: str) -> int | str:
     return min(found) if found else "?"
 
 
-def _short(commit: str | None) -> str:
-    """A commit as the page names it: 7 hex digits, and ``-dirty`` where the tree that ran held
-    uncommitted changes (provenance's marking), so that the page does not hide it."""
-    if not commit:
-        return "?"
-    return commit[:7] + ("-dirty" if commit.endswith("-dirty") else "")
-
-
-def _elsewhere(result: dict[str, Any]) -> str:
-    """``"; some merged seeds ran on <GPU> (named in Splits)"`` where a merge record names a GPU
-    (``--merge`` of runs made on another machine), else ``""``: ``meta.machine`` is only the
-    machine of the last process that wrote the table."""
-    gpus = sorted({m["device"] for s in result["splits"].values() for m in s.get("merged", [])
-                   if m.get("device") and not m["device"].startswith("cpu")})
-    return f"; some merged seeds ran on {', '.join(gpus)} (named in Splits)" if gpus else ""
-
-
-def _code_note(split: dict[str, Any], models: list[str], runs: list[dict[str, Any]] = ()) -> str:
-    """`` (code abc1234; every baseline reused from def5678)`` for one (dataset, setting) whose
-    table lists ``models`` and whose runs are ``runs``, or ``""``; a run continued from a saved
-    state (``--state-dir``) is named with the epochs trained before and the commit that trained
-    them."""
-    notes = [f"code {_short(split['git_commit'])}"] if split.get("git_commit") else []
-    reused = split.get("reused", {})
-    for commit in dict.fromkeys(reused.values()):
-        names = [m for m, c in reused.items() if c == commit]
-        if set(names) == set(models):
-            names = ["every model"]
-        elif set(names) == {m for m in models if m not in VARIANTS}:
-            names = ["every baseline"]
-        notes.append(f"{', '.join(names)} reused from {_short(commit)}")
-    added: dict[tuple[str, str, str], list[int]] = {}  # (model, commit, device) -> seeds merged in (--merge)
-    for entry in split.get("merged", []):
-        where = f" on {entry['device']}" if entry.get("device") else ""  # older records lack it
-        for model, seeds in entry["runs"].items():
-            added.setdefault((model, _short(entry.get("git_commit")), where), []).extend(seeds)
-    for (model, commit, where), seeds in added.items():
-        notes.append(f"{model} seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, sorted(seeds)))} "
-                     f"run in separate processes at {commit}{where} and merged")
-    for run in runs:
-        if resumed := run.get("resumed_from"):
-            notes.append(f"{run['model']} seed {run['seed']} resumed from its saved state after epoch "
-                         f"{resumed['epoch']} (trained to there at {_short(resumed.get('git_commit'))})")
-    return f" ({'; '.join(notes)})" if notes else ""
-
-
 def _per_split(result: dict[str, Any], field: str) -> str:
     """The models a run option (``skipped`` or ``one_seed``) named, per (dataset, setting) when
     the runs differed (:func:`fewshot_merge.split_option`); ``""`` when none."""
@@ -152,7 +107,7 @@ def readme(result: dict[str, Any]) -> str:
         f"{s['parts']['train']['steps'][0]}, lookback lags {s['lookback_lags']} steps, "
         f"{s['windows']['val']} val / {s['windows']['test']} test windows"
         + f", bootstrap blocks: {s.get('bootstrap_block', '1 day')} ({_blocks(result, k)} blocks)"
-        + _code_note(s, [r["model"] for r in result["rows"] if f"{r['dataset']}|{r['setting']}" == k],
+        + code_note(s, [r["model"] for r in result["rows"] if f"{r['dataset']}|{r['setting']}" == k],
                      [r for r in result["runs"] if f"{r['dataset']}|{r['setting']}" == k])
         for k, s in result["splits"].items())
     commits = sorted({s["git_commit"] for s in result["splits"].values() if s.get("git_commit")})
@@ -161,7 +116,7 @@ def readme(result: dict[str, Any]) -> str:
         "# Few-shot accuracy: ST-VLM vs every baseline, paired block-bootstrap intervals", "",
         "Commands (each run adds its (dataset, setting) pairs to `fewshot_accuracy.json`):", "",
         *[f"    {c}" for c in meta["commands"]], "",
-        f"Machine: {meta['machine']}{_elsewhere(result)}. Code: commit {code} (per (dataset, setting) in Splits).", "",
+        f"Machine: {meta['machine']}{elsewhere(result)}. Code: commit {code} (per (dataset, setting) in Splits).", "",
         "Protocol `standard` with periodic lookback (same time of day 1 and 7 days before each input "
         "and target step, where the series has it; "
         + "".join(f"{d} {st}: days {', '.join(map(str, days))}; " for (d, st), days in LOOKBACK_DAYS.items())

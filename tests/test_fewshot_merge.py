@@ -54,7 +54,7 @@ def source(*seeds: int, name_commit: str = "bbb") -> tuple[dict, dict]:
 def test_a_merged_source_run_elsewhere_is_named_with_its_device_and_versions() -> None:
     """Seeds run on another machine (a GPU, other package versions) say so in the merge record and
     on the page; records written before the device was kept are rendered as before."""
-    from fewshot_pages import _code_note, _elsewhere
+    from fewshot_provenance import code_note, elsewhere
 
     result, errors = table()
     src, src_errors = source(1, name_commit="ddd")
@@ -63,14 +63,14 @@ def test_a_merged_source_run_elsewhere_is_named_with_its_device_and_versions() -
     split = merged["splits"]["toy|10%"]
     assert split["merged"] == [{"from": "gpu", "git_commit": "ddd", "command": src["meta"]["commands"][-1],
                                 "device": "NVIDIA H200", "versions": {"torch": "2.11.0"}, "runs": {"gwnet": [1]}}]
-    assert _elsewhere(merged) == "; some merged seeds ran on NVIDIA H200 (named in Splits)"
-    assert _elsewhere(result) == ""  # nothing merged: the machine line is the whole story
+    assert elsewhere(merged) == "; some merged seeds ran on NVIDIA H200 (named in Splits)"
+    assert elsewhere(result) == ""  # nothing merged: the machine line is the whole story
     older = {**split, "merged": [*split["merged"], {"from": "cpu", "git_commit": "eee", "runs": {"gwnet": [2]}}]}
-    assert _code_note(older, ["st-vlm", "gwnet"]) == (
+    assert code_note(older, ["st-vlm", "gwnet"]) == (
         " (code aaa; gwnet seed 1 run in separate processes at ddd on NVIDIA H200 and merged;"
         " gwnet seed 2 run in separate processes at eee and merged)")
     # a tree with uncommitted changes keeps its mark on the page
-    assert _code_note({"git_commit": "0123456789abcdef-dirty"}, ["st-vlm"]) == " (code 0123456-dirty)"
+    assert code_note({"git_commit": "0123456789abcdef-dirty"}, ["st-vlm"]) == " (code 0123456-dirty)"
 
 
 def test_merge_adds_each_source_seed_with_exact_seed_mean_errors_and_intervals() -> None:
@@ -266,9 +266,9 @@ def _run_merge_study(tmp_path: Path, data_root: Path, monkeypatch, capsys, fewsh
     assert "gru (nycbike1 10%: 2 seeds)" in page  # fewer seeds than ST-VLM's five
     record = result["splits"]["nycbike1|10%"]["merged"][-1]
     assert record["device"].startswith("cpu") and record["versions"]["torch"]  # where the merged seed ran
-    from fewshot_pages import _short
+    from fewshot_provenance import short_commit
 
-    commit = _short(record["git_commit"])  # 7 digits, "-dirty" kept where the tree had changes
+    commit = short_commit(record["git_commit"])  # 7 digits, "-dirty" kept where the tree had changes
     assert f"gru seed 1 run in separate processes at {commit} on {record['device']} and merged" in page
     before = (folders[0] / "fewshot_accuracy.json").read_bytes()
     with pytest.raises(SystemExit) as exit_:
