@@ -100,7 +100,7 @@ def bf16_engine(args: argparse.Namespace) -> dict[str, Any]:
 def base_throughput(args: argparse.Namespace) -> dict[str, Any]:
     out = Path(tempfile.mkdtemp()) / "step.json"
     cmd = [sys.executable, str(REPO / "benchmarks" / "step_throughput.py"), "--only", "base,base-llm",
-           "--dataset", args.dataset, "--json", str(out)]
+           "--dataset", args.dataset, "--profile", "3", "--json", str(out)]
     if args.data_root:
         cmd += ["--data-root", args.data_root]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -108,7 +108,7 @@ def base_throughput(args: argparse.Namespace) -> dict[str, Any]:
         raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed")
     rows = json.loads(out.read_text())["rows"]
     kept = ("samples_per_s", "step_ms", "peak_memory_mib", "batch_size", "stage_share", "encoder_share",
-            "total_parameters")  # the shares say where a slow step's time goes
+            "total_parameters", "profile")  # the shares and the profile say where a slow step's time goes
     return {r["config"]: {k: r[k] for k in kept if k in r} for r in rows}
 
 

@@ -18,7 +18,11 @@ Targets: the modality encoders (image + text + series) take at most 10% of a ste
 step costs at most 1.5x the LLM-only variant at the same width and depth.
 
     python benchmarks/step_throughput.py [--dataset los-loop] [--batch-size 8] [--steps 10]
-        [--only tiny,small] [--json results/benchmarks/step_throughput.json]
+        [--only tiny,small] [--profile 3] [--json results/benchmarks/step_throughput.json]
+
+``--profile N`` runs N more steps under ``torch.profiler`` after the timed ones (so the figures
+above stay unprofiled) and keeps, per configuration, the operator calls and CUDA kernels a step
+makes, the share of the wall time the device was busy, and the top operators.
 """
 
 from __future__ import annotations
@@ -70,7 +74,45 @@ def training_step(model, forecast, device):
     return step
 
 
-def run_one(name: str, dataset: str, batch_size: int, steps: int, data_root: str | None) -> dict:
+def profile_steps(step, batches, steps: int, device, top: int = 12) -> dict:
+    """Run ``steps`` training steps under ``torch.profiler`` and say where a step's time goes
+    below the stage level: ``ops_per_step`` (operator calls a step makes: each costs host time),
+    on CUDA ``kernels_per_step`` and ``device_busy_share`` (the kernels' summed time over the
+    profiled wall time: far below 1, the step waits on the host: launches, Python), and ``top``
+    operators by self time on the device (CUDA) or the CPU: ``{name, calls_per_step,
+    self_ms_per_step}``."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = device.type == "cuda"
+    activities = [ProfilerActivity.CPU, *([ProfilerActivity.CUDA] if cuda else [])]
+    with profile(activities=activities) as prof:
+        t0 = time.perf_counter()
+        for i in range(steps):
+            step(batches[i % len(batches)])
+        wall_us = (time.perf_counter() - t0) * 1e6
+    averages = [a for a in prof.key_averages() if a.key != "ProfilerStep*"]
+
+    def self_us(a) -> float:
+        return a.self_device_time_total if cuda else a.self_cpu_time_total
+
+    ranked = sorted(averages, key=self_us, reverse=True)[:top]
+    out = {
+        "profiled_steps": steps,
+        "ops_per_step": sum(a.count for a in averages if a.key.startswith("aten::")) / steps,
+        "top_ops": [{"name": a.key, "calls_per_step": a.count / steps, "self_ms_per_step": self_us(a) / 1000 / steps}
+                    for a in ranked],
+        "top_ops_by": "self device time" if cuda else "self CPU time",
+    }
+    if cuda:
+        kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+        out["kernels_per_step"] = len(kernels) / steps
+        out["device_busy_share"] = sum(e.self_device_time_total for e in kernels) / wall_us
+    return out
+
+
+def run_one(name: str, dataset: str, batch_size: int, steps: int, data_root: str | None,
+            profile: int = 0) -> dict:
     """Measure one configuration in this process."""
     import torch
 
@@ -112,6 +154,7 @@ def run_one(name: str, dataset: str, batch_size: int, steps: int, data_root: str
             step(batches[i % len(batches)])
         timed = time.perf_counter() - t1
     shares = {k: v / timed for k, v in stages.items()}
+    profiled = profile_steps(step, batches, profile, device) if profile else {}
     peak = (
         torch.cuda.max_memory_allocated() / 2**20
         if device.type == "cuda"
@@ -134,6 +177,7 @@ def run_one(name: str, dataset: str, batch_size: int, steps: int, data_root: str
         "trainable_parameters": sum(p.numel() for p in params),
         "total_parameters": sum(p.numel() for p in model.parameters()),
         "torch_threads": torch.get_num_threads(),
+        **({"profile": profiled} if profiled else {}),
     }
 
 
@@ -144,11 +188,15 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--only", default=None, help="comma-separated configuration names")
+    parser.add_argument("--profile", type=int, default=0, metavar="STEPS",
+                        help="also run this many steps under torch.profiler: operator calls and kernels per step, "
+                        "the device's busy share, the top operators (in the JSON)")
     parser.add_argument("--json", default=str(REPO / "results" / "benchmarks" / "step_throughput.json"))
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # child process mode
     args = parser.parse_args()
     if args.one:
-        sys.stdout.write(json.dumps(run_one(args.one, args.dataset, args.batch_size, args.steps, args.data_root)) + "\n")
+        sys.stdout.write(json.dumps(run_one(args.one, args.dataset, args.batch_size, args.steps, args.data_root,
+                                            args.profile)) + "\n")
         return 0
 
     import torch
@@ -159,6 +207,9 @@ def main() -> int:
     from stvlm.data.root import resolve_data_root
     from stvlm.errors import DataError
 
+    if args.steps < 1 or args.batch_size < 1 or args.profile < 0:
+        parser.error(f"--steps {args.steps}, --batch-size {args.batch_size}, --profile {args.profile}: steps and "
+                     "batch size must be >= 1, profile >= 0")
     names = args.only.split(",") if args.only else list(CONFIGS)
     unknown = [n for n in names if n not in CONFIGS]
     if unknown:
@@ -173,7 +224,7 @@ def main() -> int:
             skipped.append(f"{name}: needs a GPU")
             continue
         cmd = [sys.executable, __file__, "--one", name, "--dataset", args.dataset,
-               "--batch-size", str(args.batch_size), "--steps", str(args.steps)]
+               "--batch-size", str(args.batch_size), "--steps", str(args.steps), "--profile", str(args.profile)]
         if args.data_root:
             cmd += ["--data-root", args.data_root]
         proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -191,6 +242,13 @@ def main() -> int:
         print(f"{r['config']:10} {r['device'][:10]:>10} {r['samples_per_s']:>10.1f} {r['step_ms']:>9.1f} "
               f"{r['peak_memory_mib']:>9.0f} {s['image']:>6.1%} {s['text']:>6.1%} {s['series']:>7.1%} "
               f"{s['backbone']:>9.1%} {s['head']:>6.1%} {r['encoder_share']:>6.1%} {ratio:>7}")
+    for r in rows:
+        if "profile" in r:
+            p = r["profile"]
+            busy = (f", {p['kernels_per_step']:.0f} kernels a step, device busy {p['device_busy_share']:.0%}"
+                    if "kernels_per_step" in p else "")
+            tops = ", ".join(f"{t['name']} {t['self_ms_per_step']:.2f} ms" for t in p["top_ops"][:5])
+            print(f"{r['config']}: {p['ops_per_step']:.0f} aten ops a step{busy}; top by {p['top_ops_by']}: {tops}")
     for line in skipped:
         print(f"skipped {line}")
     if not rows:  # keep the last good result: a run that measured nothing overwrites nothing
