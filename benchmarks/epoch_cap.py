@@ -50,9 +50,8 @@ before any of their test numbers was read) checks the GRU on nycbike-drop full, 
 masked-metric lead over the GRU is at stake (a few minutes a seed). Not checked, for CPU cost
 (an hour or more per seed at twice the cap for STAEformer on nycbike-drop 10%; 20 min per seed
 of Graph WaveNet on nycbike1 full at 80, which beats ST-VLM there already), and named on the
-results page as such: the STAEformer rows and Graph WaveNet on nycbike1 full. ST-VLM's own rows (los-loop and sz-taxi full: 33,
-40, 33, 34, 39 and 25, 40, 33, 39, 34 at 40) are not baselines: a longer cap could only change
-its own standing, not make a comparison unfair to a baseline (round ``own80`` below checks them all the same). Unlike rounds 80 to 320, the near
+results page as such: the STAEformer rows and Graph WaveNet on nycbike1 full. ST-VLM's own
+capped rows are not baselines; round ``own80`` below checks them. Unlike rounds 80 to 320, the near
 rounds do not run ``validation_runs.py`` first: each capped row runs once, as the table runs
 it (``fewshot_accuracy.py --only <model> --epochs <long> --out-dir <a copy of the results
 folder>``), and ``--runs <copies>`` reads the validation metrics of those runs (never their

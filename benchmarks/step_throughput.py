@@ -91,7 +91,7 @@ def profile_steps(step, batches, steps: int, device, top: int = 12) -> dict:
         for i in range(steps):
             step(batches[i % len(batches)])
         wall_us = (time.perf_counter() - t0) * 1e6
-    averages = [a for a in prof.key_averages() if a.key != "ProfilerStep*"]
+    averages = prof.key_averages()  # no schedule: no ProfilerStep entries to leave out
 
     def self_us(a) -> float:
         return a.self_device_time_total if cuda else a.self_cpu_time_total
@@ -154,8 +154,7 @@ def run_one(name: str, dataset: str, batch_size: int, steps: int, data_root: str
             step(batches[i % len(batches)])
         timed = time.perf_counter() - t1
     shares = {k: v / timed for k, v in stages.items()}
-    profiled = profile_steps(step, batches, profile, device) if profile else {}
-    peak = (
+    peak = (  # read before any profiled step: the profiler's buffers would count in the process's RSS
         torch.cuda.max_memory_allocated() / 2**20
         if device.type == "cuda"
         else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -177,7 +176,7 @@ def run_one(name: str, dataset: str, batch_size: int, steps: int, data_root: str
         "trainable_parameters": sum(p.numel() for p in params),
         "total_parameters": sum(p.numel() for p in model.parameters()),
         "torch_threads": torch.get_num_threads(),
-        **({"profile": profiled} if profiled else {}),
+        **({"profile": profile_steps(step, batches, profile, device)} if profile else {}),
     }
 
 
