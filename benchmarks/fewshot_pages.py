@@ -272,7 +272,12 @@ def readme(result: dict[str, Any]) -> str:
         "(`validation-head-width.json`, `--sweep head-width`, seeds 0 to 4): 128 hidden units "
         "lowered nycbike-drop 10%'s mean of both MAEs (1.8747 to 1.8704) but not los-loop's "
         "(3.0522 to 3.0526; after two seeds it had met the rule, and the decision had been left "
-        "to all five), 32 was worse on both, so the head stays 64 wide. "
+        "to all five), 32 was worse on both, so the head stays 64 wide. RevIN-style instance "
+        "normalisation of the series (`validation-instance-norm.json`, `--sweep instance-norm`, "
+        "seeds 0 to 4, rule written before it ran) lowered the mean of both MAEs on no target "
+        "pair: worse on los-loop (3.052 to 3.094), sz-taxi (its start, 2.9245 to 2.9316), "
+        "nycbike-drop 10% (1.8747 to 1.8781) and ST-LLM's budget (1.8936 to 1.8942), level on "
+        "nycbike1, so it stays off. "
         "Two early development runs "
         "printed test metrics beside validation ones; no choice was made from them.",
         *_epoch_caveats(result),
