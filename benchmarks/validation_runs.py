@@ -25,9 +25,10 @@ datasets at 10%, nycbike-drop at ST-LLM's budget too); ``batch``: 16, 32 and 64 
 optimizer step on the same pairs; ``head-width``: the MLP head's 32, 64 and 128 hidden units on the
 same pairs; ``ema``: a moving average of the weights (``ema_decay`` 0.9 and 0.98 per step) against
 none, on the same pairs; ``instance-norm``: the series instance normalised per window (RevIN,
-``series.instance_norm``) or not, on the same pairs; ``highway-now``: the highway trained or frozen at its start (``highway`` at
-today's settings); ``warmup``: the share of warm-up steps, 5% against 15% and 30%, for ST-VLM and
-(``warmup-stid``, ``warmup-gru``) for STID and the GRU, all on the same pairs; ``backbone``: the
+``series.instance_norm``) or not, on the same pairs; ``highway-now``: the highway trained or frozen
+at its start (``highway`` at today's settings); ``warmup``: the share of warm-up steps, 5% against
+15% and 30%, for ST-VLM and (``warmup-stid``, ``warmup-gru``) for STID and the GRU, all on the same
+pairs; ``backbone``: the
 tiny random ViLT (hidden 32, 2 layers) against the ``small`` preset (256 wide, 4 layers; about 7x
 the step time on CPU), on the two nycbike pairs only, where ST-VLM does not win; ``loss``: the
 training loss, MAE (the median) against MSE (the mean, the objective of the ridge fit that starts
@@ -54,8 +55,8 @@ Writes ``results/fewshot_accuracy/validation-<sweep>.json`` (one row per run, wi
 and the code's commit). Seeds run as separate processes (``--seeds 0 --out a.json``, ...) become
 one file with ``--merge a.json b.json ...`` (:func:`merge_runs`: rows in the order of one run,
 each file's commit and command kept). The newer sweeps (``patience-mlp``, ``neighbours-now``,
-``head-width``, ``ema``, ``highway-now``, ``instance-norm``) write their adoption rule down before they run:
-:func:`meets_rule`. ``loss_masks.py`` is the loss-mask sweep, built on :func:`validation_row`.
+``head-width``, ``ema``, ``highway-now``, ``instance-norm``) write their adoption rule down before
+they run: :func:`meets_rule`. ``loss_masks.py`` is the loss-mask sweep, built on :func:`validation_row`.
 """
 
 from __future__ import annotations
@@ -245,14 +246,6 @@ SWEEPS: dict[str, tuple[tuple[tuple[str, str], ...], str, tuple[Candidate, ...]]
         ("highway trains", {}, {"head.highway_trainable": True}),
         ("highway frozen", {}, {"head.highway_trainable": False}),
     )),
-    # The epoch cap, in rounds (``epoch_cap.ROUNDS``): the longer cap (the cosine schedule
-    # stretched over it) where the table's best epoch was its last, at the shorter cap, in at
-    # least two of five seeds: 80 against 40 (``cap-<model>``), then 160 against 80
-    # (``cap160-<model>``), then 320 against 160 (``cap320-<model>``). The reference is the
-    # table's own shorter-cap runs (same code, same seeds: their validation metrics reproduce
-    # exactly), so only the longer budget runs. Rule, fixed before running
-    # (:func:`epoch_cap.cap_choice`): per (model, pair), the longer cap replaces the shorter in
-    # the table when its mean validation target metric over the five seeds is lower.
     # RevIN-style instance normalisation of the series (``series.instance_norm``: each window's
     # inputs, lookback and seasonal prior less the window's own mean over its input steps, over
     # its std; the forecast mapped back), at today's settings on the target pairs. ``training``'s
@@ -265,6 +258,14 @@ SWEEPS: dict[str, tuple[tuple[tuple[str, str], ...], str, tuple[Candidate, ...]]
         ("no instance norm", {}, {"series.instance_norm": False}),
         ("instance norm", {}, {"series.instance_norm": True}),
     )),
+    # The epoch cap, in rounds (``epoch_cap.ROUNDS``): the longer cap (the cosine schedule
+    # stretched over it) where the table's best epoch was its last, at the shorter cap, in at
+    # least two of five seeds: 80 against 40 (``cap-<model>``), then 160 against 80
+    # (``cap160-<model>``), then 320 against 160 (``cap320-<model>``). The reference is the
+    # table's own shorter-cap runs (same code, same seeds: their validation metrics reproduce
+    # exactly), so only the longer budget runs. Rule, fixed before running
+    # (:func:`epoch_cap.cap_choice`): per (model, pair), the longer cap replaces the shorter in
+    # the table when its mean validation target metric over the five seeds is lower.
     **{rnd.sweep(model): (pairs, model, ((f"epochs {rnd.long}", {"epochs": rnd.long}, {}),))
        for rnd in ROUNDS.values() for model, pairs in rnd.capped.items()},
     "warmup": (FOUR, "st-vlm", WARMUPS),
