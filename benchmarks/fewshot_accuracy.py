@@ -34,7 +34,6 @@ import datetime
 import json
 import logging
 import os
-import platform
 import shlex
 import statistics
 import sys
@@ -49,7 +48,7 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from harness.results.provenance import device_name, provenance  # noqa: E402
+from harness.results.provenance import cpu_description, device_name, provenance  # noqa: E402
 from stvlm.baselines import BASELINES, build_baseline  # noqa: E402
 from stvlm.bootstrap import window_abs_errors, window_blocks  # noqa: E402
 from stvlm.configs import DataConfig, ExperimentConfig, STVLMConfig, TrainConfig  # noqa: E402
@@ -81,9 +80,10 @@ def recorded_train(run: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def machine() -> str:
-    """The machine line of the page: CPU cores and the GPU, if any (``provenance``'s device name)."""
+    """The machine line of the page: CPU cores and model, and the GPU, if any (``provenance``'s
+    device name)."""
     gpu = f"GPU {device_name()}" if torch.cuda.is_available() else "no GPU"
-    return f"{os.cpu_count()}-core CPU ({platform.processor() or platform.machine()}), {gpu}"
+    return f"{os.cpu_count()}-core CPU ({cpu_description() or 'unknown'}), {gpu}"
 
 
 def experiment(data: DataConfig, model: str, train: TrainConfig) -> ExperimentConfig:
@@ -183,7 +183,7 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
             seed_errors.update({seed_key(model, name, seed): e for name, e in per_seed[-1].items()})
             made_with = {"model_hash": cfg.model.config_hash()} if model in VARIANTS else {}
             runs.append({"dataset": dataset, "setting": setting, "model": model, "seed": seed,
-                         "git_commit": args.git_commit, "train": train_settings(model),
+                         "git_commit": args.git_commit, "device": args.device, "train": train_settings(model),
                          **({"epochs": args.epochs} if run["epochs_run"] else {}), **made_with, **run})
             log.info("%s %s %s seed %d: val mae %.4f (%.0f s)", dataset, setting, model, seed,
                      run["val"]["mae"], run["seconds"])
@@ -403,6 +403,7 @@ def main() -> int:
     command = " ".join(["python benchmarks/fewshot_accuracy.py", *map(shlex.quote, sys.argv[1:])])
     started = provenance()  # the code this process runs: taken before any result is written
     args.git_commit = started.get("git_commit")
+    args.device = started.get("device")  # each trained run names it: CPUs round differently
     for dataset in args.datasets:
         for setting in args.settings:
             res = evaluate_setting(dataset, setting, args)

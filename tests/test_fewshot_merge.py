@@ -200,12 +200,14 @@ def test_the_machine_line_names_the_gpu_only_where_there_is_one(monkeypatch) -> 
     import fewshot_accuracy
 
     monkeypatch.setattr(fewshot_accuracy.os, "cpu_count", lambda: 2)
-    monkeypatch.setattr(fewshot_accuracy.platform, "processor", lambda: "x86_64")
+    monkeypatch.setattr(fewshot_accuracy, "cpu_description", lambda: "AMD EPYC, x86_64, AVX512")
     monkeypatch.setattr(fewshot_accuracy.torch.cuda, "is_available", lambda: False)
-    assert fewshot_accuracy.machine() == "2-core CPU (x86_64), no GPU"
+    assert fewshot_accuracy.machine() == "2-core CPU (AMD EPYC, x86_64, AVX512), no GPU"
     monkeypatch.setattr(fewshot_accuracy.torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(fewshot_accuracy, "device_name", lambda: "NVIDIA H200")
-    assert fewshot_accuracy.machine() == "2-core CPU (x86_64), GPU NVIDIA H200"
+    assert fewshot_accuracy.machine() == "2-core CPU (AMD EPYC, x86_64, AVX512), GPU NVIDIA H200"
+    monkeypatch.setattr(fewshot_accuracy, "cpu_description", lambda: "")
+    assert fewshot_accuracy.machine() == "2-core CPU (unknown), GPU NVIDIA H200"
 
 
 @pytest.mark.slow

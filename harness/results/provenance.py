@@ -43,13 +43,42 @@ def git_commit(repo: Path = REPO) -> str | None:
     return commit + ("-dirty" if dirty else "")
 
 
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str | None:
+    """The CPU's model name: the first ``model name`` line of ``cpuinfo`` (Linux), else
+    ``platform.processor()``, else ``None``."""
+    try:
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            key, sep, value = line.partition(":")
+            if sep and key.strip() == "model name" and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+def cpu_description() -> str:
+    """``<model>, <arch>, <kernels>``: the CPU model, the machine architecture and the vector
+    instruction set torch dispatches its CPU kernels to (``AVX2``, ``AVX512``, ...); the parts
+    that can be found (``""``: none).
+
+    fp32 training reproduces bit for bit only where the kernels are the same: the same seed and
+    commit trained on another CPU (another vector width, another BLAS code path) rounds
+    differently, and over tens of epochs that can move the best epoch."""
+    import torch
+
+    capability = getattr(torch.backends.cpu, "get_cpu_capability", lambda: None)()
+    return ", ".join(p for p in (cpu_model(), platform.machine(), capability) if p)
+
+
 def device_name() -> str:
-    """A short description of the compute device (GPU name or CPU)."""
+    """A short description of the compute device: the GPU's name, or ``cpu (<model>, <arch>,
+    <kernels>)`` (:func:`cpu_description`)."""
     import torch
 
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
-    return f"cpu ({platform.processor() or platform.machine()})"
+    cpu = cpu_description()
+    return f"cpu ({cpu})" if cpu else "cpu"
 
 
 def provenance() -> dict[str, object]:

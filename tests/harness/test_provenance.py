@@ -1,4 +1,5 @@
-"""Provenance: the commit, and "-dirty" only when tracked code (not committed results) differs."""
+"""Provenance: the commit, and "-dirty" only when tracked code (not committed results) differs;
+the CPU a run trained on."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.results.provenance import git_commit
+import harness.results.provenance as prov
+from harness.results.provenance import cpu_model, device_name, git_commit
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -33,3 +35,29 @@ def test_dirty_means_tracked_code_differs_not_results(tmp_path: Path) -> None:
     (repo / "code.py").write_text("x = 2\n")  # the code that runs is not the commit
     assert git_commit(repo) == f"{head}-dirty"
     assert git_commit(tmp_path / "not-a-repo") is None
+
+
+def test_cpu_model_reads_the_first_model_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9654\n"
+                    "processor\t: 1\nmodel name\t: other\n")
+    assert cpu_model(info) == "AMD EPYC 9654"
+    monkeypatch.setattr(prov.platform, "processor", lambda: "")
+    assert cpu_model(tmp_path / "none") is None  # no /proc/cpuinfo and no platform answer
+    info.write_text("model name\t:  \n")  # an empty model name is no answer either
+    assert cpu_model(info) is None
+    monkeypatch.setattr(prov.platform, "processor", lambda: "arm")
+    assert cpu_model(tmp_path / "none") == "arm"
+
+
+def test_device_name_on_a_cpu_names_model_architecture_and_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    monkeypatch.setattr(prov, "cpu_model", lambda: "Test CPU")
+    monkeypatch.setattr(prov.platform, "machine", lambda: "x86_64")
+    assert device_name() == "cpu (Test CPU, x86_64, AVX2)"
+    monkeypatch.setattr(prov, "cpu_model", lambda: None)
+    monkeypatch.setattr(prov.platform, "machine", lambda: "")
+    assert device_name() == "cpu (AVX2)"
