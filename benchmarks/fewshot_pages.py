@@ -53,6 +53,13 @@ def interval_lines(intervals: list[dict[str, Any]], heads: tuple[str, str, str] 
 MIN_TRUSTED_BLOCKS = 10
 
 
+def not_beaten(intervals: list[dict[str, Any]], dataset: str, setting: str) -> list[str]:
+    """The verdict of one (dataset, setting): the baselines (reference lines aside) that ST-VLM
+    does not beat with the paired interval excluding zero, on either metric; ``[]``: target met."""
+    return sorted({i["baseline"] for i in intervals if (i["dataset"], i["setting"]) == (dataset, setting)
+                   and not i["st_vlm_better"] and i["baseline"] not in REFERENCE_LINES})
+
+
 def _blocks(result: dict[str, Any], key: str) -> int | str:
     """Bootstrap blocks of one ``dataset|setting`` pair (from its intervals)."""
     dataset, setting = key.split("|")
@@ -92,8 +99,7 @@ def readme(result: dict[str, Any]) -> str:
     verdict = []
     for key in dict.fromkeys((i["dataset"], i["setting"]) for i in result["intervals"]):
         group = [i for i in result["intervals"] if (i["dataset"], i["setting"]) == key]
-        lost = sorted({i["baseline"] for i in group
-                       if not i["st_vlm_better"] and i["baseline"] not in REFERENCE_LINES})
+        lost = not_beaten(group, *key)
         k = min(i["blocks"] for i in group)
         few = (f" The intervals rest on {k} bootstrap blocks only: too few to trust."
                if k < MIN_TRUSTED_BLOCKS else "")
