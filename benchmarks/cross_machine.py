@@ -48,10 +48,6 @@ def _seed_facts(run: dict[str, Any], machine: str) -> dict[str, Any]:
             "device": run.get("device") or f"not recorded (the file's machine line: {machine})"}
 
 
-def _mean(values: list[float]) -> float:
-    return statistics.fmean(values)
-
-
 def compare(committed: dict[str, Any], rerun: dict[str, Any], model: str) -> list[dict[str, Any]]:
     """One entry per (dataset, setting) whose runs of ``model`` in ``rerun`` are not the
     committed records, in the table's order.
@@ -73,7 +69,7 @@ def compare(committed: dict[str, Any], rerun: dict[str, Any], model: str) -> lis
         seeds = sorted(key[2] for key in changed if key[:2] == (dataset, setting))
         facts = [{"seed": s, "committed": _seed_facts(old[(dataset, setting, s)], committed["meta"]["machine"]),
                   "rerun": _seed_facts(new[(dataset, setting, s)], rerun["meta"]["machine"])} for s in seeds]
-        means = {side: {m: _mean([f[side][m] for f in facts]) for m in ("test_mae", "test_mae_all", "val_mae")}
+        means = {side: {m: statistics.fmean(f[side][m] for f in facts) for m in ("test_mae", "test_mae_all", "val_mae")}
                  for side in ("committed", "rerun")}
         verdicts = {side: not_beaten(result["intervals"], dataset, setting)
                     for side, result in (("committed", committed), ("rerun", rerun))}
