@@ -70,15 +70,20 @@ def cpu_description() -> str:
     return ", ".join(p for p in (cpu_model(), platform.machine(), capability) if p)
 
 
+def cpu_device_name() -> str:
+    """``cpu (<model>, <arch>, <kernels>)`` (:func:`cpu_description`), or ``cpu`` where none of
+    its parts can be found: the one spelling of "this ran on this machine's CPU"."""
+    cpu = cpu_description()
+    return f"cpu ({cpu})" if cpu else "cpu"
+
+
 def device_name() -> str:
-    """A short description of the compute device: the GPU's name, or ``cpu (<model>, <arch>,
-    <kernels>)`` (:func:`cpu_description`)."""
+    """A short description of the compute device: the GPU's name, or :func:`cpu_device_name`."""
     import torch
 
     if torch.cuda.is_available():
         return torch.cuda.get_device_name(0)
-    cpu = cpu_description()
-    return f"cpu ({cpu})" if cpu else "cpu"
+    return cpu_device_name()
 
 
 def provenance() -> dict[str, object]:

@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from harness.results.provenance import cpu_device_name
 from harness.runtime.data_cache import cached_prepare
 from stvlm.engine import EngineState, EpochRecord
 from stvlm.configs import ExperimentConfig
@@ -42,9 +43,13 @@ def prefixed(prefix: str, metrics: Mapping[str, float]) -> dict[str, float]:
 
 
 def describe_device(device: torch.device) -> str:
-    """``cpu`` or ``cuda (<GPU name>)``."""
+    """``cuda (<GPU name>)``, or on a CPU ``cpu (<model>, <arch>, <kernels>)``
+    (:func:`harness.results.provenance.cpu_device_name`): fp32 results reproduce bit for bit only
+    on the same CPU kernels, so a trial row names them; other device types by their type."""
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "cpu":
+        return cpu_device_name()
     return device.type
 
 
@@ -183,7 +188,9 @@ def evaluate_baseline_trial(
         "train_seconds": float(fit.get("train_seconds", result.seconds)),
         **prefixed("val", result.val),
         **prefixed("test", result.test),
-        "device": describe_device(resolve_device(experiment.train.device)) if "parameters" in fit else "cpu",
+        # untrained baselines compute on the CPU whatever the trial's device
+        "device": describe_device(resolve_device(experiment.train.device) if "parameters" in fit
+                                  else torch.device("cpu")),
         "num_workers": 1,
         "resumed_from_epoch": None,
         "wall_seconds": time.perf_counter() - t0,

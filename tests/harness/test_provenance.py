@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import harness.results.provenance as prov
-from harness.results.provenance import cpu_model, device_name, git_commit
+from harness.results.provenance import cpu_device_name, cpu_model, device_name, git_commit
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -61,3 +61,17 @@ def test_device_name_on_a_cpu_names_model_architecture_and_kernels(monkeypatch: 
     monkeypatch.setattr(prov, "cpu_model", lambda: None)
     monkeypatch.setattr(prov.platform, "machine", lambda: "")
     assert device_name() == "cpu (AVX2)"
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: None)
+    assert device_name() == cpu_device_name() == "cpu"  # nothing found: the bare type
+
+
+def test_a_trial_row_names_the_cpu_like_the_provenance(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from harness.runtime.trial_metrics import describe_device
+
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    monkeypatch.setattr(prov, "cpu_model", lambda: "Test CPU")
+    monkeypatch.setattr(prov.platform, "machine", lambda: "x86_64")
+    assert describe_device(torch.device("cpu")) == "cpu (Test CPU, x86_64, AVX512)"
+    assert describe_device(torch.device("meta")) == "meta"

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from harness.results.provenance import cpu_device_name
 from harness.runtime.trial_metrics import evaluate_baseline_trial, prefixed, train_stvlm
 from harness.runtime.sharding import ShardedForecast, eval_chunk, shard_indices
 from harness.runtime.trial_runtime import load_state, save_state
@@ -43,7 +44,7 @@ def test_epoch_reports_then_final_report_and_resume(experiment: ExperimentConfig
     assert [m["windows_seen"] for m, _ in reports] == [16, 32, 32]  # 2 batches of 8 per epoch
     assert "curve_json" not in reports[0][0]  # the curve travels as columns, one epoch per report
     first = reports[0][0]
-    assert (first["train_windows"], first["num_workers"], first["device"], first["epochs_run"]) == (66, 1, "cpu", 1)
+    assert (first["train_windows"], first["num_workers"], first["device"], first["epochs_run"]) == (66, 1, cpu_device_name(), 1)
     assert first["resumed_from_epoch"] is None and first["trainable_parameters"] < first["total_parameters"]
     # val_* is the best epoch so far (lowest validation MAE), epoch_val_* each epoch's own
     own = [m["epoch_val_mae"] for m, _ in reports[:2]]
@@ -75,7 +76,7 @@ def test_baseline_trial_matches_a_direct_evaluation(experiment: ExperimentConfig
     direct = evaluate_baseline(prepare(experiment.data), "last-value", None, experiment.train)
     assert {k: report[k] for k in prefixed("test", direct.test)} == prefixed("test", direct.test)
     assert {k: report[k] for k in prefixed("val", direct.val)} == prefixed("val", direct.val)
-    assert (report["final"], report["train_windows"], report["device"]) == (1, 66, "cpu")
+    assert (report["final"], report["train_windows"], report["device"]) == (1, 66, cpu_device_name())
     assert not any(k.startswith("epoch_") for k in report)  # a baseline has no curve
 
 
