@@ -283,7 +283,11 @@ def readme(result: dict[str, Any]) -> str:
         "seeds 0 to 4, rule written before it ran) lowered the mean of both MAEs on no target "
         "pair: worse on los-loop (3.052 to 3.094), sz-taxi (its start, 2.9245 to 2.9316), "
         "nycbike-drop 10% (1.8747 to 1.8781) and ST-LLM's budget (1.8936 to 1.8942), level on "
-        "nycbike1, so it stays off. "
+        "nycbike1, so it stays off. A smaller learning rate at today's settings "
+        "(`validation-lr-now.json`, `--sweep lr-now`, seeds 0 and 1, rule written before it ran): "
+        "3e-4 and 1e-4 kept the start wherever 1e-3 keeps it (their best trained epochs only came "
+        "closer to it) and were worse on nycbike-drop 10% (masked 2.027 to 2.045 / 2.053), so lr "
+        "stays 1e-3. "
         "Two early development runs "
         "printed test metrics beside validation ones; no choice was made from them.",
         *_epoch_caveats(result),

@@ -48,7 +48,11 @@ class TrainConfig(Config):
     epochs: int = field(40, ge=1, help="maximum number of epochs")
     batch_size: int = field(16, ge=1)
     eval_batch_size: int = field(64, ge=1, help="windows per batch when predicting val/test")
-    lr: float = field(1e-3, gt=0.0)
+    lr: float = field(
+        1e-3, gt=0.0,
+        help="peak learning rate of AdamW. ST-VLM keeps 1e-3: 3e-4 and 1e-4 trained no run past its "
+        "fitted start where 1e-3 keeps it and were worse on nycbike-drop 10% (validation-lr-now.json)",
+    )
     weight_decay: float = field(1e-4, ge=0.0)
     patience: int = field(10, ge=1, help="epochs without validation improvement before stopping")
     grad_clip: float = field(5.0, ge=0.0, help="max gradient norm; 0 disables clipping")
