@@ -8,7 +8,9 @@ This compares them with the committed ones, pair by pair:
     python benchmarks/fewshot_accuracy.py --out-dir <dir> --only st-vlm --seeds 0 1 2 3 4 --epochs <the row's cap> --datasets D --settings S
     python benchmarks/cross_machine.py --model st-vlm --rerun <dir> [<dir> ...]
 
-each ``<dir>`` a copy of ``results/fewshot_accuracy`` that the first command re-ran rows in. A
+each ``<dir>`` a copy of ``results/fewshot_accuracy`` that the first command re-ran rows in
+(a baseline's rows the same way, ``--only <baseline>``: its re-run seeds are compared with the
+committed ones and the verdicts are ST-VLM's committed runs against the re-run baseline). A
 (dataset, setting) counts as re-run in a folder when a run of ``--model`` there is not the
 committed record. For each: per seed the committed and the re-run test MAE (masked and every
 observed entry), validation MAE, best epoch and device, the means, and the verdict both ways
@@ -76,7 +78,10 @@ def compare(committed: dict[str, Any], rerun: dict[str, Any], model: str) -> lis
         out.append({
             "dataset": dataset, "setting": setting, "seeds": facts, "means": means,
             "max_abs_test_mae_diff": max(abs(f["rerun"]["test_mae"] - f["committed"]["test_mae"]) for f in facts),
-            "same_best_epoch": sum(f["rerun"]["best_epoch"] == f["committed"]["best_epoch"] for f in facts),
+            # None for a model without epochs (a closed-form or untrained baseline)
+            "same_best_epoch": (sum(f["rerun"]["best_epoch"] == f["committed"]["best_epoch"] for f in facts)
+                                if any(f[side]["best_epoch"] is not None for f in facts
+                                       for side in ("committed", "rerun")) else None),
             "not_beaten": verdicts, "verdict_same": verdicts["committed"] == verdicts["rerun"],
             "command": rerun.get("command"),
         })
@@ -108,10 +113,12 @@ def main() -> int:
             parser.error(f"{folder}: no run of {args.model} differs from the committed table: nothing was re-run")
         pairs += [{**p, "folder": str(folder)} for p in found]
     for p in pairs:
-        logging.info("%s %s: test MAE %.3f committed, %.3f re-run (max seed diff %.3f, same best epoch %d of %d); "
-                     "verdict %s", p["dataset"], p["setting"], p["means"]["committed"]["test_mae"],
-                     p["means"]["rerun"]["test_mae"], p["max_abs_test_mae_diff"], p["same_best_epoch"],
-                     len(p["seeds"]), "the same" if p["verdict_same"] else
+        epochs = ("no epochs" if p["same_best_epoch"] is None
+                  else f"same best epoch {p['same_best_epoch']} of {len(p['seeds'])}")
+        logging.info("%s %s: test MAE %.3f committed, %.3f re-run (max seed diff %.2g, %s); verdict %s",
+                     p["dataset"], p["setting"], p["means"]["committed"]["test_mae"],
+                     p["means"]["rerun"]["test_mae"], p["max_abs_test_mae_diff"], epochs,
+                     "the same" if p["verdict_same"] else
                      f"{p['not_beaten']['committed']} -> {p['not_beaten']['rerun']}")
     out = args.out or TABLE.parent / f"cross-machine-{args.model}.json"
     atomic_write_json(out, {**provenance(), "model": args.model, "table": str(args.table), "pairs": pairs})

@@ -16,7 +16,7 @@ from cross_machine import compare  # noqa: E402
 from fewshot_pages import not_beaten  # noqa: E402
 
 
-def _run(seed: int, mae: float, epoch: int, **extra) -> dict:
+def _run(seed: int, mae: float, epoch: int | None, **extra) -> dict:
     return {"dataset": "d", "setting": "10%", "model": "st-vlm", "seed": seed, "git_commit": "c0",
             "test": {"mae": mae, "mae_all": mae - 1}, "val": {"mae": mae - 0.5}, "best_epoch": epoch, **extra}
 
@@ -62,6 +62,9 @@ def test_compare_reports_the_changed_seeds_and_both_verdicts() -> None:
     assert pair["verdict_same"] is False
     assert pair["command"] == "fewshot_accuracy.py --only st-vlm"
     assert compare(committed, committed, "st-vlm") == []  # nothing re-run
+    untrained = _table([_run(0, 3.0, None)], gru_beaten=True)  # a closed-form baseline: no epochs
+    (pair,) = compare(untrained, _table([_run(0, 3.0, None, git_commit="c1")], gru_beaten=True), "st-vlm")
+    assert (pair["same_best_epoch"], pair["max_abs_test_mae_diff"], pair["verdict_same"]) == (None, 0.0, True)
     assert compare(committed, rerun, "gru") == []  # the other model's runs are the committed ones
 
 
@@ -90,7 +93,13 @@ def test_cli_writes_the_comparison_and_refuses_bad_folders(tmp_path: Path) -> No
     assert written["model"] == "st-vlm"
     assert [(p["dataset"], p["setting"], p["folder"], p["verdict_same"]) for p in written["pairs"]] == [
         ("d", "10%", str(rerun), True)]
-    assert "d 10%: test MAE 3.000 committed, 3.000 re-run" in done.stderr
+    assert "d 10%: test MAE 3.000 committed, 3.000 re-run (max seed diff 0, same best epoch 0 of 1)" in done.stderr
+
+    table.write_text(json.dumps(_table([_run(0, 3.0, None)], gru_beaten=True)))  # untrained: no epochs
+    (rerun / "fewshot_accuracy.json").write_text(json.dumps(_table([_run(0, 3.0 + 2e-14, None)], gru_beaten=True)))
+    done = _cli("--rerun", str(rerun), "--table", str(table), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "d 10%: test MAE 3.000 committed, 3.000 re-run (max seed diff 2e-14, no epochs)" in done.stderr
 
     same = tmp_path / "same"
     same.mkdir()
