@@ -3,7 +3,8 @@
 Any ``nn.Module`` whose ``forward(batch: STBatch)`` returns predictions ``[B, T_out, N, C_out]`` in
 original units trains here: ST-VLM and the neural baselines alike. The loss
 (``TrainConfig.loss``, MAE by default) is taken in original units over the observed target
-entries (``TrainConfig.loss_mask``), with a warm-up + cosine learning-rate schedule over the
+entries (``TrainConfig.loss_mask``; with ``TrainConfig.augment_scale`` the training windows
+are rescaled to random levels first), with a warm-up + cosine learning-rate schedule over the
 planned optimizer steps. Per epoch the engine evaluates on the validation part (with
 ``TrainConfig.ema_decay``: the moving average of the weights), keeps the best
 trainable weights (early stopping on ``monitor``; with ``TrainConfig.start_candidate`` the
@@ -34,6 +35,7 @@ import torch
 from torch import nn
 
 from stvlm.configs import TrainConfig
+from stvlm.data.augment import level_factors, rescale_windows
 from stvlm.data.forecast import Forecast
 from stvlm.data.protocols import higher_is_better
 from stvlm.metrics import evaluate_forecast, mask_for, masked_loss, observed_mask
@@ -321,6 +323,7 @@ class Engine:
         self.model.train()
         total_steps = self.planned_steps()
         total, batches, windows, lr = 0.0, 0, 0, cfg.lr
+        levels = torch.Generator().manual_seed(cfg.seed * 1000 + state.epoch)  # augment_scale
         for i, batch in enumerate(
             self.forecast.batches(
                 "train", cfg.batch_size, shuffle=True, seed=cfg.seed * 1000 + state.epoch,
@@ -329,6 +332,9 @@ class Engine:
         ):
             if cfg.max_batches_per_epoch is not None and i >= cfg.max_batches_per_epoch:
                 break
+            if cfg.augment_scale > 1.0:
+                batch = rescale_windows(batch, level_factors(len(batch), cfg.augment_scale, levels),
+                                        self.forecast.scaler, self.forecast.target_channels)
             lr = cfg.lr * lr_factor(state.optimizer_steps, total_steps, cfg)
             for group in optimizer.param_groups:
                 group["lr"] = lr

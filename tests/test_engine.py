@@ -68,10 +68,11 @@ def test_callback_can_stop_training() -> None:
     assert seen == [(1, 1), (2, 2)] and result.epochs_run == 2 and result.stopped_early
 
 
-@pytest.mark.parametrize("ema_decay", [0.0, 0.5])
-def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path, ema_decay) -> None:
+@pytest.mark.parametrize(("ema_decay", "augment_scale"), [(0.0, 1.0), (0.5, 1.0), (0.0, 1.5)])
+def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path, ema_decay, augment_scale) -> None:
     fc = forecast()
-    cfg = TrainConfig(epochs=4, batch_size=16, lr=5e-3, seed=7, patience=10, ema_decay=ema_decay)
+    cfg = TrainConfig(epochs=4, batch_size=16, lr=5e-3, seed=7, patience=10, ema_decay=ema_decay,
+                      augment_scale=augment_scale)
     full_engine = Engine(stid(fc), fc, cfg)
     full = full_engine.fit()
 
@@ -316,3 +317,40 @@ def test_ema_validates_keeps_and_restores_the_average_while_training_the_raw_wei
 def test_ema_decay_must_be_below_one() -> None:
     with pytest.raises(ValueError, match="ema_decay"):
         TrainConfig(ema_decay=1.0)
+
+
+class _Recorder(torch.nn.Module):
+    """Predicts a learned constant and records the targets of every batch it sees, by mode."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.level = torch.nn.Parameter(torch.zeros(()))
+        self.seen: dict[bool, list[torch.Tensor]] = {True: [], False: []}
+
+    def forward(self, batch):
+        self.seen[self.training].append(batch.y.clone())
+        return self.level.expand_as(batch.y)
+
+
+def test_augment_scale_rescales_the_training_windows_only() -> None:
+    from stvlm.data.augment import level_factors
+
+    fc = forecast()
+    cfg = TrainConfig(epochs=2, batch_size=16, seed=3, augment_scale=2.0, patience=10)
+    model = _Recorder()
+    Engine(model, fc, cfg).fit()
+    expected = []
+    for epoch in range(2):  # the engine's draws: one generator per epoch, one factor per window
+        levels = torch.Generator().manual_seed(3 * 1000 + epoch)
+        for b in fc.batches("train", 16, shuffle=True, seed=3 * 1000 + epoch):
+            factors = level_factors(len(b), 2.0, levels)
+            expected.append(b.y * factors.view(-1, 1, 1, 1))
+    assert len(model.seen[True]) == len(expected)
+    for got, want in zip(model.seen[True], expected):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+    plain = [b.y for e in range(2) for b in fc.batches("train", 16, shuffle=True, seed=3 * 1000 + e)]
+    assert not any(torch.equal(g, p) for g, p in zip(model.seen[True], plain))  # every batch moved
+    val = [b.y for b in fc.batches("val", cfg.eval_batch_size)] * 2  # validated once per epoch
+    assert len(model.seen[False]) == len(val)
+    for got, want in zip(model.seen[False], val):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)  # validation windows as they are

@@ -83,6 +83,13 @@ class TrainConfig(Config):
         "model's initial weights (ST-VLM: its fitted start), not with the raw weights. ST-VLM "
         "keeps 0: 0.9 and 0.98 made los-loop 10% worse in every seed (validation-ema.json)",
     )
+    augment_scale: float = field(
+        1.0, ge=1.0, le=10.0, identity="unless_default",
+        help="level augmentation of the training windows: each window's inputs, lookback and "
+        "targets (target channels, original units) multiplied by one factor, log-uniform in "
+        "[1/augment_scale, augment_scale], drawn anew every epoch (1 disables; "
+        "stvlm.data.augment). Validation and test windows are never changed",
+    )
     start_candidate: bool = field(
         False,
         help="also score the untrained model on validation before the first step and keep it as "
