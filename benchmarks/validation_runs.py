@@ -286,6 +286,17 @@ SWEEPS: dict[str, tuple[tuple[tuple[str, str], ...], str, tuple[Candidate, ...]]
         ("no augmentation", {"augment_scale": 1.0}, {}),
         ("levels 1/1.5..1.5", {"augment_scale": 1.5}, {}),
     )) for name, model in (("augment-scale", "st-vlm"), ("augment-stid", "stid"))},
+    # ``augment-scale`` (40 epochs) did not meet its rule: better on sz-taxi 10% (2.9245 to
+    # 2.9202) and nycbike-drop 10% (1.8747 to 1.8729), level where the start is kept, worse on
+    # los-loop 10% (3.052 to 3.093), whose augmented runs ended at the cap (best epoch 38 to 40).
+    # The table trains ST-VLM on los-loop 10% for 80 epochs (the epoch-cap rule). Second rule,
+    # fixed before running ``--epochs 80`` on that pair (:func:`meets_rule`, seeds 0 to 4): r =
+    # 1.5 becomes ST-VLM's default if it lowers los-loop 10%'s mean validation MAE at 80 epochs,
+    # the other target pairs counting as measured at their table budget in ``augment-scale``.
+    "augment-scale-80": ((("los-loop", "10%"),), "st-vlm", (
+        ("no augmentation", {"augment_scale": 1.0}, {}),
+        ("levels 1/1.5..1.5", {"augment_scale": 1.5}, {}),
+    )),
     # The epoch cap, in rounds (``epoch_cap.ROUNDS``): the longer cap (the cosine schedule
     # stretched over it) where the table's best epoch was its last, at the shorter cap, in at
     # least two of five seeds: 80 against 40 (``cap-<model>``), then 160 against 80
