@@ -202,6 +202,9 @@ def test_the_results_page_states_every_one_of_stvlms_own_training_settings() -> 
     text = _stvlm_training({"stvlm_train": STVLM_TRAIN})
     assert "30% of the planned steps" in text and "kept unless an epoch beats it" in text
     assert "`loss_mask = both`" in text and "`patience_after_warmup`" in text
+    augmented = _stvlm_training({"stvlm_train": {**STVLM_TRAIN, "augment_scale": 1.5}})
+    assert augmented.startswith(text) and "`augment_scale` 1.5: each training window times one factor in [1/1.5, 1.5]" in augmented
+    assert _stvlm_training({"stvlm_train": {**STVLM_TRAIN, "augment_scale": 1.0}}) == text
     for key in STVLM_TRAIN_SETTINGS:
         assert _stvlm_training({"stvlm_train": {k: v for k, v in STVLM_TRAIN.items() if k != key}}) != text, key
     assert _stvlm_training({"stvlm_train": {**STVLM_TRAIN, "loss_mask": "observed"}}).count("loss_mask") == 0
@@ -330,6 +333,15 @@ def test_merging_per_seed_sweep_files_in_the_order_of_one_run(tmp_path, monkeypa
         validation_runs.merge_runs("head-width", [("one.json", one), ("zero.json", {**zero, "rows": one["rows"][2:]})])
     with pytest.raises(ValueError, match="one.json: row nycbike-drop 10% 'MLP head 64' is not in sweep 'ema'"):
         validation_runs.merge_runs("ema", [("one.json", one)])
+    long = [("one.json", {**one, "command": "python benchmarks/validation_runs.py --epochs 80 --seeds 1"}),
+            ("zero.json", {**zero, "rows": [{**r, "epochs": 80} for r in zero["rows"]]})]
+    assert validation_runs.merge_runs("head-width", long)["command"] == (
+        "python benchmarks/validation_runs.py --sweep head-width --epochs 80 --seeds 0 1")
+    with pytest.raises(ValueError, match="zero.json: ran 40 epochs, the first file 80"):
+        validation_runs.merge_runs("head-width", [long[0], ("zero.json", zero)])
+    with pytest.raises(ValueError, match=r"zero.json: rows ran with different epoch caps \[40, 80\]"):
+        validation_runs.merge_runs("head-width", [("zero.json", {**zero, "rows": [
+            {**zero["rows"][0], "epochs": 40}, {**zero["rows"][1], "epochs": 80}]})])
 
     for name, run in (("one.json", one), ("zero.json", zero)):
         (tmp_path / name).write_text(json.dumps(run))
