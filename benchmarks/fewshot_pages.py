@@ -13,6 +13,8 @@ from fewshot_selection import SELECTION
 from fewshot_setup import (
     LOOKBACK_DAYS, REFERENCE_LINES, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS, neural, variant_config,
 )
+from stvlm.configs import TrainConfig
+
 
 def _cell(row: dict[str, Any], m: str) -> str:
     return f"{row[m]:.3f} ± {row[m + '_std']:.3f}" if len(row["seeds"]) > 1 else f"{row[m]:.3f}"
@@ -198,6 +200,7 @@ def readme(result: dict[str, Any]) -> str:
            "default before 2731dd8); it differs from today's `all` only on a dataset with missing "
            "zeros, and of the four only sz-taxi has them (its rows ran with `all`)."]
           if (observed := _observed_target_pairs(result)) else []),
+        *_other_training(result),
         *_not_yet_run(result),
         "- ST-LLM's published 10% CHBike drop-off number (MAE 1.93, pretrained GPT-2, 300 epochs, one "
         "seed, selection of the 10% not stated) uses the same test windows and metric as the "
@@ -244,6 +247,24 @@ def _observed_target_pairs(result: dict) -> list[str]:
     pairs = {(r["dataset"], r["setting"]) for r in result["runs"]
              if r["model"] == "st-vlm" and r.get("model_hash") == observed}
     return [f"{d} {s}" for d, s in sorted(pairs)]
+
+
+def _other_training(result: dict[str, Any]) -> list[str]:
+    """A caveat naming each (dataset, setting) whose ST-VLM runs recorded other training settings
+    than the page states (``meta.stvlm_train``), with the settings that differ; a setting a run
+    did not record ran at ``TrainConfig``'s default (``amp`` False: CPU runs, where it is ignored).
+    Empty when every run matches."""
+    own, defaults = result["meta"].get("stvlm_train") or {}, TrainConfig()
+    differ: dict[str, set[str]] = {}
+    for r in (r for r in result["runs"] if r["model"] == "st-vlm" and r.get("train") is not None):
+        ran = {"amp": False, **r["train"]}
+        for key in sorted(set(own) | set(ran)):
+            mine, theirs = ran.get(key, getattr(defaults, key)), own.get(key, getattr(defaults, key))
+            if mine != theirs:
+                differ.setdefault(f"{r['dataset']} {r['setting']}", set()).add(f"`{key}` {mine} (stated: {theirs})")
+    return ([f"- ST-VLM's runs of these pairs ran with other training settings than stated above: "
+             + "; ".join(f"{pair}: {', '.join(sorted(keys))}" for pair, keys in differ.items()) + "."]
+            if differ else [])
 
 
 def _validation_dissent(result: dict[str, Any], dataset: str, setting: str) -> str:

@@ -414,3 +414,24 @@ def test_benchmarks_refuse_a_missing_data_root_before_any_run(script, tmp_path, 
         err = capsys.readouterr().err
         assert exit_.value.code == 2 and says in err and "Traceback" not in err
         assert not (tmp_path / "out").exists()
+
+
+def test_the_results_page_names_st_vlm_runs_trained_with_other_settings_than_it_states() -> None:
+    """A pair whose ST-VLM runs recorded other training settings than ``meta.stvlm_train`` (one
+    re-run after a default changed, say) gets a caveat naming the settings; a setting a run did
+    not record counts at ``TrainConfig``'s default, and matching runs get none."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from fewshot_pages import _other_training
+
+    own = {"warmup": 0.3, "amp": False, "augment_scale": 1.5}
+    runs = [{"model": "st-vlm", "dataset": "a", "setting": "10%", "train": {"warmup": 0.3, "augment_scale": 1.5}},
+            {"model": "st-vlm", "dataset": "b", "setting": "full", "train": {"warmup": 0.3}},
+            {"model": "st-vlm", "dataset": "c", "setting": "10%", "train": {"warmup": 0.05, "augment_scale": 1.5}},
+            {"model": "gru", "dataset": "d", "setting": "10%", "train": {"warmup": 0.05}},
+            {"model": "st-vlm", "dataset": "e", "setting": "10%"}]
+    assert _other_training({"meta": {"stvlm_train": own}, "runs": runs}) == [
+        "- ST-VLM's runs of these pairs ran with other training settings than stated above: "
+        "b full: `augment_scale` 1.0 (stated: 1.5); c 10%: `warmup` 0.05 (stated: 0.3)."]
+    assert _other_training({"meta": {"stvlm_train": own}, "runs": runs[:1] + runs[3:]}) == []
