@@ -66,17 +66,10 @@ from fewshot_pages import ablation_page, interval_lines, readme, table_lines  # 
 from run_state import RunState, clear_pair, pair_folder  # noqa: E402
 from fewshot_setup import (  # noqa: E402  (loss_masks.py reads SETTINGS and TRAIN as fa.*)
     METRICS, SETTINGS, STVLM_MODEL, STVLM_TRAIN, TRAIN, UNTRAINED, VARIANTS, check_data_root,
-    data_config, in_pair_order, neural, train_settings, variant_config,
+    data_config, in_pair_order, neural, recorded_train, train_settings, variant_config,
 )
 
 log = logging.getLogger("fewshot_accuracy")
-
-
-def recorded_train(run: dict[str, Any]) -> dict[str, Any] | None:
-    """The training settings ``run`` recorded; a run recorded before ``amp`` was one of them ran
-    on this project's CPUs, where amp is ignored, so in fp32: ``amp`` False."""
-    train = run.get("train")
-    return {"amp": False, **train} if train is not None and "amp" not in train else train
 
 
 def machine() -> str:

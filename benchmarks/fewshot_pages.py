@@ -11,7 +11,8 @@ from fewshot_merge import run_epochs, split_option
 from fewshot_provenance import code_note, elsewhere
 from fewshot_selection import SELECTION
 from fewshot_setup import (
-    LOOKBACK_DAYS, REFERENCE_LINES, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS, neural, variant_config,
+    LOOKBACK_DAYS, REFERENCE_LINES, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS, neural, recorded_train,
+    variant_config,
 )
 from stvlm.configs import TrainConfig
 
@@ -235,7 +236,9 @@ def _stvlm_training(meta: dict[str, Any]) -> str:
         text += (f" ST-VLM trains on windows rescaled to random levels (`augment_scale` "
                  f"{own['augment_scale']:g}: each training window times one factor in "
                  f"[1/{own['augment_scale']:g}, {own['augment_scale']:g}]), chosen on validation "
-                 "(`validation-augment-scale.json`, `-80.json`); the baselines were not probed with it.")
+                 "(`validation-augment-scale.json`, `-80.json`); STID and the GRU, offered it by the "
+                 "same rule, were worse with it and train without it (`validation-augment-stid.json`, "
+                 "`validation-augment-gru-*.json`); Graph WaveNet was not probed.")
     return text
 
 
@@ -252,12 +255,12 @@ def _observed_target_pairs(result: dict) -> list[str]:
 def _other_training(result: dict[str, Any]) -> list[str]:
     """A caveat naming each (dataset, setting) whose ST-VLM runs recorded other training settings
     than the page states (``meta.stvlm_train``), with the settings that differ; a setting a run
-    did not record ran at ``TrainConfig``'s default (``amp`` False: CPU runs, where it is ignored).
+    did not record ran at ``TrainConfig``'s default (``amp`` False: :func:`recorded_train`).
     Empty when every run matches."""
     own, defaults = result["meta"].get("stvlm_train") or {}, TrainConfig()
     differ: dict[str, set[str]] = {}
     for r in (r for r in result["runs"] if r["model"] == "st-vlm" and r.get("train") is not None):
-        ran = {"amp": False, **r["train"]}
+        ran = recorded_train(r)
         for key in sorted(set(own) | set(ran)):
             mine, theirs = ran.get(key, getattr(defaults, key)), own.get(key, getattr(defaults, key))
             if mine != theirs:

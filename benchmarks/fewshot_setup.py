@@ -96,6 +96,13 @@ def target_value(mae: float, mae_all: float) -> float:
     return (mae + mae_all) / 2
 
 
+def recorded_train(run: dict[str, Any]) -> dict[str, Any] | None:
+    """The training settings ``run`` recorded; a run recorded before ``amp`` was one of them ran
+    on this project's CPUs, where amp is ignored, so in fp32: ``amp`` False."""
+    train = run.get("train")
+    return {"amp": False, **train} if train is not None and "amp" not in train else train
+
+
 def train_settings(model: str) -> dict[str, Any]:
     """The ``TrainConfig`` settings of ``model``: :data:`STVLM_TRAIN` for an ST-VLM variant,
     else the shared :data:`TRAIN`."""

@@ -103,6 +103,12 @@ WARMUPS: tuple[Candidate, ...] = (  # "as benchmarked": 5% when these ran (ST-VL
     ("warm-up 15%", {"warmup": 0.15}, {}),
     ("warm-up 30%", {"warmup": 0.3}, {}),
 )
+#: Level augmentation (``TrainConfig.augment_scale``) off and at r = 1.5, the candidates of the
+#: ``augment-*`` sweeps.
+AUGMENT: tuple[Candidate, ...] = (
+    ("no augmentation", {"augment_scale": 1.0}, {}),
+    ("levels 1/1.5..1.5", {"augment_scale": 1.5}, {}),
+)
 #: The linear head (``head.hidden = 0``): ST-VLM's head until the MLP head became the default
 #: (chosen by the ``capacity`` sweep). Studies that compare against it, or whose committed files
 #: were made with it, pin it so that their cited commands keep reproducing those files.
@@ -285,10 +291,7 @@ SWEEPS: dict[str, tuple[tuple[tuple[str, str], ...], str, tuple[Candidate, ...]]
     # own training. ``augment-gru-<dataset>``: the same for the GRU where it decides a verdict
     # (run at the table's caps, ``--epochs`` 160 on los-loop, 320 on nycbike-drop; seeds 0 and
     # 1); Graph WaveNet is not probed, for CPU time.
-    **{name: (pairs, model, (
-        ("no augmentation", {"augment_scale": 1.0}, {}),
-        ("levels 1/1.5..1.5", {"augment_scale": 1.5}, {}),
-    )) for name, model, pairs in (("augment-scale", "st-vlm", TARGET_PAIRS), ("augment-stid", "stid", TARGET_PAIRS),
+    **{name: (pairs, model, AUGMENT) for name, model, pairs in (("augment-scale", "st-vlm", TARGET_PAIRS), ("augment-stid", "stid", TARGET_PAIRS),
                                   *((f"augment-gru-{d}", "gru", ((d, "10%"),)) for d in ("los-loop", "nycbike-drop")))},
     # ``augment-scale`` (40 epochs) did not meet its rule: better on sz-taxi 10% (2.9245 to
     # 2.9202) and nycbike-drop 10% (1.8747 to 1.8729), level where the start is kept, worse on
@@ -297,10 +300,7 @@ SWEEPS: dict[str, tuple[tuple[tuple[str, str], ...], str, tuple[Candidate, ...]]
     # fixed before running ``--epochs 80`` on that pair (:func:`meets_rule`, seeds 0 to 4): r =
     # 1.5 becomes ST-VLM's default if it lowers los-loop 10%'s mean validation MAE at 80 epochs,
     # the other target pairs counting as measured at their table budget in ``augment-scale``.
-    "augment-scale-80": ((("los-loop", "10%"),), "st-vlm", (
-        ("no augmentation", {"augment_scale": 1.0}, {}),
-        ("levels 1/1.5..1.5", {"augment_scale": 1.5}, {}),
-    )),
+    "augment-scale-80": ((("los-loop", "10%"),), "st-vlm", AUGMENT),
     # The epoch cap, in rounds (``epoch_cap.ROUNDS``): the longer cap (the cosine schedule
     # stretched over it) where the table's best epoch was its last, at the shorter cap, in at
     # least two of five seeds: 80 against 40 (``cap-<model>``), then 160 against 80

@@ -11,6 +11,7 @@ target channels are scaled; other input channels (covariates) are left as they a
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
@@ -55,5 +56,4 @@ def rescale_windows(
         s5 = s.view(b, 1, 1, 1, 1)  # [B, 1, 1, 1, 1] against [B, P, T_in + T_out, N, C_out]
         lookback = scaler.transform(scaler.inverse_transform(batch.lookback, channels) * s5, channels)
     y = batch.y * s.to(batch.y.dtype)  # [B, T_out, N, C_out]
-    return STBatch(x=x, y=y, x_tod=batch.x_tod, x_dow=batch.x_dow, y_tod=batch.y_tod,
-                   y_dow=batch.y_dow, start=batch.start, lookback=lookback)
+    return dataclasses.replace(batch, x=x, y=y, lookback=lookback)
