@@ -1,8 +1,8 @@
 """Study presets: the experiment a study starts from, and how its baselines train beside it.
 
 ``StudySpec.preset`` names one of :data:`PRESETS`. The ``benchmark`` and ``stvlm`` presets train
-the ST-VLM arms with ``STVLM_TRAIN_SETTINGS`` (ST-VLM's own warm-up, patience, start candidate
-and loss) and the baselines with ``TrainConfig``'s defaults for those keys, as the accuracy
+the ST-VLM arms with ``STVLM_TRAIN_SETTINGS`` (ST-VLM's own warm-up, patience, start candidate,
+loss and level augmentation) and the baselines with ``TrainConfig``'s defaults for those keys, as the accuracy
 benchmark does, so a spec names ST-VLM's training instead of restating it.
 """
 
