@@ -112,7 +112,7 @@ SELECTION = (
     "stays 1e-3. Level augmentation of the training windows (`augment_scale` 1.5; "
     "`validation-augment-scale.json`, `-80.json`, seeds 0 to 4, rules written before they ran) "
     "trained sz-taxi 10% past its start (2.9245 to 2.9202) and lowered los-loop 10% at 80 epochs "
-    "(3.0126 to 3.0019): it met its rule, and the rows above ran without it; STID "
+    "(3.0126 to 3.0019): it met its rule and ST-VLM's rows above train with it; STID "
     "(`validation-augment-stid.json`) and the GRU (`validation-augment-gru-*.json`) were worse "
     "with it on los-loop and nycbike-drop 10% and keep none. "
     "Two early development runs "
