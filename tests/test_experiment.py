@@ -199,14 +199,14 @@ def test_the_results_page_states_every_one_of_stvlms_own_training_settings() -> 
 
     from stvlm.configs.train import STVLM_TRAIN_SETTINGS
 
-    text = _stvlm_training({"stvlm_train": STVLM_TRAIN})
+    full = _stvlm_training({"stvlm_train": STVLM_TRAIN})
+    text = _stvlm_training({"stvlm_train": {**STVLM_TRAIN, "augment_scale": 1.0}})  # augmentation off
     assert "30% of the planned steps" in text and "kept unless an epoch beats it" in text
-    assert "`loss_mask = both`" in text and "`patience_after_warmup`" in text
-    augmented = _stvlm_training({"stvlm_train": {**STVLM_TRAIN, "augment_scale": 1.5}})
-    assert augmented.startswith(text) and "`augment_scale` 1.5: each training window times one factor in [1/1.5, 1.5]" in augmented
-    assert _stvlm_training({"stvlm_train": {**STVLM_TRAIN, "augment_scale": 1.0}}) == text
+    assert "`loss_mask = both`" in text and "`patience_after_warmup`" in text and "augment_scale" not in text
+    assert full.startswith(text) and "`augment_scale` 1.5: each training window times one factor in [1/1.5, 1.5]" in full
+    assert _stvlm_training({"stvlm_train": {**STVLM_TRAIN, "augment_scale": 2.0}}).count("[1/2, 2]") == 1
     for key in STVLM_TRAIN_SETTINGS:
-        assert _stvlm_training({"stvlm_train": {k: v for k, v in STVLM_TRAIN.items() if k != key}}) != text, key
+        assert _stvlm_training({"stvlm_train": {k: v for k, v in STVLM_TRAIN.items() if k != key}}) != full, key
     assert _stvlm_training({"stvlm_train": {**STVLM_TRAIN, "loss_mask": "observed"}}).count("loss_mask") == 0
     assert _stvlm_training({}) == ""
 
