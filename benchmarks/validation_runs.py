@@ -291,8 +291,9 @@ SWEEPS: dict[str, tuple[tuple[tuple[str, str], ...], str, tuple[Candidate, ...]]
     # own training. ``augment-gru-<dataset>``: the same for the GRU where it decides a verdict
     # (run at the table's caps, ``--epochs`` 160 on los-loop, 320 on nycbike-drop; seeds 0 and
     # 1); Graph WaveNet is not probed, for CPU time.
-    **{name: (pairs, model, AUGMENT) for name, model, pairs in (("augment-scale", "st-vlm", TARGET_PAIRS), ("augment-stid", "stid", TARGET_PAIRS),
-                                  *((f"augment-gru-{d}", "gru", ((d, "10%"),)) for d in ("los-loop", "nycbike-drop")))},
+    "augment-scale": (TARGET_PAIRS, "st-vlm", AUGMENT),
+    "augment-stid": (TARGET_PAIRS, "stid", AUGMENT),
+    **{f"augment-gru-{d}": (((d, "10%"),), "gru", AUGMENT) for d in ("los-loop", "nycbike-drop")},
     # ``augment-scale`` (40 epochs) did not meet its rule: better on sz-taxi 10% (2.9245 to
     # 2.9202) and nycbike-drop 10% (1.8747 to 1.8729), level where the start is kept, worse on
     # los-loop 10% (3.052 to 3.093), whose augmented runs ended at the cap (best epoch 38 to 40).
