@@ -106,10 +106,12 @@ def head(tmp_path_factory: pytest.TempPathFactory):
                                  env=loopback)
     try:
         env = client_env(token, f"http://127.0.0.1:{dash}")
+        # The event is a job run to its end: `ray job list` answers before the head's dashboard
+        # agent has registered, and a submission then fails ("No available agent to submit job").
         wait_until(
-            lambda: subprocess.run([RAY, "job", "list", "--address", f"http://127.0.0.1:{dash}"],
-                                   env=env, capture_output=True).returncode == 0,
-            what="the job server answering", seconds=90, alive=lambda: child.poll() is None, poll=1,
+            lambda: subprocess.run([RAY, "job", "submit", "--address", f"http://127.0.0.1:{dash}", "--",
+                                    sys.executable, "-c", "pass"], env=env, capture_output=True).returncode == 0,
+            what="the job server running a job", seconds=90, alive=lambda: child.poll() is None, poll=1,
         )
         yield Head(f"127.0.0.1:{port}", f"http://127.0.0.1:{dash}", token)
     finally:
