@@ -66,7 +66,7 @@ from fewshot_pages import ablation_page, interval_lines, readme, table_lines  # 
 from run_state import RunState, clear_pair, pair_folder  # noqa: E402
 from fewshot_setup import (  # noqa: E402  (loss_masks.py reads SETTINGS and TRAIN as fa.*)
     METRICS, SETTINGS, STVLM_MODEL, STVLM_TRAIN, TRAIN, UNTRAINED, VARIANTS, check_data_root,
-    data_config, in_pair_order, neural, recorded_train, train_settings, variant_config,
+    data_config, in_pair_order, neural, ran_with, train_settings, variant_config,
 )
 
 log = logging.getLogger("fewshot_accuracy")
@@ -166,7 +166,8 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
             seed_errors.update({key: stored[key] for seed in kept_seeds for name in masks
                                 if (key := seed_key(model, name, seed)) in stored})
         for seed in (s for s in seeds if s not in kept_seeds):
-            train = TrainConfig(epochs=args.epochs, seed=seed, num_threads=1, **train_settings(model))
+            own = train_settings(model, (dataset, setting))
+            train = TrainConfig(epochs=args.epochs, seed=seed, num_threads=1, **own)
             cfg = experiment(data, model, train)
             state = (RunState(pair_folder(args.state_dir, dataset, setting), model, seed, cfg.config_hash(),
                               args.git_commit) if args.state_dir else None)
@@ -176,7 +177,7 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
             seed_errors.update({seed_key(model, name, seed): e for name, e in per_seed[-1].items()})
             made_with = {"model_hash": cfg.model.config_hash()} if model in VARIANTS else {}
             runs.append({"dataset": dataset, "setting": setting, "model": model, "seed": seed,
-                         "git_commit": args.git_commit, "device": args.device, "train": train_settings(model),
+                         "git_commit": args.git_commit, "device": args.device, "train": own,
                          **({"epochs": args.epochs} if run["epochs_run"] else {}), **made_with, **run})
             log.info("%s %s %s seed %d: val mae %.4f (%.0f s)", dataset, setting, model, seed,
                      run["val"]["mae"], run["seconds"])
@@ -202,10 +203,10 @@ def earlier_runs(
     keyed by model, as ``(runs, sums)``; only when the committed error file was made on the same test windows (identical
     per-window entry counts under both masks and identical bootstrap blocks) from the same
     lookback lags and windows of every part (``forecast_facts``: the forecast's ``describe()``),
-    and ST-VLM's only
-    when the committed runs used the ST-VLM config and training settings this file runs now
-    (each run's ``model_hash``, or ``meta.stvlm_model`` for runs that predate it, and each run's
-    ``train``), else nothing. With ``check_config=False`` (``--only``) ST-VLM's runs are
+    and a model's only
+    when its committed runs used the training settings this file runs now on the pair
+    (:func:`fewshot_setup.ran_with`), ST-VLM's only with the ST-VLM config too (each run's
+    ``model_hash``, or ``meta.stvlm_model`` for runs that predate it), else nothing. With ``check_config=False`` (``--only``) ST-VLM's runs are
     returned whatever config they ran with: they are kept as they are, never added to."""
     out_dir = Path(args.out_dir)
     path = out_dir / "fewshot_accuracy.json"
@@ -235,8 +236,8 @@ def earlier_runs(
                 r["model_hash"] == variant_config(model).config_hash() if "model_hash" in r else file_model
                 for r in runs):
             continue  # another ST-VLM config
-        if check_config and model in VARIANTS and any(recorded_train(r) != STVLM_TRAIN for r in runs):
-            continue  # trained with other settings (or before runs recorded theirs)
+        if check_config and any(ran_with(r) != train_settings(model, (dataset, setting)) for r in runs):
+            continue  # trained with other settings (or, ST-VLM, before runs recorded theirs)
         # Runs from before runs carried their commit: the commit the split says they came from.
         origin = split.get("reused", {}).get(model) or split.get("git_commit") or "?"
         runs = [{**r, "git_commit": r.get("git_commit") or origin} for r in runs]

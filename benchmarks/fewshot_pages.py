@@ -11,8 +11,8 @@ from fewshot_merge import run_epochs, split_option
 from fewshot_provenance import code_note, elsewhere
 from fewshot_selection import SELECTION
 from fewshot_setup import (
-    LOOKBACK_DAYS, REFERENCE_LINES, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS, neural, recorded_train,
-    variant_config,
+    BASELINE_TRAIN, LOOKBACK_DAYS, REFERENCE_LINES, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS, neural,
+    ran_with, recorded_train, variant_config,
 )
 from stvlm.configs import TrainConfig
 
@@ -202,6 +202,7 @@ def readme(result: dict[str, Any]) -> str:
            "zeros, and of the four only sz-taxi has them (its rows ran with `all`)."]
           if (observed := _observed_target_pairs(result)) else []),
         *_other_training(result),
+        *_baseline_training(result),
         *_not_yet_run(result),
         "- ST-LLM's published 10% CHBike drop-off number (MAE 1.93, pretrained GPT-2, 300 epochs, one "
         "seed, selection of the 10% not stated) uses the same test windows and metric as the "
@@ -250,6 +251,25 @@ def _observed_target_pairs(result: dict) -> list[str]:
     pairs = {(r["dataset"], r["setting"]) for r in result["runs"]
              if r["model"] == "st-vlm" and r.get("model_hash") == observed}
     return [f"{d} {s}" for d, s in sorted(pairs)]
+
+
+def _baseline_training(result: dict[str, Any]) -> list[str]:
+    """A caveat naming each (baseline, dataset, setting) whose runs trained with other settings
+    than the shared budget (:data:`TRAIN`; :func:`ran_with`), with those settings and the
+    validation file that chose them (:data:`BASELINE_TRAIN`). Empty when every run used it."""
+    differ: dict[tuple[str, str, str], set[str]] = {}
+    for r in (r for r in result["runs"] if r["model"] not in VARIANTS):
+        ran = ran_with(r)
+        differ.setdefault((r["model"], r["dataset"], r["setting"]), set()).update(
+            f"`{key}` {ran[key]}" for key in sorted(ran) if ran[key] != TRAIN.get(key, getattr(TrainConfig(), key)))
+    parts = [f"{model} on {dataset} {setting}: {', '.join(sorted(keys))} ("
+             + (f"`{own.evidence}`" if (own := BASELINE_TRAIN.get((model, dataset, setting))) else
+                "not this benchmark's setting now") + ")"
+             for (model, dataset, setting), keys in differ.items() if keys]
+    return ([f"- Baselines trained with their own settings on a pair (the rest of the shared budget "
+             "above unchanged), each offered by a rule written before it ran and chosen on validation "
+             "only (`BASELINE_TRAIN` in `benchmarks/fewshot_setup.py`): " + "; ".join(parts) + "."]
+            if parts else [])
 
 
 def _other_training(result: dict[str, Any]) -> list[str]:

@@ -383,16 +383,18 @@ def stvlm_engine(data: DataConfig, forecast: Forecast, train: TrainConfig, model
 def validation_row(
     data: DataConfig, forecast: Forecast, *, seed: int, epochs: int,
     train_changes: dict[str, Any], model_changes: dict[str, Any], model: str = "st-vlm",
+    pair: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """Train ST-VLM (or the neural baseline ``model``) with the changes on the benchmark's
-    budget; its validation metrics only.
+    budget (the model's own settings on ``pair``, (dataset, setting), where it has some:
+    :func:`fewshot_setup.train_settings`); its validation metrics only.
 
     Returns ``val_mae`` (masked, the early-stopping metric), ``val_mae_all`` (every observed
     entry), for ST-VLM the start's (the built model before any step) and the best trained
     epoch's (``trained_*``: what training reached, whether or not it beat the start), and the
     best / run epochs.
     """
-    train = TrainConfig(**{"epochs": epochs, "seed": seed, "num_threads": 1, **train_settings(model), **train_changes})
+    train = TrainConfig(**{"epochs": epochs, "seed": seed, "num_threads": 1, **train_settings(model, pair), **train_changes})
     if model != "st-vlm":
         if model_changes:
             raise ValueError(f"model changes {model_changes} are ST-VLM config paths; {model} takes none")
@@ -453,7 +455,8 @@ def main() -> int:
             forecast = prepared if data == base else prepare(data)
             for seed in seeds:
                 row = validation_row(data, forecast, seed=seed, epochs=args.epochs,
-                                     train_changes=cand.train, model_changes=cand.model, model=model)
+                                     train_changes=cand.train, model_changes=cand.model, model=model,
+                                     pair=(dataset, setting))
                 rows.append({"dataset": dataset, "setting": setting, "model": model, "candidate": cand.label,
                              "epochs": args.epochs, "train": cand.train, "model_changes": cand.model,
                              "data_changes": cand.data,
