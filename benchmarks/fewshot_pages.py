@@ -237,9 +237,8 @@ def _stvlm_training(meta: dict[str, Any]) -> str:
         text += (f" ST-VLM trains on windows rescaled to random levels (`augment_scale` "
                  f"{own['augment_scale']:g}: each training window times one factor in "
                  f"[1/{own['augment_scale']:g}, {own['augment_scale']:g}]), chosen on validation "
-                 "(`validation-augment-scale.json`, `-80.json`); STID and the GRU, offered it by the "
-                 "same rule, were worse with it and train without it (`validation-augment-stid.json`, "
-                 "`validation-augment-gru-*.json`); Graph WaveNet was not probed.")
+                 "(`validation-augment-scale.json`, `-80.json`); the baselines were offered it by "
+                 "rules written before they ran (Caveats: Selection), and Graph WaveNet was not.")
     return text
 
 
