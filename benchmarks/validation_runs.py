@@ -109,6 +109,9 @@ AUGMENT: tuple[Candidate, ...] = (
     ("no augmentation", {"augment_scale": 1.0}, {}),
     ("levels 1/1.5..1.5", {"augment_scale": 1.5}, {}),
 )
+#: The series tokens' width before fusion (``series.dim``): the tiny preset's 16 and wider.
+SERIES_DIMS: tuple[Candidate, ...] = tuple(
+    (f"series dim {d}", {}, {"series.dim": d}) for d in (16, 32, 64))
 #: The linear head (``head.hidden = 0``): ST-VLM's head until the MLP head became the default
 #: (chosen by the ``capacity`` sweep). Studies that compare against it, or whose committed files
 #: were made with it, pin it so that their cited commands keep reproducing those files.
@@ -312,6 +315,16 @@ SWEEPS: dict[str, tuple[tuple[tuple[str, str], ...], str, tuple[Candidate, ...]]
     # has its sz-taxi full rows re-run with ``augment_scale`` 1.5 on five seeds, and the table
     # uses those. Graph WaveNet (34 min a run here) is not probed.
     **{f"augment-{m}-sz-taxi-full": ((("sz-taxi", "full"),), m, AUGMENT) for m in ("gru", "stid")},
+    # The series tokens' width (``series.dim``): in the tiny preset each node's features (its 12
+    # inputs and the lookback of every input and target step, 36 to 84 values) pass a 16-wide
+    # linear map before the 32-wide backbone, a rank-16 bottleneck for everything the VLM path
+    # adds to the highway; never swept. Rule, fixed before running (:func:`meets_rule` against
+    # "series dim 16", seeds 0 to 4, each target pair at its table budget: ``series-dim`` at 40
+    # epochs, ``series-dim-80`` on los-loop 10% at 80, read together): a width that meets it
+    # becomes the benchmark's (``STVLM_MODEL``); if both do, the one better on more pairs, then
+    # the narrower.
+    "series-dim": (tuple(p for p in TARGET_PAIRS if p != ("los-loop", "10%")), "st-vlm", SERIES_DIMS),
+    "series-dim-80": ((("los-loop", "10%"),), "st-vlm", SERIES_DIMS),
     # The epoch cap, in rounds (``epoch_cap.ROUNDS``): the longer cap (the cosine schedule
     # stretched over it) where the table's best epoch was its last, at the shorter cap, in at
     # least two of five seeds: 80 against 40 (``cap-<model>``), then 160 against 80
