@@ -28,8 +28,10 @@ none, on the same pairs; ``instance-norm``: the series instance normalised per w
 ``series.instance_norm``) or not, on the same pairs; ``highway-now``: the highway trained or frozen
 at its start (``highway`` at today's settings); ``warmup``: the share of warm-up steps, 5% against
 15% and 30%, for ST-VLM and (``warmup-stid``, ``warmup-gru``) for STID and the GRU, all on the same
-pairs; ``backbone``: the
-tiny random ViLT (hidden 32, 2 layers) against the ``small`` preset (256 wide, 4 layers; about 7x
+pairs; ``augment-*``: level augmentation of the training windows for ST-VLM (``augment-scale``,
+``-80``), STID and the GRU, and pair by pair for the runners-up on sz-taxi full;
+``series-dim``: the series tokens 16, 32 or 64 wide (``-80``: los-loop 10% at 80 epochs);
+``backbone``: the tiny random ViLT (hidden 32, 2 layers) against the ``small`` preset (256 wide, 4 layers; about 7x
 the step time on CPU), on the two nycbike pairs only, where ST-VLM does not win; ``loss``: the
 training loss, MAE (the median) against MSE (the mean, the objective of the ridge fit that starts
 the highway), over observed entries and over the mean of both masks (``loss_mask``);
