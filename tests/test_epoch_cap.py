@@ -14,7 +14,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from epoch_cap import ROUNDS, cap_choice, near_cap, only_commands, run_rows  # noqa: E402
 from fewshot_accuracy import aggregate, kept_merges  # noqa: E402
 from fewshot_pages import _cap_lines, table_lines  # noqa: E402
-from validation_runs import SWEEPS  # noqa: E402
+from validation_sweeps import SWEEPS  # noqa: E402
 
 FIRST = ROUNDS["80"]
 CAPPED, SHORT, LONG = FIRST.capped, FIRST.short, FIRST.long

@@ -442,7 +442,7 @@ def test_merging_per_seed_sweep_files_in_the_order_of_one_run(tmp_path, monkeypa
 
 
 def test_every_validation_sweep_candidate_builds_valid_configs() -> None:
-    """Each candidate of ``validation_runs.SWEEPS`` names real settings: its training changes make
+    """Each candidate of ``validation_sweeps.SWEEPS`` names real settings: its training changes make
     a ``TrainConfig`` with the sweep model's settings, its model changes (dotted paths) apply to
     the benchmark's ST-VLM config, and its data changes to a ``DataConfig``; labels are unique
     within a sweep and pairs are the benchmark's. A misspelt key fails here, not after an hour."""
@@ -450,7 +450,7 @@ def test_every_validation_sweep_candidate_builds_valid_configs() -> None:
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     from fewshot_setup import SETTINGS, STVLM_MODEL, train_settings
-    from validation_runs import SWEEPS, Candidate
+    from validation_sweeps import SWEEPS, Candidate
 
     from stvlm.configs import DataConfig, TrainConfig
     from stvlm.configs.model import STVLMConfig

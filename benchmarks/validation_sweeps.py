@@ -1,0 +1,308 @@
+"""The sweeps of ``validation_runs.py``: each one's (dataset, setting) pairs, the model it trains
+and its candidates, with the rule a newer sweep wrote down before it ran (in the comment above
+its entry of :data:`SWEEPS`; ``validation_runs.meets_rule`` applies most of them).
+
+Sweeps (``--sweep``): ``training``: the shared lr 1e-3 against 3e-4 and 1e-4, weight decay 1e-2 and
+head dropout 0.3, on the four datasets at 10% (nycbike-drop at ST-LLM's 261 windows);
+``neighbours``: the node tokens and highway with and without their graph neighbours' mean
+(``series.neighbours``), and ``neighbours-now`` the same at today's settings on the target pairs;
+``highway``: the linear highway trained or kept at its start (``head.highway_trainable``);
+``patience``: early stopping's patience counted from the start or only after the warm-up
+(``patience_after_warmup``), on the five pairs where ST-VLM kept its start (linear head), and
+``patience-mlp`` the same on the target pairs with the MLP head; ``both-masks``: the training loss
+over every observation (``TrainConfig``'s default, ST-VLM's until f2d0b04) against the mean of it
+and the masked loss (``loss_mask = "both"``), that with patience counted after the warm-up too, on
+the count datasets' pairs (nycbike-drop at three budgets, nycbike1 at two); ``capacity``: how much
+of the random backbone trains (LoRA rank 4 and 16, ST-LLM's partially frozen attention of the last
+layer or both) and an MLP head (64 hidden) against the linear one, on the target pairs (the four
+datasets at 10%, nycbike-drop at ST-LLM's budget too); ``batch``: 16, 32 and 64 windows per
+optimizer step on the same pairs; ``head-width``: the MLP head's 32, 64 and 128 hidden units on the
+same pairs; ``ema``: a moving average of the weights (``ema_decay`` 0.9 and 0.98 per step) against
+none, on the same pairs; ``instance-norm``: the series instance normalised per window (RevIN,
+``series.instance_norm``) or not, on the same pairs; ``highway-now``: the highway trained or frozen
+at its start (``highway`` at today's settings); ``warmup``: the share of warm-up steps, 5% against
+15% and 30%, for ST-VLM and (``warmup-stid``, ``warmup-gru``) for STID and the GRU, all on the same
+pairs; ``augment-*``: level augmentation of the training windows for ST-VLM (``augment-scale``,
+``-80``), STID and the GRU, and pair by pair for the runners-up on sz-taxi full;
+``series-dim``: the series tokens 16, 32 or 64 wide (``-80``: los-loop 10% at 80 epochs);
+``backbone``: the tiny random ViLT (hidden 32, 2 layers) against the ``small`` preset (256 wide, 4 layers; about 7x
+the step time on CPU), on the two nycbike pairs only, where ST-VLM does not win; ``loss``: the
+training loss, MAE (the median) against MSE (the mean, the objective of the ridge fit that starts
+the highway), over observed entries and over the mean of both masks (``loss_mask``);
+``highway-targets``: the ridge start fitted to the observations or to every finite target
+(``head.highway_targets``), now that the start is a checkpoint candidate, on sz-taxi 10%, the only
+dataset here with missing zeros (where the two differ); ``lookback``: the periodic lookback's days
+(``DataConfig.lookback_days``: the protocol's 1 and 7 against more days, fewer, and none), scored
+with the closed-form ``ridge`` baseline (one fit per candidate, the same for every seed), which
+reads the lookback directly and so measures what the information is worth; the few-shot block moves
+to where the longest kept lag is available; ``cap-<model>``: 80 epochs for the (model, pair)s whose
+best epoch was the 40th in at least two of five seeds, and ``cap160-<model>``: 160 for those whose
+best epoch was then the 80th in two of five, and ``cap320-gru`` 320 where it was then the 160th
+(``epoch_cap.ROUNDS``), judged by ``epoch_cap.py`` against the table's own shorter-cap runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from epoch_cap import ROUNDS
+
+
+class Candidate(NamedTuple):
+    """One setting scored against the benchmark's; a plain ``(label, train, model)`` tuple is one."""
+
+    label: str
+    train: dict[str, Any]  # TrainConfig changes
+    model: dict[str, Any]  # STVLMConfig changes (dotted paths; ST-VLM only)
+    data: dict[str, Any] = {}  # DataConfig changes (e.g. lookback_days): the splits are made again
+
+
+WARMUPS: tuple[Candidate, ...] = (  # "as benchmarked": 5% when these ran (ST-VLM's 30% since)
+    ("as benchmarked", {}, {}),
+    ("warm-up 15%", {"warmup": 0.15}, {}),
+    ("warm-up 30%", {"warmup": 0.3}, {}),
+)
+#: Level augmentation (``TrainConfig.augment_scale``) off and at r = 1.5, the candidates of the
+#: ``augment-*`` sweeps.
+AUGMENT: tuple[Candidate, ...] = (
+    ("no augmentation", {"augment_scale": 1.0}, {}),
+    ("levels 1/1.5..1.5", {"augment_scale": 1.5}, {}),
+)
+#: The series tokens' width before fusion (``series.dim``): the tiny preset's 16 and wider.
+SERIES_DIMS: tuple[Candidate, ...] = tuple(
+    (f"series dim {d}", {}, {"series.dim": d}) for d in (16, 32, 64))
+#: The linear head (``head.hidden = 0``): ST-VLM's head until the MLP head became the default
+#: (chosen by the ``capacity`` sweep). Studies that compare against it, or whose committed files
+#: were made with it, pin it so that their cited commands keep reproducing those files.
+LINEAR_HEAD: dict[str, Any] = {"head.hidden": 0}
+#: Patience counted from the first epoch: ST-VLM's until ``patience_after_warmup`` became its
+#: default (chosen by the ``patience-mlp`` sweep); pinned like ``LINEAR_HEAD``.
+PATIENCE_FROM_START: dict[str, Any] = {"patience_after_warmup": False}
+FOUR = (("nycbike-drop", "st-llm-10%"), ("los-loop", "10%"), ("sz-taxi", "10%"), ("nycbike1", "10%"))
+#: The pairs the issue's target counts: the four datasets at 10%, nycbike-drop at ST-LLM's budget too.
+TARGET_PAIRS = FOUR + (("nycbike-drop", "10%"),)
+#: Every (dataset, setting) of the accuracy table.
+ALL_PAIRS = TARGET_PAIRS + (("nycbike-drop", "full"), ("los-loop", "full"), ("sz-taxi", "full"),
+                            ("nycbike1", "full"))
+#: The pairs where ST-VLM's benchmark runs kept their untrained start in every seed under the
+#: all-entries loss (``loss_mask = "observed"``, ST-VLM's loss until f2d0b04; with ``"both"``
+#: nycbike-drop 10% trains past it, and so does one seed of five at full).
+KEPT_START = (("nycbike-drop", "st-llm-10%"), ("nycbike-drop", "10%"), ("nycbike-drop", "full"),
+              ("sz-taxi", "10%"), ("nycbike1", "10%"))
+#: The pairs of the count datasets (a zero is an observation: masked and all-entries MAE differ).
+COUNT_PAIRS = (("nycbike-drop", "st-llm-10%"), ("nycbike-drop", "10%"), ("nycbike-drop", "full"),
+               ("nycbike1", "10%"), ("nycbike1", "full"))
+#: sweep -> (its (dataset, setting) pairs, the model it trains: "st-vlm" or a neural baseline,
+#: its candidates).
+SWEEPS: dict[str, tuple[tuple[tuple[str, str], ...], str, tuple[Candidate, ...]]] = {
+    "training": (FOUR, "st-vlm", (
+        ("as benchmarked", {}, {}),
+        ("lr 3e-4", {"lr": 3e-4}, {}),
+        ("lr 1e-4", {"lr": 1e-4}, {}),
+        ("weight decay 1e-2", {"weight_decay": 1e-2}, {}),
+        ("head dropout 0.3", {}, {"head.dropout": 0.3}),
+    )),
+    "neighbours": (FOUR, "st-vlm", (
+        ("as benchmarked", {}, {}),
+        ("neighbour mean", {}, {"series.neighbours": True}),
+    )),
+    "highway": (FOUR, "st-vlm", (
+        ("as benchmarked", {}, {}),
+        ("frozen highway", {}, {"head.highway_trainable": False}),
+    )),
+    "backbone": ((("nycbike-drop", "st-llm-10%"), ("nycbike1", "10%")), "st-vlm", (
+        ("as benchmarked", {}, {}),
+        ("small ViLT", {}, {"backbone.preset": "small"}),
+    )),
+    "loss": (FOUR, "st-vlm", (
+        ("as benchmarked", {}, {}),
+        ("mse loss", {"loss": "mse"}, {}),
+        ("mse loss, both masks", {"loss": "mse", "loss_mask": "both"}, {}),
+    )),
+    "highway-targets": ((("sz-taxi", "10%"),), "st-vlm", (
+        ("as benchmarked", {}, {}),
+        ("ridge start on all targets", {}, {"head.highway_targets": "all"}),
+    )),
+    # What the periodic lookback's information is worth. Every candidate names its days: the
+    # benchmark's own (fewshot_setup.LOOKBACK_DAYS) are what this sweep chose, so "as benchmarked"
+    # would change meaning once chosen.
+    "lookback": (ALL_PAIRS, "ridge", tuple(
+        (label, {}, {}, {"lookback_days": days}) for label, days in (
+            ("days 1, 7", (1, 7)), ("days 1, 2, 7", (1, 2, 7)), ("days 1-7", (1, 2, 3, 4, 5, 6, 7)),
+            ("days 1, 7, 14", (1, 7, 14)), ("day 1", (1,)), ("week only", (7,)), ("none", ()),
+        )
+    )),
+    # The pairs where ST-VLM kept its start in every seed: patience ran out at epoch 10, inside
+    # the 30% warm-up (12 of 40 epochs), before the learning rate peaked or decayed.
+    "patience": (KEPT_START, "st-vlm", (
+        ("as benchmarked", PATIENCE_FROM_START, {}),
+        ("patience after warm-up", {"patience_after_warmup": True}, {}),
+    )),
+    # The count datasets, where a zero is an observation and the two reported metrics differ
+    # (elsewhere "both" is the "observed" loss): the mean of the two losses, with patience
+    # counted from the start or only after the warm-up, against the all-entries loss. Every
+    # candidate names its loss: this sweep chose "both" for the benchmark, so "as benchmarked"
+    # would change meaning once chosen.
+    "both-masks": (COUNT_PAIRS, "st-vlm", (
+        ("all-entries loss", {"loss_mask": "observed", **PATIENCE_FROM_START}, {}),
+        ("both masks", {"loss_mask": "both", **PATIENCE_FROM_START}, {}),
+        ("both masks, patience after warm-up", {"loss_mask": "both", "patience_after_warmup": True}, {}),
+    )),
+    # How much of the random backbone trains, and the head's depth, on the target pairs. Every
+    # candidate names its head and fine-tuning: this sweep chose the MLP head, so an unnamed one
+    # would change meaning.
+    "capacity": (TARGET_PAIRS, "st-vlm", (
+        ("lora r4", PATIENCE_FROM_START, {"finetune.strategy": "lora", "finetune.lora_rank": 4, **LINEAR_HEAD}),
+        ("lora r16", PATIENCE_FROM_START, {"finetune.strategy": "lora", "finetune.lora_rank": 16, **LINEAR_HEAD}),
+        ("pfa, last layer", PATIENCE_FROM_START, {"finetune.strategy": "pfa", "finetune.trainable_layers": 1, **LINEAR_HEAD}),
+        ("pfa, both layers", PATIENCE_FROM_START, {"finetune.strategy": "pfa", "finetune.trainable_layers": 2, **LINEAR_HEAD}),
+        ("lora r4, MLP head 64", PATIENCE_FROM_START, {"finetune.strategy": "lora", "finetune.lora_rank": 4, "head.hidden": 64}),
+    )),
+    # Windows per optimizer step on the same pairs: 16 gives 5 steps per epoch at 66 windows and
+    # 17 at ST-LLM's 261, where training moves away from the start from the first epoch. With the
+    # linear head, ST-VLM's head when this ran.
+    "batch": (TARGET_PAIRS, "st-vlm", (
+        ("batch 16", {"batch_size": 16, **PATIENCE_FROM_START}, LINEAR_HEAD),
+        ("batch 32", {"batch_size": 32, **PATIENCE_FROM_START}, LINEAR_HEAD),
+        ("batch 64", {"batch_size": 64, **PATIENCE_FROM_START}, LINEAR_HEAD),
+    )),
+    # Early stopping's patience counted from the start or only after the warm-up, now with the
+    # MLP head, on the target pairs: with it, runs on los-loop 10% stopped at epoch 12 (the end
+    # of the 30% warm-up) with their best epoch at 2 (seed 1 of validation-capacity.json's four).
+    # Rule, fixed before running (:func:`meets_rule`, against the first candidate): "patience
+    # after warm-up" becomes ST-VLM's default. Both candidates name the setting: the default
+    # may change.
+    "patience-mlp": (TARGET_PAIRS, "st-vlm", (
+        ("patience from the start", {"patience_after_warmup": False}, {}),
+        ("patience after warm-up", {"patience_after_warmup": True}, {}),
+    )),
+    # The graph neighbours' mean in the node tokens and the highway (whose ridge start then
+    # fits it too: a spatial ridge), at today's settings on the target pairs; "neighbours" ran
+    # before the ridge start, the kept start and the MLP head. Rule, fixed before running
+    # (:func:`meets_rule`, against the first candidate): the neighbour mean becomes ST-VLM's
+    # default. Both candidates name the setting.
+    "neighbours-now": (TARGET_PAIRS, "st-vlm", (
+        ("own node only", {}, {"series.neighbours": False}),
+        ("neighbour mean", {}, {"series.neighbours": True}),
+    )),
+    # The MLP head's width on the target pairs (only 64 was tried, by "capacity"). Rule, fixed
+    # before running (:func:`meets_rule`, against 64): a width that meets it replaces 64; if
+    # both do, the one better on more pairs.
+    "head-width": (TARGET_PAIRS, "st-vlm", (
+        ("MLP head 64", {}, {"head.hidden": 64}),
+        ("MLP head 32", {}, {"head.hidden": 32}),
+        ("MLP head 128", {}, {"head.hidden": 128}),
+    )),
+    # A moving average of the weights (``ema_decay``, per optimizer step), which starts at the
+    # fitted start: validation judges, keeps and restores the average instead of the raw
+    # weights. Steps per epoch on these pairs: 3 (nycbike1 10%) to 17 (ST-LLM's budget); 0.9
+    # averages about the last 10 steps, 0.98 about the last 50. Rule, fixed before running
+    # (:func:`meets_rule`, against "no average"): a decay that meets it becomes ST-VLM's
+    # default; if both do, the one better on more pairs, then the smaller decay. Every
+    # candidate names the setting.
+    "ema": (TARGET_PAIRS, "st-vlm", (
+        ("no average", {"ema_decay": 0.0}, {}),
+        ("average 0.9", {"ema_decay": 0.9}, {}),
+        ("average 0.98", {"ema_decay": 0.98}, {}),
+    )),
+    # The linear highway trained or frozen at its start, at today's settings on the target pairs
+    # ("highway" ran before the kept start, the MLP head and patience after the warm-up: a frozen
+    # highway helped nycbike1 and cost sz-taxi). With the start kept as a candidate, a frozen
+    # highway leaves the head and backbone path to learn only a correction of the fitted start.
+    # Rule, fixed before running (:func:`meets_rule`, against "highway trains"), decided on five
+    # seeds: a frozen highway becomes ST-VLM's default. Both candidates name the setting.
+    "highway-now": (TARGET_PAIRS, "st-vlm", (
+        ("highway trains", {}, {"head.highway_trainable": True}),
+        ("highway frozen", {}, {"head.highway_trainable": False}),
+    )),
+    # RevIN-style instance normalisation of the series (``series.instance_norm``: each window's
+    # inputs, lookback and seasonal prior less the window's own mean over its input steps, over
+    # its std; the forecast mapped back), at today's settings on the target pairs. ``training``'s
+    # predecessor tried it once (nycbike-drop at 261 windows, one seed, before the ridge start and
+    # the kept start); ``kept_start.py`` has since found sz-taxi 10%'s few-shot block before a
+    # level shift of the series, which a per-window level removes. Rule, fixed before running
+    # (:func:`meets_rule`, against "no instance norm"), decided on five seeds: instance
+    # normalisation becomes ST-VLM's default. Both candidates name the setting.
+    "instance-norm": (TARGET_PAIRS, "st-vlm", (
+        ("no instance norm", {}, {"series.instance_norm": False}),
+        ("instance norm", {}, {"series.instance_norm": True}),
+    )),
+    # The learning rate at today's settings, on the target pairs ST-VLM trains at 40 epochs
+    # (los-loop 10% runs at 80): ``training`` tried 3e-4 and 1e-4 on one seed before the ridge
+    # start, the kept start and the MLP head, and they helped at ST-LLM's budget and nycbike1.
+    # Three of these pairs now keep the fitted start in every seed: does a smaller step train
+    # past it? Rule, fixed before running (:func:`meets_rule`, against "lr 1e-3", seeds 0 and 1):
+    # a rate that meets it is then run on los-loop 10% at 80 epochs and on five seeds, and
+    # becomes ST-VLM's default only if no pair is worse there; if both meet, the one better on
+    # more pairs. Every candidate names the rate.
+    "lr-now": ((("nycbike-drop", "st-llm-10%"), ("nycbike-drop", "10%"), ("sz-taxi", "10%"),
+                ("nycbike1", "10%")), "st-vlm", (
+        ("lr 1e-3", {"lr": 1e-3}, {}),
+        ("lr 3e-4", {"lr": 3e-4}, {}),
+        ("lr 1e-4", {"lr": 1e-4}, {}),
+    )),
+    # Level augmentation of the training windows (``TrainConfig.augment_scale``: each window's
+    # inputs, lookback and targets times one factor, log-uniform in [1/r, r]), at today's
+    # settings. ``kept_start.py`` found sz-taxi 10%'s block before a level shift of the series,
+    # where training fits the block's level and validation rises; a correction trained across
+    # levels may carry over. r = 1.5 was picked from 1.25, 1.5 and 2 in a scratch probe (seeds 0
+    # and 1, validation only; the table's 80 epochs on los-loop): 2 was worse on los-loop and
+    # nycbike-drop 10%, 1.25 trained no kept start past it. Rule, fixed before running
+    # (:func:`meets_rule`, against "no augmentation", seeds 0 to 4): r = 1.5 becomes ST-VLM's
+    # default. Both candidates name the setting. ``augment-stid``: the same rule for STID's
+    # own training. ``augment-gru-<dataset>``: the same for the GRU where it decides a verdict
+    # (run at the table's caps, ``--epochs`` 160 on los-loop, 320 on nycbike-drop; seeds 0 and
+    # 1); Graph WaveNet is not probed, for CPU time.
+    "augment-scale": (TARGET_PAIRS, "st-vlm", AUGMENT),
+    "augment-stid": (TARGET_PAIRS, "stid", AUGMENT),
+    **{f"augment-gru-{d}": (((d, "10%"),), "gru", AUGMENT) for d in ("los-loop", "nycbike-drop")},
+    # ``augment-scale`` (40 epochs) did not meet its rule: better on sz-taxi 10% (2.9245 to
+    # 2.9202) and nycbike-drop 10% (1.8747 to 1.8729), level where the start is kept, worse on
+    # los-loop 10% (3.052 to 3.093), whose augmented runs ended at the cap (best epoch 38 to 40).
+    # The table trains ST-VLM on los-loop 10% for 80 epochs (the epoch-cap rule). Second rule,
+    # fixed before running ``--epochs 80`` on that pair (:func:`meets_rule`, seeds 0 to 4): r =
+    # 1.5 becomes ST-VLM's default if it lowers los-loop 10%'s mean validation MAE at 80 epochs,
+    # the other target pairs counting as measured at their table budget in ``augment-scale``.
+    "augment-scale-80": ((("los-loop", "10%"),), "st-vlm", AUGMENT),
+    # sz-taxi full is the one pair where ST-VLM beats every baseline, and sz-taxi is where the
+    # augmentation helps (ST-VLM trained past its start at 10%; STID's validation MAE at 10% fell
+    # 3.297 to 3.250 with it, though STID failed the all-pairs rule on los-loop). Does the win
+    # survive offering it to the runners-up there, pair by pair (a per-pair choice, more
+    # generous to the baseline than ST-VLM's one rule for all pairs)? Rule, fixed before
+    # running (:func:`meets_rule`): the GRU (closest, -0.019; seeds 0 and 1 as in the other
+    # GRU sweeps) and STID (seeds 0 to 4), each at the table's 40 epochs: a model that meets it
+    # has its sz-taxi full rows re-run with ``augment_scale`` 1.5 on five seeds, and the table
+    # uses those. Graph WaveNet (34 min a run here) is not probed.
+    **{f"augment-{m}-sz-taxi-full": ((("sz-taxi", "full"),), m, AUGMENT) for m in ("gru", "stid")},
+    # Graph WaveNet, 0.058 behind there, by the same rule on seeds 0 and 1, running the
+    # augmented candidate only (about 35 min a run here): the reference is the table's own runs
+    # of those seeds (validation target 2.9269, 2.9325), which the same code reproduces, as the
+    # GRU's and ST-VLM's references did to the digit. If it meets the rule, its five table seeds
+    # are re-run with it (``BASELINE_TRAIN``).
+    "augment-gwnet-sz-taxi-full": ((("sz-taxi", "full"),), "gwnet", AUGMENT[1:]),
+    # The series tokens' width (``series.dim``): in the tiny preset each node's features (its 12
+    # inputs and the lookback of every input and target step, 36 to 84 values) pass a 16-wide
+    # linear map before the 32-wide backbone, a rank-16 bottleneck for everything the VLM path
+    # adds to the highway; never swept. Rule, fixed before running (:func:`meets_rule` against
+    # "series dim 16", seeds 0 to 4, each target pair at its table budget: ``series-dim`` at 40
+    # epochs, ``series-dim-80`` on los-loop 10% at 80, read together): a width that meets it
+    # becomes the benchmark's (``STVLM_MODEL``); if both do, the one better on more pairs, then
+    # the narrower. Neither met it: 32 and 64 lowered sz-taxi 10% (2.9202 to 2.9186 / 2.9196)
+    # and nycbike-drop 10% (1.8729 to 1.8715 / 1.8702), kept both kept starts, and raised
+    # los-loop 10% (3.0019 to 3.0379 / 3.0294), so the token stays 16 wide.
+    "series-dim": (tuple(p for p in TARGET_PAIRS if p != ("los-loop", "10%")), "st-vlm", SERIES_DIMS),
+    "series-dim-80": ((("los-loop", "10%"),), "st-vlm", SERIES_DIMS),
+    # The epoch cap, in rounds (``epoch_cap.ROUNDS``): the longer cap (the cosine schedule
+    # stretched over it) where the table's best epoch was its last, at the shorter cap, in at
+    # least two of five seeds: 80 against 40 (``cap-<model>``), then 160 against 80
+    # (``cap160-<model>``), then 320 against 160 (``cap320-<model>``). The reference is the
+    # table's own shorter-cap runs (same code, same seeds: their validation metrics reproduce
+    # exactly), so only the longer budget runs. Rule, fixed before running
+    # (:func:`epoch_cap.cap_choice`): per (model, pair), the longer cap replaces the shorter in
+    # the table when its mean validation target metric over the five seeds is lower.
+    **{rnd.sweep(model): (pairs, model, ((f"epochs {rnd.long}", {"epochs": rnd.long}, {}),))
+       for rnd in ROUNDS.values() for model, pairs in rnd.capped.items()},
+    "warmup": (FOUR, "st-vlm", WARMUPS),
+    "warmup-stid": (FOUR, "stid", WARMUPS),
+    "warmup-gru": (FOUR, "gru", WARMUPS),
+}
