@@ -203,11 +203,11 @@ def earlier_runs(
     keyed by model, as ``(runs, sums)``; only when the committed error file was made on the same test windows (identical
     per-window entry counts under both masks and identical bootstrap blocks) from the same
     lookback lags and windows of every part (``forecast_facts``: the forecast's ``describe()``),
-    and a model's only
-    when its committed runs used the training settings this file runs now on the pair
-    (:func:`fewshot_setup.ran_with`), ST-VLM's only with the ST-VLM config too (each run's
-    ``model_hash``, or ``meta.stvlm_model`` for runs that predate it), else nothing. With ``check_config=False`` (``--only``) ST-VLM's runs are
-    returned whatever config they ran with: they are kept as they are, never added to."""
+    and a model's only when its committed runs used the training settings this file runs now on
+    the pair (:func:`fewshot_setup.ran_with`), ST-VLM's only with the ST-VLM config too (each
+    run's ``model_hash``, or ``meta.stvlm_model`` for runs that predate it), else nothing. With
+    ``check_config=False`` (``--only``) every model's runs are returned whatever config and
+    settings they ran with: they are kept as they are, never added to."""
     out_dir = Path(args.out_dir)
     path = out_dir / "fewshot_accuracy.json"
     errors = errors_path(out_dir, dataset, setting)

@@ -123,7 +123,8 @@ class PairTraining(NamedTuple):
 #: Each was offered by a rule written before it ran and chosen on validation only. The GRU on
 #: sz-taxi full, the runner-up where ST-VLM beats every baseline, trains on level-augmented
 #: windows like ST-VLM (``python benchmarks/validation_runs.py --sweep augment-gru-sz-taxi-full
-#: --seeds 0 1``: validation MAE 2.9327 -> 2.9317 and 2.9322 -> 2.9312).
+#: --seeds 0 1``: validation MAE 2.9327 -> 2.9317 and 2.9322 -> 2.9312); its epoch cap there, 80,
+#: is round ``near80-sz``'s (``epoch_cap.py``), set like every cap by the table's ``--epochs``.
 BASELINE_TRAIN: dict[tuple[str, str, str], PairTraining] = {
     ("gru", "sz-taxi", "full"): PairTraining({"augment_scale": 1.5}, "validation-augment-gru-sz-taxi-full.json"),
 }
