@@ -12,7 +12,7 @@ from fewshot_provenance import code_note, elsewhere
 from fewshot_selection import SELECTION
 from fewshot_setup import (
     BASELINE_TRAIN, LOOKBACK_DAYS, REFERENCE_LINES, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS, neural,
-    ran_with, recorded_train, variant_config,
+    ran_with, recorded_train, train_settings, variant_config,
 )
 from stvlm.configs import TrainConfig
 
@@ -238,7 +238,7 @@ def _stvlm_training(meta: dict[str, Any]) -> str:
                  f"{own['augment_scale']:g}: each training window times one factor in "
                  f"[1/{own['augment_scale']:g}, {own['augment_scale']:g}]), chosen on validation "
                  "(`validation-augment-scale.json`, `-80.json`); the baselines were offered it by "
-                 "rules written before they ran (Caveats: Selection), and Graph WaveNet was not.")
+                 "rules written before they ran (Caveats: Selection).")
     return text
 
 
@@ -253,22 +253,39 @@ def _observed_target_pairs(result: dict) -> list[str]:
 
 
 def _baseline_training(result: dict[str, Any]) -> list[str]:
-    """A caveat naming each (baseline, dataset, setting) whose runs trained with other settings
+    """Caveats naming each (baseline, dataset, setting) whose runs trained with other settings
     than the shared budget (:data:`TRAIN`; :func:`ran_with`), with those settings and the
-    validation file that chose them (:data:`BASELINE_TRAIN`). Empty when every run used it."""
+    validation file that chose them (:data:`BASELINE_TRAIN`), and each whose runs did not train
+    with the settings the benchmark now gives it there (a row that predates its own settings).
+    Empty when every run used the shared budget and that is what the benchmark gives it."""
+    def settings(train: dict[str, Any]) -> set[str]:
+        return {f"`{key}` {value}" for key, value in train.items()
+                if value != TRAIN.get(key, getattr(TrainConfig(), key))}
+
     differ: dict[tuple[str, str, str], set[str]] = {}
+    stale: dict[tuple[str, str, str], set[str]] = {}
     for r in (r for r in result["runs"] if r["model"] not in VARIANTS):
-        ran = ran_with(r)
-        differ.setdefault((r["model"], r["dataset"], r["setting"]), set()).update(
-            f"`{key}` {ran[key]}" for key in sorted(ran) if ran[key] != TRAIN.get(key, getattr(TrainConfig(), key)))
-    parts = [f"{model} on {dataset} {setting}: {', '.join(sorted(keys))} ("
-             + (f"`{own.evidence}`" if (own := BASELINE_TRAIN.get((model, dataset, setting))) else
-                "not this benchmark's setting now") + ")"
-             for (model, dataset, setting), keys in differ.items() if keys]
+        key, ran = (r["model"], r["dataset"], r["setting"]), ran_with(r)
+        differ.setdefault(key, set()).update(settings(ran))
+        if ran != (now := train_settings(r["model"], (r["dataset"], r["setting"]))):
+            stale[key] = settings(now)
+
+    def evidence(key: tuple[str, str, str]) -> str:
+        own = BASELINE_TRAIN.get(key)
+        return f"`{own.evidence}`" if own else "not this benchmark's setting now"
+
+    parts = [f"{m} on {d} {s}: {', '.join(sorted(keys))} ({evidence((m, d, s))})"
+             for (m, d, s), keys in differ.items() if keys]
+    late = [f"{m} on {d} {s} (now: " + (f"{', '.join(sorted(keys))}, {evidence((m, d, s))}" if keys
+                                         else "the shared budget") + ")"
+            for (m, d, s), keys in stale.items()]
     return ([f"- Baselines trained with their own settings on a pair (the rest of the shared budget "
              "above unchanged), each offered by a rule written before it ran and chosen on validation "
              "only (`BASELINE_TRAIN` in `benchmarks/fewshot_setup.py`): " + "; ".join(parts) + "."]
-            if parts else [])
+            if parts else []) + (
+        ["- Baseline rows that did not train with the settings this benchmark now gives them on their "
+         "pair (they predate them; `fewshot_accuracy.py --only <model>` on the pair brings them in "
+         "line): " + "; ".join(late) + "."] if late else [])
 
 
 def _other_training(result: dict[str, Any]) -> list[str]:
