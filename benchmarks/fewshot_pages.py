@@ -258,9 +258,10 @@ def _baseline_training(result: dict[str, Any]) -> list[str]:
     validation file that chose them (:data:`BASELINE_TRAIN`), and each whose runs did not train
     with the settings the benchmark now gives it there (a row that predates its own settings).
     Empty when every run used the shared budget and that is what the benchmark gives it."""
+    defaults = {**TrainConfig().to_dict(), **TRAIN}
+
     def settings(train: dict[str, Any]) -> set[str]:
-        return {f"`{key}` {value}" for key, value in train.items()
-                if value != TRAIN.get(key, getattr(TrainConfig(), key))}
+        return {f"`{key}` {value}" for key, value in train.items() if value != defaults[key]}
 
     differ: dict[tuple[str, str, str], set[str]] = {}
     stale: dict[tuple[str, str, str], set[str]] = {}
