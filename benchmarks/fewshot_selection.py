@@ -121,7 +121,7 @@ SELECTION = (
     "rule (2.9324 to 2.9314) and its sz-taxi full rows train with it (`BASELINE_TRAIN`); STID "
     "did not (2.9126 to 2.9194). Graph WaveNet (about 35 min a run there) met it too, its "
     "augmented runs of seeds 0 and 1 against the table's own (`--sweep "
-    "augment-gwnet-sz-taxi-full`: 2.9297 to 2.9253), so its rows there are to be re-run with it. "
+    "augment-gwnet-sz-taxi-full`: 2.9297 to 2.9253), so its rows there train with it too. "
     "The series tokens' width before the 32-wide backbone (`series.dim`, 16 in the tiny preset, "
     "a rank-16 linear bottleneck; `validation-series-dim.json`, `-80.json`, seeds 0 to 4, rule "
     "written before it ran): 32 and 64 lowered sz-taxi 10% (2.9202 to 2.9186 / 2.9196) and "

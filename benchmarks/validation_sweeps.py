@@ -279,7 +279,7 @@ SWEEPS: dict[str, tuple[tuple[tuple[str, str], ...], str, tuple[Candidate, ...]]
     # of those seeds (validation target 2.9269, 2.9325), which the same code reproduces, as the
     # GRU's and ST-VLM's references did to the digit. If it meets the rule, its five table seeds
     # are re-run with it (``BASELINE_TRAIN``). It met it: 2.9297 -> 2.9253 (seed 0 2.9269 ->
-    # 2.9288, seed 1 2.9325 -> 2.9218).
+    # 2.9288, seed 1 2.9325 -> 2.9218), and its five table seeds were re-run with it.
     "augment-gwnet-sz-taxi-full": ((("sz-taxi", "full"),), "gwnet", AUGMENT[1:]),
     # The series tokens' width (``series.dim``): in the tiny preset each node's features (its 12
     # inputs and the lookback of every input and target step, 36 to 84 values) pass a 16-wide
