@@ -126,7 +126,12 @@ SELECTION = (
     "a rank-16 linear bottleneck; `validation-series-dim.json`, `-80.json`, seeds 0 to 4, rule "
     "written before it ran): 32 and 64 lowered sz-taxi 10% (2.9202 to 2.9186 / 2.9196) and "
     "nycbike-drop 10% (mean of both MAEs 1.8729 to 1.8715 / 1.8702) but raised los-loop 10% "
-    "(3.0019 to 3.0379 / 3.0294), so it stays 16. "
+    "(3.0019 to 3.0379 / 3.0294), so it stays 16. The paper's own axes, the image encoding "
+    "(`node_time`, `learnable` against `auto`) and the fusion depth (0 and `all` against 1) "
+    "(`validation-image-fusion.json`, `-80.json`, seeds 0 and 1, rule written before it ran): "
+    "every candidate was worse on los-loop 10% (3.0036 to between 3.031 and 3.055), node_time lowered "
+    "sz-taxi 10% (2.9213 to 2.9173) and nycbike-drop 10% (1.8732 to 1.8722) a little, so "
+    "ST-VLM keeps `auto` and the first layer. "
     "Two early development runs "
     "printed test metrics beside validation ones; no choice was made from them."
 )
