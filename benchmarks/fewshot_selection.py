@@ -131,7 +131,11 @@ SELECTION = (
     "(`validation-image-fusion.json`, `-80.json`, seeds 0 and 1, rule written before it ran): "
     "every candidate was worse on los-loop 10% (3.0036 to between 3.031 and 3.055), node_time lowered "
     "sz-taxi 10% (2.9213 to 2.9173) and nycbike-drop 10% (1.8732 to 1.8722) a little, so "
-    "ST-VLM keeps `auto` and the first layer. "
+    "ST-VLM keeps `auto` and the first layer. Regularisation at today's settings "
+    "(`validation-regularise.json`, `-80.json`, seeds 0 and 1, rule written before it ran): "
+    "weight decay 1e-2 was level on los-loop 10% (3.0036 to 3.0031) and worse on sz-taxi 10% "
+    "(2.9213 to 2.9216), head dropout 0.3 and LoRA dropout 0.1 were worse on los-loop 10% "
+    "(3.0120, 3.0115), so weight decay stays 1e-4 and the dropouts 0.1 and 0. "
     "Two early development runs "
     "printed test metrics beside validation ones; no choice was made from them."
 )
