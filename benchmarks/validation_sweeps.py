@@ -84,12 +84,15 @@ IMAGE_FUSION: tuple[Candidate, ...] = (
     ("fusion depth 0", {}, {"image.encoding": "auto", "fusion.depth": 0}),
     ("fusion depth all", {}, {"image.encoding": "auto", "fusion.depth": "all"}),
 )
-#: Weight decay, the head's dropout and LoRA's dropout: the benchmark's and one change each.
+#: Weight decay, the head's dropout and LoRA's dropout: the benchmark's and one change each
+#: (every candidate names all three).
+_DECAY: dict[str, Any] = {"weight_decay": 1e-4}
+_DROPOUTS: dict[str, Any] = {"head.dropout": 0.1, "finetune.lora_dropout": 0.0}
 REGULARISE: tuple[Candidate, ...] = (
-    ("weight decay 1e-4, dropouts 0.1 / 0", {"weight_decay": 1e-4}, {"head.dropout": 0.1, "finetune.lora_dropout": 0.0}),
-    ("weight decay 1e-2", {"weight_decay": 1e-2}, {"head.dropout": 0.1, "finetune.lora_dropout": 0.0}),
-    ("head dropout 0.3", {"weight_decay": 1e-4}, {"head.dropout": 0.3, "finetune.lora_dropout": 0.0}),
-    ("LoRA dropout 0.1", {"weight_decay": 1e-4}, {"head.dropout": 0.1, "finetune.lora_dropout": 0.1}),
+    ("weight decay 1e-4, dropouts 0.1 / 0", _DECAY, _DROPOUTS),
+    ("weight decay 1e-2", {**_DECAY, "weight_decay": 1e-2}, _DROPOUTS),
+    ("head dropout 0.3", _DECAY, {**_DROPOUTS, "head.dropout": 0.3}),
+    ("LoRA dropout 0.1", _DECAY, {**_DROPOUTS, "finetune.lora_dropout": 0.1}),
 )
 #: The compact prompt whole (time, statistics, side information) and without one part.
 TEXT_PARTS: tuple[Candidate, ...] = (
