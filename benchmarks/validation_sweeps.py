@@ -30,6 +30,8 @@ pairs; ``augment-*``: level augmentation of the training windows for ST-VLM (``a
 ``regularise``: weight decay 1e-2, head dropout 0.3 and LoRA dropout 0.1 at today's settings
 (``-80``: los-loop 10% at 80 epochs, run first);
 ``text-parts``: the compact prompt without its statistics or its time sentence (``-80`` likewise);
+``backbone-size``: the tiny random ViLT against the ``small`` preset on the target pairs (``-80``
+likewise, run first);
 ``backbone``: the tiny random ViLT (hidden 32, 2 layers) against the ``small`` preset (256 wide, 4 layers; about 7x
 the step time on CPU), on the two nycbike pairs only, where ST-VLM does not win; ``loss``: the
 training loss, MAE (the median) against MSE (the mean, the objective of the ridge fit that starts
@@ -99,6 +101,12 @@ TEXT_PARTS: tuple[Candidate, ...] = (
     ("prompt: time and statistics", {}, {"text.include_time": True, "text.include_stats": True}),
     ("prompt without statistics", {}, {"text.include_time": True, "text.include_stats": False}),
     ("prompt without time", {}, {"text.include_time": False, "text.include_stats": True}),
+)
+#: The random ViLT backbone: the tiny preset (32 wide, 2 layers, 32 px) and the small one (256
+#: wide, 4 layers, 224 px; about 14x the training step on CPU: ``step_throughput.json``).
+BACKBONE_SIZE: tuple[Candidate, ...] = (
+    ("tiny ViLT", {}, {"backbone.preset": "tiny"}),
+    ("small ViLT", {}, {"backbone.preset": "small"}),
 )
 #: The linear head (``head.hidden = 0``): ST-VLM's head until the MLP head became the default
 #: (chosen by the ``capacity`` sweep). Studies that compare against it, or whose committed files
@@ -370,6 +378,18 @@ SWEEPS: dict[str, tuple[tuple[tuple[str, str], ...], str, tuple[Candidate, ...]]
     # but not on five (los-loop 10% 3.0019 to 3.0060); without the statistics los-loop 10% was
     # worse on both (3.0058, 3.0083). The prompt keeps both sentences.
     **at_table_budgets("text-parts", TEXT_PARTS),
+    # The backbone's size at today's settings: the table's ST-VLM is the tiny random ViLT (32
+    # wide, 2 layers) for CPU time, deliverable 11 names the small preset, and ``backbone`` tried
+    # small only on two pairs where ST-VLM keeps its fitted start (so it could not move them).
+    # los-loop 10% is where the VLM path learns most (0.23 over its start on validation) and
+    # where a step of the small preset costs least in all (about 14 s an epoch here). Rule,
+    # fixed before running, as ``regularise``'s: los-loop 10% first (``backbone-size-80``, seeds
+    # 0 and 1, :func:`meets_rule` against "tiny ViLT"); small ViLT, if no worse there, runs the
+    # other target pairs (``backbone-size``, seeds 0 and 1), then seeds 2 to 4 if it meets the
+    # rule on all five. Meeting it on five seeds makes it the benchmark's candidate backbone,
+    # but the table's ST-VLM rows change only when all nine pairs are re-run with it (hours on
+    # this CPU: a GPU item); until then the result is reported, not adopted.
+    **at_table_budgets("backbone-size", BACKBONE_SIZE),
     # The epoch cap, in rounds (``epoch_cap.ROUNDS``): the longer cap (the cosine schedule
     # stretched over it) where the table's best epoch was its last, at the shorter cap, in at
     # least two of five seeds: 80 against 40 (``cap-<model>``), then 160 against 80
