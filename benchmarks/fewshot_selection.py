@@ -140,7 +140,10 @@ SELECTION = (
     "rule written before it ran): without the time sentence met the rule on seeds 0 and 1 "
     "(los-loop 10% 3.0036 to 3.0027, sz-taxi 10% 2.9213 to 2.9194) but not on five (los-loop "
     "10% 3.0019 to 3.0060), without the statistics los-loop 10% was worse (3.0083, five "
-    "seeds), so the prompt keeps both. "
+    "seeds), so the prompt keeps both. The small random ViLT (256 wide, 4 layers, 224 px) "
+    "against the tiny one (`validation-backbone-size-80.json`, seeds 0 and 1, rule written "
+    "before it ran, los-loop 10% first) was worse there (3.0032 to 3.0049; one seed better, one "
+    "worse), so the other pairs did not run and the table keeps the tiny preset. "
     "Two early development runs "
     "printed test metrics beside validation ones; no choice was made from them."
 )
