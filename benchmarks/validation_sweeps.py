@@ -32,8 +32,8 @@ pairs; ``augment-*``: level augmentation of the training windows for ST-VLM (``a
 ``text-parts``: the compact prompt without its statistics or its time sentence (``-80`` likewise);
 ``backbone-size``: the tiny random ViLT against the ``small`` preset on the target pairs (``-80``
 likewise, run first);
-``backbone``: the tiny random ViLT (hidden 32, 2 layers) against the ``small`` preset (256 wide, 4 layers; about 7x
-the step time on CPU), on the two nycbike pairs only, where ST-VLM does not win; ``loss``: the
+``backbone``: the tiny random ViLT (hidden 32, 2 layers) against the ``small`` preset (256 wide, 4 layers; about 14x
+the step time on CPU: ``step_throughput.json``), on the two nycbike pairs only, where ST-VLM does not win; ``loss``: the
 training loss, MAE (the median) against MSE (the mean, the objective of the ridge fit that starts
 the highway), over observed entries and over the mean of both masks (``loss_mask``);
 ``highway-targets``: the ridge start fitted to the observations or to every finite target
@@ -134,6 +134,8 @@ KEPT_START = (("nycbike-drop", "st-llm-10%"), ("nycbike-drop", "10%"), ("nycbike
 #: The pairs of the count datasets (a zero is an observation: masked and all-entries MAE differ).
 COUNT_PAIRS = (("nycbike-drop", "st-llm-10%"), ("nycbike-drop", "10%"), ("nycbike-drop", "full"),
                ("nycbike1", "10%"), ("nycbike1", "full"))
+
+
 def at_table_budgets(name: str, candidates: tuple[Candidate, ...]) -> dict[str, Any]:
     """An ST-VLM sweep of ``candidates`` on the target pairs at their table budgets: ``name``
     over :data:`AT_40` and ``name-80`` over :data:`AT_80`."""
