@@ -112,8 +112,8 @@ def validation_row(
     train_changes: dict[str, Any], model_changes: dict[str, Any], model: str = "st-vlm",
     pair: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Train ST-VLM (or the neural baseline ``model``) with the changes on the benchmark's
-    budget (the model's own settings on ``pair``, (dataset, setting), where it has some:
+    """Train ST-VLM (or the neural baseline ``model``) with the changes (``model_changes``:
+    ST-VLM's dotted config paths, or the baseline's options) on the benchmark's budget (the model's own settings on ``pair``, (dataset, setting), where it has some:
     :func:`fewshot_setup.train_settings`); its validation metrics only.
 
     Returns ``val_mae`` (masked, the early-stopping metric), ``val_mae_all`` (every observed
@@ -123,9 +123,7 @@ def validation_row(
     """
     train = TrainConfig(**{"epochs": epochs, "seed": seed, "num_threads": 1, **train_settings(model, pair), **train_changes})
     if model != "st-vlm":
-        if model_changes:
-            raise ValueError(f"model changes {model_changes} are ST-VLM config paths; {model} takes none")
-        baseline = build_baseline(model)
+        baseline = build_baseline(model, model_changes)  # the baseline's options (unknown keys raise)
         fit = baseline.fit(forecast, train)
         val = evaluate_forecast(baseline.predict(forecast, "val"), forecast.targets("val"), forecast.protocol)
         return {"seed": seed, "val_mae": val["mae"], "val_mae_all": val["mae_all"],

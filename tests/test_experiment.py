@@ -330,8 +330,8 @@ def test_merging_per_seed_sweep_files_in_the_order_of_one_run(tmp_path, monkeypa
 
 def test_every_validation_sweep_candidate_builds_valid_configs() -> None:
     """Each candidate of ``validation_sweeps.SWEEPS`` names real settings: its training changes make
-    a ``TrainConfig`` with the sweep model's settings, its model changes (dotted paths) apply to
-    the benchmark's ST-VLM config, and its data changes to a ``DataConfig``; labels are unique
+    a ``TrainConfig`` with the sweep model's settings, its model changes apply to the benchmark's
+    ST-VLM config (dotted paths) or build the sweep's baseline (its options), and its data changes to a ``DataConfig``; labels are unique
     within a sweep and pairs are the benchmark's. A misspelt key fails here, not after an hour."""
     import sys
 
@@ -339,6 +339,7 @@ def test_every_validation_sweep_candidate_builds_valid_configs() -> None:
     from fewshot_setup import SETTINGS, STVLM_MODEL, train_settings
     from validation_sweeps import SWEEPS, Candidate
 
+    from stvlm.baselines import build_baseline
     from stvlm.configs import DataConfig, TrainConfig
     from stvlm.configs.model import STVLMConfig
 
@@ -349,13 +350,19 @@ def test_every_validation_sweep_candidate_builds_valid_configs() -> None:
         assert len(set(labels)) == len(labels), name
         for cand in (Candidate(*c) for c in candidates):
             TrainConfig(**{**train_settings(model), **cand.train})
-            assert model == "st-vlm" or not cand.model, (name, cand.label)
-            assert isinstance(STVLM_MODEL.with_values(cand.model), STVLMConfig)
+            if model == "st-vlm":
+                assert isinstance(STVLM_MODEL.with_values(cand.model), STVLMConfig)
+            else:  # a baseline's options, validated by its config
+                assert build_baseline(model, cand.model).name == model
             DataConfig(dataset="los-loop").with_values(cand.data)
     changed = STVLM_MODEL.with_values(dict(SWEEPS["capacity"][2][3][2]))
     assert (changed.finetune.strategy, changed.finetune.trainable_layers) == ("pfa", 2)
     with pytest.raises(ConfigError, match="unknown key head.hiden"):
         STVLM_MODEL.with_values({"head.hiden": 64})
+    assert dict(SWEEPS["gru-sz-taxi-full"][2][1][2]) == {"hidden": 128}
+    assert build_baseline("gru", {"hidden": 128, "layers": 2}).cfg.hidden == 128
+    with pytest.raises(ConfigError, match="hiden"):
+        build_baseline("gru", {"hiden": 128})
 
 
 @pytest.mark.parametrize("script", ["fewshot_accuracy", "validation_runs"])
