@@ -66,7 +66,7 @@ from fewshot_pages import ablation_page, interval_lines, readme, table_lines  # 
 from run_state import RunState, clear_pair, pair_folder  # noqa: E402
 from fewshot_setup import (  # noqa: E402  (loss_masks.py reads SETTINGS and TRAIN as fa.*)
     METRICS, SETTINGS, STVLM_MODEL, STVLM_TRAIN, TRAIN, UNTRAINED, VARIANTS, check_data_root,
-    data_config, in_pair_order, neural, ran_with, train_settings, variant_config,
+    baseline_options, data_config, in_pair_order, neural, ran_with, train_settings, variant_config,
 )
 
 log = logging.getLogger("fewshot_accuracy")
@@ -85,9 +85,12 @@ def experiment(data: DataConfig, model: str, train: TrainConfig) -> ExperimentCo
     return ExperimentConfig(name=f"fewshot-accuracy {model}", data=data, model=variant_config(variant), train=train)
 
 
-def run_model(forecast: Forecast, model: str, cfg: ExperimentConfig, state: RunState | None = None) -> dict[str, Any]:
-    """Fit one model on the shared ``forecast`` of ``cfg.data``; its val metrics, test
-    prediction and budget. ST-VLM is prepared by :func:`stvlm.experiment.prepare_run` (seeded,
+def run_model(
+    forecast: Forecast, model: str, cfg: ExperimentConfig, state: RunState | None = None,
+    options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Fit one model on the shared ``forecast`` of ``cfg.data`` (a baseline built with
+    ``options``, its config's); its val metrics, test prediction and budget. ST-VLM is prepared by :func:`stvlm.experiment.prepare_run` (seeded,
     names checked), as every study trial is. With ``state`` a trained run continues from its
     saved engine state and saves it after every epoch (``--state-dir``)."""
     t0 = time.perf_counter()
@@ -102,7 +105,7 @@ def run_model(forecast: Forecast, model: str, cfg: ExperimentConfig, state: RunS
                 "optimizer_steps": fit.history[-1].optimizer_steps if fit and fit.history else 0,
                 "parameters": sum(p.numel() for p in module.parameters() if p.requires_grad)}
     else:
-        baseline = build_baseline(model)
+        baseline = build_baseline(model, options)
         fit_info = baseline.fit(forecast, train, **(resume if neural(model) else {}))
         val = evaluate_forecast(baseline.predict(forecast, "val"), forecast.targets("val"), forecast.protocol)
         pred = baseline.predict(forecast, "test")
@@ -167,17 +170,20 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
                                 if (key := seed_key(model, name, seed)) in stored})
         for seed in (s for s in seeds if s not in kept_seeds):
             own = train_settings(model, (dataset, setting))
+            options = baseline_options(model, (dataset, setting))
             train = TrainConfig(epochs=args.epochs, seed=seed, num_threads=1, **own)
             cfg = experiment(data, model, train)
-            state = (RunState(pair_folder(args.state_dir, dataset, setting), model, seed, cfg.config_hash(),
+            key = cfg.config_hash() + (f"-{build_baseline(model, options).cfg.config_hash()}" if options else "")
+            state = (RunState(pair_folder(args.state_dir, dataset, setting), model, seed, key,
                               args.git_commit) if args.state_dir else None)
-            run = run_model(forecast, model, cfg, state)
+            run = run_model(forecast, model, cfg, state, options)
             pred = run.pop("pred")
             per_seed.append({name: window_abs_errors(pred, true, m)[0] for name, m in masks.items()})
             seed_errors.update({seed_key(model, name, seed): e for name, e in per_seed[-1].items()})
             made_with = {"model_hash": cfg.model.config_hash()} if model in VARIANTS else {}
             runs.append({"dataset": dataset, "setting": setting, "model": model, "seed": seed,
                          "git_commit": args.git_commit, "device": args.device, "train": own,
+                         **({"options": options} if options else {}),
                          **({"epochs": args.epochs} if run["epochs_run"] else {}), **made_with, **run})
             log.info("%s %s %s seed %d: val mae %.4f (%.0f s)", dataset, setting, model, seed,
                      run["val"]["mae"], run["seconds"])
@@ -204,7 +210,8 @@ def earlier_runs(
     per-window entry counts under both masks and identical bootstrap blocks) from the same
     lookback lags and windows of every part (``forecast_facts``: the forecast's ``describe()``),
     and a model's only when its committed runs used the training settings this file runs now on
-    the pair (:func:`fewshot_setup.ran_with`), ST-VLM's only with the ST-VLM config too (each
+    the pair (:func:`fewshot_setup.ran_with`) and, a baseline's, its options there
+    (:func:`fewshot_setup.baseline_options`; a run that records none ran with its defaults), ST-VLM's only with the ST-VLM config too (each
     run's ``model_hash``, or ``meta.stvlm_model`` for runs that predate it), else nothing. With
     ``check_config=False`` (``--only``) every model's runs are returned whatever config and
     settings they ran with: they are kept as they are, never added to."""
@@ -236,8 +243,9 @@ def earlier_runs(
                 r["model_hash"] == variant_config(model).config_hash() if "model_hash" in r else file_model
                 for r in runs):
             continue  # another ST-VLM config
-        if check_config and any(ran_with(r) != train_settings(model, (dataset, setting)) for r in runs):
-            continue  # trained with other settings (or, ST-VLM, before runs recorded theirs)
+        if check_config and any(ran_with(r) != train_settings(model, (dataset, setting))
+                                or r.get("options", {}) != baseline_options(model, (dataset, setting)) for r in runs):
+            continue  # trained with other settings or options (or, ST-VLM, before runs recorded theirs)
         # Runs from before runs carried their commit: the commit the split says they came from.
         origin = split.get("reused", {}).get(model) or split.get("git_commit") or "?"
         runs = [{**r, "git_commit": r.get("git_commit") or origin} for r in runs]

@@ -11,8 +11,8 @@ from fewshot_merge import run_epochs, split_option
 from fewshot_provenance import code_note, elsewhere
 from fewshot_selection import SELECTION
 from fewshot_setup import (
-    BASELINE_TRAIN, LOOKBACK_DAYS, REFERENCE_LINES, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS, neural,
-    ran_with, recorded_train, train_settings, variant_config,
+    BASELINE_TRAIN, LOOKBACK_DAYS, REFERENCE_LINES, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS, baseline_options,
+    neural, ran_with, recorded_train, train_settings, variant_config,
 )
 from stvlm.configs import TrainConfig
 
@@ -254,26 +254,30 @@ def _observed_target_pairs(result: dict) -> list[str]:
 
 def _baseline_training(result: dict[str, Any]) -> list[str]:
     """Caveats naming each (baseline, dataset, setting) whose runs trained with other settings
-    than the shared budget (:data:`TRAIN`; :func:`ran_with`), with those settings and the
-    validation file that chose them (:data:`BASELINE_TRAIN`), and each whose runs did not train
-    with the settings the benchmark now gives it there (a row that predates its own settings).
-    Empty when every run used the shared budget and that is what the benchmark gives it."""
+    than the shared budget (:data:`TRAIN`; :func:`ran_with`) or other options than the
+    baseline's defaults (a run's ``options``), with those settings and the validation files that
+    chose them (:data:`BASELINE_TRAIN`), and each whose runs did not train with the settings and
+    options the benchmark now gives it there (a row that predates them). Empty when every run
+    used the shared budget and defaults and that is what the benchmark gives it."""
     defaults = {**TrainConfig().to_dict(), **TRAIN}
 
-    def settings(train: dict[str, Any]) -> set[str]:
-        return {f"`{key}` {value}" for key, value in train.items() if value != defaults[key]}
+    def settings(train: dict[str, Any], options: dict[str, Any]) -> set[str]:
+        return ({f"`{key}` {value}" for key, value in train.items() if value != defaults[key]}
+                | {f"`{key}` {value}" for key, value in options.items()})
 
     differ: dict[tuple[str, str, str], set[str]] = {}
     stale: dict[tuple[str, str, str], set[str]] = {}
     for r in (r for r in result["runs"] if r["model"] not in VARIANTS):
-        key, ran = (r["model"], r["dataset"], r["setting"]), ran_with(r)
-        differ.setdefault(key, set()).update(settings(ran))
-        if ran != (now := train_settings(r["model"], (r["dataset"], r["setting"]))):
-            stale[key] = settings(now)
+        key, ran, options = (r["model"], r["dataset"], r["setting"]), ran_with(r), r.get("options", {})
+        differ.setdefault(key, set()).update(settings(ran, options))
+        pair = (r["dataset"], r["setting"])
+        now = train_settings(r["model"], pair), baseline_options(r["model"], pair)
+        if (ran, options) != now:
+            stale[key] = settings(*now)
 
     def evidence(key: tuple[str, str, str]) -> str:
         own = BASELINE_TRAIN.get(key)
-        return f"`{own.evidence}`" if own else "not this benchmark's setting now"
+        return ", ".join(f"`{e}`" for e in own.evidence) if own else "not this benchmark's setting now"
 
     parts = [f"{m} on {d} {s}: {', '.join(sorted(keys))} ({evidence((m, d, s))})"
              for (m, d, s), keys in differ.items() if keys]

@@ -48,7 +48,8 @@ def test_reused_stvlm_runs_must_match_the_training_settings(tmp_path: Path) -> N
 
 def test_reused_baseline_runs_must_match_their_own_settings_on_the_pair(tmp_path: Path) -> None:
     """A baseline with its own training on a pair (``BASELINE_TRAIN``: the GRU on sz-taxi full
-    trains level-augmented) reuses only runs recorded with those settings there; a run recorded
+    trains level-augmented, with two layers) reuses only runs recorded with those settings and
+    options there; a run recorded
     before runs recorded theirs trained with the shared ``TRAIN``, so it is not reused there but
     is on a pair without own settings, and ``--only`` keeps every run whole."""
     import argparse
@@ -71,32 +72,77 @@ def test_reused_baseline_runs_must_match_their_own_settings_on_the_pair(tmp_path
                                  ("full", None, []), ("10%", None, ["gru"]), ("10%", TRAIN, ["gru"]),
                                  ("10%", {**TRAIN, "augment_scale": 1.5}, [])):
         run = {"dataset": "sz-taxi", "setting": setting, "seed": 0, "git_commit": "abc", "model": "gru",
-               **({"train": train} if train else {})}
+               **({"train": train} if train else {}), **({"options": {"layers": 2}} if setting == "full" else {})}
         (tmp_path / "fewshot_accuracy.json").write_text(json.dumps(
             {"runs": [run], "splits": {f"sz-taxi|{setting}": facts}, "meta": {"stvlm_model": {}}}))
         assert sorted(earlier_runs(args, "sz-taxi", setting, counts, blocks, facts)) == kept, (setting, train)
         assert sorted(earlier_runs(args, "sz-taxi", setting, counts, blocks, facts, check_config=False)) == ["gru"]
 
 
+def test_baseline_options_on_a_pair_are_recorded_reused_and_named_on_the_page(tmp_path: Path, monkeypatch) -> None:
+    """A baseline's own config options on a pair (``BASELINE_TRAIN``'s ``options``): reused runs
+    must have recorded the same options (a run without a record ran with the defaults), and the
+    page names them beside the training settings, or as what a stale row lacks."""
+    import argparse
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import fewshot_setup
+    from fewshot_accuracy import earlier_runs
+    from fewshot_pages import _baseline_training
+    from fewshot_setup import TRAIN, PairTraining, baseline_options
+
+    assert baseline_options("gru", ("los-loop", "10%")) == {} and baseline_options("gru") == {}
+    own = PairTraining({}, ("validation-x.json",), {"hidden": 128})
+    monkeypatch.setitem(fewshot_setup.BASELINE_TRAIN, ("gru", "los-loop", "10%"), own)
+    assert baseline_options("gru", ("los-loop", "10%")) == {"hidden": 128}
+    counts, blocks = {"mae": np.array([3, 4]), "mae_all": np.array([5, 6])}, np.array([0, 1])
+    facts = {"lookback_lags": [288, 2016], "parts": {"train": {"windows": 2, "first_start": 2016}}}
+    args = argparse.Namespace(out_dir=str(tmp_path))
+    np.savez(tmp_path / "errors-los-loop-10pct.npz", blocks=blocks, **{f"count|{m}": c for m, c in counts.items()},
+             **{f"gru|{m}": np.array([1.0, 2.0]) for m in counts})
+    for options, kept in (({"hidden": 128}, ["gru"]), (None, []), ({"hidden": 32}, [])):
+        run = {"dataset": "los-loop", "setting": "10%", "seed": 0, "git_commit": "abc", "model": "gru",
+               "train": TRAIN, **({"options": options} if options else {})}
+        (tmp_path / "fewshot_accuracy.json").write_text(json.dumps(
+            {"runs": [run], "splits": {"los-loop|10%": facts}, "meta": {"stvlm_model": {}}}))
+        assert sorted(earlier_runs(args, "los-loop", "10%", counts, blocks, facts)) == kept, options
+        assert sorted(earlier_runs(args, "los-loop", "10%", counts, blocks, facts, check_config=False)) == ["gru"]
+    run = {"model": "gru", "dataset": "los-loop", "setting": "10%", "train": TRAIN}
+    page = _baseline_training({"runs": [{**run, "options": {"hidden": 128}}]})
+    assert page == ["- Baselines trained with their own settings on a pair (the rest of the shared budget above "
+                    "unchanged), each offered by a rule written before it ran and chosen on validation only "
+                    "(`BASELINE_TRAIN` in `benchmarks/fewshot_setup.py`): gru on los-loop 10%: `hidden` 128 "
+                    "(`validation-x.json`)."]
+    assert _baseline_training({"runs": [run]}) == [
+        "- Baseline rows that did not train with the settings this benchmark now gives them on their pair "
+        "(they predate them; `fewshot_accuracy.py --only <model>` on the pair brings them in line): gru on "
+        "los-loop 10% (now: `hidden` 128, `validation-x.json`)."]
+
+
 def test_every_baseline_own_training_is_a_valid_setting_with_its_evidence_committed() -> None:
     """Each ``BASELINE_TRAIN`` entry names a neural baseline, a pair of the benchmark, settings
-    that make a ``TrainConfig``, and a validation file that is committed and ran those settings
-    on that pair."""
+    that make a ``TrainConfig``, options its config takes, and validation files that are
+    committed and, together, ran those settings and options on that pair."""
     import sys
 
     root = Path(__file__).resolve().parents[1]
     sys.path.insert(0, str(root / "benchmarks"))
-    from fewshot_setup import BASELINE_TRAIN, SETTINGS, neural, train_settings
+    from fewshot_setup import BASELINE_TRAIN, SETTINGS, baseline_options, neural, train_settings
 
+    from stvlm.baselines import build_baseline
     from stvlm.configs import TrainConfig
 
     assert BASELINE_TRAIN
     for (model, dataset, setting), own in BASELINE_TRAIN.items():
         assert neural(model) and setting in SETTINGS, (model, dataset, setting)
         TrainConfig(**train_settings(model, (dataset, setting)))
-        rows = json.loads((root / "results" / "fewshot_accuracy" / own.evidence).read_text())["rows"]
-        assert any((r["model"], r["dataset"], r["setting"]) == (model, dataset, setting)
-                   and own.changes.items() <= r["train"].items() for r in rows), own.evidence
+        build_baseline(model, baseline_options(model, (dataset, setting)))
+        rows = [r for e in own.evidence
+                for r in json.loads((root / "results" / "fewshot_accuracy" / e).read_text())["rows"]
+                if (r["model"], r["dataset"], r["setting"]) == (model, dataset, setting)]
+        assert any(own.changes.items() <= r["train"].items() for r in rows), own
+        assert not own.options or any(own.options.items() <= r["model_changes"].items() for r in rows), own
 
 
 def test_the_results_page_names_baselines_trained_with_their_own_settings() -> None:
@@ -110,7 +156,8 @@ def test_the_results_page_names_baselines_trained_with_their_own_settings() -> N
     from fewshot_pages import _baseline_training
     from fewshot_setup import TRAIN
 
-    runs = [{"model": "gru", "dataset": "sz-taxi", "setting": "full", "train": {**TRAIN, "augment_scale": 1.5}},
+    runs = [{"model": "gru", "dataset": "sz-taxi", "setting": "full", "train": {**TRAIN, "augment_scale": 1.5},
+             "options": {"layers": 2}},
             {"model": "gru", "dataset": "sz-taxi", "setting": "10%", "train": TRAIN},
             {"model": "stid", "dataset": "los-loop", "setting": "10%", "train": {**TRAIN, "lr": 0.01}},
             {"model": "ridge", "dataset": "los-loop", "setting": "10%"},
@@ -121,9 +168,9 @@ def test_the_results_page_names_baselines_trained_with_their_own_settings() -> N
     assert _baseline_training({"runs": runs}) == [
         "- Baselines trained with their own settings on a pair (the rest of the shared budget above "
         "unchanged), each offered by a rule written before it ran and chosen on validation only "
-        "(`BASELINE_TRAIN` in `benchmarks/fewshot_setup.py`): gru on sz-taxi full: `augment_scale` 1.5 "
-        "(`validation-augment-gru-sz-taxi-full.json`); stid on los-loop 10%: `lr` 0.01 (not this "
-        "benchmark's setting now).",
+        "(`BASELINE_TRAIN` in `benchmarks/fewshot_setup.py`): gru on sz-taxi full: `augment_scale` 1.5, "
+        "`layers` 2 (`validation-augment-gru-sz-taxi-full.json`, `validation-gru-sz-taxi-full.json`); "
+        "stid on los-loop 10%: `lr` 0.01 (not this benchmark's setting now).",
         stale + "stid on los-loop 10% (now: the shared budget)."]
     assert _baseline_training({"runs": runs[1:2] + runs[3:]}) == []
     # a row from before its pair's own settings (Graph WaveNet on sz-taxi full trains augmented)

@@ -122,3 +122,14 @@ def test_describe_reads_where_each_saved_run_stands(tmp_path, caplog) -> None:
     with pytest.raises(SystemExit) as exit_:
         main([str(tmp_path / "missing")])
     assert exit_.value.code == 2
+
+
+def test_a_baseline_runs_with_the_options_it_is_given() -> None:
+    """``run_model``'s ``options`` build the baseline (``BASELINE_TRAIN``'s per-pair options):
+    a GRU 8 wide trains that many parameters, fewer than the default 64."""
+    from stvlm.baselines import build_baseline
+
+    fc, cfg = forecast(), config("gru")
+    narrow, default = fa.run_model(fc, "gru", cfg, options={"hidden": 8}), fa.run_model(fc, "gru", cfg)
+    module = build_baseline("gru", {"hidden": 8}).build(fc)
+    assert narrow["parameters"] == sum(p.numel() for p in module.parameters()) < default["parameters"]
