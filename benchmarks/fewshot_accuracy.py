@@ -90,9 +90,10 @@ def run_model(
     options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Fit one model on the shared ``forecast`` of ``cfg.data`` (a baseline built with
-    ``options``, its config's); its val metrics, test prediction and budget. ST-VLM is prepared by :func:`stvlm.experiment.prepare_run` (seeded,
-    names checked), as every study trial is. With ``state`` a trained run continues from its
-    saved engine state and saves it after every epoch (``--state-dir``)."""
+    ``options``, its config's); its val metrics, test prediction and budget. ST-VLM is prepared
+    by :func:`stvlm.experiment.prepare_run` (seeded, names checked), as every study trial is.
+    With ``state`` a trained run continues from its saved engine state and saves it after every
+    epoch (``--state-dir``)."""
     t0 = time.perf_counter()
     train = cfg.train
     resume = {"callbacks": [state.save], "resume": state.resume()} if state is not None else {}
@@ -211,7 +212,8 @@ def earlier_runs(
     lookback lags and windows of every part (``forecast_facts``: the forecast's ``describe()``),
     and a model's only when its committed runs used the training settings this file runs now on
     the pair (:func:`fewshot_setup.ran_with`) and, a baseline's, its options there
-    (:func:`fewshot_setup.baseline_options`; a run that records none ran with its defaults), ST-VLM's only with the ST-VLM config too (each
+    (:func:`fewshot_setup.baseline_options`; a run that records none ran with its defaults),
+    ST-VLM's only with the ST-VLM config too (each
     run's ``model_hash``, or ``meta.stvlm_model`` for runs that predate it), else nothing. With
     ``check_config=False`` (``--only``) every model's runs are returned whatever config and
     settings they ran with: they are kept as they are, never added to."""

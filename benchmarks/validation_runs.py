@@ -113,7 +113,8 @@ def validation_row(
     pair: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """Train ST-VLM (or the neural baseline ``model``) with the changes (``model_changes``:
-    ST-VLM's dotted config paths, or the baseline's options) on the benchmark's budget (the model's own settings on ``pair``, (dataset, setting), where it has some:
+    ST-VLM's dotted config paths, or the baseline's options) on the benchmark's budget (the
+    model's own settings on ``pair``, (dataset, setting), where it has some:
     :func:`fewshot_setup.train_settings`); its validation metrics only.
 
     Returns ``val_mae`` (masked, the early-stopping metric), ``val_mae_all`` (every observed

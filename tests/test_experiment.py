@@ -331,8 +331,9 @@ def test_merging_per_seed_sweep_files_in_the_order_of_one_run(tmp_path, monkeypa
 def test_every_validation_sweep_candidate_builds_valid_configs() -> None:
     """Each candidate of ``validation_sweeps.SWEEPS`` names real settings: its training changes make
     a ``TrainConfig`` with the sweep model's settings, its model changes apply to the benchmark's
-    ST-VLM config (dotted paths) or build the sweep's baseline (its options), and its data changes to a ``DataConfig``; labels are unique
-    within a sweep and pairs are the benchmark's. A misspelt key fails here, not after an hour."""
+    ST-VLM config (dotted paths) or build the sweep's baseline (its options), and its data
+    changes to a ``DataConfig``; labels are unique within a sweep and pairs are the benchmark's.
+    A misspelt key fails here, not after an hour."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
