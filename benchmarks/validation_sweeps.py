@@ -32,7 +32,8 @@ pairs; ``augment-*``: level augmentation of the training windows for ST-VLM (``a
 ``text-parts``: the compact prompt without its statistics or its time sentence (``-80`` likewise);
 ``backbone-size``: the tiny random ViLT against the ``small`` preset on the target pairs (``-80``
 likewise, run first); ``gru-sz-taxi-full``: the GRU's width, depth and learning rate where ST-VLM
-beats it (the candidates' model changes are then the baseline's options);
+beats it (the candidates' model changes are then the baseline's options), ``gru-los-loop-10``
+its width and depth where it is level;
 ``backbone``: the tiny random ViLT (hidden 32, 2 layers) against the ``small`` preset (256 wide, 4 layers; about 14x
 the step time on CPU: ``step_throughput.json``), on the two nycbike pairs only, where ST-VLM does not win; ``loss``: the
 training loss, MAE (the median) against MSE (the mean, the objective of the ridge fit that starts
@@ -408,6 +409,18 @@ SWEEPS: dict[str, tuple[tuple[tuple[str, str], ...], str, tuple[Candidate, ...]]
     # is read again. Graph WaveNet (-0.066, 35 min a run here) and STID (-0.082) are not probed.
     # Two layers had the lowest mean (2.9317 -> 2.9302; 128 hidden units 2.9316, lr 3e-4
     # 2.9330), so the GRU has two layers on sz-taxi full (``BASELINE_TRAIN``).
+    # The same offer where the GRU is level with ST-VLM (los-loop 10%, -0.052 [-0.144, +0.035])
+    # and its 160 epochs (``--epochs 160``): two layers and 128 units (lr 3e-4, the worst on sz-
+    # taxi full, left out for CPU time). The reference is the table's own runs of seeds 0 and 1
+    # (validation 3.1392, 3.1442; the Intel re-run of ``cross-machine-gru.json`` reproduced them
+    # within 0.0002 with every best epoch), so only the candidates run. Rule, fixed before
+    # running: the candidate with the lowest mean over seeds 0 and 1, if below 3.1417, becomes the
+    # GRU's on los-loop 10% (``BASELINE_TRAIN``), its five table seeds are re-run with it, and
+    # the pair's verdict is read again.
+    "gru-los-loop-10": ((("los-loop", "10%"),), "gru", (
+        ("2 layers", {}, {"layers": 2}),
+        ("hidden 128", {}, {"hidden": 128}),
+    )),
     "gru-sz-taxi-full": ((("sz-taxi", "full"),), "gru", (
         ("as in the table", {}, {}),
         ("hidden 128", {}, {"hidden": 128}),
