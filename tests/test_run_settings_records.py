@@ -92,32 +92,32 @@ def test_baseline_options_on_a_pair_are_recorded_reused_and_named_on_the_page(tm
     from fewshot_pages import _baseline_training
     from fewshot_setup import TRAIN, PairTraining, baseline_options
 
-    assert baseline_options("gru", ("los-loop", "10%")) == {} and baseline_options("gru") == {}
+    assert baseline_options("gru", ("nycbike1", "10%")) == {} and baseline_options("gru") == {}
     own = PairTraining({}, ("validation-x.json",), {"hidden": 128})
-    monkeypatch.setitem(fewshot_setup.BASELINE_TRAIN, ("gru", "los-loop", "10%"), own)
-    assert baseline_options("gru", ("los-loop", "10%")) == {"hidden": 128}
+    monkeypatch.setitem(fewshot_setup.BASELINE_TRAIN, ("gru", "nycbike1", "10%"), own)
+    assert baseline_options("gru", ("nycbike1", "10%")) == {"hidden": 128}
     counts, blocks = {"mae": np.array([3, 4]), "mae_all": np.array([5, 6])}, np.array([0, 1])
     facts = {"lookback_lags": [288, 2016], "parts": {"train": {"windows": 2, "first_start": 2016}}}
     args = argparse.Namespace(out_dir=str(tmp_path))
-    np.savez(tmp_path / "errors-los-loop-10pct.npz", blocks=blocks, **{f"count|{m}": c for m, c in counts.items()},
+    np.savez(tmp_path / "errors-nycbike1-10pct.npz", blocks=blocks, **{f"count|{m}": c for m, c in counts.items()},
              **{f"gru|{m}": np.array([1.0, 2.0]) for m in counts})
     for options, kept in (({"hidden": 128}, ["gru"]), (None, []), ({"hidden": 32}, [])):
-        run = {"dataset": "los-loop", "setting": "10%", "seed": 0, "git_commit": "abc", "model": "gru",
+        run = {"dataset": "nycbike1", "setting": "10%", "seed": 0, "git_commit": "abc", "model": "gru",
                "train": TRAIN, **({"options": options} if options else {})}
         (tmp_path / "fewshot_accuracy.json").write_text(json.dumps(
-            {"runs": [run], "splits": {"los-loop|10%": facts}, "meta": {"stvlm_model": {}}}))
-        assert sorted(earlier_runs(args, "los-loop", "10%", counts, blocks, facts)) == kept, options
-        assert sorted(earlier_runs(args, "los-loop", "10%", counts, blocks, facts, check_config=False)) == ["gru"]
-    run = {"model": "gru", "dataset": "los-loop", "setting": "10%", "train": TRAIN}
+            {"runs": [run], "splits": {"nycbike1|10%": facts}, "meta": {"stvlm_model": {}}}))
+        assert sorted(earlier_runs(args, "nycbike1", "10%", counts, blocks, facts)) == kept, options
+        assert sorted(earlier_runs(args, "nycbike1", "10%", counts, blocks, facts, check_config=False)) == ["gru"]
+    run = {"model": "gru", "dataset": "nycbike1", "setting": "10%", "train": TRAIN}
     page = _baseline_training({"runs": [{**run, "options": {"hidden": 128}}]})
     assert page == ["- Baselines trained with their own settings on a pair (the rest of the shared budget above "
                     "unchanged), each offered by a rule written before it ran and chosen on validation only "
-                    "(`BASELINE_TRAIN` in `benchmarks/fewshot_setup.py`): gru on los-loop 10%: `hidden` 128 "
+                    "(`BASELINE_TRAIN` in `benchmarks/fewshot_setup.py`): gru on nycbike1 10%: `hidden` 128 "
                     "(`validation-x.json`)."]
     assert _baseline_training({"runs": [run]}) == [
         "- Baseline rows that did not train with the settings this benchmark now gives them on their pair "
         "(they predate them; `fewshot_accuracy.py --only <model>` on the pair brings them in line): gru on "
-        "los-loop 10% (now: `hidden` 128, `validation-x.json`)."]
+        "nycbike1 10% (now: `hidden` 128, `validation-x.json`)."]
 
 
 def test_every_baseline_own_training_is_a_valid_setting_with_its_evidence_committed() -> None:
