@@ -49,7 +49,7 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 
 from harness.results.provenance import cpu_description, device_name, provenance  # noqa: E402
-from stvlm.baselines import BASELINES, build_baseline  # noqa: E402
+from stvlm.baselines import BASELINES, Baseline, build_baseline  # noqa: E402
 from stvlm.bootstrap import window_abs_errors, window_blocks  # noqa: E402
 from stvlm.configs import DataConfig, ExperimentConfig, STVLMConfig, TrainConfig  # noqa: E402
 from stvlm.data.forecast import Forecast  # noqa: E402
@@ -87,13 +87,15 @@ def experiment(data: DataConfig, model: str, train: TrainConfig) -> ExperimentCo
 
 def run_model(
     forecast: Forecast, model: str, cfg: ExperimentConfig, state: RunState | None = None,
-    options: dict[str, Any] | None = None,
+    baseline: Baseline | None = None,
 ) -> dict[str, Any]:
-    """Fit one model on the shared ``forecast`` of ``cfg.data`` (a baseline built with
-    ``options``, its config's); its val metrics, test prediction and budget. ST-VLM is prepared
-    by :func:`stvlm.experiment.prepare_run` (seeded, names checked), as every study trial is.
-    With ``state`` a trained run continues from its saved engine state and saves it after every
-    epoch (``--state-dir``)."""
+    """Fit one model on the shared ``forecast`` of ``cfg.data`` (a baseline: ``baseline``, built
+    with its options, else ``build_baseline(model)``); its val metrics, test prediction and
+    budget. ST-VLM is prepared by :func:`stvlm.experiment.prepare_run` (seeded, names checked),
+    as every study trial is. With ``state`` a trained run continues from its saved engine state
+    and saves it after every epoch (``--state-dir``)."""
+    if baseline is not None and baseline.name != model:
+        raise ValueError(f"run_model: baseline {baseline.name!r} given for model {model!r}")
     t0 = time.perf_counter()
     train = cfg.train
     resume = {"callbacks": [state.save], "resume": state.resume()} if state is not None else {}
@@ -106,7 +108,7 @@ def run_model(
                 "optimizer_steps": fit.history[-1].optimizer_steps if fit and fit.history else 0,
                 "parameters": sum(p.numel() for p in module.parameters() if p.requires_grad)}
     else:
-        baseline = build_baseline(model, options)
+        baseline = baseline if baseline is not None else build_baseline(model)
         fit_info = baseline.fit(forecast, train, **(resume if neural(model) else {}))
         val = evaluate_forecast(baseline.predict(forecast, "val"), forecast.targets("val"), forecast.protocol)
         pred = baseline.predict(forecast, "test")
@@ -174,10 +176,11 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
             options = baseline_options(model, (dataset, setting))
             train = TrainConfig(epochs=args.epochs, seed=seed, num_threads=1, **own)
             cfg = experiment(data, model, train)
-            key = cfg.config_hash() + (f"-{build_baseline(model, options).cfg.config_hash()}" if options else "")
+            baseline = build_baseline(model, options) if model not in VARIANTS else None
+            key = cfg.config_hash() + (f"-{baseline.cfg.config_hash()}" if options else "")
             state = (RunState(pair_folder(args.state_dir, dataset, setting), model, seed, key,
                               args.git_commit) if args.state_dir else None)
-            run = run_model(forecast, model, cfg, state, options)
+            run = run_model(forecast, model, cfg, state, baseline)
             pred = run.pop("pred")
             per_seed.append({name: window_abs_errors(pred, true, m)[0] for name, m in masks.items()})
             seed_errors.update({seed_key(model, name, seed): e for name, e in per_seed[-1].items()})

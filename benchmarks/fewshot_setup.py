@@ -121,7 +121,8 @@ class PairTraining(NamedTuple):
     options: dict[str, Any] = {}
 
 
-#: (baseline, dataset, setting) -> its training on that pair where it is not :data:`TRAIN`'s.
+#: (baseline, dataset, setting) -> its own training changes and config options on that pair, where
+#: they are not :data:`TRAIN`'s and its defaults.
 #: Each was offered by a rule written before it ran and chosen on validation only. The GRU on
 #: sz-taxi full, the runner-up where ST-VLM beats every baseline, trains on level-augmented
 #: windows like ST-VLM (``python benchmarks/validation_runs.py --sweep augment-gru-sz-taxi-full
@@ -136,7 +137,7 @@ BASELINE_TRAIN: dict[tuple[str, str, str], PairTraining] = {
         {"augment_scale": 1.5}, ("validation-augment-gru-sz-taxi-full.json", "validation-gru-sz-taxi-full.json"),
         {"layers": 2}),
     # two layers by ``--sweep gru-los-loop-10 --epochs 160 --seeds 0 1`` (3.1417 -> 3.1280, against
-    # the table's own runs of those seeds; 128 units 3.1311); rows not yet re-run with them
+    # the table's own runs of those seeds; 128 units 3.1311); its five seeds re-run with them
     ("gru", "los-loop", "10%"): PairTraining({}, ("validation-gru-los-loop-10.json",), {"layers": 2}),
     ("gwnet", "sz-taxi", "full"): PairTraining({"augment_scale": 1.5}, ("validation-augment-gwnet-sz-taxi-full.json",)),
 }

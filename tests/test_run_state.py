@@ -125,11 +125,15 @@ def test_describe_reads_where_each_saved_run_stands(tmp_path, caplog) -> None:
 
 
 def test_a_baseline_runs_with_the_options_it_is_given() -> None:
-    """``run_model``'s ``options`` build the baseline (``BASELINE_TRAIN``'s per-pair options):
-    a GRU 8 wide trains that many parameters, fewer than the default 64."""
+    """``run_model`` trains the baseline it is given, built with its options
+    (``BASELINE_TRAIN``'s per-pair options): a GRU 8 wide trains that many parameters, fewer than
+    the default 64. A baseline of another model is refused."""
     from stvlm.baselines import build_baseline
 
     fc, cfg = forecast(), config("gru")
-    narrow, default = fa.run_model(fc, "gru", cfg, options={"hidden": 8}), fa.run_model(fc, "gru", cfg)
+    narrow = fa.run_model(fc, "gru", cfg, baseline=build_baseline("gru", {"hidden": 8}))
+    default = fa.run_model(fc, "gru", cfg)
     module = build_baseline("gru", {"hidden": 8}).build(fc)
     assert narrow["parameters"] == sum(p.numel() for p in module.parameters()) < default["parameters"]
+    with pytest.raises(ValueError, match="baseline 'stid' given for model 'gru'"):
+        fa.run_model(fc, "gru", cfg, baseline=build_baseline("stid"))
