@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from cross_machine import compare  # noqa: E402
-from fewshot_pages import not_beaten  # noqa: E402
+from fewshot_pages import not_beaten, standing  # noqa: E402
 
 
 def _run(seed: int, mae: float, epoch: int | None, **extra) -> dict:
@@ -39,6 +39,27 @@ def test_not_beaten_leaves_reference_lines_out() -> None:
     assert not_beaten(table["intervals"], "d", "10%") == ["gru"]
     assert not_beaten(_table([], gru_beaten=True)["intervals"], "d", "10%") == []
     assert not_beaten(table["intervals"], "other", "10%") == []
+
+
+def test_standing_says_how_each_baseline_that_is_not_beaten_stands() -> None:
+    """Per metric where ST-VLM's interval does not exclude zero: level (it spans zero), better
+    (the baseline: the interval lies above zero) or the same forecast (float rounding); metrics
+    where ST-VLM wins are not named, and reference lines are left out."""
+    def iv(baseline: str, metric: str, low: float, high: float) -> dict:
+        return {**_interval(baseline, metric, high < 0), "low": low, "high": high}
+
+    intervals = [
+        iv("ridge", "mae", -0.01, 0.02), iv("ridge", "mae_all", -0.01, 0.02),  # level on both
+        iv("gru", "mae", -0.04, -0.02), iv("gru", "mae_all", 0.005, 0.02),  # better on all entries
+        iv("gwnet", "mae", 0.01, 0.3), iv("gwnet", "mae_all", -0.1, 0.2),  # better masked, level all
+        iv("seasonal-mean", "mae", 3e-8, 5e-8), iv("seasonal-mean", "mae_all", -3e-9, 7e-9),
+        iv("stid", "mae", -0.5, -0.1), iv("stid", "mae_all", -0.3, -0.2),  # beaten: not named
+        iv("historical-average-all", "mae", 0.1, 0.2),  # a reference line
+    ]
+    assert standing(intervals, "d", "10%") == [
+        "gru (better on all entries)", "gwnet (better on the masked metric, level on all entries)",
+        "ridge (level on both metrics)", "seasonal-mean (the same forecast on both metrics)"]
+    assert standing(intervals, "other", "10%") == []
 
 
 def test_compare_reports_the_changed_seeds_and_both_verdicts() -> None:
