@@ -8,13 +8,16 @@
     stvlm report RESULTS... [--out DIR] [--anchors FILE]
 
 Bad input (an unknown name, a missing file, a value out of range) ends with one line on stderr
-naming the problem and exit status 2, before any work starts; no traceback.
+naming the problem and exit status 2, before any work starts; no traceback. Output read by a
+program that stops reading early (``stvlm data info sz-taxi | head``) ends the verb quietly with
+status 141, a shell's for a command killed by SIGPIPE.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -60,6 +63,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("stvlm: interrupted\n")
         return 130
+    except BrokenPipeError:
+        # The reader of stdout has gone. Point stdout at /dev/null so that the interpreter's
+        # flush at exit does not raise again (the recipe of Python's signal docs).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -184,3 +184,16 @@ def test_console_script_exit_status_and_single_line(data_root: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "harness.cli.main", "evaluate", "--few-shot", "abc"],
                           capture_output=True, text=True, cwd=REPO)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_reader_that_stops_early_ends_the_verb_quietly(data_root: Path) -> None:
+    """``stvlm data list | head``: stdout is a pipe whose reader has gone (closed here before the
+    process starts, so its first write fails for sure): status 141, nothing on stderr."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "harness.cli.main", "data", "list", "--data-root",
+                               str(data_root)], stdout=write, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    finally:
+        os.close(write)
+    assert (proc.returncode, proc.stderr) == (141, "")
