@@ -363,6 +363,14 @@ def _not_yet_run(result: dict[str, Any]) -> list[str]:
     return [f"- Not yet run: {' and '.join(missing)}."] if missing else []
 
 
+def _rounds_offered(model: str, pair: tuple[str, str], cap: int) -> str:
+    """The epoch-cap rounds (:data:`epoch_cap.ROUNDS`) that offered ``model`` on ``pair`` a longer
+    cap than its ``cap``, with the file that records their choice on validation; ``""``: none."""
+    offered = [rnd for rnd in ROUNDS.values() if pair in rnd.capped.get(model, ()) and rnd.short == cap]
+    return (" (longer caps offered on validation: " + "; ".join(
+        f"{rnd.long} epochs by round `{rnd.name}` (`{rnd.out_name}`)" for rnd in offered) + ")") if offered else ""
+
+
 def _epoch_caveats(result: dict[str, Any]) -> list[str]:
     """Where ST-VLM's best epoch was the last one (under-trained), its untrained start (epoch 0,
     every seed) or one of the first two (the training after the ridge start of the highway
@@ -374,7 +382,7 @@ def _epoch_caveats(result: dict[str, Any]) -> list[str]:
     def seeds_of(d: str, s: str) -> list[dict[str, Any]]:
         return [r for r in runs if (r["dataset"], r["setting"]) == (d, s)]
 
-    capped = [f"{d} {s}" for d, s in pairs
+    capped = [f"{d} {s}" + _rounds_offered("st-vlm", (d, s), run_epochs(seeds_of(d, s)[0], cap)) for d, s in pairs
               if any(r["best_epoch"] == r["epochs_run"] == run_epochs(r, cap) for r in seeds_of(d, s))]
     kept = [f"{d} {s}" for d, s in pairs if all(r["best_epoch"] == 0 for r in seeds_of(d, s))]
     early = [f"{d} {s}" for d, s in pairs if f"{d} {s}" not in kept
@@ -385,7 +393,7 @@ def _epoch_caveats(result: dict[str, Any]) -> list[str]:
     # float32 rounding of zero).
     prior_only = [f"{i['dataset']} {i['setting']}" for i in result["intervals"]
                   if i["baseline"] == "seasonal-mean" and i["metric"] == "mae"
-                  and max(abs(i["diff"]), abs(i["low"]), abs(i["high"])) < 1e-6]
+                  and max(abs(i["diff"]), abs(i["low"]), abs(i["high"])) < SAME_FORECAST]
     if kept:
         lines.append(f"- ST-VLM kept its untrained start (no epoch beat it on validation MAE) in every seed "
                      f"of: {', '.join(kept)}: there its forecast is the seasonal prior plus the "

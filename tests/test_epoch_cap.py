@@ -13,7 +13,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from epoch_cap import ROUNDS, cap_choice, near_cap, only_commands, run_rows  # noqa: E402
 from fewshot_accuracy import aggregate, kept_merges  # noqa: E402
-from fewshot_pages import _cap_lines, table_lines  # noqa: E402
+from fewshot_pages import _cap_lines, _epoch_caveats, _rounds_offered, table_lines  # noqa: E402
 from validation_sweeps import SWEEPS  # noqa: E402
 
 FIRST = ROUNDS["80"]
@@ -137,6 +137,28 @@ def test_rows_carry_their_epoch_cap_and_the_page_shows_another() -> None:
         aggregate([agg_run("gru", 0, 80, epochs=80), agg_run("gru", 1, 12)], 40)
 
 
+def test_the_under_trained_line_names_the_rounds_that_offered_st_vlm_a_longer_cap() -> None:
+    """ST-VLM's "under-trained" caveat names each round that offered the pair a longer cap than
+    its runs have (their files record the choice on validation); none where no round did."""
+    assert _rounds_offered("st-vlm", ("sz-taxi", "full"), 40) == (
+        " (longer caps offered on validation: 80 epochs by round `own80` (`epoch-cap-own80.json`); "
+        "80 epochs by round `own80-sz` (`epoch-cap-own80-sz.json`))")
+    assert _rounds_offered("st-vlm", ("sz-taxi", "full"), 80) == ""  # no round offered 80 -> 160
+    assert _rounds_offered("gru", ("nycbike1", "10%"), 160) == (
+        " (longer caps offered on validation: 320 epochs by round `320` (`epoch-cap-320.json`))")
+
+    def result(dataset: str, setting: str) -> dict:
+        runs = [{**agg_run("st-vlm", seed, 40), "dataset": dataset, "setting": setting, "epochs_run": 40}
+                for seed in (0, 1)]
+        return {"meta": {"epochs": 40}, "runs": runs, "intervals": []}
+
+    assert _epoch_caveats(result("sz-taxi", "full")) == [
+        "- ST-VLM's best epoch was the last of its cap (under-trained) in: sz-taxi full"
+        + _rounds_offered("st-vlm", ("sz-taxi", "full"), 40) + "."]
+    assert _epoch_caveats(result("toy", "10%")) == [
+        "- ST-VLM's best epoch was the last of its cap (under-trained) in: toy 10%."]
+
+
 def test_only_keeps_the_merge_records_of_the_models_it_does_not_run() -> None:
     split = {"merged": [{"from": "a", "runs": {"gru": [1], "staeformer": [2, 3]}}, {"from": "b", "runs": {"gru": [4]}}]}
     assert kept_merges(split, ["gru"]) == [{"from": "a", "runs": {"staeformer": [2, 3]}}]
@@ -248,3 +270,5 @@ def test_main_reads_a_near_rounds_runs_from_copies(tmp_path: Path, monkeypatch, 
     assert [(c["seeds"], c["short"], c["long"], c["epochs"]) for c in out["choices"]] == [([0, 1], 2.25, 1.875, 160)]
     assert out["runs_from"] == {str(copy): "def"} and out["only_commands"] == [
         "python benchmarks/fewshot_accuracy.py --only gru --seeds 0 1 2 3 4 --epochs 160 --datasets los-loop --settings 10%"]
+    assert [(r["seed"], r["val_mae"], r["val_mae_all"], r["from"]) for r in out["runs"]] == [
+        (0, 2.0, 1.0, str(copy)), (1, 3.0, 1.5, str(copy))]  # per seed, kept even when the cap is not taken
