@@ -137,7 +137,8 @@ def readme(result: dict[str, Any]) -> str:
             "ST-VLM's test MAE is below every baseline's (reference lines aside) with the paired 95% "
             "interval excluding zero, on the masked metric and on all observed entries." if not lost else
             "target NOT met: ST-VLM's paired interval does not exclude zero (level) or favours the "
-            "baseline (better) against " + ", ".join(standing(group, *key)) + ".") + ("" if lost else _validation_dissent(result, *key)) + few)
+            "baseline (better) against " + ", ".join(standing(group, *key)) + ".")
+            + ("" if lost else _validation_dissent(result, *key)) + few)
     splits = "; ".join(
         f"{s['dataset']} {k.split('|')[1]}: {s['windows']['train']} training windows from step "
         f"{s['parts']['train']['steps'][0]}, lookback lags {s['lookback_lags']} steps, "
