@@ -194,8 +194,8 @@ def readme(result: dict[str, Any]) -> str:
         *([f"- Not run in this table: {_per_split(result, 'skipped')} (CPU cost, measured on this machine "
            "with one thread: STAEformer at its paper sizes takes about 12 s per training step of 16 "
            "nycbike-drop windows, about 3.5 min per epoch at 261 windows)."] if _per_split(result, "skipped") else []),
-        *([f"- Run with fewer seeds than ST-VLM (CPU cost: Graph WaveNet at its paper sizes takes about 1.9 s "
-           f"per step, 32 s per epoch at 261 nycbike-drop windows): {_fewer_seeds(result)}. An interval "
+        *([f"- Run with fewer seeds than ST-VLM (CPU cost; more seeds enter with `--merge`): "
+           f"{_fewer_seeds(result)}. An interval "
            "against them averages ST-VLM over its seeds but holds fewer draws of the baseline, whose seed "
            "noise it sees less of: a narrow win over them is weaker than the interval says."]
           if _fewer_seeds(result) else []),
