@@ -41,14 +41,18 @@ INTERVAL_HEADS = ("baseline", "MAE(ST-VLM) − MAE(baseline)", "ST-VLM")  # READ
 ABLATION_HEADS = ("variant dropped", "MAE(full) − MAE(variant)", "full model")  # ABLATION.md
 
 
+#: The metrics of the intervals, in the columns' order, as the verdict names them.
+METRIC_NAMES = {"mae": "the masked metric", "mae_all": "all entries"}
+
+
 def interval_lines(intervals: list[dict[str, Any]], heads: tuple[str, str, str] = INTERVAL_HEADS) -> list[str]:
     """One row per (dataset, setting, compared model): both paired intervals and the verdict."""
     lines = [f"| dataset | setting | {heads[0]} | {heads[1]}, true > 0 [95% CI] | "
              f"same, every observed entry [95% CI] | {heads[2]} better on both? |", "|---|---|---|---|---|---|"]
     for key in dict.fromkeys((i["dataset"], i["setting"], i["baseline"]) for i in intervals):
         pair = {i["metric"]: i for i in intervals if (i["dataset"], i["setting"], i["baseline"]) == key}
-        cells = [f"{pair[m]['diff']:+.3f} [{pair[m]['low']:+.3f}, {pair[m]['high']:+.3f}]" for m in ("mae", "mae_all")]
-        both = all(pair[m]["st_vlm_better"] for m in ("mae", "mae_all"))
+        cells = [f"{pair[m]['diff']:+.3f} [{pair[m]['low']:+.3f}, {pair[m]['high']:+.3f}]" for m in METRIC_NAMES]
+        both = all(pair[m]["st_vlm_better"] for m in METRIC_NAMES)
         lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {cells[0]} | {cells[1]} | {'yes' if both else 'no'} |")
     return lines
 
@@ -64,8 +68,6 @@ def not_beaten(intervals: list[dict[str, Any]], dataset: str, setting: str) -> l
                    and not i["st_vlm_better"] and i["baseline"] not in REFERENCE_LINES})
 
 
-#: The metrics of the intervals, as the verdict names them.
-METRIC_NAMES = {"mae": "the masked metric", "mae_all": "all entries"}
 #: A paired difference whose whole interval is this close to zero is float rounding of the same
 #: forecast (ST-VLM kept a start that is a baseline's, entry for entry), not a difference.
 SAME_FORECAST = 1e-6
