@@ -131,7 +131,7 @@ def readme(result: dict[str, Any]) -> str:
     verdict = []
     for key in dict.fromkeys((i["dataset"], i["setting"]) for i in result["intervals"]):
         group = [i for i in result["intervals"] if (i["dataset"], i["setting"]) == key]
-        lost = not_beaten(group, *key)
+        lost = standing(group, *key)
         k = min(i["blocks"] for i in group)
         few = (f" The intervals rest on {k} bootstrap blocks only: too few to trust."
                if k < MIN_TRUSTED_BLOCKS else "")
@@ -139,7 +139,7 @@ def readme(result: dict[str, Any]) -> str:
             "ST-VLM's test MAE is below every baseline's (reference lines aside) with the paired 95% "
             "interval excluding zero, on the masked metric and on all observed entries." if not lost else
             "target NOT met: ST-VLM's paired interval does not exclude zero (level) or favours the "
-            "baseline (better) against " + ", ".join(standing(group, *key)) + ".")
+            "baseline (better) against " + ", ".join(lost) + ".")
             + ("" if lost else _validation_dissent(result, *key)) + few)
     splits = "; ".join(
         f"{s['dataset']} {k.split('|')[1]}: {s['windows']['train']} training windows from step "
