@@ -256,6 +256,28 @@ def cap_choice(sweep_rows: list[dict[str, Any]], table: dict[str, Any], rnd: Cap
     return out
 
 
+#: What a round's choice is made of, and what ``--check`` compares: the (model, pair), the seeds
+#: both caps ran, both mean validation targets and the cap chosen.
+CHOICE_FIELDS = ("model", "dataset", "setting", "seeds", "short", "long", "epochs")
+
+
+def choice_differences(recomputed: list[dict[str, Any]], committed: list[dict[str, Any]]) -> list[str]:
+    """Where ``recomputed`` choices (:func:`cap_choice`) differ from a round file's ``committed``
+    ones, a line per (model, pair): a pair only one side has, or each field of
+    :data:`CHOICE_FIELDS` that differs, e.g. ``"gru los-loop 10%: long 3.128067... recomputed,
+    3.142374... committed"`` (floats in full); ``[]`` when they are the same, float for float."""
+    def by_pair(choices: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        return {" ".join(c[f] for f in CHOICE_FIELDS[:3]): c for c in choices}
+
+    new, old = by_pair(recomputed), by_pair(committed)
+    lines = [f"{pair}: only {side}" for pair, side in
+             [*((p, "recomputed") for p in new if p not in old), *((p, "committed") for p in old if p not in new)]]
+    for pair in (p for p in new if p in old):
+        lines += [f"{pair}: {f} {new[pair][f]} recomputed, {old[pair][f]} committed"
+                  for f in CHOICE_FIELDS[3:] if new[pair][f] != old[pair][f]]
+    return lines
+
+
 def run_rows(copies: list[tuple[str, dict[str, Any]]], rnd: CapRound) -> list[dict[str, Any]]:
     """The validation metrics of the ``rnd.long``-epoch runs of ``rnd.capped`` in ``copies``
     (name, benchmark JSON of a results folder the table's commands ran in), as sweep rows
@@ -304,7 +326,7 @@ def only_commands(choices: list[dict[str, Any]], table: dict[str, Any], rnd: Cap
 def main() -> int:
     """Read the round's ``validation-<sweep>.json`` files (or ``--runs``' folders) and the table, write the round's
     ``epoch-cap*.json`` (the choice per (model, pair) and the ``--only`` commands it calls for)
-    and log them."""
+    and log them; with ``--check``, compare the choices with that file instead and write nothing."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--round", default="80", choices=list(ROUNDS),
                         help="the round: 80 (40 against 80), 160 (80 against 160), 320 (160 against 320), "
@@ -319,12 +341,18 @@ def main() -> int:
                         help="results folders whose fewshot_accuracy.json holds the round's longer-cap runs (made "
                         "with fewshot_accuracy.py --only --epochs <long> --out-dir): their validation metrics "
                         "instead of the round's validation-<sweep>.json files")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing: recompute the choices and compare them with the round's committed "
+                        "file in --dir (fields: " + ", ".join(CHOICE_FIELDS) + "); status 1 when they differ")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rnd = ROUNDS[args.round]
     sources = ([d / "fewshot_accuracy.json" for d in args.runs] if args.runs
                else [args.dir / f"validation-{rnd.sweep(model)}.json" for model in rnd.capped])
     table_path = args.table or args.dir / "fewshot_accuracy.json"
+    committed = args.dir / rnd.out_name
+    if args.check and not committed.is_file():
+        parser.error(f"--check: no round file {committed} to compare with (--dir: the folder that holds it)")
     missing = [str(f) for f in [table_path, *sources] if not f.is_file()]
     if missing:
         parser.error(f"no such file: {', '.join(missing)} (" + (
@@ -343,13 +371,23 @@ def main() -> int:
     for c in choices:
         logging.info("%s %s %s: validation target %.4f at %d epochs, %.4f at %d -> %d",
                      c["model"], c["dataset"], c["setting"], c["short"], rnd.short, c["long"], rnd.long, c["epochs"])
+    if args.check:
+        differences = choice_differences(choices, json.loads(committed.read_text())["choices"])
+        for line in differences:
+            logging.info("differs: %s", line)
+        logging.info("%s: %s", committed, (
+            "the recomputed choices differ (where the table re-ran a row since the round, check against "
+            f"the tables of then: --table from `git show {rnd.table}:results/fewshot_accuracy/fewshot_accuracy.json`, "
+            "--runs a folder holding the table of the commit that took the round's runs)") if differences else
+            "the recomputed choices are the committed ones, float for float")
+        return 1 if differences else 0
     out = {**provenance(), "command": " ".join(["python benchmarks/epoch_cap.py", *sys.argv[1:]]), "rule": rnd.rule,
            "table_commit": table.get("git_commit"), "choices": choices,
            "only_commands": only_commands(choices, table, rnd),
            **({"runs_from": {name: src.get("git_commit") for name, src in copies},
                "runs": rows} if args.runs else {})}  # per seed: a cap not taken leaves no table rows
-    atomic_write_json(args.dir / rnd.out_name, out)
-    logging.info("wrote %s", args.dir / rnd.out_name)
+    atomic_write_json(committed, out)
+    logging.info("wrote %s", committed)
     return 0
 
 

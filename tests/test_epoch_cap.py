@@ -272,3 +272,45 @@ def test_main_reads_a_near_rounds_runs_from_copies(tmp_path: Path, monkeypatch, 
         "python benchmarks/fewshot_accuracy.py --only gru --seeds 0 1 2 3 4 --epochs 160 --datasets los-loop --settings 10%"]
     assert [(r["seed"], r["val_mae"], r["val_mae_all"], r["from"]) for r in out["runs"]] == [
         (0, 2.0, 1.0, str(copy)), (1, 3.0, 1.5, str(copy))]  # per seed, kept even when the cap is not taken
+
+
+def test_choice_differences_name_each_pair_and_field_that_differs() -> None:
+    from epoch_cap import choice_differences
+
+    def choice(model: str, long: float, epochs: int, seeds: tuple[int, ...] = (0, 1)) -> dict:
+        return {"model": model, "dataset": "toy", "setting": "10%", "seeds": list(seeds),
+                "short": 2.0, "long": long, "epochs": epochs}
+
+    assert choice_differences([choice("gru", 1.5, 160)], [choice("gru", 1.5, 160)]) == []
+    assert choice_differences([choice("gru", 1.25, 160, (0,)), choice("stid", 3.0, 80)],
+                              [choice("gru", 1.5, 160), choice("gwnet", 3.0, 80)]) == [
+        "stid toy 10%: only recomputed", "gwnet toy 10%: only committed",
+        "gru toy 10%: seeds [0] recomputed, [0, 1] committed", "gru toy 10%: long 1.25 recomputed, 1.5 committed"]
+
+
+def test_main_check_compares_with_the_round_file_and_writes_nothing(tmp_path: Path, monkeypatch, capsys, caplog) -> None:
+    import json
+
+    import epoch_cap
+
+    (tmp_path / "fewshot_accuracy.json").write_text(json.dumps({
+        "git_commit": "def", "splits": {"toy|10%": {}}, "meta": {"epochs": 40},
+        "runs": [table_run("gru", 0, 2.0, 2.0, epochs=80)]}))
+    (tmp_path / "validation-cap160-gru.json").write_text(json.dumps({"rows": [sweep_row("gru", 0, 1.5, 1.5)]}))
+    argv = ["epoch_cap.py", "--dir", str(tmp_path), "--round", "160", "--check"]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exit_:
+        epoch_cap.main()
+    assert exit_.value.code == 2 and "--check: no round file" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "argv", argv[:-1])
+    assert epoch_cap.main() == 0
+    written = (tmp_path / "epoch-cap-160.json").read_text()
+    monkeypatch.setattr(sys, "argv", argv)
+    assert epoch_cap.main() == 0
+    (tmp_path / "validation-cap160-gru.json").write_text(json.dumps({"rows": [sweep_row("gru", 0, 2.5, 2.5)]}))
+    with caplog.at_level("INFO"):
+        assert epoch_cap.main() == 1  # 80 kept now: long and epochs differ
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("differs")] == [
+        "differs: gru toy 10%: long 2.5 recomputed, 1.5 committed",
+        "differs: gru toy 10%: epochs 80 recomputed, 160 committed"]
+    assert (tmp_path / "epoch-cap-160.json").read_text() == written
