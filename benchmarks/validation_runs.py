@@ -22,7 +22,8 @@ and the code's commit). Seeds run as separate processes (``--seeds 0 --out a.jso
 one file with ``--merge a.json b.json ...`` (:func:`merge_runs`: rows in the order of one run,
 each file's commit and command kept). The newer sweeps (``patience-mlp``, ``neighbours-now``,
 ``head-width``, ``ema``, ``highway-now``, ``instance-norm``) write their adoption rule down before
-they run: :func:`meets_rule`. ``loss_masks.py`` is the loss-mask sweep, built on :func:`validation_row`.
+they run: :func:`meets_rule`; ``--rule REFERENCE CANDIDATE`` applies it to a sweep's committed
+file, training nothing, so a reviewer can recompute a choice in seconds. ``loss_masks.py`` is the loss-mask sweep, built on :func:`validation_row`.
 """
 
 from __future__ import annotations
@@ -140,6 +141,30 @@ def validation_row(
             "best_epoch": fit.best_epoch, "epochs_run": fit.epochs_run}
 
 
+def rule_check(parser: argparse.ArgumentParser, sweep: str, path: Path, reference: str, candidate: str) -> int:
+    """``--rule``: :func:`meets_rule` of ``candidate`` against ``reference`` on the rows of the
+    sweep's file ``path``, logged a line per pair and a verdict; status 0 (the verdict is the
+    output). Labels that are not the sweep's candidates, or a missing file, stop the parser."""
+    labels = [Candidate(*c).label for c in SWEEPS[sweep][2]]
+    unknown = [label for label in (reference, candidate) if label not in labels]
+    if unknown:
+        parser.error(f"--rule: {', '.join(map(repr, unknown))} not a candidate of --sweep {sweep} "
+                     f"(its candidates: {', '.join(map(repr, labels))})")
+    if not path.is_file():
+        parser.error(f"--rule: no such file: {path} (run the sweep first, or name its file with --out)")
+    try:
+        verdict = meets_rule(json.loads(path.read_text())["rows"], reference, candidate)
+    except ValueError as err:
+        parser.error(f"--rule: {err}")
+    for pair, (ref, cand) in verdict["pairs"].items():
+        logging.warning("%s: %r %.4f, %r %.4f (mean validation target over the seeds both ran)",
+                        pair, reference, ref, candidate, cand)
+    logging.warning("%r %s the rule against %r (no worse on any pair, better on one at least): "
+                    "better on %d of %d", candidate, "meets" if verdict["meets"] else "does not meet",
+                    reference, verdict["better"], len(verdict["pairs"]))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sweep", choices=list(SWEEPS), required=True)
@@ -151,9 +176,14 @@ def main() -> int:
     parser.add_argument("--merge", nargs="+", type=Path, default=None, metavar="FILE",
                         help="train nothing: merge these files of the sweep's runs (say, one per "
                         "seed) into --out, rows in the order of one run of every seed")
+    parser.add_argument("--rule", nargs=2, metavar=("REFERENCE", "CANDIDATE"), default=None,
+                        help="train nothing: apply meets_rule to --out's rows (default: the committed file) "
+                        "and log, per pair, both mean validation targets and the verdict")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     out = args.out or REPO / "results" / "fewshot_accuracy" / f"validation-{args.sweep}.json"
+    if args.rule:
+        return rule_check(parser, args.sweep, out, *args.rule)
     if args.merge:
         missing = [str(f) for f in args.merge if not f.is_file()]
         if missing:

@@ -265,6 +265,50 @@ def test_the_sweep_adoption_rule_on_tiny_rows() -> None:
         meets_rule(rows, "ref", "other")
 
 
+def test_rule_check_applies_the_rule_to_a_sweep_file_and_refuses_what_it_cannot(tmp_path, monkeypatch, capsys,
+                                                                                caplog) -> None:
+    """``validation_runs --sweep S --rule REF CAND``: trains nothing, logs each pair's two means and
+    the verdict; a label outside the sweep, a missing file or labels with no shared pair stop
+    with status 2 and say why."""
+    import json
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import validation_runs
+
+    def row(cand: str, seed: int, mae: float) -> dict:
+        return {"dataset": "sz-taxi", "setting": "full", "candidate": cand, "seed": seed,
+                "val_mae": mae, "val_mae_all": mae}
+
+    path = tmp_path / "sweep.json"
+
+    def run(*rule: str) -> int:
+        monkeypatch.setattr(sys, "argv", ["validation_runs.py", "--sweep", "gru-sz-taxi-full", "--out", str(path),
+                                          "--rule", *rule])
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            return validation_runs.main()
+
+    for rule, message in [(("as in the table", "3 layers"), "'3 layers' not a candidate of --sweep "
+                           "gru-sz-taxi-full (its candidates: 'as in the table', 'hidden 128', '2 layers', 'lr 3e-4')"),
+                          (("as in the table", "2 layers"), f"--rule: no such file: {path}")]:
+        with pytest.raises(SystemExit) as exit_:
+            run(*rule)
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
+    path.write_text(json.dumps({"rows": [row("as in the table", 0, 3.0), row("as in the table", 1, 2.0),
+                                         row("2 layers", 0, 2.5), row("2 layers", 1, 2.0), row("lr 3e-4", 0, 3.5)]}))
+    assert run("as in the table", "2 layers") == 0
+    assert [r.getMessage() for r in caplog.records] == [
+        "sz-taxi full: 'as in the table' 2.5000, '2 layers' 2.2500 (mean validation target over the seeds both ran)",
+        "'2 layers' meets the rule against 'as in the table' (no worse on any pair, better on one at least): "
+        "better on 1 of 1"]
+    assert run("as in the table", "lr 3e-4") == 0  # seed 0 only: 3.0 against 3.5
+    assert caplog.records[-1].getMessage().startswith("'lr 3e-4' does not meet the rule")
+    with pytest.raises(SystemExit) as exit_:
+        run("as in the table", "hidden 128")
+    assert exit_.value.code == 2 and "no pair ran both 'as in the table' and 'hidden 128'" in capsys.readouterr().err
+
+
 def test_merging_per_seed_sweep_files_in_the_order_of_one_run(tmp_path, monkeypatch, capsys) -> None:
     """``validation_runs --merge``: rows of per-seed files come out in the order a single run of
     every seed writes them (pair, candidate, seed), with each file's commit and command kept; a
