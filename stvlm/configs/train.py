@@ -11,7 +11,9 @@ from stvlm.configs.base import Config, config_class, field
 #: forecast is a fitted one (seasonal prior + ridge highway, head at zero) that full-lr Adam steps
 #: disturb from the first epoch; 30% against 5% lowered validation MAE on nycbike-drop (261
 #: windows, 2.107 -> 2.053), los-loop (3.117 -> 3.105) and nycbike1 (5.472 -> 5.400) at 10% and
-#: left sz-taxi level (2.928 -> 2.930). The baselines keep ``TrainConfig.warmup`` (STID was worse
+#: left sz-taxi level (2.928 -> 2.930; 15% was the lowest there, 2.926, and between on the other
+#: three, so the adoption rule of the later sweeps, which this one predates, would have taken 15%:
+#: the results page's Selection caveat). The baselines keep ``TrainConfig.warmup`` (STID was worse
 #: or mixed with 30%).
 STVLM_WARMUP = 0.3
 
