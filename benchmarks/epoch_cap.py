@@ -344,15 +344,24 @@ def main() -> int:
     parser.add_argument("--check", action="store_true",
                         help="write nothing: recompute the choices and compare them with the round's committed "
                         "file in --dir (fields: " + ", ".join(CHOICE_FIELDS) + "); status 1 when they differ")
+    parser.add_argument("--recorded", action="store_true",
+                        help="with --check: the longer-cap runs' validation metrics as the round file records "
+                        "them per seed (rounds since own80-sz), instead of --runs or the sweep files")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rnd = ROUNDS[args.round]
-    sources = ([d / "fewshot_accuracy.json" for d in args.runs] if args.runs
-               else [args.dir / f"validation-{rnd.sweep(model)}.json" for model in rnd.capped])
     table_path = args.table or args.dir / "fewshot_accuracy.json"
     committed = args.dir / rnd.out_name
+    if args.recorded and (not args.check or args.runs):
+        parser.error("--recorded: only with --check, and not with --runs (it replaces them)")
     if args.check and not committed.is_file():
         parser.error(f"--check: no round file {committed} to compare with (--dir: the folder that holds it)")
+    recorded = json.loads(committed.read_text()).get("runs") if args.recorded else None
+    if args.recorded and not recorded:
+        parser.error(f"--recorded: {committed} records no per-seed runs (rounds before own80-sz: --runs or the "
+                     "sweep files)")
+    sources = ([d / "fewshot_accuracy.json" for d in args.runs] if args.runs else [] if recorded
+               else [args.dir / f"validation-{rnd.sweep(model)}.json" for model in rnd.capped])
     missing = [str(f) for f in [table_path, *sources] if not f.is_file()]
     if missing:
         parser.error(f"no such file: {', '.join(missing)} (" + (
@@ -363,6 +372,8 @@ def main() -> int:
         if args.runs:
             copies = [(str(d), json.loads(f.read_text())) for d, f in zip(args.runs, sources)]
             rows = run_rows(copies, rnd)
+        elif recorded:
+            rows = recorded
         else:
             rows = [r for f in sources for r in json.loads(f.read_text())["rows"]]
         choices = cap_choice(rows, table, rnd)

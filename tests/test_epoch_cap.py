@@ -314,3 +314,37 @@ def test_main_check_compares_with_the_round_file_and_writes_nothing(tmp_path: Pa
         "differs: gru toy 10%: long 2.5 recomputed, 1.5 committed",
         "differs: gru toy 10%: epochs 80 recomputed, 160 committed"]
     assert (tmp_path / "epoch-cap-160.json").read_text() == written
+
+
+def test_main_check_recorded_reads_the_round_files_own_per_seed_runs(tmp_path: Path, monkeypatch, capsys) -> None:
+    import json
+
+    import epoch_cap
+
+    table = {"git_commit": "abc", "splits": {"los-loop|10%": {}}, "meta": {"epochs": 40},
+             "runs": [copy_run("gru", "los-loop", s, 3.0, 80) for s in (0, 1)]}
+    (tmp_path / "fewshot_accuracy.json").write_text(json.dumps(table))
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / "fewshot_accuracy.json").write_text(json.dumps({
+        "git_commit": "def", "meta": {"epochs": 40},
+        "runs": [copy_run("gru", "los-loop", 0, 2.0, 160), copy_run("gru", "los-loop", 1, 3.0, 160)]}))
+    base = ["epoch_cap.py", "--dir", str(tmp_path), "--round", "near160"]
+    for extra, message in [(["--recorded"], "--recorded: only with --check"),
+                           (["--check", "--recorded", "--runs", str(copy)], "not with --runs")]:
+        monkeypatch.setattr(sys, "argv", base + extra)
+        with pytest.raises(SystemExit) as exit_:
+            epoch_cap.main()
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
+    monkeypatch.setattr(sys, "argv", base + ["--runs", str(copy)])
+    assert epoch_cap.main() == 0  # writes the round file with its per-seed runs
+    monkeypatch.setattr(sys, "argv", base + ["--check", "--recorded"])
+    assert epoch_cap.main() == 0
+    path = tmp_path / "epoch-cap-near160.json"
+    written = json.loads(path.read_text())
+    path.write_text(json.dumps({**written, "runs": [{**written["runs"][0], "val_mae": 4.0}, written["runs"][1]]}))
+    assert epoch_cap.main() == 1  # the recorded seed 0 no longer gives the recorded choice
+    path.write_text(json.dumps({k: v for k, v in written.items() if k != "runs"}))
+    with pytest.raises(SystemExit) as exit_:
+        epoch_cap.main()
+    assert exit_.value.code == 2 and "records no per-seed runs" in capsys.readouterr().err
