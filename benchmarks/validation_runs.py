@@ -23,7 +23,8 @@ one file with ``--merge a.json b.json ...`` (:func:`merge_runs`: rows in the ord
 each file's commit and command kept). The newer sweeps (``patience-mlp``, ``neighbours-now``,
 ``head-width``, ``ema``, ``highway-now``, ``instance-norm``) write their adoption rule down before
 they run: :func:`meets_rule`; ``--rule REFERENCE CANDIDATE`` applies it to a sweep's committed
-file, training nothing, so a reviewer can recompute a choice in seconds. ``loss_masks.py`` is the loss-mask sweep, built on :func:`validation_row`.
+file, training nothing, so a reviewer can recompute a choice in seconds. ``loss_masks.py`` is
+the loss-mask sweep, built on :func:`validation_row`.
 """
 
 from __future__ import annotations
