@@ -356,7 +356,8 @@ def main() -> int:
         parser.error("--recorded: only with --check, and not with --runs (it replaces them)")
     if args.check and not committed.is_file():
         parser.error(f"--check: no round file {committed} to compare with (--dir: the folder that holds it)")
-    recorded = json.loads(committed.read_text()).get("runs") if args.recorded else None
+    round_file = json.loads(committed.read_text()) if args.check else {}
+    recorded = round_file.get("runs") if args.recorded else None
     if args.recorded and not recorded:
         parser.error(f"--recorded: {committed} records no per-seed runs (rounds before own80-sz: --runs or the "
                      "sweep files)")
@@ -383,7 +384,7 @@ def main() -> int:
         logging.info("%s %s %s: validation target %.4f at %d epochs, %.4f at %d -> %d",
                      c["model"], c["dataset"], c["setting"], c["short"], rnd.short, c["long"], rnd.long, c["epochs"])
     if args.check:
-        differences = choice_differences(choices, json.loads(committed.read_text())["choices"])
+        differences = choice_differences(choices, round_file["choices"])
         for line in differences:
             logging.info("differs: %s", line)
         logging.info("%s: %s", committed, (

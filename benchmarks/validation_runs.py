@@ -88,10 +88,14 @@ def meets_rule(rows: list[dict[str, Any]], reference: str, candidate: str) -> di
     return {"pairs": pairs, "better": better, "meets": better > 0 and all(c <= r for r, c in pairs.values())}
 
 
+def sweep_labels(sweep: str) -> list[str]:
+    """The labels of ``sweep``'s candidates, in the sweep's order."""
+    return [Candidate(*c).label for c in SWEEPS[sweep][2]]
+
+
 def merge_runs(sweep: str, sources: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     """:func:`sweep_merge.merge_runs` over ``sweep``'s pairs and candidates."""
-    pairs, _, candidates = SWEEPS[sweep]
-    return sweep_merge.merge_runs(sweep, pairs, [Candidate(*c).label for c in candidates], sources)
+    return sweep_merge.merge_runs(sweep, SWEEPS[sweep][0], sweep_labels(sweep), sources)
 
 
 def forecast_of(dataset: str, setting: str, data_root: str | None) -> tuple[DataConfig, Forecast]:
@@ -146,7 +150,7 @@ def rule_check(parser: argparse.ArgumentParser, sweep: str, path: Path, referenc
     """``--rule``: :func:`meets_rule` of ``candidate`` against ``reference`` on the rows of the
     sweep's file ``path``, logged a line per pair and a verdict; status 0 (the verdict is the
     output). Labels that are not the sweep's candidates, or a missing file, stop the parser."""
-    labels = [Candidate(*c).label for c in SWEEPS[sweep][2]]
+    labels = sweep_labels(sweep)
     unknown = [label for label in (reference, candidate) if label not in labels]
     if unknown:
         parser.error(f"--rule: {', '.join(map(repr, unknown))} not a candidate of --sweep {sweep} "

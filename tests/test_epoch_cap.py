@@ -230,6 +230,28 @@ def copy_run(model: str, dataset: str, seed: int, mae: float, epochs: int, **ext
             "val": {"mae": mae, "mae_all": mae / 2}, "test": {"mae": 9.0}, **extra}
 
 
+def near_table_and_copy(tmp_path: Path) -> Path:
+    """A table with the GRU's 80-epoch los-loop 10% runs (seeds 0, 1) in ``tmp_path`` and an
+    empty copy folder beside it, returned."""
+    import json
+
+    table = {"git_commit": "abc", "splits": {"los-loop|10%": {}}, "meta": {"epochs": 40},
+             "runs": [copy_run("gru", "los-loop", s, 3.0, 80) for s in (0, 1)]}
+    (tmp_path / "fewshot_accuracy.json").write_text(json.dumps(table))
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    return copy
+
+
+def write_near_copy(copy: Path) -> None:
+    """The copy's 160-epoch runs of the same seeds (validation targets 1.5 and 2.25)."""
+    import json
+
+    (copy / "fewshot_accuracy.json").write_text(json.dumps({
+        "git_commit": "def", "meta": {"epochs": 40},
+        "runs": [copy_run("gru", "los-loop", 0, 2.0, 160), copy_run("gru", "los-loop", 1, 3.0, 160)]}))
+
+
 def test_run_rows_read_the_validation_metrics_of_the_rounds_longer_cap_runs_in_copies() -> None:
     a = {"meta": {"epochs": 40}, "runs": [
         copy_run("gru", "los-loop", 0, 2.0, 160), copy_run("gru", "los-loop", 1, 4.0, 80),  # the shorter cap
@@ -252,18 +274,12 @@ def test_main_reads_a_near_rounds_runs_from_copies(tmp_path: Path, monkeypatch, 
 
     import epoch_cap
 
-    table = {"git_commit": "abc", "splits": {"los-loop|10%": {}}, "meta": {"epochs": 40},
-             "runs": [copy_run("gru", "los-loop", s, 3.0, 80) for s in (0, 1)]}
-    (tmp_path / "fewshot_accuracy.json").write_text(json.dumps(table))
-    copy = tmp_path / "copy"
-    copy.mkdir()
+    copy = near_table_and_copy(tmp_path)
     monkeypatch.setattr(sys, "argv", ["epoch_cap.py", "--dir", str(tmp_path), "--round", "near160", "--runs", str(copy)])
     with pytest.raises(SystemExit) as exit_:
         epoch_cap.main()
     assert exit_.value.code == 2 and "--only commands there first" in capsys.readouterr().err
-    (copy / "fewshot_accuracy.json").write_text(json.dumps({
-        "git_commit": "def", "meta": {"epochs": 40},
-        "runs": [copy_run("gru", "los-loop", 0, 2.0, 160), copy_run("gru", "los-loop", 1, 3.0, 160)]}))
+    write_near_copy(copy)
     assert epoch_cap.main() == 0
     out = json.loads((tmp_path / "epoch-cap-near160.json").read_text())
     # (2.0 + 1.0) / 2 and (3.0 + 1.5) / 2 at 160: 1.875 against 2.25 at 80
@@ -321,14 +337,8 @@ def test_main_check_recorded_reads_the_round_files_own_per_seed_runs(tmp_path: P
 
     import epoch_cap
 
-    table = {"git_commit": "abc", "splits": {"los-loop|10%": {}}, "meta": {"epochs": 40},
-             "runs": [copy_run("gru", "los-loop", s, 3.0, 80) for s in (0, 1)]}
-    (tmp_path / "fewshot_accuracy.json").write_text(json.dumps(table))
-    copy = tmp_path / "copy"
-    copy.mkdir()
-    (copy / "fewshot_accuracy.json").write_text(json.dumps({
-        "git_commit": "def", "meta": {"epochs": 40},
-        "runs": [copy_run("gru", "los-loop", 0, 2.0, 160), copy_run("gru", "los-loop", 1, 3.0, 160)]}))
+    copy = near_table_and_copy(tmp_path)
+    write_near_copy(copy)
     base = ["epoch_cap.py", "--dir", str(tmp_path), "--round", "near160"]
     for extra, message in [(["--recorded"], "--recorded: only with --check"),
                            (["--check", "--recorded", "--runs", str(copy)], "not with --runs")]:
