@@ -404,8 +404,11 @@ def main() -> int:
         return merge_into(args, parser)
     check_data_root(parser, args.data_root)
     out_dir = Path(args.out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / ("modality_ablation.json" if args.ablation else "fewshot_accuracy.json")
+    if args.only and not path.is_file():  # before any data is read or model trained
+        parser.error(f"--only keeps the other models' runs from the table in --out-dir, and {out_dir} holds "
+                     f"none: run it in a copy (cp -r results/fewshot_accuracy {shlex.quote(str(out_dir))})")
+    out_dir.mkdir(parents=True, exist_ok=True)
     page = out_dir / ("ABLATION.md" if args.ablation else "README.md")
     command = " ".join(["python benchmarks/fewshot_accuracy.py", *map(shlex.quote, sys.argv[1:])])
     started = provenance()  # the code this process runs: taken before any result is written

@@ -3,9 +3,11 @@ the table with exact seed-mean errors and recomputed intervals (``benchmarks/few
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -217,16 +219,43 @@ def test_seeds_run_in_two_folders_merge_into_the_table(tmp_path: Path, data_root
     into the first gives the GRU two seeds whose error sums are the mean of the two runs', the
     page re-rendered; a merge that adds nothing is refused in one line, with nothing written; a
     later run of STID alone carries the GRU's per-seed errors into the new file unchanged."""
+    import fewshot_accuracy
+
+    with _main_undone():
+        _run_merge_study(tmp_path, data_root, monkeypatch, capsys, fewshot_accuracy)
+
+
+def test_only_without_a_table_in_out_dir_stops_before_reading_data(tmp_path: Path, data_root: Path,
+                                                                    monkeypatch, capsys) -> None:
+    """``--only`` keeps the other models' runs from the table in ``--out-dir``: a folder without
+    one is refused in one line that says how to make the copy, and nothing is created."""
+    import fewshot_accuracy
+
+    out = tmp_path / "copy"
+    monkeypatch.setattr(sys, "argv", ["fewshot_accuracy.py", "--only", "staeformer", "--seeds", "4", "--datasets",
+                                      "nycbike-drop", "--settings", "full", "--out-dir", str(out),
+                                      "--data-root", str(data_root)])
+    with _main_undone(), pytest.raises(SystemExit) as exit_:
+        fewshot_accuracy.main()
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert exit_.value.code == 2
+    assert err.endswith(f"--only keeps the other models' runs from the table in --out-dir, and {out} holds none: "
+                        f"run it in a copy (cp -r results/fewshot_accuracy {out})")
+    assert not out.exists()
+
+
+@contextlib.contextmanager
+def _main_undone() -> Iterator[None]:
+    """``fewshot_accuracy.main()`` sets one torch thread and quiets these loggers for its own
+    process: undone after, for the tests that follow in this one."""
     import logging
 
-    import fewshot_accuracy
     import torch
 
-    # main() sets one torch thread and quiets these loggers for its own process: undone after
     threads = torch.get_num_threads()
     levels = {name: logging.getLogger(name).level for name in ("stvlm", "stvlm.engine", "transformers")}
     try:
-        _run_merge_study(tmp_path, data_root, monkeypatch, capsys, fewshot_accuracy)
+        yield
     finally:
         torch.set_num_threads(threads)
         for name, level in levels.items():
