@@ -22,7 +22,8 @@ none, on the same pairs; ``instance-norm``: the series instance normalised per w
 ``series.instance_norm``) or not, on the same pairs; ``highway-now``: the highway trained or frozen
 at its start (``highway`` at today's settings); ``warmup``: the share of warm-up steps, 5% against
 15% and 30%, for ST-VLM and (``warmup-stid``, ``warmup-gru``) for STID and the GRU, all on the same
-pairs; ``augment-*``: level augmentation of the training windows for ST-VLM (``augment-scale``,
+pairs, and ``warmup-now`` 30% against 15% at today's settings on the target pairs (``-80``
+likewise); ``augment-*``: level augmentation of the training windows for ST-VLM (``augment-scale``,
 ``-80``), STID and the GRU, and pair by pair for the runners-up on sz-taxi full;
 ``series-dim``: the series tokens 16, 32 or 64 wide (``-80``: los-loop 10% at 80 epochs);
 ``image-fusion``: the image encoding (``auto``, ``node_time``, ``learnable``) and the fusion depth
@@ -70,6 +71,11 @@ WARMUPS: tuple[Candidate, ...] = (  # "as benchmarked": 5% when these ran (ST-VL
     ("as benchmarked", {}, {}),
     ("warm-up 15%", {"warmup": 0.15}, {}),
     ("warm-up 30%", {"warmup": 0.3}, {}),
+)
+#: ST-VLM's warm-up (30% since ``warmup``) against 15%, both named: the ``warmup-now`` sweeps.
+WARMUP_NOW: tuple[Candidate, ...] = (
+    ("warm-up 30%", {"warmup": 0.3}, {}),
+    ("warm-up 15%", {"warmup": 0.15}, {}),
 )
 #: Level augmentation (``TrainConfig.augment_scale``) off and at r = 1.5, the candidates of the
 #: ``augment-*`` sweeps.
@@ -440,6 +446,16 @@ SWEEPS: dict[str, tuple[tuple[tuple[str, str], ...], str, tuple[Candidate, ...]]
     **{rnd.sweep(model): (pairs, model, ((f"epochs {rnd.long}", {"epochs": rnd.long}, {}),))
        for rnd in ROUNDS.values() for model, pairs in rnd.capped.items()},
     "warmup": (FOUR, "st-vlm", WARMUPS),
+    # The warm-up again, at today's settings and under the written rule: ``warmup`` chose 30% on
+    # masked MAE before the rules were written down, and :func:`meets_rule` applied to its file
+    # takes 15% and not 30% (sz-taxi 10%: 30% worse than 5% by 0.0025, 15% the lowest). Rule,
+    # fixed before running, as ``regularise``'s (:func:`meets_rule` against "warm-up 30%", the
+    # benchmark's): los-loop 10% first (``warmup-now-80``, seeds 0 and 1); if 15% is no worse
+    # there it runs the other target pairs (``warmup-now``, seeds 0 and 1), then seeds 2 to 4 if
+    # it meets the rule on all five pairs, and becomes ST-VLM's warm-up (``STVLM_TRAIN_SETTINGS``)
+    # if it meets it on five seeds, every ST-VLM row, both studies and the ablation then re-run
+    # with it. Otherwise 30% stays. Both candidates run (the reference on the same machine).
+    **at_table_budgets("warmup-now", WARMUP_NOW),
     "warmup-stid": (FOUR, "stid", WARMUPS),
     "warmup-gru": (FOUR, "gru", WARMUPS),
 }
