@@ -40,7 +40,7 @@ def saved_states(experiment: Path) -> dict[str, tuple[str, int]]:
     snapshots = sorted(experiment.glob("experiment_state-*.json"))
     try:
         trials = json.loads(snapshots[-1].read_text())["trial_data"] if snapshots else []
-    except json.JSONDecodeError:  # being replaced
+    except (json.JSONDecodeError, FileNotFoundError):  # being replaced, or removed since the glob
         return {}
     states = {}
     for trial_json, meta_json in trials:
