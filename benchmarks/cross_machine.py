@@ -14,7 +14,7 @@ committed ones and the verdicts are ST-VLM's committed runs against the re-run b
 (dataset, setting) counts as re-run in a folder when a run of ``--model`` there is not the
 committed record. For each: per seed the committed and the re-run test MAE (masked and every
 observed entry), validation MAE, best epoch and device, the means, and the verdict both ways
-(:func:`fewshot_pages.not_beaten`: the baselines not beaten with the paired interval excluding
+(:func:`fewshot_verdict.not_beaten`: the baselines not beaten with the paired interval excluding
 zero, computed in each file against the same committed baselines). Writes
 ``results/fewshot_accuracy/cross-machine-<model>.json``.
 """
@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from fewshot_pages import not_beaten  # noqa: E402
+from fewshot_verdict import not_beaten  # noqa: E402
 
 from harness.results.provenance import provenance  # noqa: E402
 from stvlm.io import atomic_write_json  # noqa: E402

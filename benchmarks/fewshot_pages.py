@@ -1,6 +1,7 @@
-"""The pages of the few-shot accuracy benchmark: ``README.md`` (every model against ST-VLM,
-verdict, caveats) and ``ABLATION.md`` (the modality ablation), rendered from the result JSON that
-``fewshot_accuracy.py`` writes, so a page can be rebuilt without re-running a model."""
+"""The pages of the few-shot accuracy benchmark: ``README.md`` (the verdict of
+``fewshot_verdict.py`` first, then every model's row, the paired intervals, the protocol, the
+caveats and the commands) and ``ABLATION.md`` (the modality ablation), rendered from the result
+JSON that ``fewshot_accuracy.py`` writes, so a page can be rebuilt without re-running a model."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from fewshot_merge import run_epochs, split_option
 from fewshot_provenance import code_note, elsewhere
 from fewshot_selection import SELECTION
 from fewshot_setup import (
-    BASELINE_TRAIN, LOOKBACK_DAYS, REFERENCE_LINES, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS, baseline_options,
+    BASELINE_TRAIN, LOOKBACK_DAYS, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS, baseline_options,
     neural, ran_with, recorded_train, train_settings, variant_config,
 )
+from fewshot_verdict import METRIC_NAMES, SAME_FORECAST, verdict_lines
 from stvlm.configs import TrainConfig
 
 
@@ -41,10 +43,6 @@ INTERVAL_HEADS = ("baseline", "MAE(ST-VLM) − MAE(baseline)", "ST-VLM")  # READ
 ABLATION_HEADS = ("variant dropped", "MAE(full) − MAE(variant)", "full model")  # ABLATION.md
 
 
-#: The metrics of the intervals, in the columns' order, as the verdict names them.
-METRIC_NAMES = {"mae": "the masked metric", "mae_all": "all entries"}
-
-
 def interval_lines(intervals: list[dict[str, Any]], heads: tuple[str, str, str] = INTERVAL_HEADS) -> list[str]:
     """One row per (dataset, setting, compared model): both paired intervals and the verdict."""
     lines = [f"| dataset | setting | {heads[0]} | {heads[1]}, true > 0 [95% CI] | "
@@ -55,41 +53,6 @@ def interval_lines(intervals: list[dict[str, Any]], heads: tuple[str, str, str] 
         both = all(pair[m]["st_vlm_better"] for m in METRIC_NAMES)
         lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {cells[0]} | {cells[1]} | {'yes' if both else 'no'} |")
     return lines
-
-
-#: Fewer bootstrap blocks than this and the verdict says the interval is not to be trusted.
-MIN_TRUSTED_BLOCKS = 10
-
-
-def not_beaten(intervals: list[dict[str, Any]], dataset: str, setting: str) -> list[str]:
-    """The verdict of one (dataset, setting): the baselines (reference lines aside) that ST-VLM
-    does not beat with the paired interval excluding zero, on either metric; ``[]``: target met."""
-    return sorted({i["baseline"] for i in intervals if (i["dataset"], i["setting"]) == (dataset, setting)
-                   and not i["st_vlm_better"] and i["baseline"] not in REFERENCE_LINES})
-
-
-#: A paired difference whose whole interval is this close to zero is float rounding of the same
-#: forecast (ST-VLM kept a start that is a baseline's, entry for entry), not a difference.
-SAME_FORECAST = 1e-6
-
-
-def standing(intervals: list[dict[str, Any]], dataset: str, setting: str) -> list[str]:
-    """Each baseline of :func:`not_beaten` with how it stands against ST-VLM, per metric where
-    ST-VLM's interval does not exclude zero: ``"level"`` (the interval spans zero), ``"better"``
-    (it lies above zero: the baseline's MAE is lower) or ``"the same forecast"``
-    (:data:`SAME_FORECAST`), e.g. ``"gwnet (better on all entries)"``."""
-    out = []
-    for baseline in not_beaten(intervals, dataset, setting):
-        per = {i["metric"]: i for i in intervals
-               if (i["dataset"], i["setting"], i["baseline"]) == (dataset, setting, baseline)}
-        states = {m: ("the same forecast" if max(abs(i["low"]), abs(i["high"])) < SAME_FORECAST else
-                      "better" if i["low"] > 0 else "level") for m, i in per.items() if not i["st_vlm_better"]}
-        if len(states) == len(METRIC_NAMES) and len(set(states.values())) == 1:
-            words = f"{next(iter(states.values()))} on both metrics"
-        else:
-            words = ", ".join(f"{state} on {METRIC_NAMES[m]}" for m, state in states.items())
-        out.append(f"{baseline} ({words})")
-    return out
 
 
 def _blocks(result: dict[str, Any], key: str) -> int | str:
@@ -128,19 +91,6 @@ def _fewer_seeds(result: dict[str, Any]) -> str:
 
 def readme(result: dict[str, Any]) -> str:
     meta = result["meta"]
-    verdict = []
-    for key in dict.fromkeys((i["dataset"], i["setting"]) for i in result["intervals"]):
-        group = [i for i in result["intervals"] if (i["dataset"], i["setting"]) == key]
-        lost = standing(group, *key)
-        k = min(i["blocks"] for i in group)
-        few = (f" The intervals rest on {k} bootstrap blocks only: too few to trust."
-               if k < MIN_TRUSTED_BLOCKS else "")
-        verdict.append(f"- **{key[0]}, {key[1]}**: " + (
-            "ST-VLM's test MAE is below every baseline's (reference lines aside) with the paired 95% "
-            "interval excluding zero, on the masked metric and on all observed entries." if not lost else
-            "target NOT met: ST-VLM's paired interval does not exclude zero (level) or favours the "
-            "baseline (better) against " + ", ".join(lost) + ".")
-            + ("" if lost else _validation_dissent(result, *key)) + few)
     splits = "; ".join(
         f"{s['dataset']} {k.split('|')[1]}: {s['windows']['train']} training windows from step "
         f"{s['parts']['train']['steps'][0]}, lookback lags {s['lookback_lags']} steps, "
@@ -153,8 +103,16 @@ def readme(result: dict[str, Any]) -> str:
     code = ", ".join(commits) if commits else (result.get("git_commit") or "?")
     return "\n".join([
         "# Few-shot accuracy: ST-VLM vs every baseline, paired block-bootstrap intervals", "",
-        "Commands (each run adds its (dataset, setting) pairs to `fewshot_accuracy.json`):", "",
-        *[f"    {c}" for c in meta["commands"]], "",
+        "## Verdict", "", *verdict_lines(result), "",
+        "## Result (test windows)", "", *table_lines(result["rows"], meta["epochs"]), "",
+        "## ST-VLM against each baseline", "",
+        "Paired difference of pooled test MAE (negative: ST-VLM better), 95% percentile interval of a "
+        "bootstrap that resamples blocks of test windows (2000 resamples): whole days, or one window "
+        "span (24 steps) where the test windows cover fewer than 14 days (the block rule and count are "
+        "in Splits); seeded models enter with their per-window errors averaged over seeds. Per-window "
+        "error sums are in `errors-<dataset>-<setting>.npz`, so the intervals can be recomputed.", "",
+        *interval_lines(result["intervals"]), "",
+        "## Protocol", "",
         f"Machine: {meta['machine']}{elsewhere(result)}. Code: commit {code} (per (dataset, setting) in Splits).", "",
         "Protocol `standard` with periodic lookback (same time of day 1 and 7 days before each input "
         "and target step, where the series has it; "
@@ -181,14 +139,6 @@ def readme(result: dict[str, Any]) -> str:
         "linear highway that starts at its ridge fit to the training windows where that lowers the "
         "validation MAE of the starting forecast, else at zero (`head.highway_init = auto`).", "",
         f"Splits: {splits}.", "",
-        "## Result (test windows)", "", *table_lines(result["rows"], meta["epochs"]), "",
-        "## ST-VLM against each baseline", "",
-        "Paired difference of pooled test MAE (negative: ST-VLM better), 95% percentile interval of a "
-        "bootstrap that resamples blocks of test windows (2000 resamples): whole days, or one window "
-        "span (24 steps) where the test windows cover fewer than 14 days (the block rule and count are "
-        "in Splits); seeded models enter with their per-window errors averaged over seeds. Per-window "
-        "error sums are in `errors-<dataset>-<setting>.npz`, so the intervals can be recomputed.", "",
-        *interval_lines(result["intervals"]), "", "## Verdict", "", *verdict, "",
         "## Caveats", "",
         "- `historical-average-all` is a reference line: it averages every step before the first test "
         "target (validation included), more data than the few-shot budget; its validation score is "
@@ -235,8 +185,10 @@ def readme(result: dict[str, Any]) -> str:
         *_not_yet_run(result),
         "- ST-LLM's published 10% CHBike drop-off number (MAE 1.93, pretrained GPT-2, 300 epochs, one "
         "seed, selection of the 10% not stated) uses the same test windows and metric as the "
-        "`st-llm-10%` rows; no other published number here has a matching protocol.",
-        "",
+        "`st-llm-10%` rows; no other published number here has a matching protocol.", "",
+        "## Commands", "",
+        "Each run adds its (dataset, setting) pairs to `fewshot_accuracy.json`, in this order:", "",
+        *[f"    {c}" for c in meta["commands"]], "",
     ])
 
 
@@ -338,20 +290,6 @@ def _other_training(result: dict[str, Any]) -> list[str]:
     return ([f"- ST-VLM's runs of these pairs ran with other training settings than stated above: "
              + "; ".join(f"{pair}: {', '.join(sorted(keys))}" for pair, keys in differ.items()) + "."]
             if differ else [])
-
-
-def _validation_dissent(result: dict[str, Any], dataset: str, setting: str) -> str:
-    """Where ST-VLM wins a pair on test, the baselines (reference lines aside) whose mean best
-    validation MAE is below ST-VLM's: a choice made on validation would have picked them, so the
-    win is the test windows' word alone. ``""`` where there are none."""
-    rows = {r["model"]: r for r in result["rows"] if (r["dataset"], r["setting"]) == (dataset, setting)}
-    if "st-vlm" not in rows:
-        return ""
-    own = rows["st-vlm"]["val_mae"]
-    lower = [f"{m} {r['val_mae']:.3f}" for m, r in rows.items()
-             if m != "st-vlm" and m not in REFERENCE_LINES and r["val_mae"] < own]
-    return (f" On validation (masked MAE) {', '.join(lower)} {'is' if len(lower) == 1 else 'are'} below "
-            f"ST-VLM's {own:.3f}: a choice made on validation would not pick ST-VLM here." if lower else "")
 
 
 def _not_yet_run(result: dict[str, Any]) -> list[str]:

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from cross_machine import compare  # noqa: E402
-from fewshot_pages import not_beaten, standing  # noqa: E402
+from fewshot_verdict import not_beaten, standing  # noqa: E402
 
 
 def _run(seed: int, mae: float, epoch: int | None, **extra) -> dict:

@@ -194,27 +194,52 @@ def test_the_results_page_names_only_what_the_table_still_lacks() -> None:
         "- Not yet run: the `full` setting on a, b."]
 
 
+def test_the_verdicts_headline_counts_the_target_pairs_and_all_pairs() -> None:
+    """A pair counts as met only when every baseline but the reference lines is beaten on both
+    metrics; the target's count leaves out the ``full`` settings."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from fewshot_verdict import headline
+
+    def interval(dataset: str, setting: str, baseline: str, metric: str, better: bool) -> dict:
+        return {"dataset": dataset, "setting": setting, "baseline": baseline, "metric": metric,
+                "st_vlm_better": better}
+
+    intervals = [
+        interval("a", "10%", "gru", "mae", True), interval("a", "10%", "gru", "mae_all", True),
+        interval("a", "10%", "historical-average-all", "mae", False),  # a reference line: not counted
+        interval("b", "10%", "gru", "mae", True), interval("b", "10%", "gru", "mae_all", False),
+        interval("b", "st-llm-10%", "ridge", "mae", False),
+        interval("a", "full", "gru", "mae", True), interval("a", "full", "gru", "mae_all", True),
+    ]
+    assert headline(intervals) == (
+        "ST-VLM beats every baseline (the reference line historical-average-all aside), the paired "
+        "interval excluding zero on both metrics, on 1 of the 3 few-shot pairs that the target counts "
+        "(every setting but `full`) and on 2 of 4 pairs in all.")
+
+
 def test_a_test_win_that_validation_would_not_have_picked_is_said_in_the_verdict() -> None:
     """Baselines below ST-VLM on validation are named beside a test win (reference lines, whose
     validation score is in-sample, aside); none, no sentence."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from fewshot_pages import _validation_dissent
+    from fewshot_verdict import validation_dissent
 
     def row(model: str, val: float, dataset: str = "a") -> dict:
         return {"dataset": dataset, "setting": "full", "model": model, "val_mae": val}
 
     result = {"rows": [row("st-vlm", 2.9787), row("staeformer", 2.9187), row("gru", 3.2874),
                        row("historical-average-all", 0.1079), row("ridge", 2.5, dataset="b")]}
-    assert _validation_dissent(result, "a", "full") == (
+    assert validation_dissent(result, "a", "full") == (
         " On validation (masked MAE) staeformer 2.919 is below ST-VLM's 2.979: a choice made on "
         "validation would not pick ST-VLM here.")
     result["rows"].append(row("gwnet", 2.95))
-    assert _validation_dissent(result, "a", "full").startswith(
+    assert validation_dissent(result, "a", "full").startswith(
         " On validation (masked MAE) staeformer 2.919, gwnet 2.950 are below ST-VLM's 2.979")
-    assert _validation_dissent(result, "b", "full") == ""  # no ST-VLM row there
-    assert _validation_dissent({"rows": [row("st-vlm", 2.0), row("gru", 2.5)]}, "a", "full") == ""
+    assert validation_dissent(result, "b", "full") == ""  # no ST-VLM row there
+    assert validation_dissent({"rows": [row("st-vlm", 2.0), row("gru", 2.5)]}, "a", "full") == ""
 
 
 def test_benchmark_pairs_are_kept_in_dataset_then_setting_order() -> None:
