@@ -48,34 +48,37 @@ def standing(intervals: list[dict[str, Any]], dataset: str, setting: str) -> lis
     return out
 
 
-def headline(intervals: list[dict[str, Any]]) -> str:
-    """The verdict in one sentence: on how many (dataset, setting) pairs ST-VLM beats every
-    baseline (:func:`not_beaten` empty), over the few-shot pairs the issue's target counts
-    (every setting but ``full``) and over all."""
-    pairs = list(dict.fromkeys((i["dataset"], i["setting"]) for i in intervals))
-    few = [p for p in pairs if p[1] != "full"]
-    met = {p for p in pairs if not not_beaten(intervals, *p)}
+def headline(lost: dict[tuple[str, str], list[str]]) -> str:
+    """The verdict in one sentence, from each (dataset, setting) pair's baselines that ST-VLM does
+    not beat (:func:`standing` or :func:`not_beaten`; empty: target met): on how many pairs it
+    beats every baseline, over the few-shot pairs the issue's target counts (every setting but
+    ``full``) and over all."""
+    few = [p for p in lost if p[1] != "full"]
+    met = {p for p, baselines in lost.items() if not baselines}
     return (f"ST-VLM beats every baseline (the reference line {', '.join(REFERENCE_LINES)} aside), "
             f"the paired interval excluding zero on both metrics, on {len(met & set(few))} of the "
             f"{len(few)} few-shot pairs that the target counts (every setting but `full`) and on "
-            f"{len(met)} of {len(pairs)} pairs in all.")
+            f"{len(met)} of {len(lost)} pairs in all.")
 
 
 def verdict_lines(result: dict[str, Any]) -> list[str]:
-    """The page's Verdict: :func:`headline`, then one bullet per (dataset, setting)."""
-    lines = [headline(result["intervals"]), ""]
-    for key in dict.fromkeys((i["dataset"], i["setting"]) for i in result["intervals"]):
-        group = [i for i in result["intervals"] if (i["dataset"], i["setting"]) == key]
-        lost = standing(group, *key)
+    """The page's Verdict: :func:`headline`, then one bullet per (dataset, setting); each pair's
+    :func:`standing` is computed once, for both."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for i in result["intervals"]:
+        groups.setdefault((i["dataset"], i["setting"]), []).append(i)
+    lost = {key: standing(group, *key) for key, group in groups.items()}
+    lines = [headline(lost), ""]
+    for key, group in groups.items():
         k = min(i["blocks"] for i in group)
         few = (f" The intervals rest on {k} bootstrap blocks only: too few to trust."
                if k < MIN_TRUSTED_BLOCKS else "")
         lines.append(f"- **{key[0]}, {key[1]}**: " + (
             "ST-VLM's test MAE is below every baseline's (reference lines aside) with the paired 95% "
-            "interval excluding zero, on the masked metric and on all observed entries." if not lost else
+            "interval excluding zero, on the masked metric and on all observed entries." if not lost[key] else
             "target NOT met: ST-VLM's paired interval does not exclude zero (level) or favours the "
-            "baseline (better) against " + ", ".join(lost) + ".")
-            + ("" if lost else validation_dissent(result, *key)) + few)
+            "baseline (better) against " + ", ".join(lost[key]) + ".")
+            + ("" if lost[key] else validation_dissent(result, *key)) + few)
     return lines
 
 
