@@ -14,6 +14,7 @@ RESULTS = REPO / "results" / "fewshot_accuracy"
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from fewshot_pages import ablation_page, readme  # noqa: E402
+from fewshot_verdict import verdict_lines  # noqa: E402
 
 RENDER = ("PYTHONPATH=. python -c \"import json, sys; sys.path.insert(0, 'benchmarks'); "
           "from fewshot_pages import {fn}; open('{page}', 'w').write({fn}(json.load(open('{data}'))))\"")
@@ -28,3 +29,11 @@ def test_the_committed_page_is_its_json_rendered(page: str, data: str, render) -
     command = RENDER.format(fn=render.__name__, page=f"results/fewshot_accuracy/{page}",
                             data=f"results/fewshot_accuracy/{data}")
     assert (RESULTS / page).read_text() == expected, f"{page} is stale; re-render it: {command}"
+
+
+def test_the_project_readme_quotes_the_pages_verdict() -> None:
+    """The project README says the accuracy result in the page's own computed sentence, so a
+    re-run table that moves the verdict cannot leave the README telling the old one."""
+    headline = verdict_lines(json.loads((RESULTS / "fewshot_accuracy.json").read_text()))[0]
+    readme_text = " ".join((REPO / "README.md").read_text().split())
+    assert headline in readme_text, f"README.md's accuracy section must quote the page's verdict: {headline}"
