@@ -89,16 +89,27 @@ def _fewer_seeds(result: dict[str, Any]) -> str:
                      for (model, k), pairs in by.items())
 
 
+SPLIT_HEADS = ("dataset", "setting", "training windows", "from step", "lookback lags (steps)",
+               "val / test windows", "bootstrap blocks", "code")
+
+
+def split_lines(result: dict[str, Any]) -> list[str]:
+    """The Splits table: per (dataset, setting) its windows, lags, bootstrap blocks and the
+    commits its runs came from (:func:`code_note`)."""
+    lines = ["| " + " | ".join(SPLIT_HEADS) + " |", "|" + "---|" * len(SPLIT_HEADS)]
+    for k, s in result["splits"].items():
+        models = [r["model"] for r in result["rows"] if f"{r['dataset']}|{r['setting']}" == k]
+        runs = [r for r in result["runs"] if f"{r['dataset']}|{r['setting']}" == k]
+        code = code_note(s, models, runs).strip().removeprefix("(").removesuffix(")") or "—"
+        cells = (s["dataset"], k.split("|")[1], str(s["windows"]["train"]), str(s["parts"]["train"]["steps"][0]),
+                 ", ".join(map(str, s["lookback_lags"])), f"{s['windows']['val']} / {s['windows']['test']}",
+                 f"{s.get('bootstrap_block', '1 day')} ({_blocks(result, k)} blocks)", code)
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def readme(result: dict[str, Any]) -> str:
     meta = result["meta"]
-    splits = "; ".join(
-        f"{s['dataset']} {k.split('|')[1]}: {s['windows']['train']} training windows from step "
-        f"{s['parts']['train']['steps'][0]}, lookback lags {s['lookback_lags']} steps, "
-        f"{s['windows']['val']} val / {s['windows']['test']} test windows"
-        + f", bootstrap blocks: {s.get('bootstrap_block', '1 day')} ({_blocks(result, k)} blocks)"
-        + code_note(s, [r["model"] for r in result["rows"] if f"{r['dataset']}|{r['setting']}" == k],
-                     [r for r in result["runs"] if f"{r['dataset']}|{r['setting']}" == k])
-        for k, s in result["splits"].items())
     commits = sorted({s["git_commit"] for s in result["splits"].values() if s.get("git_commit")})
     code = ", ".join(commits) if commits else (result.get("git_commit") or "?")
     return "\n".join([
@@ -138,7 +149,8 @@ def readme(result: dict[str, Any]) -> str:
         + " on the seasonal prior with a "
         "linear highway that starts at its ridge fit to the training windows where that lowers the "
         "validation MAE of the starting forecast, else at zero (`head.highway_init = auto`).", "",
-        f"Splits: {splits}.", "",
+        "Splits, one row per (dataset, setting); the code column names the commit of the pair's "
+        "runs and of every run taken over or merged in:", "", *split_lines(result), "",
         "## Caveats", "",
         "- `historical-average-all` is a reference line: it averages every step before the first test "
         "target (validation included), more data than the few-shot budget; its validation score is "

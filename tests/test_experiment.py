@@ -456,3 +456,35 @@ def test_benchmarks_refuse_a_missing_data_root_before_any_run(script, tmp_path, 
         err = capsys.readouterr().err
         assert exit_.value.code == 2 and says in err and "Traceback" not in err
         assert not (tmp_path / "out").exists()
+
+
+def test_the_results_pages_splits_are_a_table_with_one_row_per_pair() -> None:
+    """Each (dataset, setting) gets one row: windows, first training step, lags, bootstrap blocks
+    (the fewest of the pair's intervals) and the commits its runs came from; a pair without a
+    recorded commit says so with a dash."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from fewshot_pages import split_lines
+
+    def split(dataset: str, commit: str | None, **extra) -> dict:
+        return {"dataset": dataset, "windows": {"train": 66, "val": 218, "test": 869},
+                "parts": {"train": {"steps": [336, 500]}}, "lookback_lags": [48, 336],
+                "git_commit": commit, **extra}
+
+    result = {
+        "splits": {"a|10%": split("a", "7ead12bcfb25", reused={"ridge": "508057b0000"}),
+                   "b|full": split("b", None, bootstrap_block="24 steps (only 2 test days)")},
+        "rows": [{"dataset": "a", "setting": "10%", "model": m} for m in ("st-vlm", "ridge")],
+        "runs": [],
+        "intervals": [{"dataset": "a", "setting": "10%", "blocks": 19},
+                      {"dataset": "a", "setting": "10%", "blocks": 18}],
+    }
+    assert split_lines(result) == [
+        "| dataset | setting | training windows | from step | lookback lags (steps) | val / test windows "
+        "| bootstrap blocks | code |",
+        "|---|---|---|---|---|---|---|---|",
+        "| a | 10% | 66 | 336 | 48, 336 | 218 / 869 | 1 day (18 blocks) | code 7ead12b; every baseline "
+        "reused from 508057b |",
+        "| b | full | 66 | 336 | 48, 336 | 218 / 869 | 24 steps (only 2 test days) (? blocks) | — |",
+    ]
