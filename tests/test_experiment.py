@@ -488,3 +488,17 @@ def test_the_results_pages_splits_are_a_table_with_one_row_per_pair() -> None:
         "reused from 508057b |",
         "| b | full | 66 | 336 | 48, 336 | 218 / 869 | 24 steps (only 2 test days) (? blocks) | — |",
     ]
+
+
+def test_the_selection_caveat_is_one_bullet_with_a_sentence_per_sub_bullet() -> None:
+    """The page's Selection caveat: its heading bullet, then each part as an indented sub-bullet
+    that is whole sentences (a capital first, a full stop last), so no part is cut mid-way."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from fewshot_selection import SELECTION, SELECTION_HEAD, SELECTION_PARTS
+
+    lines = SELECTION.split("\n")
+    assert lines[0] == SELECTION_HEAD and SELECTION_HEAD.startswith("- Selection: ")
+    assert lines[1:] == [f"  - {part}" for part in SELECTION_PARTS]
+    assert all(part[0].isupper() and part.endswith(".") and "\n" not in part for part in SELECTION_PARTS)
