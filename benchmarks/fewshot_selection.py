@@ -220,6 +220,14 @@ SELECTION_PARTS: tuple[str, ...] = (
         "pairs did not run and the table keeps the tiny preset."
     ),
     (
+        "The ridge baseline's alpha per pair (`validation-ridge-alpha.json`, `--sweep ridge-alpha`, "
+        "30 to 30,000 against `RidgeConfig`'s 3,000, one deterministic fit each, rule written before "
+        "it ran: the lowest validation target per pair): 1,000 on los-loop 10% and sz-taxi full, "
+        "10,000 on los-loop full and nycbike-drop 10% and full, 3,000 on the other four pairs; "
+        "validation moved by 0.01% to 0.29%, and ridge's rows on those five pairs were re-run with "
+        "their alpha (`BASELINE_TRAIN`)."
+    ),
+    (
         "Two early development runs printed test metrics beside validation ones; no choice was "
         "made from them."
     ),
