@@ -18,7 +18,9 @@ trains today's model. ``capacity`` and ``batch`` pin the linear head and the pat
 with, ``patience`` and ``both-masks`` the patience they compare; ``lookback`` trains the ridge
 baseline, which has no head.
 Writes ``results/fewshot_accuracy/validation-<sweep>.json`` (one row per run, with the command
-and the code's commit). Seeds run as separate processes (``--seeds 0 --out a.json``, ...) become
+and the code's commit), row by row as they finish, marked ``complete: false`` until the last: the
+same command run again at the same commit and device resumes an interrupted run, and ``--merge``
+and ``--rule`` refuse an unfinished file. Seeds run as separate processes (``--seeds 0 --out a.json``, ...) become
 one file with ``--merge a.json b.json ...`` (:func:`merge_runs`: rows in the order of one run,
 each file's commit and command kept). The newer sweeps (``patience-mlp``, ``neighbours-now``,
 ``head-width``, ``ema``, ``highway-now``, ``instance-norm``) write their adoption rule down before
@@ -86,6 +88,36 @@ def meets_rule(rows: list[dict[str, Any]], reference: str, candidate: str) -> di
         raise ValueError(f"no pair ran both {reference!r} and {candidate!r}")
     better = sum(c < r for r, c in pairs.values())
     return {"pairs": pairs, "better": better, "meets": better > 0 and all(c <= r for r, c in pairs.values())}
+
+
+def interrupted_rows(out: Path, started: dict[str, Any],
+                     command: str) -> dict[tuple[str, str, str, int], dict[str, Any]]:
+    """The rows an interrupted run left at ``out`` (a file written with ``complete`` false), by
+    (dataset, setting, candidate, seed), when it ran this ``command`` at this clean commit on this
+    device (``started``: :func:`provenance`): a rerun keeps them instead of training them again.
+    Empty otherwise; an unfinished file of other code, command or device is then replaced."""
+    if not out.is_file():
+        return {}
+    old = json.loads(out.read_text())
+    if old.get("complete", True):
+        return {}
+    commit = started.get("git_commit")
+    same = (old.get("command"), old.get("git_commit"), old.get("device")) == (command, commit, started.get("device"))
+    if not same or not commit or commit.endswith("-dirty"):
+        logging.warning("%s is an unfinished run of another command, commit or device (or of "
+                        "uncommitted code): starting over", out)
+        return {}
+    logging.warning("%s: resuming an interrupted run, %d rows kept", out, len(old["rows"]))
+    return {(r["dataset"], r["setting"], r["candidate"], r["seed"]): r for r in old["rows"]}
+
+
+def finished(parser: argparse.ArgumentParser, flag: str, path: Path, content: dict[str, Any]) -> dict[str, Any]:
+    """``content`` of the sweep file ``path``, or a parser error where it is an interrupted run
+    (``complete`` false): its rows are not the sweep's yet."""
+    if content.get("complete", True) is False:
+        parser.error(f"{flag}: {path} is an interrupted run (complete: false): run its command "
+                     f"again to finish it ({content.get('command')})")
+    return content
 
 
 def sweep_labels(sweep: str) -> list[str]:
@@ -158,7 +190,8 @@ def rule_check(parser: argparse.ArgumentParser, sweep: str, path: Path, referenc
     if not path.is_file():
         parser.error(f"--rule: no such file: {path} (run the sweep first, or name its file with --out)")
     try:
-        verdict = meets_rule(json.loads(path.read_text())["rows"], reference, candidate)
+        rows = finished(parser, "--rule", path, json.loads(path.read_text()))["rows"]
+        verdict = meets_rule(rows, reference, candidate)
     except ValueError as err:
         parser.error(f"--rule: {err}")
     for pair, (ref, cand) in verdict["pairs"].items():
@@ -194,7 +227,8 @@ def main() -> int:
         if missing:
             parser.error(f"--merge: no such file: {', '.join(missing)}")
         try:
-            merged = merge_runs(args.sweep, [(f.name, json.loads(f.read_text())) for f in args.merge])
+            merged = merge_runs(args.sweep, [(f.name, finished(parser, "--merge", f, json.loads(f.read_text())))
+                                             for f in args.merge])
         except KeyError as err:
             parser.error(f"--merge: a file or one of its rows has no {err} field: "
                          "not a validation_runs output")
@@ -207,14 +241,23 @@ def main() -> int:
     check_data_root(parser, args.data_root)
     pairs, model, candidates = SWEEPS[args.sweep]
     started, rows = provenance(), []
+    command = " ".join(["python benchmarks/validation_runs.py", *sys.argv[1:]])
+    done = interrupted_rows(out, started, command)
     seeded = model == "st-vlm" or neural(model)
     seeds = args.seeds if seeded else args.seeds[:1]  # a closed-form fit is the same for every seed
     for dataset, setting in pairs:
+        keys = [(dataset, setting, Candidate(*c).label, seed) for c in candidates for seed in seeds]
+        if all(key in done for key in keys):  # the pair ran whole before the interruption
+            rows += [done[key] for key in keys]
+            continue
         base, prepared = forecast_of(dataset, setting, args.data_root)
         for cand in (Candidate(*c) for c in candidates):
             data = base.with_values(cand.data)
             forecast = prepared if data == base else prepare(data)
             for seed in seeds:
+                if (kept := done.get((dataset, setting, cand.label, seed))) is not None:
+                    rows.append(kept)
+                    continue
                 row = validation_row(data, forecast, seed=seed, epochs=args.epochs,
                                      train_changes=cand.train, model_changes=cand.model, model=model,
                                      pair=(dataset, setting))
@@ -227,7 +270,8 @@ def main() -> int:
                 logging.warning("%s %s %s %-18s seed %d: val MAE %.4f, all entries %.4f (best epoch %s of %s)",
                                 dataset, setting, model, cand.label, seed, row["val_mae"], row["val_mae_all"],
                                 row["best_epoch"], row["epochs_run"])
-    command = " ".join(["python benchmarks/validation_runs.py", *sys.argv[1:]])
+                # every row as it comes, marked unfinished: an interrupted run loses nothing
+                atomic_write_json(out, {**started, "command": command, "complete": False, "rows": rows})
     atomic_write_json(out, {**started, "command": command, "rows": rows})
     logging.warning("wrote %s", out)
     return 0

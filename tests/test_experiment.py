@@ -502,3 +502,61 @@ def test_the_selection_caveat_is_one_bullet_with_a_sentence_per_sub_bullet() -> 
     assert lines[0] == SELECTION_HEAD and SELECTION_HEAD.startswith("- Selection: ")
     assert lines[1:] == [f"  - {part}" for part in SELECTION_PARTS]
     assert all(part[0].isupper() and part.endswith(".") and "\n" not in part for part in SELECTION_PARTS)
+
+
+def test_an_interrupted_sweep_resumes_from_its_rows_and_an_unfinished_file_is_refused(
+        tmp_path, monkeypatch, capsys, data_root) -> None:
+    """``validation_runs`` writes each row as it finishes (``complete`` false until the last): the
+    same command at the same commit and device, run again, keeps those rows and trains only the
+    rest, ending with the file an uninterrupted run writes; ``--rule`` and ``--merge`` refuse the
+    unfinished file, and another commit starts over."""
+    import json
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import validation_runs
+
+    monkeypatch.setitem(validation_runs.SWEEPS, "tiny-ridge", ((("los-loop", "10%"),), "ridge", (
+        ("alpha 3,000", {}, {}), ("alpha 30", {}, {"alpha": 30.0}))))
+    out = tmp_path / "sweep.json"
+    argv = ["validation_runs.py", "--sweep", "tiny-ridge", "--data-root", str(data_root), "--out", str(out)]
+    monkeypatch.setattr(sys, "argv", argv)
+    clean = {"versions": {}, "git_commit": "abc", "device": "cpu (test)", "command": "x"}
+    monkeypatch.setattr(validation_runs, "provenance", lambda: dict(clean))
+    assert validation_runs.main() == 0
+    whole = json.loads(out.read_text())
+    assert "complete" not in whole and [r["candidate"] for r in whole["rows"]] == ["alpha 3,000", "alpha 30"]
+
+    real, calls = validation_runs.validation_row, []
+
+    def interrupted(*args, **kwargs):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(kwargs["model_changes"])
+        return real(*args, **kwargs)
+
+    out.unlink()
+    monkeypatch.setattr(validation_runs, "validation_row", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        validation_runs.main()
+    partial = json.loads(out.read_text())
+    assert partial["complete"] is False and partial["rows"] == whole["rows"][:1]
+    for flag in (["--rule", "alpha 3,000", "alpha 30"], ["--merge", str(out)]):
+        monkeypatch.setattr(sys, "argv", [*argv[:-1], str(tmp_path / "merged.json") if flag[0] == "--merge"
+                                          else str(out), *flag])
+        with pytest.raises(SystemExit) as exit_:
+            validation_runs.main()
+        assert exit_.value.code == 2 and f"{out} is an interrupted run (complete: false)" in capsys.readouterr().err
+
+    calls.clear()
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.setattr(validation_runs, "validation_row", lambda *a, **k: calls.append(k["model_changes"]) or real(*a, **k))
+    assert validation_runs.main() == 0
+    assert calls == [{"alpha": 30.0}]  # the first row was kept, not trained again
+    assert json.loads(out.read_text()) == whole
+
+    out.write_text(json.dumps(partial))  # an unfinished file of other code starts over
+    monkeypatch.setattr(validation_runs, "provenance", lambda: {**clean, "git_commit": "def"})
+    calls.clear()
+    assert validation_runs.main() == 0
+    assert calls == [{}, {"alpha": 30.0}]
