@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
+from fewshot_provenance import run_device, unrecorded_machine  # noqa: E402
 from fewshot_verdict import not_beaten  # noqa: E402
 
 from harness.results.provenance import provenance  # noqa: E402
@@ -41,13 +42,13 @@ from stvlm.io import atomic_write_json  # noqa: E402
 TABLE = REPO / "results" / "fewshot_accuracy" / "fewshot_accuracy.json"
 
 
-def _seed_facts(run: dict[str, Any], machine: str) -> dict[str, Any]:
-    """What a run of one seed shows: its test and validation MAE, best epoch, commit and device
-    (records made before runs named their device say so, with ``machine``, the machine line of
-    the file's latest writer)."""
+def _seed_facts(run: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """What a run of one seed of ``result`` shows: its test and validation MAE, best epoch,
+    commit and device (:func:`fewshot_provenance.run_device`; records made before runs named
+    their device say so, with the machine line the file had for them)."""
     return {"test_mae": run["test"]["mae"], "test_mae_all": run["test"]["mae_all"], "val_mae": run["val"]["mae"],
             "best_epoch": run.get("best_epoch"), "git_commit": run.get("git_commit"),
-            "device": run.get("device") or f"not recorded (the file's machine line: {machine})"}
+            "device": run_device(result, run) or f"not recorded (the file's machine line: {unrecorded_machine(result)})"}
 
 
 def compare(committed: dict[str, Any], rerun: dict[str, Any], model: str) -> list[dict[str, Any]]:
@@ -69,8 +70,8 @@ def compare(committed: dict[str, Any], rerun: dict[str, Any], model: str) -> lis
     out = []
     for dataset, setting in pairs:
         seeds = sorted(key[2] for key in changed if key[:2] == (dataset, setting))
-        facts = [{"seed": s, "committed": _seed_facts(old[(dataset, setting, s)], committed["meta"]["machine"]),
-                  "rerun": _seed_facts(new[(dataset, setting, s)], rerun["meta"]["machine"])} for s in seeds]
+        facts = [{"seed": s, "committed": _seed_facts(old[(dataset, setting, s)], committed),
+                  "rerun": _seed_facts(new[(dataset, setting, s)], rerun)} for s in seeds]
         means = {side: {m: statistics.fmean(f[side][m] for f in facts) for m in ("test_mae", "test_mae_all", "val_mae")}
                  for side in ("committed", "rerun")}
         verdicts = {side: not_beaten(result["intervals"], dataset, setting)

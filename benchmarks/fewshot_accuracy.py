@@ -63,6 +63,7 @@ from fewshot_merge import (  # noqa: E402
     errors_path, load_errors, merge_pair, pair_intervals, run_epochs, save_errors, seed_key, source_command,
 )
 from fewshot_pages import ablation_page, interval_lines, readme, table_lines  # noqa: E402
+from fewshot_provenance import unrecorded_machine  # noqa: E402
 from run_state import RunState, clear_pair, pair_folder  # noqa: E402
 from fewshot_setup import (  # noqa: E402  (loss_masks.py reads SETTINGS and TRAIN as fa.*)
     METRICS, SETTINGS, STVLM_MODEL, STVLM_TRAIN, TRAIN, UNTRAINED, VARIANTS, check_data_root,
@@ -436,6 +437,8 @@ def main() -> int:
             old["rows"] = aggregate(old["runs"], epochs)
             old["meta"] = {"date": datetime.date.today().isoformat(), "epochs": epochs,
                            "machine": machine(),
+                           # what the table said of its runs that predate per-run device records
+                           **({"unrecorded_machine": unrecorded_machine(old)} if old["runs"] else {}),
                            "commands": list(dict.fromkeys(old["meta"].get("commands", []) + [command])),
                            "stvlm_model": STVLM_MODEL.to_dict(), "train": TRAIN,
                            "stvlm_train": STVLM_TRAIN, "pretrained": False,

@@ -9,7 +9,7 @@ from typing import Any
 
 from epoch_cap import ROUNDS, near_cap
 from fewshot_merge import run_epochs, split_option
-from fewshot_provenance import code_note, elsewhere
+from fewshot_provenance import code_note, machine_line
 from fewshot_selection import SELECTION
 from fewshot_setup import (
     BASELINE_TRAIN, LOOKBACK_DAYS, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS, baseline_options,
@@ -124,7 +124,7 @@ def readme(result: dict[str, Any]) -> str:
         "error sums are in `errors-<dataset>-<setting>.npz`, so the intervals can be recomputed.", "",
         *interval_lines(result["intervals"]), "",
         "## Protocol", "",
-        f"Machine: {meta['machine']}{elsewhere(result)}. Code: commit {code} (per (dataset, setting) in Splits).", "",
+        f"{machine_line(result)} Code: commit {code} (per (dataset, setting) in Splits).", "",
         "Protocol `standard` with periodic lookback (same time of day 1 and 7 days before each input "
         "and target step, where the series has it; "
         + "".join(f"{d} {st}: days {', '.join(map(str, days))}; " for (d, st), days in LOOKBACK_DAYS.items())
@@ -421,7 +421,7 @@ def ablation_page(result: dict[str, Any]) -> str:
     return "\n".join([
         "# Modality ablation: does each modality of ST-VLM help, on the same budget?", "",
         "Commands:", "", *[f"    {c}" for c in meta["commands"]], "",
-        f"Machine: {meta['machine']}. Code: commit " + ", ".join(
+        f"{machine_line(result)} Code: commit " + ", ".join(
             f"{s.get('git_commit') or result.get('git_commit') or '?'} ({k.replace('|', ' ')})"
             for k, s in result["splits"].items()) + ". Same protocol, "
         "budget and training as README.md; variants: " + "; ".join(

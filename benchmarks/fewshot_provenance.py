@@ -17,13 +17,46 @@ def short_commit(commit: str | None) -> str:
     return commit[:7] + ("-dirty" if commit.endswith("-dirty") else "")
 
 
-def elsewhere(result: dict[str, Any]) -> str:
-    """``"; some merged seeds ran on <GPU> (named in Splits)"`` where a merge record names a GPU
-    (``--merge`` of runs made on another machine), else ``""``: ``meta.machine`` is only the
+def run_device(result: dict[str, Any], run: dict[str, Any]) -> str | None:
+    """The device ``run`` ran on: its own record, else that of the merge record of its split
+    that brought its (model, seed) in (``--merge``), else ``None`` (a run from before runs
+    recorded their device)."""
+    if run.get("device"):
+        return run["device"]
+    split = result.get("splits", {}).get(f"{run['dataset']}|{run['setting']}", {})
+    return next((m["device"] for m in split.get("merged", [])
+                 if m.get("device") and run["seed"] in m["runs"].get(run["model"], [])), None)
+
+
+def unrecorded_machine(result: dict[str, Any]) -> str:
+    """What the table said of the runs that recorded no device: its machine line as it read
+    before the first writer on another machine (``meta.unrecorded_machine``), else the machine
+    line of its last writer."""
+    meta = result.get("meta", {})
+    return meta.get("unrecorded_machine") or meta.get("machine") or "?"
+
+
+def machine_line(result: dict[str, Any]) -> str:
+    """The page's machine line: each device the runs recorded (:func:`run_device`), with how
+    many runs and which models ran there, then the runs that recorded none, with the machine
+    line the table had for them (:func:`unrecorded_machine`); ``meta.machine`` is only the
     machine of the last process that wrote the table."""
-    gpus = sorted({m["device"] for s in result["splits"].values() for m in s.get("merged", [])
-                   if m.get("device") and not m["device"].startswith("cpu")})
-    return f"; some merged seeds ran on {', '.join(gpus)} (named in Splits)" if gpus else ""
+    by: dict[str | None, dict[str, int]] = {}
+    for run in result["runs"]:
+        models = by.setdefault(run_device(result, run), {})
+        models[run["model"]] = models.get(run["model"], 0) + 1
+
+    def part(device: str | None) -> str:
+        models, n = by[device], sum(by[device].values())
+        runs = f"{n} run{'s' if n != 1 else ''} ({', '.join(models)})"
+        return runs if device is None else f"{device}: {runs}"
+
+    recorded = [part(d) for d in sorted(d for d in by if d is not None)]
+    line = "Machines, from each run's record (its own, or its merge's): " + ("; ".join(recorded) if recorded else "none recorded")
+    if None in by:
+        line += (f"; {part(None)} are older than that record (the table's machine line for them: "
+                 f"{unrecorded_machine(result)})")
+    return line + f". Last written on: {result['meta']['machine']}."
 
 
 def code_note(split: dict[str, Any], models: list[str], runs: list[dict[str, Any]] = ()) -> str:

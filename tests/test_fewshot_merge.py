@@ -56,7 +56,7 @@ def source(*seeds: int, name_commit: str = "bbb") -> tuple[dict, dict]:
 def test_a_merged_source_run_elsewhere_is_named_with_its_device_and_versions() -> None:
     """Seeds run on another machine (a GPU, other package versions) say so in the merge record and
     on the page; records written before the device was kept are rendered as before."""
-    from fewshot_provenance import code_note, elsewhere
+    from fewshot_provenance import code_note, machine_line, run_device
 
     result, errors = table()
     src, src_errors = source(1, name_commit="ddd")
@@ -65,8 +65,17 @@ def test_a_merged_source_run_elsewhere_is_named_with_its_device_and_versions() -
     split = merged["splits"]["toy|10%"]
     assert split["merged"] == [{"from": "gpu", "git_commit": "ddd", "command": src["meta"]["commands"][-1],
                                 "device": "NVIDIA H200", "versions": {"torch": "2.11.0"}, "runs": {"gwnet": [1]}}]
-    assert elsewhere(merged) == "; some merged seeds ran on NVIDIA H200 (named in Splits)"
-    assert elsewhere(result) == ""  # nothing merged: the machine line is the whole story
+    gpu_run = next(r for r in merged["runs"] if (r["model"], r["seed"]) == ("gwnet", 1))
+    assert "device" not in gpu_run and run_device(merged, gpu_run) == "NVIDIA H200"  # its merge record's
+    with_meta = {**merged, "meta": {**merged["meta"], "machine": "2-core CPU (B), no GPU",
+                                    "unrecorded_machine": "2-core CPU (A), no GPU"}}
+    assert machine_line(with_meta) == (
+        "Machines, from each run's record (its own, or its merge's): NVIDIA H200: 1 run (gwnet); 4 runs (st-vlm, gwnet, other) are "
+        "older than that record (the table's machine line for them: 2-core CPU (A), no GPU). "
+        "Last written on: 2-core CPU (B), no GPU.")
+    recorded = {**with_meta, "runs": [{**r, "device": "cpu (C)"} for r in merged["runs"]]}
+    assert machine_line(recorded) == ("Machines, from each run's record (its own, or its merge's): cpu (C): 5 runs (st-vlm, gwnet, other). "
+                                      "Last written on: 2-core CPU (B), no GPU.")
     older = {**split, "merged": [*split["merged"], {"from": "cpu", "git_commit": "eee", "runs": {"gwnet": [2]}}]}
     assert code_note(older, ["st-vlm", "gwnet"]) == (
         " (code aaa; gwnet seed 1 run in separate processes at ddd on NVIDIA H200 and merged;"
@@ -297,6 +306,8 @@ def _run_merge_study(tmp_path: Path, data_root: Path, monkeypatch, capsys, fewsh
     assert [m["runs"] for m in result["splits"]["nycbike1|10%"]["merged"][committed_merges:]] == [{"gru": [1]}]
     assert result["meta"]["commands"][-1].startswith("python benchmarks/fewshot_accuracy.py --merge ")
     assert result["meta"]["machine"] == fewshot_accuracy.machine()
+    from fewshot_provenance import unrecorded_machine  # the committed table's line for its older runs stays
+    assert result["meta"]["unrecorded_machine"] == unrecorded_machine(json.loads((committed / "fewshot_accuracy.json").read_text()))
     page = (folders[0] / "README.md").read_text()
     assert "gru (nycbike1 10%: 2 seeds)" in page  # fewer seeds than ST-VLM's five
     record = result["splits"]["nycbike1|10%"]["merged"][-1]
