@@ -52,7 +52,8 @@ def machine_line(result: dict[str, Any]) -> str:
         return runs if device is None else f"{device}: {runs}"
 
     recorded = [part(d) for d in sorted(d for d in by if d is not None)]
-    line = "Machines, from each run's record (its own, or its merge's): " + ("; ".join(recorded) if recorded else "none recorded")
+    line = ("Machines, from each run's record (its own, or its merge's): "
+            + ("; ".join(recorded) if recorded else "none recorded"))
     if None in by:
         line += (f"; {part(None)} are older than that record (the table's machine line for them: "
                  f"{unrecorded_machine(result)})")

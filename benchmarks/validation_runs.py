@@ -20,9 +20,9 @@ baseline, which has no head.
 Writes ``results/fewshot_accuracy/validation-<sweep>.json`` (one row per run, with the command
 and the code's commit), row by row as they finish, marked ``complete: false`` until the last: the
 same command run again at the same commit and device resumes an interrupted run, and ``--merge``
-and ``--rule`` refuse an unfinished file. Seeds run as separate processes (``--seeds 0 --out a.json``, ...) become
-one file with ``--merge a.json b.json ...`` (:func:`merge_runs`: rows in the order of one run,
-each file's commit and command kept). The newer sweeps (``patience-mlp``, ``neighbours-now``,
+and ``--rule`` refuse an unfinished file. Seeds run as separate processes (``--seeds 0 --out
+a.json``, ...) become one file with ``--merge a.json b.json ...`` (:func:`merge_runs`: rows in the
+order of one run, each file's commit and command kept). The newer sweeps (``patience-mlp``, ``neighbours-now``,
 ``head-width``, ``ema``, ``highway-now``, ``instance-norm``) write their adoption rule down before
 they run: :func:`meets_rule`; ``--rule REFERENCE CANDIDATE`` applies it to a sweep's committed
 file, training nothing, so a reviewer can recompute a choice in seconds. ``loss_masks.py`` is
