@@ -277,7 +277,7 @@ def _baseline_training(result: dict[str, Any]) -> list[str]:
     late = [f"{m} on {d} {s} (now: " + (f"{', '.join(sorted(keys))}, {evidence((m, d, s))}" if keys
                                          else "the shared budget") + ")"
             for (m, d, s), keys in stale.items()]
-    return ([f"- Baselines trained with their own settings on a pair (the rest of the shared budget "
+    return (["- Baselines trained with their own settings on a pair (the rest of the shared budget "
              "above unchanged), each offered by a rule written before it ran and chosen on validation "
              "only (`BASELINE_TRAIN` in `benchmarks/fewshot_setup.py`): " + "; ".join(parts) + "."]
             if parts else []) + (
@@ -299,7 +299,7 @@ def _other_training(result: dict[str, Any]) -> list[str]:
             mine, theirs = ran.get(key, getattr(defaults, key)), own.get(key, getattr(defaults, key))
             if mine != theirs:
                 differ.setdefault(f"{r['dataset']} {r['setting']}", set()).add(f"`{key}` {mine} (stated: {theirs})")
-    return ([f"- ST-VLM's runs of these pairs ran with other training settings than stated above: "
+    return (["- ST-VLM's runs of these pairs ran with other training settings than stated above: "
              + "; ".join(f"{pair}: {', '.join(sorted(keys))}" for pair, keys in differ.items()) + "."]
             if differ else [])
 
