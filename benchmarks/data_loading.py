@@ -11,7 +11,6 @@ shuffled passes of the training windows after one warm-up pass. Prints a table a
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path

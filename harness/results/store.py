@@ -10,8 +10,7 @@ Ray: :mod:`harness.runtime.tune_callbacks` feeds it from a running study.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 

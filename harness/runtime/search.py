@@ -24,7 +24,6 @@ import pickle
 import warnings
 import zlib
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -35,7 +34,6 @@ from harness.study.arms import applies
 from harness.study.plan import StudyPlan
 from harness.runtime.private_api import optuna_study_of
 from harness.study.spec import NuisanceParam
-from stvlm.errors import ConfigError
 from stvlm.registry import Registry
 
 Suggest = Callable[[Any, str, NuisanceParam], Any]

@@ -6,7 +6,6 @@ step, and the head also reads the lagged values of the target steps.
 
 from __future__ import annotations
 
-from typing import Any
 
 import torch
 from torch import nn

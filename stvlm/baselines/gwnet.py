@@ -45,7 +45,6 @@ Deviations from the reference, on purpose:
 
 from __future__ import annotations
 
-from typing import Any
 
 import numpy as np
 import torch

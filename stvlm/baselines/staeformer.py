@@ -34,7 +34,6 @@ Deviations from the reference, on purpose:
 
 from __future__ import annotations
 
-from typing import Any
 
 import torch
 from torch import nn
