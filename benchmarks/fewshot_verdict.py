@@ -11,6 +11,8 @@ from fewshot_setup import REFERENCE_LINES
 
 #: The metrics of the intervals, in the columns' order, as the verdict names them.
 METRIC_NAMES = {"mae": "the masked metric", "mae_all": "all entries"}
+#: The same, where a list names both metrics' intervals.
+SHORT_NAMES = {"mae": "masked", "mae_all": "all entries"}
 
 
 #: Fewer bootstrap blocks than this and the verdict says the interval is not to be trusted.
@@ -29,21 +31,33 @@ def not_beaten(intervals: list[dict[str, Any]], dataset: str, setting: str) -> l
 SAME_FORECAST = 1e-6
 
 
+def interval_text(interval: dict[str, Any]) -> str:
+    """A paired difference as the page prints it: ``"-0.031 [-0.110, +0.041]"``."""
+    return f"{interval['diff']:+.3f} [{interval['low']:+.3f}, {interval['high']:+.3f}]"
+
+
 def standing(intervals: list[dict[str, Any]], dataset: str, setting: str) -> list[str]:
     """Each baseline of :func:`not_beaten` with how it stands against ST-VLM, per metric where
     ST-VLM's interval does not exclude zero: ``"level"`` (the interval spans zero), ``"better"``
     (it lies above zero: the baseline's MAE is lower) or ``"the same forecast"``
-    (:data:`SAME_FORECAST`), e.g. ``"gwnet (better on all entries)"``."""
+    (:data:`SAME_FORECAST`), each with its interval (:func:`interval_text`; one where the two
+    metrics' are the same), e.g. ``"gwnet (better on all entries: +0.026 [+0.017, +0.037])"``."""
     out = []
     for baseline in not_beaten(intervals, dataset, setting):
         per = {i["metric"]: i for i in intervals
                if (i["dataset"], i["setting"], i["baseline"]) == (dataset, setting, baseline)}
         states = {m: ("the same forecast" if max(abs(i["low"]), abs(i["high"])) < SAME_FORECAST else
                       "better" if i["low"] > 0 else "level") for m, i in per.items() if not i["st_vlm_better"]}
+        texts = {m: interval_text(per[m]) for m, state in states.items() if state != "the same forecast"}
         if len(states) == len(METRIC_NAMES) and len(set(states.values())) == 1:
             words = f"{next(iter(states.values()))} on both metrics"
+            if len(set(texts.values())) == 1:
+                words += f": {next(iter(texts.values()))}"
+            elif texts:
+                words += ": " + ", ".join(f"{SHORT_NAMES[m]} {t}" for m, t in texts.items())
         else:
-            words = ", ".join(f"{state} on {METRIC_NAMES[m]}" for m, state in states.items())
+            words = ", ".join(f"{state} on {METRIC_NAMES[m]}" + (f": {texts[m]}" if m in texts else "")
+                              for m, state in states.items())
         out.append(f"{baseline} ({words})")
     return out
 

@@ -46,7 +46,7 @@ def test_standing_says_how_each_baseline_that_is_not_beaten_stands() -> None:
     (the baseline: the interval lies above zero) or the same forecast (float rounding); metrics
     where ST-VLM wins are not named, and reference lines are left out."""
     def iv(baseline: str, metric: str, low: float, high: float) -> dict:
-        return {**_interval(baseline, metric, high < 0), "low": low, "high": high}
+        return {**_interval(baseline, metric, high < 0), "diff": (low + high) / 2, "low": low, "high": high}
 
     intervals = [
         iv("ridge", "mae", -0.01, 0.02), iv("ridge", "mae_all", -0.01, 0.02),  # level on both
@@ -57,8 +57,12 @@ def test_standing_says_how_each_baseline_that_is_not_beaten_stands() -> None:
         iv("historical-average-all", "mae", 0.1, 0.2),  # a reference line
     ]
     assert standing(intervals, "d", "10%") == [
-        "gru (better on all entries)", "gwnet (better on the masked metric, level on all entries)",
-        "ridge (level on both metrics)", "seasonal-mean (the same forecast on both metrics)"]
+        "gru (better on all entries: +0.013 [+0.005, +0.020])",
+        "gwnet (better on the masked metric: +0.155 [+0.010, +0.300], level on all entries: +0.050 [-0.100, +0.200])",
+        "ridge (level on both metrics: +0.005 [-0.010, +0.020])", "seasonal-mean (the same forecast on both metrics)"]
+    intervals[1] = iv("ridge", "mae_all", -0.03, 0.01)  # level on both, each its own interval
+    assert standing(intervals, "d", "10%")[2] == (
+        "ridge (level on both metrics: masked +0.005 [-0.010, +0.020], all entries -0.010 [-0.030, +0.010])")
     assert standing(intervals, "other", "10%") == []
 
 
