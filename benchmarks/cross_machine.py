@@ -48,7 +48,8 @@ def _seed_facts(run: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
     their device say so, with the machine line the file had for them)."""
     return {"test_mae": run["test"]["mae"], "test_mae_all": run["test"]["mae_all"], "val_mae": run["val"]["mae"],
             "best_epoch": run.get("best_epoch"), "git_commit": run.get("git_commit"),
-            "device": run_device(result, run) or f"not recorded (the file's machine line: {unrecorded_machine(result)})"}
+            "device": (run_device(result, run)
+                       or f"not recorded (the file's machine line: {unrecorded_machine(result)})")}
 
 
 def compare(committed: dict[str, Any], rerun: dict[str, Any], model: str) -> list[dict[str, Any]]:

@@ -74,8 +74,9 @@ log = logging.getLogger("fewshot_accuracy")
 
 
 def machine() -> str:
-    """The machine line of the page: CPU cores and model, and the GPU, if any (``provenance``'s
-    device name)."""
+    """This process's machine, as the table's ``meta.machine`` records its last writer: CPU cores
+    and model, and the GPU, if any (``provenance``'s device name). The page's machine line is
+    built from each run's own record (``fewshot_provenance.machine_line``)."""
     gpu = f"GPU {device_name()}" if torch.cuda.is_available() else "no GPU"
     return f"{os.cpu_count()}-core CPU ({cpu_description() or 'unknown'}), {gpu}"
 
