@@ -15,7 +15,7 @@ from fewshot_setup import (
     BASELINE_TRAIN, LOOKBACK_DAYS, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS, baseline_options,
     neural, ran_with, recorded_train, train_settings, variant_config,
 )
-from fewshot_verdict import METRIC_NAMES, SAME_FORECAST, verdict_lines
+from fewshot_verdict import METRIC_NAMES, SAME_FORECAST, interval_text, verdict_lines
 from stvlm.configs import TrainConfig
 
 
@@ -49,7 +49,7 @@ def interval_lines(intervals: list[dict[str, Any]], heads: tuple[str, str, str] 
              f"same, every observed entry [95% CI] | {heads[2]} better on both? |", "|---|---|---|---|---|---|"]
     for key in dict.fromkeys((i["dataset"], i["setting"], i["baseline"]) for i in intervals):
         pair = {i["metric"]: i for i in intervals if (i["dataset"], i["setting"], i["baseline"]) == key}
-        cells = [f"{pair[m]['diff']:+.3f} [{pair[m]['low']:+.3f}, {pair[m]['high']:+.3f}]" for m in METRIC_NAMES]
+        cells = [interval_text(pair[m]) for m in METRIC_NAMES]
         both = all(pair[m]["st_vlm_better"] for m in METRIC_NAMES)
         lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {cells[0]} | {cells[1]} | {'yes' if both else 'no'} |")
     return lines
