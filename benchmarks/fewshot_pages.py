@@ -199,7 +199,15 @@ def readme(result: dict[str, Any]) -> str:
         "seed, selection of the 10% not stated) uses the same test windows and metric as the "
         "`st-llm-10%` rows; no other published number here has a matching protocol.", "",
         "## Commands", "",
-        "Each run adds its (dataset, setting) pairs to `fewshot_accuracy.json`, in this order:", "",
+        "To re-run one row, in a copy of this folder (the table's own files stay as they are): "
+        "`cp -r results/fewshot_accuracy /tmp/check && python benchmarks/fewshot_accuracy.py "
+        "--out-dir /tmp/check --only <model> --datasets <dataset> --settings <setting> --seeds 0 1 2 3 4 "
+        "--epochs <its cap>` (40 unless its row says another; the run takes the pair's settings "
+        "from `benchmarks/fewshot_setup.py`), then `python benchmarks/cross_machine.py --model <model> "
+        "--rerun /tmp/check --out /tmp/check/cross-machine.json` to set it beside the committed runs, "
+        "seed by seed, with the verdict both ways.", "",
+        "The history: each run added its (dataset, setting) pairs to `fewshot_accuracy.json`, in this "
+        "order:", "",
         *[f"    {c}" for c in meta["commands"]], "",
     ])
 
