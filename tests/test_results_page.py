@@ -1,0 +1,143 @@
+"""The few-shot accuracy page's text (``benchmarks/fewshot_pages.py``, ``fewshot_verdict.py``,
+``fewshot_selection.py``) on tiny inputs: what each section says and how."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def test_the_results_page_states_every_one_of_stvlms_own_training_settings() -> None:
+    """The page's training paragraph names each setting of ``STVLM_TRAIN_SETTINGS``: leaving any
+    one out of the recorded settings changes the text (a new setting must be described there)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from fewshot_pages import _stvlm_training
+    from fewshot_setup import STVLM_TRAIN
+
+    from stvlm.configs.train import STVLM_TRAIN_SETTINGS
+
+    full = _stvlm_training({"stvlm_train": STVLM_TRAIN})
+    text = _stvlm_training({"stvlm_train": {**STVLM_TRAIN, "augment_scale": 1.0}})  # augmentation off
+    assert "30% of the planned steps" in text and "kept unless an epoch beats it" in text
+    assert "`loss_mask = both`" in text and "`patience_after_warmup`" in text and "augment_scale" not in text
+    assert full.startswith(text) and "`augment_scale` 1.5: each training window times one factor in [1/1.5, 1.5]" in full
+    assert _stvlm_training({"stvlm_train": {**STVLM_TRAIN, "augment_scale": 2.0}}).count("[1/2, 2]") == 1
+    for key in STVLM_TRAIN_SETTINGS:
+        assert _stvlm_training({"stvlm_train": {k: v for k, v in STVLM_TRAIN.items() if k != key}}) != full, key
+    assert _stvlm_training({"stvlm_train": {**STVLM_TRAIN, "loss_mask": "observed"}}).count("loss_mask") == 0
+    assert _stvlm_training({}) == ""
+
+
+def test_the_results_page_names_only_what_the_table_still_lacks() -> None:
+    """The "Not yet run" caveat lists ST-VLM's missing seeds and the datasets without a full
+    row, and is left out when the table has both."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from fewshot_pages import _not_yet_run
+
+    def result(seeds: list[int], splits: list[str]) -> dict:
+        return {"rows": [{"model": "st-vlm", "seeds": seeds}, {"model": "ridge", "seeds": [0]}],
+                "splits": {k: {} for k in splits}}
+
+    assert _not_yet_run(result([0, 1, 2, 3, 4], ["a|10%", "a|full"])) == []
+    assert _not_yet_run(result([0, 1, 2], ["a|10%", "a|full", "b|10%"])) == [
+        "- Not yet run: 5 seeds (3 for some pairs here) and the `full` setting on b."]
+    assert _not_yet_run(result([0, 1, 2, 3, 4], ["b|10%", "a|10%"])) == [
+        "- Not yet run: the `full` setting on a, b."]
+
+
+def test_the_verdicts_headline_counts_the_target_pairs_and_all_pairs() -> None:
+    """A pair counts as met only when every baseline but the reference lines is beaten on both
+    metrics; the target's count leaves out the ``full`` settings."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from fewshot_verdict import headline, not_beaten
+
+    def interval(dataset: str, setting: str, baseline: str, metric: str, better: bool) -> dict:
+        return {"dataset": dataset, "setting": setting, "baseline": baseline, "metric": metric,
+                "st_vlm_better": better}
+
+    intervals = [
+        interval("a", "10%", "gru", "mae", True), interval("a", "10%", "gru", "mae_all", True),
+        interval("a", "10%", "historical-average-all", "mae", False),  # a reference line: not counted
+        interval("b", "10%", "gru", "mae", True), interval("b", "10%", "gru", "mae_all", False),
+        interval("b", "st-llm-10%", "ridge", "mae", False),
+        interval("a", "full", "gru", "mae", True), interval("a", "full", "gru", "mae_all", True),
+    ]
+    pairs = dict.fromkeys((i["dataset"], i["setting"]) for i in intervals)
+    assert headline({p: not_beaten(intervals, *p) for p in pairs}) == (
+        "ST-VLM beats every baseline (the reference line historical-average-all aside), the paired "
+        "interval excluding zero on both metrics, on 1 of the 3 few-shot pairs that the target counts "
+        "(every setting but `full`) and on 2 of 4 pairs in all.")
+
+
+def test_a_test_win_that_validation_would_not_have_picked_is_said_in_the_verdict() -> None:
+    """Baselines below ST-VLM on validation are named beside a test win (reference lines, whose
+    validation score is in-sample, aside); none, no sentence."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from fewshot_verdict import validation_dissent
+
+    def row(model: str, val: float, dataset: str = "a") -> dict:
+        return {"dataset": dataset, "setting": "full", "model": model, "val_mae": val}
+
+    result = {"rows": [row("st-vlm", 2.9787), row("staeformer", 2.9187), row("gru", 3.2874),
+                       row("historical-average-all", 0.1079), row("ridge", 2.5, dataset="b")]}
+    assert validation_dissent(result, "a", "full") == (
+        " On validation (masked MAE) staeformer 2.919 is below ST-VLM's 2.979: a choice made on "
+        "validation would not pick ST-VLM here.")
+    result["rows"].append(row("gwnet", 2.95))
+    assert validation_dissent(result, "a", "full").startswith(
+        " On validation (masked MAE) staeformer 2.919, gwnet 2.950 are below ST-VLM's 2.979")
+    assert validation_dissent(result, "b", "full") == ""  # no ST-VLM row there
+    assert validation_dissent({"rows": [row("st-vlm", 2.0), row("gru", 2.5)]}, "a", "full") == ""
+
+
+def test_the_results_pages_splits_are_a_table_with_one_row_per_pair() -> None:
+    """Each (dataset, setting) gets one row: windows, first training step, lags, bootstrap blocks
+    (the fewest of the pair's intervals) and the commits its runs came from; a pair without a
+    recorded commit says so with a dash."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from fewshot_pages import split_lines
+
+    def split(dataset: str, commit: str | None, **extra) -> dict:
+        return {"dataset": dataset, "windows": {"train": 66, "val": 218, "test": 869},
+                "parts": {"train": {"steps": [336, 500]}}, "lookback_lags": [48, 336],
+                "git_commit": commit, **extra}
+
+    result = {
+        "splits": {"a|10%": split("a", "7ead12bcfb25", reused={"ridge": "508057b0000"}),
+                   "b|full": split("b", None, bootstrap_block="24 steps (only 2 test days)")},
+        "rows": [{"dataset": "a", "setting": "10%", "model": m} for m in ("st-vlm", "ridge")],
+        "runs": [],
+        "intervals": [{"dataset": "a", "setting": "10%", "blocks": 19},
+                      {"dataset": "a", "setting": "10%", "blocks": 18}],
+    }
+    assert split_lines(result) == [
+        "| dataset | setting | training windows | from step | lookback lags (steps) | val / test windows "
+        "| bootstrap blocks | code |",
+        "|---|---|---|---|---|---|---|---|",
+        "| a | 10% | 66 | 336 | 48, 336 | 218 / 869 | 1 day (18 blocks) | code 7ead12b; every baseline "
+        "reused from 508057b |",
+        "| b | full | 66 | 336 | 48, 336 | 218 / 869 | 24 steps (only 2 test days) (? blocks) | — |",
+    ]
+
+
+def test_the_selection_caveat_is_one_bullet_with_a_sentence_per_sub_bullet() -> None:
+    """The page's Selection caveat: its heading bullet, then each part as an indented sub-bullet
+    that is whole sentences (a capital first, a full stop last), so no part is cut mid-way."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from fewshot_selection import SELECTION, SELECTION_HEAD, SELECTION_PARTS
+
+    lines = SELECTION.split("\n")
+    assert lines[0] == SELECTION_HEAD and SELECTION_HEAD.startswith("- Selection: ")
+    assert lines[1:] == [f"  - {part}" for part in SELECTION_PARTS]
+    assert all(part[0].isupper() and part.endswith(".") and "\n" not in part for part in SELECTION_PARTS)
