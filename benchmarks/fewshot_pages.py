@@ -100,7 +100,7 @@ def split_lines(result: dict[str, Any]) -> list[str]:
     for k, s in result["splits"].items():
         models = [r["model"] for r in result["rows"] if f"{r['dataset']}|{r['setting']}" == k]
         runs = [r for r in result["runs"] if f"{r['dataset']}|{r['setting']}" == k]
-        code = code_note(s, models, runs).strip().removeprefix("(").removesuffix(")") or "—"
+        code = code_note(s, models, runs) or "—"
         cells = (s["dataset"], k.split("|")[1], str(s["windows"]["train"]), str(s["parts"]["train"]["steps"][0]),
                  ", ".join(map(str, s["lookback_lags"])), f"{s['windows']['val']} / {s['windows']['test']}",
                  f"{s.get('bootstrap_block', '1 day')} ({_blocks(result, k)} blocks)", code)

@@ -61,7 +61,7 @@ def machine_line(result: dict[str, Any]) -> str:
 
 
 def code_note(split: dict[str, Any], models: list[str], runs: list[dict[str, Any]] = ()) -> str:
-    """`` (code abc1234; every baseline reused from def5678)`` for one (dataset, setting) whose
+    """``code abc1234; every baseline reused from def5678`` for one (dataset, setting) whose
     table lists ``models`` and whose runs are ``runs``, or ``""``; a run continued from a saved
     state (``--state-dir``) is named with the epochs trained before and the commit that trained
     them."""
@@ -86,4 +86,4 @@ def code_note(split: dict[str, Any], models: list[str], runs: list[dict[str, Any
         if resumed := run.get("resumed_from"):
             notes.append(f"{run['model']} seed {run['seed']} resumed from its saved state after epoch "
                          f"{resumed['epoch']} (trained to there at {short_commit(resumed.get('git_commit'))})")
-    return f" ({'; '.join(notes)})" if notes else ""
+    return "; ".join(notes)

@@ -78,10 +78,10 @@ def test_a_merged_source_run_elsewhere_is_named_with_its_device_and_versions() -
                                       "Last written on: 2-core CPU (B), no GPU.")
     older = {**split, "merged": [*split["merged"], {"from": "cpu", "git_commit": "eee", "runs": {"gwnet": [2]}}]}
     assert code_note(older, ["st-vlm", "gwnet"]) == (
-        " (code aaa; gwnet seed 1 run in separate processes at ddd on NVIDIA H200 and merged;"
-        " gwnet seed 2 run in separate processes at eee and merged)")
+        "code aaa; gwnet seed 1 run in separate processes at ddd on NVIDIA H200 and merged;"
+        " gwnet seed 2 run in separate processes at eee and merged")
     # a tree with uncommitted changes keeps its mark on the page
-    assert code_note({"git_commit": "0123456789abcdef-dirty"}, ["st-vlm"]) == " (code 0123456-dirty)"
+    assert code_note({"git_commit": "0123456789abcdef-dirty"}, ["st-vlm"]) == "code 0123456-dirty"
 
 
 def test_merge_adds_each_source_seed_with_exact_seed_mean_errors_and_intervals() -> None:

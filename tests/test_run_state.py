@@ -82,8 +82,8 @@ def test_the_page_names_a_resumed_run_and_the_commit_that_trained_its_first_epoc
     runs = [{"model": "staeformer", "seed": 1, "resumed_from": {"epoch": 12, "git_commit": "abcdef9876", "seconds": 3.0}},
             {"model": "staeformer", "seed": 0}]
     assert code_note(split, ["st-vlm", "staeformer"], runs) == (
-        " (code c0ffee0; staeformer seed 1 resumed from its saved state after epoch 12 (trained to there at abcdef9))")
-    assert code_note(split, ["st-vlm", "staeformer"], runs[1:]) == " (code c0ffee0)"
+        "code c0ffee0; staeformer seed 1 resumed from its saved state after epoch 12 (trained to there at abcdef9)")
+    assert code_note(split, ["st-vlm", "staeformer"], runs[1:]) == "code c0ffee0"
 
 
 def test_describe_reads_where_each_saved_run_stands(tmp_path, caplog) -> None:
