@@ -6,8 +6,8 @@ original units trains here: ST-VLM and the neural baselines alike. The loss
 entries (``TrainConfig.loss_mask``; with ``TrainConfig.augment_scale`` the training windows
 are rescaled to random levels first), with a warm-up + cosine learning-rate schedule over the
 planned optimizer steps. Per epoch the engine evaluates on the validation part (with
-``TrainConfig.ema_decay``: the moving average of the weights), keeps the best
-trainable weights (early stopping on ``monitor``; with ``TrainConfig.start_candidate`` the
+``TrainConfig.ema_decay``: the moving average of the weights), keeps the best trainable
+weights (early stopping on ``TrainConfig.monitor``; with ``TrainConfig.start_candidate`` the
 untrained start is scored first and competes as epoch 0), and calls the callbacks with an
 :class:`EpochRecord` and the resumable :class:`EngineState`; a callback returning ``True`` stops
 training (the Ray harness reports and checkpoints through them).
@@ -37,8 +37,8 @@ from torch import nn
 from stvlm.configs import TrainConfig
 from stvlm.data.augment import level_factors, rescale_windows
 from stvlm.data.forecast import Forecast
-from stvlm.data.protocols import higher_is_better
 from stvlm.metrics import evaluate_forecast, mask_for, masked_loss, observed_mask
+from stvlm.monitor import monitor_keys, monitor_value
 from stvlm.seed import resolve_device, seed_everything
 from stvlm.weights import WeightAverage, load_trainable_state, trainable_state
 
@@ -157,26 +157,21 @@ class Engine:
     Args:
         model: module mapping an ``STBatch`` to predictions in original units.
         forecast: windows, splits and scaler of the run.
-        cfg: optimisation settings.
-        monitor: validation metric used for early stopping and the best checkpoint (lower is
-            better): a key of :attr:`Protocol.result_keys <stvlm.data.protocols.Protocol.result_keys>`.
+        cfg: optimisation settings; ``cfg.monitor`` is the validation metric of early stopping
+            and the best checkpoint (lower is better): a key of :attr:`Protocol.result_keys
+            <stvlm.data.protocols.Protocol.result_keys>` or a mean of them
+            (:data:`stvlm.monitor.MONITOR_MEANS`).
 
     Raises:
-        ValueError: ``monitor`` is not one of the protocol's result keys, or is a metric where
-            larger is better.
+        ValueError: ``cfg.monitor`` is not one of the protocol's result keys or a mean of them, or
+            is a metric where larger is better.
     """
 
-    def __init__(self, model: nn.Module, forecast: Forecast, cfg: TrainConfig, *, monitor: str = "mae"):
-        known = forecast.protocol.result_keys
-        if monitor not in known:
-            raise ValueError(f"monitor {monitor!r} is not a validation metric of protocol "
-                             f"{forecast.protocol.name!r}; known: {', '.join(sorted(known))}")
-        if higher_is_better(monitor):
-            raise ValueError(f"monitor {monitor!r} is better when larger; early stopping keeps the "
-                             "smallest value, so monitor an error (mae, rmse, ...)")
+    def __init__(self, model: nn.Module, forecast: Forecast, cfg: TrainConfig):
+        monitor_keys(cfg.monitor, forecast.protocol)
         self.cfg = cfg
         self.forecast = forecast
-        self.monitor = monitor
+        self.monitor = cfg.monitor
         self.device = resolve_device(cfg.device)
         if cfg.num_threads is not None:
             torch.set_num_threads(cfg.num_threads)
@@ -244,7 +239,7 @@ class Engine:
         """``start_candidate``: validate the untrained model and make it the checkpoint to beat
         (``best_epoch`` 0); every epoch must then improve on it to be kept."""
         state.start_val = self.evaluate("val")
-        current = state.start_val[self.monitor]
+        current = monitor_value(state.start_val, self.monitor)
         state.best_metric, state.best_epoch = current, 0
         state.best_state = trainable_state(self.model)
         log.info("start: val %s %.4f (the checkpoint to beat)", self.monitor, current)
@@ -273,7 +268,7 @@ class Engine:
         val, averaged = self._validate()
         state.epoch += 1
         state.windows_seen += windows
-        current = val[self.monitor]  # evaluate_forecast never returns a NaN
+        current = monitor_value(val, self.monitor)  # evaluate_forecast never returns a NaN
         is_best = current < state.best_metric
         if is_best:
             state.best_metric, state.best_epoch, state.bad_epochs = current, state.epoch, 0

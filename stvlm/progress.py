@@ -15,6 +15,7 @@ from typing import IO, Any
 from tqdm.auto import tqdm
 
 from stvlm.errors import ConfigError
+from stvlm.monitor import monitor_value
 
 PROGRESS_ENV = "STVLM_PROGRESS"
 
@@ -47,7 +48,8 @@ class EpochBar:
 
     Args:
         epochs: the epoch budget (the bar's total; early stopping ends it sooner).
-        monitor: the validation metric shown (e.g. ``"mae"``).
+        monitor: the validation metric shown: the engine's ``TrainConfig.monitor`` (``"mae"``,
+            ``"mae_both"``, ...; :func:`stvlm.monitor.monitor_value`).
         desc: the bar's label.
         file: where to draw (default stderr).
     """
@@ -60,7 +62,7 @@ class EpochBar:
     def __call__(self, record: Any, state: Any) -> None:
         self.bar.set_postfix({
             "loss": f"{record.train_loss:.4f}",
-            f"val_{self.monitor}": f"{record.val.get(self.monitor, float('nan')):.4f}",
+            f"val_{self.monitor}": f"{monitor_value(record.val, self.monitor):.4f}",
             "best": f"{state.best_metric:.4f} @ {state.best_epoch}",
         }, refresh=False)
         self.bar.update(1)

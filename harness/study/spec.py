@@ -181,7 +181,8 @@ class StudySpec(Config):
     num_samples: int = field(1, ge=1, help="Optuna trials per arm and seed")
     metric: str = field(
         "val_mae", help="validation metric that Optuna and ASHA optimise (within a trial, the "
-        "checkpoint kept is still the epoch with the best validation MAE, the engine's monitor)",
+        "checkpoint kept is still the epoch with the best value of the engine's monitor, "
+        "TrainConfig.monitor: the validation MAE by default)",
     )
     mode: Literal["min", "max"] = field(
         "min", help="direction of metric: min for errors, max for accuracy, r2 and var (checked)"

@@ -109,6 +109,13 @@ class TrainConfig(Config):
         "(best_epoch 0). For a model whose start is already a fitted forecast (ST-VLM: seasonal "
         "prior + ridge highway, head at zero)",
     )
+    monitor: str = field(
+        "mae", identity="unless_default",
+        help="validation metric of early stopping and the best checkpoint (lower is better): a "
+        "result key of the protocol (mae, mae_all, rmse, mae_h3, ...) or a mean of them "
+        "(stvlm.monitor.MONITOR_MEANS: mae_both, the mean of the masked and the all-entries MAE, "
+        "which loss_mask 'both' trains on); checked against the protocol when training starts",
+    )
     loss: Literal["mae", "mse", "huber"] = field(
         "mae", help="training loss in original units: mae (median), mse (mean), huber"
     )

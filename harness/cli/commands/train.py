@@ -34,7 +34,7 @@ def _run(args: argparse.Namespace) -> int:
         cfg = cfg.replace(data=cfg.data.replace(data_root=args.data_root))
     out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-{cfg.config_hash()}"
     prepared = prepare_run(cfg)  # validates names and data before any training
-    epochs = EpochBar(cfg.train.epochs, desc=f"train {cfg.data.dataset}")
+    epochs = EpochBar(cfg.train.epochs, cfg.train.monitor, desc=f"train {cfg.data.dataset}")
     try:
         result = run_experiment(cfg, out_dir=out, prepared=prepared, callbacks=[epochs])
     finally:

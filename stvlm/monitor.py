@@ -1,0 +1,47 @@
+"""What early stopping reads (``TrainConfig.monitor``): one validation result key (``mae``,
+``rmse_h3``, ...) or a registered mean of several (:data:`MONITOR_MEANS`).
+
+The engine keeps the epoch with the smallest monitored value, so a monitor is an error, never
+a metric where larger is better. ``mae_both`` is the mean of the masked and the all-entries
+MAE, the quantity ``TrainConfig.loss_mask = "both"`` trains on; where no observed zero is
+masked (speed data) the two MAEs are the same number and ``mae_both`` equals ``mae`` exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from stvlm.data.protocols import Protocol, higher_is_better
+from stvlm.registry import Registry
+
+#: monitor name -> the result keys it averages
+MONITOR_MEANS: Registry[tuple[str, ...]] = Registry("monitor mean")
+MONITOR_MEANS.add("mae_both", ("mae", "mae_all"))
+
+
+def monitor_keys(name: str, protocol: Protocol) -> tuple[str, ...]:
+    """The validation result keys monitor ``name`` reads under ``protocol``.
+
+    Raises:
+        ValueError: ``name`` is neither a result key of the protocol nor a registered mean of
+            its keys, or is a metric where larger is better (early stopping keeps the smallest).
+    """
+    keys = MONITOR_MEANS.get(name) if name in MONITOR_MEANS else (name,)
+    known = protocol.result_keys
+    missing = [k for k in keys if k not in known]
+    if missing:
+        means = ", ".join(MONITOR_MEANS.names())
+        raise ValueError(f"monitor {name!r} is not a validation metric of protocol {protocol.name!r}"
+                         f"{'' if keys == (name,) else f' (it averages {missing[0]!r}, which it lacks)'}; "
+                         f"known: {', '.join(sorted(known))}, or a mean: {means}")
+    wrong = [k for k in keys if higher_is_better(k)]
+    if wrong:
+        raise ValueError(f"monitor {name!r} is better when larger; early stopping keeps the "
+                         "smallest value, so monitor an error (mae, rmse, ...)")
+    return keys
+
+
+def monitor_value(val: Mapping[str, float], name: str) -> float:
+    """The value of monitor ``name`` in one validation result ``val`` (the mean of its keys)."""
+    keys = MONITOR_MEANS.get(name) if name in MONITOR_MEANS else (name,)
+    return sum(val[k] for k in keys) / len(keys)
