@@ -57,6 +57,7 @@ from stvlm.engine import Engine  # noqa: E402
 from stvlm.experiment import prepare_run  # noqa: E402
 from stvlm.io import atomic_write_json  # noqa: E402
 from stvlm.metrics import evaluate_forecast  # noqa: E402
+from stvlm.monitor import monitor_value  # noqa: E402
 
 
 def target_metric(row: dict[str, Any]) -> float:
@@ -155,10 +156,10 @@ def validation_row(
     model's own settings on ``pair``, (dataset, setting), where it has some:
     :func:`fewshot_setup.train_settings`); its validation metrics only.
 
-    Returns ``val_mae`` (masked, the early-stopping metric), ``val_mae_all`` (every observed
+    Returns the kept checkpoint's ``val_mae`` (masked) and ``val_mae_all`` (every observed
     entry), for ST-VLM the start's (the built model before any step) and the best trained
-    epoch's (``trained_*``: what training reached, whether or not it beat the start), and the
-    best / run epochs.
+    epoch's by ``train.monitor`` (``trained_*``: what training reached, whether or not it beat
+    the start), and the best / run epochs.
     """
     train = TrainConfig(**{"epochs": epochs, "seed": seed, "num_threads": 1, **train_settings(model, pair), **train_changes})
     if model != "st-vlm":
@@ -171,7 +172,7 @@ def validation_row(
     start = {} if train.start_candidate else engine.evaluate("val")  # else fit() scores the start
     fit = engine.fit()
     start, val = start or fit.start_val, fit.best_val or engine.evaluate("val")  # best checkpoint
-    trained = min(fit.history, key=lambda record: record.val["mae"]).val
+    trained = min(fit.history, key=lambda record: monitor_value(record.val, train.monitor)).val
     return {"seed": seed, "val_mae": val["mae"], "val_mae_all": val["mae_all"],
             "start_val_mae": start["mae"], "start_val_mae_all": start["mae_all"],
             "trained_val_mae": trained["mae"], "trained_val_mae_all": trained["mae_all"],
