@@ -24,8 +24,9 @@ class ExperimentConfig(Config):
         defaults and ST-VLM's training budget of ``benchmarks/fewshot_accuracy.py`` (at most 40
         epochs, batch 16, patience 10, :data:`~stvlm.configs.train.STVLM_TRAIN_SETTINGS`: a 30%
         warm-up + cosine, patience counted after the warm-up, the fitted start kept unless an
-        epoch beats it on validation, the mean of the all-entries and masked losses, training
-        windows rescaled to random levels in [1/1.5, 1.5]), on the full training part."""
+        epoch beats it on validation, the mean of the all-entries and masked losses and of the
+        two validation MAEs for early stopping, training windows rescaled to random levels in
+        [1/1.5, 1.5]), on the full training part."""
         return cls(name="train", data=DataConfig(dataset=dataset), model=STVLMConfig.tiny(),
                    train=TrainConfig(**STVLM_TRAIN_SETTINGS))
 
