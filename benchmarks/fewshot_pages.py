@@ -214,7 +214,8 @@ def readme(result: dict[str, Any]) -> str:
 
 def _stvlm_training(meta: dict[str, Any]) -> str:
     """The sentences on ST-VLM's own training settings (``meta.stvlm_train``): its warm-up share,
-    whether its fitted start competes as epoch 0, its patience, loss and level augmentation."""
+    whether its fitted start competes as epoch 0, its patience, loss, early-stopping monitor and
+    level augmentation."""
     own = meta.get("stvlm_train", {})
     text = ""
     if own.get("warmup") is not None:
@@ -234,6 +235,10 @@ def _stvlm_training(meta: dict[str, Any]) -> str:
         text += (" ST-VLM's loss is the mean of that loss and the masked one (`loss_mask = both`), "
                  "chosen on validation by the mean of the two MAEs (`validation-both-masks.json`); it "
                  "is the same loss where no observed zero is masked (los-loop, sz-taxi).")
+    if own.get("monitor") == "mae_both":
+        text += (" ST-VLM's early stopping and kept checkpoint read the mean of the two validation "
+                 "MAEs (`monitor = mae_both`, chosen on validation: `validation-monitor.json`); the "
+                 "baselines read the masked MAE, and on speed data the two are equal.")
     if own.get("augment_scale", 1.0) > 1.0:
         text += (f" ST-VLM trains on windows rescaled to random levels (`augment_scale` "
                  f"{own['augment_scale']:g}: each training window times one factor in "

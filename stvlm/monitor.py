@@ -19,6 +19,11 @@ MONITOR_MEANS: Registry[tuple[str, ...]] = Registry("monitor mean")
 MONITOR_MEANS.add("mae_both", ("mae", "mae_all"))
 
 
+def _averaged(name: str) -> tuple[str, ...]:
+    """The keys monitor ``name`` averages: a registered mean's, else ``name`` alone."""
+    return MONITOR_MEANS.get(name) if name in MONITOR_MEANS else (name,)
+
+
 def monitor_keys(name: str, protocol: Protocol) -> tuple[str, ...]:
     """The validation result keys monitor ``name`` reads under ``protocol``.
 
@@ -26,7 +31,7 @@ def monitor_keys(name: str, protocol: Protocol) -> tuple[str, ...]:
         ValueError: ``name`` is neither a result key of the protocol nor a registered mean of
             its keys, or is a metric where larger is better (early stopping keeps the smallest).
     """
-    keys = MONITOR_MEANS.get(name) if name in MONITOR_MEANS else (name,)
+    keys = _averaged(name)
     known = protocol.result_keys
     missing = [k for k in keys if k not in known]
     if missing:
@@ -43,5 +48,5 @@ def monitor_keys(name: str, protocol: Protocol) -> tuple[str, ...]:
 
 def monitor_value(val: Mapping[str, float], name: str) -> float:
     """The value of monitor ``name`` in one validation result ``val`` (the mean of its keys)."""
-    keys = MONITOR_MEANS.get(name) if name in MONITOR_MEANS else (name,)
+    keys = _averaged(name)
     return sum(val[k] for k in keys) / len(keys)

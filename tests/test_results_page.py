@@ -26,6 +26,8 @@ def test_the_results_page_states_every_one_of_stvlms_own_training_settings() -> 
     for key in STVLM_TRAIN_SETTINGS:
         assert _stvlm_training({"stvlm_train": {k: v for k, v in STVLM_TRAIN.items() if k != key}}) != full, key
     assert _stvlm_training({"stvlm_train": {**STVLM_TRAIN, "loss_mask": "observed"}}).count("loss_mask") == 0
+    assert "(`monitor = mae_both`, chosen on validation: `validation-monitor.json`)" in full
+    assert "monitor" not in _stvlm_training({"stvlm_train": {**STVLM_TRAIN, "monitor": "mae"}})
     assert _stvlm_training({}) == ""
 
 
