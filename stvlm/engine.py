@@ -163,7 +163,7 @@ class Engine:
             (:data:`stvlm.monitor.MONITOR_MEANS`).
 
     Raises:
-        ValueError: ``cfg.monitor`` is not one of the protocol's result keys or a mean of them, or
+        ConfigError: ``cfg.monitor`` is not one of the protocol's result keys or a mean of them, or
             is a metric where larger is better.
     """
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from stvlm.data.protocols import Protocol, higher_is_better
+from stvlm.errors import ConfigError
 from stvlm.registry import Registry
 
 #: monitor name -> the result keys it averages
@@ -28,7 +29,7 @@ def monitor_keys(name: str, protocol: Protocol) -> tuple[str, ...]:
     """The validation result keys monitor ``name`` reads under ``protocol``.
 
     Raises:
-        ValueError: ``name`` is neither a result key of the protocol nor a registered mean of
+        ConfigError: ``name`` is neither a result key of the protocol nor a registered mean of
             its keys, or is a metric where larger is better (early stopping keeps the smallest).
     """
     keys = _averaged(name)
@@ -36,13 +37,14 @@ def monitor_keys(name: str, protocol: Protocol) -> tuple[str, ...]:
     missing = [k for k in keys if k not in known]
     if missing:
         means = ", ".join(MONITOR_MEANS.names())
-        raise ValueError(f"monitor {name!r} is not a validation metric of protocol {protocol.name!r}"
-                         f"{'' if keys == (name,) else f' (it averages {missing[0]!r}, which it lacks)'}; "
-                         f"known: {', '.join(sorted(known))}, or a mean: {means}")
+        raise ConfigError(f"train.monitor = {name!r} is not a validation metric of protocol "
+                          f"{protocol.name!r}"
+                          f"{'' if keys == (name,) else f' (it averages {missing[0]!r}, which it lacks)'}; "
+                          f"allowed: {', '.join(sorted(known))}, or a mean: {means}")
     wrong = [k for k in keys if higher_is_better(k)]
     if wrong:
-        raise ValueError(f"monitor {name!r} is better when larger; early stopping keeps the "
-                         "smallest value, so monitor an error (mae, rmse, ...)")
+        raise ConfigError(f"train.monitor = {name!r} is better when larger; early stopping keeps "
+                          "the smallest value, so monitor an error (mae, rmse, ...)")
     return keys
 
 

@@ -249,8 +249,8 @@ def test_start_candidate_is_scored_once_across_a_resume(tmp_path) -> None:
 def test_a_monitor_the_validation_metrics_lack_is_refused_before_training(start_candidate) -> None:
     fc = forecast()
     cfg = TrainConfig(epochs=1, start_candidate=start_candidate)
-    with pytest.raises(ValueError, match=r"^monitor 'accuracy' is not a validation metric of "
-                       r"protocol 'standard'; known: bias, bias_h12, bias_h3, bias_h6, mae, .*"
+    with pytest.raises(ValueError, match=r"^train.monitor = 'accuracy' is not a validation metric of "
+                       r"protocol 'standard'; allowed: bias, bias_h12, bias_h3, bias_h6, mae, .*"
                        r", wape_h6, or a mean: mae_both$"):
         Engine(stid(fc), fc, cfg.replace(monitor="accuracy"))
     assert Engine(stid(fc), fc, cfg.replace(monitor="mae_h12")).monitor == "mae_h12"
@@ -265,11 +265,11 @@ def test_a_monitor_where_larger_is_better_is_refused() -> None:
 
     protocol = Protocol(name="tiny", input_len=1, output_len=2, report_horizons=(2,), pooling="step",
                         overall="pooled", split=(0.6, 0.2, 0.2), metrics=("mae", "r2"))
-    with pytest.raises(ValueError, match=r"^monitor 'r2_h2' is better when larger; early stopping "
+    with pytest.raises(ValueError, match=r"^train.monitor = 'r2_h2' is better when larger; early stopping "
                        r"keeps the smallest value, so monitor an error \(mae, rmse, ...\)$"):
         Engine(torch.nn.Identity(), SimpleNamespace(protocol=protocol), TrainConfig(monitor="r2_h2"))
-    with pytest.raises(ValueError, match=r"^monitor 'mae_both' is not a validation metric of protocol "
-                       r"'tiny' \(it averages 'mae_all', which it lacks\); known: mae, mae_h2, r2, "
+    with pytest.raises(ValueError, match=r"^train.monitor = 'mae_both' is not a validation metric of protocol "
+                       r"'tiny' \(it averages 'mae_all', which it lacks\); allowed: mae, mae_h2, r2, "
                        r"r2_h2, or a mean: mae_both$"):
         Engine(torch.nn.Identity(), SimpleNamespace(protocol=protocol), TrainConfig(monitor="mae_both"))
 

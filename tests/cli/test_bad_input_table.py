@@ -78,6 +78,10 @@ def _misspelled_nested_key(tmp: Path, data_root: Path) -> list[str]:
     return ["train", "--set", "model.fusion.dpeth=2", "--data-root", str(data_root)]
 
 
+def _unknown_monitor(tmp: Path, data_root: Path) -> list[str]:
+    return ["train", "--set", "train.monitor=accuracy", "--data-root", str(data_root), "--out", str(tmp / "run")]
+
+
 def _builtin_name_reused(tmp: Path, data_root: Path) -> list[str]:
     root = _byo(tmp, "los-loop-mine", _series("nan"))
     toml = root / "los-loop-mine" / "dataset.toml"
@@ -107,6 +111,12 @@ CASES: list[tuple[str, Callable[[Path, Path], list[str]], str]] = [
     ("misspelled-nested-key", _misspelled_nested_key,
      "override: unknown key model.fusion.dpeth = 2; allowed in model.fusion: depth, heads, "
      "spatial_bias, bias_sigma"),
+    ("unknown-monitor", _unknown_monitor,
+     "train.monitor = 'accuracy' is not a validation metric of protocol 'standard'; allowed: bias, "
+     "bias_h12, bias_h3, bias_h6, mae, mae_all, mae_all_h12, mae_all_h3, mae_all_h6, mae_h12, "
+     "mae_h3, mae_h6, mape, mape_h12, mape_h3, mape_h6, rmse, rmse_all, rmse_all_h12, rmse_all_h3, "
+     "rmse_all_h6, rmse_h12, rmse_h3, rmse_h6, wape, wape_all, wape_all_h12, wape_all_h3, "
+     "wape_all_h6, wape_h12, wape_h3, wape_h6, or a mean: mae_both"),
     ("builtin-name-reused", _builtin_name_reused,
      "{tmp}/los-loop-mine/dataset.toml: name 'los-loop' is a built-in dataset; choose another name"),
     ("predict-without-checkpoint", _predict_without_checkpoint,
