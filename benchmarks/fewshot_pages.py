@@ -361,7 +361,7 @@ def _epoch_caveats(result: dict[str, Any]) -> list[str]:
                   if i["baseline"] == "seasonal-mean" and i["metric"] == "mae"
                   and max(abs(i["diff"]), abs(i["low"]), abs(i["high"])) < SAME_FORECAST]
     if kept:
-        lines.append(f"- ST-VLM kept its untrained start (no epoch beat it on validation MAE) in every seed "
+        lines.append(f"- ST-VLM kept its untrained start (no epoch beat it on validation) in every seed "
                      f"of: {', '.join(kept)}: there its forecast is the seasonal prior plus the "
                      "ridge-started highway, and the VLM path adds nothing the validation windows reward. "
                      "Why (`kept-start.json`, `python benchmarks/kept_start.py --seeds 0 1`: each of the "
@@ -369,10 +369,11 @@ def _epoch_caveats(result: dict[str, Any]) -> list[str]:
                      "line from the start to the best trained epoch, WiSE-FT; no test window predicted; run "
                      "under the all-entries loss, before ST-VLM trained on the mean of both masks): on "
                      "nycbike-drop training lowers the all-entries MAE, that loss's own objective, on "
-                     "validation too, and raises the masked MAE early stopping reads, and no epoch or mix "
+                     "validation too, and raises the masked MAE early stopping then read, and no epoch or mix "
                      "beats ridge's masked and the best neural baseline's all-entries validation MAE at "
-                     "once (the mean of both losses then trained past the start at 10%, not at ST-LLM's "
-                     "budget); on sz-taxi 10% the few-shot block (days 7 to 9) lies before a level shift of "
+                     "once (the mean of both losses then trained past the start at 10%, and early stopping "
+                     "on the mean of both MAEs, `validation-monitor.json`, at ST-LLM's budget and on the "
+                     "full part too); on sz-taxi 10% the few-shot block (days 7 to 9) lies before a level shift of "
                      "the series at day 10 (mean target 16.7 in the training windows, 10.1 in validation), "
                      "and training lowers the training MAE while validation rises; on nycbike1 10% (44 "
                      "windows) validation rises on both metrics from the first epoch. No mix along the line "
