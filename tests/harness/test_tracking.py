@@ -63,4 +63,6 @@ def test_every_trial_is_an_mlflow_run_with_its_parameters_and_epoch_metrics(smok
         assert run.data.params["arm"] == row["arm"] and run.data.params["seed"] == str(row["seed"])
         history = client.get_metric_history(run.info.run_id, "val_mae")
         assert len(history) >= row["epochs_run"]  # one point per epoch (and the final report)
-        assert min(m.value for m in history) == pytest.approx(row["val_mae"])
+        # Each point is the kept checkpoint's so far, chosen by TrainConfig.monitor (ST-VLM's reads
+        # the mean of both MAEs, so its masked val_mae need not fall): the last is the trial's.
+        assert max(history, key=lambda m: m.step).value == pytest.approx(row["val_mae"])
