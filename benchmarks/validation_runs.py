@@ -91,6 +91,12 @@ def meets_rule(rows: list[dict[str, Any]], reference: str, candidate: str) -> di
     return {"pairs": pairs, "better": better, "meets": better > 0 and all(c <= r for r, c in pairs.values())}
 
 
+def unfinished(content: dict[str, Any]) -> bool:
+    """Whether a sweep file's ``content`` is an interrupted run (written with ``complete`` false;
+    finished files carry no ``complete`` key)."""
+    return content.get("complete", True) is False
+
+
 def interrupted_rows(out: Path, started: dict[str, Any],
                      command: str) -> dict[tuple[str, str, str, int], dict[str, Any]]:
     """The rows an interrupted run left at ``out`` (a file written with ``complete`` false), by
@@ -100,7 +106,7 @@ def interrupted_rows(out: Path, started: dict[str, Any],
     if not out.is_file():
         return {}
     old = json.loads(out.read_text())
-    if old.get("complete", True):
+    if not unfinished(old):
         return {}
     commit = started.get("git_commit")
     same = (old.get("command"), old.get("git_commit"), old.get("device")) == (command, commit, started.get("device"))
@@ -115,7 +121,7 @@ def interrupted_rows(out: Path, started: dict[str, Any],
 def finished(parser: argparse.ArgumentParser, flag: str, path: Path, content: dict[str, Any]) -> dict[str, Any]:
     """``content`` of the sweep file ``path``, or a parser error where it is an interrupted run
     (``complete`` false): its rows are not the sweep's yet."""
-    if content.get("complete", True) is False:
+    if unfinished(content):
         parser.error(f"{flag}: {path} is an interrupted run (complete: false): run its command "
                      f"again to finish it ({content.get('command')})")
     return content
