@@ -12,7 +12,7 @@ from stvlm.data.pipeline import prepare_forecast
 from stvlm.data.protocols import resolve_protocol
 from stvlm.data.series import DatasetInfo, SpatioTemporalData
 from stvlm.engine import Engine
-from stvlm.monitor import MONITOR_MEANS, monitor_keys, monitor_value
+from stvlm.monitor import MONITOR_MEANS, monitor_keys, monitor_value, reported_metrics, with_means
 
 
 def counts():
@@ -35,6 +35,22 @@ def test_monitor_values_by_hand() -> None:
     assert monitor_value(val, "mae_both") == 1.5
     assert monitor_value(val, "rmse_h3") == 4.0
     assert MONITOR_MEANS.names() == ["mae_both"]
+
+
+def test_with_means_adds_each_mean_whose_parts_are_there() -> None:
+    results = {"mae": 2.0, "mae_all": 1.0, "mae_h3": 4.0, "mae_all_h3": 2.0, "mae_h6": 5.0, "rmse": 3.0}
+    # overall and at horizon 3; not at horizon 6, where mae_all_h6 is missing
+    assert with_means(results) == {**results, "mae_both": 1.5, "mae_both_h3": 3.0}
+    assert with_means({"mae": 2.0, "rmse": 3.0}) == {"mae": 2.0, "rmse": 3.0}
+    # a key the results already hold is theirs, not recomputed
+    assert with_means({"mae": 2.0, "mae_all": 1.0, "mae_both": 9.0})["mae_both"] == 9.0
+    assert with_means({"mae": 1.0, "mae_all": 2.0})["mae_both"] == monitor_value({"mae": 1.0, "mae_all": 2.0}, "mae_both")
+
+
+def test_reported_metrics_follow_the_protocol() -> None:
+    standard = resolve_protocol("standard", counts().data.info, 160).metrics
+    assert reported_metrics(standard) == (*standard, "mae_both")
+    assert reported_metrics(("mae", "rmse")) == ("mae", "rmse")  # no all-entries MAE: no mean
 
 
 @pytest.mark.parametrize("name", MONITOR_MEANS.names())

@@ -21,6 +21,7 @@ from harness.study.trial_config import TrialConfig
 from stvlm.configs import canonical_hash
 from stvlm.data.protocols import horizon_key
 from stvlm.io import atomic_target
+from stvlm.monitor import reported_metrics
 
 # Version of the results format (docs/results-format.md); readers refuse other versions.
 # Bump it when a column is removed or changes meaning.
@@ -70,13 +71,16 @@ def metric_columns(prefix: str, metrics: Sequence[str], horizons: Sequence[int])
 
 
 def trials_schema(metrics: Sequence[str], horizons: Sequence[int]) -> dict[str, pl.DataType]:
-    """Column -> type of ``trials.parquet`` for a protocol's metric names and horizons."""
+    """Column -> type of ``trials.parquet`` for a protocol's metric names and horizons (and the
+    registered means of its metrics, :func:`stvlm.monitor.reported_metrics`)."""
+    metrics = reported_metrics(metrics)
     scores = metric_columns("val", metrics, horizons) + metric_columns("test", metrics, horizons)
     return {**_HEAD, **{c: pl.Float64 for c in scores}, **_TAIL}
 
 
 def curves_schema(metrics: Sequence[str], horizons: Sequence[int]) -> dict[str, pl.DataType]:
-    """Column -> type of ``curves.parquet``."""
+    """Column -> type of ``curves.parquet`` (the validation columns as in :func:`trials_schema`)."""
+    metrics = reported_metrics(metrics)
     return {
         "study": pl.Utf8, "trial_id": pl.Utf8, "arm": pl.Utf8, "seed": pl.Int64, "epoch": pl.Int64,
         "train_loss": pl.Float64,

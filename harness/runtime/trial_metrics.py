@@ -10,7 +10,8 @@ Every ST-VLM report carries
 * the budget: ``epoch``, ``windows_seen`` (Tune adds ``training_iteration``, which equals the
   epoch for per-epoch reports and ``epochs_run + 1`` for the final one);
 * ``val_<metric>[_h<k>]``: validation metrics of the best epoch so far (what the run would
-  deliver if stopped now; ASHA and Optuna compare these);
+  deliver if stopped now; ASHA and Optuna compare these), the protocol's and the registered
+  means of them (``val_mae_both``, :mod:`stvlm.monitor`);
 * ``train_loss``, ``best_epoch``, ``final`` (0 per epoch, 1 for the last report);
 * the epoch's own point of the learning curve, as columns: ``epoch_val_<metric>[_h<k>]`` and
   ``epoch_seconds`` (with ``epoch``, ``train_loss`` and ``windows_seen``); the results writer
@@ -33,13 +34,16 @@ from harness.runtime.data_cache import cached_prepare
 from stvlm.engine import EngineState, EpochRecord
 from stvlm.configs import ExperimentConfig
 from stvlm.experiment import ExperimentResult, prepare_run, run_experiment
+from stvlm.monitor import with_means
 
 Report = Callable[[dict[str, Any], "EngineState | None"], None]
 
 
 def prefixed(prefix: str, metrics: Mapping[str, float]) -> dict[str, float]:
-    """``{"mae": 1.0}`` -> ``{"val_mae": 1.0}`` (values as Python floats)."""
-    return {f"{prefix}_{k}": float(v) for k, v in metrics.items()}
+    """``{"mae": 1.0}`` -> ``{"val_mae": 1.0}`` (values as Python floats), with the registered
+    means of its keys (:func:`stvlm.monitor.with_means`: ``mae`` and ``mae_all`` add
+    ``val_mae_both``, what ``TrainConfig.monitor = "mae_both"`` selects on)."""
+    return {f"{prefix}_{k}": float(v) for k, v in with_means(metrics).items()}
 
 
 def describe_device(device: torch.device) -> str:

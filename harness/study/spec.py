@@ -180,9 +180,12 @@ class StudySpec(Config):
     seeds: tuple[int, ...] = field((0,), ge=0, help="one group of trials per seed")
     num_samples: int = field(1, ge=1, help="Optuna trials per arm and seed")
     metric: str = field(
-        "val_mae", help="validation metric that Optuna and ASHA optimise (within a trial, the "
-        "checkpoint kept is still the epoch with the best value of the engine's monitor, "
-        "TrainConfig.monitor: the validation MAE by default)",
+        "val_mae", help="validation metric that Optuna and ASHA optimise: val_<metric>[_h<k>] of "
+        "the protocol's metrics or of a registered mean of them (val_mae_both, the mean of the "
+        "masked and the all-entries MAE). Within a trial the checkpoint kept is the epoch with "
+        "the best value of the engine's monitor, TrainConfig.monitor: ST-VLM's own settings "
+        "(preset 'stvlm', 'benchmark') monitor mae_both, so on count data val_mae_both ranks "
+        "trials on what each of them selected on",
     )
     mode: Literal["min", "max"] = field(
         "min", help="direction of metric: min for errors, max for accuracy, r2 and var (checked)"
@@ -237,10 +240,11 @@ class StudySpec(Config):
             )
         from stvlm.data.protocols import higher_is_better, metric_of_key
         from stvlm.metrics import METRICS
+        from stvlm.monitor import MONITOR_MEANS
 
         key = self.metric[len("val_"):]
-        if metric_of_key(key) not in METRICS:
-            known = ", ".join(METRICS.names())
+        if metric_of_key(key) not in METRICS and metric_of_key(key) not in MONITOR_MEANS:
+            known = ", ".join([*METRICS.names(), *MONITOR_MEANS.names()])
             self.fail("metric", f"is not allowed; expected val_<metric> with <metric> one of {known}")
         best = "max" if higher_is_better(key) else "min"
         if self.mode != best:

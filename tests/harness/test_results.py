@@ -48,6 +48,16 @@ def test_schema_columns() -> None:
         "seconds", "windows_seen"]
 
 
+def test_schema_holds_the_registered_means_of_the_protocols_metrics() -> None:
+    """With the masked and the all-entries MAE a trial also reports their mean (mae_both):
+    the files keep it in val, test and curve columns, after the protocol's own."""
+    schema = trials_schema(("mae", "mae_all"), (3,))
+    scores = [c for c in schema if c.startswith(("val_", "test_"))]
+    assert scores == ["val_mae", "val_mae_h3", "val_mae_all", "val_mae_all_h3", "val_mae_both", "val_mae_both_h3",
+                      "test_mae", "test_mae_h3", "test_mae_all", "test_mae_all_h3", "test_mae_both", "test_mae_both_h3"]
+    assert [c for c in curves_schema(("mae", "mae_all"), (3,)) if c.startswith("val_")] == scores[:6]
+
+
 def test_results_schema_and_report_keys_derive_from_the_axis_registry() -> None:
     """One column per model axis, typed by the axis, filled by the axis's reader; the report's
     required columns and configuration keys are the same lists, not copies."""

@@ -57,9 +57,13 @@ def test_epoch_reports_then_final_report_and_resume(experiment: ExperimentConfig
     assert final["setup_seconds"] > 0 and final["eval_seconds"] > 0
     assert final["setup_seconds"] + final["train_seconds"] + final["eval_seconds"] <= wall
     assert "setup_seconds" not in reports[0][0]  # the final report only
-    metrics = ("mae", "rmse", "mape", "wape", "mae_all", "rmse_all", "wape_all", "bias")
+    # the protocol's metrics and the registered mean of two of them (mae_both)
+    metrics = ("mae", "rmse", "mape", "wape", "mae_all", "rmse_all", "wape_all", "bias", "mae_both")
     assert {k for k in final if k.startswith("test_")} == {f"test_{k}" for k in (
         *metrics, *(f"{m}_h{h}" for h in (3, 6, 12) for m in metrics))}
+    for report_, split in ((final, "test"), (final, "val"), (reports[0][0], "epoch_val")):
+        for key in ("", "_h3", "_h12"):
+            assert report_[f"{split}_mae_both{key}"] == (report_[f"{split}_mae{key}"] + report_[f"{split}_mae_all{key}"]) / 2
 
     # A crashed attempt resumes from the checkpoint of epoch 1 and reports the epochs after it.
     resume = load_state(tmp_path)
@@ -78,6 +82,7 @@ def test_baseline_trial_matches_a_direct_evaluation(experiment: ExperimentConfig
     assert {k: report[k] for k in prefixed("val", direct.val)} == prefixed("val", direct.val)
     assert (report["final"], report["train_windows"], report["device"]) == (1, 66, cpu_device_name())
     assert not any(k.startswith("epoch_") for k in report)  # a baseline has no curve
+    assert report["val_mae_both"] == (direct.val["mae"] + direct.val["mae_all"]) / 2
 
 
 def test_shard_indices() -> None:

@@ -13,6 +13,7 @@ import polars as pl
 from report_checks import assert_not_blank, check_report_tables
 
 from harness.report import build_report
+from harness.report.config import ReportConfig
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,3 +37,20 @@ def test_real_smoke_study_report(smoke_study: Path, tmp_path: Path) -> None:
     skipped = sum(f"{name} (" in line for name in ("error_vs_fewshot", "fusion_lora_heatmap", "horizon_curves",
                                                    "learning_curves", "param_importance", "pareto"))
     assert len(drawn) + skipped == 6  # every figure is drawn or explained in one line
+
+
+def test_real_smoke_study_reports_the_mean_of_both_maes(smoke_study: Path, tmp_path: Path) -> None:
+    """Every trial, ST-VLM and baseline, reports val_/test_mae_both (the mean of the masked and
+    the all-entries MAE, what ST-VLM's early stopping reads) into the files, and a report can
+    rank and plot on it."""
+    trials = pl.read_parquet(smoke_study / "trials.parquet").filter(pl.col("status") == "completed")
+    assert trials.height > 0 and set(trials["kind"]) == {"stvlm", "baseline"}
+    for split in ("val", "test"):
+        for h in ("", "_h3", "_h12"):
+            both, mae, mae_all = (trials[f"{split}_{m}{h}"].to_list() for m in ("mae_both", "mae", "mae_all"))
+            assert both == [(a + b) / 2 for a, b in zip(mae, mae_all)]
+    curves = pl.read_parquet(smoke_study / "curves.parquet")
+    assert curves.height > 0 and curves["val_mae_both"].to_list() == [
+        (a + b) / 2 for a, b in zip(curves["val_mae"], curves["val_mae_all"])]
+    out = build_report([smoke_study], tmp_path / "report", config=ReportConfig(metric="mae_both"))
+    assert "Ranking metric: mae_both on validation" in (out / "report.md").read_text()
