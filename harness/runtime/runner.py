@@ -26,7 +26,7 @@ from typing import Any
 
 from harness.study.arms import Arm, build_arms
 from harness.study.plan import StudyPlan
-from harness.study.preflight import PreflightResult, preflight
+from harness.study.preflight import PreflightResult, check_metric, preflight
 from harness.results.store import RUNNING_CURVES
 from harness.study.spec import StudySpec
 from harness.study.paths import check_optuna_storage, check_output_dir
@@ -105,6 +105,7 @@ def prepare_study(spec: StudySpec, options: StudyOptions) -> PreparedStudy:
         mlflow_uri = mlflow_tracking_uri(options.mlflow_uri, results_dir / spec.name)
     arms = build_arms(spec, data_root)
     checks = preflight(arms)
+    check_metric(spec.metric, checks)
     plan = StudyPlan(spec, arms, data_root)
     return PreparedStudy(spec, arms, plan, checks, results_dir / spec.name, storage,
                          experiment_path(storage, spec.name), optuna_url, mlflow_uri)

@@ -17,18 +17,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.study.arms import Arm
-from stvlm.errors import STVLMError
+from stvlm.data.protocols import horizon_key
+from stvlm.errors import ConfigError, STVLMError
+from stvlm.monitor import reported_metrics
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class PreflightResult:
-    """What the checks learnt: the protocol's metrics and horizons, and the time they took."""
+    """What the checks learnt: the protocol's metrics and horizons, the time they took, and its name."""
 
     metrics: tuple[str, ...]
     horizons: tuple[int, ...]
     seconds: float
+    protocol: str
 
 
 def _fail(arm: Arm, err: STVLMError) -> STVLMError:
@@ -64,4 +67,21 @@ def preflight(arms: list[Arm], *, build_models: bool = True) -> PreflightResult:
     protocol = next(iter(forecasts.values())).protocol
     seconds = time.perf_counter() - t0
     log.info("preflight: %d data selections, %d models in %.1f s", len(forecasts), len(built), seconds)
-    return PreflightResult(tuple(protocol.metrics), tuple(protocol.report_horizons), seconds)
+    return PreflightResult(tuple(protocol.metrics), tuple(protocol.report_horizons), seconds, protocol.name)
+
+
+def check_metric(metric: str, checks: PreflightResult) -> None:
+    """Fail before any trial when the study's ``metric`` (``val_<key>``) is not a key the
+    trials will report under the protocol (its metrics and their registered means, overall and
+    at each reported horizon): Tune would otherwise fail every trial on its first report.
+
+    Raises:
+        ConfigError: one line naming the metric, the protocol and what is allowed.
+    """
+    names = reported_metrics(checks.metrics)
+    keys = [*names, *(horizon_key(n, h) for n in names for h in checks.horizons)]
+    if metric.removeprefix("val_") not in keys:
+        raise ConfigError(
+            f"metric = {metric!r} is not reported under protocol {checks.protocol!r}; allowed: "
+            f"{', '.join('val_' + n for n in names)} (and val_<metric>_h<k> for k in "
+            f"{', '.join(map(str, checks.horizons))})")

@@ -185,6 +185,27 @@ def test_study_script_refuses_a_storage_without_its_driver_at_once() -> None:
     ]
 
 
+def test_study_script_refuses_a_metric_its_protocol_does_not_report(data_root: Path, tmp_path: Path) -> None:
+    """The spec allows val_accuracy (a T-GCN metric); the standard protocol does not report it.
+    Before, Ray started and every trial failed on its first report with a traceback."""
+    spec = (REPO / "studies" / "configs" / "fewshot-cpu.toml").read_text()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(spec.replace('metric = "val_mae"', 'metric = "val_accuracy"').replace('mode = "min"', 'mode = "max"'))
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "studies" / "fewshot.py"), "--config", str(bad), "--smoke-test",
+         "--data-root", str(data_root), "--results-dir", str(tmp_path / "results")],
+        capture_output=True, text=True, cwd=REPO, timeout=patient(600),
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "fewshot.py: error: metric = 'val_accuracy' is not reported under protocol 'standard'; allowed: "
+        "val_mae, val_rmse, val_mape, val_wape, val_mae_all, val_rmse_all, val_wape_all, val_bias, "
+        "val_mae_both (and val_<metric>_h<k> for k in 3, 6, 12)"
+    ]
+    assert not (tmp_path / "results").exists()  # nothing written, no trial started
+
+
 def test_a_missing_config_is_reported_before_torch_is_imported(tmp_path: Path) -> None:
     """Validation before heavy imports: the error costs a fraction of a second, not 5-30 s."""
     probe = (

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from harness.study.arms import arm_values, build_arms, experiment_for
+from harness.study.preflight import check_metric, preflight
 from harness.study.spec import NuisanceParam, StudySpec, load_spec
 from stvlm.errors import ConfigError
 
@@ -116,7 +117,10 @@ def test_bad_arms_fail_with_one_line(data_root: Path, overrides: dict, expected:
     [
         ({"name": "my study"}, "name = 'my study' is not allowed; use letters, digits"),
         ({"metric": "test_mae"}, "metric = 'test_mae' is not allowed; studies select on validation metrics"),
-        ({"metric": "val_loss"}, "metric = 'val_loss' is not allowed; expected val_<metric> with <metric> one of mae"),
+        ({"metric": "val_loss"}, "metric = 'val_loss' is not allowed; expected val_<metric> with <metric> one of mae, "
+                                 "rmse, mape, wape, mae_all, rmse_all, wape_all, bias, accuracy, r2, var, mae_both"),
+        ({"metric": "val_mae_both", "mode": "max"}, "mode = 'max' is not allowed with metric = 'val_mae_both': its "
+                                                    "best value is its smallest; set mode = 'min'"),
         ({"metric": "val_r2_h4"}, "mode = 'min' is not allowed with metric = 'val_r2_h4': its best value "
                                   "is its largest; set mode = 'max'"),
         ({"metric": "val_rmse_h3", "mode": "max"}, "mode = 'max' is not allowed with metric = "
@@ -137,6 +141,20 @@ def test_bad_specs_fail_with_one_line(overrides: dict, expected: str) -> None:
 
 def test_a_higher_is_better_metric_with_mode_max_is_a_valid_spec() -> None:
     assert spec(metric="val_accuracy_h4", mode="max").mode == "max"
+    assert spec(metric="val_mae_both_h3").metric == "val_mae_both_h3"  # a registered mean
+
+
+def test_a_metric_the_protocol_does_not_report_fails_before_any_trial(data_root: Path) -> None:
+    """The spec allows every registered metric; which ones the trials report depends on the
+    protocol, known once the data is read (the study's preflight, before Ray starts)."""
+    checks = preflight(build_arms(spec(), str(data_root)), build_models=False)
+    for metric in ("val_mae", "val_mae_both", "val_mae_both_h3", "val_bias_h12"):
+        check_metric(metric, checks)
+    assert one_line_error(lambda: check_metric("val_accuracy", checks)) == (
+        "metric = 'val_accuracy' is not reported under protocol 'standard'; allowed: val_mae, val_rmse, "
+        "val_mape, val_wape, val_mae_all, val_rmse_all, val_wape_all, val_bias, val_mae_both (and "
+        "val_<metric>_h<k> for k in 3, 6, 12)")
+    assert "'val_mae_h4' is not reported" in one_line_error(lambda: check_metric("val_mae_h4", checks))
 
 
 @pytest.mark.parametrize(
