@@ -23,6 +23,7 @@ def _run(args: argparse.Namespace) -> int:
     from stvlm.configs import ExperimentConfig
     from stvlm.experiment import prepare_run, run_experiment
     from stvlm.io import atomic_write_json
+    from stvlm.monitor import monitor_value
     from stvlm.progress import EpochBar
 
     raw = raw if raw is not None else ExperimentConfig.default().to_dict()
@@ -44,7 +45,8 @@ def _run(args: argparse.Namespace) -> int:
         f"{cfg.name}: {cfg.model.backbone.name} backbone, {cfg.model.image.encoding} image, fusion depth "
         f"{cfg.model.fusion.depth}, {cfg.model.finetune.strategy} fine-tuning on {cfg.data.dataset} "
         f"({forecast.protocol.name}, few-shot {cfg.data.few_shot.label}); best epoch "
-        f"{result.train.best_epoch} of {result.train.epochs_run}"
+        f"{result.train.best_epoch} of {result.train.epochs_run} by validation {cfg.train.monitor} "
+        f"{monitor_value(result.val, cfg.train.monitor):.4f}"
         + (" (the untrained start: no epoch beat it on validation)" if result.train.best_epoch == 0 else "")
     )
     p = forecast.protocol
