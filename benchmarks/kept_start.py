@@ -6,8 +6,8 @@ under the all-entries loss (``validation_runs.KEPT_START``), this trains ST-VLM 
 benchmark's config and budget (``benchmarks/fewshot_setup.py``) and that loss (``loss_mask =
 "observed"``, :data:`LOSS`: ST-VLM's loss when these runs were made; its default is now the mean
 of both masks), the patience of then (from the first epoch,
-``validation_sweeps.PATIENCE_FROM_START``) and the linear head it had then
-(``validation_sweeps.LINEAR_HEAD``; its default is now an MLP head) for the first ``--epochs``
+``sweep_candidates.PATIENCE_FROM_START``) and the linear head it had then
+(``sweep_candidates.LINEAR_HEAD``; its default is now an MLP head) for the first ``--epochs``
 epochs and records, per epoch, the learning rate, the training loss, the MAE of the model (in
 eval mode) on the **training** windows and on the **validation** windows, masked (``true > 0``)
 and on every observed entry. Then it scores the straight line in weight space between the start
@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from fewshot_setup import train_settings  # noqa: E402
 from validation_runs import forecast_of, stvlm_engine  # noqa: E402
-from validation_sweeps import KEPT_START, LINEAR_HEAD, PATIENCE_FROM_START  # noqa: E402
+from sweep_candidates import KEPT_START, LINEAR_HEAD, PATIENCE_FROM_START  # noqa: E402
 
 from harness.results.provenance import provenance  # noqa: E402
 from stvlm.configs import DataConfig, TrainConfig  # noqa: E402

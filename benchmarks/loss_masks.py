@@ -5,7 +5,7 @@ count is a real observation; ``TrainConfig``'s default loss covers every observa
 (``loss_mask = "observed"``), ST-VLM's is the mean of that and the masked loss (``"both"``,
 chosen with ``validation_runs.py --sweep both-masks``). This runs ST-VLM (the accuracy
 benchmark's model, with the linear head and the patience (from the first epoch) it had when
-``loss_masks.json`` was made, ``validation_sweeps.LINEAR_HEAD`` and ``PATIENCE_FROM_START``, and
+``loss_masks.json`` was made, ``sweep_candidates.LINEAR_HEAD`` and ``PATIENCE_FROM_START``, and
 its budget, ``benchmarks/fewshot_accuracy.py``) with each loss mask (``observed``, ``both``,
 ``protocol``) and with the Huber loss, and records the **validation** MAE both ways, so the
 choice is made on validation, never on test:
@@ -28,7 +28,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from fewshot_setup import train_settings  # noqa: E402
 from validation_runs import forecast_of, validation_row  # noqa: E402
-from validation_sweeps import LINEAR_HEAD, PATIENCE_FROM_START  # noqa: E402
+from sweep_candidates import LINEAR_HEAD, PATIENCE_FROM_START  # noqa: E402
 
 from harness.results.provenance import provenance  # noqa: E402
 from stvlm.configs import TrainConfig  # noqa: E402

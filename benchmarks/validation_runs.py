@@ -43,7 +43,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 import sweep_merge  # noqa: E402
-from validation_sweeps import SWEEPS, Candidate  # noqa: E402
+from sweep_candidates import Candidate  # noqa: E402
+from validation_sweeps import SWEEPS  # noqa: E402
 from fewshot_setup import (  # noqa: E402
     STVLM_MODEL, check_data_root, data_config, neural, target_value, train_settings,
 )

@@ -156,7 +156,8 @@ def test_every_validation_sweep_candidate_builds_valid_configs() -> None:
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     from fewshot_setup import SETTINGS, STVLM_MODEL, train_settings
-    from validation_sweeps import SWEEPS, Candidate
+    from sweep_candidates import Candidate
+    from validation_sweeps import SWEEPS
 
     from stvlm.baselines import build_baseline
     from stvlm.configs import DataConfig, TrainConfig
