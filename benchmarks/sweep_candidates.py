@@ -65,6 +65,11 @@ BACKBONE_SIZE: tuple[Candidate, ...] = (
     ("tiny ViLT", {}, {"backbone.preset": "tiny"}),
     ("small ViLT", {}, {"backbone.preset": "small"}),
 )
+#: Windows per optimizer step: the benchmark's 16 and 8 (twice the steps of an epoch).
+BATCH_NOW: tuple[Candidate, ...] = (
+    ("batch 16", {"batch_size": 16}, {}),
+    ("batch 8", {"batch_size": 8}, {}),
+)
 #: The linear head (``head.hidden = 0``): ST-VLM's head until the MLP head became the default
 #: (chosen by the ``capacity`` sweep). Studies that compare against it, or whose committed files
 #: were made with it, pin it so that their cited commands keep reproducing those files.
