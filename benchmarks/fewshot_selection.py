@@ -237,6 +237,14 @@ SELECTION_PARTS: tuple[str, ...] = (
         "speed data the two MAEs are equal and so are the runs)."
     ),
     (
+        "Batches of 8 windows against 16 at today's settings (`validation-batch-now-80.json`, "
+        "`validation-batch-now.json`, `--sweep batch-now-80 --epochs 80` then `--sweep batch-now`, "
+        "seeds 0 and 1, rule written before it ran): lower on los-loop 10% (3.0032 to 2.9755) and "
+        "nycbike-drop 10% (1.8716 to 1.8641), level at ST-LLM's budget (1.8899 to 1.8898) and on "
+        "nycbike1 10% (its start), but higher on sz-taxi 10% (2.9214 to 2.9227), so it did not "
+        "meet the rule (no pair worse), seeds 2 to 4 did not run and batches stay 16."
+    ),
+    (
         "Two early development runs printed test metrics beside validation ones; no choice was "
         "made from them."
     ),
