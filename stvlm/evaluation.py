@@ -11,6 +11,7 @@ from stvlm.baselines import build_baseline
 from stvlm.configs import TrainConfig
 from stvlm.data.forecast import Forecast
 from stvlm.metrics import evaluate_forecast
+from stvlm.monitor import with_means
 
 
 @dataclass
@@ -25,10 +26,12 @@ class EvaluationResult:
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable: the scores with the registered means of them
+        (:func:`stvlm.monitor.with_means`), as every written result carries them."""
         return {
             "model": self.model,
             "options": self.options,
-            "metrics": {"val": self.val, "test": self.test},
+            "metrics": {"val": with_means(self.val), "test": with_means(self.test)},
             "fit": self.fit,
             "seconds": self.seconds,
         }

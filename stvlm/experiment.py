@@ -23,6 +23,7 @@ from stvlm.configs import ExperimentConfig
 from stvlm.data.forecast import Forecast
 from stvlm.engine import Callback, Engine, EngineState, TrainResult
 from stvlm.io import atomic_write_json
+from stvlm.monitor import with_means
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +45,12 @@ class ExperimentResult:
     seconds: float = 0.0
 
     def summary(self) -> dict[str, Any]:
-        """A JSON-serialisable summary (what ``metrics.json`` holds)."""
+        """A JSON-serialisable summary (what ``metrics.json`` holds): the scores with the
+        registered means of them (:func:`stvlm.monitor.with_means`: ``mae_both``, what
+        ``TrainConfig.monitor = "mae_both"`` keeps the best epoch by), then the budget."""
         return {
-            "val": self.val,
-            "test": self.test,
+            "val": with_means(self.val),
+            "test": with_means(self.test),
             "best_epoch": self.train.best_epoch,
             "epochs_run": self.train.epochs_run,
             "stopped_early": self.train.stopped_early,

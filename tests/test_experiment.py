@@ -56,7 +56,11 @@ def test_outputs_and_checkpoint_round_trip(toy_root: Path, tmp_path: Path) -> No
     result = run_experiment(cfg, out_dir=tmp_path / "run")
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["checkpoint", "config.json", "metrics.json"]
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
-    assert metrics["test"] == pytest.approx(result.test)
+    # the scores, and the mean of the masked and all-entries MAE that ST-VLM's monitor reads,
+    # overall and at each reported horizon
+    for split, scores in (("val", result.val), ("test", result.test)):
+        both = {f"mae_both{h}": (scores[f"mae{h}"] + scores[f"mae_all{h}"]) / 2 for h in ("", "_h3", "_h6", "_h12")}
+        assert metrics[split] == {**scores, **both}
     # 177 windows, 106 for training (6:2:2), half of them kept (contiguous)
     assert metrics["train_windows"] == 53 and metrics["split"]["few_shot"] == "first-50%"
     assert 0 < metrics["trainable_parameters"] < metrics["total_parameters"]
@@ -88,6 +92,7 @@ def test_cli_train_then_evaluate_checkpoint(capsys, data_root: Path, tmp_path: P
     assert code == 0
     record = json.loads((tmp_path / "e.json").read_text())
     assert record["metrics"]["test"]["mae"] == pytest.approx(summary["test"]["mae"], rel=1e-6)
+    assert record["metrics"]["val"]["mae_both"] == pytest.approx(summary["val"]["mae_both"], rel=1e-6)
     capsys.readouterr()
     code = main(["predict", "--checkpoint", str(out / "checkpoint"), "--out", str(tmp_path / "p.npz")])
     assert code == 0

@@ -49,6 +49,8 @@ def test_seasonal_naive_week_anchor_on_nycbike_drop(capsys, data_root: Path, tmp
     record = json.loads(out_json.read_text())
     mae = record["metrics"]["test"]["mae"]
     assert mae == pytest.approx(2.5318, abs=1e-4)  # "about 2.5"
+    test = record["metrics"]["test"]  # with the mean of the masked and all-entries MAE (mae_both)
+    assert test["mae_both"] == (mae + test["mae_all"]) / 2 and test["mae_both_h12"] == (test["mae_h12"] + test["mae_all_h12"]) / 2
     assert record["split"]["windows"]["test"] == 869
     assert record["few_shot"]["label"] == "first-100%"
     assert record["provenance"]["versions"]["torch"].startswith("2.")

@@ -42,6 +42,7 @@ def _run_checkpoint(args: argparse.Namespace) -> int:
     from harness.cli.text_tables import metrics_table
     from stvlm.engine import Engine
     from stvlm.experiment import load_checkpoint
+    from stvlm.monitor import with_means
 
     cfg, forecast, model = load_checkpoint(args.checkpoint, data_root=args.data_root)
     if args.dataset and args.dataset != cfg.data.dataset:
@@ -50,7 +51,8 @@ def _run_checkpoint(args: argparse.Namespace) -> int:
             f"{cfg.data.dataset!r}; ST-VLM checkpoints hold per-node weights of their dataset"
         )
     engine = Engine(model, forecast, cfg.train)
-    metrics = {part: engine.evaluate(part, progress=True) for part in ("val", "test")}
+    # the scores and the registered means of them (mae_both), as metrics.json holds them
+    metrics = {part: with_means(engine.evaluate(part, progress=True)) for part in ("val", "test")}
     p = forecast.protocol
     emit(f"checkpoint {args.checkpoint} on {cfg.data.dataset} ({p.name} protocol)")
     emit(metrics_table(metrics["test"], p.metrics, p.report_horizons, minutes=forecast.data.info.interval_minutes))
