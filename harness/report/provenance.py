@@ -50,6 +50,34 @@ def _convergence(trials: pl.DataFrame) -> str:
             f"{done.height} completed trained trials" + (" (more epochs might help those)" if last else ""))
 
 
+#: How the provenance names the trials of each ``kind`` that train.
+KIND_WORDS = {"stvlm": "ST-VLM", "baseline": "trained baselines"}
+
+
+def kept_epoch_line(trials: pl.DataFrame) -> str | None:
+    """Which validation value each kind of trained trial kept its best epoch by (its config's
+    ``train.monitor``; a config written before the field trained with its default), with what a
+    registered mean averages; None when no trial trained. The ranking metric may differ: a
+    study ranks on its spec's ``metric``, the engine keeps checkpoints by the monitor."""
+    from stvlm.configs import TrainConfig
+    from stvlm.monitor import MONITOR_MEANS
+
+    trained = trials.filter(pl.col("epochs_run").is_not_null())
+    by_kind: dict[str, list[str]] = {}
+    for kind, text in trained.select("kind", "config_json").iter_rows():
+        monitor = str(((json.loads(text) if text else {}).get("train") or {}).get("monitor", TrainConfig().monitor))
+        if monitor not in by_kind.setdefault(kind, []):
+            by_kind[kind].append(monitor)
+    if not by_kind:
+        return None
+    order = sorted(by_kind, key=lambda k: (list(KIND_WORDS).index(k) if k in KIND_WORDS else len(KIND_WORDS), k))
+    used = dict.fromkeys(m for k in order for m in by_kind[k])
+    means = [f"{m} is the mean of {' and '.join(MONITOR_MEANS.get(m))}" for m in used if m in MONITOR_MEANS]
+    return ("best epoch: the one with the lowest validation "
+            + " or ".join(f"{' / '.join(by_kind[k])} ({KIND_WORDS.get(k, k)})" for k in order)
+            + (f"; {'; '.join(means)}" if means else ""))
+
+
 def search_line(spec: dict[str, Any]) -> str:
     """Which Optuna sampler ran and how many trials of each group were start-up trials."""
     sampler = spec.get("sampler", "tpe")  # studies written before the field ran TPE
@@ -85,6 +113,7 @@ def study_provenance(study: StudyResults, trials: pl.DataFrame) -> list[Block]:
         f"trials: {trials.height} in all, {counts['completed']} completed, {counts['pruned']} pruned, "
         f"{counts['failed']} failed (pruned and failed trials are not averaged in)",
         _convergence(trials),
+        *([line] if (line := kept_epoch_line(trials)) else []),
         f"git commit: {', '.join(commits) or 'unknown'}",
         f"device: {', '.join(devices) or 'unknown'}",
         f"started: {spec.get('started_at', 'unknown')}; finished: {spec.get('finished_at') or 'not finished'}",

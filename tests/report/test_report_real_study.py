@@ -29,6 +29,9 @@ def test_real_smoke_study_report(smoke_study: Path, tmp_path: Path) -> None:
     md = (out / "report.md").read_text()
     assert "## Provenance" in md and f"Study {trials['study'][0]}" in md
     assert "python studies/fewshot.py" in md  # the reproduction command
+    # what the checkpoints were kept by: ST-VLM's own monitor (the smoke study trains no baseline)
+    assert ("- best epoch: the one with the lowest validation mae_both (ST-VLM); mae_both is the mean of "
+            "mae and mae_all") in md
     drawn = sorted((out / "figures").glob("*.png"))
     assert drawn, "the smoke study drew no figure at all"
     for png in drawn:

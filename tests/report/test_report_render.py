@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import polars as pl
@@ -10,7 +11,7 @@ import pytest
 from harness.report import html, markdown
 from harness.report.document import Bullets, Code, Figure, Heading, Para, Table, fmt, mean_std, rounded_params, table
 from harness.report.figures import FigureResult
-from harness.report.provenance import reproduce_command, search_line
+from harness.report.provenance import kept_epoch_line, reproduce_command, search_line
 
 SKIPPED = FigureResult("heat", "A heat map", None, None, "one value per axis")
 DRAWN = FigureResult("curve", "A <curve>", b"\x89PNG", '<?xml version="1.0"?>\n<svg><text>x</text></svg>')
@@ -78,6 +79,23 @@ def test_search_line_says_which_sampler_ran_and_how_many_trials_were_start_up() 
         "search: qmc sampler, 4 trial(s) per arm and seed")
     assert search_line({"num_samples": 1, "nuisance": {}}) == (
         "search: nothing searched (no nuisance settings); 1 trial(s) per arm and seed")
+
+
+def test_kept_epoch_line_says_what_each_kind_of_trial_kept_its_checkpoint_by() -> None:
+    def trials(*rows: tuple[str, int | None, dict]) -> pl.DataFrame:
+        return pl.DataFrame({"kind": [k for k, _, _ in rows], "epochs_run": [e for _, e, _ in rows],
+                             "config_json": [json.dumps(c) for _, _, c in rows]},
+                            schema={"kind": pl.Utf8, "epochs_run": pl.Int64, "config_json": pl.Utf8})
+
+    stvlm = ("stvlm", 12, {"train": {"monitor": "mae_both"}})
+    older = ("baseline", 40, {"train": {"lr": 0.001}})  # written before train.monitor: its default
+    untrained = ("baseline", None, {"train": {"monitor": "rmse"}})  # seasonal-naive: no epochs
+    assert kept_epoch_line(trials(older, stvlm, untrained)) == (
+        "best epoch: the one with the lowest validation mae_both (ST-VLM) or mae (trained baselines); "
+        "mae_both is the mean of mae and mae_all")
+    assert kept_epoch_line(trials(("stvlm", 3, {"train": {"monitor": "rmse_h3"}}), ("stvlm", 3, {"train": {}}))) == (
+        "best epoch: the one with the lowest validation rmse_h3 / mae (ST-VLM)")
+    assert kept_epoch_line(trials(untrained)) is None
 
 
 def test_main_table_bold_best_dagger_and_booktabs() -> None:
