@@ -13,6 +13,7 @@ from stvlm.configs import DataConfig, FewShotConfig, STVLMConfig
 from stvlm.configs.train import STVLM_TRAIN_SETTINGS
 from stvlm.data.root import resolve_data_root
 from stvlm.errors import DataError
+from stvlm.monitor import monitor_value
 
 SETTINGS: dict[str, dict[str, Any]] = {
     "10%": {"ratio": 0.1},
@@ -92,8 +93,9 @@ UNTRAINED = ("st-vlm untrained",)
 def target_value(mae: float, mae_all: float) -> float:
     """The validation metric ST-VLM's loss (``loss_mask = "both"``) targets, from the masked and
     the all-entries MAE: their mean; where no observed zero is masked (los-loop, sz-taxi) the two
-    are equal and this is the masked MAE."""
-    return (mae + mae_all) / 2
+    are equal and this is the masked MAE. The same mean as ST-VLM's monitor ``mae_both``
+    (:data:`stvlm.monitor.MONITOR_MEANS`), computed there."""
+    return monitor_value({"mae": mae, "mae_all": mae_all}, "mae_both")
 
 
 def recorded_train(run: dict[str, Any]) -> dict[str, Any] | None:

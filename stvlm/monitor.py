@@ -52,10 +52,14 @@ def monitor_keys(name: str, protocol: Protocol) -> tuple[str, ...]:
     return keys
 
 
+def _mean(results: Mapping[str, float], keys: Sequence[str]) -> float:
+    """The mean of ``results[k]`` over ``keys``: how a monitor and a reported mean average."""
+    return sum(float(results[k]) for k in keys) / len(keys)
+
+
 def monitor_value(val: Mapping[str, float], name: str) -> float:
     """The value of monitor ``name`` in one validation result ``val`` (the mean of its keys)."""
-    keys = _averaged(name)
-    return sum(val[k] for k in keys) / len(keys)
+    return _mean(val, _averaged(name))
 
 
 def reported_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
@@ -79,5 +83,5 @@ def with_means(results: Mapping[str, float]) -> dict[str, float]:
         for suffix in suffixes:
             keys = [p + suffix for p in parts]
             if name + suffix not in out and all(k in results for k in keys):
-                out[name + suffix] = sum(float(results[k]) for k in keys) / len(keys)
+                out[name + suffix] = _mean(results, keys)
     return out

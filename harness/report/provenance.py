@@ -70,7 +70,7 @@ def kept_epoch_line(trials: pl.DataFrame) -> str | None:
             by_kind[kind].append(monitor)
     if not by_kind:
         return None
-    order = sorted(by_kind, key=lambda k: (list(KIND_WORDS).index(k) if k in KIND_WORDS else len(KIND_WORDS), k))
+    order = [k for k in KIND_WORDS if k in by_kind] + sorted(k for k in by_kind if k not in KIND_WORDS)
     used = dict.fromkeys(m for k in order for m in by_kind[k])
     means = [f"{m} is the mean of {' and '.join(MONITOR_MEANS.get(m))}" for m in used if m in MONITOR_MEANS]
     return ("best epoch: the one with the lowest validation "

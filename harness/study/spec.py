@@ -243,9 +243,9 @@ class StudySpec(Config):
         from stvlm.monitor import MONITOR_MEANS
 
         key = self.metric[len("val_"):]
-        if metric_of_key(key) not in METRICS and metric_of_key(key) not in MONITOR_MEANS:
-            known = ", ".join([*METRICS.names(), *MONITOR_MEANS.names()])
-            self.fail("metric", f"is not allowed; expected val_<metric> with <metric> one of {known}")
+        known = [*METRICS.names(), *MONITOR_MEANS.names()]
+        if metric_of_key(key) not in known:
+            self.fail("metric", f"is not allowed; expected val_<metric> with <metric> one of {', '.join(known)}")
         best = "max" if higher_is_better(key) else "min"
         if self.mode != best:
             self.fail("mode", f"is not allowed with metric = {self.metric!r}: its best value is its "
