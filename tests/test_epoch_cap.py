@@ -85,7 +85,9 @@ def test_every_capped_pair_has_its_sweep() -> None:
     assert SWEEPS["cap320-gru"][0] == (("nycbike1", "10%"),)
     assert [(r.name, r.short, r.long) for r in ROUNDS.values()] == [
         ("80", 40, 80), ("160", 80, 160), ("320", 160, 320), ("near160", 80, 160), ("near320", 160, 320),
-        ("near80", 40, 80), ("own80", 40, 80), ("near80-sz", 40, 80), ("own80-sz", 40, 80)]
+        ("near80", 40, 80), ("own80", 40, 80), ("near80-sz", 40, 80), ("own80-sz", 40, 80),
+        ("own80-now", 40, 80)]
+    assert ROUNDS["own80-now"].capped == {"st-vlm": (("nycbike-drop", "10%"), ("nycbike1", "full"))}
     assert ROUNDS["near80-sz"].capped == {"gru": (("sz-taxi", "full"),)}
     assert ROUNDS["own80-sz"].capped == {"st-vlm": (("sz-taxi", "full"),)}
     assert ROUNDS["own80"].capped == {"st-vlm": (("los-loop", "full"), ("sz-taxi", "full"))}
