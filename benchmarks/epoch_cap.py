@@ -135,7 +135,11 @@ offered as ``own80-sz`` was). The same rule, on the same kind of runs (a copy pe
 A chosen row enters the table as ``own80``'s did (where both are chosen, the second pair runs
 again in a copy of the first's folder), and a chosen nycbike-drop 10% re-runs the modality
 ablation's rows of that pair at 80 epochs, as los-loop 10%'s were, so that ABLATION.md keeps the
-table's training.
+table's training. Both took 80 (``epoch-cap-own80-now.json``): nycbike-drop 10% 1.8718 to 1.8639
+(best epochs 79, 69, 79, 65, 44 of 80), nycbike1 full 3.5951 to 3.5927 (71, 22, 69, 56, 26; early
+stopping in four seeds); nycbike1 full ran again in a copy of ``/work/runs/own-drop``
+(``/work/runs/own-both``, the same figures to the digit), and the table holds that copy's rows.
+``--check --recorded --table`` the table at 99e31a8 recomputes the choice.
 """
 
 from __future__ import annotations
