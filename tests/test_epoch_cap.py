@@ -86,7 +86,8 @@ def test_every_capped_pair_has_its_sweep() -> None:
     assert [(r.name, r.short, r.long) for r in ROUNDS.values()] == [
         ("80", 40, 80), ("160", 80, 160), ("320", 160, 320), ("near160", 80, 160), ("near320", 160, 320),
         ("near80", 40, 80), ("own80", 40, 80), ("near80-sz", 40, 80), ("own80-sz", 40, 80),
-        ("own80-now", 40, 80)]
+        ("own80-now", 40, 80), ("own160", 80, 160)]
+    assert ROUNDS["own160"].capped == {"st-vlm": (("nycbike-drop", "10%"),)}
     assert ROUNDS["own80-now"].capped == {"st-vlm": (("nycbike-drop", "10%"), ("nycbike1", "full"))}
     assert ROUNDS["near80-sz"].capped == {"gru": (("sz-taxi", "full"),)}
     assert ROUNDS["own80-sz"].capped == {"st-vlm": (("sz-taxi", "full"),)}
