@@ -37,3 +37,21 @@ def test_the_project_readme_quotes_the_pages_verdict() -> None:
     headline = verdict_lines(json.loads((RESULTS / "fewshot_accuracy.json").read_text()))[0]
     readme_text = " ".join((REPO / "README.md").read_text().split())
     assert headline in readme_text, f"README.md's accuracy section must quote the page's verdict: {headline}"
+
+
+def test_every_capped_st_vlm_row_of_the_table_was_offered_a_longer_cap() -> None:
+    """Where ST-VLM's committed row ran to its epoch cap (its best epoch the last in some seed, or
+    :func:`epoch_cap.near_cap`'s two seeds near it), a round of the epoch-cap check offered that
+    pair a longer cap on validation: a table whose own model may have stopped short is named on
+    the page, and then checked, not left as it is."""
+    from epoch_cap import ROUNDS, near_cap
+    from fewshot_merge import run_epochs
+
+    table = json.loads((RESULTS / "fewshot_accuracy.json").read_text())
+    default = table["meta"]["epochs"]
+    capped = {(r["dataset"], r["setting"], run_epochs(r, default)) for r in table["runs"]
+              if r["model"] == "st-vlm" and r["best_epoch"] == r["epochs_run"] == run_epochs(r, default)}
+    capped |= {(r["dataset"], r["setting"], r["cap"]) for r in near_cap(table, skip=()) if r["model"] == "st-vlm"}
+    offered = {(*pair, rnd.short) for rnd in ROUNDS.values() for pair in rnd.capped.get("st-vlm", ())}
+    assert capped - offered == set(), "ST-VLM rows at their cap that no round of benchmarks/epoch_cap.py offered more"
+    assert capped == {("sz-taxi", "full", 40)}  # today's: offered 80 twice (own80, own80-sz), kept 40
