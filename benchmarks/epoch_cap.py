@@ -363,10 +363,8 @@ def main() -> int:
     and log them; with ``--check``, compare the choices with that file instead and write nothing."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--round", default="80", choices=list(ROUNDS),
-                        help="the round: 80 (40 against 80), 160 (80 against 160), 320 (160 against 320), "
-                        "near160, near320, near80 and near80-sz (rows whose best epoch was near the cap: 80 against "
-                        "160, 160 against 320, 40 against 80 twice), own80, own80-sz and own80-now (ST-VLM's own capped "
-                        "rows, 40 against 80), own160 (80 against 160)")
+                        help="the round (near*: rows whose best epoch was near the cap; own*: ST-VLM's own "
+                        "capped rows): " + ", ".join(f"{r.name} ({r.short} against {r.long})" for r in ROUNDS.values()))
     parser.add_argument("--dir", type=Path, default=RESULTS, help="the accuracy table's folder")
     parser.add_argument("--table", type=Path, default=None,
                         help="the table whose shorter-cap runs are the reference (default: the folder's; once "
