@@ -73,6 +73,22 @@ def run_epochs(run: dict[str, Any], default: int | None) -> int | None:
     return run.get("epochs", default)
 
 
+def pair_cap(table: dict[str, Any], model: str, dataset: str, setting: str) -> int:
+    """The epoch cap ``model``'s runs of (``dataset``, ``setting``) have in ``table`` (a benchmark
+    JSON): where the epoch-cap check raised it, the longer one.
+
+    Raises:
+        ValueError: no run of ``model`` there, a closed-form model (no cap), or runs with several caps.
+    """
+    default = table["meta"]["epochs"]
+    caps = {run_epochs(r, default) for r in table["runs"]
+            if (r["model"], r["dataset"], r["setting"]) == (model, dataset, setting) and r.get("epochs_run")}
+    if len(caps) != 1:
+        raise ValueError(f"{model} {dataset} {setting}: the table has " + (
+            f"runs with caps {sorted(caps)}" if caps else "no trained run of it to take a cap from"))
+    return int(caps.pop())
+
+
 def load_errors(path: Path) -> dict[str, np.ndarray]:
     """Every array of an ``errors-*.npz``."""
     with np.load(path) as saved:

@@ -7,18 +7,23 @@ from typing import Any
 
 #: ``validation_runs.py``'s default ``--epochs``.
 DEFAULT_EPOCHS = 40
+#: ``--epochs table``: each pair at the cap its model's rows have in the accuracy table.
+TABLE = "table"
 
 
-def epochs_of(name: str, run: dict[str, Any]) -> int:
-    """The epoch cap a sweep file ran with: its rows' ``epochs`` (recorded since 2026-12-05),
-    else its command's ``--epochs``, else the default. Raises ``ValueError`` naming the file when
-    its rows disagree."""
+def epochs_of(name: str, run: dict[str, Any]) -> int | str:
+    """The epoch cap a sweep file ran with: :data:`TABLE` where its command says ``--epochs
+    table`` (each row records its pair's cap), else its rows' ``epochs`` (recorded since
+    2026-12-05), else its command's ``--epochs``, else the default. Raises ``ValueError`` naming
+    the file when its rows disagree."""
+    words = (run.get("command") or "").split()
+    if "--epochs" in words[:-1] and words[words.index("--epochs") + 1] == TABLE:
+        return TABLE
     recorded = {r["epochs"] for r in run["rows"] if "epochs" in r}
     if len(recorded) > 1:
         raise ValueError(f"{name}: rows ran with different epoch caps {sorted(recorded)}")
     if recorded:
         return int(recorded.pop())
-    words = (run.get("command") or "").split()
     return int(words[words.index("--epochs") + 1]) if "--epochs" in words[:-1] else DEFAULT_EPOCHS
 
 
@@ -31,11 +36,12 @@ def merge_runs(sweep: str, pairs: tuple[tuple[str, str], ...], labels: list[str]
     given: its name, commit, device, command, seeds and any note).
 
     Raises ``ValueError`` naming the file for a row of another sweep (pair or candidate not in
-    ``sweep``), a (pair, candidate, seed) that two rows share, or another epoch cap than the
-    first file's."""
+    ``sweep``), a (pair, candidate, seed) that two rows share, another epoch cap than the first
+    file's, or (``--epochs table``) a pair whose rows ran with another cap than an earlier row's."""
     order: dict[tuple[str, str, str, int], tuple[int, int, int]] = {}
     rows: list[dict[str, Any]] = []
     merged_from = []
+    pair_caps: dict[tuple[str, str], int] = {}
     epochs = epochs_of(*sources[0]) if sources else DEFAULT_EPOCHS
     for name, run in sources:
         if epochs_of(name, run) != epochs:
@@ -44,6 +50,9 @@ def merge_runs(sweep: str, pairs: tuple[tuple[str, str], ...], labels: list[str]
             pair, label = (r["dataset"], r["setting"]), r["candidate"]
             if pair not in pairs or label not in labels:
                 raise ValueError(f"{name}: row {pair[0]} {pair[1]} {label!r} is not in sweep {sweep!r}")
+            if "epochs" in r and pair_caps.setdefault(pair, r["epochs"]) != r["epochs"]:
+                raise ValueError(f"{name}: {pair[0]} {pair[1]} ran {r['epochs']} epochs, an earlier row "
+                                 f"{pair_caps[pair]}")
             key = (*pair, label, r["seed"])
             if key in order:
                 raise ValueError(

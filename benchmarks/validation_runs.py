@@ -25,7 +25,9 @@ a.json``, ...) become one file with ``--merge a.json b.json ...`` (:func:`merge_
 order of one run, each file's commit and command kept). The newer sweeps (``patience-mlp``, ``neighbours-now``,
 ``head-width``, ``ema``, ``highway-now``, ``instance-norm``) write their adoption rule down before
 they run: :func:`meets_rule`; ``--rule REFERENCE CANDIDATE`` applies it to a sweep's committed
-file, training nothing, so a reviewer can recompute a choice in seconds. ``loss_masks.py`` is
+file, training nothing, so a reviewer can recompute a choice in seconds. ``--epochs table``
+trains each pair at the cap its model has in the accuracy table (80 on los-loop 10%, 160 on
+nycbike-drop 10% for ST-VLM today), where the older ``-80`` sweeps ran one pair apart. ``loss_masks.py`` is
 the loss-mask sweep, built on :func:`validation_row`.
 """
 
@@ -45,6 +47,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import sweep_merge  # noqa: E402
 from sweep_candidates import Candidate  # noqa: E402
 from validation_sweeps import SWEEPS  # noqa: E402
+from fewshot_merge import pair_cap  # noqa: E402
 from fewshot_setup import (  # noqa: E402
     STVLM_MODEL, check_data_root, data_config, neural, target_value, train_settings,
 )
@@ -211,11 +214,37 @@ def rule_check(parser: argparse.ArgumentParser, sweep: str, path: Path, referenc
     return 0
 
 
+def epochs_option(value: str) -> int | str:
+    """``--epochs``: a positive whole number, or :data:`sweep_merge.TABLE`."""
+    if value == sweep_merge.TABLE:
+        return value
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is neither a positive whole number nor "
+                                         f"'{sweep_merge.TABLE}'")
+    return int(value)
+
+
+def sweep_caps(epochs: int | str, model: str, pairs: tuple[tuple[str, str], ...],
+               table_path: Path = REPO / "results" / "fewshot_accuracy" / "fewshot_accuracy.json",
+               ) -> dict[tuple[str, str], int]:
+    """Each pair's epoch cap: ``epochs`` itself, or under :data:`sweep_merge.TABLE` the cap
+    ``model``'s rows have there in the accuracy table (:func:`fewshot_merge.pair_cap`), all read
+    before anything trains. Raises ``ValueError`` naming the pair the table cannot give one for."""
+    if epochs != sweep_merge.TABLE:
+        return {pair: int(epochs) for pair in pairs}
+    table = json.loads(table_path.read_text())
+    return {pair: pair_cap(table, model, *pair) for pair in pairs}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sweep", choices=list(SWEEPS), required=True)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
-    parser.add_argument("--epochs", type=int, default=sweep_merge.DEFAULT_EPOCHS)
+    parser.add_argument("--epochs", type=epochs_option, default=sweep_merge.DEFAULT_EPOCHS,
+                        help=f"the epoch cap of every run (default {sweep_merge.DEFAULT_EPOCHS}), or "
+                        f"'{sweep_merge.TABLE}': each pair at the cap the sweep's model has there in the "
+                        "accuracy table (fewshot_accuracy.json; 80 or 160 where the epoch-cap check chose "
+                        "them), recorded in each row")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--out", type=Path, default=None,
                         help="default: results/fewshot_accuracy/validation-<sweep>.json")
@@ -248,6 +277,10 @@ def main() -> int:
         return 0
     check_data_root(parser, args.data_root)
     pairs, model, candidates = SWEEPS[args.sweep]
+    try:
+        caps = sweep_caps(args.epochs, model, pairs)
+    except ValueError as err:
+        parser.error(f"--epochs {args.epochs}: {err}")
     started, rows = provenance(), []
     command = " ".join(["python benchmarks/validation_runs.py", *sys.argv[1:]])
     done = interrupted_rows(out, started, command)
@@ -266,11 +299,11 @@ def main() -> int:
                 if (kept := done.get((dataset, setting, cand.label, seed))) is not None:
                     rows.append(kept)
                     continue
-                row = validation_row(data, forecast, seed=seed, epochs=args.epochs,
+                row = validation_row(data, forecast, seed=seed, epochs=caps[(dataset, setting)],
                                      train_changes=cand.train, model_changes=cand.model, model=model,
                                      pair=(dataset, setting))
                 rows.append({"dataset": dataset, "setting": setting, "model": model, "candidate": cand.label,
-                             "epochs": args.epochs, "train": cand.train, "model_changes": cand.model,
+                             "epochs": caps[(dataset, setting)], "train": cand.train, "model_changes": cand.model,
                              "data_changes": cand.data,
                              "lookback_lags": list(forecast.lookback_lags),
                              "train_windows": int(forecast.splits.train.size),

@@ -241,3 +241,61 @@ def test_an_interrupted_sweep_resumes_from_its_rows_and_an_unfinished_file_is_re
     calls.clear()
     assert validation_runs.main() == 0
     assert calls == [{}, {"alpha": 30.0}]
+
+
+def test_epochs_table_runs_each_pair_at_its_cap_in_the_accuracy_table(tmp_path, monkeypatch, capsys) -> None:
+    """``--epochs table``: each pair trains at the cap its model has in the accuracy table (the
+    epoch-cap check's longer ones included), read before anything trains; a pair the table has
+    no trained run of, or runs with two caps, is a one-line error; files merged keep the mode
+    and refuse a pair that ran at two caps."""
+    import json
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import sweep_merge
+    import validation_runs
+
+    def run(model: str, dataset: str, seed: int, **extra) -> dict:
+        return {"model": model, "dataset": dataset, "setting": "10%", "seed": seed, "epochs_run": 3, **extra}
+
+    table = {"meta": {"epochs": 40}, "runs": [
+        run("st-vlm", "los-loop", 0, epochs=80), run("st-vlm", "los-loop", 1, epochs=80),
+        run("st-vlm", "sz-taxi", 0), run("ridge", "sz-taxi", 0, epochs_run=None),
+        run("gru", "sz-taxi", 0, epochs=80), run("gru", "sz-taxi", 1)]}
+    path = tmp_path / "fewshot_accuracy.json"
+    path.write_text(json.dumps(table))
+    pairs = (("los-loop", "10%"), ("sz-taxi", "10%"))
+    assert validation_runs.sweep_caps("table", "st-vlm", pairs, path) == {
+        ("los-loop", "10%"): 80, ("sz-taxi", "10%"): 40}
+    assert validation_runs.sweep_caps(160, "st-vlm", pairs, path) == {pair: 160 for pair in pairs}
+    with pytest.raises(ValueError, match="^ridge sz-taxi 10%: the table has no trained run of it to take a cap from$"):
+        validation_runs.sweep_caps("table", "ridge", pairs[1:], path)
+    with pytest.raises(ValueError, match=r"^gru sz-taxi 10%: the table has runs with caps \[40, 80\]$"):
+        validation_runs.sweep_caps("table", "gru", pairs[1:], path)
+
+    assert [validation_runs.epochs_option(v) for v in ("table", "80")] == ["table", 80]
+    for bad in ("0", "-5", "forty"):
+        with pytest.raises(validation_runs.argparse.ArgumentTypeError, match=f"'{bad}' is neither"):
+            validation_runs.epochs_option(bad)
+    out = tmp_path / "sweep.json"
+    monkeypatch.setattr(sys, "argv", ["validation_runs.py", "--sweep", "lookback", "--epochs", "table",
+                                      "--data-root", str(tmp_path), "--out", str(out)])
+    monkeypatch.setattr(validation_runs, "check_data_root", lambda *a: None)
+    with pytest.raises(SystemExit) as exit_:
+        validation_runs.main()  # the lookback sweep trains ridge: no cap in any table
+    assert exit_.value.code == 2 and "--epochs table: ridge " in capsys.readouterr().err and not out.exists()
+
+    def row(dataset: str, seed: int, epochs: int) -> dict:
+        return {"dataset": dataset, "setting": "10%", "candidate": "MLP head 64", "seed": seed, "epochs": epochs}
+
+    command = "python benchmarks/validation_runs.py --sweep head-width --epochs table --seeds {}"
+    zero = {"command": command.format(0), "rows": [row("los-loop", 0, 80), row("nycbike-drop", 0, 160)]}
+    one = {"command": command.format(1), "rows": [row("los-loop", 1, 80), row("nycbike-drop", 1, 160)]}
+    assert sweep_merge.epochs_of("zero.json", zero) == "table"
+    merged = validation_runs.merge_runs("head-width", [("zero.json", zero), ("one.json", one)])
+    assert merged["command"] == "python benchmarks/validation_runs.py --sweep head-width --epochs table --seeds 0 1"
+    with pytest.raises(ValueError, match="^one.json: nycbike-drop 10% ran 40 epochs, an earlier row 160$"):
+        validation_runs.merge_runs("head-width", [("zero.json", zero), (
+            "one.json", {**one, "rows": [row("los-loop", 1, 80), row("nycbike-drop", 1, 40)]})])
+    with pytest.raises(ValueError, match="^one.json: ran 40 epochs, the first file table$"):
+        validation_runs.merge_runs("head-width", [("zero.json", zero), ("one.json", {"rows": [row("los-loop", 1, 40)]})])
