@@ -245,6 +245,15 @@ SELECTION_PARTS: tuple[str, ...] = (
         "meet the rule (no pair worse), seeds 2 to 4 did not run and batches stay 16."
     ),
     (
+        "Early stopping after 10 epochs against training to the cap (`validation-patience-cap.json`, "
+        "`--sweep patience-cap --epochs table`, each pair at its table cap, seeds 0 to 4, rule written "
+        "before it ran: no pair worse, and 0.002 lower on one pair at least, since more patience "
+        "cannot raise a seed's validation target): lower on los-loop 10% (3.0019 to 3.0004), "
+        "nycbike-drop 10% (1.8633 to 1.8625) and sz-taxi 10% (2.9202 to 2.9201), the same elsewhere; "
+        "no pair gained 0.002 over five seeds (los-loop 10% had over seeds 0 and 1, 0.0023), so "
+        "patience stays 10."
+    ),
+    (
         "Two early development runs printed test metrics beside validation ones; no choice was "
         "made from them."
     ),
