@@ -167,7 +167,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from fewshot_merge import run_epochs, split_option  # noqa: E402
+from fewshot_merge import pair_cap, run_epochs, split_option  # noqa: E402
 from fewshot_setup import target_value  # noqa: E402
 
 from harness.results.provenance import provenance  # noqa: E402
@@ -215,16 +215,13 @@ def near_cap(table: dict[str, Any], skip: tuple[str, ...] = ("st-vlm",), fractio
     Raises:
         ValueError: a (model, pair) whose runs have more than one cap.
     """
-    default, groups = table["meta"]["epochs"], {}
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for r in table["runs"]:
         if r["model"] not in skip and r.get("epochs_run"):
             groups.setdefault((r["model"], r["dataset"], r["setting"]), []).append(r)
     out = []
     for (model, dataset, setting), runs in groups.items():
-        caps = {run_epochs(r, default) for r in runs}
-        if len(caps) != 1:
-            raise ValueError(f"{model} {dataset} {setting}: runs with caps {sorted(caps)}")
-        cap = caps.pop()
+        cap = pair_cap(table, model, dataset, setting)
         runs = sorted(runs, key=lambda r: r["seed"])
         best = [r["best_epoch"] for r in runs]
         if sum(r["epochs_run"] == cap and r["best_epoch"] >= fraction * cap for r in runs) >= min_seeds:

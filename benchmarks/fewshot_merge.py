@@ -84,8 +84,8 @@ def pair_cap(table: dict[str, Any], model: str, dataset: str, setting: str) -> i
     caps = {run_epochs(r, default) for r in table["runs"]
             if (r["model"], r["dataset"], r["setting"]) == (model, dataset, setting) and r.get("epochs_run")}
     if len(caps) != 1:
-        raise ValueError(f"{model} {dataset} {setting}: the table has " + (
-            f"runs with caps {sorted(caps)}" if caps else "no trained run of it to take a cap from"))
+        raise ValueError(f"{model} {dataset} {setting}: " + (
+            f"runs with caps {sorted(caps)}" if caps else "the table has no trained run of it to take a cap from"))
     return int(caps.pop())
 
 

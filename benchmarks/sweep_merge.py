@@ -17,14 +17,15 @@ def epochs_of(name: str, run: dict[str, Any]) -> int | str:
     2026-12-05), else its command's ``--epochs``, else the default. Raises ``ValueError`` naming
     the file when its rows disagree."""
     words = (run.get("command") or "").split()
-    if "--epochs" in words[:-1] and words[words.index("--epochs") + 1] == TABLE:
+    given = words[words.index("--epochs") + 1] if "--epochs" in words[:-1] else None
+    if given == TABLE:
         return TABLE
     recorded = {r["epochs"] for r in run["rows"] if "epochs" in r}
     if len(recorded) > 1:
         raise ValueError(f"{name}: rows ran with different epoch caps {sorted(recorded)}")
     if recorded:
         return int(recorded.pop())
-    return int(words[words.index("--epochs") + 1]) if "--epochs" in words[:-1] else DEFAULT_EPOCHS
+    return int(given) if given is not None else DEFAULT_EPOCHS
 
 
 def merge_runs(sweep: str, pairs: tuple[tuple[str, str], ...], labels: list[str],

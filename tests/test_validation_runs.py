@@ -270,7 +270,7 @@ def test_epochs_table_runs_each_pair_at_its_cap_in_the_accuracy_table(tmp_path, 
     assert validation_runs.sweep_caps(160, "st-vlm", pairs, path) == {pair: 160 for pair in pairs}
     with pytest.raises(ValueError, match="^ridge sz-taxi 10%: the table has no trained run of it to take a cap from$"):
         validation_runs.sweep_caps("table", "ridge", pairs[1:], path)
-    with pytest.raises(ValueError, match=r"^gru sz-taxi 10%: the table has runs with caps \[40, 80\]$"):
+    with pytest.raises(ValueError, match=r"^gru sz-taxi 10%: runs with caps \[40, 80\]$"):
         validation_runs.sweep_caps("table", "gru", pairs[1:], path)
 
     assert [validation_runs.epochs_option(v) for v in ("table", "80")] == ["table", 80]
