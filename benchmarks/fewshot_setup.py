@@ -10,19 +10,19 @@ from typing import Any, NamedTuple
 from stvlm.baselines import build_baseline
 from stvlm.baselines.base import NeuralBaseline
 from stvlm.configs import DataConfig, FewShotConfig, STVLMConfig
+from stvlm.configs.pair_choices import BENCHMARK_SETTINGS, PAIR_CHOICES
 from stvlm.configs.train import STVLM_TRAIN_SETTINGS
 from stvlm.data.root import resolve_data_root
 from stvlm.errors import DataError
 from stvlm.monitor import monitor_value
 
-SETTINGS: dict[str, dict[str, Any]] = {
-    "10%": {"ratio": 0.1},
-    "st-llm-10%": {"budget": "st-llm-10%"},
-    "full": {"ratio": 1.0},
-}
+#: The few-shot settings of the table: label -> FewShotConfig fields (defined in the library, where
+#: ``stvlm train`` and ``stvlm evaluate`` find each pair's choices: stvlm.configs.pair_choices).
+SETTINGS: dict[str, dict[str, Any]] = BENCHMARK_SETTINGS
 
 
-#: (dataset, setting) -> periodic lookback days, where it is not the protocol's 1 and 7 days.
+#: (dataset, setting) -> periodic lookback days, where it is not the protocol's 1 and 7 days
+#: (held in stvlm.configs.pair_choices.PAIR_CHOICES, which ``stvlm train`` and ``evaluate`` read).
 #: Chosen on validation only, the same for every model of the pair, by the closed-form ridge
 #: baseline (``python benchmarks/validation_runs.py --sweep lookback``, which reads the lookback
 #: directly): the candidate (1 and 7 days; 1, 2 and 7; 1 to 7; 1, 7 and 14; 1; 7; none) with the
@@ -33,9 +33,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
 #: weeks are available); sz-taxi full: 3.018 -> 2.954 (-2.1%, although the block then starts at step 1,344 and holds
 #: 723 training windows instead of 1,395).
 LOOKBACK_DAYS: dict[tuple[str, str], tuple[int, ...]] = {
-    ("nycbike1", "10%"): (1, 7, 14),
-    ("sz-taxi", "full"): (1, 7, 14),
-}
+    pair: choice.lookback_days for pair, choice in PAIR_CHOICES.items() if choice.lookback_days is not None}
 
 
 def check_data_root(parser: argparse.ArgumentParser, data_root: str | None) -> None:

@@ -55,3 +55,32 @@ def test_every_capped_st_vlm_row_of_the_table_was_offered_a_longer_cap() -> None
     offered = {(*pair, rnd.short) for rnd in ROUNDS.values() for pair in rnd.capped.get("st-vlm", ())}
     assert capped - offered == set(), "ST-VLM rows at their cap that no round of benchmarks/epoch_cap.py offered more"
     assert capped == {("sz-taxi", "full", 40)}  # today's: offered 80 twice (own80, own80-sz), kept 40
+
+
+def test_the_library_pair_choices_are_the_tables() -> None:
+    """``stvlm train`` and ``stvlm evaluate`` give a pair the choices of the committed table
+    (``stvlm.configs.pair_choices``): ST-VLM's epoch cap is the one its runs there had, and the
+    lookback lags of every pair's split are the chosen days (else the protocol's 1 and 7, those
+    the series has)."""
+    from fewshot_merge import pair_cap
+
+    from stvlm.configs import DataConfig, FewShotConfig, TrainConfig
+    from stvlm.configs.pair_choices import BENCHMARK_SETTINGS, PAIR_CHOICES, PairChoice
+    from stvlm.data.datasets import dataset_info
+
+    table = json.loads((RESULTS / "fewshot_accuracy.json").read_text())
+    pairs = {(r["dataset"], r["setting"]) for r in table["runs"] if r["model"] == "st-vlm"}
+    assert set(PAIR_CHOICES) <= pairs, "a pair choice for a pair the table does not have"
+    default_cap = TrainConfig().epochs
+    for dataset, setting in sorted(pairs):
+        choice = PAIR_CHOICES.get((dataset, setting), PairChoice())
+        assert pair_cap(table, "st-vlm", dataset, setting) == (choice.stvlm_epochs or default_cap), (dataset, setting)
+        split = table["splits"][f"{dataset}|{setting}"]
+        steps_per_day = 1440 // dataset_info(dataset).interval_minutes
+        days = [lag / steps_per_day for lag in split["lookback_lags"]]
+        if choice.lookback_days is not None:
+            assert days == list(choice.lookback_days), (dataset, setting)
+        else:
+            assert days and set(days) <= {1, 7}, (dataset, setting)
+        label = DataConfig(dataset=dataset, few_shot=FewShotConfig(**BENCHMARK_SETTINGS[setting])).few_shot.label
+        assert split["few_shot"] == label, (dataset, setting)

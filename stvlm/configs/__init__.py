@@ -2,7 +2,8 @@
 
 ``base`` is the config engine (typed, frozen, strict ``from_dict``, ``canonical_hash``); the
 other modules hold the configs of the data side (``data``), training (``train``), the model and
-its modalities (``model``) and one whole run (``experiment``). Modalities, models, baselines,
+its modalities (``model``) and one whole run (``experiment``), and the accuracy benchmark's per-pair
+choices (``pair_choices``). Modalities, models, baselines,
 the engine and the harness all read their settings from here.
 """
 

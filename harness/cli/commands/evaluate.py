@@ -66,6 +66,7 @@ def _run_checkpoint(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from harness.cli.pair_defaults import pair_defaults
     from harness.cli.text_tables import metrics_table
     from stvlm.baselines import build_baseline
     from stvlm.configs import DataConfig, FewShotConfig, TrainConfig
@@ -88,6 +89,8 @@ def _run(args: argparse.Namespace) -> int:
         "dataset": args.dataset, "data_root": args.data_root, "protocol": args.protocol,
         "few_shot": few_shot.to_dict(), "verify": args.verify,
     }).with_values(sets["data"], source="--set data")
+    chosen = pair_defaults(data_cfg, stvlm=False, user_keys=(f"data.{key}" for key in sets["data"]))
+    data_cfg = data_cfg.with_values({key.removeprefix("data."): value for key, value in chosen.items()})
     train = TrainConfig.from_dict({"seed": args.seed, **sets["train"]}, path="train")
     forecast = prepare(data_cfg)
     result = evaluate_baseline(forecast, args.model, sets["model"], train)
@@ -125,7 +128,8 @@ def _add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", action="append", metavar="SCOPE.KEY=VALUE",
                    help="model.* options of the baseline, train.* settings or data.* settings, e.g. "
-                        "data.lookback_days=[1,7,14] (repeatable)")
+                        "data.lookback_days=[1,7,14] (repeatable); without it, the lookback days the "
+                        "accuracy benchmark chose for this dataset and few-shot setting")
     p.add_argument("--verify", default="sha256", help="file check before loading: sha256, size or none")
     p.add_argument("--json", default=None, help="write the metrics and provenance to this file")
     add_data_root(p)

@@ -11,28 +11,39 @@ from harness.cli.commands.base import COMMANDS, Command, emit
 from harness.study.paths import check_output_dir
 
 
-def _run(args: argparse.Namespace) -> int:
+def experiment_config(args: argparse.Namespace) -> Any:
+    """The ``ExperimentConfig`` a ``stvlm train`` command line names: ``--config`` (or
+    ``ExperimentConfig.default()``), the data flags, then ``--set``. Without ``--config`` the
+    accuracy benchmark's choices for the (dataset, few-shot setting) pair fill in what ``--set``
+    leaves (:func:`harness.cli.pair_defaults.pair_defaults`, which names them on stdout)."""
+    from harness.cli.pair_defaults import pair_defaults, set_keys
     from harness.study.config_files import load_mapping
+    from stvlm.configs import ExperimentConfig
 
-    # Paths and the config file first: a typo is reported before torch is imported (~5 s).
+    raw = load_mapping(args.config) if args.config else ExperimentConfig.default().to_dict()
+    data = [f"data.{key}={json.dumps(value)}" for key, value in (
+        ("dataset", args.dataset), ("protocol", args.protocol), ("few_shot.ratio", args.few_shot),
+        ("few_shot.budget", args.budget)) if value is not None]
+    cfg = ExperimentConfig.from_dict(raw).with_overrides([*data, *(args.set or [])])
+    if not args.config:
+        cfg = cfg.with_values(pair_defaults(cfg.data, stvlm=True, user_keys=set_keys(args.set or [])))
+    if args.data_root:
+        cfg = cfg.replace(data=cfg.data.replace(data_root=args.data_root))
+    return cfg
+
+
+def _run(args: argparse.Namespace) -> int:
+    # Paths and the config first: a typo is reported before torch is imported (~5 s).
     if args.out:
         check_output_dir(args.out, "--out")
-    raw = load_mapping(args.config) if args.config else None
+    cfg = experiment_config(args)
 
     from harness.cli.text_tables import metrics_table
-    from stvlm.configs import ExperimentConfig
     from stvlm.experiment import prepare_run, run_experiment
     from stvlm.io import atomic_write_json
     from stvlm.monitor import monitor_value
     from stvlm.progress import EpochBar
 
-    raw = raw if raw is not None else ExperimentConfig.default().to_dict()
-    data = [f"data.{key}={json.dumps(value)}" for key, value in (
-        ("dataset", args.dataset), ("protocol", args.protocol), ("few_shot.ratio", args.few_shot),
-        ("few_shot.budget", args.budget)) if value is not None]
-    cfg = ExperimentConfig.from_dict(raw).with_overrides([*data, *(args.set or [])])
-    if args.data_root:
-        cfg = cfg.replace(data=cfg.data.replace(data_root=args.data_root))
     out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-{cfg.config_hash()}"
     prepared = prepare_run(cfg)  # validates names and data before any training
     epochs = EpochBar(cfg.train.epochs, cfg.train.monitor, desc=f"train {cfg.data.dataset}")
@@ -60,7 +71,9 @@ def _add_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train one ST-VLM experiment and write metrics + checkpoint")
     p.add_argument("--config", default=None,
                    help="experiment file (.toml/.yaml/.json); default: ExperimentConfig.default() (tiny "
-                        "random ViLT, the benchmark's training budget)")
+                        "random ViLT, the benchmark's training budget) with the accuracy benchmark's "
+                        "choices for the pair of dataset and few-shot setting (its epoch cap and "
+                        "lookback days: stvlm.configs.pair_choices)")
     p.add_argument("--dataset", default=None, help="dataset name (default: the config's, nycbike-drop)")
     p.add_argument("--protocol", default=None, help="protocol name (standard, tgcn)")
     p.add_argument("--few-shot", type=float, default=None, metavar="RATIO",
