@@ -129,7 +129,7 @@ def readme(result: dict[str, Any]) -> str:
         "and target step, where the series has it; "
         + "".join(f"{d} {st}: days {', '.join(map(str, days))}; " for (d, st), days in LOOKBACK_DAYS.items())
         + "those chosen on validation with the ridge baseline, for every model of the pair: "
-        "`LOOKBACK_DAYS` in `benchmarks/fewshot_setup.py`, `validation-lookback.json`; each pair's lags, "
+        "`LOOKBACK_DAYS` in `stvlm/configs/pair_choices.py`, `validation-lookback.json`; each pair's lags, "
         "in steps, are in Splits). `MAE`/`RMSE`/`WAPE`: the literature's metrics, "
         "masked where true > 0, mean over the 12 horizons; `MAE all`/`RMSE all`: every observed entry; "
         "`bias`: mean prediction − mean truth on every observed entry. Seeded models: mean ± sample "
@@ -292,7 +292,7 @@ def _baseline_training(result: dict[str, Any]) -> list[str]:
             for (m, d, s), keys in stale.items()]
     return (["- Baselines trained with their own settings on a pair (the rest of the shared budget "
              "above unchanged), each offered by a rule written before it ran and chosen on validation "
-             "only (`BASELINE_TRAIN` in `benchmarks/fewshot_setup.py`): " + "; ".join(parts) + "."]
+             "only (`BASELINE_TRAIN` in `stvlm/configs/pair_choices.py`): " + "; ".join(parts) + "."]
             if parts else []) + (
         ["- Baseline rows that did not train with the settings this benchmark now gives them on their "
          "pair (they predate them; `fewshot_accuracy.py --only <model>` on the pair brings them in "

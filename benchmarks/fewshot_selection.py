@@ -86,7 +86,7 @@ SELECTION_PARTS: tuple[str, ...] = (
         "The periodic lookback's days, for every model of a pair, by the ridge baseline's "
         "validation MAE on all nine pairs (`validation-lookback.json`, `--sweep lookback`): 1 and "
         "7 days unless a candidate is better by more than 1% (`LOOKBACK_DAYS` in "
-        "`benchmarks/fewshot_setup.py`)."
+        "`stvlm/configs/pair_choices.py`)."
     ),
     (
         "On the five pairs where ST-VLM kept its start, patience ran out at epoch 10, inside the "

@@ -5,35 +5,21 @@ and the neural baselines (see ``fewshot_accuracy.py``)."""
 from __future__ import annotations
 
 import argparse
-from typing import Any, NamedTuple
+from typing import Any
 
 from stvlm.baselines import build_baseline
 from stvlm.baselines.base import NeuralBaseline
 from stvlm.configs import DataConfig, FewShotConfig, STVLMConfig
-from stvlm.configs.pair_choices import BENCHMARK_SETTINGS, PAIR_CHOICES
+# The per-pair choices (the lookback days of a pair, a baseline's own training and options on one)
+# live in the library, where `stvlm train` and `stvlm evaluate` find them too.
+from stvlm.configs.pair_choices import BASELINE_TRAIN, BENCHMARK_SETTINGS, LOOKBACK_DAYS
 from stvlm.configs.train import STVLM_TRAIN_SETTINGS
 from stvlm.data.root import resolve_data_root
 from stvlm.errors import DataError
 from stvlm.monitor import monitor_value
 
-#: The few-shot settings of the table: label -> FewShotConfig fields (defined in the library, where
-#: ``stvlm train`` and ``stvlm evaluate`` find each pair's choices: stvlm.configs.pair_choices).
+#: The few-shot settings of the table: label -> FewShotConfig fields.
 SETTINGS: dict[str, dict[str, Any]] = BENCHMARK_SETTINGS
-
-
-#: (dataset, setting) -> periodic lookback days, where it is not the protocol's 1 and 7 days
-#: (held in stvlm.configs.pair_choices.PAIR_CHOICES, which ``stvlm train`` and ``evaluate`` read).
-#: Chosen on validation only, the same for every model of the pair, by the closed-form ridge
-#: baseline (``python benchmarks/validation_runs.py --sweep lookback``, which reads the lookback
-#: directly): the candidate (1 and 7 days; 1, 2 and 7; 1 to 7; 1, 7 and 14; 1; 7; none) with the
-#: lowest validation MAE replaces the protocol's when it is lower by more than 1% (a margin set
-#: after that sweep, so that gains of well under a percent do not re-run a pair's every model:
-#: sz-taxi 10% -0.5% with days 1 to 7, nycbike-drop full -0.3% with 1, 2 and 7 keep 1 and 7).
-#: nycbike1 10%: 6.087 -> 4.983 (-18%; the few-shot block moves from step 168 to 336, where two
-#: weeks are available); sz-taxi full: 3.018 -> 2.954 (-2.1%, although the block then starts at step 1,344 and holds
-#: 723 training windows instead of 1,395).
-LOOKBACK_DAYS: dict[tuple[str, str], tuple[int, ...]] = {
-    pair: choice.lookback_days for pair, choice in PAIR_CHOICES.items() if choice.lookback_days is not None}
 
 
 def check_data_root(parser: argparse.ArgumentParser, data_root: str | None) -> None:
@@ -109,43 +95,6 @@ def ran_with(run: dict[str, Any]) -> dict[str, Any] | None:
     ST-VLM run's are unknown (``None``)."""
     ran = recorded_train(run)
     return TRAIN if ran is None and run["model"] not in VARIANTS else ran
-
-
-class PairTraining(NamedTuple):
-    """A baseline's own settings on one (dataset, setting): the changes to :data:`TRAIN`, the
-    validation files that chose them, and its config options there (``build_baseline``'s; none:
-    its defaults)."""
-
-    changes: dict[str, Any]
-    evidence: tuple[str, ...]
-    options: dict[str, Any] = {}
-
-
-#: (baseline, dataset, setting) -> its own training changes and config options on that pair, where
-#: they are not :data:`TRAIN`'s and its defaults.
-#: Each was offered by a rule written before it ran and chosen on validation only. The GRU on
-#: sz-taxi full, the runner-up where ST-VLM beats every baseline, trains on level-augmented
-#: windows like ST-VLM (``python benchmarks/validation_runs.py --sweep augment-gru-sz-taxi-full
-#: --seeds 0 1``: validation MAE 2.9327 -> 2.9317 and 2.9322 -> 2.9312); its epoch cap there, 80,
-#: is round ``near80-sz``'s (``epoch_cap.py``), set like every cap by the table's ``--epochs``.
-#: Graph WaveNet there, the same way (``--sweep augment-gwnet-sz-taxi-full``, the augmented
-#: candidate against the table's own runs of seeds 0 and 1: 2.9297 -> 2.9253). The GRU there
-#: then has two layers (``--sweep gru-sz-taxi-full --epochs 80 --seeds 0 1``: 2.9317 -> 2.9302,
-#: the lowest of 128 hidden units 2.9316, two layers and lr 3e-4 2.9330).
-BASELINE_TRAIN: dict[tuple[str, str, str], PairTraining] = {
-    ("gru", "sz-taxi", "full"): PairTraining(
-        {"augment_scale": 1.5}, ("validation-augment-gru-sz-taxi-full.json", "validation-gru-sz-taxi-full.json"),
-        {"layers": 2}),
-    # two layers by ``--sweep gru-los-loop-10 --epochs 160 --seeds 0 1`` (3.1417 -> 3.1280, against
-    # the table's own runs of those seeds; 128 units 3.1311); its five seeds re-run with them
-    ("gru", "los-loop", "10%"): PairTraining({}, ("validation-gru-los-loop-10.json",), {"layers": 2}),
-    ("gwnet", "sz-taxi", "full"): PairTraining({"augment_scale": 1.5}, ("validation-augment-gwnet-sz-taxi-full.json",)),
-    # ridge's alpha per pair by ``--sweep ridge-alpha`` (one deterministic fit per candidate; the
-    # lowest validation target wins, 3,000 kept on ties): changes of 0.01% to 0.29%
-    **{("ridge", *pair): PairTraining({}, ("validation-ridge-alpha.json",), {"alpha": alpha}) for pair, alpha in (
-        (("los-loop", "10%"), 1000.0), (("los-loop", "full"), 10000.0), (("nycbike-drop", "10%"), 10000.0),
-        (("nycbike-drop", "full"), 10000.0), (("sz-taxi", "full"), 1000.0))},
-}
 
 
 def train_settings(model: str, pair: tuple[str, str] | None = None) -> dict[str, Any]:

@@ -58,28 +58,31 @@ def test_every_capped_st_vlm_row_of_the_table_was_offered_a_longer_cap() -> None
 
 
 def test_the_library_pair_choices_are_the_tables() -> None:
-    """``stvlm train`` and ``stvlm evaluate`` give a pair the choices of the committed table
-    (``stvlm.configs.pair_choices``): ST-VLM's epoch cap is the one its runs there had, and the
-    lookback lags of every pair's split are the chosen days (else the protocol's 1 and 7, those
-    the series has)."""
+    """``stvlm train`` and ``stvlm evaluate`` give a model on a pair the choices of the committed
+    table (``stvlm.configs.pair_choices``): every trained model's epoch cap is the one its runs
+    there had, and the lookback lags of every pair's split are the chosen days (else the
+    protocol's 1 and 7, those the series has). Baselines' own training and options are checked
+    against their runs by tests/test_run_settings_records.py."""
     from fewshot_merge import pair_cap
 
     from stvlm.configs import DataConfig, FewShotConfig, TrainConfig
-    from stvlm.configs.pair_choices import BENCHMARK_SETTINGS, PAIR_CHOICES, PairChoice
+    from stvlm.configs.pair_choices import BENCHMARK_SETTINGS, EPOCH_CAPS, LOOKBACK_DAYS
     from stvlm.data.datasets import dataset_info
 
     table = json.loads((RESULTS / "fewshot_accuracy.json").read_text())
-    pairs = {(r["dataset"], r["setting"]) for r in table["runs"] if r["model"] == "st-vlm"}
-    assert set(PAIR_CHOICES) <= pairs, "a pair choice for a pair the table does not have"
-    default_cap = TrainConfig().epochs
+    trained = {(r["model"], r["dataset"], r["setting"]) for r in table["runs"] if r.get("epochs_run")}
+    assert set(EPOCH_CAPS) <= trained, "an epoch cap for a model and pair the table did not train"
+    for model, dataset, setting in sorted(trained):
+        cap = EPOCH_CAPS.get((model, dataset, setting), (TrainConfig().epochs, ""))[0]
+        assert pair_cap(table, model, dataset, setting) == cap, (model, dataset, setting)
+    pairs = {(r["dataset"], r["setting"]) for r in table["runs"]}
+    assert set(LOOKBACK_DAYS) <= pairs
     for dataset, setting in sorted(pairs):
-        choice = PAIR_CHOICES.get((dataset, setting), PairChoice())
-        assert pair_cap(table, "st-vlm", dataset, setting) == (choice.stvlm_epochs or default_cap), (dataset, setting)
         split = table["splits"][f"{dataset}|{setting}"]
         steps_per_day = 1440 // dataset_info(dataset).interval_minutes
         days = [lag / steps_per_day for lag in split["lookback_lags"]]
-        if choice.lookback_days is not None:
-            assert days == list(choice.lookback_days), (dataset, setting)
+        if (dataset, setting) in LOOKBACK_DAYS:
+            assert days == list(LOOKBACK_DAYS[(dataset, setting)]), (dataset, setting)
         else:
             assert days and set(days) <= {1, 7}, (dataset, setting)
         label = DataConfig(dataset=dataset, few_shot=FewShotConfig(**BENCHMARK_SETTINGS[setting])).few_shot.label

@@ -90,7 +90,9 @@ def test_baseline_options_on_a_pair_are_recorded_reused_and_named_on_the_page(tm
     import fewshot_setup
     from fewshot_accuracy import earlier_runs
     from fewshot_pages import _baseline_training
-    from fewshot_setup import TRAIN, PairTraining, baseline_options
+    from fewshot_setup import TRAIN, baseline_options
+
+    from stvlm.configs.pair_choices import PairTraining
 
     assert baseline_options("gru", ("nycbike1", "10%")) == {} and baseline_options("gru") == {}
     own = PairTraining({}, ("validation-x.json",), {"hidden": 128})
@@ -112,7 +114,7 @@ def test_baseline_options_on_a_pair_are_recorded_reused_and_named_on_the_page(tm
     page = _baseline_training({"runs": [{**run, "options": {"hidden": 128}}]})
     assert page == ["- Baselines trained with their own settings on a pair (the rest of the shared budget above "
                     "unchanged), each offered by a rule written before it ran and chosen on validation only "
-                    "(`BASELINE_TRAIN` in `benchmarks/fewshot_setup.py`): gru on nycbike1 10%: `hidden` 128 "
+                    "(`BASELINE_TRAIN` in `stvlm/configs/pair_choices.py`): gru on nycbike1 10%: `hidden` 128 "
                     "(`validation-x.json`)."]
     assert _baseline_training({"runs": [run]}) == [
         "- Baseline rows that did not train with the settings this benchmark now gives them on their pair "
@@ -169,7 +171,7 @@ def test_the_results_page_names_baselines_trained_with_their_own_settings() -> N
     assert _baseline_training({"runs": runs}) == [
         "- Baselines trained with their own settings on a pair (the rest of the shared budget above "
         "unchanged), each offered by a rule written before it ran and chosen on validation only "
-        "(`BASELINE_TRAIN` in `benchmarks/fewshot_setup.py`): gru on sz-taxi full: `augment_scale` 1.5, "
+        "(`BASELINE_TRAIN` in `stvlm/configs/pair_choices.py`): gru on sz-taxi full: `augment_scale` 1.5, "
         "`layers` 2 (`validation-augment-gru-sz-taxi-full.json`, `validation-gru-sz-taxi-full.json`); "
         "stid on los-loop 10%: `lr` 0.01 (not this benchmark's setting now).",
         stale + "stid on los-loop 10% (now: the shared budget)."]

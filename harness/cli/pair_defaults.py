@@ -9,7 +9,7 @@ from typing import Any
 
 from harness.cli.commands.base import emit
 from stvlm.configs import DataConfig
-from stvlm.configs.pair_choices import pair_choice
+from stvlm.configs.pair_choices import pair_choices
 
 
 def set_keys(assignments: Iterable[str]) -> set[str]:
@@ -17,18 +17,17 @@ def set_keys(assignments: Iterable[str]) -> set[str]:
     return {item.partition("=")[0].strip() for item in assignments}
 
 
-def pair_defaults(data: DataConfig, *, stvlm: bool, user_keys: Iterable[str]) -> dict[str, Any]:
-    """The benchmark's choices for ``data``'s (dataset, few-shot setting) that the user did not set
-    (``user_keys``: dotted paths of an ``ExperimentConfig``), as such paths -> values; ``stvlm``
-    adds ST-VLM's epoch cap to the pair's lookback days. Each one applied is named on stdout."""
-    chosen = pair_choice(data)
+def pair_defaults(model: str, data: DataConfig, *, user_keys: Iterable[str]) -> dict[str, Any]:
+    """The benchmark's choices for ``model`` (``"st-vlm"`` or a baseline) on ``data``'s (dataset,
+    few-shot setting) that the user did not set (``user_keys``), as dotted paths (``data.*``,
+    ``train.*``, ``model.*``) -> values. The ones applied are named on stdout."""
+    chosen = pair_choices(model, data)
     if chosen is None:
         return {}
-    setting, choice = chosen
     user = set(user_keys)
-    values = {key: value for key, value in choice.overrides(stvlm=stvlm).items() if key not in user}
+    values = {key: value for key, value in chosen.values.items() if key not in user}
     if values:
         settings = ", ".join(f"{key}={json.dumps(value, separators=(',', ':'))}" for key, value in values.items())
-        emit(f"{data.dataset} {setting}: {settings}, the accuracy benchmark's choice for this pair on "
-             f"validation ({choice.why}); --set changes it")
+        emit(f"{model} on {data.dataset} {chosen.setting}: {settings}, the accuracy benchmark's choices "
+             f"there on validation (results/fewshot_accuracy/: {', '.join(chosen.evidence)}); --set changes them")
     return values

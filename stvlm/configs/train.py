@@ -106,7 +106,7 @@ class TrainConfig(Config):
         "stvlm.data.augment). Validation and test windows are never changed. ST-VLM trains with 1.5 "
         "(STVLM_TRAIN_SETTINGS, chosen on validation); the baselines keep 1 (STID and the GRU "
         "were worse with it on validation at 10%), except the accuracy benchmark's GRU on sz-taxi "
-        "full, where it met its own rule (benchmarks/fewshot_setup.py: BASELINE_TRAIN)",
+        "full, where it met its own rule (stvlm.configs.pair_choices.BASELINE_TRAIN)",
     )
     start_candidate: bool = field(
         False,

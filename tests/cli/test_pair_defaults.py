@@ -12,7 +12,7 @@ from harness.cli.commands.train import experiment_config
 from harness.cli.main import build_parser, main
 from harness.cli.pair_defaults import pair_defaults, set_keys
 from stvlm.configs import DataConfig, FewShotConfig
-from stvlm.configs.pair_choices import PairChoice, benchmark_setting, pair_choice
+from stvlm.configs.pair_choices import benchmark_setting, pair_choices
 
 
 @pytest.mark.parametrize(("data", "setting"), [
@@ -28,28 +28,38 @@ def test_benchmark_setting_names_only_the_tables_own_selections(data: DataConfig
     assert benchmark_setting(data) == setting
 
 
-def test_pair_choice_and_its_overrides() -> None:
-    setting, choice = pair_choice(DataConfig(dataset="nycbike-drop", few_shot=FewShotConfig(ratio=0.1)))
-    assert (setting, choice.stvlm_epochs, choice.lookback_days) == ("10%", 160, None)
-    assert choice.overrides(stvlm=True) == {"train.epochs": 160}
-    assert choice.overrides(stvlm=False) == {}
-    _, choice = pair_choice(DataConfig(dataset="nycbike1", few_shot=FewShotConfig(ratio=0.1)))
-    assert choice.overrides(stvlm=True) == choice.overrides(stvlm=False) == {"data.lookback_days": [1, 7, 14]}
-    assert pair_choice(DataConfig(dataset="sz-taxi", few_shot=FewShotConfig(ratio=0.1))) is None  # the defaults
-    assert pair_choice(DataConfig(dataset="my-data")) is None
-    assert PairChoice(lookback_days=(1,), stvlm_epochs=5).overrides(stvlm=True) == {
-        "data.lookback_days": [1], "train.epochs": 5}
+def _data(dataset: str, ratio: float = 1.0) -> DataConfig:
+    return DataConfig(dataset=dataset, few_shot=FewShotConfig(ratio=ratio))
+
+
+def test_pair_choices_of_each_kind() -> None:
+    assert pair_choices("st-vlm", _data("nycbike-drop", 0.1)) == (
+        "10%", {"train.epochs": 160}, ("epoch-cap-own160.json",))
+    assert pair_choices("stid", _data("nycbike1", 0.1)) == (
+        "10%", {"data.lookback_days": [1, 7, 14], "train.epochs": 160},
+        ("validation-lookback.json", "epoch-cap-near160.json"))
+    assert pair_choices("gru", _data("sz-taxi")) == (
+        "full", {"data.lookback_days": [1, 7, 14], "train.epochs": 80, "train.augment_scale": 1.5, "model.layers": 2},
+        ("validation-lookback.json", "epoch-cap-near80-sz.json", "validation-augment-gru-sz-taxi-full.json",
+         "validation-gru-sz-taxi-full.json"))
+    assert pair_choices("ridge", _data("nycbike-drop", 0.1)) == (
+        "10%", {"model.alpha": 10000.0}, ("validation-ridge-alpha.json",))
+    # the defaults everywhere else
+    assert pair_choices("st-vlm", _data("sz-taxi", 0.1)) is None
+    assert pair_choices("seasonal-naive", _data("nycbike-drop", 0.1)) is None
+    assert pair_choices("st-vlm", _data("my-data")) is None
+    assert pair_choices("gru", DataConfig(dataset="los-loop", protocol="tgcn", few_shot=FewShotConfig(ratio=0.1))) is None
 
 
 def test_pair_defaults_leave_what_the_user_set_and_say_what_they_apply(capsys) -> None:
-    data = DataConfig(dataset="nycbike1", few_shot=FewShotConfig(ratio=0.1))
-    assert pair_defaults(data, stvlm=True, user_keys=()) == {"data.lookback_days": [1, 7, 14]}
+    assert pair_defaults("seasonal-mean", _data("nycbike1", 0.1), user_keys=()) == {"data.lookback_days": [1, 7, 14]}
     assert capsys.readouterr().out == (
-        "nycbike1 10%: data.lookback_days=[1,7,14], the accuracy benchmark's choice for this pair on "
-        "validation (lookback sweep (ridge): 6.087 -> 4.983); --set changes it\n")
-    assert pair_defaults(data, stvlm=True, user_keys={"data.lookback_days"}) == {}
+        "seasonal-mean on nycbike1 10%: data.lookback_days=[1,7,14], the accuracy benchmark's choices there "
+        "on validation (results/fewshot_accuracy/: validation-lookback.json); --set changes them\n")
+    assert pair_defaults("seasonal-mean", _data("nycbike1", 0.1), user_keys={"data.lookback_days"}) == {}
     assert capsys.readouterr().out == ""
-    assert pair_defaults(DataConfig(dataset="nycbike-drop"), stvlm=True, user_keys=()) == {}
+    assert pair_defaults("gru", _data("los-loop", 0.1), user_keys={"train.epochs"}) == {"model.layers": 2}
+    assert pair_defaults("st-vlm", _data("nycbike-drop"), user_keys=()) == {}
     assert set_keys(["train.epochs=3", " data.lookback_days = [1]", "x"]) == {"train.epochs", "data.lookback_days", "x"}
 
 
@@ -57,12 +67,12 @@ def _train_cfg(*argv: str):
     return experiment_config(build_parser().parse_args(["train", *argv]))
 
 
-def test_stvlm_train_gets_the_pairs_epoch_cap_unless_set(capsys, tmp_path: Path) -> None:
+def test_stvlm_train_gets_the_pairs_choices_unless_set(capsys, tmp_path: Path) -> None:
     assert _train_cfg("--dataset", "nycbike-drop", "--few-shot", "0.1").train.epochs == 160
-    assert "nycbike-drop 10%: train.epochs=160" in capsys.readouterr().out
+    assert "st-vlm on nycbike-drop 10%: train.epochs=160" in capsys.readouterr().out
     assert _train_cfg("--dataset", "los-loop", "--few-shot", "0.1").train.epochs == 80
     assert _train_cfg("--dataset", "los-loop", "--few-shot", "0.1", "--set", "train.epochs=3").train.epochs == 3
-    assert "los-loop 10%: train.epochs=80" in capsys.readouterr().out  # once: the first call only
+    assert capsys.readouterr().out.count("train.epochs=80") == 1  # the first call only
     # the pair is the one the whole command line names, --set included
     cfg = _train_cfg("--dataset", "nycbike1", "--set", "data.few_shot.ratio=0.1")
     assert (cfg.data.lookback_days, cfg.train.epochs) == ((1, 7, 14), 40)
@@ -75,8 +85,9 @@ def test_stvlm_train_gets_the_pairs_epoch_cap_unless_set(capsys, tmp_path: Path)
     assert capsys.readouterr().out == ""
 
 
-def test_stvlm_evaluate_gives_a_baseline_the_pairs_lookback(capsys, data_root: Path, tmp_path: Path) -> None:
-    """nycbike1 at 10%: one, seven and fourteen days unless ``--set`` says otherwise."""
+def test_stvlm_evaluate_gives_a_baseline_the_pairs_choices(capsys, data_root: Path, tmp_path: Path) -> None:
+    """seasonal-mean on nycbike1 at 10%: one, seven and fourteen days unless ``--set`` says
+    otherwise; ridge on nycbike-drop 10%: its alpha there, and the table's figure."""
     lags = {}
     for name, extra in (("chosen", []), ("set", ["--set", "data.lookback_days=[1,7]"])):
         out = tmp_path / f"{name}.json"
@@ -84,5 +95,12 @@ def test_stvlm_evaluate_gives_a_baseline_the_pairs_lookback(capsys, data_root: P
                      *extra, "--data-root", str(data_root), "--json", str(out)]) == 0
         lags[name] = json.loads(out.read_text())["split"]["lookback_lags"]
         printed = capsys.readouterr().out
-        assert ("nycbike1 10%: data.lookback_days=[1,7,14]" in printed) == (name == "chosen")
+        assert ("seasonal-mean on nycbike1 10%: data.lookback_days=[1,7,14]" in printed) == (name == "chosen")
     assert lags == {"chosen": [24, 168, 336], "set": [24, 168]}
+    out = tmp_path / "ridge.json"
+    assert main(["evaluate", "--dataset", "nycbike-drop", "--model", "ridge", "--few-shot", "0.1",
+                 "--data-root", str(data_root), "--json", str(out)]) == 0
+    assert "ridge on nycbike-drop 10%: model.alpha=10000.0" in capsys.readouterr().out
+    record = json.loads(out.read_text())
+    assert record["options"] == {"alpha": 10000.0}
+    assert (round(record["metrics"]["test"]["mae"], 3), round(record["metrics"]["test"]["mae_all"], 3)) == (2.034, 1.701)

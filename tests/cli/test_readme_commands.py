@@ -23,6 +23,7 @@ CHEAP = (
     "stvlm data info sz-taxi",
     "mkdir -p runs && stvlm evaluate --dataset los-loop --model ridge --protocol tgcn --json runs/ridge-tgcn.json",
     "stvlm evaluate --dataset nycbike-drop --model seasonal-naive --few-shot 0.1",
+    "stvlm evaluate --dataset nycbike-drop --model ridge --few-shot 0.1",
 )
 
 

@@ -89,8 +89,12 @@ def _run(args: argparse.Namespace) -> int:
         "dataset": args.dataset, "data_root": args.data_root, "protocol": args.protocol,
         "few_shot": few_shot.to_dict(), "verify": args.verify,
     }).with_values(sets["data"], source="--set data")
-    chosen = pair_defaults(data_cfg, stvlm=False, user_keys=(f"data.{key}" for key in sets["data"]))
-    data_cfg = data_cfg.with_values({key.removeprefix("data."): value for key, value in chosen.items()})
+    # the benchmark's choices for this baseline on this pair, under what --set names
+    user = {f"{scope}.{key}" for scope, values in sets.items() for key in values}
+    for path, value in pair_defaults(args.model, data_cfg, user_keys=user).items():
+        scope, _, key = path.partition(".")
+        sets[scope][key] = value
+    data_cfg = data_cfg.with_values(sets["data"], source="--set data")
     train = TrainConfig.from_dict({"seed": args.seed, **sets["train"]}, path="train")
     forecast = prepare(data_cfg)
     result = evaluate_baseline(forecast, args.model, sets["model"], train)
@@ -128,8 +132,9 @@ def _add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", action="append", metavar="SCOPE.KEY=VALUE",
                    help="model.* options of the baseline, train.* settings or data.* settings, e.g. "
-                        "data.lookback_days=[1,7,14] (repeatable); without it, the lookback days the "
-                        "accuracy benchmark chose for this dataset and few-shot setting")
+                        "data.lookback_days=[1,7,14] (repeatable); what it leaves, the accuracy benchmark's "
+                        "choices for this baseline on this dataset and few-shot setting fill in "
+                        "(its lookback days, epoch cap, options: stvlm.configs.pair_choices)")
     p.add_argument("--verify", default="sha256", help="file check before loading: sha256, size or none")
     p.add_argument("--json", default=None, help="write the metrics and provenance to this file")
     add_data_root(p)

@@ -26,7 +26,7 @@ def experiment_config(args: argparse.Namespace) -> Any:
         ("few_shot.budget", args.budget)) if value is not None]
     cfg = ExperimentConfig.from_dict(raw).with_overrides([*data, *(args.set or [])])
     if not args.config:
-        cfg = cfg.with_values(pair_defaults(cfg.data, stvlm=True, user_keys=set_keys(args.set or [])))
+        cfg = cfg.with_values(pair_defaults("st-vlm", cfg.data, user_keys=set_keys(args.set or [])))
     if args.data_root:
         cfg = cfg.replace(data=cfg.data.replace(data_root=args.data_root))
     return cfg
@@ -72,8 +72,8 @@ def _add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--config", default=None,
                    help="experiment file (.toml/.yaml/.json); default: ExperimentConfig.default() (tiny "
                         "random ViLT, the benchmark's training budget) with the accuracy benchmark's "
-                        "choices for the pair of dataset and few-shot setting (its epoch cap and "
-                        "lookback days: stvlm.configs.pair_choices)")
+                        "choices for ST-VLM on the pair of dataset and few-shot setting (its epoch cap "
+                        "and lookback days: stvlm.configs.pair_choices)")
     p.add_argument("--dataset", default=None, help="dataset name (default: the config's, nycbike-drop)")
     p.add_argument("--protocol", default=None, help="protocol name (standard, tgcn)")
     p.add_argument("--few-shot", type=float, default=None, metavar="RATIO",
