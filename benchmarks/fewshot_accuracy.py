@@ -19,7 +19,11 @@ Settings of ST-VLM and the neural baselines are fixed in this file (``STVLM_MODE
 use validation MAE only.
 
     python benchmarks/fewshot_accuracy.py [--datasets nycbike-drop] [--settings st-llm-10% 10%]
-        [--seeds 0 1 2] [--epochs 40] [--out-dir results/fewshot_accuracy]
+        [--seeds 0 1 2] [--epochs N] [--out-dir results/fewshot_accuracy]
+
+Without ``--epochs`` each model trains at its own cap on each pair (40 unless the epoch-cap check
+raised it on validation: ``EPOCH_CAPS`` in ``stvlm/configs/pair_choices.py``), as the table's
+runs did, so one command re-runs any row as it stands.
 
 Writes ``fewshot_accuracy.json`` and ``README.md`` under ``--out-dir`` (results of earlier runs
 of other (dataset, setting) pairs in the JSON are kept, so a table can be built in several runs).
@@ -52,6 +56,7 @@ from harness.results.provenance import cpu_description, device_name, provenance 
 from stvlm.baselines import BASELINES, Baseline, build_baseline  # noqa: E402
 from stvlm.bootstrap import window_abs_errors, window_blocks  # noqa: E402
 from stvlm.configs import DataConfig, ExperimentConfig, STVLMConfig, TrainConfig  # noqa: E402
+from stvlm.configs.pair_choices import epoch_cap  # noqa: E402
 from stvlm.data.forecast import Forecast  # noqa: E402
 from stvlm.data.pipeline import prepare  # noqa: E402
 from stvlm.engine import Engine  # noqa: E402
@@ -176,7 +181,10 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
         for seed in (s for s in seeds if s not in kept_seeds):
             own = train_settings(model, (dataset, setting))
             options = baseline_options(model, (dataset, setting))
-            train = TrainConfig(epochs=args.epochs, seed=seed, num_threads=1, **own)
+            # its cap on the pair (stvlm.configs.pair_choices.EPOCH_CAPS; an ablation variant has
+            # ST-VLM's) unless --epochs names one for every model
+            epochs = args.epochs or epoch_cap("st-vlm" if model in VARIANTS else model, dataset, setting)
+            train = TrainConfig(epochs=epochs, seed=seed, num_threads=1, **own)
             cfg = experiment(data, model, train)
             baseline = build_baseline(model, options) if model not in VARIANTS else None
             key = cfg.config_hash() + (f"-{baseline.cfg.config_hash()}" if options else "")
@@ -190,7 +198,7 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
             runs.append({"dataset": dataset, "setting": setting, "model": model, "seed": seed,
                          "git_commit": args.git_commit, "device": args.device, "train": own,
                          **({"options": options} if options else {}),
-                         **({"epochs": args.epochs} if run["epochs_run"] else {}), **made_with, **run})
+                         **({"epochs": epochs} if run["epochs_run"] else {}), **made_with, **run})
             log.info("%s %s %s seed %d: val mae %.4f (%.0f s)", dataset, setting, model, seed,
                      run["val"]["mae"], run["seconds"])
         # The mean over seeds of per-window error sums: the kept seeds' mean counts len(kept) times.
@@ -347,7 +355,9 @@ def main() -> int:
     parser.add_argument("--datasets", nargs="+", default=["nycbike-drop"])
     parser.add_argument("--settings", nargs="+", default=["st-llm-10%", "10%"], choices=list(SETTINGS))
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="every model's epoch cap (default: each model's cap on each pair, "
+                        "stvlm.configs.pair_choices.EPOCH_CAPS: 40 unless the epoch-cap check raised it)")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--skip", nargs="*", default=[], help="baselines not run (say why in the README)")
     parser.add_argument("--one-seed", nargs="*", default=[],
@@ -434,9 +444,9 @@ def main() -> int:
                                                      **({"merged": merged} if merged else {})}
             in_pair_order(old)
             # meta.epochs: the cap of the runs that predate the per-run record (the first run's).
-            epochs = old["meta"].get("epochs", args.epochs)
-            old["rows"] = aggregate(old["runs"], epochs)
-            old["meta"] = {"date": datetime.date.today().isoformat(), "epochs": epochs,
+            first_cap = old["meta"].get("epochs", args.epochs or TrainConfig().epochs)
+            old["rows"] = aggregate(old["runs"], first_cap)
+            old["meta"] = {"date": datetime.date.today().isoformat(), "epochs": first_cap,
                            "machine": machine(),
                            # what the table said of its runs that predate per-run device records
                            **({"unrecorded_machine": unrecorded_machine(old)} if old["runs"] else {}),

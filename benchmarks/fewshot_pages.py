@@ -201,9 +201,9 @@ def readme(result: dict[str, Any]) -> str:
         "## Commands", "",
         "To re-run one row, in a copy of this folder (the table's own files stay as they are): "
         "`cp -r results/fewshot_accuracy /tmp/check && python benchmarks/fewshot_accuracy.py "
-        "--out-dir /tmp/check --only <model> --datasets <dataset> --settings <setting> --seeds 0 1 2 3 4 "
-        "--epochs <its cap>` (40 unless its row says another; the run takes the pair's settings "
-        "from `benchmarks/fewshot_setup.py`), then `python benchmarks/cross_machine.py --model <model> "
+        "--out-dir /tmp/check --only <model> --datasets <dataset> --settings <setting> --seeds 0 1 2 3 4` "
+        "(each model trains at its cap on the pair, the one its row shows, and with the pair's other "
+        "choices: `stvlm/configs/pair_choices.py`), then `python benchmarks/cross_machine.py --model <model> "
         "--rerun /tmp/check --out /tmp/check/cross-machine.json` to set it beside the committed runs, "
         "seed by seed, with the verdict both ways.", "",
         "The history: each run added its (dataset, setting) pairs to `fewshot_accuracy.json`, in this "

@@ -321,10 +321,14 @@ def _run_merge_study(tmp_path: Path, data_root: Path, monkeypatch, capsys, fewsh
         fewshot_accuracy.main()  # the same merge again: every run is already there
     assert exit_.value.code == 2 and "--merge: no source adds a run to nycbike1 10%" in capsys.readouterr().err
     assert (folders[0] / "fewshot_accuracy.json").read_bytes() == before
-    # a later run of another model keeps the GRU whole, and with it each kept seed's own errors
+    # a later run of another model keeps the GRU whole, and with it each kept seed's own errors;
+    # without --epochs it trains at its cap on the pair (here made 1: EPOCH_CAPS)
+    from stvlm.configs import pair_choices
+
+    monkeypatch.setitem(pair_choices.EPOCH_CAPS, ("stid", "nycbike1", "10%"), (1, "epoch-cap-x.json"))
     monkeypatch.setattr(sys, "argv", [
         "fewshot_accuracy.py", "--datasets", "nycbike1", "--settings", "10%", "--only", "stid", "--seeds", "0",
-        "--epochs", "1", "--out-dir", str(folders[0]), "--data-root", str(data_root)])
+        "--out-dir", str(folders[0]), "--data-root", str(data_root)])
     assert fewshot_accuracy.main() == 0
     carried = dict(np.load(folders[0] / "errors-nycbike1-10pct.npz"))
     for seed in (0, 1):
@@ -332,7 +336,8 @@ def _run_merge_study(tmp_path: Path, data_root: Path, monkeypatch, capsys, fewsh
             np.testing.assert_array_equal(carried[seed_key("gru", m, seed)], saved[seed][seed_key("gru", m, seed)])
     np.testing.assert_array_equal(carried["gru|mae"], merged["gru|mae"])
     assert seed_key("stid", "mae", 0) in carried and seed_key("stid", "mae", 1) not in carried
-    # ... and where the GRU's seed 1 came from; each new run records its cap of 1 epoch, the
+    # ... and where the GRU's seed 1 came from; each new run records its cap of 1 epoch (--epochs
+    # for the GRU, EPOCH_CAPS's for STID), the
     # runs kept from the committed table have the table's 40 (meta.epochs), and the page says so
     result = json.loads((folders[0] / "fewshot_accuracy.json").read_text())
     assert [m["runs"] for m in result["splits"]["nycbike1|10%"]["merged"] if "gru" in m["runs"]] == [{"gru": [1]}]

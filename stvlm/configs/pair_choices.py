@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from stvlm.configs.data import DataConfig, FewShotConfig
+from stvlm.configs.train import TrainConfig
 
 #: The benchmark's few-shot settings: label -> :class:`FewShotConfig` fields (the first
 #: contiguous block that has its lookback, on the ``standard`` protocol).
@@ -63,6 +64,12 @@ EPOCH_CAPS: dict[tuple[str, str, str], tuple[int, str]] = {
     ("stid", "nycbike1", "10%"): (160, "epoch-cap-near160.json"),
     ("gwnet", "nycbike1", "10%"): (160, "epoch-cap-near160.json"),
 }
+
+
+def epoch_cap(model: str, dataset: str, setting: str) -> int:
+    """The epoch cap the benchmark trains ``model`` with on (``dataset``, ``setting``):
+    :data:`EPOCH_CAPS`'s where a round raised it, else ``TrainConfig``'s default."""
+    return EPOCH_CAPS.get((model, dataset, setting), (TrainConfig().epochs, ""))[0]
 
 
 class PairTraining(NamedTuple):
