@@ -26,7 +26,9 @@ class ExperimentConfig(Config):
         warm-up + cosine, patience counted after the warm-up, the fitted start kept unless an
         epoch beats it on validation, the mean of the all-entries and masked losses and of the
         two validation MAEs for early stopping, training windows rescaled to random levels in
-        [1/1.5, 1.5]), on the full training part."""
+        [1/1.5, 1.5]), on the full training part. On a pair of the accuracy table ``stvlm train``
+        adds that pair's choices (its epoch cap and lookback days:
+        :func:`stvlm.configs.pair_choices.pair_choices`)."""
         return cls(name="train", data=DataConfig(dataset=dataset), model=STVLMConfig.tiny(),
                    train=TrainConfig(**STVLM_TRAIN_SETTINGS))
 
