@@ -84,6 +84,8 @@ def test_cli_train_then_evaluate_checkpoint(capsys, data_root: Path, tmp_path: P
     saved = json.loads((out / "config.json").read_text())
     assert saved["train"]["batch_size"] == 16 and saved["train"]["schedule"] == "cosine"
     summary = json.loads((out / "summary.json").read_text())
+    # the pair's one choice, 160 epochs, is what --set gave otherwise: nothing of it applied
+    assert "pair_choices" not in summary and "accuracy benchmark's choices" not in printed
     # what the kept epoch was chosen by: ST-VLM's monitor, the mean of the masked and all-entries MAE
     both = (summary["val"]["mae"] + summary["val"]["mae_all"]) / 2
     assert f"best epoch {summary['best_epoch']} of 1 by validation mae_both {both:.4f}" in printed

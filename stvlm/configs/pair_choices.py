@@ -121,11 +121,21 @@ def benchmark_setting(data: DataConfig) -> str | None:
 
 class PairChoices(NamedTuple):
     """The benchmark's choices for one model on one pair: dotted paths (``data.*``, ``train.*``,
-    ``model.*``: the model's config options) -> values, and the evidence files that chose them."""
+    ``model.*``: the model's config options) -> values, and each path's evidence files."""
 
     setting: str
     values: dict[str, Any]
-    evidence: tuple[str, ...]
+    sources: dict[str, tuple[str, ...]]
+
+    @property
+    def evidence(self) -> tuple[str, ...]:
+        """The evidence files of the values, each once, in order."""
+        return tuple(dict.fromkeys(file for key in self.values for file in self.sources[key]))
+
+    def without(self, keys: set[str]) -> PairChoices:
+        """These choices less the paths in ``keys`` (what a user set)."""
+        kept = [key for key in self.values if key not in keys]
+        return self._replace(values={k: self.values[k] for k in kept}, sources={k: self.sources[k] for k in kept})
 
 
 def pair_choices(model: str, data: DataConfig) -> PairChoices | None:
@@ -136,16 +146,16 @@ def pair_choices(model: str, data: DataConfig) -> PairChoices | None:
         return None
     key = (model, data.dataset, setting)
     values: dict[str, Any] = {}
-    evidence: list[str] = []
+    sources: dict[str, tuple[str, ...]] = {}
     if (data.dataset, setting) in LOOKBACK_DAYS:
         values["data.lookback_days"] = list(LOOKBACK_DAYS[(data.dataset, setting)])
-        evidence.append(LOOKBACK_EVIDENCE)
+        sources["data.lookback_days"] = (LOOKBACK_EVIDENCE,)
     if key in EPOCH_CAPS:
         values["train.epochs"], file = EPOCH_CAPS[key]
-        evidence.append(file)
+        sources["train.epochs"] = (file,)
     if key in BASELINE_TRAIN:
         own = BASELINE_TRAIN[key]
-        values.update({f"train.{name}": value for name, value in own.changes.items()})
-        values.update({f"model.{name}": value for name, value in own.options.items()})
-        evidence.extend(own.evidence)
-    return PairChoices(setting, values, tuple(evidence)) if values else None
+        for path, value in [*((f"train.{n}", v) for n, v in own.changes.items()),
+                            *((f"model.{n}", v) for n, v in own.options.items())]:
+            values[path], sources[path] = value, own.evidence
+    return PairChoices(setting, values, sources) if values else None

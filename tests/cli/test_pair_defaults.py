@@ -10,7 +10,7 @@ import pytest
 
 from harness.cli.commands.train import experiment_config
 from harness.cli.main import build_parser, main
-from harness.cli.pair_defaults import pair_defaults, set_keys
+from harness.cli.pair_defaults import pair_defaults, record, set_keys
 from stvlm.configs import DataConfig, FewShotConfig
 from stvlm.configs.pair_choices import benchmark_setting, pair_choices
 
@@ -32,17 +32,28 @@ def _data(dataset: str, ratio: float = 1.0) -> DataConfig:
     return DataConfig(dataset=dataset, few_shot=FewShotConfig(ratio=ratio))
 
 
+def _pair(choices) -> tuple:
+    return choices.setting, choices.values, choices.evidence
+
+
 def test_pair_choices_of_each_kind() -> None:
-    assert pair_choices("st-vlm", _data("nycbike-drop", 0.1)) == (
+    assert _pair(pair_choices("st-vlm", _data("nycbike-drop", 0.1))) == (
         "10%", {"train.epochs": 160}, ("epoch-cap-own160.json",))
-    assert pair_choices("stid", _data("nycbike1", 0.1)) == (
+    assert _pair(pair_choices("stid", _data("nycbike1", 0.1))) == (
         "10%", {"data.lookback_days": [1, 7, 14], "train.epochs": 160},
         ("validation-lookback.json", "epoch-cap-near160.json"))
-    assert pair_choices("gru", _data("sz-taxi")) == (
+    gru = pair_choices("gru", _data("sz-taxi"))
+    assert _pair(gru) == (
         "full", {"data.lookback_days": [1, 7, 14], "train.epochs": 80, "train.augment_scale": 1.5, "model.layers": 2},
         ("validation-lookback.json", "epoch-cap-near80-sz.json", "validation-augment-gru-sz-taxi-full.json",
          "validation-gru-sz-taxi-full.json"))
-    assert pair_choices("ridge", _data("nycbike-drop", 0.1)) == (
+    # less what a user set, with the evidence of what is left only
+    assert _pair(gru.without({"data.lookback_days", "train.epochs"})) == (
+        "full", {"train.augment_scale": 1.5, "model.layers": 2},
+        ("validation-augment-gru-sz-taxi-full.json", "validation-gru-sz-taxi-full.json"))
+    assert _pair(gru.without({"data.lookback_days", "train.augment_scale", "model.layers"})) == (
+        "full", {"train.epochs": 80}, ("epoch-cap-near80-sz.json",))
+    assert _pair(pair_choices("ridge", _data("nycbike-drop", 0.1))) == (
         "10%", {"model.alpha": 10000.0}, ("validation-ridge-alpha.json",))
     # the defaults everywhere else
     assert pair_choices("st-vlm", _data("sz-taxi", 0.1)) is None
@@ -52,19 +63,24 @@ def test_pair_choices_of_each_kind() -> None:
 
 
 def test_pair_defaults_leave_what_the_user_set_and_say_what_they_apply(capsys) -> None:
-    assert pair_defaults("seasonal-mean", _data("nycbike1", 0.1), user_keys=()) == {"data.lookback_days": [1, 7, 14]}
+    applied = pair_defaults("seasonal-mean", _data("nycbike1", 0.1), user_keys=())
+    assert _pair(applied) == ("10%", {"data.lookback_days": [1, 7, 14]}, ("validation-lookback.json",))
     assert capsys.readouterr().out == (
         "seasonal-mean on nycbike1 10%: data.lookback_days=[1,7,14], the accuracy benchmark's choices there "
         "on validation (results/fewshot_accuracy/: validation-lookback.json); --set changes them\n")
-    assert pair_defaults("seasonal-mean", _data("nycbike1", 0.1), user_keys={"data.lookback_days"}) == {}
-    assert capsys.readouterr().out == ""
-    assert pair_defaults("gru", _data("los-loop", 0.1), user_keys={"train.epochs"}) == {"model.layers": 2}
-    assert pair_defaults("st-vlm", _data("nycbike-drop"), user_keys=()) == {}
+    assert record(applied) == {"pair_choices": {
+        "setting": "10%", "values": {"data.lookback_days": [1, 7, 14]}, "evidence": ["validation-lookback.json"]}}
+    assert pair_defaults("seasonal-mean", _data("nycbike1", 0.1), user_keys={"data.lookback_days"}) is None
+    assert capsys.readouterr().out == "" and record(None) == {}
+    assert _pair(pair_defaults("gru", _data("los-loop", 0.1), user_keys={"train.epochs"})) == (
+        "10%", {"model.layers": 2}, ("validation-gru-los-loop-10.json",))
+    assert capsys.readouterr().out.startswith("gru on los-loop 10%: model.layers=2, ")
+    assert pair_defaults("st-vlm", _data("nycbike-drop"), user_keys=()) is None
     assert set_keys(["train.epochs=3", " data.lookback_days = [1]", "x"]) == {"train.epochs", "data.lookback_days", "x"}
 
 
 def _train_cfg(*argv: str):
-    return experiment_config(build_parser().parse_args(["train", *argv]))
+    return experiment_config(build_parser().parse_args(["train", *argv]))[0]
 
 
 def test_stvlm_train_gets_the_pairs_choices_unless_set(capsys, tmp_path: Path) -> None:
@@ -101,6 +117,8 @@ def test_stvlm_evaluate_gives_a_baseline_the_pairs_choices(capsys, data_root: Pa
     assert main(["evaluate", "--dataset", "nycbike-drop", "--model", "ridge", "--few-shot", "0.1",
                  "--data-root", str(data_root), "--json", str(out)]) == 0
     assert "ridge on nycbike-drop 10%: model.alpha=10000.0" in capsys.readouterr().out
-    record = json.loads(out.read_text())
-    assert record["options"] == {"alpha": 10000.0}
-    assert (round(record["metrics"]["test"]["mae"], 3), round(record["metrics"]["test"]["mae_all"], 3)) == (2.034, 1.701)
+    saved = json.loads(out.read_text())
+    assert saved["options"] == {"alpha": 10000.0}
+    assert saved["pair_choices"] == {"setting": "10%", "values": {"model.alpha": 10000.0},
+                                     "evidence": ["validation-ridge-alpha.json"]}
+    assert (round(saved["metrics"]["test"]["mae"], 3), round(saved["metrics"]["test"]["mae_all"], 3)) == (2.034, 1.701)

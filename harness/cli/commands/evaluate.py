@@ -66,7 +66,7 @@ def _run_checkpoint(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from harness.cli.pair_defaults import pair_defaults
+    from harness.cli.pair_defaults import pair_defaults, record
     from harness.cli.text_tables import metrics_table
     from stvlm.baselines import build_baseline
     from stvlm.configs import DataConfig, FewShotConfig, TrainConfig
@@ -91,7 +91,8 @@ def _run(args: argparse.Namespace) -> int:
     }).with_values(sets["data"], source="--set data")
     # the benchmark's choices for this baseline on this pair, under what --set names
     user = {f"{scope}.{key}" for scope, values in sets.items() for key in values}
-    for path, value in pair_defaults(args.model, data_cfg, user_keys=user).items():
+    applied = pair_defaults(args.model, data_cfg, user_keys=user)
+    for path, value in (applied.values if applied else {}).items():
         scope, _, key = path.partition(".")
         sets[scope][key] = value
     data_cfg = data_cfg.with_values(sets["data"], source="--set data")
@@ -117,6 +118,7 @@ def _run(args: argparse.Namespace) -> int:
             "split": forecast.describe(),
             "train": train.to_dict(),
             **result.to_dict(),
+            **record(applied),
         })
     return 0
 

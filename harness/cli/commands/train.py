@@ -11,11 +11,12 @@ from harness.cli.commands.base import COMMANDS, Command, emit
 from harness.study.paths import check_output_dir
 
 
-def experiment_config(args: argparse.Namespace) -> Any:
+def experiment_config(args: argparse.Namespace) -> tuple[Any, Any]:
     """The ``ExperimentConfig`` a ``stvlm train`` command line names: ``--config`` (or
     ``ExperimentConfig.default()``), the data flags, then ``--set``. Without ``--config`` the
     accuracy benchmark's choices for the (dataset, few-shot setting) pair fill in what ``--set``
-    leaves (:func:`harness.cli.pair_defaults.pair_defaults`, which names them on stdout)."""
+    leaves (:func:`harness.cli.pair_defaults.pair_defaults`, which names them on stdout); returned
+    beside the config (``None``: none applied)."""
     from harness.cli.pair_defaults import pair_defaults, set_keys
     from harness.study.config_files import load_mapping
     from stvlm.configs import ExperimentConfig
@@ -25,19 +26,21 @@ def experiment_config(args: argparse.Namespace) -> Any:
         ("dataset", args.dataset), ("protocol", args.protocol), ("few_shot.ratio", args.few_shot),
         ("few_shot.budget", args.budget)) if value is not None]
     cfg = ExperimentConfig.from_dict(raw).with_overrides([*data, *(args.set or [])])
-    if not args.config:
-        cfg = cfg.with_values(pair_defaults("st-vlm", cfg.data, user_keys=set_keys(args.set or [])))
+    applied = None if args.config else pair_defaults("st-vlm", cfg.data, user_keys=set_keys(args.set or []))
+    if applied:
+        cfg = cfg.with_values(applied.values)
     if args.data_root:
         cfg = cfg.replace(data=cfg.data.replace(data_root=args.data_root))
-    return cfg
+    return cfg, applied
 
 
 def _run(args: argparse.Namespace) -> int:
     # Paths and the config first: a typo is reported before torch is imported (~5 s).
     if args.out:
         check_output_dir(args.out, "--out")
-    cfg = experiment_config(args)
+    cfg, applied = experiment_config(args)
 
+    from harness.cli.pair_defaults import record
     from harness.cli.text_tables import metrics_table
     from stvlm.experiment import prepare_run, run_experiment
     from stvlm.io import atomic_write_json
@@ -62,7 +65,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     p = forecast.protocol
     emit(metrics_table(result.test, p.metrics, p.report_horizons, minutes=forecast.data.info.interval_minutes))
-    atomic_write_json(out / "summary.json", {"config_hash": cfg.config_hash(), **result.summary()})
+    atomic_write_json(out / "summary.json", {"config_hash": cfg.config_hash(), **result.summary(), **record(applied)})
     emit(f"wrote {out} (config.json, metrics.json, checkpoint/)")
     return 0
 
