@@ -87,3 +87,14 @@ def test_the_library_pair_choices_are_the_tables() -> None:
             assert days and set(days) <= {1, 7}, (dataset, setting)
         label = DataConfig(dataset=dataset, few_shot=FewShotConfig(**BENCHMARK_SETTINGS[setting])).few_shot.label
         assert split["few_shot"] == label, (dataset, setting)
+
+
+def test_each_epoch_cap_names_the_round_file_that_chose_it() -> None:
+    """The evidence ``stvlm train`` and ``stvlm evaluate`` print for a cap is the round whose
+    committed choices set that model's cap on that pair to it."""
+    from stvlm.configs.pair_choices import EPOCH_CAPS
+
+    for (model, dataset, setting), (cap, file) in EPOCH_CAPS.items():
+        choices = json.loads((RESULTS / file).read_text())["choices"]
+        chosen = [c["epochs"] for c in choices if (c["model"], c["dataset"], c["setting"]) == (model, dataset, setting)]
+        assert chosen == [cap], (model, dataset, setting, file)
