@@ -5,13 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.cli.commands.base import COMMANDS, Command, emit
 from harness.study.paths import check_output_dir
 
+if TYPE_CHECKING:
+    from stvlm.configs import ExperimentConfig
+    from stvlm.configs.pair_choices import PairChoices
 
-def experiment_config(args: argparse.Namespace) -> tuple[Any, Any]:
+
+def experiment_config(args: argparse.Namespace) -> tuple[ExperimentConfig, PairChoices | None]:
     """The ``ExperimentConfig`` a ``stvlm train`` command line names: ``--config`` (or
     ``ExperimentConfig.default()``), the data flags, then ``--set``. Without ``--config`` the
     accuracy benchmark's choices for the (dataset, few-shot setting) pair fill in what ``--set``
