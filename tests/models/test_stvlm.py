@@ -339,3 +339,24 @@ def test_auto_highway_start_keeps_the_ridge_fit_only_if_it_beats_the_prior_on_va
         assert info["start"] == ("ridge" if info["val_mae_ridge"] < info["val_mae_prior"] else "zero")
         zero = bool(model.highway.weight.abs().sum() == 0 and model.highway.bias.abs().sum() == 0)
         assert zero == (info["start"] == "zero")
+
+
+@pytest.mark.timeout(300, method="thread")  # a regression spins in C, past the signal method's reach
+def test_ridge_start_solves_wide_systems_under_several_threads():
+    """pytorch#142815: a batched ``torch.linalg.solve`` of systems 151 wide or more, after
+    ``torch.set_num_threads(2)``, spins forever in MKL on the CPU wheels (it hung ST-VLM's ridge
+    start on nycbike1, 169 features, in Ray trials). The start's solver returns, exactly."""
+    from stvlm.models.warm_start import _solve_ridge
+
+    width, outputs = 160, 2
+    gram = 3.0 * torch.eye(width, dtype=torch.float64).expand(outputs, width, width).contiguous()  # [O, F+1, F+1]
+    rhs = torch.full((outputs, width), 12.0, dtype=torch.float64)  # [O, F+1]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        solution = _solve_ridge(gram, rhs, penalty=1.0, jitter=0.0)
+    finally:
+        torch.set_num_threads(threads)
+    expected = torch.full((outputs, width), 3.0, dtype=torch.float64)  # 12 / (3 + 1)
+    expected[:, -1] = 4.0  # the bias is not penalised: 12 / 3
+    assert torch.equal(solution, expected)
