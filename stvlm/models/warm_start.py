@@ -13,6 +13,7 @@ path the correction.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable
 
 import torch
@@ -132,11 +133,20 @@ def choose_highway_start(
     """``head.highway_init = "auto"``: fit the ridge start (leaving out targets equal to
     ``fit_missing_value``; ``None``: only NaN), keep it only if it lowers the validation MAE of
     the starting forecast (prior + highway, scored with the protocol's masks) below the prior's
-    alone, else reset the highway to zero. A choice made on validation windows only."""
+    alone, else reset the highway to zero. A choice made on validation windows only.
+
+    Raises:
+        ValueError: either score is NaN or infinite (a NaN would lose every comparison and
+            reset the highway silently).
+    """
     p = forecast.protocol
     ridge_highway(model, forecast.batches("train", 64), missing_value=fit_missing_value, alpha=alpha)
     score = {h: linear_start_mae(model, forecast.batches("val", 64), mask_rule=p.mask,
                                  missing_value=p.missing_value, highway=h) for h in (False, True)}
+    bad = [name for name, h in (("the prior", False), ("prior + ridge", True)) if not math.isfinite(score[h])]
+    if bad:
+        raise ValueError(f"highway start: the validation MAE of {' and '.join(bad)} is not finite "
+                         f"({score[False]} / {score[True]}); the inputs or the ridge solve gave NaN or inf")
     keep = score[True] < score[False]
     if not keep:
         torch.nn.init.zeros_(model.highway.weight)

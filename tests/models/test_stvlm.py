@@ -360,3 +360,19 @@ def test_ridge_start_solves_wide_systems_under_several_threads():
     expected = torch.full((outputs, width), 3.0, dtype=torch.float64)  # 12 / (3 + 1)
     expected[:, -1] = 4.0  # the bias is not penalised: 12 / 3
     assert torch.equal(solution, expected)
+
+
+def test_auto_highway_start_refuses_a_non_finite_score(lookback_forecast, monkeypatch):
+    """A NaN validation MAE loses every comparison: it must stop the build, not reset the
+    highway to zero as if the prior had won."""
+    from stvlm.models import warm_start
+
+    def nan_fit(model, batches, *, missing_value, alpha):
+        torch.nn.init.constant_(model.highway.weight, float("nan"))
+
+    monkeypatch.setattr(warm_start, "ridge_highway", nan_fit)
+    f = lookback_forecast
+    cfg = config("vilt", "node_time", 1)
+    model = build(cfg.replace(head=cfg.head.replace(zero_init=True, highway_init="zero")), f).eval()
+    with pytest.raises(ValueError, match=r"^highway start: the validation MAE of prior \+ ridge is not finite \(\d"):
+        warm_start.choose_highway_start(model, f, alpha=1.0, fit_missing_value=None)
