@@ -66,17 +66,23 @@ class ExperimentResult:
 
 
 def prepare_run(cfg: ExperimentConfig, forecast: Forecast | None = None) -> tuple[Forecast, Any]:
-    """Load the data and build the model (validating names before any training).
+    """Load the data and build the model (validating names before any training), at
+    ``cfg.train.num_threads`` torch threads where it is set: the model's build (the ridge start,
+    the prompts' tokens) runs at the thread count the training will, not at torch's default.
 
     Args:
         cfg: the experiment.
         forecast: the prepared data of ``cfg.data``, to share between runs on the same data
             (benchmarks fit many models on one split); None: prepared here.
     """
+    import torch
+
     from stvlm.data.pipeline import prepare
     from stvlm.models import build_model
     from stvlm.seed import seed_everything
 
+    if cfg.train.num_threads is not None:
+        torch.set_num_threads(cfg.train.num_threads)
     forecast = forecast if forecast is not None else prepare(cfg.data)
     # Seed before building: frozen from_config backbones are random, and a checkpoint holds
     # only trainable weights, so the same seed must rebuild the same frozen weights.

@@ -200,3 +200,27 @@ def test_benchmarks_refuse_a_missing_data_root_before_any_run(script, tmp_path, 
         err = capsys.readouterr().err
         assert exit_.value.code == 2 and says in err and "Traceback" not in err
         assert not (tmp_path / "out").exists()
+
+
+def test_the_model_is_built_at_the_runs_thread_count(toy_root: Path, monkeypatch) -> None:
+    """``train.num_threads`` holds from the build on (the ridge start's solve, the prompts), not
+    only from the engine's first step."""
+    import torch
+
+    from stvlm import models
+
+    seen = []
+    build = models.build_model
+
+    def spy(model_cfg, forecast):
+        seen.append(torch.get_num_threads())
+        return build(model_cfg, forecast)
+
+    monkeypatch.setattr(models, "build_model", spy)
+    threads = torch.get_num_threads()
+    try:
+        for n in (2, 1):
+            run_experiment(tiny_cfg(toy_root, num_threads=n))
+    finally:
+        torch.set_num_threads(threads)
+    assert seen == [2, 1]

@@ -77,7 +77,10 @@ class TrainConfig(Config):
     max_batches_per_epoch: int | None = field(
         None, ge=1, help="cap on training batches per epoch (smoke runs)"
     )
-    num_threads: int | None = field(None, ge=1, help="torch CPU threads; default: torch's")
+    num_threads: int | None = field(
+        None, ge=1, help="torch CPU threads of the run, from the data and the model's build on "
+        "(stvlm.experiment.prepare_run); default: torch's",
+    )
     schedule: Literal["constant", "cosine"] = field(
         "cosine", help="learning-rate schedule over the planned optimizer steps (after warm-up)"
     )
