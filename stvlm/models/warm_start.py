@@ -91,11 +91,11 @@ def _solve_ridge(gram: torch.Tensor, rhs: torch.Tensor, penalty: float, jitter: 
     feature) unpenalised. ``gram``: ``[O, F+1, F+1]``, ``rhs``: ``[O, F+1]`` -> ``[O, F+1]``.
 
     One unbatched solve per output, never one batched ``torch.linalg.solve``: on the CPU wheels
-    (torch 2.13 here, pytorch/pytorch#142815 since 2.5) a batched solve of systems 151 wide or
-    more, after ``torch.set_num_threads(k > 1)``, fails in MKL ("Parameter 6 was incorrect on
-    entry to DLASWP") and then spins forever, so a Ray trial or ``train.num_threads = 2`` hung on
-    nycbike1 (two channels, three lag days: 169 features). At one thread the loop gives the
-    batched solve's result bit for bit."""
+    (torch 2.13 here; pytorch/pytorch#142815, reported for 2.5) a batched solve of systems 151
+    wide or more, after ``torch.set_num_threads(k > 1)``, fails in MKL ("Parameter 6 was
+    incorrect on entry to DLASWP") and then spins forever, so a Ray trial (it sets its threads
+    before it builds the model) hung on nycbike1 with three lag days (two channels: 169
+    features). At one thread the loop gives the batched solve's result bit for bit."""
     width = gram.shape[-1]
     diag = torch.full((width,), penalty, dtype=torch.float64)
     diag[-1] = 0.0  # the bias is not penalised
