@@ -65,6 +65,16 @@ def test_named_functions_and_torch_input():
     assert tgcn_var(pred, true) == pytest.approx(141 / 209)
 
 
+def test_mape_leaves_out_zero_residues():
+    # SZ-TAXI holds zeros stored as 1e-17: as a truth, 1e-17 made the mean ~1e18 %.
+    true = np.array([2.0, 1e-17, -5e-5, 1e-4, 4.0])
+    pred = np.array([3.0, 10.0, 1.0, 2e-4, 2.0])
+    # kept: 2 (50 %), 1e-4 (100 %), 4 (50 %); 1e-17 and -5e-5 (|true| <= 5e-5) left out
+    assert masked_mape(pred, true, "none") == pytest.approx(200 / 3, rel=1e-9)
+    assert masked_mape(pred, true, "positive") == pytest.approx(200 / 3, rel=1e-9)
+    assert math.isnan(masked_mape(pred[1:3], true[1:3], "none"))  # nothing left: NaN, never 0
+
+
 def test_explicit_boolean_mask():
     mask = np.array([[True, False, False], [False, False, True]])  # errors 1 and 2
     assert masked_mae(PRED, TRUE, mask) == 1.5

@@ -148,6 +148,8 @@ def test_sz_taxi_values_and_side_information(loaded):
     assert d.values.shape == (2976, 156, 1)
     assert d.values[0, 0, 0] == np.float32(8.47197127) and d.values[-1, -1, 0] == 0.0
     assert round(float((d.values == 0).mean()), 4) == 0.2476
+    positive = d.values[d.values > 0]  # the info's notes: 8 zero residues, 7,141 below 0.5 km/h
+    assert (int((positive < 1e-12).sum()), int((positive < 0.5).sum())) == (8, 7141)
     assert d.coords is None and int((d.adjacency != 0).sum()) == 532
     assert d.node_side["poi"].shape == (156,) and d.node_side["poi"][:5].tolist() == [3, 8, 8, 8, 8]
     assert d.step_side["weather"].shape == (2976, 156)
