@@ -50,6 +50,23 @@ def test_the_results_page_names_only_what_the_table_still_lacks() -> None:
         "- Not yet run: the `full` setting on a, b."]
 
 
+def test_the_void_mape_caveat_names_each_pair_and_its_runs() -> None:
+    """Runs that scored MAPE with a zero's residue as a truth (above 1e6 %) are named per pair
+    with their count; a table without them gets no line."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from fewshot_pages import _void_mape
+
+    def run(dataset: str, setting: str, mape: float) -> dict:
+        return {"dataset": dataset, "setting": setting, "test": {"mae": 1.0, "mape": mape}}
+
+    assert _void_mape({"runs": [run("a", "10%", 198.6), run("a", "full", 1e6)]}) == []
+    line = _void_mape({"runs": [run("sz", "10%", 9e14), run("a", "10%", 50.0), run("sz", "10%", 1.1e6),
+                                run("sz", "full", 8e14)]})
+    assert len(line) == 1 and "The runs of sz 10% (2), sz full (1) scored it before 2135b01" in line[0]
+
+
 def test_the_verdicts_headline_counts_the_target_pairs_and_all_pairs() -> None:
     """A pair counts as met only when every baseline but the reference lines is beaten on both
     metrics; the target's count leaves out the ``full`` settings."""
