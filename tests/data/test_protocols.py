@@ -9,7 +9,7 @@ from stvlm.data.protocols import PROTOCOLS, TGCN_SETTINGS, Protocol, resolve_pro
 from stvlm.data.series import DatasetInfo
 from stvlm.data.splits import WINDOW_RULES, split_windows
 from stvlm.errors import ConfigError, ProtocolError, UnknownNameError
-from stvlm.metrics import METRICS, OVERALL, POOLINGS
+from stvlm.metrics import METRICS, OVERALL, POOLINGS, evaluate_forecast
 
 
 def make_info(name: str = "toy", split=(0.6, 0.2, 0.2), interval: int = 5) -> DatasetInfo:
@@ -120,6 +120,20 @@ def test_tgcn_split_on_the_los_loop_length():
     # int(2016 * 0.8) = 1612 steps -> 1588 windows, round(1588 / 8) = 198 of them validation;
     # 404 test steps -> 380 windows.
     assert counts == {"train": 1390, "train_full": 1390, "val": 198, "test": 380}
+
+
+def test_tgcn_scores_the_zeros_the_dataset_calls_missing():
+    """T-GCN trains and scores on every SZ-taxi entry, its zeros (no taxi in the slot) included;
+    the standard protocol leaves them out as the dataset's missing values."""
+    info = DatasetInfo(**{**make_info("sz-taxi", interval=15).__dict__, "missing_value": 0.0})
+    tgcn, standard = PROTOCOLS.get("tgcn")(info), PROTOCOLS.get("standard")(info)
+    assert (tgcn.missing_value, standard.missing_value) == (None, 0.0)
+    true = np.zeros((1, 4, 2, 1))
+    true[0, :, 0, 0] = 4.0  # node 0 reads 4 at every step, node 1 is 0 (no taxi) throughout
+    pred = np.full_like(true, 3.0)
+    scores = evaluate_forecast(pred, true, tgcn)
+    assert (scores["mae"], scores["mae_all"], scores["mae_h1"]) == (2.0, 2.0, 2.0)  # (1 + 3) / 2
+    assert scores["bias"] == 1.0  # (-1 + 3) / 2
 
 
 def test_tgcn_on_another_dataset_raises():

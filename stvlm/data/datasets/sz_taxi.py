@@ -72,7 +72,8 @@ INFO = DatasetInfo(
     ),
     nodes=156, steps=2976, interval_minutes=15,
     channels=("speed",), units=("km/h",),
-    missing="0 = no taxi observed in the slot (24.8% of values; masked by true > 0)",
+    missing="0 = no taxi observed in the slot (24.8% of values; masked by true > 0, scored as a "
+            "speed under the tgcn protocol, as T-GCN does)",
     missing_value=0.0,
     coordinates=None, adjacency=True, side_information=("poi", "weather"),
     split=(0.7, 0.1, 0.2),
