@@ -199,7 +199,9 @@ def tgcn(info: DatasetInfo) -> Protocol:
             "validation = last 1/8 of the training windows (T-GCN has none); z-score on the "
             "training part (T-GCN divides by the max; metrics are in original units either way); "
             "unmasked MAE, RMSE, accuracy, R2, var over every entry, a zero included (T-GCN "
-            "scores and trains on SZ-taxi's zeros, its slots without a taxi, as speeds)."
+            "scores and trains on SZ-taxi's zeros, its slots without a taxi, as speeds); "
+            "periodic lookback of 1 and 7 days, which T-GCN's models do not read "
+            "(data.lookback_days = [] gives them only the input steps)."
         ),
     )
 
