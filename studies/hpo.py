@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `ray job submit --working-dir .` runs this file as a script
 
-from harness.cli.entry import build_parser, run_from_args, summary  # noqa: E402
+from harness.cli.entry import build_parser, exit_code, run_from_args, summary  # noqa: E402
 from stvlm.errors import STVLMError  # noqa: E402
 
 
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hpo.py: error: {err}", file=sys.stderr)
         return 2
     print(summary(outcome))
-    return 0
+    return exit_code(outcome)
 
 
 if __name__ == "__main__":

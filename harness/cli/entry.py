@@ -4,8 +4,8 @@
         [--results-dir DIR] [--data-root DIR] [--num-samples N] [--optuna-storage URL]
         [--address ADDR] [--num-cpus N] [--report-every S] [-v]
 
-The scripts stay thin: they parse with :func:`build_parser`, call :func:`run_from_args` and
-print :func:`summary`.
+The scripts stay thin: they parse with :func:`build_parser`, call :func:`run_from_args`, print
+:func:`summary` and exit with :func:`exit_code` (0, or 130 when the study stopped before its end).
 """
 
 from __future__ import annotations
@@ -99,12 +99,24 @@ def run_from_args(args: argparse.Namespace) -> StudyOutcome:
     return run_study(spec_from_args(args), options_from_args(args))
 
 
+#: The study scripts' exit status when the study stopped before every planned trial ran (Ctrl-C:
+#: Ray Tune saves its state and returns), as a shell reports a process ended by SIGINT.
+STOPPED_EXIT = 130
+
+
 def summary(outcome: StudyOutcome) -> str:
     """A few lines for the end of a study script."""
     counts = ", ".join(f"{n} {status}" for status, n in sorted(outcome.counts.items())) or "no trials"
-    verb = "resumed and finished" if outcome.resumed else "finished"
+    if outcome.complete:
+        verb = "resumed and finished" if outcome.resumed else "finished"
+        head = f"{verb} in {outcome.wall_seconds:.0f} s: {counts}"
+    else:
+        head = (f"stopped before its end after {outcome.wall_seconds:.0f} s: {counts}, "
+                f"{sum(outcome.counts.values())} of {outcome.planned} planned trials recorded; the same "
+                "command resumes it (recorded trials are kept, a stopped one goes on from its last "
+                "checkpoint)")
     return (
-        f"study {outcome.name} {verb} in {outcome.wall_seconds:.0f} s: {counts}\n"
+        f"study {outcome.name} {head}\n"
         f"results: {outcome.results / 'trials.parquet'}\n"
         f"         {outcome.results / 'curves.parquet'}\n"
         f"         {outcome.results / 'study.json'}\n"
@@ -114,3 +126,8 @@ def summary(outcome: StudyOutcome) -> str:
         + (f"\nmlflow: {outcome.mlflow_uri}  (browse: mlflow ui --backend-store-uri {outcome.mlflow_uri})"
            if outcome.mlflow_uri else "")
     )
+
+
+def exit_code(outcome: StudyOutcome) -> int:
+    """0 when every planned trial of the study ran, else :data:`STOPPED_EXIT`."""
+    return 0 if outcome.complete else STOPPED_EXIT

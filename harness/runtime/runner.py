@@ -86,6 +86,8 @@ class StudyOutcome:
     wall_seconds: float = 0.0
     optuna_storage: str | None = None
     mlflow_uri: str | None = None
+    planned: int = 0  # trials the study plans (every launch together)
+    complete: bool = True  # every planned trial has its row; False: stopped (Ctrl-C) before
 
 
 def prepare_study(spec: StudySpec, options: StudyOptions) -> PreparedStudy:
@@ -233,8 +235,10 @@ def run_study(spec: StudySpec, options: StudyOptions = StudyOptions()) -> StudyO
         tuner.fit()
         store = ResultsStore(study.results, study.checks.metrics, study.checks.horizons)
         counts = dict(Counter(r["status"] for r in store.rows()))
-        finish_record(study.results, record, counts=counts, complete=len(store) >= len(study.plan))
+        complete = len(store) >= len(study.plan)  # Ray Tune returns normally after a Ctrl-C
+        finish_record(study.results, record, counts=counts, complete=complete)
         return StudyOutcome(spec.name, study.results, study.experiment_path, resumed, counts,
-                            time.perf_counter() - t0, study.optuna_storage, study.mlflow_uri)
+                            time.perf_counter() - t0, study.optuna_storage, study.mlflow_uri,
+                            planned=len(study.plan), complete=complete)
     finally:
         cluster.shutdown()

@@ -76,6 +76,7 @@ def test_fewshot_study_on_two_nodes_survives_a_killed_trial(cluster, data_root: 
         ("stvlm", "few_shot_ratio=0.1", "stvlm", "completed", 0.1),
     ]
     assert outcome.counts == {"completed": 4} and not outcome.resumed
+    assert (outcome.planned, outcome.complete) == (4, True)
     assert trials["node_id"].n_unique() == 2  # trials ran on both nodes
     stvlm = trials.filter(pl.col("kind") == "stvlm")
     assert stvlm["epochs_run"].to_list() == [3, 3] and stvlm["test_mae"].null_count() == 0

@@ -4,8 +4,9 @@ One head serves, with token authentication on (a token of its own, handed to the
 every client through ``RAY_AUTH_TOKEN_PATH``: whether Ray finds one in ``~/.ray`` depends on what
 ran on the machine before): ``ray job submit --working-dir .`` of ``studies/fewshot.py`` (a client
 without the token is refused), the same job with a relative ``--storage`` (refused in one line
-before any trial), and a study driver SIGKILLed mid-study and launched again, which resumes
-without re-running finished trials. The test stops exactly what it started: it terminates the
+before any trial), a study driver SIGKILLed mid-study and launched again, which resumes
+without re-running finished trials, and one stopped with Ctrl-C (SIGINT), which says so, how to
+resume, and exits 130. The test stops exactly what it started: it terminates the
 ``ray start --block`` child (which takes its Ray processes down); it never runs ``ray stop``.
 """
 
@@ -206,3 +207,30 @@ def test_killed_driver_resumes_without_rerunning_finished_trials(head, data_root
     assert interrupted["resumed_from_epoch"] >= 1
     record = json.loads((tmp_path / "results" / "resume" / "study.json").read_text())
     assert [r["resumed"] for r in record["runs"]] == [False, True] and record["finished_at"] is not None
+
+
+def test_ctrl_c_stops_the_study_with_a_resume_hint_and_exit_130(head, data_root: Path, tmp_path: Path) -> None:
+    """Ray Tune catches SIGINT, saves its state and returns: the script must not report the
+    study as finished (nor exit 0, so that `&& stvlm report` does not run on half a study)."""
+    spec = spec_toml(tmp_path / "stop.toml", "stop", ratios="0.1", num_samples=2, epochs=200, concurrent=1)
+    cmd = [sys.executable, "studies/hpo.py", "--config", str(spec), "--storage", str(tmp_path / "ray"),
+           "--results-dir", str(tmp_path / "results"), "--data-root", str(data_root)]
+    with open(tmp_path / "driver.log", "w") as log:
+        driver = subprocess.Popen(cmd, cwd=REPO, env=client_env(head.token, head.gcs), stdout=log,
+                                  stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: any(status == "RUNNING" and epoch >= 1
+                               for status, epoch in saved_states(tmp_path / "ray" / "stop").values()),
+                   seconds=240, what="a trial reporting its first epoch", alive=lambda: driver.poll() is None)
+        driver.send_signal(signal.SIGINT)  # what Ctrl-C sends the driver
+        code = driver.wait(timeout=patient(120))
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait()
+    out = (tmp_path / "driver.log").read_text()
+    assert code == 130, out[-3000:]
+    assert "study stop stopped before its end after" in out and "of 2 planned trials recorded" in out
+    assert "the same command resumes it" in out and "study stop finished" not in out
+    record = json.loads((tmp_path / "results" / "stop" / "study.json").read_text())
+    assert record["finished_at"] is None and record["runs"][-1]["finished_at"] is not None
