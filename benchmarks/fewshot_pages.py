@@ -5,6 +5,7 @@ JSON that ``fewshot_accuracy.py`` writes, so a page can be rebuilt without re-ru
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from epoch_cap import ROUNDS, near_cap
@@ -338,11 +339,9 @@ VOID_MAPE = 1e6
 def _void_mape(result: dict[str, Any]) -> list[str]:
     """The caveat naming the pairs whose runs hold a MAPE from before 2135b01 that means nothing
     (:data:`VOID_MAPE`); no line when none does."""
-    void: dict[str, int] = {}
-    for r in result["runs"]:
-        if r["test"].get("mape", 0.0) > VOID_MAPE:
-            void[f"{r['dataset']} {r['setting']}"] = void.get(f"{r['dataset']} {r['setting']}", 0) + 1
-    return ([f"- MAPE is not on this page; `fewshot_accuracy.json` holds it per run. The runs of "
+    void = Counter(f"{r['dataset']} {r['setting']}" for r in result["runs"]
+                   if r["test"].get("mape", 0.0) > VOID_MAPE)
+    return (["- MAPE is not on this page; `fewshot_accuracy.json` holds it per run. The runs of "
              + ", ".join(f"{pair} ({n})" for pair, n in void.items()) + " scored it before 2135b01, "
              "which counted a zero stored as a floating-point residue (1e-17 km/h on sz-taxi) as a "
              "truth: their `mape` values (about 1e15 %) mean nothing. A run since leaves those entries "
