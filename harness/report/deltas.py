@@ -80,6 +80,12 @@ def _same_selection(anchor: dict, mine: dict) -> bool:
     return anchor["protocol_match"] == "yes" and anchor.get("few_shot_label") == mine.get("few_shot_label")
 
 
+def _comparable(anchor: dict, mine: dict) -> bool:
+    """Whether a published row gets a delta against one of our configurations."""
+    return (anchor["dataset"] == mine["dataset"] and anchor["protocol"] == mine["protocol"]
+            and _same_selection(anchor, mine))
+
+
 def anchor_deltas(trials: pl.DataFrame, best: pl.DataFrame, anchors: pl.DataFrame | None,
                   level: float) -> pl.DataFrame:
     """Best configuration of every arm minus each matching published number (overall, test).
@@ -95,10 +101,7 @@ def anchor_deltas(trials: pl.DataFrame, best: pl.DataFrame, anchors: pl.DataFram
     rows = []
     for mine in best.iter_rows(named=True):
         for anchor in anchors.iter_rows(named=True):
-            if not (
-                anchor["dataset"] == mine["dataset"] and anchor["protocol"] == mine["protocol"]
-                and _same_selection(anchor, mine)
-            ):
+            if not _comparable(anchor, mine):
                 continue
             a = seed_values(trials, mine["config_id"], f"test_{anchor['metric']}")
             if a:
@@ -106,6 +109,36 @@ def anchor_deltas(trials: pl.DataFrame, best: pl.DataFrame, anchors: pl.DataFram
                 rows.append(_row(mine, f"{anchor['model']} (published)", anchor["source"],
                                  anchor["metric"], None, a, float(anchor["value"]), 0, iv))
     return pl.DataFrame(rows, schema=DELTA_SCHEMA)
+
+
+def anchor_gap(anchors: pl.DataFrame, best: pl.DataFrame) -> str:
+    """Why no published number got a delta, in one sentence per (dataset, protocol) of the ST-VLM
+    arms: the anchors file has no row for it, or its rows under our protocol are at other few-shot
+    counts than the arms' (``""`` when some published number did match)."""
+    arms = best.filter(pl.col("kind") == "stvlm")
+    if not arms.height or any(_comparable(a, m) for m in arms.iter_rows(named=True)
+                              for a in anchors.iter_rows(named=True)):
+        return ""
+    legacy = "protocol_match" not in anchors.columns
+    parts = []
+    for (dataset, protocol), group in arms.group_by(["dataset", "protocol"], maintain_order=True):
+        rows = anchors.filter((pl.col("dataset") == dataset) & (pl.col("protocol") == protocol))
+        ours = ", ".join(str(v) for v in group["few_shot_ratio" if legacy else "few_shot_label"].unique(
+            maintain_order=True))
+        if not rows.height:
+            parts.append(f"The anchors file has no row for {dataset} under protocol {protocol}.")
+            continue
+        if legacy:
+            theirs = ", ".join(f"{v:g}" for v in rows["few_shot_ratio"].unique().sort())
+            parts.append(f"The anchors file's {rows.height} rows for {dataset} ({protocol}) are at "
+                         f"few-shot ratios {theirs}; these arms ran at {ours}.")
+            continue
+        match = rows.filter(pl.col("protocol_match") == "yes")
+        theirs = ", ".join(str(v) for v in match["few_shot_label"].unique(maintain_order=True)) or "none"
+        parts.append(f"The anchors file has {rows.height} rows for {dataset} ({protocol}); {match.height} "
+                     f"{'was' if match.height == 1 else 'were'} measured under our protocol, at few-shot counts {theirs}; these arms ran at "
+                     f"{ours}, so none is comparable.")
+    return " ".join(parts)
 
 
 def cross_study(summary: pl.DataFrame, best: pl.DataFrame, metric: str) -> pl.DataFrame:

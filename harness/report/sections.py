@@ -112,6 +112,8 @@ def results_blocks(data: ReportData, cfg: ReportConfig, figures: list[FigureResu
                    "Baselines' rows are in tables/anchor_deltas.csv.")
     if data.anchors_path is None:
         anchor_note = "No anchors file given (--anchors): nothing to compare with."
+    elif data.anchor_gap:
+        anchor_note = data.anchor_gap + " " + anchor_note
     anchors = data.anchor.filter(pl.col("config_id").is_in(
         data.best.filter(pl.col("kind") == "stvlm")["config_id"].implode()))
     blocks += [Heading(2, "Against published numbers"), delta_table(anchors, d, data.level, anchor_note)]

@@ -35,6 +35,7 @@ class ReportData:
         cross: the cross-study table (empty for one study).
         importance: parameter importance.
         anchors_path: the anchors file used, if any.
+        anchor_gap: why no published number got a delta (:func:`deltas.anchor_gap`), or ``""``.
     """
 
     studies: tuple[StudyResults, ...]
@@ -51,6 +52,7 @@ class ReportData:
     cross: pl.DataFrame
     importance: pl.DataFrame
     anchors_path: Path | None = field(default=None)
+    anchor_gap: str = ""
 
     @cached_property
     def main(self) -> pl.DataFrame:
@@ -125,4 +127,5 @@ def compute(studies: Sequence[StudyResults], anchors: pl.DataFrame | None, cfg: 
         cross=deltas.cross_study(summary, best, metric) if len(studies) > 1 else pl.DataFrame(),
         importance=pl.concat(importance),
         anchors_path=anchors_path,
+        anchor_gap=deltas.anchor_gap(anchors, best) if anchors is not None else "",
     )
