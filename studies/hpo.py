@@ -17,28 +17,17 @@ continue from their checkpoints. Results: results/<study>/{trials,curves}.parque
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # `ray job submit --working-dir .` runs this file as a script
 
-from harness.cli.entry import build_parser, exit_code, run_from_args, summary  # noqa: E402
-from stvlm.errors import STVLMError  # noqa: E402
+from harness.cli.entry import study_main  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser("hpo.py", __doc__.split("\n\n")[0], ROOT / "studies/configs/hpo.toml")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(name)s: %(message)s")
-    try:
-        outcome = run_from_args(args)
-    except STVLMError as err:
-        print(f"hpo.py: error: {err}", file=sys.stderr)
-        return 2
-    print(summary(outcome))
-    return exit_code(outcome)
+    return study_main("hpo.py", __doc__.split("\n\n")[0], ROOT / "studies/configs/hpo.toml", argv)
 
 
 if __name__ == "__main__":

@@ -4,13 +4,16 @@
         [--results-dir DIR] [--data-root DIR] [--num-samples N] [--optuna-storage URL]
         [--address ADDR] [--num-cpus N] [--report-every S] [-v]
 
-The scripts stay thin: they parse with :func:`build_parser`, call :func:`run_from_args`, print
-:func:`summary` and exit with :func:`exit_code` (0, or 130 when the study stopped before its end).
+The scripts stay thin: :func:`study_main` parses with :func:`build_parser`, calls
+:func:`run_from_args`, prints :func:`summary` and returns :func:`exit_code` (0; 2 for bad input,
+before any trial; 130 when the study stopped before its end).
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -131,3 +134,23 @@ def summary(outcome: StudyOutcome) -> str:
 def exit_code(outcome: StudyOutcome) -> int:
     """0 when every planned trial of the study ran, else :data:`STOPPED_EXIT`."""
     return 0 if outcome.complete else STOPPED_EXIT
+
+
+def study_main(prog: str, description: str, default_config: Path, argv: list[str] | None = None) -> int:
+    """A study script's whole command line: its exit status, the summary or a one-line error."""
+    from stvlm.errors import STVLMError
+
+    args = build_parser(prog, description, default_config).parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(name)s: %(message)s")
+    try:
+        outcome = run_from_args(args)
+    except STVLMError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # a Ctrl-C before Ray Tune runs, or a second one while it saves
+        print(f"{prog}: interrupted; the same command resumes the study (recorded trials are kept)",
+              file=sys.stderr)
+        return STOPPED_EXIT
+    print(summary(outcome))
+    return exit_code(outcome)

@@ -224,3 +224,18 @@ def test_a_missing_config_is_reported_before_torch_is_imported(tmp_path: Path) -
         f"stvlm: error: config file {tmp_path / 'nope.toml'} does not exist",
         f"hpo.py: error: study config {tmp_path / 'nope.toml'} does not exist",
     ]
+
+
+def test_a_ctrl_c_outside_ray_tune_is_one_line_and_exit_130(monkeypatch, capsys, tmp_path: Path) -> None:
+    """A Ctrl-C while Ray starts or the data loads, or a second one while Ray Tune saves its state,
+    reaches the script as KeyboardInterrupt: one line saying how to resume, no traceback. (The
+    first Ctrl-C inside Ray Tune: tests/harness/test_ray_jobs.py.)"""
+    import harness.cli.entry as entry
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(entry, "run_from_args", interrupted)
+    assert entry.study_main("fewshot.py", "d", tmp_path / "spec.toml", ["--smoke-test"]) == 130
+    assert capsys.readouterr().err.splitlines() == [
+        "fewshot.py: interrupted; the same command resumes the study (recorded trials are kept)"]
