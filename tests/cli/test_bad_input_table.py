@@ -239,3 +239,26 @@ def test_a_ctrl_c_outside_ray_tune_is_one_line_and_exit_130(monkeypatch, capsys,
     assert entry.study_main("fewshot.py", "d", tmp_path / "spec.toml", ["--smoke-test"]) == 130
     assert capsys.readouterr().err.splitlines() == [
         "fewshot.py: interrupted; the same command resumes the study (recorded trials are kept)"]
+
+
+def test_train_refuses_an_out_folder_holding_another_experiment(capsys, tmp_path: Path, data_root: Path) -> None:
+    """`stvlm train --out` into the folder of another run replaced its checkpoint and metrics
+    without a word; now it stops before any work and writes nothing. The same experiment (a
+    re-run) may write its folder again."""
+    from harness.cli.commands.train import check_run_folder
+    from stvlm.configs import ExperimentConfig
+
+    run = tmp_path / "run"
+    run.mkdir()
+    other = ExperimentConfig.default().with_overrides(["data.dataset=los-loop", "model.fusion.depth=2"])
+    (run / "config.json").write_text(json.dumps(other.to_dict()))
+    (run / "metrics.json").write_text("{}")
+    argv = ["train", "--dataset", "los-loop", "--few-shot", "0.1", "--data-root", str(data_root), "--out", str(run)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"stvlm: error: --out '{run}' holds the run of another experiment "
+                                               f"(config {other.config_hash()}, this one ")
+    assert err[0].endswith("nothing was written: remove the folder or choose another --out")
+    assert sorted(p.name for p in run.iterdir()) == ["config.json", "metrics.json"]
+    assert (run / "metrics.json").read_text() == "{}"
+    check_run_folder(run, other.replace(data=other.data.replace(data_root=str(data_root))))  # same: allowed

@@ -38,11 +38,33 @@ def experiment_config(args: argparse.Namespace) -> tuple[ExperimentConfig, PairC
     return cfg, applied
 
 
+def check_run_folder(out: Path, cfg: ExperimentConfig) -> None:
+    """Refuse an output folder that holds the run of another experiment (its ``config.json``
+    hashes otherwise): training would replace that run's checkpoint and metrics. A folder of the
+    same experiment (a re-run, the default ``runs/<name>-<hash>``) is written again."""
+    from stvlm.configs import ExperimentConfig
+    from stvlm.errors import ConfigError, STVLMError
+
+    if not (out / "config.json").is_file():
+        return
+    try:
+        stored = ExperimentConfig.from_dict(json.loads((out / "config.json").read_text())).config_hash()
+    except (OSError, ValueError, STVLMError):  # unreadable, or another version's settings
+        stored = "unreadable here"
+    if stored != cfg.config_hash():
+        raise ConfigError(
+            f"--out {str(out)!r} holds the run of another experiment (config {stored}, this one "
+            f"{cfg.config_hash()}); nothing was written: remove the folder or choose another --out"
+        )
+
+
 def _run(args: argparse.Namespace) -> int:
     # Paths and the config first: a typo is reported before torch is imported (~5 s).
     if args.out:
         check_output_dir(args.out, "--out")
     cfg, applied = experiment_config(args)
+    out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-{cfg.config_hash()}"
+    check_run_folder(out, cfg)
 
     from harness.cli.pair_defaults import record
     from harness.cli.text_tables import metrics_table
@@ -51,7 +73,6 @@ def _run(args: argparse.Namespace) -> int:
     from stvlm.monitor import monitor_value
     from stvlm.progress import EpochBar
 
-    out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-{cfg.config_hash()}"
     prepared = prepare_run(cfg)  # validates names and data before any training
     epochs = EpochBar(cfg.train.epochs, cfg.train.monitor, desc=f"train {cfg.data.dataset}")
     try:
@@ -88,7 +109,8 @@ def _add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--budget", default=None, help="a named few-shot budget, e.g. st-llm-10%%")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a setting by dotted path, e.g. model.fusion.depth=2 (repeatable)")
-    p.add_argument("--out", default=None, help="output folder (default: runs/<name>-<config hash>)")
+    p.add_argument("--out", default=None, help="output folder (default: runs/<name>-<config hash>); "
+                   "one holding another experiment's run is refused")
     p.add_argument("--data-root", default=None, help="folder with one sub-folder per dataset (default: $STVLM_DATA)")
     p.set_defaults(run=_run)
     return p
