@@ -138,6 +138,7 @@ def exit_code(outcome: StudyOutcome) -> int:
 
 def study_main(prog: str, description: str, default_config: Path, argv: list[str] | None = None) -> int:
     """A study script's whole command line: its exit status, the summary or a one-line error."""
+    from harness.cli.commands.base import emit
     from stvlm.errors import STVLMError
 
     args = build_parser(prog, description, default_config).parse_args(argv)
@@ -146,11 +147,11 @@ def study_main(prog: str, description: str, default_config: Path, argv: list[str
     try:
         outcome = run_from_args(args)
     except STVLMError as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
+        sys.stderr.write(f"{prog}: error: {err}\n")
         return 2
     except KeyboardInterrupt:  # a Ctrl-C before Ray Tune runs, or a second one while it saves
-        print(f"{prog}: interrupted; the same command resumes the study (recorded trials are kept)",
-              file=sys.stderr)
+        sys.stderr.write(f"{prog}: interrupted; the same command resumes the study (recorded trials "
+                         "are kept)\n")
         return STOPPED_EXIT
-    print(summary(outcome))
+    emit(summary(outcome))
     return exit_code(outcome)
