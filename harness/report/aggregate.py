@@ -1,16 +1,21 @@
 """Tables over trials: status counts, mean/std/count over seeds, the best configuration per arm.
 
 A *configuration* is every column that defines a run except the seed: the arm, the scientific
-settings (:data:`CONFIG_KEYS`) and the sampled nuisance parameters (``params_json`` in canonical
-form, a ``seed`` key left out). Its ``config_id`` is a short hash of those values. Only
-``completed`` trials enter means; ``failed`` and ``pruned`` ones are counted in
-:func:`status_table` and listed in :func:`problem_trials`.
+settings (:data:`CONFIG_KEYS`, the few-shot label without a random selection's seed) and the
+sampled nuisance parameters (``params_json`` in canonical form, a ``seed`` key left out). Its
+``config_id`` is a short hash of those values. A study searches the nuisance settings in each
+(arm, seed) group on its own, so a sampled configuration seldom recurs in another seed: where a
+seed of an arm holds several configurations that no other seed shares, the trial with the best
+validation metric of each seed stands for the arm (:func:`per_seed_best`), and those winners
+form one configuration whose mean is over seeds. Only ``completed`` trials enter means; ``failed`` and ``pruned`` ones are
+counted in :func:`status_table` and listed in :func:`problem_trials`.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 
 import polars as pl
@@ -23,8 +28,12 @@ from stvlm.data.protocols import higher_is_better
 
 #: Columns that, with ``params``, identify a configuration (the seed is not one of them).
 CONFIG_KEYS = (*CONFIG_COLUMNS, "params")
-#: Columns that define "the same splits" (baselines are compared on equal values of these).
-SPLIT_KEYS = ("dataset", "protocol", "few_shot_ratio", "few_shot_method")
+#: Columns that define "the same splits" (baselines are compared on equal values of these): the
+#: label too, since a named budget or a window count leaves the ratio at 1.0.
+SPLIT_KEYS = ("dataset", "protocol", "few_shot_ratio", "few_shot_method", "few_shot_label")
+#: ``params`` of the configuration made of each seed's best trial (:func:`per_seed_best`).
+PER_SEED = '{{"chosen in each seed by":"{}"}}'
+
 SUMMARY_INDEX = ("label", "config_id") + CONFIG_KEYS
 #: Row order of per-label tables: by study, ST-VLM before baselines, then by label.
 ORDER, DESC = ("study", "kind", "label"), [False, True, False]
@@ -42,8 +51,43 @@ def _config_id(row: dict) -> str:
     return canonical_hash([row[k] for k in CONFIG_KEYS], length=10)
 
 
-def prepare(studies: Sequence[StudyResults]) -> pl.DataFrame:
-    """All trials of all studies in one frame, with ``params``, ``config_id`` and ``label``.
+def per_seed_best(frame: pl.DataFrame, metric: str) -> pl.DataFrame:
+    """Where an arm (or baseline) ran several seeds, a seed of it holds several configurations and
+    none of them recurs in another seed (a nuisance search run within each seed, as the study
+    plans it), each seed's completed trial with the best ``val_<metric>`` (ties: the first trial
+    id) gets ``params`` :data:`PER_SEED`, so the seeds' winners form one configuration; every
+    other trial keeps its own. Configurations shared by seeds (a grid) are ranked by their mean
+    over seeds instead. ``frame`` has ``params``."""
+    column = f"val_{metric}"
+    group = ["study", "arm", "kind", "model"]
+    if column not in frame.columns:
+        return frame
+    configs = frame.group_by(*group, "seed").agg(pl.col("params").n_unique().alias("_configs"))
+    seeds = frame.group_by(*group).agg(pl.col("seed").n_unique().alias("_seeds"))
+    several = (configs.filter(pl.col("_configs") > 1).select(group).unique()  # one seed: the same pick
+               .join(seeds.filter(pl.col("_seeds") > 1).select(group), on=group, how="semi"))
+    shared = (frame.group_by(*group, "params").agg(pl.col("seed").n_unique().alias("_seeds"))
+              .filter(pl.col("_seeds") > 1).select(group).unique())  # a grid: rank by mean over seeds
+    searched = several.join(shared, on=group, how="anti")
+    sign = -1.0 if higher_is_better(metric) else 1.0
+    winners = (
+        frame.join(searched, on=group, how="semi")
+        .filter((pl.col("status") == "completed") & pl.col(column).is_not_null()
+                & pl.col(column).is_not_nan())
+        .sort(pl.col(column) * sign, "trial_id")
+        .group_by(*group, "seed", maintain_order=True).first()
+        .select("study", "trial_id", pl.lit(True).alias("_winner"))
+    )
+    return (frame.join(winners, on=["study", "trial_id"], how="left")
+            .with_columns(pl.when(pl.col("_winner")).then(pl.lit(PER_SEED.format(column)))
+                          .otherwise(pl.col("params")).alias("params"))
+            .drop("_winner"))
+
+
+def prepare(studies: Sequence[StudyResults], metric: str = "mae") -> pl.DataFrame:
+    """All trials of all studies in one frame, with ``params``, ``config_id`` and ``label``;
+    ``few_shot_label`` without a random selection's `` (seed N)``; each seed's best trial by
+    ``val_<metric>`` where a seed holds several configurations (:func:`per_seed_best`).
 
     ``label`` names a compared series in figures and tables: the arm for ST-VLM rows, the
     baseline name (``"ridge @ few_shot_ratio=0.1"`` when the baseline row belongs to a data arm,
@@ -53,8 +97,11 @@ def prepare(studies: Sequence[StudyResults]) -> pl.DataFrame:
     """
     frame = pl.concat([s.trials for s in studies], how="diagonal_relaxed")
     frame = frame.with_columns(
-        pl.col("params_json").map_elements(canonical_params, return_dtype=pl.String).alias("params")
+        pl.col("params_json").map_elements(canonical_params, return_dtype=pl.String).alias("params"),
+        pl.col("few_shot_label").map_elements(lambda v: re.sub(r" \(seed \d+\)$", "", v),
+                                              return_dtype=pl.String),
     )
+    frame = per_seed_best(frame, metric)
     frame = frame.with_columns(
         pl.struct(list(CONFIG_KEYS)).map_elements(_config_id, return_dtype=pl.String).alias("config_id"),
     )
@@ -146,9 +193,14 @@ def best_configs(summary: pl.DataFrame, metric: str) -> pl.DataFrame:
     ranked = configs.join(val, on="config_id", how="left").join(test_n, on="config_id", how="left")
     sign = -1.0 if higher_is_better(metric) else 1.0
     rows = []
+    per_seed = PER_SEED.format(f"val_{metric}")
     for _, group in ranked.group_by("study", "label", maintain_order=True):
         scored = group.filter(pl.col("val_mean").is_not_null() & pl.col("val_mean").is_not_nan())
-        if scored.height:
+        if (scored["params"] == per_seed).any():  # searched within each seed: its winners
+            best = scored.filter(pl.col("params") == per_seed).row(0, named=True)
+            best["selected_by"] = (f"{'lowest' if sign > 0 else 'highest'} val_{metric} in each seed "
+                                   "(the search of each seed), mean over seeds")
+        elif scored.height:
             best = scored.sort(pl.col("val_mean") * sign, "config_id").row(0, named=True)
             best["selected_by"] = f"lowest mean val_{metric}" if sign > 0 else f"highest mean val_{metric}"
         else:

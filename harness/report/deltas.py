@@ -40,7 +40,8 @@ def _row(best: dict, against: str, source: str, metric: str, horizon: int | None
         "against": against, "source": source, "metric": metric, "horizon": horizon,
         "mean": sum(ours) / len(ours), "n": len(ours), "reference": reference,
         "reference_n": reference_n, "delta": iv.diff,
-        "delta_pct": 100.0 * iv.diff / reference if reference else math.nan,
+        # of |reference|: the sign is the delta's also for a signed metric (bias) below zero
+        "delta_pct": 100.0 * iv.diff / abs(reference) if reference else math.nan,
         "ci_low": iv.low, "ci_high": iv.high, "df": iv.df, "larger_than_noise": iv.verdict,
     }
 
@@ -77,7 +78,7 @@ def baseline_deltas(trials: pl.DataFrame, best: pl.DataFrame, level: float) -> p
 
 def _same_selection(anchor: dict, mine: dict) -> bool:
     """Whether a published row was measured under our protocol and few-shot selection."""
-    if anchor.get("protocol_match") is None:  # legacy anchors: the ratio alone
+    if "protocol_match" not in anchor:  # legacy anchors (no such column): the ratio alone
         return _same(float(anchor["few_shot_ratio"]), float(mine["few_shot_ratio"]))
     return anchor["protocol_match"] == "yes" and anchor.get("few_shot_label") == mine.get("few_shot_label")
 
@@ -137,9 +138,10 @@ def anchor_gap(anchors: pl.DataFrame, best: pl.DataFrame) -> str:
             continue
         match = rows.filter(pl.col("protocol_match") == "yes")
         theirs = ", ".join(str(v) for v in match["few_shot_label"].unique(maintain_order=True)) or "none"
+        verb = "was" if match.height == 1 else "were"
         parts.append(f"The anchors file has {rows.height} rows for {dataset} ({protocol}); {match.height} "
-                     f"{'was' if match.height == 1 else 'were'} measured under our protocol, at few-shot counts {theirs}; these arms ran at "
-                     f"{ours}, so none is comparable.")
+                     f"{verb} measured under our protocol, at few-shot counts {theirs}; these arms ran "
+                     f"at {ours}, so none is comparable.")
     return " ".join(parts)
 
 

@@ -220,9 +220,14 @@ def load_anchors(path: str | Path) -> pl.DataFrame:
     if "notes" not in frame.columns:
         frame = frame.with_columns(pl.lit("").alias("notes"))
     optional = [c for c in ("protocol_match", "few_shot_label") if c in frame.columns]
-    bad = frame.filter(~pl.col("protocol_match").is_in(["yes", "no"])) if "protocol_match" in optional else None
+    # A blank cell is null, and null.is_in(...) is null, not False: fill it so a row of unknown
+    # protocol is refused instead of matching on its ratio like a legacy file's.
+    bad = (frame.filter(~pl.col("protocol_match").is_in(["yes", "no"]).fill_null(False))
+           if "protocol_match" in optional else None)
     if bad is not None and bad.height:
+        value = bad["protocol_match"][0]
         raise ResultsError(
-            f"{path}: column protocol_match has value {bad['protocol_match'][0]!r}; allowed: yes, no"
+            f"{path}: column protocol_match has value {'a blank cell' if value is None else repr(value)}; "
+            "allowed: yes, no"
         )
     return frame.select(*ANCHOR_COLUMNS, "notes", *optional)

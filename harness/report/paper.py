@@ -40,7 +40,8 @@ def _model(row: dict, stvlm_arms: int) -> str:
 
 
 def main_frame(data: ReportData, level: float | None = None) -> pl.DataFrame:
-    """One row per (block, model): ``dataset``, ``few_shot``, ``model``, ``kind``, ``seeds`` and,
+    """One row per (block, model): ``dataset`` (with its protocol when the report holds several),
+    ``few_shot``, ``model``, ``kind``, ``block`` (its number), ``seeds`` and,
     per metric, ``<m>_mean``, ``<m>_std``, ``<m>_best`` and ``<m>_vs_baseline`` (ST-VLM rows:
     ``better`` or ``worse`` than the block's best baseline beyond the seed noise, ``level`` within
     it; null for baselines and where one side has a single seed)."""
@@ -49,11 +50,13 @@ def main_frame(data: ReportData, level: float | None = None) -> pl.DataFrame:
     test = data.summary.filter((pl.col("split") == "test") & pl.col("horizon").is_null())
     cells = {(r["config_id"], r["metric"]): r for r in test.iter_rows(named=True)}
     rows = []
-    for _, block in data.best.group_by(*SPLIT_KEYS, maintain_order=True):
+    several = data.best["protocol"].n_unique() > 1  # then the dataset cell names its protocol
+    for number, (_, block) in enumerate(data.best.group_by(*SPLIT_KEYS, maintain_order=True)):
         arms = int((block["kind"] == "stvlm").sum())
         for b in block.iter_rows(named=True):
-            row = {"dataset": b["dataset"], "few_shot": b["few_shot_label"], "model": _model(b, arms),
-                   "kind": b["kind"], "config_id": b["config_id"], "seeds": 0}
+            dataset = f"{b['dataset']} ({b['protocol']})" if several else b["dataset"]
+            row = {"dataset": dataset, "few_shot": b["few_shot_label"], "model": _model(b, arms),
+                   "kind": b["kind"], "config_id": b["config_id"], "block": number, "seeds": 0}
             for m in metrics:
                 c = cells.get((b["config_id"], m))
                 row[f"{m}_mean"] = c["mean"] if c else None
@@ -73,7 +76,7 @@ def _flags(frame: pl.DataFrame, data: ReportData, m: str, level: float) -> pl.Da
     sign = -1.0 if higher_is_better(m) else 1.0
     best, beyond = [], []
     for row in frame.iter_rows(named=True):
-        block = frame.filter((pl.col("dataset") == row["dataset"]) & (pl.col("few_shot") == row["few_shot"]))
+        block = frame.filter(pl.col("block") == row["block"])  # the rows that saw the same windows
         means = [v * sign for v in block[f"{m}_mean"].drop_nulls()]
         mean = row[f"{m}_mean"]
         best.append(mean is not None and bool(means) and math.isclose(mean * sign, min(means)))
@@ -140,7 +143,7 @@ def to_latex(frame: pl.DataFrame, digits: int = 3, level: float = 0.95) -> str:
              r"\midrule"]
     previous = None
     for r in frame.iter_rows(named=True):
-        block = (r["dataset"], r["few_shot"])
+        block = r["block"]
         if previous is not None and block != previous:
             lines.append(r"\midrule")
         cells = [_cell(r, m, digits, (r"\textbf{", "}"), latex=True).replace(" ± ", r"$\pm$")

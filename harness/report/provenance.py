@@ -109,7 +109,7 @@ def study_provenance(study: StudyResults, trials: pl.DataFrame) -> list[Block]:
         f"datasets: {', '.join(_distinct(trials, 'dataset'))}; "
         f"protocols: {', '.join(_distinct(trials, 'protocol'))}",
         "few-shot selection: " + "; ".join(FEW_SHOT_METHODS.get(m, m) for m in methods),
-        f"few-shot labels: {', '.join(_distinct(trials, 'few_shot_label'))}",
+        f"few-shot labels: {', '.join(_distinct(study.trials, 'few_shot_label'))}",  # with their seeds
         f"trials: {trials.height} in all, {counts['completed']} completed, {counts['pruned']} pruned, "
         f"{counts['failed']} failed (pruned and failed trials are not averaged in)",
         _convergence(trials),

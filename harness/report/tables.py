@@ -25,7 +25,7 @@ class ReportData:
         metric: the ranking/plotting metric (``mae`` ...).
         level: confidence level of the intervals.
         trials: all trials (prepared: ``params``, ``config_id``, ``label``).
-        curves: all curves, with the trial's ``label`` and ``config_id``.
+        curves: the completed trials' curves, with the trial's ``label`` and ``config_id``.
         status: per-arm status counts.
         problems: failed and pruned trials.
         summary: mean/std/n over seeds (long form).
@@ -98,7 +98,9 @@ def _curves(studies: Sequence[StudyResults], trials: pl.DataFrame) -> pl.DataFra
     if not frames:
         return pl.DataFrame(schema={c: pl.Null for c in CURVE_COLUMNS})
     curves = pl.concat(frames, how="diagonal_relaxed")
-    ids = trials.select("study", "trial_id", "label", "config_id", "kind")
+    # completed trials only, as every mean of the report: a pruned trial's curve stops early
+    ids = (trials.filter(pl.col("status") == "completed")
+           .select("study", "trial_id", "label", "config_id", "kind"))
     return curves.join(ids, on=["study", "trial_id"], how="inner")
 
 
@@ -106,7 +108,7 @@ def compute(studies: Sequence[StudyResults], anchors: pl.DataFrame | None, cfg: 
             anchors_path: Path | None = None) -> ReportData:
     """Aggregate the studies into every table of the report."""
     metric = pick_metric(studies, cfg)
-    trials = aggregate.prepare(studies)
+    trials = aggregate.prepare(studies, metric)
     summary = aggregate.seed_summary(trials)
     best = aggregate.best_configs(summary, metric)
     minimize = not higher_is_better(metric)

@@ -105,7 +105,8 @@ def test_cross_study_side_by_side(tmp_path: Path) -> None:
     out = build_report([a, b], tmp_path / "out", config=fast_config(metric="rmse"))
     check_report_tables([a, b], out)
     cross = pl.read_csv(out / "tables" / "cross_study.csv")
-    assert cross.columns == ["dataset", "protocol", "few_shot_ratio", "few_shot_method", "kind", "model", "arm",
+    assert cross.columns == ["dataset", "protocol", "few_shot_ratio", "few_shot_method", "few_shot_label",
+                             "kind", "model", "arm",
                              "fewshot-a", "fewshot-b"]
     assert cross.height == 2 * 3 + 1 * 3  # (ST-VLM + 2 baselines) x (2 arms of a on nycbike-drop, 1 of b)
     best = pl.read_csv(out / "tables" / "best_configs.csv")

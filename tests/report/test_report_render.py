@@ -106,7 +106,7 @@ def test_main_table_bold_best_dagger_and_booktabs() -> None:
     frame = pl.DataFrame({
         "dataset": ["nyc_bike"] * 4, "few_shot": ["10%", "10%", "10%", "10%"],
         "model": ["ST-VLM (a)", "ST-VLM (b)", "ST-VLM (c)", "ridge"],
-        "kind": ["stvlm", "stvlm", "stvlm", "baseline"], "config_id": ["a", "b", "c", "d"],
+        "kind": ["stvlm", "stvlm", "stvlm", "baseline"], "config_id": ["a", "b", "c", "d"], "block": [0] * 4,
         "seeds": [3, 3, 3, 1], "mae_mean": [2.0, 2.6, 2.45, 2.5], "mae_std": [0.01, 0.01, 0.2, None],
         "mae_best": [True, False, False, False], "mae_vs_baseline": ["better", "worse", "level", None],
     })
