@@ -65,6 +65,22 @@ def test_timestamps_file_and_counted_calendar(tmp_path):
     np.save(path / "timestamps.npy", seconds[::-1].copy())
     with pytest.raises(DataError, match=r"timestamps\.npy: timestamps must be strictly increasing"):
         load_dataset("tiny-city", tmp_path)
+    # 30-minute stamps under interval_minutes = 360: the day lag (4 steps) would read 2 h back
+    np.save(path / "timestamps.npy", seconds[0] + 1800 * np.arange(5))
+    with pytest.raises(DataError, match=r"timestamps\.npy: step 1 \(2024-01-01T00:30\) is 30 min after "
+                                        r"step 0, not interval_minutes = 360; the steps must be evenly "
+                                        r"spaced \(a missing step is a row of NaN\)"):
+        load_dataset("tiny-city", tmp_path)
+    np.save(path / "timestamps.npy", np.delete(seconds[0] + 21600 * np.arange(6), 3))  # one step missing
+    with pytest.raises(DataError, match=r"step 3 \(2024-01-02T00:00\) is 720 min after step 2"):
+        load_dataset("tiny-city", tmp_path)
+
+
+def test_a_start_with_an_offset_is_its_wall_clock(tmp_path):
+    """docs/datasets.md: features read local wall-clock time; 06:00-05:00 is 06:00, not 11:00 UTC."""
+    write_dataset(tmp_path, TOML.replace("start = 2024-01-06T06:00:00", "start = 2024-01-06T06:00:00-05:00"))
+    d = load_dataset("tiny-city", tmp_path)
+    assert d.timestamps[0] == np.datetime64("2024-01-06T06:00") and d.tod.tolist() == [1, 2, 3, 0, 1]
 
 
 def test_grid_shape_gives_grid_coordinates(tmp_path):
@@ -100,6 +116,8 @@ def test_toml_rejects_unknown_keys(tmp_path, extra, message):
                                                        r"channel indices 0\.\.1"),
     ("split = [0.5, 0.25, 0.25]", "split = [0.5, 0.5, 0.5]", "split = .* summing to 1"),
     ("start = 2024-01-06T06:00:00", 'start = "soon"', "start = 'soon' is not a date-time"),
+    ("target_channels = [0]", "target_channels = [0]\ngrid_shape = [-1, -3]",
+     r"grid_shape = \[-1, -3\] must be two positive counts \(rows, cols\)"),
     ('name = "tiny-city"\n', "", "missing required key"),
     ("channels", "channels = [", "not valid TOML"),
 ])

@@ -155,6 +155,8 @@ def read_spec(path: Path) -> dict:
                     f"{', '.join(WEIGHT_KINDS)}")
     if "grid_shape" in spec:
         _check_list(path, "grid_shape", spec["grid_shape"], int, 2)
+        if min(spec["grid_shape"]) < 1:
+            raise _fail(path, f"grid_shape = {spec['grid_shape']} must be two positive counts (rows, cols)")
     for key, value in spec.get("files", {}).items():
         if key not in FILE_KEYS:
             raise _fail(path, f"unknown key 'files.{key}'; allowed: {', '.join(FILE_KEYS)}")
@@ -166,9 +168,10 @@ def read_spec(path: Path) -> dict:
 
 
 def _start(path: Path, value) -> np.datetime64:
-    """The ``start`` key as ``datetime64[m]``."""
+    """The ``start`` key as ``datetime64[m]``: the local wall clock, as every timestamp is read
+    (``08:00-05:00`` is 08:00; converting it to UTC would put the morning rush at 13:00)."""
     if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        value = value.replace(tzinfo=None)
     try:
         return np.datetime64(value, "m")
     except ValueError:
@@ -258,8 +261,16 @@ class CustomDataset:
                 stamps = raw.astype("datetime64[s]").astype("datetime64[m]")
             else:
                 raise DataError(f"{path}: dtype {raw.dtype}; expected datetime64 or int64 seconds")
-            if steps > 1 and not (np.diff(stamps.astype(np.int64)) > 0).all():
+            gaps = np.diff(stamps.astype(np.int64))  # minutes
+            if steps > 1 and not (gaps > 0).all():
                 raise DataError(f"{path}: timestamps must be strictly increasing")
+            interval = self.spec["interval_minutes"]
+            if steps > 1 and not (gaps == interval).all():  # windows and lookback lags count steps
+                i = int(np.flatnonzero(gaps != interval)[0]) + 1
+                raise DataError(
+                    f"{path}: step {i} ({stamps[i]}) is {int(gaps[i - 1])} min after step {i - 1}, "
+                    f"not interval_minutes = {interval}; the steps must be evenly spaced (a missing "
+                    "step is a row of NaN)")
             return stamps
         if "start" in self.spec:
             start = _start(self.toml, self.spec["start"])
