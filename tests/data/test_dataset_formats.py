@@ -77,6 +77,9 @@ def test_pems_edge_list_errors(tmp_path):
     edges.write_text("from,to,cost\n0,5,1.0\n")
     with pytest.raises(DataError, match=r"line 2 names node 5, expected 0\.\.3 \(an edge list "):
         read_edge_list(edges, 4)
+    edges.write_text("from,to,cost\n-1,3,1.0\n")  # node 3 is fine: the message names -1
+    with pytest.raises(DataError, match=r"line 2 names node -1, expected 0\.\.3 "):
+        read_edge_list(edges, 4)
     edges.write_text("from,to,cost\n0,x,1.0\n")
     with pytest.raises(DataError, match=r"line 2 \['0', 'x', '1.0'\] must name node indices "
                                         r"0\.\.3"):

@@ -106,8 +106,9 @@ def read_edge_list(path: Path, nodes: int, id_file: Path | None = None) -> np.nd
                 known = "the ids in " + str(id_file) if index else f"node indices 0..{nodes - 1}"
                 raise DataError(f"{path}: line {line} {row!r} must name {known}") from None
             if not (0 <= a < nodes and 0 <= b < nodes):
+                bad = a if not 0 <= a < nodes else b  # the one out of range (-1 is, 3 may not be)
                 raise DataError(
-                    f"{path}: line {line} names node {max(a, b)}, expected 0..{nodes - 1} "
+                    f"{path}: line {line} names node {bad}, expected 0..{nodes - 1} "
                     "(an edge list of sensor ids needs the id file)"
                 )
             adj[a, b] = adj[b, a] = 1.0
