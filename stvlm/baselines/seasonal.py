@@ -51,7 +51,10 @@ class SeasonalConfig(Config):
 
 
 class SeasonalNaive(Baseline):
-    """Predicts the value observed one season (a day or a week) before each target step.
+    """Predicts the value observed one season (a day or a week) before each target step, or
+    whole seasons before where one season back is still a target step of the window (a season
+    shorter than the output length: ``y[t + h - m * ceil(h / m)]``, the textbook seasonal naive
+    of Hyndman and Athanasopoulos, FPP3 section 5.2).
 
     Targets whose lagged step precedes the series start fall back to the last input value.
     """
@@ -68,7 +71,8 @@ class SeasonalNaive(Baseline):
         values = _targets_of(forecast)
         period = self.cfg.days * forecast.data.info.steps_per_day
         steps = target_steps(forecast, part)  # [W, T_out]
-        lagged = steps - period
+        horizon = steps - steps[:, :1] + 1  # [W, T_out], 1-based
+        lagged = steps - period * -(-horizon // period)  # never after the last input step
         fallback = np.broadcast_to(steps[:, :1] - 1, steps.shape)  # last input step
         source = np.where(lagged >= 0, lagged, fallback)  # [W, T_out]
         return values[source]  # [W, T_out, N, C]

@@ -64,6 +64,18 @@ def test_seasonal_naive_week_is_exact_on_a_weekly_series() -> None:
     assert day[0, 0, 0, 0] == fc.data.values[t0 - STEPS_PER_DAY, 0, 0]
 
 
+def test_a_season_shorter_than_the_output_never_reads_a_target() -> None:
+    """A day of 4 steps and 12 output steps: one day before output step 5 is output step 1 of the
+    same window. The forecast goes back whole days until it reaches the inputs."""
+    fc = forecast_of(tiny(weekly_series()))
+    pred = build_baseline("seasonal-naive-day").predict(fc, "test")
+    t0 = int(fc.splits.test[0]) + 12  # first target step of the first test window
+    for h in range(1, 13):
+        back = STEPS_PER_DAY * -(-h // STEPS_PER_DAY)  # 4 for h 1-4, 8 for h 5-8, 12 for h 9-12
+        assert t0 + h - 1 - back <= t0 - 1
+        assert pred[0, h - 1, 0, 0] == fc.data.values[t0 + h - 1 - back, 0, 0], h
+
+
 def test_seasonal_naive_falls_back_to_last_input_before_the_series_start() -> None:
     fc = forecast_of(tiny(weekly_series()), lookback=False)  # training windows from step 0
     pred = build_baseline("seasonal-naive").predict(fc, "train")
