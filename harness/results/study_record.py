@@ -20,6 +20,9 @@ from stvlm.errors import ConfigError
 from stvlm.io import atomic_write_json
 
 RECORD = "study.json"
+#: The files of a study's results folder that hold one run of it (with the Optuna file when the
+#: study uses its default storage there): set aside together when a study starts afresh.
+RUN_FILES = ("trials.parquet", "curves.parquet", RECORD)
 
 
 def now() -> str:
@@ -92,3 +95,20 @@ def finish_record(folder: Path, record: dict[str, Any], *, counts: Mapping[str, 
     if complete:
         record["finished_at"] = now()
     atomic_write_json(folder / RECORD, record)
+
+
+def set_aside(folder: Path, names: tuple[str, ...] = RUN_FILES) -> Path | None:
+    """Move the files ``names`` of an earlier run that cannot be resumed into
+    ``folder/previous/<UTC time>/`` (a new folder every time: nothing is overwritten, and the
+    tables keep their study record); ``None`` when none of them exists."""
+    present = [n for n in names if (folder / n).is_file()]
+    if not present:
+        return None
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    target, n = folder / "previous" / stamp, 1
+    while target.exists():
+        target, n = folder / "previous" / f"{stamp}-{n}", n + 1
+    target.mkdir(parents=True)
+    for name in present:
+        (folder / name).replace(target / name)
+    return target

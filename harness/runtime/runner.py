@@ -31,6 +31,7 @@ from harness.results.store import RUNNING_CURVES
 from harness.study.spec import StudySpec
 from harness.study.paths import check_optuna_storage, check_output_dir
 from harness.study.storage import (
+    OPTUNA_FILE,
     default_optuna_storage,
     experiment_path,
     mlflow_tracking_uri,
@@ -196,7 +197,9 @@ def run_study(spec: StudySpec, options: StudyOptions = StudyOptions()) -> StudyO
     from harness.results.provenance import provenance
     from harness.study.resources import check_fits, max_concurrent, resolve
     from harness.results.store import ResultsStore
-    from harness.results.study_record import check_resumable, finish_record, read_record, start_record
+    from harness.results.study_record import (
+        RUN_FILES, check_resumable, finish_record, read_record, set_aside, start_record,
+    )
     from harness.runtime.trial import run_trial
     from harness.runtime.trial_runtime import TrialRuntime
 
@@ -212,10 +215,12 @@ def run_study(spec: StudySpec, options: StudyOptions = StudyOptions()) -> StudyO
         req = resolve(spec.resources, cluster.resources)
         check_fits(req, cluster.nodes, cluster.resources, with_baselines=bool(spec.baselines.models))
         max_conc = max_concurrent(req, cluster.resources, spec.resources.max_concurrent_trials)
-        if not restorable:
-            for stale in ("trials.parquet", "curves.parquet"):  # rows of a run that cannot resume
-                if (study.results / stale).is_file():
-                    (study.results / stale).replace(study.results / f"{stale}.prev")
+        if not restorable:  # an earlier run's files, if any, cannot resume: keep them aside
+            own_optuna = study.optuna_storage == default_optuna_storage(study.results)
+            aside = set_aside(study.results, RUN_FILES + ((OPTUNA_FILE,) if own_optuna else ()))
+            if aside is not None:
+                log.warning("study %s starts afresh (no Tune experiment at %s); the earlier run's "
+                            "files are kept in %s", spec.name, study.experiment_path, aside)
             shutil.rmtree(study.results / RUNNING_CURVES, ignore_errors=True)  # its unfinished trials
         runtime = TrialRuntime(
             study=spec.name, storage=study.storage, num_workers=req.num_workers, cpus=req.cpus,

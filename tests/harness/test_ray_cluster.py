@@ -173,3 +173,25 @@ def test_a_worker_node_removed_mid_study_loses_no_row(cluster, data_root: Path, 
         if not cluster.worker_nodes:
             cluster.add_node(num_cpus=1)
             cluster.wait_for_nodes(timeout=patient(60))
+
+
+def test_a_fresh_start_keeps_the_earlier_runs_files(cluster, data_root: Path, tmp_path: Path) -> None:
+    """Without its Tune experiment a study cannot resume and starts afresh: the earlier run's
+    tables, record and Optuna file move together into previous/<time>/ (they had been renamed
+    .prev, overwriting the .prev of any run before, and study.json and optuna.db were reused)."""
+    import shutil
+
+    spec = tiny_study("afresh", scientific={"axes": {"few_shot_ratio": [0.1]}}, baselines={"models": []})
+    options = StudyOptions(storage=str(tmp_path / "ray"), results_dir=str(tmp_path / "results"),
+                           data_root=str(data_root), max_report_frequency=60, verbose=0)
+    results = tmp_path / "results" / "afresh"
+    run_study(spec, options)
+    names = ("trials.parquet", "curves.parquet", "study.json", "optuna.db")
+    first = {name: (results / name).read_bytes() for name in names}
+    shutil.rmtree(tmp_path / "ray" / "afresh")  # the Tune experiment: nothing left to resume
+    outcome = run_study(spec, options)
+    assert not outcome.resumed and outcome.complete
+    (kept,) = (results / "previous").iterdir()
+    assert {name: (kept / name).read_bytes() for name in first} == first
+    assert json.loads((results / "study.json").read_text())["runs"][0]["resumed"] is False
+    assert pl.read_parquet(results / "trials.parquet").height == 1

@@ -162,3 +162,18 @@ def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path: Path, monk
     monkeypatch.undo()
     assert pl.read_parquet(path)["a"].to_list() == [1]
     assert [p.name for p in tmp_path.iterdir()] == ["trials.parquet"]  # no temporary file left
+
+
+def test_set_aside_never_overwrites_an_earlier_run(tmp_path: Path) -> None:
+    from harness.results.study_record import set_aside
+
+    assert set_aside(tmp_path) is None  # nothing to keep
+    (tmp_path / "trials.parquet").write_text("run 1")
+    (tmp_path / "study.json").write_text("{}")
+    one = set_aside(tmp_path)
+    (tmp_path / "trials.parquet").write_text("run 2")
+    two = set_aside(tmp_path)
+    assert one != two and one.parent == two.parent == tmp_path / "previous"
+    assert sorted(p.name for p in one.iterdir()) == ["study.json", "trials.parquet"]
+    assert ((one / "trials.parquet").read_text(), (two / "trials.parquet").read_text()) == ("run 1", "run 2")
+    assert not (tmp_path / "trials.parquet").exists()
