@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from stvlm.data.protocols import Protocol, higher_is_better, metric_of_key
+from stvlm.data.protocols import Protocol, higher_is_better, metric_of_key, rankable
 from stvlm.errors import ConfigError
 from stvlm.registry import Registry
 
@@ -37,7 +37,7 @@ def monitor_keys(name: str, protocol: Protocol) -> tuple[str, ...]:
             its keys, or is a metric where larger is better (early stopping keeps the smallest).
     """
     keys = _averaged(name)
-    known = protocol.result_keys
+    known = [k for k in protocol.result_keys if rankable(k)]
     missing = [k for k in keys if k not in known]
     if missing:
         means = ", ".join(MONITOR_MEANS.names())

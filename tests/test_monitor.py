@@ -60,6 +60,16 @@ def test_every_registered_mean_reads_keys_of_the_standard_protocol(name) -> None
     assert len(keys) > 1 and set(keys) <= set(fc.protocol.result_keys)
 
 
+@pytest.mark.parametrize("name", ["bias", "bias_h3"])
+def test_the_signed_bias_is_no_monitor(name) -> None:
+    """Early stopping on the bias would keep the most negative forecast bias, not the best epoch."""
+    from stvlm.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"train.monitor = '{name}' is not a validation metric of protocol "
+                                          "'standard'; allowed: mae, mae_all"):
+        monitor_keys(name, counts().protocol)
+
+
 @pytest.mark.parametrize("monitor", ["mae", "mae_all", "mae_both"])
 def test_the_engine_keeps_the_epoch_with_the_smallest_monitored_value(monitor) -> None:
     fc = counts()

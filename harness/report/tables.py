@@ -13,7 +13,7 @@ from harness.report import aggregate, deltas
 from harness.report.config import ReportConfig
 from harness.report.importance import param_importance
 from harness.report.load import CURVE_COLUMNS, ResultsError, StudyResults, metric_columns
-from stvlm.data.protocols import higher_is_better
+from stvlm.data.protocols import higher_is_better, rankable
 
 
 @dataclass(frozen=True)
@@ -84,12 +84,12 @@ def pick_metric(studies: Sequence[StudyResults], cfg: ReportConfig) -> str:
         metric = str(spec.get("metric", "mae")) if isinstance(spec, dict) else "mae"
         for prefix in ("val_", "test_"):
             metric = metric.removeprefix(prefix)
-    known = sorted({m for s in studies for _, m, h in metric_columns(s.trials, "test") if h is None})
+    known = sorted({m for s in studies for _, m, h in metric_columns(s.trials, "test")
+                    if h is None and rankable(m)})  # the bias is signed: nothing ranks on it
     if metric not in known:
-        raise ResultsError(
-            f"metric = {metric!r} has no test_{metric} column in {studies[0].path / 'trials.parquet'}; "
-            f"allowed: {', '.join(known)}"
-        )
+        why = ("is signed (mean prediction minus mean truth): no value of it is best" if not rankable(metric)
+               else f"has no test_{metric} column in {studies[0].path / 'trials.parquet'}")
+        raise ResultsError(f"metric = {metric!r} {why}; allowed: {', '.join(known)}")
     return metric
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.study.arms import Arm
-from stvlm.data.protocols import horizon_key
+from stvlm.data.protocols import horizon_key, rankable
 from stvlm.errors import ConfigError, STVLMError
 from stvlm.monitor import reported_metrics
 
@@ -78,7 +78,7 @@ def check_metric(metric: str, checks: PreflightResult) -> None:
     Raises:
         ConfigError: one line naming the metric, the protocol and what is allowed.
     """
-    names = reported_metrics(checks.metrics)
+    names = [n for n in reported_metrics(checks.metrics) if rankable(n)]  # the spec refuses the bias
     keys = [*names, *(horizon_key(n, h) for n in names for h in checks.horizons)]
     if metric.removeprefix("val_") not in keys:
         raise ConfigError(

@@ -238,7 +238,7 @@ class StudySpec(Config):
                 f"sampler = 'grid' needs 'choice' nuisance distributions only; {ranged[0]} is "
                 f"{self.nuisance[ranged[0]].distribution!r} (use tpe, random or qmc for ranges)"
             )
-        from stvlm.data.protocols import higher_is_better, metric_of_key
+        from stvlm.data.protocols import higher_is_better, metric_of_key, rankable
         from stvlm.metrics import METRICS
         from stvlm.monitor import MONITOR_MEANS
 
@@ -246,6 +246,10 @@ class StudySpec(Config):
         known = [*METRICS.names(), *MONITOR_MEANS.names()]
         if metric_of_key(key) not in known:
             self.fail("metric", f"is not allowed; expected val_<metric> with <metric> one of {', '.join(known)}")
+        if not rankable(key):
+            self.fail("metric", "is not allowed: the bias is signed (mean prediction minus mean "
+                      "truth), so neither its smallest nor its largest value is best; rank on an error "
+                      "such as val_mae")
         best = "max" if higher_is_better(key) else "min"
         if self.mode != best:
             self.fail("mode", f"is not allowed with metric = {self.metric!r}: its best value is its "

@@ -130,6 +130,16 @@ def metric_of_key(key: str) -> str:
     return re.sub(r"_h\d+$", "", key)
 
 
+#: Metrics with a sign: neither their smallest nor their largest value is best, so nothing ranks,
+#: stops early or tunes on them (the forecast bias, mean prediction minus mean truth).
+SIGNED = frozenset({"bias"})
+
+
+def rankable(key: str) -> bool:
+    """Whether result key ``key`` can rank forecasts (every metric but the signed ones)."""
+    return metric_of_key(key) not in SIGNED
+
+
 def higher_is_better(key: str) -> bool:
     """Whether a larger value of the metric of result key ``key`` is better (T-GCN's accuracy,
     R2 and explained variance; every other metric is an error)."""

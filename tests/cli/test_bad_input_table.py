@@ -112,8 +112,8 @@ CASES: list[tuple[str, Callable[[Path, Path], list[str]], str]] = [
      "override: unknown key model.fusion.dpeth = 2; allowed in model.fusion: depth, heads, "
      "spatial_bias, bias_sigma"),
     ("unknown-monitor", _unknown_monitor,
-     "train.monitor = 'accuracy' is not a validation metric of protocol 'standard'; allowed: bias, "
-     "bias_h12, bias_h3, bias_h6, mae, mae_all, mae_all_h12, mae_all_h3, mae_all_h6, mae_h12, "
+     "train.monitor = 'accuracy' is not a validation metric of protocol 'standard'; allowed: "
+     "mae, mae_all, mae_all_h12, mae_all_h3, mae_all_h6, mae_h12, "
      "mae_h3, mae_h6, mape, mape_h12, mape_h3, mape_h6, rmse, rmse_all, rmse_all_h12, rmse_all_h3, "
      "rmse_all_h6, rmse_h12, rmse_h3, rmse_h6, wape, wape_all, wape_all_h12, wape_all_h3, "
      "wape_all_h6, wape_h12, wape_h3, wape_h6, or a mean: mae_both"),
@@ -200,7 +200,7 @@ def test_study_script_refuses_a_metric_its_protocol_does_not_report(data_root: P
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [
         "fewshot.py: error: metric = 'val_accuracy' is not reported under protocol 'standard'; allowed: "
-        "val_mae, val_rmse, val_mape, val_wape, val_mae_all, val_rmse_all, val_wape_all, val_bias, "
+        "val_mae, val_rmse, val_mape, val_wape, val_mae_all, val_rmse_all, val_wape_all, "
         "val_mae_both (and val_<metric>_h<k> for k in 3, 6, 12)"
     ]
     assert not (tmp_path / "results").exists()  # nothing written, no trial started

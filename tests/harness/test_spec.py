@@ -119,6 +119,9 @@ def test_bad_arms_fail_with_one_line(data_root: Path, overrides: dict, expected:
         ({"metric": "test_mae"}, "metric = 'test_mae' is not allowed; studies select on validation metrics"),
         ({"metric": "val_loss"}, "metric = 'val_loss' is not allowed; expected val_<metric> with <metric> one of mae, "
                                  "rmse, mape, wape, mae_all, rmse_all, wape_all, bias, accuracy, r2, var, mae_both"),
+        ({"metric": "val_bias_h3"}, "metric = 'val_bias_h3' is not allowed: the bias is signed (mean prediction "
+                                    "minus mean truth), so neither its smallest nor its largest value is best; "
+                                    "rank on an error such as val_mae"),
         ({"metric": "val_mae_both", "mode": "max"}, "mode = 'max' is not allowed with metric = 'val_mae_both': its "
                                                     "best value is its smallest; set mode = 'min'"),
         ({"metric": "val_r2_h4"}, "mode = 'min' is not allowed with metric = 'val_r2_h4': its best value "
@@ -148,11 +151,11 @@ def test_a_metric_the_protocol_does_not_report_fails_before_any_trial(data_root:
     """The spec allows every registered metric; which ones the trials report depends on the
     protocol, known once the data is read (the study's preflight, before Ray starts)."""
     checks = preflight(build_arms(spec(), str(data_root)), build_models=False)
-    for metric in ("val_mae", "val_mae_both", "val_mae_both_h3", "val_bias_h12"):
+    for metric in ("val_mae", "val_mae_both", "val_mae_both_h3", "val_wape_all_h12"):
         check_metric(metric, checks)
     assert one_line_error(lambda: check_metric("val_accuracy", checks)) == (
         "metric = 'val_accuracy' is not reported under protocol 'standard'; allowed: val_mae, val_rmse, "
-        "val_mape, val_wape, val_mae_all, val_rmse_all, val_wape_all, val_bias, val_mae_both (and "
+        "val_mape, val_wape, val_mae_all, val_rmse_all, val_wape_all, val_mae_both (and "
         "val_<metric>_h<k> for k in 3, 6, 12)")
     assert "'val_mae_h4' is not reported" in one_line_error(lambda: check_metric("val_mae_h4", checks))
 

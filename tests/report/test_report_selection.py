@@ -110,3 +110,11 @@ def test_learning_curves_leave_out_pruned_trials(tmp_path: Path) -> None:
     pruned = set(trials.filter(pl.col("status") != "completed")["trial_id"])
     assert pruned and set(curves["trial_id"]) & pruned  # the study wrote curves for them
     assert not set(data.curves["trial_id"]) & pruned
+
+
+def test_a_report_does_not_rank_on_the_signed_bias(tmp_path: Path) -> None:
+    folder = write_study(tmp_path / "r", ratios=(0.1,), seeds=(0, 1), problems=False)
+    _rewrite(folder, test_bias=pl.col("test_mae") - 2.5, val_bias=pl.col("val_mae") - 2.5)
+    with pytest.raises(ResultsError, match=r"^metric = 'bias' is signed \(mean prediction minus mean truth\): no "
+                                           r"value of it is best; allowed: mae, mape, rmse, wape$"):
+        compute([load_study(folder)], None, fast_config(metric="bias"))
