@@ -3,7 +3,8 @@
 Source, in order of preference:
 
 1. an Optuna storage beside the Parquet files (``*.db``): every Optuna study in it, with the
-   distributions Optuna actually sampled from;
+   distributions Optuna actually sampled from (only when the report ranks on the study's own
+   metric, the objective those Optuna studies hold);
 2. otherwise an in-memory Optuna study rebuilt from the completed trials' ``params_json`` and
    ``val_<metric>`` (distributions inferred from the values: numbers -> a float/int range, log
    scale when positive and spanning two decades or more; anything else -> categorical).
@@ -122,7 +123,9 @@ def param_importance(study: StudyResults, trials: pl.DataFrame, metric: str, min
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     rows = []
-    if study.storage is not None:
+    spec = study.spec.get("spec") or {}
+    own = str(spec.get("metric", "val_mae")).removeprefix("val_") if isinstance(spec, dict) else "mae"
+    if study.storage is not None and metric == own:  # its objective is the study's metric
         try:
             found = _from_storage(study.storage)
         except Exception as err:  # not an Optuna storage after all (sqlite3 or Optuna errors)

@@ -56,6 +56,11 @@ def test_from_optuna_storage(tmp_path: Path) -> None:
     assert imp["arm"].to_list() == ["arm-0.1", "arm-0.1"]
     assert set(imp["method"]) == {"optuna PED-ANOVA (optuna.db)"} and set(imp["trials"]) == {12}
     assert imp.sort("importance", descending=True)["param"][0] == "lr"
+    # Ranked on another metric than the study's own (mae), the storage's objective does not apply:
+    # the importance is rebuilt from the trials' params and that metric.
+    other = param_importance(study, prepare([study]), "rmse", minimize=True)
+    assert other.height and set(other["arm"]) <= set(prepare([study])["label"])
+    assert not any(m.startswith("optuna PED-ANOVA (optuna.db") for m in other["method"])
 
 
 def test_storage_named_in_the_spec(tmp_path: Path) -> None:
