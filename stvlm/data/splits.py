@@ -28,7 +28,10 @@ class WindowSplits:
 
     Args:
         train: ``[W_train]`` starts the model trains on (after few-shot selection).
-        train_full: ``[W_full]`` all training windows (before few-shot selection).
+        train_full: ``[W_full]`` the training windows the few-shot selection draws from: every
+            training window as :func:`split_windows` returns them, narrowed by
+            :func:`stvlm.data.pipeline.prepare_forecast` to those with their whole periodic
+            lookback (the scaler is fitted on the steps of the whole training part).
         val: ``[W_val]`` validation starts.
         test: ``[W_test]`` test starts.
     """
