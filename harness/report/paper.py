@@ -51,11 +51,13 @@ def main_frame(data: ReportData, level: float | None = None) -> pl.DataFrame:
     cells = {(r["config_id"], r["metric"]): r for r in test.iter_rows(named=True)}
     rows = []
     several = data.best["protocol"].n_unique() > 1  # then the dataset cell names its protocol
+    studies = data.best["study"].n_unique() > 1  # then the model cell names its study
     for number, (_, block) in enumerate(data.best.group_by(*SPLIT_KEYS, maintain_order=True)):
         arms = int((block["kind"] == "stvlm").sum())
         for b in block.iter_rows(named=True):
             dataset = f"{b['dataset']} ({b['protocol']})" if several else b["dataset"]
-            row = {"dataset": dataset, "few_shot": b["few_shot_label"], "model": _model(b, arms),
+            model = f"{b['study']}: {_model(b, arms)}" if studies else _model(b, arms)
+            row = {"dataset": dataset, "few_shot": b["few_shot_label"], "model": model,
                    "kind": b["kind"], "config_id": b["config_id"], "block": number, "seeds": 0}
             for m in metrics:
                 c = cells.get((b["config_id"], m))

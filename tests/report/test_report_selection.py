@@ -80,6 +80,7 @@ def test_flags_compare_within_one_protocol(tmp_path: Path) -> None:
     _rewrite(tgcn, protocol=pl.lit("tgcn"), **{c: pl.col(c) / 10 for c in test_cols})  # far lower errors
     main = compute([load_study(standard), load_study(tgcn)], None, fast_config()).main
     assert set(main["dataset"]) == {"nycbike-drop (standard)", "nycbike-drop (tgcn)"}
+    assert set(main["model"]) == {f"{s}: {m}" for s in ("std", "tg") for m in ("ST-VLM", "ridge", "seasonal-naive")}
     for _, block in main.group_by("block"):
         assert block["dataset"].n_unique() == 1 and int(block["mae_best"].sum()) == 1
     std = main.filter(pl.col("dataset") == "nycbike-drop (standard)")
