@@ -1,7 +1,8 @@
 """A model's trainable weights as plain tensors: copied out, copied back, and averaged.
 
-The engine checkpoints with :func:`trainable_state` / :func:`load_trainable_state` (only the
-parameters that require gradients: a frozen backbone is rebuilt from its config) and, under
+The engine checkpoints with :func:`trainable_state` / :func:`load_trainable_state` (the
+parameters that require gradients, and the buffers of the modules that own one, such as
+BatchNorm's running statistics: a frozen backbone is rebuilt from its config) and, under
 ``TrainConfig.ema_decay``, validates a :class:`WeightAverage` of them.
 """
 
@@ -14,14 +15,30 @@ import torch
 from torch import nn
 
 
+def trained_buffers(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The buffers of every module that owns a parameter requiring gradients (BatchNorm's running
+    mean, variance and count): they change in training with the weights they belong to, so the
+    best epoch's weights need its buffers (Graph WaveNet was scored with the last epoch's)."""
+    out = {}
+    for prefix, module in model.named_modules():
+        if any(p.requires_grad for p in module.parameters(recurse=False)):
+            for name, buf in module.named_buffers(recurse=False):
+                if buf is not None:
+                    out[f"{prefix}.{name}" if prefix else name] = buf
+    return out
+
+
 def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Detached CPU copies of the parameters that require gradients."""
-    return {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
+    """Detached CPU copies of the parameters that require gradients and of
+    :func:`trained_buffers`."""
+    state = {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
+    state.update({n: b.detach().to("cpu", copy=True) for n, b in trained_buffers(model).items()})
+    return state
 
 
 def load_trainable_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
-    """Copy ``state`` into the model's trainable parameters; every key must match."""
-    params = dict(model.named_parameters())
+    """Copy ``state`` into the model's trainable parameters and buffers; every key must match."""
+    params = {**dict(model.named_parameters()), **dict(model.named_buffers())}
     missing = [k for k in state if k not in params]
     if missing:
         raise KeyError(f"state has parameters the model lacks: {missing[:3]}")
@@ -49,10 +66,13 @@ class WeightAverage:
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        """One averaging step: ``average <- decay * average + (1 - decay) * weights``."""
+        """One averaging step: ``average <- decay * average + (1 - decay) * weights``; the
+        trained buffers (running statistics) are taken as they are now."""
         for name, param in model.named_parameters():
             if param.requires_grad:
                 self.shadow[name].mul_(self.decay).add_(param.detach(), alpha=1 - self.decay)
+        for name, buf in trained_buffers(model).items():
+            self.shadow[name].copy_(buf)
 
     def state(self) -> dict[str, torch.Tensor]:
         """CPU copies of the average (what a checkpoint or a resumed run needs)."""
