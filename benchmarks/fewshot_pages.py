@@ -5,7 +5,6 @@ JSON that ``fewshot_accuracy.py`` writes, so a page can be rebuilt without re-ru
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from epoch_cap import ROUNDS, near_cap
@@ -16,6 +15,7 @@ from fewshot_setup import (
     BASELINE_TRAIN, LOOKBACK_DAYS, STVLM_MODEL, TRAIN, UNTRAINED, VARIANTS, baseline_options,
     neural, ran_with, recorded_train, train_settings, variant_config,
 )
+from fewshot_defects import gwnet_batchnorm, void_mape
 from fewshot_verdict import METRIC_NAMES, SAME_FORECAST, interval_text, verdict_lines
 from stvlm.configs import TrainConfig
 
@@ -196,7 +196,8 @@ def readme(result: dict[str, Any]) -> str:
         *_other_training(result),
         *_baseline_training(result),
         *_not_yet_run(result),
-        *_void_mape(result),
+        *void_mape(result),
+        *gwnet_batchnorm(result),
         "- ST-LLM's published 10% CHBike drop-off number (MAE 1.93, pretrained GPT-2, 300 epochs, one "
         "seed, selection of the 10% not stated) uses the same test windows and metric as the "
         "`st-llm-10%` rows; no other published number here has a matching protocol.", "",
@@ -329,24 +330,6 @@ def _not_yet_run(result: dict[str, Any]) -> list[str]:
     missing = ([f"5 seeds ({fewest} for some pairs here)"] if fewest < 5 else []) + (
         [f"the `full` setting on {', '.join(no_full)}"] if no_full else [])
     return [f"- Not yet run: {' and '.join(missing)}."] if missing else []
-
-
-#: A run's test MAPE (percent) above this came from a zero's floating-point residue counted as a
-#: truth, before 2135b01 (``stvlm.metrics.MAPE_ZERO_TOL``); no forecast of these data scores it.
-VOID_MAPE = 1e6
-
-
-def _void_mape(result: dict[str, Any]) -> list[str]:
-    """The caveat naming the pairs whose runs hold a MAPE from before 2135b01 that means nothing
-    (:data:`VOID_MAPE`); no line when none does."""
-    void = Counter(f"{r['dataset']} {r['setting']}" for r in result["runs"]
-                   if r["test"].get("mape", 0.0) > VOID_MAPE)
-    return (["- MAPE is not on this page; `fewshot_accuracy.json` holds it per run. The runs of "
-             + ", ".join(f"{pair} ({n})" for pair, n in void.items()) + " scored it before 2135b01, "
-             "which counted a zero stored as a floating-point residue (1e-17 km/h on sz-taxi) as a "
-             "truth: their `mape` values (about 1e15 %) mean nothing. A run since leaves those entries "
-             "out (`MAPE_ZERO_TOL` in `stvlm/metrics.py`); nothing else here uses MAPE."]
-            if void else [])
 
 
 def _rounds_offered(model: str, pair: tuple[str, str], cap: int) -> str:

@@ -56,13 +56,13 @@ def test_the_void_mape_caveat_names_each_pair_and_its_runs() -> None:
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from fewshot_pages import _void_mape
+    from fewshot_defects import void_mape
 
     def run(dataset: str, setting: str, mape: float) -> dict:
         return {"dataset": dataset, "setting": setting, "test": {"mae": 1.0, "mape": mape}}
 
-    assert _void_mape({"runs": [run("a", "10%", 198.6), run("a", "full", 1e6)]}) == []
-    line = _void_mape({"runs": [run("sz", "10%", 9e14), run("a", "10%", 50.0), run("sz", "10%", 1.1e6),
+    assert void_mape({"runs": [run("a", "10%", 198.6), run("a", "full", 1e6)]}) == []
+    line = void_mape({"runs": [run("sz", "10%", 9e14), run("a", "10%", 50.0), run("sz", "10%", 1.1e6),
                                 run("sz", "full", 8e14)]})
     assert len(line) == 1 and "The runs of sz 10% (2), sz full (1) scored it before 2135b01" in line[0]
 
@@ -160,3 +160,28 @@ def test_the_selection_caveat_is_one_bullet_with_a_sentence_per_sub_bullet() -> 
     assert lines[0] == SELECTION_HEAD and SELECTION_HEAD.startswith("- Selection: ")
     assert lines[1:] == [f"  - {part}" for part in SELECTION_PARTS]
     assert all(part[0].isupper() and part.endswith(".") and "\n" not in part for part in SELECTION_PARTS)
+
+
+def test_the_batchnorm_caveat_names_the_verdicts_a_gwnet_rerun_could_move() -> None:
+    """Graph WaveNet runs made before cadac71 are named per pair; the verdicts listed are a pair
+    met only while ST-VLM beats it, or one where it is the only baseline not beaten."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from fewshot_defects import gwnet_batchnorm
+
+    def interval(pair: tuple[str, str], baseline: str, metric: str, diff: float, high: float) -> dict:
+        return {"dataset": pair[0], "setting": pair[1], "baseline": baseline, "metric": metric, "diff": diff,
+                "low": diff - 0.02, "high": high, "st_vlm_better": high < 0}
+
+    met, only, other = ("a", "full"), ("b", "10%"), ("c", "10%")
+    runs = [{"model": "gwnet", "dataset": d, "setting": s, "git_commit": "97c13ba793b2aa"} for d, s in (met, only, other)]
+    intervals = [interval(met, "gwnet", "mae", -0.066, -0.041), interval(met, "ridge", "mae", -0.1, -0.05),
+                 interval(only, "gwnet", "mae_all", 0.013, 0.024), interval(only, "ridge", "mae", -0.2, -0.1),
+                 interval(other, "gwnet", "mae", -0.3, -0.2), interval(other, "gru", "mae", 0.1, 0.2)]
+    (line,) = gwnet_batchnorm({"runs": runs, "intervals": intervals})
+    assert line.startswith("- Graph WaveNet's 3 runs, on 3 pairs, were made before cadac71")
+    assert line.endswith("The verdicts they could move: a full (masked -0.066 [-0.086, -0.041]); "
+                         "b 10% (all entries +0.013 [-0.007, +0.024]).")
+    rerun = [dict(r, git_commit="cadac71aaaaa") for r in runs]
+    assert gwnet_batchnorm({"runs": rerun, "intervals": intervals}) == []
