@@ -9,8 +9,8 @@ window once per epoch, and the split changes every epoch. Validation and test wi
 into ``world_size`` contiguous chunks, one per rank; :meth:`ShardedForecast.gather` collects
 the ranks' predictions (``torch.distributed.all_gather_object``) back into window order, so every
 rank scores every window and takes the same early-stopping decision, while each predicts only its
-share. Everything else is delegated to the wrapped forecast, so the engine cannot tell the
-difference.
+share; ``num_windows`` counts the rank's own share too (what the engine plans its steps on).
+Everything else is delegated to the wrapped forecast, so the engine cannot tell the difference.
 """
 
 from __future__ import annotations
@@ -77,6 +77,22 @@ class ShardedForecast:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._forecast, name)
+
+    @property
+    def full(self) -> Forecast:
+        """The whole forecast this rank holds a view of."""
+        return self._forecast
+
+    def num_windows(self, part: str) -> int:
+        """This rank's windows of ``part``: its training shard (``ceil(W / R)``, the padded share
+        the engine steps through every epoch and sizes its learning-rate schedule and warm-up
+        on; the whole count gave R times the steps a rank takes) or its evaluation chunk.
+        ``full.num_windows`` counts the whole part."""
+        total = self._forecast.num_windows(part)
+        if part == "train":
+            return -(-total // self.world_size)
+        chunk = eval_chunk(total, self.rank, self.world_size)
+        return chunk.stop - chunk.start
 
     def batches(
         self,

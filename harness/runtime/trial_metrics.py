@@ -150,7 +150,7 @@ def train_stvlm(
     started = time.perf_counter() if started is None else started
     forecast, model = prepared if prepared is not None else prepare_run(experiment, cached_prepare(experiment.data))
     static = {
-        "train_windows": forecast.num_windows("train"),
+        "train_windows": getattr(forecast, "full", forecast).num_windows("train"),  # every rank's
         "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "total_parameters": sum(p.numel() for p in model.parameters()),
         "device": describe_device(resolve_device(experiment.train.device)),

@@ -106,11 +106,29 @@ def test_sharded_forecast_splits_training_batches_only(experiment: ExperimentCon
     val = [torch.cat([b.start for b in s.batches("val", 64)]).tolist() for s in shards]
     assert val[0] + val[1] == forecast.splits.val.tolist()  # contiguous chunks, in order
     assert [len(v) for v in val] == [109, 109]
-    assert shards[1].num_windows("train") == 66 and shards[1].protocol is forecast.protocol
+    assert shards[1].protocol is forecast.protocol
+    # each rank plans its schedule on its own steps: 33 windows an epoch, not the 66 of the part
+    assert [s.num_windows("train") for s in shards] == [33, 33] and shards[1].full.num_windows("train") == 66
+    assert [s.num_windows("val") for s in shards] == [109, 109]
     pred = forecast.targets("val")
     assert ShardedForecast(forecast, 0, 1).gather("val", pred) is pred  # one process: nothing to collect
     with pytest.raises(ValueError, match="training part is sharded per epoch"):
         shards[0].gather("train", pred)
+
+
+def test_a_rank_plans_its_schedule_on_the_steps_it_takes(experiment: ExperimentConfig) -> None:
+    """Two ranks of 66 windows each step through 33 an epoch: the warm-up and the cosine must be
+    sized on those (5 batches of 8), not on the whole part's 9, or they stretch over 1.8x the run."""
+    from stvlm.engine import Engine
+    from stvlm.experiment import prepare_run
+
+    cfg = experiment.with_overrides(["train.max_batches_per_epoch=null", "train.epochs=4"])
+    forecast, model = prepare_run(cfg)
+    one = Engine(model, ShardedForecast(forecast, 0, 1), cfg.train).planned_steps()
+    two = Engine(model, ShardedForecast(forecast, 1, 2), cfg.train).planned_steps()
+    assert (one, two) == (4 * 9, 4 * 5)
+    steps = sum(1 for _ in ShardedForecast(forecast, 1, 2).batches("train", 8, shuffle=True, seed=0))
+    assert two == 4 * steps
 
 
 def test_eval_chunk() -> None:
