@@ -128,7 +128,7 @@ class HistoryConfig(Config):
 class HistoricalAverage(Baseline):
     """Mean of the history at the same time of week, per node and channel.
 
-    Missing observations (the dataset's ``missing_value``, NaN and Inf) are left out of the
+    Missing observations (the protocol's ``missing_value``, NaN and Inf) are left out of the
     averages; a time-of-week slot never seen falls back to the node's mean.
     """
 
@@ -151,7 +151,7 @@ class HistoricalAverage(Baseline):
         else:
             steps = training_steps(forecast)
         x = values[steps]  # [S, N, C]
-        missing = forecast.data.info.missing_value
+        missing = forecast.protocol.missing_value  # the protocol's: tgcn reads sz-taxi's zeros
         valid = np.isfinite(x) if missing is None else np.isfinite(x) & (x != missing)
         slots = 7 * forecast.data.info.steps_per_day
         tow = self._time_of_week(forecast, steps)  # [S]

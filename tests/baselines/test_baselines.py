@@ -227,3 +227,18 @@ def test_stid_time_features_have_no_row_that_unseen_days_leave_untrained() -> No
     seen = set(batch.x_dow[:, -1].tolist())
     unseen = [d for d in range(7) if d not in seen]
     assert unseen and table.dow.weight.grad[unseen].abs().sum() == 0  # why cyclic is the default
+
+
+def test_historical_average_leaves_out_what_the_protocol_calls_missing() -> None:
+    """Under tgcn a zero is a reading (T-GCN scores and trains on sz-taxi's zeros); under standard
+    the dataset's marker (0) is missing. The average follows the protocol, as the loss and the
+    metrics do."""
+    values = weekly_series()
+    values[::2] = 0.0  # every other step reads 0
+    data = tiny(values, missing_value=0.0)
+    model = build_baseline("historical-average")
+    model.fit(forecast_of(data), TrainConfig())
+    assert (model.table > 0).all()  # the zeros were left out
+    protocol = resolve_protocol("standard", data.info, data.num_steps).replace(missing_value=None)
+    model.fit(prepare_forecast(data, protocol, FewShotConfig(ratio=1.0)), TrainConfig())
+    assert (model.table == 0).any()  # the zeros count: slots seen only at even steps average 0
