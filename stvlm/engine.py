@@ -229,7 +229,7 @@ class Engine:
             best_epoch=state.best_epoch,
             best_val=state.best_val(),
             epochs_run=state.epoch,
-            stopped_early=stopped_early or state.bad_epochs >= cfg.patience,
+            stopped_early=stopped_early,  # the loop broke on patience or a callback, not the cap
             history=state.history,
             seconds=time.perf_counter() - start,
             start_val=dict(state.start_val),

@@ -56,6 +56,14 @@ def test_early_stopping_after_patience_epochs_without_improvement() -> None:
     assert (result.best_epoch, result.epochs_run, result.stopped_early) == (1, 3, True)
 
 
+def test_a_run_that_reaches_its_cap_did_not_stop_early() -> None:
+    """The last allowed epoch may also use up the patience: the run still ran every epoch."""
+    fc = forecast()
+    engine = Engine(stid(fc), fc, TrainConfig(epochs=3, batch_size=16, lr=1e-30, patience=2))
+    result = engine.fit()
+    assert (result.best_epoch, result.epochs_run, result.stopped_early) == (1, 3, False)
+
+
 def test_callback_can_stop_training() -> None:
     fc = forecast()
     seen = []
