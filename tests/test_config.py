@@ -112,6 +112,7 @@ def test_canonical_hash_is_the_one_hash() -> None:
         ({"inner": {"width": True}}, "inner.width = True is not allowed; expected an integer"),
         ({"inner": {"kind": "c"}}, "inner.kind = 'c' is not allowed; expected one of 'a', 'b'"),
         ({"sizes": [1, -1]}, "sizes = [1, -1] is out of range; allowed: >= 0"),
+        ({"rate": float("nan")}, "rate = nan is not a finite number; allowed: > 0 and <= 1"),
         ({"inner": 3}, "inner = 3 is not allowed; expected a table of Inner settings"),
     ],
 )

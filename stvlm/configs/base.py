@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import types
 import typing
 from collections.abc import Iterable, Mapping
@@ -197,6 +198,8 @@ def _numbers(value: Any) -> Iterable[float]:
 
 
 def _within(x: float, meta: Mapping[str, Any]) -> bool:
+    if not math.isfinite(x) and any(meta.get(k) is not None for k in ("ge", "gt", "le", "lt")):
+        return False  # inf passed a lower bound alone (train.lr = inf); NaN fails every comparison
     checks = (
         ("ge", lambda b: x >= b),
         ("gt", lambda b: x > b),
@@ -228,8 +231,9 @@ class Config:
                 object.__setattr__(self, f.name, coerced)
             for x in _numbers(coerced):
                 if not _within(x, f.metadata):
+                    what = "out of range" if math.isfinite(x) else "not a finite number"
                     raise ConfigError(
-                        f"{f.name} = {value!r} is out of range; allowed: {_bounds_text(f.metadata)}"
+                        f"{f.name} = {value!r} is {what}; allowed: {_bounds_text(f.metadata)}"
                     )
         self.check()
 
