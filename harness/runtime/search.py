@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 import optuna
+from ray.tune.result import TRAINING_ITERATION
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
@@ -88,6 +89,14 @@ class BudgetAwareOptunaSearch(OptunaSearch):
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         if result is not None and not error and not result.get("final"):
+            # Ray hands a searcher no on_trial_result for the result its scheduler stops on, so
+            # Optuna would prune the trial at the epoch before the rung ASHA compared it at:
+            # report that result first (a step already reported is ignored by Optuna).
+            if self.metric in result and TRAINING_ITERATION in result:
+                try:
+                    super().on_trial_result(trial_id, result)
+                except KeyError:  # a trial this searcher never suggested (a restored run's)
+                    pass
             result = None  # OptunaSearch tells a result-less, error-less trial as PRUNED
         super().on_trial_complete(trial_id, result=result, error=error)
 

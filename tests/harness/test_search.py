@@ -87,13 +87,14 @@ def test_searcher_walks_the_plan_and_tells_optuna_pruned_or_complete(tmp_path: P
     assert sorted(k for k, v in stvlm["params"].items() if v is not None) == ["model.finetune.lora_alpha", "train.lr"]
     assert 1e-4 <= stvlm["experiment"]["train"]["lr"] <= 1e-2
     searcher.on_trial_result("t4", {"val_mae": 3.0, "training_iteration": 1})
-    searcher.on_trial_complete("t4", {"val_mae": 3.0, "training_iteration": 2, "final": 0})  # stopped by ASHA
+    # stopped by ASHA at its rung: Ray gives the searcher that result only through on_trial_complete
+    searcher.on_trial_complete("t4", {"val_mae": 3.5, "training_iteration": 2, "final": 0})
     searcher.on_trial_complete("t8", {"val_mae": 2.0, "training_iteration": 4, "final": 1})
     searcher.on_trial_complete("t0", {"val_mae": 1.0, "final": 1})  # baselines are not Optuna trials
     group = searcher.optuna_study("few_shot_ratio=0.1|seed=0")
     states = [t.state for t in group.get_trials()]
     assert states == [optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.COMPLETE]
-    assert group.best_value == 2.0 and group.get_trials()[0].intermediate_values == {1: 3.0}
+    assert group.best_value == 2.0 and group.get_trials()[0].intermediate_values == {1: 3.0, 2: 3.5}
 
     path = tmp_path / "searcher.pkl"
     searcher.save(str(path))
