@@ -218,11 +218,17 @@ class ResultsStore:
         return list(self._rows.values())
 
     def upsert(self, row: Mapping[str, Any], curve: Sequence[Mapping[str, Any]] = ()) -> None:
-        """Add or replace a trial's row (and its curve, when given) and rewrite the files."""
+        """Add or replace a trial's row (and its curve, when given) and rewrite the files.
+
+        A curve that starts after epoch 1 continues the stored one (a failed trial re-run from
+        its last checkpoint reports only the epochs after it): the stored epochs before its first
+        are kept, the later ones replaced."""
         trial_id = row["trial_id"]
         self._rows[trial_id] = conform(row, self.schema)
         if curve:
-            self._curves[trial_id] = sorted((conform(r, self.curve_schema) for r in curve), key=lambda r: r["epoch"])
+            new = sorted((conform(r, self.curve_schema) for r in curve), key=lambda r: r["epoch"])
+            earlier = [r for r in self._curves.get(trial_id, []) if r["epoch"] < new[0]["epoch"]]
+            self._curves[trial_id] = earlier + new
         self.write()
         self._running_path(trial_id).unlink(missing_ok=True)
         if self.running_dir.is_dir() and not any(self.running_dir.iterdir()):

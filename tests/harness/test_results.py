@@ -145,6 +145,25 @@ def test_store_upserts_and_reloads(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.parquet", "trials.parquet"]
 
 
+def test_a_curve_resumed_from_a_checkpoint_continues_the_stored_one(tmp_path: Path) -> None:
+    """A failed trial wrote epochs 1-3; re-run on relaunch from its epoch-2 checkpoint it reports
+    epochs 3-4 only. The stored curve keeps 1-2 and takes 3-4 from the re-run (it was replaced by
+    3-4 alone, losing the early epochs)."""
+    store = ResultsStore(tmp_path, METRICS, HORIZONS)
+    row = trial_row(study="s", trial_id="t1", config=stvlm_config(), result=REPORT, status="failed")
+
+    def curve(epochs: range, mae: float) -> list:
+        return [curve_row(study="s", trial_id="t1", config=stvlm_config(), result=epoch_report(e, mae=mae))
+                for e in epochs]
+
+    store.upsert(row, curve(range(1, 4), 1.0))
+    store.upsert({**row, "status": "completed"}, curve(range(3, 5), 2.0))
+    curves = pl.read_parquet(tmp_path / "curves.parquet")
+    assert curves.select("epoch", "val_mae").rows() == [(1, 1.0), (2, 1.0), (3, 2.0), (4, 2.0)]
+    store.upsert(row, curve(range(1, 3), 3.0))  # a re-run from scratch replaces it whole
+    assert pl.read_parquet(tmp_path / "curves.parquet").select("epoch", "val_mae").rows() == [(1, 3.0), (2, 3.0)]
+
+
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "trials.parquet"
     atomic_write_parquet(pl.DataFrame({"a": [1]}), path)
