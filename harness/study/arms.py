@@ -178,6 +178,10 @@ def build_arms(spec: StudySpec, data_root: str | None = None) -> list[Arm]:
         if key in seen:  # one-at-a-time designs repeat the centre arm
             log.info("arm %s is the same experiment as arm %s; kept once", label, seen[key])
             continue
+        first = next((a for a in arms if a.label == label), None)
+        if first is not None:  # two experiments under one label: the plan would keep one
+            raise ConfigError(f"two arms print as {label!r} but are different experiments (axis values "
+                              f"{first.values!r} and {dict(values)!r}); give values that differ when printed")
         seen[key] = label
         for seed in spec.seeds[1:]:
             experiment_for(spec, values, seed=seed, data_root=data_root)

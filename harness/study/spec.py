@@ -52,6 +52,14 @@ from stvlm.errors import ConfigError
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
+#: Experiment paths the study sets itself, and what sets them: a [fixed] or [nuisance] value there
+#: would be overwritten (the seeds) or would part the arms from the spec and their baselines.
+STUDY_PATHS = {
+    "name": "name", "train.seed": "seeds", "data.few_shot.seed": "seeds", "data.dataset": "dataset",
+    "data.protocol": "protocol", "data.data_root": "--data-root",
+}
+
+
 @config_class
 class NuisanceParam(Config):
     """One nuisance setting sampled by Optuna (define-by-run).
@@ -74,7 +82,15 @@ class NuisanceParam(Config):
         if self.distribution == "choice":
             if not self.values:
                 self.fail("values", "is not allowed; distribution 'choice' needs a non-empty list")
+            for key in ("low", "high", "step"):  # accepted and ignored, they would mislead
+                if getattr(self, key) is not None:
+                    self.fail(key, "is not allowed with distribution 'choice'; list the values")
             return
+        if self.step is not None and self.distribution.startswith("log"):
+            self.fail("step", f"is not allowed with distribution {self.distribution!r}: Optuna samples "
+                      "a log scale without one")
+        if self.step is not None and self.distribution == "int" and not float(self.step).is_integer():
+            self.fail("step", "is not allowed; distribution 'int' needs an integer step")
         if self.low is None or self.high is None:
             self.fail("low", f"is not allowed; distribution {self.distribution!r} needs low and high")
         if not self.low < self.high:  # type: ignore[operator]
@@ -112,6 +128,9 @@ class ScientificConfig(Config):
             self.fail("arms", "is not allowed; design 'arms' needs at least one arm")
         if self.design != "arms" and self.arms:
             self.fail("arms", f"is not allowed with design {self.design!r}; use design = 'arms'")
+        if self.design == "arms" and self.axes:  # the listed arms alone run
+            self.fail("axes", "is not allowed with design 'arms'; list every arm under arms, or use "
+                      "design = 'grid' or 'one_at_a_time'")
         for axis, values in self.axes.items():
             if not values:
                 raise ConfigError(f"axes.{axis} = [] is not allowed; give at least one value")
@@ -225,6 +244,18 @@ class StudySpec(Config):
         if not self.metric.startswith("val_"):
             self.fail("metric", "is not allowed; studies select on validation metrics (val_<metric>)")
         check_optuna_storage(self.optuna_storage, files=False)
+        for kind, keys in (("fixed", self.fixed), ("nuisance", self.nuisance)):
+            for key in keys:
+                if key in STUDY_PATHS:
+                    raise ConfigError(f"[{kind}] \"{key}\" is not allowed: the study sets it from "
+                                      f"{STUDY_PATHS[key]} (it would be overwritten or part the arms "
+                                      "from their baselines)")
+        searched_data = sorted(k for k in self.nuisance if k.startswith("data."))
+        if searched_data:
+            raise ConfigError(f"[nuisance] \"{searched_data[0]}\" is not allowed: the baselines run once "
+                              "per arm and seed without the sampled settings, so a searched data setting "
+                              "would score each trial on other windows than its baselines; make it an "
+                              "axis or fix it")
         both = sorted(set(self.fixed) & set(self.nuisance))
         if both:
             key = both[0]

@@ -64,7 +64,8 @@ def test_trial_config() -> None:
 
 @pytest.mark.parametrize("name", ["uniform", "loguniform", "int", "logint", "choice"])
 def test_every_distribution_samples_within_its_bounds(name: str) -> None:
-    param = NuisanceParam(distribution=name, low=2, high=64, values=(8, 16) if name == "choice" else None)
+    param = (NuisanceParam(distribution=name, values=(8, 16)) if name == "choice"
+             else NuisanceParam(distribution=name, low=2, high=64))
     trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
     value = DISTRIBUTIONS.get(name)(trial, "x", param)
     assert value in (8, 16) if name == "choice" else 2 <= value <= 64

@@ -106,6 +106,9 @@ def test_arm_experiment_applies_preset_fixed_axis_seed_and_params(data_root: Pat
          "baselines.train: unknown key warmupp in TrainConfig; allowed: epochs"),
         ({"baselines": {"models": ["stid"], "train": {"warmup": 1.5}}}, "baselines.train: warmup = 1.5 is out of range"),
         ({"dataset": "mnist"}, "data.dataset: unknown dataset 'mnist'"),
+        ({"scientific": {"axes": {"few_shot_ratio": [0.1, 0.1000001]}}},
+         "two arms print as 'few_shot_ratio=0.1' but are different experiments (axis values "
+         "{'few_shot_ratio': 0.1} and {'few_shot_ratio': 0.1000001}); give values that differ when printed"),
     ],
 )
 def test_bad_arms_fail_with_one_line(data_root: Path, overrides: dict, expected: str) -> None:
@@ -136,6 +139,19 @@ def test_bad_arms_fail_with_one_line(data_root: Path, overrides: dict, expected:
         ({"scientific": {"design": "arms"}}, "scientific.arms = () is not allowed; design 'arms' needs at least one arm"),
         ({"colour": "red"}, "unknown key colour in StudySpec; allowed: name, description"),
         ({"preset": "huge"}, "preset = 'huge' is not allowed; expected one of 'tiny', 'default', 'benchmark', 'stvlm'"),
+        # keys the study sets itself, and settings that would be accepted and then ignored
+        ({"fixed": {"train.seed": 3}}, '[fixed] "train.seed" is not allowed: the study sets it from seeds'),
+        ({"fixed": {"data.dataset": "los-loop"}}, '[fixed] "data.dataset" is not allowed: the study sets it from dataset'),
+        ({"nuisance": {"data.few_shot.ratio": {"distribution": "uniform", "low": 0.1, "high": 0.2}}},
+         '[nuisance] "data.few_shot.ratio" is not allowed: the baselines run once per arm and seed without'),
+        ({"nuisance": {"train.lr": {"distribution": "loguniform", "low": 1e-4, "high": 1e-2, "step": 1e-3}}},
+         "nuisance.train.lr.step = 0.001 is not allowed with distribution 'loguniform'"),
+        ({"nuisance": {"train.batch_size": {"distribution": "int", "low": 8, "high": 32, "step": 2.5}}},
+         "nuisance.train.batch_size.step = 2.5 is not allowed; distribution 'int' needs an integer step"),
+        ({"nuisance": {"train.lr": {"distribution": "choice", "values": [1e-3], "low": 1e-4}}},
+         "nuisance.train.lr.low = 0.0001 is not allowed with distribution 'choice'; list the values"),
+        ({"scientific": {"design": "arms", "arms": [{"fusion_depth": 0}], "axes": {"few_shot_ratio": [0.1]}}},
+         "scientific.axes = {'few_shot_ratio': (0.1,)} is not allowed with design 'arms'"),
     ],
 )
 def test_bad_specs_fail_with_one_line(overrides: dict, expected: str) -> None:
