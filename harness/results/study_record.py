@@ -35,14 +35,22 @@ def read_record(folder: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def check_resumable(previous: Mapping[str, Any] | None, spec: StudySpec, experiment_path: str) -> None:
-    """Refuse to resume a study with another spec or from another storage.
+def check_resumable(folder: Path, spec: StudySpec, experiment_path: str) -> None:
+    """Refuse to resume the Tune experiment at ``experiment_path`` into the results ``folder``
+    without that folder's record (the study ran with another --results-dir, or its results were
+    removed: the restored callbacks would write to the old folder, and finished trials are never
+    re-run), with another spec or from another storage.
 
     Raises:
         ConfigError: one line saying what differs and how to start afresh.
     """
+    previous = read_record(folder)
     if previous is None:
-        return
+        raise ConfigError(
+            f"study {spec.name!r} has a Tune experiment at {experiment_path} but no {RECORD} in "
+            f"{folder}: resume it with the --results-dir it started with, or remove "
+            f"{experiment_path} to start afresh"
+        )
     if previous.get("spec_hash") != spec.config_hash():
         raise ConfigError(
             f"study {spec.name!r} already ran with a different spec (hash {previous.get('spec_hash')} "

@@ -198,7 +198,7 @@ def run_study(spec: StudySpec, options: StudyOptions = StudyOptions()) -> StudyO
     from harness.study.resources import check_fits, max_concurrent, resolve
     from harness.results.store import ResultsStore
     from harness.results.study_record import (
-        RUN_FILES, check_resumable, finish_record, read_record, set_aside, start_record,
+        RUN_FILES, check_resumable, finish_record, set_aside, start_record,
     )
     from harness.runtime.trial import run_trial
     from harness.runtime.trial_runtime import TrialRuntime
@@ -209,7 +209,7 @@ def run_study(spec: StudySpec, options: StudyOptions = StudyOptions()) -> StudyO
     spec = study.spec
     restorable = tune.Tuner.can_restore(study.experiment_path)
     if restorable:
-        check_resumable(read_record(study.results), spec, study.experiment_path)
+        check_resumable(study.results, spec, study.experiment_path)
     cluster = connect(options.address, num_cpus=options.num_cpus)
     try:
         req = resolve(spec.resources, cluster.resources)

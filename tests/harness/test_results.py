@@ -196,3 +196,22 @@ def test_set_aside_never_overwrites_an_earlier_run(tmp_path: Path) -> None:
     assert sorted(p.name for p in one.iterdir()) == ["study.json", "trials.parquet"]
     assert ((one / "trials.parquet").read_text(), (two / "trials.parquet").read_text()) == ("run 1", "run 2")
     assert not (tmp_path / "trials.parquet").exists()
+
+
+def test_a_tune_experiment_without_its_record_is_not_resumed(tmp_path: Path) -> None:
+    """Relaunched with another --results-dir (or after its results were removed), Tune would
+    restore the old callbacks, writing to the old folder, and never re-run finished trials."""
+    from harness.results.study_record import check_resumable, start_record
+    from harness.study.spec import StudySpec
+    from stvlm.errors import ConfigError
+
+    spec = StudySpec.from_dict({"name": "s", "dataset": "nycbike-drop"})
+    with pytest.raises(ConfigError, match=rf"^study 's' has a Tune experiment at /ray/s but no study.json in "
+                                          rf"{tmp_path}: resume it with the --results-dir it started with, or "
+                                          r"remove /ray/s to start afresh$"):
+        check_resumable(tmp_path, spec, "/ray/s")
+    start_record(tmp_path, spec=spec, arms=[], provenance={}, storage="/ray", experiment_path="/ray/s",
+                 cluster={}, resumed=False)
+    check_resumable(tmp_path, spec, "/ray/s")  # its own record: resumable
+    with pytest.raises(ConfigError, match="is stored at /ray/s, not /other/s"):
+        check_resumable(tmp_path, spec, "/other/s")
