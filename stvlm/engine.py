@@ -303,10 +303,13 @@ class Engine:
         return max(cfg.epochs * per_epoch, 1)
 
     def _loss(self, pred: torch.Tensor, true: torch.Tensor) -> torch.Tensor:
+        observed = observed_mask(true, self.missing_value)
+        # the protocol's mask of the observed entries, as the metrics score: under tgcn ("none")
+        # a NaN target would otherwise enter the loss
         masks = {
-            "observed": lambda: (observed_mask(true, self.missing_value),),
-            "protocol": lambda: (mask_for(true, self.mask_rule),),
-            "both": lambda: (observed_mask(true, self.missing_value), mask_for(true, self.mask_rule)),
+            "observed": lambda: (observed,),
+            "protocol": lambda: (mask_for(true, self.mask_rule) & observed,),
+            "both": lambda: (observed, mask_for(true, self.mask_rule) & observed),
         }[self.cfg.loss_mask]()
         losses = [masked_loss(pred, true, m, self.cfg.loss, self.cfg.huber_delta) for m in masks]
         return sum(losses[1:], losses[0]) / len(losses)

@@ -176,6 +176,17 @@ def test_loss_masks_by_hand(loss_mask, expected) -> None:
     assert engine._loss(torch.zeros_like(true), true).item() == expected
 
 
+@pytest.mark.parametrize("loss_mask, expected", [("observed", 2.0), ("protocol", 2.0), ("both", 2.0)])
+def test_an_unmasked_protocol_never_trains_on_a_nan_target(loss_mask, expected) -> None:
+    """Under tgcn the protocol's mask is "none": its loss is still over the observed entries (a
+    NaN target gave a NaN loss)."""
+    fc = forecast()
+    engine = Engine(stid(fc), fc, TrainConfig(loss_mask=loss_mask))
+    engine.mask_rule = "none"
+    true = torch.tensor([0.0, 2.0, 4.0, float("nan")]).reshape(1, 4, 1, 1)  # [B, T_out, N, C]
+    assert engine._loss(torch.zeros_like(true), true).item() == expected
+
+
 def test_both_masks_train_exactly_as_observed_where_no_observed_zero_is_masked() -> None:
     """The toy series has no zeros, so both masks select the same entries: 'both' averages two
     identical losses and must train bit for bit as 'observed' (what lets ST-VLM's default
