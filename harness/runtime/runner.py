@@ -184,6 +184,19 @@ def _build_tuner(
     return tuner, False
 
 
+def _start_afresh(study: PreparedStudy) -> None:
+    """Keep the files of an earlier run that cannot resume aside (``previous/<UTC time>/``) and
+    drop its unfinished trials' running curves."""
+    from harness.results.study_record import RUN_FILES, set_aside
+
+    own_optuna = study.optuna_storage == default_optuna_storage(study.results)
+    aside = set_aside(study.results, RUN_FILES + ((OPTUNA_FILE,) if own_optuna else ()))
+    if aside is not None:
+        log.warning("study %s starts afresh (no Tune experiment at %s); the earlier run's files are "
+                    "kept in %s", study.spec.name, study.experiment_path, aside)
+    shutil.rmtree(study.results / RUNNING_CURVES, ignore_errors=True)
+
+
 def run_study(spec: StudySpec, options: StudyOptions = StudyOptions()) -> StudyOutcome:
     """Run (or resume) a study; see the module docstring.
 
@@ -198,7 +211,7 @@ def run_study(spec: StudySpec, options: StudyOptions = StudyOptions()) -> StudyO
     from harness.study.resources import check_fits, max_concurrent, resolve
     from harness.results.store import ResultsStore
     from harness.results.study_record import (
-        RUN_FILES, check_resumable, finish_record, set_aside, start_record,
+        check_resumable, finish_record, start_record,
     )
     from harness.runtime.trial import run_trial
     from harness.runtime.trial_runtime import TrialRuntime
@@ -215,13 +228,8 @@ def run_study(spec: StudySpec, options: StudyOptions = StudyOptions()) -> StudyO
         req = resolve(spec.resources, cluster.resources)
         check_fits(req, cluster.nodes, cluster.resources, with_baselines=bool(spec.baselines.models))
         max_conc = max_concurrent(req, cluster.resources, spec.resources.max_concurrent_trials)
-        if not restorable:  # an earlier run's files, if any, cannot resume: keep them aside
-            own_optuna = study.optuna_storage == default_optuna_storage(study.results)
-            aside = set_aside(study.results, RUN_FILES + ((OPTUNA_FILE,) if own_optuna else ()))
-            if aside is not None:
-                log.warning("study %s starts afresh (no Tune experiment at %s); the earlier run's "
-                            "files are kept in %s", spec.name, study.experiment_path, aside)
-            shutil.rmtree(study.results / RUNNING_CURVES, ignore_errors=True)  # its unfinished trials
+        if not restorable:
+            _start_afresh(study)
         runtime = TrialRuntime(
             study=spec.name, storage=study.storage, num_workers=req.num_workers, cpus=req.cpus,
             gpus=req.gpus, max_failures=spec.max_failures, baseline_cpus=req.baseline_cpus,
