@@ -66,7 +66,17 @@ def code_note(split: dict[str, Any], models: list[str], runs: list[dict[str, Any
     state (``--state-dir``) is named with the epochs trained before and the commit that trained
     them."""
     notes = [f"code {short_commit(split['git_commit'])}"] if split.get("git_commit") else []
-    reused = split.get("reused", {})
+    reused = dict(split.get("reused", {}))
+    seeds_at: dict[str, dict[str, list[int]]] = {}  # model -> commit -> seeds, from the runs
+    for run in runs:
+        if run["model"] in reused and run.get("git_commit"):
+            seeds_at.setdefault(run["model"], {}).setdefault(run["git_commit"], []).append(run["seed"])
+    for model, commits in seeds_at.items():
+        if len(commits) > 1:  # the record names the first run's commit only: name each seed's
+            del reused[model]
+            notes.append(f"{model} reused from " + ", ".join(
+                f"{short_commit(c)} (seed{'s' if len(s) > 1 else ''} {', '.join(map(str, sorted(s)))})"
+                for c, s in commits.items()))
     for commit in dict.fromkeys(reused.values()):
         names = [m for m, c in reused.items() if c == commit]
         if set(names) == set(models):

@@ -82,6 +82,13 @@ def test_a_merged_source_run_elsewhere_is_named_with_its_device_and_versions() -
         " gwnet seed 2 run in separate processes at eee and merged")
     # a tree with uncommitted changes keeps its mark on the page
     assert code_note({"git_commit": "0123456789abcdef-dirty"}, ["st-vlm"]) == "code 0123456-dirty"
+    # a reused model whose seeds ran at several commits is named with each seed's (the record
+    # keeps the first run's commit only)
+    reused = {"git_commit": "aaa", "reused": {"gwnet": "1111111aaa", "ridge": "1111111aaa"}}
+    runs = [{"model": "gwnet", "seed": s, "git_commit": c} for s, c in ((0, "1111111aaa"), (1, "2222222bbb"),
+                                                                      (2, "2222222bbb"))]
+    assert code_note(reused, ["st-vlm", "gwnet", "ridge"], runs) == (
+        "code aaa; gwnet reused from 1111111 (seed 0), 2222222 (seeds 1, 2); ridge reused from 1111111")
 
 
 def test_merge_adds_each_source_seed_with_exact_seed_mean_errors_and_intervals() -> None:
