@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from fewshot_setup import ran_with
 from stvlm.bootstrap import paired_block_bootstrap_sums
 
 
@@ -124,6 +125,20 @@ def pair_intervals(
     return intervals
 
 
+def setting_clash(run: dict[str, Any], other: dict[str, Any]) -> str | None:
+    """What two runs of one model recorded differently (ST-VLM's config hash, a baseline's
+    options, a training setting), or ``None``; a fact one of them did not record is no clash."""
+    if run.get("model_hash") and other.get("model_hash") and run["model_hash"] != other["model_hash"]:
+        return "ST-VLM config (model_hash)"
+    for fact, mine, theirs in (("options", run.get("options"), other.get("options")),
+                               ("training setting", ran_with(run), ran_with(other))):
+        if mine is not None and theirs is not None:
+            keys = sorted(k for k in mine.keys() & theirs.keys() if mine[k] != theirs[k])
+            if keys:
+                return f"{fact} {keys[0]} ({mine[keys[0]]!r}, the table's run: {theirs[keys[0]]!r})"
+    return None
+
+
 def merge_pair(
     result: dict[str, Any], errors: dict[str, np.ndarray], sources: list[tuple[str, dict[str, Any], dict[str, np.ndarray]]],
     dataset: str, setting: str, replace: tuple[str, ...] = (),
@@ -142,8 +157,8 @@ def merge_pair(
     Raises:
         ValueError: naming the source: other test windows, lookback lags or training windows; a
             run of a seed the table holds with other results; a seed two sources add; an added
-            seed without its per-window errors; an added seed of another epoch cap than the model's
-            runs in the table; nothing to add; a replaced model that is ST-VLM, not in the pair or
+            seed without its per-window errors; an added seed of another epoch cap, ST-VLM config,
+            options or training setting than the model's runs in the table; nothing to add; a replaced model that is ST-VLM, not in the pair or
             not in any source.
     """
     key = f"{dataset}|{setting}"
@@ -195,6 +210,10 @@ def merge_pair(
             if run.get("epochs_run") and held_caps and held_caps != {cap}:
                 raise ValueError(f"{name}: {model} seed {seed} ran with an epoch cap of {cap}, the table's "
                                  f"{model} runs with {held_caps.pop()}: re-run every seed with --only")
+            clash = next((c for r in runs if r["model"] == model and (c := setting_clash(run, r))), None)
+            if clash:
+                raise ValueError(f"{name}: {model} seed {seed} ran with another {clash}: its seeds cannot "
+                                 "share a row; re-run every seed with --only")
             added[(model, seed)] = {**run, "epochs": cap} if run.get("epochs_run") else run
             per_seed.update({seed_key(model, m, seed): src_errors[seed_key(model, m, seed)] for m in names})
             taken.setdefault(model, []).append(seed)

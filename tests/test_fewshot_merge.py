@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shutil
 import sys
 from collections.abc import Iterator
@@ -374,3 +375,20 @@ def _run_merge_study(tmp_path: Path, data_root: Path, monkeypatch, capsys, fewsh
     seeds = {r["model"]: r["seeds"] for r in result["rows"] if (r["dataset"], r["setting"]) == ("nycbike1", "10%")}
     assert seeds["gru"] == [1] and seeds["stid"] == [0]
     assert [m["runs"] for m in result["splits"]["nycbike1|10%"]["merged"] if "gru" in m["runs"]] == [{"gru": [1]}]
+
+
+def test_a_seed_run_with_other_settings_is_not_merged_into_a_row() -> None:
+    """The --reuse path refuses runs of another ST-VLM config, options or training settings; a
+    merge must too, or their seeds would share one mean, one std and the intervals."""
+    result, errors = table()
+    for r in result["runs"]:
+        if r["model"] == "gwnet":
+            r.update(options={"hidden": 64}, train={"lr": 1e-3, "amp": False})
+    for change, message in (({"options": {"hidden": 8}}, "options hidden (8, the table's run: 64)"),
+                            ({"train": {"lr": 0.1, "amp": False}}, "training setting lr (0.1, the table's run: 0.001)")):
+        src, src_errors = source(1)
+        src["runs"] = [{**r, **change} if r["seed"] == 1 else r for r in src["runs"]]
+        with pytest.raises(ValueError, match=rf"^one: gwnet seed 1 ran with another {re.escape(message)}: its seeds"):
+            merge_pair(result, errors, [("one", src, src_errors)], "toy", "10%")
+    src, src_errors = source(1)  # nothing recorded on the source's side: no clash
+    merge_pair(result, errors, [("one", src, src_errors)], "toy", "10%")
