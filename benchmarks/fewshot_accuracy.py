@@ -138,8 +138,9 @@ def evaluate_setting(dataset: str, setting: str, args: argparse.Namespace) -> di
     data = data_config(dataset, setting, args.data_root)
     forecast = prepare(data)
     true = forecast.targets("test")
-    masks = {"mae": mask_for(true, forecast.protocol.mask).numpy(),
-             "mae_all": observed_mask(true, forecast.protocol.missing_value).numpy()}
+    observed = observed_mask(true, forecast.protocol.missing_value)
+    masks = {"mae": (mask_for(true, forecast.protocol.mask) & observed).numpy(),  # as the metric scores
+             "mae_all": observed.numpy()}
     starts = forecast.splits.test
     blocks, block_rule = window_blocks(starts + forecast.input_len, forecast.data.info.steps_per_day,
                                        forecast.input_len + forecast.output_len)  # [W] block ids
