@@ -93,6 +93,10 @@ def _predict_without_checkpoint(tmp: Path, data_root: Path) -> list[str]:
     return ["predict", "--checkpoint", str(tmp / "run" / "checkpoint"), "--out", str(tmp / "p.npz")]
 
 
+def _checkpoint_with_a_protocol(tmp: Path, data_root: Path) -> list[str]:
+    return ["evaluate", "--checkpoint", str(tmp), "--protocol", "tgcn"]
+
+
 def _predict_out_folder_missing(tmp: Path, data_root: Path) -> list[str]:
     return ["predict", "--checkpoint", str(tmp), "--out", str(tmp / "nope" / "p.npz")]
 
@@ -121,6 +125,9 @@ CASES: list[tuple[str, Callable[[Path, Path], list[str]], str]] = [
      "{tmp}/los-loop-mine/dataset.toml: name 'los-loop' is a built-in dataset; choose another name"),
     ("predict-without-checkpoint", _predict_without_checkpoint,
      "{tmp}/run/checkpoint is not a checkpoint folder: experiment.json is missing"),
+    ("checkpoint-with-a-protocol", _checkpoint_with_a_protocol,
+     "--protocol does not apply with --checkpoint: a checkpoint is scored on the data selection and "
+     "protocol it was trained with (its experiment.json)"),
     ("predict-out-folder-missing", _predict_out_folder_missing,
      "--out '{tmp}/nope/p.npz': folder '{tmp}/nope' does not exist"),
 ]

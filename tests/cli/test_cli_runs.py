@@ -105,3 +105,16 @@ def test_every_baseline_runs_on_every_present_dataset(data_root: Path, dataset: 
 
 def test_present_datasets_are_the_expected_ones(data_root: Path) -> None:
     assert [n for n in dataset_names(data_root) if dataset_status(n, data_root) == "present"] == PRESENT
+
+
+def test_evaluate_says_the_selection_that_ran(capsys, data_root: Path, tmp_path: Path) -> None:
+    """--set data.* applies after the flags: the line and the record name what ran (they named
+    the flags' default, first-100%, while ST-LLM's 261-window budget ran)."""
+    out_json = tmp_path / "r.json"
+    assert main(["evaluate", "--dataset", "nycbike-drop", "--model", "ridge", "--set",
+                 "data.few_shot.budget=st-llm-10%", "--data-root", str(data_root), "--json", str(out_json)]) == 0
+    out = capsys.readouterr().out
+    assert "ridge on nycbike-drop (standard protocol, few-shot first-st-llm-10%, 261 training windows" in out
+    record = json.loads(out_json.read_text())
+    assert record["few_shot"]["label"] == record["split"]["few_shot"] == "first-st-llm-10%"
+    assert out.rstrip().endswith(f"wrote {out_json}")

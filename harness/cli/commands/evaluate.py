@@ -30,12 +30,20 @@ def _parse_sets(items: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _write_json(path: str, record: dict[str, Any]) -> None:
+def _write_json(path: str, record: dict[str, Any]) -> Path:
+    """Write the record (before the tables are printed: a reader that closes stdout early, as
+    ``| head`` does, ends the command, and the record must be on disk by then)."""
     from harness.results.provenance import provenance
     from stvlm.io import atomic_write_json
 
-    out = atomic_write_json(Path(path), {**record, "provenance": provenance()})
-    emit(f"wrote {out}")
+    return atomic_write_json(Path(path), {**record, "provenance": provenance()})
+
+
+#: evaluate's data options, and their values when not given: with --checkpoint they do not
+#: apply (the checkpoint's own selection is scored), so giving one is an error.
+DATA_FLAGS = {"--model": ("model", None), "--protocol": ("protocol", "standard"),
+              "--few-shot": ("few_shot", 1.0), "--few-shot-method": ("few_shot_method", "first"),
+              "--seed": ("seed", 0), "--set": ("set", None)}
 
 
 def _run_checkpoint(args: argparse.Namespace) -> int:
@@ -44,6 +52,10 @@ def _run_checkpoint(args: argparse.Namespace) -> int:
     from stvlm.experiment import load_checkpoint
     from stvlm.monitor import with_means
 
+    given = [flag for flag, (name, _) in DATA_FLAGS.items() if getattr(args, name) is not None]
+    if given:
+        raise ConfigError(f"{given[0]} does not apply with --checkpoint: a checkpoint is scored on the "
+                          "data selection and protocol it was trained with (its experiment.json)")
     cfg, forecast, model = load_checkpoint(args.checkpoint, data_root=args.data_root)
     if args.dataset and args.dataset != cfg.data.dataset:
         raise ConfigError(
@@ -54,14 +66,15 @@ def _run_checkpoint(args: argparse.Namespace) -> int:
     # the scores and the registered means of them (mae_both), as metrics.json holds them
     metrics = {part: with_means(engine.evaluate(part, progress=True)) for part in ("val", "test")}
     p = forecast.protocol
+    written = _write_json(args.json, {
+        "dataset": cfg.data.dataset, "model": "stvlm", "checkpoint": str(args.checkpoint),
+        "experiment": cfg.to_dict(), "protocol": p.to_dict(), "split": forecast.describe(),
+        "metrics": metrics,
+    }) if args.json else None
     emit(f"checkpoint {args.checkpoint} on {cfg.data.dataset} ({p.name} protocol)")
     emit(metrics_table(metrics["test"], p.metrics, p.report_horizons, minutes=forecast.data.info.interval_minutes))
-    if args.json:
-        _write_json(args.json, {
-            "dataset": cfg.data.dataset, "model": "stvlm", "checkpoint": str(args.checkpoint),
-            "experiment": cfg.to_dict(), "protocol": p.to_dict(), "split": forecast.describe(),
-            "metrics": metrics,
-        })
+    if written:
+        emit(f"wrote {written}")
     return 0
 
 
@@ -79,6 +92,9 @@ def _run(args: argparse.Namespace) -> int:
         return _run_checkpoint(args)
     if not args.model or not args.dataset:
         raise ConfigError("stvlm evaluate needs --dataset and --model, or --checkpoint DIR")
+    for name, default in DATA_FLAGS.values():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
     sets = _parse_sets(args.set or [])
     # Validate everything the user typed before touching any file.
     build_baseline(args.model, sets["model"])
@@ -100,8 +116,18 @@ def _run(args: argparse.Namespace) -> int:
     forecast = prepare(data_cfg)
     result = evaluate_baseline(forecast, args.model, sets["model"], train)
     protocol = forecast.protocol
+    few_shot = data_cfg.few_shot  # what ran: --set data.* may have changed the flags' selection
+    written = _write_json(args.json, {
+        "dataset": data_cfg.dataset,
+        "protocol": protocol.to_dict(),
+        "few_shot": {**few_shot.to_dict(), "label": few_shot.label},
+        "split": forecast.describe(),
+        "train": train.to_dict(),
+        **result.to_dict(),
+        **record(applied),
+    }) if args.json else None
     emit(
-        f"{args.model} on {args.dataset} ({protocol.name} protocol, few-shot {few_shot.label}, "
+        f"{args.model} on {data_cfg.dataset} ({protocol.name} protocol, few-shot {few_shot.label}, "
         f"{forecast.num_windows('train')} training windows, {forecast.num_windows('test')} test windows)"
     )
     bad = forecast.data.nonfinite
@@ -110,16 +136,8 @@ def _run(args: argparse.Namespace) -> int:
              "targets, read as the last finite value of their node as inputs")
     emit(metrics_table(result.test, protocol.metrics, protocol.report_horizons,
                        minutes=forecast.data.info.interval_minutes))
-    if args.json:
-        _write_json(args.json, {
-            "dataset": args.dataset,
-            "protocol": protocol.to_dict(),
-            "few_shot": {**few_shot.to_dict(), "label": few_shot.label},
-            "split": forecast.describe(),
-            "train": train.to_dict(),
-            **result.to_dict(),
-            **record(applied),
-        })
+    if written:
+        emit(f"wrote {written}")
     return 0
 
 
@@ -128,10 +146,10 @@ def _add_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--dataset", default=None, help="dataset name (see `stvlm data list`)")
     p.add_argument("--model", default=None, help="baseline name, e.g. seasonal-naive, ridge, stid")
     p.add_argument("--checkpoint", default=None, help="an ST-VLM checkpoint folder from `stvlm train`")
-    p.add_argument("--protocol", default="standard", help="standard or tgcn")
-    p.add_argument("--few-shot", type=float, default=1.0, help="share of training windows, in (0, 1]")
-    p.add_argument("--few-shot-method", default="first", help="first (contiguous) or random")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--protocol", default=None, help="standard (default) or tgcn")
+    p.add_argument("--few-shot", type=float, default=None, help="share of training windows, in (0, 1] (default 1)")
+    p.add_argument("--few-shot-method", default=None, help="first (contiguous, the default) or random")
+    p.add_argument("--seed", type=int, default=None, help="seed of training and of a random selection (default 0)")
     p.add_argument("--set", action="append", metavar="SCOPE.KEY=VALUE",
                    help="model.* options of the baseline, train.* settings or data.* settings, e.g. "
                         "data.lookback_days=[1,7,14] (repeatable); what it leaves, the accuracy benchmark's "
