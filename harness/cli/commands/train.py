@@ -33,8 +33,8 @@ def experiment_config(args: argparse.Namespace) -> tuple[ExperimentConfig, PairC
     applied = None if args.config else pair_defaults("st-vlm", cfg.data, user_keys=set_keys(args.set or []))
     if applied:
         cfg = cfg.with_values(applied.values)
-    if args.data_root:
-        cfg = cfg.replace(data=cfg.data.replace(data_root=args.data_root))
+    if args.data_root:  # absolute: the checkpoint keeps it, and is read again from elsewhere
+        cfg = cfg.replace(data=cfg.data.replace(data_root=str(Path(args.data_root).expanduser().resolve())))
     return cfg, applied
 
 
@@ -80,6 +80,8 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         epochs.close()
     forecast = prepared[0]
+    # the record first: a reader that closes stdout early (| head) ends the command at a print
+    atomic_write_json(out / "summary.json", {"config_hash": cfg.config_hash(), **result.summary(), **record(applied)})
     emit(
         f"{cfg.name}: {cfg.model.backbone.name} backbone, {cfg.model.image.encoding} image, fusion depth "
         f"{cfg.model.fusion.depth}, {cfg.model.finetune.strategy} fine-tuning on {cfg.data.dataset} "
@@ -90,8 +92,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     p = forecast.protocol
     emit(metrics_table(result.test, p.metrics, p.report_horizons, minutes=forecast.data.info.interval_minutes))
-    atomic_write_json(out / "summary.json", {"config_hash": cfg.config_hash(), **result.summary(), **record(applied)})
-    emit(f"wrote {out} (config.json, metrics.json, checkpoint/)")
+    emit(f"wrote {out} (config.json, metrics.json, summary.json, checkpoint/)")
     return 0
 
 
