@@ -147,28 +147,42 @@ def load_checkpoint(path: str | Path, *, data_root: str | None = None) -> tuple[
     """``(cfg, forecast, model)`` from a folder written by :func:`save_checkpoint`.
 
     The model comes from the folder alone (``STVLM.from_pretrained``); the dataset it was
-    trained on is loaded again for its windows, and must scale as it did in training.
+    trained on is loaded again for its windows, and must scale as it did in training. Its data
+    root: ``data_root``, else the one it was trained with where that is a folder here, else
+    ``$STVLM_DATA`` (a checkpoint moved to another machine, or trained with a relative path).
 
     Raises:
-        DataError: not a checkpoint folder, or the dataset now differs from the one the model
-            was trained on (node count or input scaler).
+        DataError: not a checkpoint folder, a file of it unreadable, or the dataset now differs
+            from the one the model was trained on (node count or input scaler).
     """
     import json
+    import os
 
     import numpy as np
 
     from stvlm.data.pipeline import prepare
-    from stvlm.errors import DataError
+    from stvlm.data.root import ENV_VAR
+    from stvlm.errors import DataError, STVLMError
     from stvlm.models.stvlm import STVLM
 
     path = Path(path)
     meta = path / EXPERIMENT_FILE
     if not meta.is_file():
         raise DataError(f"{path} is not a checkpoint folder: {meta.name} is missing")
-    cfg = ExperimentConfig.from_dict(json.loads(meta.read_text()))
-    if data_root is not None:
-        cfg = cfg.replace(data=cfg.data.replace(data_root=data_root))
-    model = STVLM.from_pretrained(path)
+    try:
+        cfg = ExperimentConfig.from_dict(json.loads(meta.read_text()))
+    except (OSError, ValueError) as err:  # JSONDecodeError is a ValueError
+        raise DataError(f"{meta}: not a readable experiment record ({err})") from None
+    stored = cfg.data.data_root
+    root = data_root or (stored if stored and Path(stored).is_dir() else os.environ.get(ENV_VAR) or stored)
+    cfg = cfg.replace(data=cfg.data.replace(data_root=root))
+    try:
+        model = STVLM.from_pretrained(path)
+    except STVLMError:
+        raise
+    except Exception as err:  # a missing or damaged weight file: OSError, safetensors' own errors
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise DataError(f"{path}: the checkpoint's model files are missing or damaged ({first})") from None
     forecast = prepare(cfg.data)
     ctx = model.context
     same = forecast.data.num_nodes == ctx.num_nodes and np.allclose(

@@ -224,3 +224,26 @@ def test_the_model_is_built_at_the_runs_thread_count(toy_root: Path, monkeypatch
     finally:
         torch.set_num_threads(threads)
     assert seen == [2, 1]
+
+
+def test_a_checkpoint_finds_its_data_and_refuses_damage_in_one_line(toy_root: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its stored data root where that is a folder here, else $STVLM_DATA (a relative path, or
+    another machine's); an unreadable record or missing weights are a DataError, not a traceback."""
+    run_experiment(tiny_cfg(toy_root), out_dir=tmp_path / "run")
+    moved = tmp_path / "moved"
+    shutil.copytree(tmp_path / "run" / "checkpoint", moved)
+    meta = json.loads((moved / "experiment.json").read_text())
+    meta["data"]["data_root"] = "../nowhere"  # as a relative --data-root was once stored
+    (moved / "experiment.json").write_text(json.dumps(meta))
+    monkeypatch.setenv("STVLM_DATA", str(toy_root))
+    cfg, forecast, _ = load_checkpoint(moved)
+    assert cfg.data.data_root == str(toy_root) and forecast.data.info.name == "toy-city"
+    (moved / "experiment.json").write_text("{")
+    with pytest.raises(DataError, match=r"experiment\.json: not a readable experiment record"):
+        load_checkpoint(moved)
+    (moved / "experiment.json").write_text(json.dumps(meta))
+    for weights in moved.glob("*.safetensors"):
+        weights.unlink()
+    with pytest.raises(DataError, match=r"the checkpoint's model files are missing or damaged"):
+        load_checkpoint(moved)
