@@ -10,14 +10,13 @@ from harness.cli.commands.base import COMMANDS, Command, add_data_root, emit
 
 
 def _root(args: argparse.Namespace, *, required: bool) -> Any:
-    from stvlm.data.root import resolve_data_root
+    import os
 
-    if args.data_root is None and not required:
-        try:
-            return resolve_data_root(None)
-        except Exception:  # no root configured: list without presence information
-            return None
-    return resolve_data_root(args.data_root)
+    from stvlm.data.root import ENV_VAR, resolve_data_root
+
+    if args.data_root is None and not required and not os.environ.get(ENV_VAR):
+        return None  # no root configured: list without presence information
+    return resolve_data_root(args.data_root)  # a root given but wrong is an error, not "none"
 
 
 def _list(args: argparse.Namespace) -> int:
