@@ -133,8 +133,9 @@ class PairChoices(NamedTuple):
         return tuple(dict.fromkeys(file for key in self.values for file in self.sources[key]))
 
     def without(self, keys: set[str]) -> PairChoices:
-        """These choices less the paths in ``keys`` (what a user set)."""
-        kept = [key for key in self.values if key not in keys]
+        """These choices less the paths in ``keys`` (what a user set) and those under them: a
+        table set whole (``--set data={...}``) holds every path below it."""
+        kept = [key for key in self.values if not any(key == k or key.startswith(f"{k}.") for k in keys)]
         return self._replace(values={k: self.values[k] for k in kept}, sources={k: self.sources[k] for k in kept})
 
 

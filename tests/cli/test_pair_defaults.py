@@ -77,6 +77,10 @@ def test_pair_defaults_leave_what_the_user_set_and_say_what_they_apply(capsys) -
     assert capsys.readouterr().out.startswith("gru on los-loop 10%: model.layers=2, ")
     assert pair_defaults("st-vlm", _data("nycbike-drop"), user_keys=()) is None
     assert set_keys(["train.epochs=3", " data.lookback_days = [1]", "x"]) == {"train.epochs", "data.lookback_days", "x"}
+    # a table set whole holds every path below it: the user's lookback days stand
+    assert pair_defaults("seasonal-mean", _data("nycbike1", 0.1), user_keys={"data"}) is None
+    assert _pair(pair_defaults("gru", _data("los-loop", 0.1), user_keys={"model"})) == (
+        "10%", {"train.epochs": 160}, ("epoch-cap-near160.json",))  # model.layers=2 is the user's now
 
 
 def _train_cfg(*argv: str):
