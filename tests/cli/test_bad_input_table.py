@@ -269,3 +269,11 @@ def test_train_refuses_an_out_folder_holding_another_experiment(capsys, tmp_path
     assert sorted(p.name for p in run.iterdir()) == ["config.json", "metrics.json"]
     assert (run / "metrics.json").read_text() == "{}"
     check_run_folder(run, other.replace(data=other.data.replace(data_root=str(data_root))))  # same: allowed
+
+
+def test_a_wrong_data_root_variable_is_an_error_not_an_unset_one(capsys, monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("STVLM_DATA", str(tmp_path / "nope"))
+    assert main(["data", "list"]) == 2
+    assert capsys.readouterr().err.startswith(f"stvlm: error: STVLM_DATA='{tmp_path / 'nope'}': ")
+    monkeypatch.delenv("STVLM_DATA")
+    assert main(["data", "list"]) == 0 and "(no data root)" in capsys.readouterr().out
