@@ -78,11 +78,33 @@ def _run_checkpoint(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_config(args: argparse.Namespace, sets: dict[str, dict[str, Any]]) -> tuple[Any, Any]:
+    """The data selection the flags and ``--set data.*`` name, with the accuracy benchmark's
+    choices for this baseline on that pair filled in under what ``--set`` names (they are added
+    to ``sets``); and those choices (``PairChoices`` or ``None``)."""
+    from harness.cli.pair_defaults import pair_defaults
+    from stvlm.configs import DataConfig, FewShotConfig
+
+    few_shot = FewShotConfig.from_dict(
+        {"ratio": args.few_shot, "method": args.few_shot_method, "seed": args.seed}, path="few_shot"
+    )
+    data_cfg = DataConfig.from_dict({
+        "dataset": args.dataset, "data_root": args.data_root, "protocol": args.protocol,
+        "few_shot": few_shot.to_dict(), "verify": args.verify,
+    }).with_values(sets["data"], source="--set data")
+    user = {f"{scope}.{key}" for scope, values in sets.items() for key in values}
+    applied = pair_defaults(args.model, data_cfg, user_keys=user)
+    for path, value in (applied.values if applied else {}).items():
+        scope, _, key = path.partition(".")
+        sets[scope][key] = value
+    return data_cfg.with_values(sets["data"], source="--set data"), applied
+
+
 def _run(args: argparse.Namespace) -> int:
-    from harness.cli.pair_defaults import pair_defaults, record
+    from harness.cli.pair_defaults import record
     from harness.cli.text_tables import metrics_table
     from stvlm.baselines import build_baseline
-    from stvlm.configs import DataConfig, FewShotConfig, TrainConfig
+    from stvlm.configs import TrainConfig
     from stvlm.data.pipeline import prepare
     from stvlm.evaluation import evaluate_baseline
 
@@ -98,20 +120,7 @@ def _run(args: argparse.Namespace) -> int:
     sets = _parse_sets(args.set or [])
     # Validate everything the user typed before touching any file.
     build_baseline(args.model, sets["model"])
-    few_shot = FewShotConfig.from_dict(
-        {"ratio": args.few_shot, "method": args.few_shot_method, "seed": args.seed}, path="few_shot"
-    )
-    data_cfg = DataConfig.from_dict({
-        "dataset": args.dataset, "data_root": args.data_root, "protocol": args.protocol,
-        "few_shot": few_shot.to_dict(), "verify": args.verify,
-    }).with_values(sets["data"], source="--set data")
-    # the benchmark's choices for this baseline on this pair, under what --set names
-    user = {f"{scope}.{key}" for scope, values in sets.items() for key in values}
-    applied = pair_defaults(args.model, data_cfg, user_keys=user)
-    for path, value in (applied.values if applied else {}).items():
-        scope, _, key = path.partition(".")
-        sets[scope][key] = value
-    data_cfg = data_cfg.with_values(sets["data"], source="--set data")
+    data_cfg, applied = _data_config(args, sets)
     train = TrainConfig.from_dict({"seed": args.seed, **sets["train"]}, path="train")
     forecast = prepare(data_cfg)
     result = evaluate_baseline(forecast, args.model, sets["model"], train)
