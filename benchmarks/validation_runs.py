@@ -163,8 +163,11 @@ def validation_row(
 ) -> dict[str, Any]:
     """Train ST-VLM (or the neural baseline ``model``) with the changes (``model_changes``:
     ST-VLM's dotted config paths, or the baseline's options) on the benchmark's budget (the
-    model's own settings on ``pair``, (dataset, setting), where it has some:
-    :func:`fewshot_setup.train_settings`); its validation metrics only.
+    model's own training settings on ``pair``, (dataset, setting), where it has some:
+    :func:`fewshot_setup.train_settings`); its validation metrics only. A baseline is built from
+    its defaults and ``model_changes`` alone, not with the options the table gives it on the
+    pair (``BASELINE_TRAIN``'s, e.g. the GRU's two layers on sz-taxi full): a candidate names
+    each option it runs with, so a committed sweep keeps its meaning when a choice is adopted.
 
     Returns the kept checkpoint's ``val_mae`` (masked) and ``val_mae_all`` (every observed
     entry), for ST-VLM the start's (the built model before any step) and the best trained
@@ -303,7 +306,9 @@ def main() -> int:
                                      train_changes=cand.train, model_changes=cand.model, model=model,
                                      pair=(dataset, setting))
                 rows.append({"dataset": dataset, "setting": setting, "model": model, "candidate": cand.label,
-                             "epochs": caps[(dataset, setting)], "train": cand.train, "model_changes": cand.model,
+                             # the cap trained: a candidate's own (the epoch-cap rounds') over --epochs
+                             "epochs": cand.train.get("epochs", caps[(dataset, setting)]),
+                             "train": cand.train, "model_changes": cand.model,
                              "data_changes": cand.data,
                              "lookback_lags": list(forecast.lookback_lags),
                              "train_windows": int(forecast.splits.train.size),
