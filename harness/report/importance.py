@@ -123,9 +123,7 @@ def param_importance(study: StudyResults, trials: pl.DataFrame, metric: str, min
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     rows = []
-    spec = study.spec.get("spec") or {}
-    own = str(spec.get("metric", "val_mae")).removeprefix("val_") if isinstance(spec, dict) else "mae"
-    if study.storage is not None and metric == own:  # its objective is the study's metric
+    if study.storage is not None and metric == study.metric:  # its objective is the study's metric
         try:
             found = _from_storage(study.storage)
         except Exception as err:  # not an Optuna storage after all (sqlite3 or Optuna errors)

@@ -55,6 +55,16 @@ class StudyResults:
     spec: dict[str, Any]
     storage: Path | None
 
+    @property
+    def metric(self) -> str:
+        """The metric the study ranked its trials on (its spec's, ``val_`` or ``test_`` stripped),
+        else ``mae``."""
+        spec = self.spec.get("spec") or {}
+        metric = str(spec.get("metric", "mae")) if isinstance(spec, dict) else "mae"
+        for prefix in ("val_", "test_"):
+            metric = metric.removeprefix(prefix)
+        return metric
+
 
 def metric_columns(frame: pl.DataFrame, split: str = "test") -> list[tuple[str, str, int | None]]:
     """``(column, metric, horizon)`` for every ``<split>_<metric>[_h<k>]`` column of ``frame``."""

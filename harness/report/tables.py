@@ -78,12 +78,7 @@ def pick_metric(studies: Sequence[StudyResults], cfg: ReportConfig) -> str:
     Raises:
         ResultsError: no study has a ``test_<metric>`` column for it.
     """
-    metric = cfg.metric
-    if not metric:
-        spec = studies[0].spec.get("spec") or {}
-        metric = str(spec.get("metric", "mae")) if isinstance(spec, dict) else "mae"
-        for prefix in ("val_", "test_"):
-            metric = metric.removeprefix(prefix)
+    metric = cfg.metric or studies[0].metric
     known = sorted({m for s in studies for _, m, h in metric_columns(s.trials, "test")
                     if h is None and rankable(m)})  # the bias is signed: nothing ranks on it
     if metric not in known:
