@@ -7,15 +7,15 @@ sampled nuisance parameters (``params_json`` in canonical form, a ``seed`` key l
 (arm, seed) group on its own, so a sampled configuration seldom recurs in another seed: where a
 seed of an arm holds several configurations that no other seed shares, the trial with the best
 validation metric of each seed stands for the arm (:func:`per_seed_best`), and those winners
-form one configuration whose mean is over seeds. Only ``completed`` trials enter means; ``failed`` and ``pruned`` ones are
-counted in :func:`status_table` and listed in :func:`problem_trials`.
+form one configuration whose mean is over seeds. Only ``completed`` trials enter means;
+``failed`` and ``pruned`` ones are counted in :func:`status_table` and listed in
+:func:`problem_trials`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Sequence
 
 import polars as pl
@@ -24,6 +24,7 @@ from harness.study.axes import data_label
 from harness.report.load import STATUSES, StudyResults, metric_columns
 from harness.results.store import CONFIG_COLUMNS
 from stvlm.configs import canonical_hash
+from stvlm.configs.data import without_seed
 from stvlm.data.protocols import higher_is_better
 
 #: Columns that, with ``params``, identify a configuration (the seed is not one of them).
@@ -98,8 +99,7 @@ def prepare(studies: Sequence[StudyResults], metric: str = "mae") -> pl.DataFram
     frame = pl.concat([s.trials for s in studies], how="diagonal_relaxed")
     frame = frame.with_columns(
         pl.col("params_json").map_elements(canonical_params, return_dtype=pl.String).alias("params"),
-        pl.col("few_shot_label").map_elements(lambda v: re.sub(r" \(seed \d+\)$", "", v),
-                                              return_dtype=pl.String),
+        pl.col("few_shot_label").map_elements(without_seed, return_dtype=pl.String),
     )
     frame = per_seed_best(frame, metric)
     frame = frame.with_columns(

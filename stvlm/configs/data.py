@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from stvlm.configs.base import Config, config_class, field
@@ -52,6 +53,12 @@ class FewShotConfig(Config):
         ``"first-261w"``, ``"first-st-llm-10%"``."""
         size = self.size_label
         return f"first-{size}" if self.method == "first" else f"random-{size} (seed {self.seed})"
+
+
+def without_seed(label: str) -> str:
+    """A :attr:`FewShotConfig.label` without a random selection's `` (seed N)``: the selection
+    every seed of a study shares, ``"random-10% (seed 3)"`` -> ``"random-10%"``."""
+    return re.sub(r" \(seed \d+\)$", "", label)
 
 
 @config_class
