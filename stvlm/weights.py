@@ -62,7 +62,10 @@ class WeightAverage:
             raise ValueError(f"decay {decay} is outside [0, 1)")
         self.decay = decay
         device = next(model.parameters()).device
-        self.shadow = {k: v.to(device, copy=True) for k, v in (start or trainable_state(model)).items()}
+        self._buffers = trained_buffers(model)  # copied, not averaged, at every step (found once)
+        # a resumed average saved before the buffers were kept starts them at the model's
+        start = {**self._buffers, **start} if start else trainable_state(model)
+        self.shadow = {k: v.to(device, copy=True) for k, v in start.items()}
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
@@ -71,7 +74,7 @@ class WeightAverage:
         for name, param in model.named_parameters():
             if param.requires_grad:
                 self.shadow[name].mul_(self.decay).add_(param.detach(), alpha=1 - self.decay)
-        for name, buf in trained_buffers(model).items():
+        for name, buf in self._buffers.items():
             self.shadow[name].copy_(buf)
 
     def state(self) -> dict[str, torch.Tensor]:
