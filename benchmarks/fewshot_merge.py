@@ -158,7 +158,8 @@ def merge_pair(
         ValueError: naming the source: other test windows, lookback lags or training windows; a
             run of a seed the table holds with other results; a seed two sources add; an added
             seed without its per-window errors; an added seed of another epoch cap, ST-VLM config,
-            options or training setting than the model's runs in the table; nothing to add; a replaced model that is ST-VLM, not in the pair or
+            options or training setting than the model's runs in the table; nothing to add; a
+            replaced model that is ST-VLM, not in the pair or
             not in any source.
     """
     key = f"{dataset}|{setting}"

@@ -1,7 +1,7 @@
 """Differences of the best configurations against baselines, published numbers and other studies.
 
 Baselines are matched on the same splits (:data:`~harness.report.aggregate.SPLIT_KEYS`: dataset,
-protocol, few-shot ratio and selection method) across every loaded study; the difference of
+protocol, few-shot ratio, selection method and label) across every loaded study; the difference of
 per-seed means gets Welch's t interval. Published numbers (anchors) are fixed values matched on
 dataset, protocol, metric and few-shot selection (rows marked ``protocol_match = yes`` at the
 arm's few-shot label; a file without that column: the ratio); the difference gets the one-sample t

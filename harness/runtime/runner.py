@@ -210,9 +210,7 @@ def run_study(spec: StudySpec, options: StudyOptions = StudyOptions()) -> StudyO
     from harness.results.provenance import provenance
     from harness.study.resources import check_fits, max_concurrent, resolve
     from harness.results.store import ResultsStore
-    from harness.results.study_record import (
-        check_resumable, finish_record, start_record,
-    )
+    from harness.results.study_record import check_resumable, finish_record, start_record
     from harness.runtime.trial import run_trial
     from harness.runtime.trial_runtime import TrialRuntime
 

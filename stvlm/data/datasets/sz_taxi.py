@@ -106,10 +106,10 @@ INFO = DatasetInfo(
         "graph (not symmetric, no self loops). node_side['poi'] [156] holds POI classes 1-8 and "
         "step_side['weather'] [2976, 156] weather classes 1-5; the class-to-name mapping is not "
         "stated in the files. Eight speeds are a zero's floating-point residue (1e-17 to "
-        "6e-15 km/h) and 7,141 (those eight included) lie below 0.5 km/h: the loader keeps the file's values, so they "
-        "count as readings (true > 0). MAPE leaves out |true| <= 5e-5 (stvlm.metrics."
-        "MAPE_ZERO_TOL) and is still driven by the slow readings; WAPE is the relative error "
-        "to read here."
+        "6e-15 km/h) and 7,141 (those eight included) lie below 0.5 km/h: the loader keeps the "
+        "file's values, so they count as readings (true > 0). MAPE leaves out |true| <= 5e-5 "
+        "(stvlm.metrics.MAPE_ZERO_TOL) and is still driven by the slow readings; WAPE is the "
+        "relative error to read here."
     ),
 )
 
