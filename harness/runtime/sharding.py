@@ -9,7 +9,9 @@ window once per epoch, and the split changes every epoch. Validation and test wi
 into ``world_size`` contiguous chunks, one per rank; :meth:`ShardedForecast.gather` collects
 the ranks' predictions (``torch.distributed.all_gather_object``) back into window order, so every
 rank scores every window and takes the same early-stopping decision, while each predicts only its
-share; ``num_windows`` counts the rank's own share too (what the engine plans its steps on).
+share; ``num_windows`` counts the rank's own share too (what the engine plans its steps on), and
+:meth:`ShardedForecast.mean_over_ranks` averages a rank's number (its epoch's training loss) over
+every rank.
 Everything else is delegated to the wrapped forecast, so the engine cannot tell the difference.
 """
 
@@ -115,6 +117,19 @@ class ShardedForecast:
         view = copy.copy(self._forecast)  # shares the cached device tensors
         view.splits = dataclasses.replace(self._forecast.splits, **{part: starts[mine]})
         return view.batches(part, batch_size, shuffle=shuffle, seed=seed, device=device, drop_last=drop_last)
+
+    def mean_over_ranks(self, value: float, device: str | torch.device = "cpu") -> float:
+        """The mean of ``value`` over every rank (``all_reduce``; every rank must call it at the same
+        point). A rank's epoch training loss is the mean over its shard's batches, and the shards
+        hold equal numbers of batches, so the mean over ranks is the epoch's mean over every batch.
+        ``device``: where the reduction runs (NCCL reduces CUDA tensors only)."""
+        if self.world_size == 1:
+            return float(value)
+        import torch.distributed as dist
+
+        total = torch.tensor([float(value)], dtype=torch.float64, device=device)  # [1]
+        dist.all_reduce(total)
+        return float(total.item()) / self.world_size
 
     def gather(self, part: str, pred: np.ndarray) -> np.ndarray:
         """Every rank's chunk of ``part`` (``pred [W_rank, T_out, N, C_out]`` here), concatenated

@@ -7,8 +7,9 @@ Three layers, as Ray 2.60 wants them (reference/ray.md section 1):
   so a retried trial resumes the same Train run from its latest checkpoint.
 * :func:`train_worker` runs on every worker: it builds the experiment, wraps the model with
   ``ray.train.torch.prepare_model`` (DDP: gloo on CPU, NCCL on GPU) and shards the training
-  windows by rank (:class:`~harness.runtime.sharding.ShardedForecast`). Every rank reports every epoch;
-  rank 0 attaches the engine state as the checkpoint.
+  windows by rank (:class:`~harness.runtime.sharding.ShardedForecast`). Every rank reports every epoch,
+  with the epoch's training loss averaged over every rank's shard; rank 0 attaches the engine
+  state as the checkpoint.
 * ``TuneReportCallback`` forwards rank 0's metrics to the Tune trial, so the study sees the same
   reports as from a single-process trial.
 """

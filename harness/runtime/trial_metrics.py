@@ -31,6 +31,7 @@ import torch
 
 from harness.results.provenance import cpu_device_name
 from harness.runtime.data_cache import cached_prepare
+from harness.runtime.sharding import ShardedForecast
 from stvlm.engine import EngineState, EpochRecord
 from stvlm.configs import ExperimentConfig
 from stvlm.experiment import ExperimentResult, prepare_run, run_experiment
@@ -65,6 +66,10 @@ class EpochReporter:
         static: facts of the run sent with every report (device, parameter counts, windows).
         world_size: number of data-parallel workers (budgets count the windows of all of them).
         resumed_from_epoch: epoch of the checkpoint this attempt resumed from, if any.
+        mean_over_ranks: with several workers, averages a rank's epoch training loss over every
+            rank (:meth:`harness.runtime.sharding.ShardedForecast.mean_over_ranks`, collective:
+            every rank reports every epoch), so ``train_loss`` is the epoch's over all windows,
+            not one rank's shard; ``None``: the rank's own.
     """
 
     def __init__(
@@ -74,18 +79,21 @@ class EpochReporter:
         static: Mapping[str, Any] | None = None,
         world_size: int = 1,
         resumed_from_epoch: int | None = None,
+        mean_over_ranks: Callable[[float], float] | None = None,
     ):
         self._report = report
         self.static = dict(static or {})
         self.world_size = world_size
         self.resumed_from_epoch = resumed_from_epoch
+        self._mean_over_ranks = mean_over_ranks
 
     def __call__(self, record: EpochRecord, state: EngineState) -> None:
         best = state.best_val()
+        loss = float(record.train_loss)
         metrics = {
             "epoch": record.epoch,
             "windows_seen": record.windows_seen * self.world_size,
-            "train_loss": float(record.train_loss),
+            "train_loss": self._mean_over_ranks(loss) if self._mean_over_ranks is not None else loss,
             "lr": float(record.lr),  # the schedule's rate at the epoch's end (TensorBoard)
             "best_epoch": state.best_epoch,
             **prefixed("val", best or record.val),
@@ -160,6 +168,7 @@ def train_stvlm(
         static=static,
         world_size=world_size,
         resumed_from_epoch=resume.epoch if resume is not None else None,
+        mean_over_ranks=_loss_mean(forecast, model),
     )
     setup = time.perf_counter() - started
     result = run_experiment(experiment, callbacks=[reporter], resume=resume, prepared=(forecast, model))
@@ -168,6 +177,15 @@ def train_stvlm(
     final["eval_seconds"] = result.seconds - result.train.seconds  # this attempt's, outside its epoch loop
     report(final, None)
     return final
+
+
+def _loss_mean(forecast: Any, model: torch.nn.Module) -> Callable[[float], float] | None:
+    """A data-parallel rank's averaging of its training loss over every rank, on the model's
+    device (NCCL reduces CUDA tensors only); ``None`` in a single process."""
+    if not isinstance(forecast, ShardedForecast) or forecast.world_size == 1:
+        return None
+    device = next(model.parameters()).device
+    return lambda value: forecast.mean_over_ranks(value, device)
 
 
 def evaluate_baseline_trial(

@@ -140,10 +140,15 @@ def test_eval_chunk() -> None:
 
 
 def _gather_rank(rank: int, world: int, data_root: str, init: str, out: str) -> None:
-    """One gloo rank: predict its chunk of val (the targets themselves) and gather them."""
+    """One gloo rank: predict its chunk of val (the targets themselves) and gather them; report an
+    epoch whose training loss is ``rank + 1`` through a data-parallel trial's reporter."""
+    import json
+
     import torch.distributed as dist
 
+    from harness.runtime.trial_metrics import EpochReporter, _loss_mean
     from stvlm.configs import DataConfig, FewShotConfig
+    from stvlm.engine import EpochRecord
 
     dist.init_process_group("gloo", init_method=init, rank=rank, world_size=world)
     try:
@@ -151,12 +156,22 @@ def _gather_rank(rank: int, world: int, data_root: str, init: str, out: str) -> 
         shard = ShardedForecast(forecast, rank, world)
         mine = torch.cat([b.y for b in shard.batches("val", 50)]).numpy()  # [W_rank, T_out, N, C_out]
         np.save(f"{out}-{rank}.npy", shard.gather("val", mine))
+        sent: list[dict] = []
+        reporter = EpochReporter(lambda metrics, state: sent.append(metrics), world_size=world,
+                                 mean_over_ranks=_loss_mean(shard, torch.nn.Linear(1, 1)))
+        record = EpochRecord(epoch=1, train_loss=rank + 1.0, val={"mae": 2.5}, seconds=1.0, windows_seen=8, is_best=True)
+        reporter(record, EngineState(epoch=1, best_metric=2.5, best_epoch=1, history=[record]))
+        with open(f"{out}-{rank}.json", "w") as f:
+            json.dump(sent[0]["train_loss"], f)
     finally:
         dist.destroy_process_group()
 
 
 def test_gather_collects_every_ranks_chunk_in_window_order(data_root: Path, tmp_path: Path) -> None:
-    """Two real gloo processes: each holds the whole val part, in window order, after gather."""
+    """Two real gloo processes: each holds the whole val part, in window order, after gather, and
+    each reports the training loss of both ranks' shards (1 and 2: 1.5), not its own."""
+    import json
+
     import torch.multiprocessing as mp
 
     init = f"file://{tmp_path / 'rendezvous'}"
@@ -167,6 +182,17 @@ def test_gather_collects_every_ranks_chunk_in_window_order(data_root: Path, tmp_
                                   few_shot=FewShotConfig(ratio=0.1))).targets("val")  # [W, T_out, N, C_out]
     for rank in range(2):
         assert np.array_equal(np.load(tmp_path / f"val-{rank}.npy"), expected)
+        assert json.loads((tmp_path / f"val-{rank}.json").read_text()) == 1.5
+
+
+def test_a_single_process_reports_its_own_loss(experiment: ExperimentConfig) -> None:
+    """No averaging without ranks to average over: one process, or a one-rank shard."""
+    from harness.runtime.trial_metrics import _loss_mean
+
+    forecast = prepare(experiment.data)
+    model = torch.nn.Linear(1, 1)
+    assert _loss_mean(forecast, model) is None and _loss_mean(ShardedForecast(forecast, 0, 1), model) is None
+    assert ShardedForecast(forecast, 0, 1).mean_over_ranks(0.25) == 0.25
 
 
 def test_epoch_report_carries_the_starts_validation_while_the_start_is_best() -> None:
