@@ -8,6 +8,7 @@ or when an attribute used here is gone, so an upgrade breaks one test, not a stu
 |---|---|---|
 | a loopback-only local Ray instance | ``ray._private.ray_constants.ENABLE_RAY_CLUSTER`` | read at import; the variable alone comes too late |
 | ASHA's per-trial bookkeeping | ``AsyncHyperBandScheduler._trial_info``, ``._num_stopped`` | register trials restored from a checkpoint, forget removed ones, count stops |
+| ASHA's rungs | ``AsyncHyperBandScheduler._time_attr``, ``._metric``, ``._metric_op``, ``_Bracket.on_result`` | give a restored trial's earlier scores back to the rungs: ``Tuner.restore`` rebuilds the scheduler as it was when the experiment began (ray-project/ray#30838) |
 | the Optuna study behind a Tune searcher | ``OptunaSearch._ot_study`` | reports and tests read a group's trials |
 | the Train controller's poll interval | ``ray.train.v2._internal.constants.HEALTH_CHECK_INTERVAL_S_ENV_VAR`` (``RAY_TRAIN_HEALTH_CHECK_INTERVAL_S``) | read by the controller from the environment its driver passes on; Ray's 2 s default costs a short Train trial seconds |
 """
@@ -38,6 +39,26 @@ def asha_knows(asha: Any, trial_id: str) -> bool:
 def asha_forget(asha: Any, trial_id: str) -> None:
     """Drop a trial from an ASHA scheduler's bookkeeping (errored or removed trials)."""
     asha._trial_info.pop(trial_id, None)
+
+
+def asha_replay(asha: Any, trial: Any, results: list[dict[str, Any]]) -> int:
+    """Record a restored trial's earlier reports at the rungs of its ASHA bracket, in order, as
+    they were recorded when it first ran (a rung keeps a trial's first score at or past its
+    milestone), without acting on or counting the decisions they get now. The trial must be
+    registered (``on_trial_add``). Returns how many reports carried the budget and the metric."""
+    bracket = asha._trial_info[trial.trial_id]
+    replayed = 0
+    for result in results:
+        if result.get(asha._time_attr) is None or result.get(asha._metric) is None:
+            continue
+        bracket.on_result(trial, result[asha._time_attr], asha._metric_op * result[asha._metric])
+        replayed += 1
+    return replayed
+
+
+def asha_rungs(asha: Any) -> list[tuple[float, dict[str, float]]]:
+    """Every bracket's rungs as ``(milestone, {trial_id: signed score})``, highest milestone first."""
+    return [(milestone, dict(recorded)) for bracket in asha._brackets for milestone, recorded in bracket._rungs]
 
 
 def asha_stopped(asha: Any) -> int:

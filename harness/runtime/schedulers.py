@@ -5,19 +5,53 @@ final evaluation report). Comparing across arms would be wrong: a 5 % few-shot a
 the 100 % arm by design, and one global ASHA would prune it away. :class:`GroupedScheduler`
 therefore runs one ``ASHAScheduler`` per group (the trials that share an Optuna study) and lets
 baseline trials run untouched. ``SCHEDULERS`` maps the spec's ``scheduler.name`` to a factory.
+
+On ``Tuner.restore`` Ray rebuilds the scheduler as it was when the experiment began, without the
+scores its rungs recorded (ray-project/ray#30838), so a resumed study would prune against the
+trials that report after the resume only. A restored trial's earlier reports (its
+``result.json`` in the experiment's storage) are therefore recorded at its group's rungs again
+when the trial is added, finished trials included (:func:`recorded_results`). With several
+``brackets``, ASHA draws a restored trial's bracket anew.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
 from ray.tune.experiment import Trial
+from ray.tune.result import EXPR_RESULT_FILE
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from harness.study.plan import StudyPlan
-from harness.runtime.private_api import asha_forget, asha_knows, asha_stopped
+from harness.runtime.private_api import asha_forget, asha_knows, asha_replay, asha_stopped
 from stvlm.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+def recorded_results(trial: Trial) -> list[dict[str, Any]]:
+    """The results a trial reported before this driver took it over: its ``result.json`` in the
+    experiment's storage, one JSON object per line; ``[]`` for a trial that has not reported or
+    has no file. A line cut short by a killed driver ends the list."""
+    if getattr(trial, "storage", None) is None or not trial.has_reported_at_least_once:
+        return []
+    path = f"{trial.storage.trial_fs_path}/{EXPR_RESULT_FILE}"
+    try:
+        with trial.storage.storage_filesystem.open_input_stream(path) as stream:
+            lines = stream.readall().decode().splitlines()
+    except FileNotFoundError:
+        return []
+    results = []
+    for number, line in enumerate(lines, 1):
+        try:
+            results.append(json.loads(line))
+        except json.JSONDecodeError:
+            log.warning("%s: line %d of %d is not JSON; its ASHA scores end before it", path, number, len(lines))
+            break
+    return results
 
 
 class GroupedScheduler(FIFOScheduler):
@@ -63,10 +97,12 @@ class GroupedScheduler(FIFOScheduler):
         return self._groups[group]
 
     def _known(self, tune_controller: Any, trial: Trial) -> ASHAScheduler | None:
-        """The trial's ASHA, registering trials restored from an experiment checkpoint."""
+        """The trial's ASHA, registering trials restored from an experiment checkpoint with the
+        scores they reported before (see the module docstring)."""
         asha = self._asha(trial)
         if asha is not None and not asha_knows(asha, trial.trial_id):
             asha.on_trial_add(tune_controller, trial)
+            asha_replay(asha, trial, recorded_results(trial))
         return asha
 
     def on_trial_add(self, tune_controller: Any, trial: Trial) -> None:

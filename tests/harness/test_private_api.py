@@ -30,6 +30,13 @@ def test_every_private_name_exists() -> None:
     asha = ASHAScheduler(metric="val_mae", mode="min", max_t=4, grace_period=1)
     assert not private_api.asha_knows(asha, "t1") and private_api.asha_stopped(asha) == 0
     private_api.asha_forget(asha, "t1")  # a no-op for an unknown trial
+    assert private_api.asha_rungs(asha) == [(4, {}), (1, {})]  # reduction factor 4
+    from ray.tune.experiment import Trial
+
+    trial = Trial("run_trial", config={}, trial_id="t1", stub=True)
+    asha.on_trial_add(None, trial)
+    assert private_api.asha_replay(asha, trial, [{"training_iteration": 2, "val_mae": 3.0}, {"val_mae": 1.0}]) == 1
+    assert private_api.asha_rungs(asha) == [(4, {}), (1, {"t1": -3.0})]  # min: scores negated
     space = {"lr": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)}
     search = OptunaSearch(space=space, metric="val_mae", mode="min", seed=0)
     search.set_search_properties("val_mae", "min", {})

@@ -193,6 +193,13 @@ def test_killed_driver_resumes_without_rerunning_finished_trials(head, data_root
         driver.wait()
     before = pl.read_parquet(trials_file)
     assert before.height == 1
+    # the finished trial's reports are in the storage, where a resumed ASHA reads them back
+    # (harness.runtime.schedulers.recorded_results): a report per epoch and the final one
+    done = before.row(0, named=True)
+    stored = next(experiment.glob(f"*_{done['trial_id']}")) / "result.json"
+    reports = [json.loads(line) for line in stored.read_text().splitlines()]
+    assert [r["training_iteration"] for r in reports] == list(range(1, done["epochs_run"] + 2 if done["kind"] == "stvlm" else 2))
+    assert all(r["val_mae"] > 0 for r in reports)
 
     again = subprocess.run(cmd, cwd=REPO, env=client_env(head.token, head.gcs), capture_output=True, text=True,
                            timeout=patient(300))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import optuna
@@ -152,6 +153,59 @@ def test_asha_prunes_within_a_group_only() -> None:
     assert sched.on_trial_result(None, restored, {"training_iteration": 1, "val_mae": 1.0}) == TrialScheduler.CONTINUE
     sched.on_trial_complete(None, good, {"training_iteration": 4, "val_mae": 1.0})
     assert "2 groups, 1 trials stopped" in sched.debug_string()
+
+
+def stored_trial(root: Path, trial_id: str, group: str, results: list[dict] | None) -> Trial:
+    """A trial of an experiment in ``root`` as ``Tuner.restore`` hands it over: its reports in
+    ``result.json`` in the storage (``None``: none written)."""
+    from ray.train._internal.storage import StorageContext
+
+    storage = StorageContext(storage_path=str(root), experiment_dir_name="exp", trial_dir_name=f"stvlm_{trial_id}")
+    restored = Trial("run_trial", config={"kind": "stvlm", "group": group}, trial_id=trial_id, stub=True, storage=storage)
+    if results is not None:
+        Path(restored.path).mkdir(parents=True)
+        lines = [json.dumps(r) for r in results]
+        Path(restored.path, "result.json").write_text("\n".join(lines) + "\n")
+        restored.run_metadata.last_result = results[-1]
+    return restored
+
+
+def test_a_restored_study_prunes_against_the_scores_reported_before_the_resume(tmp_path: Path) -> None:
+    """Ray rebuilds the scheduler without its rungs on restore: the finished trial's scores come
+    back from its result.json, so a newcomer is judged as it would have been without the resume."""
+    from harness.runtime.private_api import asha_rungs
+
+    plan = study(FEWSHOT, scheduler={"grace_period": 2, "reduction_factor": 2})  # rungs at 2 and 4
+    group = "few_shot_ratio=0.1|seed=0"
+    first = [{"training_iteration": 1, "val_mae": 1.0}, {"training_iteration": 2, "val_mae": 0.8},
+             {"training_iteration": 3, "val_mae": 0.7}, {"training_iteration": 4, "val_mae": 0.7}]
+    uninterrupted = make_scheduler(plan)
+    done = trial("a", group)
+    uninterrupted.on_trial_add(None, done)
+    for result in first:
+        uninterrupted.on_trial_result(None, done, result)
+    uninterrupted.on_trial_complete(None, done, first[-1])
+
+    resumed = make_scheduler(plan)  # what Tuner.restore unpickles: no rungs
+    resumed.on_trial_add(None, stored_trial(tmp_path, "a", group, first))
+    resumed.on_trial_add(None, stored_trial(tmp_path, "n", group, None))  # never reported: nothing to read
+    assert asha_rungs(resumed._groups[group]) == asha_rungs(uninterrupted._groups[group]) == [
+        (4, {"a": -0.7}), (2, {"a": -0.8})]
+    for sched in (uninterrupted, resumed):
+        late = trial("b", group)
+        sched.on_trial_add(None, late)
+        assert sched.on_trial_result(None, late, {"training_iteration": 2, "val_mae": 2.0}) == TrialScheduler.STOP
+    assert "1 trials stopped" in resumed.debug_string()  # the replay counted no stop of its own
+
+
+def test_a_result_file_cut_short_gives_the_scores_before_the_cut(tmp_path: Path) -> None:
+    from harness.runtime.schedulers import recorded_results
+
+    cut = stored_trial(tmp_path, "c", "g", [{"training_iteration": 1, "val_mae": 1.0}])
+    with open(Path(cut.path, "result.json"), "a") as f:
+        f.write('{"training_iteration": 2, "val_')
+    assert recorded_results(cut) == [{"training_iteration": 1, "val_mae": 1.0}]
+    assert recorded_results(trial("d", "g")) == []  # no storage: a trial of a fresh study
 
 
 @pytest.mark.parametrize("name", SAMPLERS.names())
