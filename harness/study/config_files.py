@@ -1,4 +1,5 @@
-"""Reading config files (TOML, YAML or JSON) into plain mappings, with one-line errors."""
+"""Reading config files (TOML, YAML or JSON) into plain mappings, with one-line errors, and
+laying a partial file over a base config (:func:`layered`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from stvlm.configs.base import Config
 from stvlm.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -43,3 +45,22 @@ def load_mapping(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a table of settings, not {type(data).__name__}")
     return data
+
+
+def layered(base: Config, mapping: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """``base.to_dict()`` with a partial mapping's values over it, table by table: a key the
+    mapping leaves out keeps ``base``'s value, a sub-config's table is laid over that sub-config
+    (so ``[data] dataset = "x"`` keeps the other data settings of ``base``), any other value
+    replaces the field whole. Returns the merged dict (for ``type(base).from_dict``, which
+    names unknown keys) and the dotted paths the mapping set."""
+    merged = base.to_dict()
+    paths: set[str] = set()
+    for key, value in mapping.items():
+        sub = getattr(base, key, None) if key in base.allowed_keys() else None
+        if isinstance(sub, Config) and isinstance(value, dict):
+            merged[key], below = layered(sub, value)
+            paths |= {f"{key}.{path}" for path in below} or {key}
+        else:
+            merged[key] = value
+            paths.add(key)
+    return merged, paths

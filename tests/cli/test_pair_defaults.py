@@ -11,7 +11,8 @@ import pytest
 from harness.cli.commands.train import experiment_config
 from harness.cli.main import build_parser, main
 from harness.cli.pair_defaults import pair_defaults, record, set_keys
-from stvlm.configs import DataConfig, FewShotConfig
+from stvlm.configs import DataConfig, ExperimentConfig, FewShotConfig
+from stvlm.errors import ConfigError
 from stvlm.configs.pair_choices import benchmark_setting, pair_choices
 
 
@@ -98,11 +99,43 @@ def test_stvlm_train_gets_the_pairs_choices_unless_set(capsys, tmp_path: Path) -
     assert (cfg.data.lookback_days, cfg.train.epochs) == ((1, 7, 14), 40)
     assert _train_cfg("--dataset", "sz-taxi", "--few-shot", "0.1").train.epochs == 40  # no choice there
     capsys.readouterr()
-    # a config file decides every setting itself
+    # a config file is laid over what `stvlm train` runs: the keys it leaves out get the
+    # defaults and the pair's choices, the keys it sets are its own
     config = tmp_path / "run.json"
     config.write_text(json.dumps({"data": {"dataset": "nycbike-drop", "few_shot": {"ratio": 0.1}}}))
-    assert _train_cfg("--config", str(config)).train.epochs == 40
+    cfg = _train_cfg("--config", str(config))
+    assert cfg == _train_cfg("--dataset", "nycbike-drop", "--few-shot", "0.1") and cfg.train.epochs == 160
+    assert capsys.readouterr().out.count("st-vlm on nycbike-drop 10%: train.epochs=160") == 2
+    config.write_text(json.dumps({"data": {"dataset": "nycbike-drop", "few_shot": {"ratio": 0.1}},
+                                  "train": {"epochs": 7}}))
+    cfg = _train_cfg("--config", str(config))
+    assert (cfg.train.epochs, cfg.train.warmup, cfg.model.series.dim) == (7, 0.3, 16)  # default()'s, not the classes'
     assert capsys.readouterr().out == ""
+    # a run's whole config.json runs that run again, whatever the defaults say
+    whole = ExperimentConfig.default("los-loop").with_overrides(["data.few_shot.ratio=0.1", "train.epochs=5"])
+    config.write_text(json.dumps(whole.to_dict()))
+    assert _train_cfg("--config", str(config)) == whole and capsys.readouterr().out == ""
+
+
+def test_train_takes_the_few_shot_method_as_evaluate_does(capsys) -> None:
+    cfg = _train_cfg("--dataset", "nycbike-drop", "--few-shot", "0.1", "--few-shot-method", "random")
+    assert (cfg.data.few_shot.method, cfg.data.few_shot.seed, cfg.train.epochs) == ("random", 0, 40)  # not the table's pair
+    assert capsys.readouterr().out == ""
+    with pytest.raises(ConfigError, match="data.few_shot.method"):
+        _train_cfg("--dataset", "nycbike-drop", "--few-shot-method", "last")
+
+
+def test_a_config_file_is_laid_over_the_base_table_by_table() -> None:
+    from harness.study.config_files import layered
+
+    base = ExperimentConfig.default()
+    merged, paths = layered(base, {"name": "x", "data": {"few_shot": {"ratio": 0.1}}, "model": {"backbone": {}}})
+    assert paths == {"name", "data.few_shot.ratio", "model.backbone"}  # an empty table holds its whole table
+    assert ExperimentConfig.from_dict(merged) == base.with_values({"name": "x", "data.few_shot.ratio": 0.1})
+    _, paths = layered(base, {"data": {"lookback_days": [1], "nope": 1}})
+    assert paths == {"data.lookback_days", "data.nope"}  # from_dict names the unknown key
+    with pytest.raises(ConfigError, match="unknown key data.nope in DataConfig"):
+        ExperimentConfig.from_dict(layered(base, {"data": {"nope": 1}})[0])
 
 
 def test_stvlm_evaluate_gives_a_baseline_the_pairs_choices(capsys, data_root: Path, tmp_path: Path) -> None:

@@ -16,21 +16,22 @@ if TYPE_CHECKING:
 
 
 def experiment_config(args: argparse.Namespace) -> tuple[ExperimentConfig, PairChoices | None]:
-    """The ``ExperimentConfig`` a ``stvlm train`` command line names: ``--config`` (or
-    ``ExperimentConfig.default()``), the data flags, then ``--set``. Without ``--config`` the
-    accuracy benchmark's choices for the (dataset, few-shot setting) pair fill in what ``--set``
-    leaves (:func:`harness.cli.pair_defaults.pair_defaults`, which names them on stdout); returned
-    beside the config (``None``: none applied)."""
+    """The ``ExperimentConfig`` a ``stvlm train`` command line names:
+    ``ExperimentConfig.default()`` with the ``--config`` file laid over it (a key the file leaves
+    out keeps the default: :func:`harness.study.config_files.layered`), the data flags, then
+    ``--set``. The accuracy benchmark's choices for the (dataset, few-shot setting) pair fill in
+    what neither the file nor ``--set`` sets (:func:`harness.cli.pair_defaults.pair_defaults`,
+    which names them on stdout); returned beside the config (``None``: none applied)."""
     from harness.cli.pair_defaults import pair_defaults, set_keys
-    from harness.study.config_files import load_mapping
+    from harness.study.config_files import layered, load_mapping
     from stvlm.configs import ExperimentConfig
 
-    raw = load_mapping(args.config) if args.config else ExperimentConfig.default().to_dict()
+    raw, from_file = layered(ExperimentConfig.default(), load_mapping(args.config) if args.config else {})
     data = [f"data.{key}={json.dumps(value)}" for key, value in (
         ("dataset", args.dataset), ("protocol", args.protocol), ("few_shot.ratio", args.few_shot),
-        ("few_shot.budget", args.budget)) if value is not None]
+        ("few_shot.method", args.few_shot_method), ("few_shot.budget", args.budget)) if value is not None]
     cfg = ExperimentConfig.from_dict(raw).with_overrides([*data, *(args.set or [])])
-    applied = None if args.config else pair_defaults("st-vlm", cfg.data, user_keys=set_keys(args.set or []))
+    applied = pair_defaults("st-vlm", cfg.data, user_keys=from_file | set_keys(args.set or []))
     if applied:
         cfg = cfg.with_values(applied.values)
     if args.data_root:  # absolute: the checkpoint keeps it, and is read again from elsewhere
@@ -99,14 +100,17 @@ def _run(args: argparse.Namespace) -> int:
 def _add_parser(sub: Any) -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train one ST-VLM experiment and write metrics + checkpoint")
     p.add_argument("--config", default=None,
-                   help="experiment file (.toml/.yaml/.json); default: ExperimentConfig.default() (tiny "
-                        "random ViLT, the benchmark's training budget) with the accuracy benchmark's "
-                        "choices for ST-VLM on the pair of dataset and few-shot setting (its epoch cap "
-                        "and lookback days: stvlm.configs.pair_choices)")
+                   help="experiment file (.toml/.yaml/.json) laid over ExperimentConfig.default() (tiny "
+                        "random ViLT, the benchmark's training budget): what neither it nor --set sets "
+                        "gets the default and the accuracy benchmark's choices for ST-VLM on the pair of "
+                        "dataset and few-shot setting (its epoch cap and lookback days: "
+                        "stvlm.configs.pair_choices)")
     p.add_argument("--dataset", default=None, help="dataset name (default: the config's, nycbike-drop)")
     p.add_argument("--protocol", default=None, help="protocol name (standard, tgcn)")
     p.add_argument("--few-shot", type=float, default=None, metavar="RATIO",
                    help="keep this share of the training windows (first block with its lookback)")
+    p.add_argument("--few-shot-method", default=None, help="first (contiguous, the default) or random "
+                   "(seeded by data.few_shot.seed, 0 unless --set gives another)")
     p.add_argument("--budget", default=None, help="a named few-shot budget, e.g. st-llm-10%%")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a setting by dotted path, e.g. model.fusion.depth=2 (repeatable)")
