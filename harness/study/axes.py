@@ -79,6 +79,8 @@ class Axis:
             (``None`` where the axis does not apply, e.g. a LoRA rank without LoRA).
         data: the axis belongs to the data selection (its column sits with the data columns
             and baselines share it) rather than to the model.
+        paths: the dotted experiment paths ``apply`` writes (a study refuses to search them:
+            a sampled value would override the arm's).
     """
 
     name: str
@@ -88,6 +90,7 @@ class Axis:
     column: str
     read: Callable[[Any], Any]
     data: bool = False
+    paths: tuple[str, ...] = ()
 
 
 AXES: Registry[Axis] = Registry("axis")
@@ -139,20 +142,21 @@ def _lora_rank_of(exp: Any) -> int | None:
 
 for _axis in (
     Axis("fusion_depth", _setter("model.fusion.depth"), _no_check, "model.fusion.depth",
-         "str", lambda e: str(e.model.fusion.depth)),
+         "str", lambda e: str(e.model.fusion.depth), paths=("model.fusion.depth",)),
     Axis("image_encoding", _setter("model.image.encoding"),
          _registered("image_encoding", "model.image.encoding"), "model.image.encoding",
-         "str", lambda e: e.model.image.encoding),
+         "str", lambda e: e.model.image.encoding, paths=("model.image.encoding",)),
     Axis("lora_rank", _lora_rank, _no_check, "model.finetune.lora_rank (strategy lora)",
-         "int", _lora_rank_of),
+         "int", _lora_rank_of, paths=("model.finetune.strategy", "model.finetune.lora_rank")),
     Axis("few_shot_ratio", _setter("data.few_shot.ratio"), _no_check, "data.few_shot.ratio",
-         "float", lambda e: e.data.few_shot.ratio, data=True),
+         "float", lambda e: e.data.few_shot.ratio, data=True, paths=("data.few_shot.ratio",)),
     Axis("finetune", _setter("model.finetune.strategy"), _no_check, "model.finetune.strategy",
-         "str", lambda e: e.model.finetune.strategy),
+         "str", lambda e: e.model.finetune.strategy, paths=("model.finetune.strategy",)),
     Axis("backbone", _setter("model.backbone.name"), _registered("backbone", "model.backbone.name"),
-         "model.backbone.name", "str", lambda e: e.model.backbone.name),
+         "model.backbone.name", "str", lambda e: e.model.backbone.name, paths=("model.backbone.name",)),
     Axis("modality", _modality, _modality_check, "model.use_image/use_text/use_series",
-         "str", lambda e: modality_name(e.model.use_image, e.model.use_text, e.model.use_series)),
+         "str", lambda e: modality_name(e.model.use_image, e.model.use_text, e.model.use_series),
+         paths=("model.use_image", "model.use_text", "model.use_series")),
 ):
     AXES.add(_axis.name, _axis)
 

@@ -8,7 +8,8 @@ the tuning playbook's:
   grid, one axis at a time around the fixed settings, or explicit arms;
 * **nuisance** settings: tuned by Optuna inside every arm and seed (learning rate, LoRA alpha,
   dropout, batch size);
-* **fixed** settings: any ``ExperimentConfig`` key by dotted path (``train.epochs = 20``).
+* **fixed** settings: any ``ExperimentConfig`` key by dotted path, quoted (``"train.epochs" = 20``:
+  TOML reads an unquoted dotted key as a table, which is refused).
 
 The ``preset`` is the experiment a study starts from (``harness.study.presets.PRESETS``):
 ``benchmark`` is the accuracy benchmark's ST-VLM (``ExperimentConfig.default()``: the tiny ViLT,
@@ -60,6 +61,17 @@ STUDY_PATHS = {
 }
 
 
+def _check_quoted(where: str, settings: dict[str, Any]) -> None:
+    """Refuse a table under a key without a dot: TOML reads an unquoted dotted key
+    (``train.epochs = 30``) as the table ``train = {epochs = 30}``, which would replace the whole
+    ``train`` table (every other training setting back to its default), or never match a ``when``."""
+    for key, value in settings.items():
+        if "." not in key and isinstance(value, dict):
+            inner = next(iter(value), "")
+            raise ConfigError(f"{where}: {key} = {value!r} would set the whole {key} table; TOML reads an "
+                              f"unquoted dotted key as a table: quote the path, e.g. \"{key}.{inner}\" = ...")
+
+
 @config_class
 class NuisanceParam(Config):
     """One nuisance setting sampled by Optuna (define-by-run).
@@ -79,6 +91,7 @@ class NuisanceParam(Config):
     when: dict[str, Any] | None = field(None, help="sample only where these paths have these values")
 
     def check(self) -> None:
+        _check_quoted("when", self.when or {})
         if self.distribution == "choice":
             if not self.values:
                 self.fail("values", "is not allowed; distribution 'choice' needs a non-empty list")
@@ -250,12 +263,14 @@ class StudySpec(Config):
                     raise ConfigError(f"[{kind}] \"{key}\" is not allowed: the study sets it from "
                                       f"{STUDY_PATHS[key]} (it would be overwritten or part the arms "
                                       "from their baselines)")
+        _check_quoted("[fixed]", self.fixed)
         searched_data = sorted(k for k in self.nuisance if k.startswith("data."))
         if searched_data:
             raise ConfigError(f"[nuisance] \"{searched_data[0]}\" is not allowed: the baselines run once "
                               "per arm and seed without the sampled settings, so a searched data setting "
                               "would score each trial on other windows than its baselines; make it an "
                               "axis or fix it")
+        self._check_axis_paths()
         both = sorted(set(self.fixed) & set(self.nuisance))
         if both:
             key = both[0]
@@ -285,6 +300,20 @@ class StudySpec(Config):
         if self.mode != best:
             self.fail("mode", f"is not allowed with metric = {self.metric!r}: its best value is its "
                       f"{'largest' if best == 'max' else 'smallest'}; set mode = {best!r}")
+
+    def _check_axis_paths(self) -> None:
+        """Refuse a nuisance setting on a path a scientific axis of the study writes: the sampled
+        value is applied after the arm's and would replace it under the arm's label."""
+        from harness.study.axes import AXES
+
+        sci = self.scientific
+        used = [axis for axis in dict.fromkeys([*sci.axes, *(a for arm in sci.arms for a in arm)]) if axis in AXES]
+        for key in self.nuisance:
+            for axis in used:
+                clash = [p for p in AXES.get(axis).paths if key == p or p.startswith(f"{key}.") or key.startswith(f"{p}.")]
+                if clash:
+                    raise ConfigError(f"[nuisance.\"{key}\"] is not allowed: the axis {axis} sets {clash[0]} in "
+                                      "its arms, and a sampled value would replace the arm's; drop one of the two")
 
     def smoke(self) -> StudySpec:
         """The same study cut to seconds: 2 epochs of 2 batches, 1 trial per arm.

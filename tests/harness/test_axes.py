@@ -31,6 +31,11 @@ def test_axis_writes_its_paths(name: str) -> None:
     axis.apply(out, value)
     assert out == tree
 
+    def leaves(node: dict, prefix: str = "") -> list[str]:
+        return [p for k, v in node.items() for p in (leaves(v, f"{prefix}{k}.") if isinstance(v, dict) else [prefix + k])]
+
+    assert sorted(axis.paths) == sorted(leaves(tree))  # what a study refuses to search
+
 
 def test_modalities() -> None:
     assert {n: MODALITIES.get(n) for n in MODALITIES} == {

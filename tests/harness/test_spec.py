@@ -207,6 +207,39 @@ def test_load_spec_errors_name_the_file(tmp_path: Path) -> None:
     assert one_line_error(lambda: load_spec(wrong)) == f"{wrong}: num_samples = 'many' is not allowed; expected an integer"
 
 
+def test_unquoted_dotted_keys_are_refused_before_they_replace_a_table(tmp_path: Path) -> None:
+    """TOML reads ``train.epochs = 30`` as ``train = {epochs = 30}``: as a fixed setting it would
+    give ST-VLM every other training setting's class default, as a ``when`` never match."""
+    unquoted = tmp_path / "unquoted.toml"
+    unquoted.write_text('name = "u"\ndataset = "nycbike-drop"\npreset = "stvlm"\n[fixed]\ntrain.epochs = 30\n')
+    assert one_line_error(lambda: load_spec(unquoted)) == (
+        f"{unquoted}: [fixed]: train = {{'epochs': 30}} would set the whole train table; TOML reads an unquoted "
+        'dotted key as a table: quote the path, e.g. "train.epochs" = ...')
+    when = {"distribution": "uniform", "low": 4, "high": 8, "when": {"model": {"finetune": {"strategy": "lora"}}}}
+    assert "when: model = {'finetune': {'strategy': 'lora'}} would set the whole model table" in one_line_error(
+        lambda: spec(nuisance={"model.finetune.lora_alpha": when}))
+    quoted = {**when, "when": {"model.finetune.strategy": "lora"}}
+    assert spec(nuisance={"model.finetune.lora_alpha": quoted}).nuisance["model.finetune.lora_alpha"].when == {
+        "model.finetune.strategy": "lora"}
+    assert spec(fixed={"model.backbone": {"name": "vilt", "preset": "tiny"}}).fixed  # a quoted table is meant
+
+
+@pytest.mark.parametrize(("axes", "key", "path"), [
+    ({"lora_rank": [4, 32]}, "model.finetune.lora_rank", "model.finetune.lora_rank"),
+    ({"lora_rank": [4, 32]}, "model.finetune", "model.finetune.strategy"),  # a table above the path
+    ({"modality": ["all", "no_text"]}, "model.use_text", "model.use_text"),
+])
+def test_a_searched_setting_may_not_override_an_axis(axes: dict, key: str, path: str) -> None:
+    choice = {"distribution": "choice", "values": [8]}
+    axis = next(iter(axes))
+    assert one_line_error(lambda: spec(scientific={"axes": axes}, nuisance={key: choice})) == (
+        f'[nuisance."{key}"] is not allowed: the axis {axis} sets {path} in its arms, and a sampled value '
+        "would replace the arm's; drop one of the two")
+    arms = {"design": "arms", "arms": [{axis: axes[axis][0]}]}
+    assert f"the axis {axis} sets {path}" in one_line_error(lambda: spec(scientific=arms, nuisance={key: choice}))
+    assert spec(scientific={"axes": {"fusion_depth": [0, 1]}}, nuisance={key: choice}).nuisance  # another axis
+
+
 def test_a_key_both_fixed_and_searched_names_both_places() -> None:
     lr = {"distribution": "loguniform", "low": 1e-4, "high": 1e-2}
     message = one_line_error(lambda: spec(fixed={"train.lr": 0.001}, nuisance={"train.lr": lr}))
