@@ -8,7 +8,7 @@ the spec and storage it was started with.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,26 @@ def check_resumable(folder: Path, spec: StudySpec, experiment_path: str) -> None
             f"study {spec.name!r} is stored at {previous.get('experiment_path')}, not "
             f"{experiment_path}; pass --storage "
             f"{Path(str(previous.get('experiment_path'))).parent} to resume it"
+        )
+
+
+def check_fresh_start(
+    folder: Path, spec: StudySpec, experiment_path: str, can_restore: Callable[[str], bool]
+) -> None:
+    """Refuse to start afresh (no Tune experiment at ``experiment_path``) into a results
+    ``folder`` whose record names another experiment path that still holds the study's Tune
+    experiment: the study ran with another --storage (or $STVLM_STORAGE), and starting over
+    would set its results aside and run every trial again.
+
+    Raises:
+        ConfigError: one line naming both places and how to resume or start afresh.
+    """
+    previous = read_record(folder)
+    stored = previous.get("experiment_path") if previous else None
+    if stored and stored != experiment_path and can_restore(str(stored)):
+        raise ConfigError(
+            f"study {spec.name!r} is stored at {stored}, not {experiment_path}: pass --storage "
+            f"{Path(str(stored)).parent} to resume it, or remove {stored} to start afresh"
         )
 
 

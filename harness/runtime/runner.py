@@ -210,7 +210,7 @@ def run_study(spec: StudySpec, options: StudyOptions = StudyOptions()) -> StudyO
     from harness.results.provenance import provenance
     from harness.study.resources import check_fits, max_concurrent, resolve
     from harness.results.store import ResultsStore
-    from harness.results.study_record import check_resumable, finish_record, start_record
+    from harness.results.study_record import check_fresh_start, check_resumable, finish_record, start_record
     from harness.runtime.trial import run_trial
     from harness.runtime.trial_runtime import TrialRuntime
 
@@ -221,6 +221,8 @@ def run_study(spec: StudySpec, options: StudyOptions = StudyOptions()) -> StudyO
     restorable = tune.Tuner.can_restore(study.experiment_path)
     if restorable:
         check_resumable(study.results, spec, study.experiment_path)
+    else:
+        check_fresh_start(study.results, spec, study.experiment_path, tune.Tuner.can_restore)
     cluster = connect(options.address, num_cpus=options.num_cpus)
     try:
         req = resolve(spec.resources, cluster.resources)

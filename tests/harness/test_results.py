@@ -215,3 +215,23 @@ def test_a_tune_experiment_without_its_record_is_not_resumed(tmp_path: Path) -> 
     check_resumable(tmp_path, spec, "/ray/s")  # its own record: resumable
     with pytest.raises(ConfigError, match="is stored at /ray/s, not /other/s"):
         check_resumable(tmp_path, spec, "/other/s")
+
+
+def test_a_study_stored_elsewhere_is_not_started_over(tmp_path: Path) -> None:
+    """Relaunched with another --storage, nothing can be restored at the new place: starting
+    afresh would set the results aside and run every trial again while the experiment waits at
+    the old place."""
+    from harness.results.study_record import check_fresh_start, start_record
+    from harness.study.spec import StudySpec
+    from stvlm.errors import ConfigError
+
+    spec = StudySpec.from_dict({"name": "s", "dataset": "nycbike-drop"})
+    check_fresh_start(tmp_path, spec, "/new/s", lambda path: True)  # no record: a new study
+    start_record(tmp_path, spec=spec, arms=[], provenance={}, storage="/ray", experiment_path="/ray/s",
+                 cluster={}, resumed=False)
+    with pytest.raises(ConfigError) as info:
+        check_fresh_start(tmp_path, spec, "/new/s", lambda path: path == "/ray/s")
+    assert str(info.value) == ("study 's' is stored at /ray/s, not /new/s: pass --storage /ray to resume it, "
+                               "or remove /ray/s to start afresh")
+    check_fresh_start(tmp_path, spec, "/new/s", lambda path: False)  # the old experiment is gone: afresh
+    check_fresh_start(tmp_path, spec, "/ray/s", lambda path: False)  # its own place, removed: afresh
