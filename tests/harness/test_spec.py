@@ -41,7 +41,12 @@ def test_shipped_configs_validate(data_root: Path) -> None:
         s = load_spec(CONFIGS / f"{name}.toml")
         labels[name] = [a.label for a in build_arms(s, str(data_root))]
         assert [a.label for a in build_arms(s.smoke(), str(data_root))] == labels[name][:2]
-    assert labels["fewshot"] == [f"few_shot_ratio={r}" for r in ("0.05", "0.1", "0.2", "0.5", "1")]
+    assert labels["fewshot"] == [f"few_shot_ratio={r}" for r in ("0.05", "0.1", "0.2", "0.4", "1")]
+    # every ratio trains on its own windows: above 0.485 all would mean the 316 with their lookback
+    from stvlm.data.pipeline import prepare
+
+    arms = build_arms(load_spec(CONFIGS / "fewshot.toml"), str(data_root))
+    assert [prepare(a.experiment.data).num_windows("train") for a in arms] == [33, 66, 131, 261, 316]
     assert labels["hpo"] == ["default"]
     # one axis at a time around the centre; the centre arm (fusion_depth=1) is kept once
     assert len(labels["ablation"]) == 5 + 5 + 3 + 4 + 3
