@@ -2,7 +2,12 @@
 
     python studies/report.py runs/studies/fewshot-nycbike-drop --anchors results/anchors/published.csv
     ray job submit --address http://HEAD:8265 --working-dir . -- \\
-        python studies/report.py runs/studies/fewshot-nycbike-drop runs/studies/fewshot-gpt2 --out runs/compare
+        python studies/report.py /shared/studies/fewshot-nycbike-drop /shared/studies/fewshot-gpt2 \\
+        --out /shared/compare
+
+Inside a Ray job the working dir is a temporary copy of the checkout, without its git-ignored
+files (``runs/``) and deleted with the job: give the study folders the job wrote (absolute, as
+its ``--results-dir`` was) and an absolute ``--out``; a relative report folder is refused.
 
 Needs no Ray instance: it reads the Parquet files of the given results folders.
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -64,6 +65,25 @@ def test_errors_are_one_line(call, expected: str) -> None:
 
 
 CHECKOUT = Path(__file__).resolve().parents[2]  # this test's own repository, found independently
+
+
+def test_a_report_inside_a_job_needs_an_absolute_folder(tmp_path: Path) -> None:
+    """studies/report.py in a Ray job: a relative report folder would be written into the
+    job's temporary copy of the checkout and deleted with it."""
+    from harness.cli.commands.report import check_job_output
+
+    def args(*results: str, out: str | None = None):
+        return argparse.Namespace(results=list(results), out=out)
+
+    with pytest.raises(ConfigError) as info:
+        check_job_output(args("runs/studies/a"), JOB)
+    assert str(info.value) == ("the report folder 'runs/studies/a/report' is a relative path inside the Ray job "
+                               "raysubmit_abc (its working dir is a temporary copy that is deleted); pass an absolute --out")
+    with pytest.raises(ConfigError, match="the report folder 'compare' is a relative path"):
+        check_job_output(args(str(tmp_path), out="compare"), JOB)
+    check_job_output(args("results/a", out=str(tmp_path)), JOB)  # committed inputs travel with the upload
+    check_job_output(args(str(tmp_path / "a")), JOB)
+    check_job_output(args("runs/studies/a"), {})  # outside a job: relative to the current folder
 
 
 def test_the_repository_root_is_the_checkout() -> None:

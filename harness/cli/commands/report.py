@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from harness.cli.commands.base import COMMANDS, Command, emit
@@ -34,10 +37,27 @@ def report_command(args: argparse.Namespace) -> str:
     return shlex.join(words)
 
 
+def check_job_output(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> None:
+    """Inside ``ray job submit --working-dir`` the script runs in a temporary copy of the working
+    dir that is deleted with the job: refuse a relative report folder (``--out``, or the default
+    ``<first RESULTS>/report``), which would be written there and lost."""
+    from harness.study.storage import ray_job_id
+    from stvlm.errors import ConfigError
+
+    job = ray_job_id(env)
+    target = args.out if args.out is not None else f"{args.results[0]}/report"
+    if job and not Path(target).expanduser().is_absolute():
+        raise ConfigError(
+            f"the report folder {target!r} is a relative path inside the Ray job {job} (its working dir "
+            "is a temporary copy that is deleted); pass an absolute --out"
+        )
+
+
 def run_report(args: argparse.Namespace) -> int:
     """Build the report described by parsed arguments and print where it went."""
     from harness.report import ReportConfig, build_report
 
+    check_job_output(args)
     if args.out is not None:
         check_output_dir(args.out, "--out")
     cfg = ReportConfig.from_dict({"metric": args.metric, "level": args.level})
