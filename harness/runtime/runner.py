@@ -233,7 +233,7 @@ def run_study(spec: StudySpec, options: StudyOptions = StudyOptions()) -> StudyO
         runtime = TrialRuntime(
             study=spec.name, storage=study.storage, num_workers=req.num_workers, cpus=req.cpus,
             gpus=req.gpus, max_failures=spec.max_failures, baseline_cpus=req.baseline_cpus,
-            train_poll_s=spec.resources.train_poll_s,
+            train_poll_s=spec.resources.train_poll_s, data_root=study.plan.data_root,
         )
         trainable = tune.with_resources(
             tune.with_parameters(run_trial, runtime=runtime),

@@ -77,5 +77,5 @@ TRIAL_KINDS.add("baseline", baseline_trial)
 def run_trial(config: dict[str, Any], runtime: TrialRuntime) -> None:
     """The study's function trainable: parse the trial once, dispatch on its kind."""
     quiet_trial_logs()
-    trial = TrialConfig.from_tune(config)
+    trial = TrialConfig.from_tune(config).with_data_root(runtime.data_root)
     TRIAL_KINDS.get(trial.kind)(trial, runtime)

@@ -36,6 +36,10 @@ class TrialRuntime:
         max_failures: retries of a crashed Train worker group (inside one trial attempt).
         baseline_cpus: CPUs of a baseline trial.
         train_poll_s: seconds between the Train controller's polls of its workers.
+        data_root: this launch's data root (``None``: ``$STVLM_DATA``). Every trial reads its data
+            there, whatever root its config was planned with: a resumed study's searcher is
+            restored with the plan of its first launch, so a study resumed after the data moved
+            (``--data-root``) would read the old place.
     """
 
     study: str
@@ -46,6 +50,7 @@ class TrialRuntime:
     max_failures: int = 1
     baseline_cpus: float = 1.0
     train_poll_s: float = 2.0
+    data_root: str | None = None
 
     @property
     def threads(self) -> int:

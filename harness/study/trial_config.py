@@ -13,6 +13,7 @@ object, pickled, not the dict. No Ray here.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,12 @@ class TrialConfig:
     experiment: ExperimentConfig
     params: Mapping[str, Any] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
+
+    def with_data_root(self, data_root: str | None) -> TrialConfig:
+        """The same trial reading its data under ``data_root`` (``None``: ``$STVLM_DATA``); the
+        root is not part of the experiment's identity, so nothing else changes."""
+        data = self.experiment.data.replace(data_root=data_root)
+        return dataclasses.replace(self, experiment=self.experiment.replace(data=data))
 
     @classmethod
     def from_tune(cls, config: Mapping[str, Any]) -> TrialConfig:

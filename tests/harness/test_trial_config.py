@@ -33,3 +33,15 @@ def test_baseline_options_and_a_bad_experiment() -> None:
     bad["experiment"]["train"]["epochs"] = 0
     with pytest.raises(ConfigError, match="train.epochs"):
         TrialConfig.from_tune(bad)
+
+
+def test_a_trial_reads_its_data_where_the_launch_says() -> None:
+    """A resumed study's searcher plans with its first launch's root; the launch's own wins, and
+    the experiment stays the same experiment."""
+    planned = TrialConfig.from_tune(tune_dict(experiment=ExperimentConfig.tiny("los-loop").with_overrides(
+        ["train.seed=3", 'data.data_root="/old/data"']).to_dict()))
+    moved = planned.with_data_root("/new/data")
+    assert (planned.experiment.data.data_root, moved.experiment.data.data_root) == ("/old/data", "/new/data")
+    assert moved.experiment.config_hash() == planned.experiment.config_hash()
+    assert moved.with_data_root(None).experiment.data.data_root is None  # $STVLM_DATA
+    assert (moved.arm, moved.seed, moved.params) == (planned.arm, planned.seed, planned.params)
