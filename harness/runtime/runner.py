@@ -39,6 +39,7 @@ from harness.study.storage import (
     resolve_results_dir,
     resolve_storage,
 )
+from stvlm.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +198,23 @@ def _start_afresh(study: PreparedStudy) -> None:
     shutil.rmtree(study.results / RUNNING_CURVES, ignore_errors=True)
 
 
+def _check_own_optuna_storage(study: PreparedStudy) -> None:
+    """Refuse a fresh start on a user's Optuna storage that holds this study's groups from an
+    earlier run (the default ``optuna.db`` is set aside instead: :func:`_start_afresh`)."""
+    from harness.runtime.search import earlier_studies, optuna_storage
+
+    if study.optuna_storage == default_optuna_storage(study.results):
+        return
+    found = earlier_studies(optuna_storage(study.optuna_storage), study.spec.name)
+    if found:
+        raise ConfigError(
+            f"study {study.spec.name!r} starts afresh, but the Optuna storage {study.optuna_storage} "
+            f"already holds {len(found)} of its studies from an earlier run ({found[0]}, ...), whose "
+            "trials the new search would continue from: delete them (optuna delete-study) or give "
+            "the study another name"
+        )
+
+
 def run_study(spec: StudySpec, options: StudyOptions = StudyOptions()) -> StudyOutcome:
     """Run (or resume) a study; see the module docstring.
 
@@ -223,6 +241,7 @@ def run_study(spec: StudySpec, options: StudyOptions = StudyOptions()) -> StudyO
         check_resumable(study.results, spec, study.experiment_path)
     else:
         check_fresh_start(study.results, spec, study.experiment_path, tune.Tuner.can_restore)
+        _check_own_optuna_storage(study)
     cluster = connect(options.address, num_cpus=options.num_cpus)
     try:
         req = resolve(spec.resources, cluster.resources)

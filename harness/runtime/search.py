@@ -116,6 +116,15 @@ def optuna_storage(url: str | None) -> optuna.storages.BaseStorage | None:
     return optuna.storages.JournalStorage(JournalFileBackend(url))
 
 
+def earlier_studies(storage: optuna.storages.BaseStorage | None, study: str) -> list[str]:
+    """The Optuna studies of a study's groups (``<study>/<group>``) that ``storage`` already holds:
+    a fresh start would continue them (Ray's ``OptunaSearch`` loads a study of the same name), so
+    its search would count and learn from the earlier run's trials."""
+    if storage is None:
+        return []
+    return sorted(s.study_name for s in storage.get_all_studies() if s.study_name.startswith(f"{study}/"))
+
+
 def group_seed(seed: int, group: str) -> int:
     """A stable per-group sampler seed (same study, same suggestions, on every machine)."""
     return (seed * 1_000_003 + zlib.crc32(group.encode())) % 2**31

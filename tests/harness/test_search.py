@@ -226,3 +226,31 @@ def test_every_sampler_drives_the_group_search(name: str) -> None:
 def test_startup_trials_rule() -> None:
     assert startup_trials("tpe", 10, 8) == 8 and startup_trials("tpe", 10, 30) == 10
     assert startup_trials("random", 10, 8) == 8
+
+
+def test_a_fresh_start_on_a_users_optuna_storage_holding_the_study_is_refused(tmp_path: Path) -> None:
+    """Ray's OptunaSearch loads a study of the same name: a fresh start would continue the earlier
+    run's searches. The default optuna.db is set aside instead, so it is not checked."""
+    from types import SimpleNamespace
+
+    from harness.runtime.runner import _check_own_optuna_storage
+    from harness.runtime.search import earlier_studies
+    from harness.study.storage import default_optuna_storage
+
+    journal = str(tmp_path / "optuna.journal")
+    storage = optuna_storage(journal)
+    assert earlier_studies(storage, "s") == [] and earlier_studies(None, "s") == []
+    for name in ("s/few_shot_ratio=0.1|seed=0", "s/few_shot_ratio=1|seed=0", "s2/x", "other"):
+        optuna.create_study(storage=storage, study_name=name)
+    assert earlier_studies(storage, "s") == ["s/few_shot_ratio=0.1|seed=0", "s/few_shot_ratio=1|seed=0"]
+    study = SimpleNamespace(spec=SimpleNamespace(name="s"), optuna_storage=journal, results=tmp_path / "s")
+    with pytest.raises(ConfigError) as info:
+        _check_own_optuna_storage(study)
+    assert str(info.value) == (
+        f"study 's' starts afresh, but the Optuna storage {journal} already holds 2 of its studies from an "
+        "earlier run (s/few_shot_ratio=0.1|seed=0, ...), whose trials the new search would continue from: "
+        "delete them (optuna delete-study) or give the study another name")
+    _check_own_optuna_storage(SimpleNamespace(spec=SimpleNamespace(name="s3"), optuna_storage=journal,
+                                              results=tmp_path / "s3"))
+    own = default_optuna_storage(tmp_path / "s")
+    _check_own_optuna_storage(SimpleNamespace(spec=SimpleNamespace(name="s"), optuna_storage=own, results=tmp_path / "s"))
