@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -158,6 +159,24 @@ def baseline_train(spec: StudySpec, experiment: ExperimentConfig) -> ExperimentC
     return experiment.replace(train=train)
 
 
+def _check_grid(spec: StudySpec, label: str, experiment: ExperimentConfig) -> None:
+    """``sampler = "grid"`` runs every combination of an arm's nuisance choices once per seed: refuse
+    a ``num_samples`` that would run part of the grid, or repeat it."""
+    if spec.sampler != "grid":
+        return
+    sizes = {path: len(p.values or ()) for path, p in spec.nuisance.items() if applies(p, experiment)}
+    if not sizes:
+        return
+    combinations = math.prod(sizes.values())
+    if spec.num_samples != combinations:
+        counted = " x ".join(f"{path} {n}" for path, n in sizes.items())
+        raise ConfigError(
+            f"num_samples = {spec.num_samples} is not allowed with sampler = 'grid': arm {label} has "
+            f"{combinations} combinations of its nuisance choices ({counted}); set num_samples = "
+            f"{combinations} (each combination once per arm and seed)"
+        )
+
+
 def build_arms(spec: StudySpec, data_root: str | None = None) -> list[Arm]:
     """Every arm of the study, validated with every seed and every nuisance bound.
 
@@ -191,6 +210,7 @@ def build_arms(spec: StudySpec, data_root: str | None = None) -> list[Arm]:
                     experiment_for(
                         spec, values, seed=spec.seeds[0], params={path: bound}, data_root=data_root
                     )
+        _check_grid(spec, label, experiment)
         arms.append(Arm(label=label, values=dict(values), experiment=experiment))
     for name in spec.baselines.models:
         build_baseline(name, spec.baselines.options.get(name))

@@ -323,7 +323,8 @@ class StudySpec(Config):
         Keeps two arms (the first two values of the first axis, or the first two listed arms),
         the first seed and the first two baselines; drops fixed ``model.backbone.*`` settings (no
         pretrained weights); one CPU per trial, no Train workers (runs on a laptop). The settings
-        it fixes (epochs, batches per epoch, batch size) leave the nuisance search.
+        it fixes (epochs, batches per epoch, batch size) leave the nuisance search; a grid search
+        samples one of its combinations (``random``).
         """
         fixed = {k: v for k, v in self.fixed.items() if not k.startswith("model.backbone.")}
         cut = {"train.epochs": 2, "train.max_batches_per_epoch": 2, "train.batch_size": 8}
@@ -338,6 +339,7 @@ class StudySpec(Config):
             preset=PRESETS[self.preset].smoke,
             seeds=self.seeds[:1],
             num_samples=1,
+            sampler="random" if self.sampler == "grid" else self.sampler,
             fixed=fixed,
             nuisance=nuisance,
             scientific=sci,

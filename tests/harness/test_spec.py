@@ -260,10 +260,32 @@ def test_smoke_settings_leave_the_search_and_the_sampler_is_a_field() -> None:
     assert smoke.fixed["train.batch_size"] == 8 and list(smoke.nuisance) == ["train.lr"]
     assert s.sampler == "tpe" and s.startup_trials == 10
     assert spec(sampler="grid", nuisance={"train.batch_size": batch}).sampler == "grid"
+    drop = {"distribution": "choice", "values": [0.0, 0.1, 0.2]}
+    grid = spec(sampler="grid", num_samples=6, nuisance={"train.batch_size": batch, "train.weight_decay": drop})
+    assert grid.smoke().sampler == "random" and grid.smoke().num_samples == 1  # one combination per arm
     assert one_line_error(lambda: spec(sampler="grid", nuisance={"train.lr": lr})) == (
         "sampler = 'grid' needs 'choice' nuisance distributions only; train.lr is 'loguniform' "
         "(use tpe, random or qmc for ranges)")
     assert "sampler = 'sobol' is not allowed" in one_line_error(lambda: spec(sampler="sobol"))
+
+
+def test_a_grid_search_runs_each_combination_once(data_root: Path) -> None:
+    batch = {"distribution": "choice", "values": [16, 32]}
+    decay = {"distribution": "choice", "values": [0.0, 0.1, 0.2]}
+    alpha = {"distribution": "choice", "values": [4, 8], "when": {"model.finetune.strategy": "lora"}}
+    nuisance = {"train.batch_size": batch, "train.weight_decay": decay, "model.finetune.lora_alpha": alpha}
+    axes = {"axes": {"finetune": ["frozen"]}}
+    assert build_arms(spec(sampler="grid", num_samples=6, nuisance=nuisance, scientific=axes), str(data_root))
+    message = one_line_error(lambda: build_arms(spec(sampler="grid", num_samples=2, nuisance=nuisance,
+                                                     scientific=axes), str(data_root)))
+    assert message == ("num_samples = 2 is not allowed with sampler = 'grid': arm finetune=frozen has 6 "
+                       "combinations of its nuisance choices (train.batch_size 2 x train.weight_decay 3); "
+                       "set num_samples = 6 (each combination once per arm and seed)")
+    lora = {"axes": {"finetune": ["lora"]}}  # the conditional choice applies: 12
+    assert "arm finetune=lora has 12 combinations" in one_line_error(
+        lambda: build_arms(spec(sampler="grid", num_samples=6, nuisance=nuisance, scientific=lora), str(data_root)))
+    smoke = spec(sampler="grid", num_samples=6, nuisance=nuisance, scientific=axes).smoke()
+    assert build_arms(smoke, str(data_root))  # the smoke cut samples one combination
 
 
 def test_baselines_train_their_own_settings(data_root: Path) -> None:
