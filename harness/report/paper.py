@@ -39,9 +39,22 @@ def _model(row: dict, stvlm_arms: int) -> str:
     return "ST-VLM" if stvlm_arms == 1 else f"ST-VLM ({row['arm']})"
 
 
+def _few_shot(trials: pl.DataFrame, block: pl.DataFrame, label: str) -> str:
+    """The block's few-shot label with the training windows its trials had (``first-50% (316
+    windows)``): a ratio names a share of the training part, and where fewer windows have their
+    lookback two ratios can select the same windows, which the label alone would hide."""
+    if "train_windows" not in trials.columns:
+        return label
+    mine = trials.filter(pl.col("config_id").is_in(block["config_id"].to_list()))
+    counts = sorted({int(n) for n in mine["train_windows"].drop_nulls()})
+    if not counts:
+        return label
+    return f"{label} ({'/'.join(str(n) for n in counts)} windows)"
+
+
 def main_frame(data: ReportData, level: float | None = None) -> pl.DataFrame:
     """One row per (block, model): ``dataset`` (with its protocol when the report holds several),
-    ``few_shot``, ``model``, ``kind``, ``block`` (its number), ``seeds`` and,
+    ``few_shot`` (the label and the training windows), ``model``, ``kind``, ``block`` (its number), ``seeds`` and,
     per metric, ``<m>_mean``, ``<m>_std``, ``<m>_best`` and ``<m>_vs_baseline`` (ST-VLM rows:
     ``better`` or ``worse`` than the block's best baseline beyond the seed noise, ``level`` within
     it; null for baselines and where one side has a single seed)."""
@@ -57,7 +70,7 @@ def main_frame(data: ReportData, level: float | None = None) -> pl.DataFrame:
         for b in block.iter_rows(named=True):
             dataset = f"{b['dataset']} ({b['protocol']})" if several else b["dataset"]
             model = f"{b['study']}: {_model(b, arms)}" if studies else _model(b, arms)
-            row = {"dataset": dataset, "few_shot": b["few_shot_label"], "model": model,
+            row = {"dataset": dataset, "few_shot": _few_shot(data.trials, block, b["few_shot_label"]), "model": model,
                    "kind": b["kind"], "config_id": b["config_id"], "block": number, "seeds": 0}
             for m in metrics:
                 c = cells.get((b["config_id"], m))
