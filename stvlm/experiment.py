@@ -138,8 +138,7 @@ def save_checkpoint(model: Any, cfg: ExperimentConfig, path: str | Path) -> Path
     table, backbone config and tokenizer) and ``experiment.json`` (the data and training
     settings that produced it) into the folder ``path``."""
     path = Path(path)
-    model.save_pretrained(path)
-    atomic_write_json(path / EXPERIMENT_FILE, cfg.to_dict())
+    model.save_pretrained(path, extra_json={EXPERIMENT_FILE: cfg.to_dict()})  # one folder, renamed whole
     return path
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,11 +50,12 @@ LAYOUT_TENSORS = ("coords", "adjacency", "pseudo_coords", "order")
 TOKEN_TENSORS = ("ids", "mask", "row_of_start")
 
 
-def save_pretrained(model: STVLM, path: str | Path) -> Path:
-    """Write ``model`` to the folder ``path`` (created; replaced as a whole if it exists).
+def save_pretrained(model: STVLM, path: str | Path, *, extra_json: Mapping[str, Any] | None = None) -> Path:
+    """Write ``model`` to the folder ``path`` (created; replaced as a whole if it exists), with
+    ``extra_json`` (file name -> JSON content) beside its own files.
 
     The folder is written beside its final place and renamed, so a crash never leaves half a
-    model where a whole one was.
+    model (or a model without its extra files) where a whole one was.
 
     Returns:
         The folder.
@@ -74,6 +76,8 @@ def save_pretrained(model: STVLM, path: str | Path) -> Path:
         model.backbone.save_parts(tmp / BACKBONE_DIR)
         if model.cfg.finetune.strategy == "lora":
             _save_peft_adapter(model, tmp / ADAPTER_DIR)
+        for name, content in (extra_json or {}).items():
+            atomic_write_json(tmp / name, content)
     return Path(path)
 
 
@@ -176,4 +180,4 @@ def from_pretrained(
             f"{where}: {len(missing)} missing weights {sorted(missing)[:3]}, {len(unexpected)} "
             f"unexpected {sorted(unexpected)[:3]}"
         )
-    return model.to(device)
+    return model.to(device).eval()

@@ -15,9 +15,10 @@ step, by default) -> ``[B, T_out, N, C_out]`` in the dataset's original units.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -171,14 +172,16 @@ class STVLM(nn.Module):
             return (self.highway,)
         return ()
 
-    def save_pretrained(self, path: str | Path) -> Path:
+    def save_pretrained(self, path: str | Path, *, extra_json: Mapping[str, Any] | None = None) -> Path:
         """Write the model to one folder that :meth:`from_pretrained` reads without the dataset
-        (:mod:`stvlm.models.pretrained` lists the files)."""
-        return save_pretrained(self, path)
+        (:mod:`stvlm.models.pretrained` lists the files); ``extra_json``: more JSON files
+        (name -> content) written into the same folder before it takes its place."""
+        return save_pretrained(self, path, extra_json=extra_json)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, *, device: str | torch.device = "cpu") -> STVLM:
-        """Rebuild a model written by :meth:`save_pretrained` from its folder alone."""
+        """Rebuild a model written by :meth:`save_pretrained` from its folder alone, in
+        evaluation mode (dropout off: forecasts repeat), as Hugging Face's loaders return it."""
         return from_pretrained(path, cls, DatasetContext, device=device)
 
     def set_token_table(self, table: TokenTable) -> None:

@@ -48,7 +48,8 @@ def test_every_backbone_round_trips_to_identical_forecasts(forecast, tmp_path: P
     model = trained(cfg, forecast)
     folder = model.save_pretrained(tmp_path / "model")
     torch.manual_seed(123)  # a different seed: nothing may depend on it
-    loaded = STVLM.from_pretrained(folder).eval()
+    loaded = STVLM.from_pretrained(folder)
+    assert not loaded.training  # as Hugging Face's loaders: dropout off, forecasts repeat
     assert torch.equal(forecasts(loaded, forecast), forecasts(model, forecast))
     assert loaded.context == model.context and loaded.cfg == cfg
 
@@ -103,6 +104,33 @@ def test_saving_again_replaces_the_folder_as_a_whole(forecast, tmp_path: Path):
     model.save_pretrained(folder)
     assert not (folder / "stale.txt").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary folder left
+
+
+def test_a_checkpoint_is_replaced_whole_or_not_at_all(forecast, tmp_path: Path, monkeypatch):
+    """experiment.json is written inside the folder before it takes the old one's place: a crash
+    while writing it leaves the earlier checkpoint complete, not a folder that cannot be loaded."""
+    import stvlm.io
+    from stvlm.configs import ExperimentConfig
+    from stvlm.experiment import EXPERIMENT_FILE, save_checkpoint
+
+    model = trained(STVLMConfig.tiny(), forecast)
+    cfg = ExperimentConfig.tiny()
+    folder = save_checkpoint(model, cfg, tmp_path / "checkpoint")
+    before = sorted(p.name for p in folder.iterdir())
+    assert EXPERIMENT_FILE in before and json.loads((folder / EXPERIMENT_FILE).read_text()) == cfg.to_dict()
+    write = stvlm.io.atomic_write_json
+
+    def crash(path, content, **kwargs):
+        if Path(path).name == EXPERIMENT_FILE:
+            raise KeyboardInterrupt
+        return write(path, content, **kwargs)
+
+    monkeypatch.setattr("stvlm.models.pretrained.atomic_write_json", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(model, cfg.replace(name="other"), folder)
+    assert sorted(p.name for p in folder.iterdir()) == before
+    assert json.loads((folder / EXPERIMENT_FILE).read_text())["name"] == cfg.name
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint"]  # no temporary folder left
 
 
 def test_load_errors_name_the_folder_and_what_is_wrong(forecast, tmp_path: Path):
