@@ -235,6 +235,35 @@ def test_hub_ids_and_paths_reach_from_pretrained_unchanged(tmp_path):
         build_backbone(BackboneConfig(name="gpt2", pretrained=str(missing), local_files_only=True))
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_a_folder_without_tokenizer_files_is_refused(name, tmp_path):
+    """transformers builds a tokenizer of special tokens only there: every prompt would read as
+    one unknown token and the text modality would carry nothing, silently."""
+    tiny(name).model.save_pretrained(tmp_path)
+    with pytest.raises(ConfigError) as err:
+        build_backbone(BackboneConfig(name=name, pretrained=str(tmp_path), local_files_only=True))
+    message = str(err.value)
+    assert message.startswith(f"backbone.pretrained = '{tmp_path}' ") and "\n" not in message
+    # most families build a tokenizer of special tokens only; some fail to build one at all
+    assert "has a tokenizer without words (" in message or (
+        "could not be loaded" in message and "tokenizer" in message.lower())
+
+
+def test_folders_that_hold_no_model_are_one_line_errors(tmp_path):
+    bb = tiny("vilt")
+    bb.model.save_pretrained(tmp_path / "model")
+    only_weights = tmp_path / "only-weights"
+    only_weights.mkdir()
+    (only_weights / "model.safetensors").write_bytes((tmp_path / "model" / "model.safetensors").read_bytes())
+    for path in (tmp_path / "empty", only_weights, tmp_path / "model" / "config.json"):
+        if path.name == "empty":
+            path.mkdir()
+        with pytest.raises(ConfigError) as err:
+            build_backbone(BackboneConfig(name="vilt", pretrained=str(path), local_files_only=True))
+        assert str(err.value).startswith(f"backbone.pretrained = '{path}' could not be loaded for backbone 'vilt'")
+        assert "\n" not in str(err.value)
+
+
 @pytest.mark.parametrize("name,size,grid", [("vilt", 48, (6, 6)), ("clip", 16, (2, 2)),
                                             ("smolvlm", 48, (6, 6)), ("qwen2-vl", 32, (4, 4))])
 def test_other_image_sizes_interpolate(name, size, grid):

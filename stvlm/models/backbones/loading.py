@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from typing import Any
 
 import torch
@@ -54,13 +55,24 @@ def load_pretrained(
         model = model_class.from_pretrained(cfg.pretrained, **hub, **load_kwargs,
                                             dtype=getattr(torch, cfg.dtype))
         tokenizer = AutoTokenizer.from_pretrained(cfg.pretrained, **hub)
-    except OSError as err:
+    except ConfigError:
+        raise
+    except (OSError, ValueError, RuntimeError, pickle.UnpicklingError) as err:
+        # OSError: nothing there; ValueError: no config.json, or not a model transformers knows;
+        # RuntimeError: weights of another shape than the config; UnpicklingError: a file, not a folder
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(
             f"{where} could not be loaded for backbone {cfg.name!r} (revision="
             f"{cfg.revision!r}, local_files_only={cfg.local_files_only}): {reason}; allowed: "
             "a hub id or a local folder written by save_pretrained"
         ) from None
+    words = len(tokenizer) - len(set(tokenizer.all_special_ids))
+    if words <= 0:  # transformers builds an empty tokenizer where the folder has no tokenizer files
+        raise ConfigError(
+            f"{where} has a tokenizer without words ({len(tokenizer)} tokens, all special): every "
+            "prompt would read as one unknown token; save the tokenizer beside the model "
+            "(tokenizer.save_pretrained) or point at a folder or hub id that has one"
+        )
     if tokenizer.pad_token is None and tokenizer.eos_token is not None:
         tokenizer.pad_token = tokenizer.eos_token  # GPT-2 style tokenizers have no pad token
     mean, std = image_stats(cfg.pretrained, default_mean, default_std, **hub)
