@@ -145,7 +145,8 @@ def save_checkpoint(model: Any, cfg: ExperimentConfig, path: str | Path) -> Path
 def load_checkpoint(path: str | Path, *, data_root: str | None = None) -> tuple[ExperimentConfig, Any, Any]:
     """``(cfg, forecast, model)`` from a folder written by :func:`save_checkpoint`.
 
-    The model comes from the folder alone (``STVLM.from_pretrained``); the dataset it was
+    ``cfg`` is what scoring here runs: a checkpoint trained with ``train.device = "cuda"`` on a
+    machine without CUDA is scored on the CPU (logged). The model comes from the folder alone (``STVLM.from_pretrained``); the dataset it was
     trained on is loaded again for its windows, and must scale as it did in training. Its data
     root: ``data_root``, else the one it was trained with where that is a folder here, else
     ``$STVLM_DATA`` (a checkpoint moved to another machine, or trained with a relative path).
@@ -158,6 +159,7 @@ def load_checkpoint(path: str | Path, *, data_root: str | None = None) -> tuple[
     import os
 
     import numpy as np
+    import torch
 
     from stvlm.data.pipeline import prepare
     from stvlm.data.root import ENV_VAR
@@ -175,6 +177,9 @@ def load_checkpoint(path: str | Path, *, data_root: str | None = None) -> tuple[
     stored = cfg.data.data_root
     root = data_root or (stored if stored and Path(stored).is_dir() else os.environ.get(ENV_VAR) or stored)
     cfg = cfg.replace(data=cfg.data.replace(data_root=root))
+    if cfg.train.device == "cuda" and not torch.cuda.is_available():  # trained on a GPU, scored here
+        log.warning("%s was trained on cuda; no CUDA device here, so it is scored on the CPU", path)
+        cfg = cfg.replace(train=cfg.train.replace(device="cpu"))
     try:
         model = STVLM.from_pretrained(path)
     except STVLMError:

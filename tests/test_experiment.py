@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import numpy as np
+import torch
 
 from harness.cli.main import main
 from stvlm.configs import ExperimentConfig
@@ -239,6 +240,12 @@ def test_a_checkpoint_finds_its_data_and_refuses_damage_in_one_line(toy_root: Pa
     monkeypatch.setenv("STVLM_DATA", str(toy_root))
     cfg, forecast, _ = load_checkpoint(moved)
     assert cfg.data.data_root == str(toy_root) and forecast.data.info.name == "toy-city"
+    if not torch.cuda.is_available():  # trained on a GPU, scored on this CPU-only machine
+        meta["train"]["device"] = "cuda"
+        (moved / "experiment.json").write_text(json.dumps(meta))
+        cfg, forecast, model = load_checkpoint(moved)
+        assert cfg.train.device == "cpu" and Engine(model, forecast, cfg.train).evaluate("test")
+        meta["train"]["device"] = "cpu"
     (moved / "experiment.json").write_text("{")
     with pytest.raises(DataError, match=r"experiment\.json: not a readable experiment record"):
         load_checkpoint(moved)
