@@ -26,8 +26,7 @@ def atomic_target(path: str | Path) -> Iterator[Path]:
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(name)
-    umask = os.umask(0)
-    os.umask(umask)
+    umask = _umask()
     try:
         os.chmod(tmp, 0o666 & ~umask)
         yield tmp
@@ -51,13 +50,34 @@ def atomic_write_json(path: str | Path, obj: Any) -> Path:
     return atomic_write_bytes(path, (json.dumps(obj, indent=2, default=str) + "\n").encode())
 
 
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def _settle(folder: Path) -> None:
+    """Sync every file under ``folder`` and give files and folders the umask's permissions
+    (``mkdtemp`` creates ``0700``, ``mkstemp`` and safetensors ``0600``)."""
+    umask = _umask()
+    for root, _, files in os.walk(folder):
+        os.chmod(root, 0o777 & ~umask)
+        for name in files:
+            file = os.path.join(root, name)
+            os.chmod(file, 0o666 & ~umask)
+            with open(file, "rb") as fh:
+                os.fsync(fh.fileno())
+
+
 @contextmanager
 def atomic_folder(path: str | Path) -> Iterator[Path]:
     """An empty temporary folder beside ``path``; on success it replaces ``path`` as a whole.
 
     The old folder (if any) is moved aside with one rename, the new one renamed into place, and
-    the old one removed afterwards, so ``path`` holds the old folder or the whole new one. On an
-    exception the temporary folder is removed and ``path`` is untouched.
+    the old one removed afterwards, so ``path`` holds the old folder or the whole new one. Before
+    the rename every file in it is synced to disk and given the usual permissions (``0666`` less
+    the umask; libraries such as safetensors write ``0600`` files), its folders ``0777`` less the
+    umask. On an exception the temporary folder is removed and ``path`` is untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,7 +85,7 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
     old = None
     try:
         yield tmp
-        os.chmod(tmp, 0o755)  # mkdtemp creates 0700
+        _settle(tmp)
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
             os.rmdir(old)

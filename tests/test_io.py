@@ -23,7 +23,30 @@ def test_replaces_the_folder_as_a_whole(tmp_path: Path) -> None:
         (tmp / "a.txt").write_text("new")
     assert sorted(p.name for p in target.iterdir()) == ["a.txt"] and (target / "a.txt").read_text() == "new"
     assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary or old folder left
-    assert oct(target.stat().st_mode & 0o777) == "0o755"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert oct(target.stat().st_mode & 0o777) == oct(0o777 & ~umask)
+
+
+def test_files_written_owner_only_get_the_usual_permissions_and_are_synced(tmp_path: Path, monkeypatch) -> None:
+    """safetensors writes 0600 files: a shared checkpoint would be unreadable to others; and
+    every file is synced before the folder is renamed into place."""
+    umask = os.umask(0o022)
+    try:
+        synced = []
+        real = os.fsync
+        monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real(fd)))
+        with atomic_folder(tmp_path / "out") as tmp:
+            (tmp / "sub").mkdir(mode=0o700)
+            for name in ("weights.bin", "sub/more.bin"):
+                (tmp / name).write_bytes(b"w")
+                os.chmod(tmp / name, 0o600)
+    finally:
+        os.umask(umask)
+    out = tmp_path / "out"
+    modes = {p.relative_to(out).as_posix(): oct(p.stat().st_mode & 0o777) for p in [out, *out.rglob("*")]}
+    assert modes == {".": "0o755", "sub": "0o755", "weights.bin": "0o644", "sub/more.bin": "0o644"}
+    assert sorted(Path(p).name for p in synced) == ["more.bin", "weights.bin"]
 
 
 def test_an_error_in_the_body_leaves_the_old_folder(tmp_path: Path) -> None:
