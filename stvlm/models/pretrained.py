@@ -10,7 +10,7 @@ download, no seed). The folder holds:
 | ``model.safetensors`` | every weight of the model, frozen backbone weights included (a random preset cannot be rebuilt otherwise) |
 | ``inference.safetensors`` | the spatial layout tensors (coordinates, adjacency, spectral layout, Fiedler order) and the prompt token table |
 | ``backbone/`` | the backbone's Hugging Face config, tokenizer and image statistics (``save_pretrained`` files): the architecture is rebuilt from here, never from the hub |
-| ``adapter/`` | with LoRA only: the LoRA weights in peft's own format (``adapter_config.json`` + ``adapter_model.safetensors``), loadable with ``peft.PeftModel.from_pretrained`` on the backbone |
+| ``adapter/`` | with LoRA only: the LoRA weights in peft's own format (``adapter_config.json`` + ``adapter_model.safetensors``), with the backbone's other trained weights (its norms) as ``modules_to_save``, loadable with ``peft.PeftModel.from_pretrained`` on the backbone |
 
 ``model.safetensors`` is what :func:`from_pretrained` loads; ``adapter/`` is an export for peft
 users.
@@ -95,14 +95,24 @@ def _inference_tensors(model: STVLM) -> dict[str, torch.Tensor]:
 
 
 def _save_peft_adapter(model: STVLM, folder: Path) -> None:
-    """The backbone's LoRA weights in peft's format (keys as ``PeftModel.save_pretrained`` writes)."""
+    """The backbone's LoRA weights in peft's format (keys as ``PeftModel.save_pretrained`` writes),
+    with the other backbone weights that trained (the norms, ``finetune.train_layernorm``) as
+    peft's ``modules_to_save``, so the adapter on the base model is the trained backbone."""
+    import copy
+
     from peft import get_peft_model_state_dict
 
     inner = model.backbone.model
     config = next(iter(getattr(inner, "peft_config", {}).values()), None)
     if config is None:
         return
-    state = get_peft_model_state_dict(inner)
+    state = dict(get_peft_model_state_dict(inner))
+    trained = {n: p for n, p in inner.named_parameters() if p.requires_grad and "lora_" not in n}
+    modules = sorted({n.rsplit(".", 1)[0] for n in trained})
+    if modules:
+        config = copy.copy(config)
+        config.modules_to_save = [*(config.modules_to_save or []), *modules]
+        state.update(trained)
     # PeftModel wraps the base model as base_model.model; its loader expects that prefix.
     state = {f"base_model.model.{k}": v.detach().cpu().contiguous() for k, v in state.items()}
     folder.mkdir(parents=True)

@@ -86,6 +86,16 @@ def test_lora_adapter_loads_with_peft_on_the_saved_backbone_config(forecast, tmp
     assert ours and sorted(ours) == sorted(theirs)
     assert all(torch.equal(ours[k], theirs[k]) for k in ours)
     assert any(v.abs().sum() > 0 for k, v in ours.items() if "lora_B" in k)  # trained, not the zero start
+    # the norms trained beside LoRA (train_layernorm) come back as peft's modules_to_save
+    norms = {n: p for n, p in model.backbone.model.named_parameters() if p.requires_grad and "lora_" not in n}
+    saved = dict(peft_model.base_model.model.named_parameters())
+
+    def copy_of(name: str) -> str:  # encoder.x.norm.weight -> encoder.x.norm.modules_to_save.default.weight
+        module, leaf = name.rsplit(".", 1)
+        return f"{module}.modules_to_save.default.{leaf}"
+
+    assert norms and all(torch.equal(v, saved[copy_of(n)]) for n, v in norms.items())
+    assert any(not torch.equal(v, torch.ones_like(v)) for n, v in norms.items() if n.endswith("weight"))  # trained
 
 
 def test_no_adapter_folder_without_lora(forecast, tmp_path: Path):
