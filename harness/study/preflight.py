@@ -34,6 +34,28 @@ class PreflightResult:
     protocol: str
 
 
+def same_windows(arms: list[Arm], forecasts: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """Pairs of arms that differ in their data selection only and select the same training
+    windows (a few-shot ratio above what the windows with their lookback allow names the whole
+    pool, as 1.0 does): they would run the same trials twice under two labels. Each pair is
+    logged as a warning and returned as ``(first arm, second arm, windows)``."""
+    seen: dict[tuple[Any, ...], str] = {}
+    pairs = []
+    for arm in arms:
+        exp = arm.experiment
+        forecast = forecasts[exp.data.config_hash()]
+        key = (forecast.splits.train.tobytes(), exp.data.replace(few_shot=type(exp.data.few_shot)()).config_hash(),
+               exp.model.config_hash(), exp.train.config_hash())
+        if key in seen:
+            windows = len(forecast.splits.train)
+            log.warning("arms %s and %s train on the same %d windows: the same trials run twice under "
+                        "two labels", seen[key], arm.label, windows)
+            pairs.append((seen[key], arm.label, windows))
+        else:
+            seen[key] = arm.label
+    return pairs
+
+
 def _fail(arm: Arm, err: STVLMError) -> STVLMError:
     return type(err)(f"arm {arm.label}: {err}")
 
@@ -64,6 +86,7 @@ def preflight(arms: list[Arm], *, build_models: bool = True) -> PreflightResult:
                 built.add(model_key)
         except STVLMError as err:
             raise _fail(arm, err) from None
+    same_windows(arms, forecasts)
     protocol = next(iter(forecasts.values())).protocol
     seconds = time.perf_counter() - t0
     log.info("preflight: %d data selections, %d models in %.1f s", len(forecasts), len(built), seconds)

@@ -392,3 +392,22 @@ def test_cpu_specs_plan_the_committed_trials(name: str, study: str, data_root: P
     trials = pl.read_parquet(Path(__file__).resolve().parents[2] / "results" / study / "trials.parquet")
     committed = sorted(trials.select("kind", "model", "arm", "seed", "config_hash").iter_rows())
     assert planned == committed
+
+
+def test_arms_that_select_the_same_windows_are_named(data_root: Path, caplog) -> None:
+    """fewshot-cpu.toml as committed: its 0.5 arms select the same 316 windows as 1.0 (only 316 of
+    nycbike-drop's 652 training windows have their two-week lookback)."""
+    import logging
+
+    from harness.study.preflight import same_windows
+    from stvlm.data.pipeline import prepare
+
+    arms = build_arms(load_spec(CONFIGS / "fewshot-cpu.toml"), str(data_root))
+    forecasts = {a.experiment.data.config_hash(): prepare(a.experiment.data) for a in arms}
+    with caplog.at_level(logging.WARNING, logger="harness.study.preflight"):
+        pairs = same_windows(arms, forecasts)
+    assert pairs == [(f"few_shot_ratio=0.5,image_encoding={e}", f"few_shot_ratio=1,image_encoding={e}", 316)
+                     for e in ("spectral_grid", "node_time")]
+    assert "train on the same 316 windows" in caplog.text
+    shipped = build_arms(load_spec(CONFIGS / "fewshot.toml"), str(data_root))
+    assert same_windows(shipped, {a.experiment.data.config_hash(): prepare(a.experiment.data) for a in shipped}) == []
