@@ -146,10 +146,11 @@ def load_checkpoint(path: str | Path, *, data_root: str | None = None) -> tuple[
     """``(cfg, forecast, model)`` from a folder written by :func:`save_checkpoint`.
 
     ``cfg`` is what scoring here runs: a checkpoint trained with ``train.device = "cuda"`` on a
-    machine without CUDA is scored on the CPU (logged). The model comes from the folder alone (``STVLM.from_pretrained``); the dataset it was
-    trained on is loaded again for its windows, and must scale as it did in training. Its data
-    root: ``data_root``, else the one it was trained with where that is a folder here, else
-    ``$STVLM_DATA`` (a checkpoint moved to another machine, or trained with a relative path).
+    machine without CUDA is scored on the CPU (logged). The model comes from the folder alone
+    (``STVLM.from_pretrained``); the dataset it was trained on is loaded again for its windows,
+    and must scale as it did in training. Its data root: ``data_root``, else the one it was
+    trained with where that is a folder here, else ``$STVLM_DATA`` (a checkpoint moved to another
+    machine, or trained with a relative path).
 
     Raises:
         DataError: not a checkpoint folder, a file of it unreadable, or the dataset now differs

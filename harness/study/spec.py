@@ -310,7 +310,8 @@ class StudySpec(Config):
         used = [axis for axis in dict.fromkeys([*sci.axes, *(a for arm in sci.arms for a in arm)]) if axis in AXES]
         for key in self.nuisance:
             for axis in used:
-                clash = [p for p in AXES.get(axis).paths if key == p or p.startswith(f"{key}.") or key.startswith(f"{p}.")]
+                clash = [p for p in AXES.get(axis).paths
+                         if key == p or p.startswith(f"{key}.") or key.startswith(f"{p}.")]
                 if clash:
                     raise ConfigError(f"[nuisance.\"{key}\"] is not allowed: the axis {axis} sets {clash[0]} in "
                                       "its arms, and a sampled value would replace the arm's; drop one of the two")
