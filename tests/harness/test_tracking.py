@@ -25,7 +25,8 @@ def test_every_trial_writes_tensorboard_events(smoke_study: Path) -> None:
 
 def test_every_trial_is_in_the_default_optuna_storage(smoke_study: Path) -> None:
     """Without --optuna-storage a study keeps its Optuna studies in <results>/optuna.db: one per
-    arm and seed, each ST-VLM trial with the parameters and validation value the results hold."""
+    arm and seed, each ST-VLM trial with the parameters and the value of the study's metric the
+    results hold."""
     import optuna
 
     url = f"sqlite:///{smoke_study / 'optuna.db'}"
@@ -36,7 +37,9 @@ def test_every_trial_is_in_the_default_optuna_storage(smoke_study: Path) -> None
     rows = pl.read_parquet(smoke_study / "trials.parquet").filter(pl.col("kind") == "stvlm")
     assert len(stored) == rows.height == 2
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in stored)
-    ours = sorted((v, json.loads(p)) for p, v in zip(rows["params_json"], rows["val_mae"]))
+    metric = json.loads((smoke_study / "study.json").read_text())["spec"]["metric"]  # what Optuna optimises
+    assert metric == "val_mae_both"  # fewshot.toml, count data
+    ours = sorted((v, json.loads(p)) for p, v in zip(rows["params_json"], rows[metric]))
     theirs = sorted((t.value, t.params) for t in stored)
     assert ours == theirs
 
