@@ -176,7 +176,8 @@ def merge_pair(
     if replace:
         errors = {k: v for k, v in errors.items() if not any(k.startswith(f"{m}|") and "|seed" in k for m in replace)}
         split = {**split, "merged": [rec for rec in ({**m, "runs": {k: v for k, v in m["runs"].items() if k not in replace}}
-                                                     for m in split.get("merged", [])) if rec["runs"]]}
+                                                     for m in split.get("merged", [])) if rec["runs"]],
+                 "reused": {k: v for k, v in split.get("reused", {}).items() if k not in replace}}
     held = {(r["model"], r["seed"]): r for r in runs}
     added: dict[tuple[str, int], dict[str, Any]] = {}
     per_seed: dict[str, np.ndarray] = {}

@@ -192,6 +192,7 @@ def test_merge_with_replace_takes_a_baseline_whole_from_the_sources() -> None:
     errors[seed_key("gwnet", "mae", 0)] = errors[seed_key("gwnet", "mae_all", 0)] = np.full(6, 3.0)
     result["splits"]["toy|10%"]["merged"] = [{"from": "old", "runs": {"gwnet": [0]}},
                                             {"from": "older", "runs": {"gwnet": [0], "other": [0]}}]
+    result["splits"]["toy|10%"]["reused"] = {"gwnet": "old", "other": "old"}  # the table took them over
     src, src_errors = source(1)
     src["runs"] = [{**r, "epochs": 80, "epochs_run": 80, "test": {"mae": 1.0 + r["seed"]}} for r in src["runs"]]
     src["runs"].append(run("other", 0, 5.0))  # an older run of another model: ignored
@@ -204,6 +205,7 @@ def test_merge_with_replace_takes_a_baseline_whole_from_the_sources() -> None:
     np.testing.assert_array_equal(new["gwnet|mae"], np.full(6, 3.0))  # (1 + 5) / 2: the table's 3.0 is gone
     np.testing.assert_array_equal(new[seed_key("gwnet", "mae", 0)], np.full(6, 1.0))
     assert [m["runs"] for m in merged["splits"]["toy|10%"]["merged"]] == [{"other": [0]}, {"gwnet": [0, 1]}]
+    assert merged["splits"]["toy|10%"]["reused"] == {"other": "old"}  # gwnet's runs are not the table's old ones
     assert [i["baseline"] for i in merged["intervals"] if i["metric"] == "mae"] == ["gwnet", "other"]
     for replace, match in ((("st-vlm",), "--replace st-vlm: not a baseline of the table's toy 10%"),
                            (("ridge",), "--replace ridge: not a baseline of the table's toy 10%"),
