@@ -54,8 +54,8 @@ def _few_shot(trials: pl.DataFrame, block: pl.DataFrame, label: str) -> str:
 
 def main_frame(data: ReportData, level: float | None = None) -> pl.DataFrame:
     """One row per (block, model): ``dataset`` (with its protocol when the report holds several),
-    ``few_shot`` (the label and the training windows), ``model``, ``kind``, ``block`` (its number), ``seeds`` and,
-    per metric, ``<m>_mean``, ``<m>_std``, ``<m>_best`` and ``<m>_vs_baseline`` (ST-VLM rows:
+    ``few_shot`` (the label and the training windows), ``model``, ``kind``, ``block`` (its
+    number), ``seeds`` and, per metric, ``<m>_mean``, ``<m>_std``, ``<m>_best`` and ``<m>_vs_baseline`` (ST-VLM rows:
     ``better`` or ``worse`` than the block's best baseline beyond the seed noise, ``level`` within
     it; null for baselines and where one side has a single seed)."""
     level = data.level if level is None else level
@@ -67,10 +67,11 @@ def main_frame(data: ReportData, level: float | None = None) -> pl.DataFrame:
     studies = data.best["study"].n_unique() > 1  # then the model cell names its study
     for number, (_, block) in enumerate(data.best.group_by(*SPLIT_KEYS, maintain_order=True)):
         arms = int((block["kind"] == "stvlm").sum())
+        few_shot = _few_shot(data.trials, block, block["few_shot_label"][0])  # one split per block
         for b in block.iter_rows(named=True):
             dataset = f"{b['dataset']} ({b['protocol']})" if several else b["dataset"]
             model = f"{b['study']}: {_model(b, arms)}" if studies else _model(b, arms)
-            row = {"dataset": dataset, "few_shot": _few_shot(data.trials, block, b["few_shot_label"]), "model": model,
+            row = {"dataset": dataset, "few_shot": few_shot, "model": model,
                    "kind": b["kind"], "config_id": b["config_id"], "block": number, "seeds": 0}
             for m in metrics:
                 c = cells.get((b["config_id"], m))
