@@ -66,9 +66,10 @@ class ExperimentResult:
 
 
 def prepare_run(cfg: ExperimentConfig, forecast: Forecast | None = None) -> tuple[Forecast, Any]:
-    """Load the data and build the model (validating names before any training), at
-    ``cfg.train.num_threads`` torch threads where it is set: the model's build (the ridge start,
-    the prompts' tokens) runs at the thread count the training will, not at torch's default.
+    """Load the data and build the model, at ``cfg.train.num_threads`` torch threads where it is
+    set: the model's build (the ridge start, the prompts' tokens) runs at the thread count the
+    training will, not at torch's default. The config is checked first (:mod:`stvlm.checks`: the
+    device, and the registries where the data is loaded here).
 
     Args:
         cfg: the experiment.
@@ -77,10 +78,14 @@ def prepare_run(cfg: ExperimentConfig, forecast: Forecast | None = None) -> tupl
     """
     import torch
 
+    from stvlm.checks import check_device, check_experiment
     from stvlm.data.pipeline import prepare
     from stvlm.models import build_model
     from stvlm.seed import seed_everything
 
+    check_device(cfg)
+    if forecast is None:
+        check_experiment(cfg)
     if cfg.train.num_threads is not None:
         torch.set_num_threads(cfg.train.num_threads)
     forecast = forecast if forecast is not None else prepare(cfg.data)

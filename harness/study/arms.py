@@ -25,7 +25,7 @@ from harness.study.presets import PRESETS
 from harness.study.spec import NuisanceParam, StudySpec
 from stvlm.errors import ConfigError
 from stvlm.configs import ExperimentConfig, set_known_path
-from stvlm.names import check_name
+from stvlm.checks import check_experiment
 
 log = logging.getLogger(__name__)
 
@@ -110,22 +110,8 @@ def experiment_for(
         what = ", ".join(f"{a} = {v!r}" for a, v in values.items()) or "the fixed settings"
         extra = f" with {', '.join(f'{k} = {v!r}' for k, v in params.items())}" if params else ""
         raise ConfigError(f"{what}{extra}: {err}") from None
-    check_names(cfg)
+    check_experiment(cfg)
     return cfg
-
-
-def check_names(cfg: ExperimentConfig) -> None:
-    """Look up every registered name the config holds (dataset, protocol, encoder, backbone)."""
-    from stvlm.data.datasets import dataset_entry
-
-    try:
-        dataset_entry(cfg.data.dataset, cfg.data.data_root)
-    except ConfigError as err:
-        raise ConfigError(f"data.dataset: {err}") from None
-    check_name("data.protocol", cfg.data.protocol)
-    check_name("model.image.encoding", cfg.model.image.encoding)
-    check_name("model.backbone.name", cfg.model.backbone.name)
-    check_name("model.finetune.strategy", cfg.model.finetune.strategy)
 
 
 def applies(param: NuisanceParam, experiment: ExperimentConfig) -> bool:
@@ -140,6 +126,22 @@ def applies(param: NuisanceParam, experiment: ExperimentConfig) -> bool:
         except (KeyError, TypeError):
             raise ConfigError(f"nuisance when: unknown key {path}") from None
     return True
+
+
+def _check_when(spec: StudySpec, arms: list[Arm], data_root: str | None) -> None:
+    """Check a nuisance setting whose ``when`` holds for no arm (the design or the smoke cut
+    leaves its arms out) as if it applied: its path and bounds on the first arm, and each ``when``
+    value as a value of its field. Else a mistyped value (``"LoRA"`` for ``"lora"``) or path would
+    go unnoticed, the setting never searched."""
+    for path, param in spec.nuisance.items():
+        if not arms or not param.when or any(applies(param, arm.experiment) for arm in arms):
+            continue
+        try:
+            for params in [*({path: bound} for bound in param.bounds()), dict(param.when)]:
+                experiment_for(spec, arms[0].values, seed=spec.seeds[0], params=params, data_root=data_root)
+        except ConfigError as err:
+            raise ConfigError(f"nuisance.\"{path}\" (when = {param.when!r}): {err}") from None
+        log.info("nuisance %s applies to no arm of this plan (when = %r)", path, param.when)
 
 
 def baseline_train(spec: StudySpec, experiment: ExperimentConfig) -> ExperimentConfig:
@@ -212,6 +214,7 @@ def build_arms(spec: StudySpec, data_root: str | None = None) -> list[Arm]:
                     )
         _check_grid(spec, label, experiment)
         arms.append(Arm(label=label, values=dict(values), experiment=experiment))
+    _check_when(spec, arms, data_root)
     for name in spec.baselines.models:
         build_baseline(name, spec.baselines.options.get(name))
     if arms and spec.baselines.train:
