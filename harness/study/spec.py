@@ -62,14 +62,17 @@ STUDY_PATHS = {
 
 
 def _check_quoted(where: str, settings: dict[str, Any]) -> None:
-    """Refuse a table under a key without a dot: TOML reads an unquoted dotted key
-    (``train.epochs = 30``) as the table ``train = {epochs = 30}``, which would replace the whole
-    ``train`` table (every other training setting back to its default), or never match a ``when``."""
+    """Refuse a table as a setting's value: TOML reads an unquoted dotted key (``train.epochs =
+    30``) as the table ``train = {epochs = 30}``, and a half-quoted one (``"model.image".encoding``)
+    as ``"model.image" = {encoding = ...}``; either would replace the whole table (every other
+    setting in it back to its class default, not the preset's), or never match a ``when``. Every
+    key is a whole quoted path to one setting (no setting of an experiment is itself a table)."""
     for key, value in settings.items():
-        if "." not in key and isinstance(value, dict):
+        if isinstance(value, dict):  # also "model.image".encoding = ...: a table at "model.image"
             inner = next(iter(value), "")
             raise ConfigError(f"{where}: {key} = {value!r} would set the whole {key} table; TOML reads an "
-                              f"unquoted dotted key as a table: quote the path, e.g. \"{key}.{inner}\" = ...")
+                              f"unquoted dotted key as a table: quote the whole path, e.g. "
+                              f"\"{key}.{inner}\" = ...")
 
 
 @config_class
@@ -257,12 +260,14 @@ class StudySpec(Config):
         if not self.metric.startswith("val_"):
             self.fail("metric", "is not allowed; studies select on validation metrics (val_<metric>)")
         check_optuna_storage(self.optuna_storage, files=False)
-        for kind, keys in (("fixed", self.fixed), ("nuisance", self.nuisance)):
-            for key in keys:
-                if key in STUDY_PATHS:
-                    raise ConfigError(f"[{kind}] \"{key}\" is not allowed: the study sets it from "
-                                      f"{STUDY_PATHS[key]} (it would be overwritten or part the arms "
-                                      "from their baselines)")
+        written = [*(f'[fixed] "{k}"' for k in self.fixed), *(f'[nuisance] "{k}"' for k in self.nuisance)]
+        paths = [*self.fixed, *self.nuisance, *(f"train.{k}" for k in self.baselines.train)]
+        written += [f"[baselines] train.{k}" for k in self.baselines.train]
+        for where, key in zip(written, paths):
+            if key in STUDY_PATHS:
+                raise ConfigError(f"{where} is not allowed: the study sets {key} from "
+                                  f"{STUDY_PATHS[key]} (it would be overwritten or part the arms "
+                                  "from their baselines)")
         _check_quoted("[fixed]", self.fixed)
         searched_data = sorted(k for k in self.nuisance if k.startswith("data."))
         if searched_data:
@@ -346,7 +351,10 @@ class StudySpec(Config):
             scientific=sci,
             scheduler=self.scheduler.replace(grace_period=2),
             resources=self.resources.replace(cpus_per_trial=1.0, num_workers=1, max_concurrent_trials=None),
-            baselines=self.baselines.replace(models=self.baselines.models[:2]),
+            baselines=self.baselines.replace(  # the cut holds for the baselines too
+                models=self.baselines.models[:2],
+                train={k: v for k, v in self.baselines.train.items() if f"train.{k}" not in cut},
+            ),
         )
 
 

@@ -145,8 +145,16 @@ def test_bad_arms_fail_with_one_line(data_root: Path, overrides: dict, expected:
         ({"colour": "red"}, "unknown key colour in StudySpec; allowed: name, description"),
         ({"preset": "huge"}, "preset = 'huge' is not allowed; expected one of 'tiny', 'default', 'benchmark', 'stvlm'"),
         # keys the study sets itself, and settings that would be accepted and then ignored
-        ({"fixed": {"train.seed": 3}}, '[fixed] "train.seed" is not allowed: the study sets it from seeds'),
-        ({"fixed": {"data.dataset": "los-loop"}}, '[fixed] "data.dataset" is not allowed: the study sets it from dataset'),
+        ({"fixed": {"train.seed": 3}}, '[fixed] "train.seed" is not allowed: the study sets train.seed from seeds'),
+        ({"fixed": {"data.dataset": "los-loop"}},
+         '[fixed] "data.dataset" is not allowed: the study sets data.dataset from dataset'),
+        # a baseline seed would give every seed's baseline trials one seed (no seed spread)
+        ({"baselines": {"models": ["gru"], "train": {"seed": 3}}},
+         "[baselines] train.seed is not allowed: the study sets train.seed from seeds"),
+        # half-quoted: TOML reads "model.image".encoding as the table "model.image" = {encoding}
+        ({"fixed": {"model.image": {"encoding": "fft"}}},
+         '[fixed]: model.image = {\'encoding\': \'fft\'} would set the whole model.image table; '
+         'TOML reads an unquoted dotted key as a table: quote the whole path, e.g. "model.image.encoding"'),
         ({"nuisance": {"data.few_shot.ratio": {"distribution": "uniform", "low": 0.1, "high": 0.2}}},
          '[nuisance] "data.few_shot.ratio" is not allowed: the baselines run once per arm and seed without'),
         ({"nuisance": {"train.lr": {"distribution": "loguniform", "low": 1e-4, "high": 1e-2, "step": 1e-3}}},
@@ -219,14 +227,17 @@ def test_unquoted_dotted_keys_are_refused_before_they_replace_a_table(tmp_path: 
     unquoted.write_text('name = "u"\ndataset = "nycbike-drop"\npreset = "stvlm"\n[fixed]\ntrain.epochs = 30\n')
     assert one_line_error(lambda: load_spec(unquoted)) == (
         f"{unquoted}: [fixed]: train = {{'epochs': 30}} would set the whole train table; TOML reads an unquoted "
-        'dotted key as a table: quote the path, e.g. "train.epochs" = ...')
+        'dotted key as a table: quote the whole path, e.g. "train.epochs" = ...')
     when = {"distribution": "uniform", "low": 4, "high": 8, "when": {"model": {"finetune": {"strategy": "lora"}}}}
     assert "when: model = {'finetune': {'strategy': 'lora'}} would set the whole model table" in one_line_error(
         lambda: spec(nuisance={"model.finetune.lora_alpha": when}))
     quoted = {**when, "when": {"model.finetune.strategy": "lora"}}
     assert spec(nuisance={"model.finetune.lora_alpha": quoted}).nuisance["model.finetune.lora_alpha"].when == {
         "model.finetune.strategy": "lora"}
-    assert spec(fixed={"model.backbone": {"name": "vilt", "preset": "tiny"}}).fixed  # a quoted table is meant
+    # a table under a quoted path would also replace the preset's whole table (and escape the
+    # smoke test's cut of model.backbone.* settings): each setting is a whole path
+    assert "model.backbone = {'name': 'vilt', 'preset': 'tiny'} would set the whole model.backbone table" in (
+        one_line_error(lambda: spec(fixed={"model.backbone": {"name": "vilt", "preset": "tiny"}})))
 
 
 @pytest.mark.parametrize(("axes", "key", "path"), [
@@ -267,6 +278,22 @@ def test_smoke_settings_leave_the_search_and_the_sampler_is_a_field() -> None:
         "sampler = 'grid' needs 'choice' nuisance distributions only; train.lr is 'loguniform' "
         "(use tpe, random or qmc for ranges)")
     assert "sampler = 'sobol' is not allowed" in one_line_error(lambda: spec(sampler="sobol"))
+
+
+def test_a_nuisance_setting_no_arm_takes_is_still_checked(data_root: Path) -> None:
+    """A mistyped ``when`` value (``LoRA``) would never be searched, and the setting's own path
+    never checked: both are checked as if the setting applied."""
+    lr = {"distribution": "uniform", "low": 1e-4, "high": 1e-2, "when": {"model.finetune.strategy": "LoRA"}}
+    axes = {"axes": {"finetune": ["frozen", "lora"]}}
+    message = one_line_error(lambda: build_arms(spec(nuisance={"train.lr": lr}, scientific=axes), str(data_root)))
+    assert message.startswith("nuisance.\"train.lr\" (when = {'model.finetune.strategy': 'LoRA'}): ")
+    assert message.endswith("model.finetune.strategy = 'LoRA' is not allowed; expected one of 'frozen', 'layernorm', 'pfa', 'lora', 'full'")
+    ok = {**lr, "when": {"model.finetune.strategy": "lora"}}
+    frozen = {"axes": {"finetune": ["frozen"]}}  # no arm of this plan takes the setting
+    assert "unknown key train.lrr = 0.0001" in one_line_error(
+        lambda: build_arms(spec(nuisance={"train.lrr": ok}, scientific=frozen), str(data_root)))
+    assert build_arms(spec(nuisance={"train.lr": ok}, scientific=frozen), str(data_root))
+    assert build_arms(spec(nuisance={"train.lr": ok}, scientific=axes), str(data_root))
 
 
 def test_a_grid_search_runs_each_combination_once(data_root: Path) -> None:
@@ -342,16 +369,21 @@ def test_smoke_trains_the_way_the_study_does(preset: str, smoke_preset: str, dat
     from stvlm.configs import STVLMConfig
     from stvlm.configs.train import STVLM_TRAIN_SETTINGS, TrainConfig
 
-    smoke = spec(preset=preset, baselines={"models": ["stid"]}).smoke()
-    assert smoke.preset == smoke_preset
+    # the baselines' own budget is cut too; their other settings stay
+    smoke = spec(preset=preset, baselines={"models": ["stid"], "train": {
+        "epochs": 300, "batch_size": 4, "max_batches_per_epoch": 1000, "warmup": 0.2}}).smoke()
+    assert smoke.preset == smoke_preset and smoke.baselines.train == {"warmup": 0.2}
     arm = build_arms(smoke, str(data_root))[0]
+    cut = baseline_train(smoke, arm.experiment).train
+    assert (cut.epochs, cut.max_batches_per_epoch, cut.batch_size, cut.warmup) == (2, 2, 8, 0.2)
     assert arm.experiment.model == STVLMConfig.tiny().with_values({"image.encoding": "spectral_grid"})
     train = arm.experiment.train
     assert (train.epochs, train.max_batches_per_epoch, train.batch_size) == (2, 2, 8)
     stvlm_trained = smoke_preset == "benchmark"
     for key, value in STVLM_TRAIN_SETTINGS.items():
         assert getattr(train, key) == (value if stvlm_trained else getattr(TrainConfig(), key)), key
-        assert getattr(baseline_train(smoke, arm.experiment).train, key) == getattr(TrainConfig(), key), key
+        if key != "warmup":
+            assert getattr(cut, key) == getattr(TrainConfig(), key), key
 
 
 @pytest.mark.parametrize("name", ["fewshot-cpu", "ablation-cpu"])
