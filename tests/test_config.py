@@ -114,6 +114,11 @@ def test_canonical_hash_is_the_one_hash() -> None:
         ({"sizes": [1, -1]}, "sizes = [1, -1] is out of range; allowed: >= 0"),
         ({"rate": float("nan")}, "rate = nan is not a finite number; allowed: > 0 and <= 1"),
         ({"inner": 3}, "inner = 3 is not allowed; expected a table of Inner settings"),
+        # an integer past int64 would overflow where it is first used, deep inside a run
+        ({"inner": {"width": 2**63}}, "inner.width = 9223372036854775808 is out of range; allowed: >= 1 "
+                                      "and at most 9223372036854775807 in size"),
+        ({"rate": 10**400}, "rate = 100000000000000000...000000000000000000 (401 digits) is not a finite "
+                            "number; allowed: > 0 and <= 1"),
     ],
 )
 def test_errors_name_field_value_and_allowed(data: dict, message: str) -> None:
@@ -200,3 +205,40 @@ def test_without_stvlm_settings_resets_only_stvlm_own_keys() -> None:
     stvlm = TrainConfig(epochs=7, batch_size=4, lr=0.01, patience=3, **STVLM_TRAIN_SETTINGS)
     assert without_stvlm_settings(stvlm) == TrainConfig(epochs=7, batch_size=4, lr=0.01, patience=3)
     assert without_stvlm_settings(TrainConfig()) == TrainConfig()
+
+
+@config_class
+class Needs(Config):
+    kind: Literal["a", "b"] = field(help="required")
+    size: int = 1
+
+
+def test_a_missing_required_key_names_it_and_what_is_allowed() -> None:
+    with pytest.raises(ConfigError) as err:
+        Needs.from_dict({"size": 2}, path="nuisance.x")
+    assert str(err.value) == "nuisance.x.kind is required; expected one of 'a', 'b'"
+
+
+@pytest.mark.parametrize(("cfg", "message"), [
+    (lambda: TrainConfig(seed=2**32), "seed = 4294967296 is out of range; allowed: >= 0 and <= 4294967295"),
+    (lambda: FewShotConfig(seed=2**32), "seed = 4294967296 is out of range; allowed: >= 0 and <= 4294967295"),
+    (lambda: FewShotConfig(ratio=0.1, windows=100),
+     "ratio = 0.1 cannot be set together with windows (which overrides it); give one of them"),
+    (lambda: FewShotConfig(ratio=0.1, budget="st-llm-10%"),
+     "ratio = 0.1 cannot be set together with budget (which overrides it); give one of them"),
+    (lambda: ExperimentConfig(name="a/b"), "name = 'a/b' is not allowed; it names an output folder"),
+    (lambda: ExperimentConfig(name=".."), "name = '..' is not allowed; it names an output folder"),
+    (lambda: ExperimentConfig(name=" "), "name = ' ' is not allowed; it names an output folder"),
+    (lambda: ExperimentConfig(name="x\ny"), "name = 'x\\ny' is not allowed; it names an output folder"),
+])
+def test_values_that_would_fail_late_or_silently_are_refused(cfg, message: str) -> None:
+    """A seed numpy cannot take, a ratio a budget overrides (one selection under two hashes), an
+    experiment name that leaves the runs folder."""
+    with pytest.raises(ConfigError) as err:
+        cfg()
+    assert str(err.value).startswith(message)
+
+
+def test_names_with_spaces_and_dots_stay_allowed() -> None:
+    assert ExperimentConfig(name="fewshot-accuracy st-vlm v1.2").name == "fewshot-accuracy st-vlm v1.2"
+    assert FewShotConfig(windows=100).label == "first-100w" and TrainConfig(seed=2**32 - 1).seed == 2**32 - 1

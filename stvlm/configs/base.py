@@ -114,12 +114,23 @@ def _describe(tp: Any) -> str:
     return getattr(tp, "__name__", str(tp))
 
 
-def _bounds_text(meta: Mapping[str, Any]) -> str:
+def _bounds_text(meta: Mapping[str, Any], x: float) -> str:
     parts = []
     for key, sym in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
         if meta.get(key) is not None:
-            parts.append(f"{sym} {meta[key]:g}")
+            bound = meta[key]
+            parts.append(f"{sym} {bound}" if isinstance(bound, int) and abs(bound) >= 1e6 else f"{sym} {bound:g}")
+    if isinstance(x, int) and abs(x) > INT_LIMIT and meta.get("le") is None:
+        parts.append(f"at most {INT_LIMIT} in size")
     return " and ".join(parts)
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)``, a 400-digit integer cut to its first and last digits (one-line errors)."""
+    text = repr(value)
+    if not isinstance(value, int) or len(text) <= 40:
+        return text
+    return f"{text[:18]}...{text[-18:]} ({len(text)} digits)"
 
 
 class _Mismatch(Exception):
@@ -177,6 +188,8 @@ def _coerce(value: Any, tp: Any, path: str) -> Any:
         raise _Mismatch
     if tp in _SCALARS:
         if _SCALARS[tp](value):
+            if tp is float and isinstance(value, int) and value.bit_length() > 1024:
+                return math.inf if value > 0 else -math.inf  # float(10**400) overflows: "not a finite number"
             return float(value) if tp is float else value
         raise _Mismatch
     if origin is dict:
@@ -197,7 +210,14 @@ def _numbers(value: Any) -> Iterable[float]:
             yield from _numbers(v)
 
 
+#: The largest integer a config holds (torch's and numpy's int64): a larger one would overflow
+#: where it is first used, deep inside a run, not where it was given.
+INT_LIMIT = 2**63 - 1
+
+
 def _within(x: float, meta: Mapping[str, Any]) -> bool:
+    if isinstance(x, int) and abs(x) > INT_LIMIT:
+        return False
     if not math.isfinite(x) and any(meta.get(k) is not None for k in ("ge", "gt", "le", "lt")):
         return False  # inf passed a lower bound alone (train.lr = inf); NaN fails every comparison
     checks = (
@@ -231,9 +251,9 @@ class Config:
                 object.__setattr__(self, f.name, coerced)
             for x in _numbers(coerced):
                 if not _within(x, f.metadata):
-                    what = "out of range" if math.isfinite(x) else "not a finite number"
+                    what = "out of range" if isinstance(x, int) or math.isfinite(x) else "not a finite number"
                     raise ConfigError(
-                        f"{f.name} = {value!r} is {what}; allowed: {_bounds_text(f.metadata)}"
+                        f"{f.name} = {_shown(value)} is {what}; allowed: {_bounds_text(f.metadata, x)}"
                     )
         self.check()
 
@@ -271,6 +291,10 @@ class Config:
                 raise ConfigError(
                     f"unknown key {prefix}{key!s} in {cls.__name__}; allowed: {', '.join(allowed)}"
                 )
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if f.name not in data and _default(f) is dataclasses.MISSING:
+                raise ConfigError(f"{prefix}{f.name} is required; expected {_describe(hints[f.name])}")
         try:
             return cls(**dict(data))
         except ConfigError as err:

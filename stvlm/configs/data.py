@@ -32,11 +32,15 @@ class FewShotConfig(Config):
         "periodic lookback, contiguous (default, leak-free, STD-PLM); 'random': a seeded random "
         "subset of the same windows (Time-VLM; labelled in outputs)",
     )
-    seed: int = field(0, ge=0, help="seed of the 'random' method")
+    seed: int = field(0, ge=0, le=2**32 - 1, help="seed of the 'random' method")
 
     def check(self) -> None:
         if self.budget is not None and self.windows is not None:
             self.fail("windows", "cannot be set together with budget; give one of them")
+        if self.ratio != 1.0 and (self.budget is not None or self.windows is not None):
+            # ignored, yet it would part the run's hash from the same selection's without it
+            given = "budget" if self.budget is not None else "windows"
+            self.fail("ratio", f"cannot be set together with {given} (which overrides it); give one of them")
 
     @property
     def size_label(self) -> str:

@@ -13,10 +13,17 @@ from stvlm.configs.train import STVLM_TRAIN_SETTINGS, TrainConfig
 class ExperimentConfig(Config):
     """Everything that defines one training run of ST-VLM."""
 
-    name: str = cfield("experiment", help="a label for outputs")
+    name: str = cfield("experiment", help="a label for outputs, and the start of the folder name "
+                       "`stvlm train` writes to (runs/<name>-<hash>): no path separator, '.' or '..'")
     data: DataConfig = cfield(default_factory=DataConfig)
     model: STVLMConfig = cfield(default_factory=STVLMConfig)
     train: TrainConfig = cfield(default_factory=TrainConfig)
+
+    def check(self) -> None:
+        name = self.name
+        if not name.strip() or name in (".", "..") or any(c in name for c in "/\\") or not name.isprintable():
+            self.fail("name", "is not allowed; it names an output folder: give a non-empty label without "
+                      "'/', '\\' or control characters, other than '.' and '..'")
 
     @classmethod
     def default(cls, dataset: str = "nycbike-drop") -> ExperimentConfig:

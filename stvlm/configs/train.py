@@ -71,7 +71,7 @@ class TrainConfig(Config):
     weight_decay: float = field(1e-4, ge=0.0)
     patience: int = field(10, ge=1, help="epochs without validation improvement before stopping")
     grad_clip: float = field(5.0, ge=0.0, help="max gradient norm; 0 disables clipping")
-    seed: int = field(0, ge=0)
+    seed: int = field(0, ge=0, le=2**32 - 1, help="seed of torch, numpy and Python's random (numpy's limit: < 2**32)")
     device: Literal["auto", "cpu", "cuda"] = field("auto", help="'auto': CUDA when available")
     amp: bool = field(True, help="bf16 autocast on CUDA (ignored on CPU)")
     max_batches_per_epoch: int | None = field(

@@ -82,6 +82,25 @@ def _unknown_monitor(tmp: Path, data_root: Path) -> list[str]:
     return ["train", "--set", "train.monitor=accuracy", "--data-root", str(data_root), "--out", str(tmp / "run")]
 
 
+def _monitor_before_data(tmp: Path, data_root: Path) -> list[str]:
+    """A data root without the dataset's files: the monitor is refused before the data is read."""
+    (tmp / "empty").mkdir()
+    return ["train", "--dataset", "los-loop", "--set", "train.monitor=mea", "--data-root", str(tmp / "empty"),
+            "--out", str(tmp / "run")]
+
+
+def _name_outside(tmp: Path, data_root: Path) -> list[str]:
+    return ["train", "--set", "name=../../outside", "--data-root", str(data_root)]
+
+
+def _huge_epochs(tmp: Path, data_root: Path) -> list[str]:
+    return ["train", "--set", f"train.epochs={'9' * 400}", "--data-root", str(data_root)]
+
+
+def _ratio_with_budget(tmp: Path, data_root: Path) -> list[str]:
+    return ["train", "--few-shot", "0.05", "--budget", "st-llm-10%", "--data-root", str(data_root)]
+
+
 def _builtin_name_reused(tmp: Path, data_root: Path) -> list[str]:
     root = _byo(tmp, "los-loop-mine", _series("nan"))
     toml = root / "los-loop-mine" / "dataset.toml"
@@ -121,6 +140,20 @@ CASES: list[tuple[str, Callable[[Path, Path], list[str]], str]] = [
      "mae_h3, mae_h6, mape, mape_h12, mape_h3, mape_h6, rmse, rmse_all, rmse_all_h12, rmse_all_h3, "
      "rmse_all_h6, rmse_h12, rmse_h3, rmse_h6, wape, wape_all, wape_all_h12, wape_all_h3, "
      "wape_all_h6, wape_h12, wape_h3, wape_h6, or a mean: mae_both"),
+    ("monitor-before-data", _monitor_before_data,
+     "train.monitor = 'mea' is not a validation metric of protocol 'standard'; allowed: "
+     "mae, mae_all, mae_all_h12, mae_all_h3, mae_all_h6, mae_h12, "
+     "mae_h3, mae_h6, mape, mape_h12, mape_h3, mape_h6, rmse, rmse_all, rmse_all_h12, rmse_all_h3, "
+     "rmse_all_h6, rmse_h12, rmse_h3, rmse_h6, wape, wape_all, wape_all_h12, wape_all_h3, "
+     "wape_all_h6, wape_h12, wape_h3, wape_h6, or a mean: mae_both"),
+    ("name-outside-the-runs-folder", _name_outside,
+     "name = '../../outside' is not allowed; it names an output folder: give a non-empty label "
+     "without '/', '\\' or control characters, other than '.' and '..'"),
+    ("huge-epochs", _huge_epochs,
+     "train.epochs = 999999999999999999...999999999999999999 (400 digits) is out of range; allowed: "
+     ">= 1 and at most 9223372036854775807 in size"),
+    ("ratio-with-budget", _ratio_with_budget,
+     "data.few_shot.ratio = 0.05 cannot be set together with budget (which overrides it); give one of them"),
     ("builtin-name-reused", _builtin_name_reused,
      "{tmp}/los-loop-mine/dataset.toml: name 'los-loop' is a built-in dataset; choose another name"),
     ("predict-without-checkpoint", _predict_without_checkpoint,
