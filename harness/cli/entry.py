@@ -22,6 +22,18 @@ if TYPE_CHECKING:  # the runner imports torch, Ray and the model (seconds): only
     from harness.study.spec import StudySpec
 
 
+def positive_int(text: str) -> int:
+    """argparse type of a count: a whole number >= 1 (``--num-cpus 0`` would otherwise mean "all
+    CPUs" without a word, and ``--report-every 0`` a table with every result)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed; give a whole number >= 1")
+    return value
+
+
 def build_parser(prog: str, description: str, default_config: Path) -> argparse.ArgumentParser:
     """The study scripts' arguments (defaults documented in ``--help``)."""
     p = argparse.ArgumentParser(prog=prog, description=description)
@@ -36,7 +48,7 @@ def build_parser(prog: str, description: str, default_config: Path) -> argparse.
     arg("--results-dir", default=None,
         help="results root (default $STVLM_RESULTS or runs/studies/ in the checkout, git-ignored)")
     arg("--data-root", default=None, help="folder of datasets (default $STVLM_DATA)")
-    arg("--num-samples", type=int, default=None,
+    arg("--num-samples", type=positive_int, default=None,
         help="Optuna trials per arm and seed (overrides the spec)")
     arg("--optuna-storage", default=None,
         help="sqlite:////abs/optuna.db or an absolute journal file (default: optuna.db in the "
@@ -48,8 +60,8 @@ def build_parser(prog: str, description: str, default_config: Path) -> argparse.
              "results folder)")
     arg("--address", default=None,
         help="Ray cluster to join (default: $RAY_ADDRESS, else a local instance)")
-    arg("--num-cpus", type=int, default=None, help="CPUs of a local Ray instance (default: all)")
-    arg("--report-every", type=int, default=15, help="seconds between progress tables")
+    arg("--num-cpus", type=positive_int, default=None, help="CPUs of a local Ray instance (default: all)")
+    arg("--report-every", type=positive_int, default=15, help="seconds between progress tables")
     arg("-v", "--verbose", action="store_true", help="log harness progress (INFO)")
     return p
 

@@ -17,6 +17,35 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 
+def _unique_pairs(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
+    """A table from its ``(key, value)`` pairs, refusing a key given twice (JSON and YAML keep the
+    last value without a word; TOML refuses it).
+
+    Raises:
+        ValueError: a key is given twice (:func:`load_mapping` makes it a one-line ConfigError).
+    """
+    table: dict[Any, Any] = {}
+    for key, value in pairs:
+        if key in table:
+            raise ValueError(f"key {key!r} is given twice ({table[key]!r}, then {value!r}); give it once")
+        table[key] = value
+    return table
+
+
+def _load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` that refuses a key given twice in one mapping."""
+    import yaml
+
+    class UniqueKeys(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+            # the keys written in this mapping, not those a merge (<<: *base) brings, which they override
+            _unique_pairs([(self.construct_object(k, deep=deep), self.construct_object(v, deep=deep))
+                           for k, v in node.value if k.tag != "tag:yaml.org,2002:merge"])
+            return super().construct_mapping(node, deep=deep)
+
+    return yaml.load(text, Loader=UniqueKeys)  # noqa: S506 - a SafeLoader subclass
+
+
 def load_mapping(path: str | Path) -> dict[str, Any]:
     """Parse ``path`` by its suffix (.toml, .yaml/.yml, .json) into a dict."""
     path = Path(path)
@@ -25,13 +54,11 @@ def load_mapping(path: str | Path) -> dict[str, Any]:
     text = path.read_text()
     try:
         if path.suffix == ".toml":
-            data = tomllib.loads(text)
+            data = tomllib.loads(text)  # refuses a key given twice itself
         elif path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text) or {}
+            data = _load_yaml(text) or {}
         elif path.suffix == ".json":
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_pairs)
         else:
             raise ConfigError(f"config file {path}: unknown format {path.suffix!r}; allowed: .toml, .yaml, .yml, .json")
     except (tomllib.TOMLDecodeError, json.JSONDecodeError, ValueError) as err:
