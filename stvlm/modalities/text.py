@@ -4,8 +4,8 @@
 marked with a flag are toggled by :class:`~stvlm.configs.TextConfig`). The sentences that
 change from window to window come first, so a short token limit (ViLT: 40) cuts the fixed ones:
 
-1. ``include_stats``: min, max, median and trend of the value channel averaged over nodes
-   (observed nodes only when the dataset has a missing-value marker; steps with none are
+1. ``include_stats``: min, max, median and trend of the value channel averaged over the
+   observed nodes (finite, and not the dataset's missing-value marker; steps with none are
    skipped), in original units rounded to ``stat_decimals``; the trend is the sign of the sum
    of differences over the observed steps, rounded (``"flat"`` when it rounds to 0);
 2. ``include_time``: start and end of the window as ``"Tuesday 08:30"`` (from timestamps, else
@@ -73,11 +73,14 @@ def _day_minute(data: SpatioTemporalData, steps: np.ndarray) -> tuple[np.ndarray
 
 
 def _node_mean(data: SpatioTemporalData) -> np.ndarray:
-    """Value channel averaged over (observed) nodes, ``[T]`` (NaN where nothing is observed)."""
+    """Value channel averaged over the observed nodes, ``[T]`` (NaN where nothing is observed).
+
+    Observed: finite, and not the dataset's missing-value marker where it has one. A NaN or Inf
+    entry (allowed in a bring-your-own ``values.npy``) is left out, not spread over its step."""
     v = data.values[:, :, 0].astype(np.float64)  # [T, N]
-    if data.info.missing_value is None:
-        return v.mean(axis=1)
-    seen = v != data.info.missing_value  # [T, N]
+    seen = np.isfinite(v)  # [T, N]
+    if data.info.missing_value is not None:
+        seen &= v != data.info.missing_value
     count = seen.sum(axis=1)
     total = np.where(seen, v, 0.0).sum(axis=1)
     return np.where(count > 0, total / np.maximum(count, 1), np.nan)

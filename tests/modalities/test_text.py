@@ -79,6 +79,25 @@ def test_window_without_observations() -> None:
     assert text == f"Speed in the window (mean over nodes, km/h): no observations. {HEAD}"
 
 
+@pytest.mark.parametrize("marker", [0.0, None])
+def test_nan_and_inf_entries_are_left_out_of_the_statistics(marker) -> None:
+    """A bring-your-own series may hold NaN or Inf: such an entry is unobserved, not a value
+    that blanks its step's mean over nodes. Node 1 is NaN at steps 0-2 and Inf at step 4: the
+    means are node 0's there (10, 12, 14 and 16)."""
+    data = toy()
+    values = data.values.copy()
+    values[0:3, 1] = np.nan
+    values[4, 1] = np.inf
+    info = dataclasses.replace(data.info, missing_value=marker)
+    holes = dataclasses.replace(data, values=values, info=info)
+    out = prompts(holes, [0, 2], include_time=False, include_side=False)
+    stats = "Speed in the window (mean over nodes, km/h):"
+    # window 0: steps 0-2 = 10, 12, 14; window 2: 14, (step 3: 0 = missing | 0.0 without a marker), 16
+    third = "min 14.0, max 16.0, median 15.0" if marker == 0.0 else "min 0.0, max 16.0, median 14.0"
+    assert out == [f"{stats} min 10.0, max 14.0, median 12.0, trend upward. {HEAD}",
+                   f"{stats} {third}, trend upward. {HEAD}"]
+
+
 def test_time_from_tod_dow_without_timestamps_and_flags_off() -> None:
     (text,) = prompts(toy(timestamps=False, side=False), [4], include_stats=False)
     time = "The window runs from Tuesday 10:00 to Tuesday 11:00 at 30-minute intervals."
