@@ -218,11 +218,15 @@ class Fusion(nn.Module):
             tokens: ``[B, L, d]`` text + image tokens from ``backbone.embed``.
             mask: ``[B, L]`` bool key mask of ``tokens``.
             segments: their index ranges.
-            st: ``[B, M, d]`` ST tokens at the backbone width (before the type embedding).
+            st: ``[B, M, d]`` ST tokens at the backbone width (before the type embedding), float32;
+                cast to the backbone's dtype here where they enter it.
         """
-        # The backbone runs in its own dtype (BackboneConfig.dtype); adapters stay float32.
+        # The backbone runs in its own dtype (BackboneConfig.dtype); adapters stay float32. Late
+        # fusion's ST tokens never enter the backbone, so they keep float32 (no bf16 rounding).
         dtype = tokens.dtype
-        st = (st + self.type_embedding).to(dtype)
+        st = st.float() + self.type_embedding  # [B, M, d]
+        if not self.late:
+            st = st.to(dtype)
         if self.late:
             hidden = tokens
             if hidden.shape[1]:  # neither text nor image: nothing for the backbone to do

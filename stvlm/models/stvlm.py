@@ -228,7 +228,7 @@ class STVLM(nn.Module):
             st = self.compressor.compress(nodes) if self.compressor is not None else nodes
         with self._stage("backbone"):
             tokens, mask, segments = self.backbone.embed(ids, text_mask, pixels, batch_size=x.shape[0])
-            out = self.fusion(self.backbone, tokens, mask, segments, st.to(tokens.dtype))
+            out = self.fusion(self.backbone, tokens, mask, segments, st)
         with self._stage("head"):
             st_out = out.st.float()  # [B, M, d] back from the backbone's dtype
             if self.compressor is not None:

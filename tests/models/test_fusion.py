@@ -94,6 +94,17 @@ def test_late_fusion_with_zero_gate_passes_the_st_tokens_through():
     assert torch.equal(out.hidden, plain) and out.segments == seg
 
 
+def test_late_fusion_keeps_the_st_tokens_in_float32_under_a_bfloat16_backbone():
+    """The late ST tokens never enter the backbone: a bfloat16 backbone must not round them."""
+    bb = tiny("vilt").to(torch.bfloat16)
+    fusion = Fusion(FusionConfig(depth="late", heads=2), bb, POSITIONS).eval()
+    tokens, mask, seg, st = inputs(bb)
+    with torch.no_grad():
+        out = fusion(bb, tokens.to(torch.bfloat16), mask, seg, st)
+    assert tokens.to(torch.bfloat16).dtype == torch.bfloat16 and out.st.dtype == torch.float32
+    assert torch.equal(out.st, st + fusion.type_embedding)  # zero gate: exact, unrounded
+
+
 @pytest.mark.parametrize("name", ["gpt2", "qwen2-vl"])
 def test_decoder_text_and_image_outputs_do_not_see_st_tokens(name):
     bb = tiny(name)
