@@ -57,8 +57,9 @@ class TextConfig(Config):
     style: Literal["compact", "full"] = field(
         "compact",
         help="'compact': short window-specific sentences that fit ViLT's 40 tokens whole (time, "
-        "statistics, side information, task, dataset name); 'full': the long sentences, cut at "
-        "max_length (the dataset description and image sentence need about 140 tokens)",
+        "statistics, side information, dataset name; no task sentence, the same for every "
+        "window); 'full': the long sentences, cut at max_length (about 140 tokens in all: at "
+        "ViLT's 40 the statistics survive, the time sentence is cut part-way)",
     )
 
 

@@ -106,7 +106,8 @@ class TrainConfig(Config):
         help="level augmentation of the training windows: each window's inputs, lookback and "
         "targets (target channels, original units) multiplied by one factor, log-uniform in "
         "[1/augment_scale, augment_scale], drawn anew every epoch (1 disables; "
-        "stvlm.data.augment). Validation and test windows are never changed. ST-VLM trains with 1.5 "
+        "stvlm.data.augment). Validation and test windows are never changed; ST-VLM's prompt "
+        "is not rescaled (its statistics are the window's as it is). ST-VLM trains with 1.5 "
         "(STVLM_TRAIN_SETTINGS, chosen on validation); the baselines keep 1 (STID and the GRU "
         "were worse with it on validation at 10%), except the accuracy benchmark's GRU on sz-taxi "
         "full, where it met its own rule (stvlm.configs.pair_choices.BASELINE_TRAIN)",

@@ -1,8 +1,9 @@
 """Where the nodes of a dataset sit: coordinates, adjacency, a spectral layout and order.
 
 A :class:`SpatialLayout` is built once per dataset (:meth:`SpatialLayout.from_data`) and read by
-the image encoders (which pixel a node lands on), the fusion (spatial attention bias) and the
-prompts (:meth:`SpatialLayout.describe`).
+the image encoders (which pixel a node lands on) and the fusion (spatial attention bias);
+:meth:`SpatialLayout.describe` says in one sentence what it holds (no prompt reads it: the
+prompts name the image's content through the encoder's description).
 
 Conventions (shared by every image encoder):
 
@@ -258,7 +259,7 @@ class SpatialLayout:
         return int(sym.sum().item()) // 2
 
     def describe(self) -> str:
-        """One sentence on the layout, for prompts."""
+        """One sentence on the layout (``"6 cells of a 2x3 grid and a graph of 15 edges."``)."""
         if self.grid_shape is not None:
             rows, cols = self.grid_shape
             text = f"{self.num_nodes} cells of a {rows}x{cols} grid"

@@ -2,7 +2,9 @@
 
 :func:`build_prompts` writes, for every window start, the sentences (in this order; the ones
 marked with a flag are toggled by :class:`~stvlm.configs.TextConfig`). The sentences that
-change from window to window come first, so a short token limit (ViLT: 40) cuts the fixed ones:
+change from window to window come first, so a short token limit cuts the fixed ones first; at
+ViLT's 40 tokens the full style keeps the statistics and part of the time sentence (the compact
+style, the default, keeps its whole prompt: :func:`_compact_prompts`):
 
 1. ``include_stats``: min, max, median and trend of the value channel averaged over the
    observed nodes (finite, and not the dataset's missing-value marker; steps with none are
@@ -19,7 +21,9 @@ change from window to window come first, so a short token limit (ViLT: 40) cuts 
 
 :class:`TokenTable` tokenises the distinct prompts once and answers ``lookup(start)`` with a
 dense start -> row index, so the tokenizer never runs inside a training step. Prompts are
-truncated at the end to ``max_length`` tokens (the first sentences survive).
+truncated at the end to ``max_length`` tokens (the first sentences survive). The table is built
+once from the series: a training window rescaled by ``TrainConfig.augment_scale`` keeps the text
+of the window as it is.
 
 Cost in the number of nodes N: linear. The statistics average the ``[T, N]`` value channel
 over nodes once (O(T N)); per-step side information takes the majority over nodes one class at

@@ -1,10 +1,14 @@
 """An offline word-level tokenizer for the random ``from_config`` presets.
 
 Real backbones load their own tokenizer with ``AutoTokenizer.from_pretrained``. The tiny, small
-and base presets have random weights, so any fixed vocabulary will do; this one covers the words
-the text prompts use (window statistics, time context, dataset descriptions), digits one by one
-and punctuation, so prompts tokenise to few ``[UNK]`` tokens. It needs no download, and it saves
-and loads with ``save_pretrained`` / ``AutoTokenizer.from_pretrained`` like any fast tokenizer.
+and base presets have random weights, so any fixed vocabulary will do; this one covers most
+words of the text prompts (window statistics, time context, dataset descriptions), digits one by
+one and punctuation. Words outside it read as ``[UNK]``: in the default compact prompts a
+dataset's short name in part (``sz``, ``nycbike``, ``off``) and sz-taxi's ``class``; in the full
+style also some template words (``runs``, ``common``) and punctuation pairs (``):``). The
+vocabulary stays fixed, so the token ids of trained checkpoints and of the committed results stay
+what they were. It needs no download, and it saves and loads with ``save_pretrained`` /
+``AutoTokenizer.from_pretrained`` like any fast tokenizer.
 """
 
 from __future__ import annotations
