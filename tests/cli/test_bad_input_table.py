@@ -101,6 +101,11 @@ def _ratio_with_budget(tmp: Path, data_root: Path) -> list[str]:
     return ["train", "--few-shot", "0.05", "--budget", "st-llm-10%", "--data-root", str(data_root)]
 
 
+def _train_set_for_ridge(tmp: Path, data_root: Path) -> list[str]:
+    return ["evaluate", "--dataset", "los-loop", "--model", "ridge", "--set", "train.epochs=3",
+            "--data-root", str(data_root)]
+
+
 def _builtin_name_reused(tmp: Path, data_root: Path) -> list[str]:
     root = _byo(tmp, "los-loop-mine", _series("nan"))
     toml = root / "los-loop-mine" / "dataset.toml"
@@ -154,6 +159,9 @@ CASES: list[tuple[str, Callable[[Path, Path], list[str]], str]] = [
      ">= 1 and at most 9223372036854775807 in size"),
     ("ratio-with-budget", _ratio_with_budget,
      "data.few_shot.ratio = 0.05 cannot be set together with budget (which overrides it); give one of them"),
+    ("train-set-for-ridge", _train_set_for_ridge,
+     "--set train.epochs does not apply to 'ridge', which trains no network; train.* settings apply "
+     "to: gru, stid, gwnet, staeformer"),
     ("builtin-name-reused", _builtin_name_reused,
      "{tmp}/los-loop-mine/dataset.toml: name 'los-loop' is a built-in dataset; choose another name"),
     ("predict-without-checkpoint", _predict_without_checkpoint,

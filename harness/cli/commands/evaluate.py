@@ -100,6 +100,18 @@ def _data_config(args: argparse.Namespace, sets: dict[str, dict[str, Any]]) -> t
     return data_cfg.with_values(sets["data"], source="--set data"), applied
 
 
+def _check_train_sets(baseline: Any, train: dict[str, Any]) -> None:
+    """Refuse ``--set train.*`` for a baseline that trains no network: it would be accepted, written
+    into the JSON record, and ignored."""
+    from stvlm.baselines import BASELINES, build_baseline
+    from stvlm.baselines.base import NeuralBaseline
+
+    if train and not isinstance(baseline, NeuralBaseline):
+        neural = [n for n in BASELINES.names() if isinstance(build_baseline(n), NeuralBaseline)]
+        raise ConfigError(f"--set train.{next(iter(train))} does not apply to {baseline.name!r}, which trains "
+                          f"no network; train.* settings apply to: {', '.join(neural)}")
+
+
 def _run(args: argparse.Namespace) -> int:
     from harness.cli.pair_defaults import record
     from harness.cli.text_tables import metrics_table
@@ -119,7 +131,7 @@ def _run(args: argparse.Namespace) -> int:
             setattr(args, name, default)
     sets = _parse_sets(args.set or [])
     # Validate everything the user typed before touching any file.
-    build_baseline(args.model, sets["model"])
+    _check_train_sets(build_baseline(args.model, sets["model"]), sets["train"])
     data_cfg, applied = _data_config(args, sets)
     train = TrainConfig.from_dict({"seed": args.seed, **sets["train"]}, path="train")
     forecast = prepare(data_cfg)
