@@ -18,12 +18,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import torch  # noqa: E402
+
+from harness.cli.entry import positive_int  # noqa: E402
 from harness.results.provenance import provenance  # noqa: E402
 from stvlm.configs import FewShotConfig  # noqa: E402
 from stvlm.data.datasets import dataset_names, dataset_status, load_dataset  # noqa: E402
 from stvlm.data.pipeline import prepare_forecast  # noqa: E402
 from stvlm.data.protocols import resolve_protocol  # noqa: E402
 from stvlm.data.root import resolve_data_root  # noqa: E402
+from stvlm.errors import DataError  # noqa: E402
 from stvlm.io import atomic_write_json  # noqa: E402
 
 
@@ -66,12 +70,19 @@ def bench_one(name: str, root: Path, batch_size: int, passes: int, device: str) 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-root", default=None)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--passes", type=int, default=3)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch-size", type=positive_int, default=64)
+    parser.add_argument("--passes", type=positive_int, default=3)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--threads", type=positive_int, default=1, help="torch threads (recorded)")
     parser.add_argument("--json", default=str(REPO / "results" / "benchmarks" / "data_loading.json"))
     args = parser.parse_args()
-    root = resolve_data_root(args.data_root)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device is available")
+    try:
+        root = resolve_data_root(args.data_root)
+    except DataError as err:
+        parser.error(str(err))
+    torch.set_num_threads(args.threads)
     rows = [
         bench_one(name, root, args.batch_size, args.passes, args.device)
         for name in dataset_names(root)
@@ -85,7 +96,11 @@ def main() -> int:
             f"{r['load_verify_s']:>8.3f}s {r['load_s']:>6.3f}s {r['prepare_s']:>7.3f}s "
             f"{r['first_batch_s'] * 1000:>7.2f}ms {r['windows_per_s']:>11.0f}"
         )
-    out = atomic_write_json(args.json, {"rows": rows, "batch_size": args.batch_size, "device": args.device, **provenance()})
+    # provenance() names the machine's device (a GPU where there is one); "device" is where the
+    # batches went (--device), so it is written after it
+    out = atomic_write_json(args.json, {"rows": rows, "batch_size": args.batch_size, "threads": args.threads,
+                                        **provenance(),
+                                        "device": args.device})
     print(f"wrote {out}")
     return 0
 

@@ -37,10 +37,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from fewshot_setup import train_settings  # noqa: E402
+from fewshot_setup import check_data_root, train_settings  # noqa: E402
 from validation_runs import forecast_of, stvlm_engine  # noqa: E402
 from sweep_candidates import KEPT_START, LINEAR_HEAD, PATIENCE_FROM_START  # noqa: E402
 
+from harness.cli.entry import positive_int  # noqa: E402
 from harness.results.provenance import provenance  # noqa: E402
 from stvlm.configs import DataConfig, TrainConfig  # noqa: E402
 from stvlm.data.forecast import Forecast  # noqa: E402
@@ -107,11 +108,15 @@ def trajectory(forecast: Forecast, data: DataConfig, *, seed: int, epochs: int) 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
-    parser.add_argument("--epochs", type=int, default=10, help="epochs per run (the benchmark's runs "
-                        "stopped at epoch 10 on these pairs)")
+    parser.add_argument("--epochs", type=positive_int, default=10, help="the first epochs of the benchmark's "
+                        "40-epoch plan each run trains, at most 40 (its runs stopped at epoch 10 on these pairs)")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--out", type=Path, default=REPO / "results" / "fewshot_accuracy" / "kept-start.json")
     args = parser.parse_args()
+    if args.epochs > 40:  # the runs follow the 40-epoch plan (its warm-up and cosine schedule)
+        parser.error(f"--epochs {args.epochs} is not allowed; the runs follow the benchmark's 40-epoch plan: "
+                     "give 1 to 40")
+    check_data_root(parser, args.data_root)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     torch.set_num_threads(1)
     started, pairs = provenance(), []

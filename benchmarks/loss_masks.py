@@ -26,10 +26,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from fewshot_setup import train_settings  # noqa: E402
+from fewshot_setup import check_data_root, train_settings  # noqa: E402
 from validation_runs import forecast_of, validation_row  # noqa: E402
 from sweep_candidates import LINEAR_HEAD, PATIENCE_FROM_START  # noqa: E402
 
+from harness.cli.entry import positive_int  # noqa: E402
 from harness.results.provenance import provenance  # noqa: E402
 from stvlm.configs import TrainConfig  # noqa: E402
 from stvlm.io import atomic_write_json  # noqa: E402
@@ -46,10 +47,11 @@ VARIANTS = tuple({**v, **PATIENCE_FROM_START} for v in (
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=positive_int, default=40)
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--out", type=Path, default=REPO / "results/fewshot_accuracy/loss_masks.json")
     args = parser.parse_args()
+    check_data_root(parser, args.data_root)
     logging.basicConfig(level=logging.WARNING)
     started, rows = provenance(), []
     for dataset, setting in PAIRS:

@@ -33,6 +33,7 @@ crash. Writes ``results/benchmarks/node_scale.json`` and ``node_scale.png`` (log
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import resource
@@ -46,6 +47,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from harness.cli.entry import positive_int  # noqa: E402 - after the checkout is on the path
+from stvlm.io import atomic_write_bytes  # noqa: E402
 
 ENCODINGS = ("grid_heatmap", "spectral_grid", "node_time", "correlation", "fft", "learnable",
              "flow")
@@ -286,24 +290,25 @@ def plot(data: dict, path: Path) -> Path:
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, fontsize=8, ncol=4, loc="lower center")
     fig.tight_layout(rect=(0, 0.09, 1, 0.97))
-    fig.savefig(path, dpi=120)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=120, format="png")
     plt.close(fig)
-    return path
+    return atomic_write_bytes(path, buffer.getvalue())
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--nodes", type=int, nargs="+", default=list(NODES))
+    p.add_argument("--nodes", type=positive_int, nargs="+", default=list(NODES))
     p.add_argument("--encodings", nargs="+", default=list(ENCODINGS), choices=ENCODINGS)
-    p.add_argument("--latents", type=int, default=64, help="K of the compressed runs")
-    p.add_argument("--batch-size", type=int, default=2)
+    p.add_argument("--latents", type=positive_int, default=64, help="K of the compressed runs")
+    p.add_argument("--batch-size", type=positive_int, default=2)
     p.add_argument("--warmup", type=int, default=2)
-    p.add_argument("--steps", type=int, default=5)
-    p.add_argument("--threads", type=int, default=1, help="torch / OpenMP threads per process")
+    p.add_argument("--steps", type=positive_int, default=5)
+    p.add_argument("--threads", type=positive_int, default=1, help="torch / OpenMP threads per process")
     p.add_argument("--days", type=int, default=21)
     p.add_argument("--neighbours", type=int, default=8)
     p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    p.add_argument("--timeout", type=int, default=3600, help="seconds per configuration")
+    p.add_argument("--timeout", type=positive_int, default=3600, help="seconds per configuration")
     p.add_argument("--quick", action="store_true", help="N = 250, 1000 and 3 timed steps")
     p.add_argument("--plot-only", action="store_true", help="redraw the figure from --json")
     p.add_argument("--json", default=str(OUT / "node_scale.json"))
@@ -330,10 +335,14 @@ def main() -> int:
 
     t0 = time.perf_counter()
     rows = measure(args)
+    if not any(r["status"] == "ok" for r in rows):  # keep the last good result and figure
+        print(f"no configuration ran; {args.json} and {args.png} left as they were", file=sys.stderr)
+        return 1
     data = {"rows": rows, "settings": _settings(args), "nodes": args.nodes,
             "seconds": time.perf_counter() - t0,
             "command_line": shlex.join(["python", "benchmarks/node_scale.py", *sys.argv[1:]]),
-            **provenance(), "git_commit": git_commit(REPO)}
+            **provenance(), "git_commit": git_commit(REPO),
+            "device": args.device}  # where the steps ran (provenance's names the machine's GPU)
     out = atomic_write_json(args.json, data)
     print(f"wrote {out} and {plot(data, Path(args.png))}")
     return 0
