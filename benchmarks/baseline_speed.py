@@ -37,8 +37,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from harness.cli.entry import positive_int  # noqa: E402
 from harness.results.provenance import provenance  # noqa: E402
-from stvlm.baselines import build_baseline  # noqa: E402
+from stvlm.baselines import BASELINES, build_baseline  # noqa: E402
 from stvlm.configs import DataConfig, TrainConfig  # noqa: E402
 from stvlm.data.forecast import Forecast  # noqa: E402
 from stvlm.data.pipeline import prepare  # noqa: E402
@@ -129,10 +130,10 @@ def command_line() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--nodes", type=int, default=700)
-    parser.add_argument("--windows", type=int, default=500)
-    parser.add_argument("--models", nargs="+", default=["stid", "gru"])
-    parser.add_argument("--repeats", type=int, default=1, help="fits per model; wall_s is their median")
+    parser.add_argument("--nodes", type=positive_int, default=700)
+    parser.add_argument("--windows", type=positive_int, default=500)
+    parser.add_argument("--models", nargs="+", default=["stid", "gru"], choices=BASELINES.names())
+    parser.add_argument("--repeats", type=positive_int, default=1, help="fits per model; wall_s is their median")
     parser.add_argument("--against", default=None, metavar="COMMIT",
                         help="also time the code at COMMIT (a git worktree), each fit interleaved with the "
                         "checkout's, and record the ratio of the medians")
