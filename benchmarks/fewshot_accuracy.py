@@ -10,8 +10,8 @@ where the lookback is available; the budget counts training target windows.
 Every model is scored on the test windows: the literature's metrics (masked where true > 0) and
 the same errors on every observed entry (``*_all``), plus the forecast bias. Seeded models run
 once per seed (mean +- sample std). Against each baseline, ST-VLM's MAE difference gets a paired
-95% interval from a day-block bootstrap of the test windows (blocks = the day of the first target
-step; seeded models enter with their per-window errors averaged over seeds), so neighbouring,
+95% interval from a day-block bootstrap of the test windows (blocks = 24 hours by the first target
+step, counted from the series' first step, not from midnight; seeded models enter with their per-window errors averaged over seeds), so neighbouring,
 overlapping windows do not count as independent evidence.
 
 Settings of ST-VLM and the neural baselines are fixed in this file (``STVLM_MODEL``,

@@ -119,8 +119,9 @@ def readme(result: dict[str, Any]) -> str:
         "## Result (test windows)", "", *table_lines(result["rows"], meta["epochs"]), "",
         "## ST-VLM against each baseline", "",
         "Paired difference of pooled test MAE (negative: ST-VLM better), 95% percentile interval of a "
-        "bootstrap that resamples blocks of test windows (2000 resamples): whole days, or one window "
-        "span (24 steps) where the test windows cover fewer than 14 days (the block rule and count are "
+        "bootstrap that resamples blocks of test windows (2000 resamples): 24-hour blocks by the first "
+        "target step, counted from the series' first step (not from midnight: the partial nycbike "
+        "series start at 07:00 and 23:00), or one window span (24 steps) where the test windows cover fewer than 14 days (the block rule and count are "
         "in Splits); seeded models enter with their per-window errors averaged over seeds. Per-window "
         "error sums are in `errors-<dataset>-<setting>.npz`, so the intervals can be recomputed.", "",
         *interval_lines(result["intervals"]), "",

@@ -3,7 +3,9 @@
 Neighbouring test windows share 23 of their 24 steps, so their errors are far from independent,
 and a deterministic baseline has no seed spread at all: neither "mean +- 2 std over seeds" nor an
 i.i.d. bootstrap over windows gives an honest interval. Here the windows are grouped into blocks
-by the day of their first target step, whole days are resampled with replacement, and the
+by the day of their first target step (24-hour days counted from the series' first step, which
+need not be midnight: a block bootstrap needs contiguous blocks, not calendar ones), whole
+blocks are resampled with replacement, and the
 difference of the pooled MAEs of the two forecasts is recomputed on every resample (the same
 resampled windows for both: a paired bootstrap). The percentile interval of those differences is
 reported; it excludes zero when one forecast is better on most days, not on a few lucky windows.
