@@ -209,3 +209,21 @@ def test_projected_coordinates_and_distance_weights(tmp_path):
     (path / "dataset.toml").write_text(TOML + 'adjacency_weights = "metres"\n')
     with pytest.raises(DataError, match=r"adjacency_weights = 'metres'; allowed: closeness, distance"):
         read_spec(path / "dataset.toml")
+
+
+def test_a_marker_float32_cannot_hold_is_found_by_the_loss_and_the_metrics(tmp_path):
+    """Values load as float32, where -99.9 is -99.90000153: the marker is kept as the values hold
+    it, so the metrics (which compare in float64) find the missing entries as the loss does."""
+    import torch
+
+    from stvlm.metrics import observed_mask
+
+    path = write_dataset(tmp_path, TOML.replace("missing_value = 0.0", "missing_value = -99.9"))
+    values = np.arange(30, dtype=np.float64).reshape(5, 3, 2)
+    values[1, 2, 0] = values[4, 0, 0] = -99.9
+    np.save(path / "values.npy", values)
+    info, d = dataset_info("tiny-city", tmp_path), load_dataset("tiny-city", tmp_path)
+    assert info.missing_value == float(np.float32(-99.9))
+    stored = torch.from_numpy(d.values[..., 0])
+    for true in (stored, stored.double()):  # the loss's float32 and the metrics' float64
+        assert (~observed_mask(true, info.missing_value)).nonzero().tolist() == [[1, 2], [4, 0]]

@@ -231,7 +231,9 @@ class CustomDataset:
             units=tuple(s["units"]), target_channels=tuple(s.get("target_channels", [0])),
             missing=s.get("missing", "none" if "missing_value" not in s else
                           f"{s['missing_value']} = missing"),
-            missing_value=float(s["missing_value"]) if "missing_value" in s else None,
+            # the marker as the float32 values hold it (-99.9 is stored as -99.90000153): every
+            # comparison, in float32 or after a cast to float64, then finds it
+            missing_value=float(np.float32(s["missing_value"])) if "missing_value" in s else None,
             coordinates=(("grid" if "grid_shape" in s else s.get("coordinates", "latlon"))
                          if has_coords else None),
             adjacency=self._file("adjacency").is_file(), side_information=tuple(side),
