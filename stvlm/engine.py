@@ -332,7 +332,7 @@ class Engine:
                 break
             if cfg.augment_scale > 1.0:
                 batch = rescale_windows(batch, level_factors(len(batch), cfg.augment_scale, levels),
-                                        self.forecast.scaler, self.forecast.target_channels)
+                                        self.forecast.scaler, self.forecast.target_channels, self.missing_value)
             lr = cfg.lr * lr_factor(state.optimizer_steps, total_steps, cfg)
             for group in optimizer.param_groups:
                 group["lr"] = lr

@@ -5,8 +5,10 @@ the days a model is scored on (sz-taxi's 10% block lies before a level shift of 
 model trained on the block alone learns a correction tied to the block's level. Multiplying a
 whole window, its inputs, its periodic lookback and its targets, by one random factor shows the
 model the same patterns at other levels: a multiplicative invariance of counts and speeds.
-Zeros stay zeros and missing entries stay missing, so the loss masks are unchanged. Only the
-target channels are scaled; other input channels (covariates) are left as they are.
+Zeros stay zeros and missing entries stay missing (NaN, and a dataset's missing-value marker,
+which is left as it is: -1 times 1.5 would read as an observation), so the loss masks are
+unchanged. Only the target channels are scaled; other input channels (covariates) are left as
+they are.
 """
 
 from __future__ import annotations
@@ -30,8 +32,20 @@ def level_factors(windows: int, ratio: float, generator: torch.Generator) -> tor
     return torch.exp((2.0 * u - 1.0) * math.log(ratio)).float()  # [W]
 
 
+def _times(values: torch.Tensor, s: torch.Tensor, missing_value: float | None, *, exact: bool) -> torch.Tensor:
+    """``values * s`` (original units), the dataset's missing-value marker left as it is: found
+    exactly in the targets, within float rounding in inputs mapped back through the scaler."""
+    out = values * s
+    if missing_value is None or missing_value == 0.0:  # 0 * s is 0: nothing to keep
+        return out
+    marker = torch.tensor(missing_value, dtype=values.dtype, device=values.device)
+    hit = values == marker if exact else torch.isclose(values, marker, rtol=1e-5, atol=1e-5)
+    return torch.where(hit, values, out)
+
+
 def rescale_windows(
-    batch: STBatch, factors: torch.Tensor, scaler: StandardScaler, target_channels: Sequence[int]
+    batch: STBatch, factors: torch.Tensor, scaler: StandardScaler, target_channels: Sequence[int],
+    missing_value: float | None = None,
 ) -> STBatch:
     """``batch`` with each window's target-channel values multiplied by its factor, in original
     units: the scaled inputs and lookback are mapped back through ``scaler``, multiplied and
@@ -42,6 +56,7 @@ def rescale_windows(
         factors: ``[B]`` one factor per window.
         scaler: the forecast's scaler (fitted on the training part).
         target_channels: the dataset's target channels (``x``'s channels that ``y`` holds).
+        missing_value: the protocol's missing-value marker, kept unscaled (None: none).
     """
     b = batch.x.shape[0]
     if factors.shape != (b,):
@@ -50,10 +65,11 @@ def rescale_windows(
     s = factors.to(batch.x.device, batch.x.dtype).view(b, 1, 1, 1)  # [B, 1, 1, 1]
     x = batch.x.clone()  # [B, T_in, N, C]
     original = scaler.inverse_transform(x[..., channels], channels)  # [B, T_in, N, C_out]
-    x[..., channels] = scaler.transform(original * s, channels)
+    x[..., channels] = scaler.transform(_times(original, s, missing_value, exact=False), channels)
     lookback = None
     if batch.lookback is not None:
         s5 = s.view(b, 1, 1, 1, 1)  # [B, 1, 1, 1, 1] against [B, P, T_in + T_out, N, C_out]
-        lookback = scaler.transform(scaler.inverse_transform(batch.lookback, channels) * s5, channels)
-    y = batch.y * s.to(batch.y.dtype)  # [B, T_out, N, C_out]
+        back = scaler.inverse_transform(batch.lookback, channels)  # [B, P, T_in + T_out, N, C_out]
+        lookback = scaler.transform(_times(back, s5, missing_value, exact=False), channels)
+    y = _times(batch.y, s.to(batch.y.dtype), missing_value, exact=True)  # [B, T_out, N, C_out]
     return dataclasses.replace(batch, x=x, y=y, lookback=lookback)

@@ -41,6 +41,17 @@ def test_rescale_multiplies_target_values_in_original_units():
     assert torch.equal(out.start, torch.tensor([0, 1]))
 
 
+def test_rescale_keeps_a_missing_value_marker():
+    """With marker 3 (original units), the target 3 and window 1's lookback (all 3) stay 3: a
+    marker times 2 would read as an observation in the loss."""
+    out = rescale_windows(batch(), torch.tensor([2.0, 0.5]), SCALER, [0], missing_value=3.0)
+    torch.testing.assert_close(out.x[..., 0, 0], torch.tensor([[1.5, -0.5], [-0.25, 0.25]]), rtol=0, atol=0)
+    torch.testing.assert_close(out.y[:, :, 0, 0], torch.tensor([[3.0, 0.0], [float("nan"), 0.5]]),
+                               rtol=0, atol=0, equal_nan=True)
+    torch.testing.assert_close(out.lookback[:, 0, :, 0, 0],
+                               torch.tensor([[1.5, -0.5, 0.5, 2.5], [0.25] * 4]), rtol=0, atol=0)
+
+
 def test_rescale_leaves_the_input_batch_alone_and_factor_one_is_identity():
     b = batch()
     x = b.x.clone()
