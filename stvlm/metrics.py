@@ -70,6 +70,12 @@ def _selected(pred: Array, true: Array, mask: Mask) -> tuple[torch.Tensor, torch
     return p[m], t[m]  # [M], [M]
 
 
+def _constant(t: torch.Tensor) -> bool:
+    """Every entry equal: the variance is 0 exactly, though ``t - t.mean()`` may leave a float
+    residue (``[0.1] * 3`` in float64: 1.4e-17) that would divide into a huge finite R2."""
+    return bool((t == t.reshape(-1)[0]).all())
+
+
 def _divide(num: torch.Tensor, den: torch.Tensor) -> float:
     return float(num / den) if float(den) != 0.0 else math.nan
 
@@ -138,7 +144,7 @@ def tgcn_accuracy(pred: Array, true: Array, mask: Mask = "none") -> float:
 def tgcn_r2(pred: Array, true: Array, mask: Mask = "none") -> float:
     """T-GCN coefficient of determination ``1 - sum((y - yhat)^2) / sum((y - mean(y))^2)``."""
     p, t = _selected(pred, true, mask)
-    if not t.numel():
+    if not t.numel() or _constant(t):
         return math.nan
     return 1.0 - _divide((t - p).square().sum(), (t - t.mean()).square().sum())
 
@@ -146,7 +152,7 @@ def tgcn_r2(pred: Array, true: Array, mask: Mask = "none") -> float:
 def tgcn_var(pred: Array, true: Array, mask: Mask = "none") -> float:
     """T-GCN explained variance ``1 - Var(y - yhat) / Var(y)`` (population variances)."""
     p, t = _selected(pred, true, mask)
-    if not t.numel():
+    if not t.numel() or _constant(t):
         return math.nan
     return 1.0 - _divide((t - p).var(unbiased=False), t.var(unbiased=False))
 

@@ -92,6 +92,10 @@ def test_zero_denominators_give_nan():
     assert math.isnan(tgcn_r2(const + 1, const))  # sum (t - mean)^2 = 0
     assert math.isnan(tgcn_var(const + 1, const))
     assert math.isnan(masked_wape(np.ones(3), np.zeros(3), "none"))
+    # constant float64 targets whose mean leaves a residue (0.1 * 3 / 3 - 0.1 = 1.4e-17): still
+    # undefined, not R2 = -5e33
+    tenth = np.full(3, 0.1)
+    assert math.isnan(tgcn_r2(tenth + 1, tenth)) and math.isnan(tgcn_var(tenth + 1, tenth))
 
 
 def test_tgcn_scores_match_the_tgcn_evaluation_formula():
