@@ -185,13 +185,18 @@ def _build_tuner(
     return tuner, False
 
 
+def _own_optuna_file(study: PreparedStudy) -> bool:
+    """Whether the study keeps its Optuna studies in its results folder's default ``optuna.db``
+    (set aside on a fresh start), not in a storage the user named (refused when it holds them)."""
+    return study.optuna_storage == default_optuna_storage(study.results)
+
+
 def _start_afresh(study: PreparedStudy) -> None:
     """Keep the files of an earlier run that cannot resume aside (``previous/<UTC time>/``) and
     drop its unfinished trials' running curves."""
     from harness.results.study_record import RUN_FILES, set_aside
 
-    own_optuna = study.optuna_storage == default_optuna_storage(study.results)
-    aside = set_aside(study.results, RUN_FILES + ((OPTUNA_FILE,) if own_optuna else ()))
+    aside = set_aside(study.results, RUN_FILES + ((OPTUNA_FILE,) if _own_optuna_file(study) else ()))
     if aside is not None:
         log.warning("study %s starts afresh (no Tune experiment at %s); the earlier run's files are "
                     "kept in %s", study.spec.name, study.experiment_path, aside)
@@ -203,7 +208,7 @@ def _check_own_optuna_storage(study: PreparedStudy) -> None:
     earlier run (the default ``optuna.db`` is set aside instead: :func:`_start_afresh`)."""
     from harness.runtime.search import earlier_studies, optuna_storage
 
-    if study.optuna_storage == default_optuna_storage(study.results):
+    if _own_optuna_file(study):
         return
     found = earlier_studies(optuna_storage(study.optuna_storage), study.spec.name)
     if found:
