@@ -128,6 +128,15 @@ def applies(param: NuisanceParam, experiment: ExperimentConfig) -> bool:
     return True
 
 
+def _check_when_paths(spec: StudySpec, data_root: str | None) -> None:
+    """Refuse a ``when`` path the experiment does not have, naming the nuisance setting and the
+    keys allowed where the path goes wrong (before any arm reads it)."""
+    for path, param in spec.nuisance.items():
+        for when_path, value in (param.when or {}).items():
+            set_known_path(base_tree(spec, data_root), when_path, value,
+                           source=f'nuisance."{path}".when', root="the experiment")
+
+
 def _check_when(spec: StudySpec, arms: list[Arm], data_root: str | None) -> None:
     """Check a nuisance setting whose ``when`` holds for no arm (the design or the smoke cut
     leaves its arms out) as if it applied: its path and bounds on the first arm, and each ``when``
@@ -190,6 +199,7 @@ def build_arms(spec: StudySpec, data_root: str | None = None) -> list[Arm]:
     """
     from stvlm.baselines import build_baseline
 
+    _check_when_paths(spec, data_root)
     arms: list[Arm] = []
     seen: dict[str, str] = {}
     for values in arm_values(spec):

@@ -294,6 +294,10 @@ def test_a_nuisance_setting_no_arm_takes_is_still_checked(data_root: Path) -> No
         lambda: build_arms(spec(nuisance={"train.lrr": ok}, scientific=frozen), str(data_root)))
     assert build_arms(spec(nuisance={"train.lr": ok}, scientific=frozen), str(data_root))
     assert build_arms(spec(nuisance={"train.lr": ok}, scientific=axes), str(data_root))
+    typo = {**lr, "when": {"model.finetune.strateg": "lora"}}  # a when path the experiment lacks
+    assert one_line_error(lambda: build_arms(spec(nuisance={"train.lr": typo}, scientific=axes), str(data_root))) == (
+        "nuisance.\"train.lr\".when: unknown key model.finetune.strateg = 'lora'; allowed in model.finetune: "
+        "strategy, lora_rank, lora_alpha, lora_dropout, lora_targets, trainable_layers, train_layernorm")
 
 
 def test_a_grid_search_runs_each_combination_once(data_root: Path) -> None:
