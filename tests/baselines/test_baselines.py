@@ -138,6 +138,24 @@ def test_historical_average_unseen_slot_uses_node_mean() -> None:
     np.testing.assert_allclose(model.table[24, :, 0], values[24, :, 0])
 
 
+def test_historical_average_all_reads_every_step_before_the_first_test_target() -> None:
+    """On a trend (value = step) the slot means tell which steps were read: every step before the
+    first test target, the few-shot block's or not, and no test target (a leak would raise them)."""
+    values = np.arange(140, dtype=np.float32)[:, None, None]  # [T, 1, 1]
+    fc = forecast_of(tiny(values), ratio=0.05, lookback=False)
+    first_test_target = int(fc.splits.test.min()) + 12
+    assert first_test_target == 106  # 117 windows of 24 steps; the last 23 (0.2) start at 94..116
+    model = build_baseline("historical-average-all")
+    assert model.fit(fc, TrainConfig()) == {"slots_seen": 28, "slots": 28}
+    # slot 0: steps 0, 28, 56, 84 (112 is a test target); slot 6: 6, 34, 62, 90; slot 27: 27, 55, 83
+    assert model.table[0, 0, 0] == (0 + 28 + 56 + 84) / 4
+    assert model.table[6, 0, 0] == (6 + 34 + 62 + 90) / 4
+    assert model.table[27, 0, 0] == (27 + 55 + 83) / 3
+    few = build_baseline("historical-average")  # the few-shot block's steps only: 0..24 (2 windows)
+    few.fit(fc, TrainConfig())
+    assert few.table[0, 0, 0] == 0.0 and few.table[6, 0, 0] == 6.0
+
+
 def test_ridge_recovers_a_linear_map() -> None:
     rng = np.random.default_rng(0)
     t, n = 120, 3

@@ -106,6 +106,10 @@ def _train_set_for_ridge(tmp: Path, data_root: Path) -> list[str]:
             "--data-root", str(data_root)]
 
 
+def _evaluate_without_a_model(tmp: Path, data_root: Path) -> list[str]:
+    return ["evaluate", "--dataset", "los-loop", "--data-root", str(data_root)]
+
+
 def _builtin_name_reused(tmp: Path, data_root: Path) -> list[str]:
     root = _byo(tmp, "los-loop-mine", _series("nan"))
     toml = root / "los-loop-mine" / "dataset.toml"
@@ -162,6 +166,8 @@ CASES: list[tuple[str, Callable[[Path, Path], list[str]], str]] = [
     ("train-set-for-ridge", _train_set_for_ridge,
      "--set train.epochs does not apply to 'ridge', which trains no network; train.* settings apply "
      "to: gru, stid, gwnet, staeformer"),
+    ("evaluate-without-a-model", _evaluate_without_a_model,
+     "stvlm evaluate needs --dataset and --model, or --checkpoint DIR"),
     ("builtin-name-reused", _builtin_name_reused,
      "{tmp}/los-loop-mine/dataset.toml: name 'los-loop' is a built-in dataset; choose another name"),
     ("predict-without-checkpoint", _predict_without_checkpoint,
@@ -318,3 +324,14 @@ def test_a_wrong_data_root_variable_is_an_error_not_an_unset_one(capsys, monkeyp
     assert capsys.readouterr().err.startswith(f"stvlm: error: STVLM_DATA='{tmp_path / 'nope'}': ")
     monkeypatch.delenv("STVLM_DATA")
     assert main(["data", "list"]) == 0 and "(no data root)" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks a machine without CUDA")
+def test_cuda_asked_for_without_one_is_refused_before_the_data_loads(capsys, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()  # no dataset files: the device is refused before any read
+    code = main(["train", "--dataset", "los-loop", "--set", "train.device=cuda", "--data-root",
+                 str(tmp_path / "empty"), "--out", str(tmp_path / "run")])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert err.strip().splitlines() == [
+        "stvlm: error: train.device = 'cuda' but no CUDA device is available; allowed: 'auto', 'cpu'"]

@@ -227,3 +227,16 @@ def test_a_marker_float32_cannot_hold_is_found_by_the_loss_and_the_metrics(tmp_p
     stored = torch.from_numpy(d.values[..., 0])
     for true in (stored, stored.double()):  # the loss's float32 and the metrics' float64
         assert (~observed_mask(true, info.missing_value)).nonzero().tolist() == [[1, 2], [4, 0]]
+
+
+def test_pickled_or_corrupt_npy_files_are_refused_unread(tmp_path):
+    """A side file holding Python objects (a pickle inside the .npy) is never unpickled, and a
+    values file that is no .npy is one line naming it."""
+    path = write_dataset(tmp_path)
+    np.save(path / "step_side_weather.npy", np.array([{"x": 1}, 0, 1, 0, 2], dtype=object), allow_pickle=True)
+    with pytest.raises(DataError, match=r"step_side_weather\.npy: not a readable \.npy file \(.*allow_pickle"):
+        load_dataset("tiny-city", tmp_path)
+    write_dataset(tmp_path)
+    (path / "values.npy").write_bytes(b"not an array")
+    with pytest.raises(DataError, match=r"values\.npy: not a readable \.npy file"):
+        dataset_info("tiny-city", tmp_path)

@@ -215,6 +215,13 @@ def test_a_tune_experiment_without_its_record_is_not_resumed(tmp_path: Path) -> 
     check_resumable(tmp_path, spec, "/ray/s")  # its own record: resumable
     with pytest.raises(ConfigError, match="is stored at /ray/s, not /other/s"):
         check_resumable(tmp_path, spec, "/other/s")
+    # the same name with another spec: resuming would mix the old trials with the new design's
+    changed = spec.replace(seeds=(0, 1, 2, 3))
+    with pytest.raises(ConfigError) as info:
+        check_resumable(tmp_path, changed, "/ray/s")
+    assert str(info.value) == (
+        f"study 's' already ran with a different spec (hash {spec.config_hash()} vs {changed.config_hash()}); "
+        "give the study another name or remove /ray/s and its results folder to start afresh")
 
 
 def test_a_study_stored_elsewhere_is_not_started_over(tmp_path: Path) -> None:

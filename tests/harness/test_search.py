@@ -71,6 +71,13 @@ def test_every_distribution_samples_within_its_bounds(name: str) -> None:
     value = DISTRIBUTIONS.get(name)(trial, "x", param)
     assert value in (8, 16) if name == "choice" else 2 <= value <= 64
     assert isinstance(value, int) == (name in ("int", "logint", "choice"))
+    # the distribution Optuna records: its scale, not only its range (loguniform is not uniform)
+    dist = trial.distributions["x"]
+    if name == "choice":
+        assert isinstance(dist, optuna.distributions.CategoricalDistribution) and dist.choices == (8, 16)
+    else:
+        kind = optuna.distributions.IntDistribution if "int" in name else optuna.distributions.FloatDistribution
+        assert isinstance(dist, kind) and dist.log == name.startswith("log") and (dist.low, dist.high) == (2, 64)
 
 
 def test_space_suggests_dotted_paths() -> None:
