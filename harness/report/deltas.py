@@ -77,7 +77,8 @@ def baseline_deltas(trials: pl.DataFrame, best: pl.DataFrame, level: float) -> p
 
 
 def _same_selection(anchor: dict, mine: dict) -> bool:
-    """Whether a published row was measured under our protocol and few-shot selection."""
+    """Whether a published row was scored under our protocol (test windows, metric) and few-shot
+    selection; the anchors file's notes say where its models' inputs differ from ours."""
     if "protocol_match" not in anchor:  # legacy anchors (no such column): the ratio alone
         return _same(float(anchor["few_shot_ratio"]), float(mine["few_shot_ratio"]))
     return anchor["protocol_match"] == "yes" and anchor.get("few_shot_label") == mine.get("few_shot_label")
@@ -140,7 +141,8 @@ def anchor_gap(anchors: pl.DataFrame, best: pl.DataFrame) -> str:
         theirs = ", ".join(str(v) for v in match["few_shot_label"].unique(maintain_order=True)) or "none"
         verb = "was" if match.height == 1 else "were"
         parts.append(f"The anchors file has {rows.height} rows for {dataset} ({protocol}); {match.height} "
-                     f"{verb} measured under our protocol, at few-shot counts {theirs}; these arms ran "
+                     f"{verb} scored on our protocol's test windows and metric (their models' inputs may "
+                     f"differ: see the file's notes), at few-shot counts {theirs}; these arms ran "
                      f"at {ours}, so none is comparable.")
     return " ".join(parts)
 

@@ -57,7 +57,8 @@ def test_an_empty_comparison_says_why(tmp_path):
 
     assert anchor_gap(anchors, arms(("nycbike-drop", "first-5%", 0.05), ("nycbike-drop", "first-10%", 0.1),
                                     ("los-loop", "first-10%", 0.1))) == (
-        "The anchors file has 2 rows for nycbike-drop (standard); 1 was measured under our protocol, at "
+        "The anchors file has 2 rows for nycbike-drop (standard); 1 was scored on our protocol's test "
+        "windows and metric (their models' inputs may differ: see the file's notes), at "
         "few-shot counts first-st-llm-10%; these arms ran at first-5%, first-10%, so none is comparable. "
         "The anchors file has no row for los-loop under protocol standard.")
     assert anchor_gap(anchors, arms(("nycbike-drop", "first-st-llm-10%", 0.1))) == ""
