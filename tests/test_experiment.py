@@ -16,6 +16,7 @@ from stvlm.configs import ExperimentConfig
 from stvlm.experiment import load_checkpoint, run_experiment
 from stvlm.engine import Engine
 from stvlm.errors import DataError
+from stvlm.metrics import evaluate_forecast
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +110,13 @@ def test_cli_train_then_evaluate_checkpoint(capsys, data_root: Path, tmp_path: P
     assert np.array_equal(saved["target_start"], saved["window_start"] + 12)
     scored = true > 0  # the masked metric of the standard protocol
     assert np.abs(pred - true)[scored].mean() == pytest.approx(summary["test"]["mae"], rel=1e-4)
+    # the validation part: its windows, and the score the run kept for its best epoch
+    assert main(["predict", "--checkpoint", str(out / "checkpoint"), "--part", "val", "--out",
+                 str(tmp_path / "v.npz")]) == 0
+    val = np.load(tmp_path / "v.npz")
+    assert np.array_equal(val["window_start"], forecast.splits.part("val"))
+    scores = evaluate_forecast(val["prediction"], forecast.targets("val"), forecast.protocol)
+    assert scores["mae"] == pytest.approx(summary["val"]["mae"], rel=1e-5)  # mean over the 12 steps
 
 
 def test_checkpoint_of_other_data_is_refused(toy_root: Path, tmp_path: Path) -> None:

@@ -97,7 +97,11 @@ def test_node_tokens_are_refused_above_series_max_tokens() -> None:
     {"series.max_tokens": 3, "use_series": False},
 ])
 def test_node_tokens_at_the_limit_compressed_or_outside_the_backbone_are_built(change) -> None:
-    assert build_model(STVLMConfig.tiny().with_values(change), toy_forecast()) is not None
+    model = build_model(STVLMConfig.tiny().with_values(change), toy_forecast())
+    latents = change.get("series.num_latents")
+    assert (model.compressor is None) == (latents is None)  # K latents only where asked for
+    if latents is not None:
+        assert model.compressor.latents.shape[0] == latents
 
 
 # -- spectral layout: dense eigh up to DENSE_EIGH_MAX_NODES, sparse Lanczos above ------------
