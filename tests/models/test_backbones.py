@@ -82,6 +82,23 @@ def test_tiny_preset_shapes(name):
     assert empty.shape == (2, 0, 32) and empty_mask.shape == (2, 0) and empty_seg.length == 0
 
 
+SMALL = {  # the small preset (the benchmarks' sweeps): image side and patch grid
+    "vilt": (224, (7, 7)), "clip": (224, (7, 7)), "siglip": (224, (14, 14)), "smolvlm": (256, (8, 8)),
+    "qwen2-vl": (224, (8, 8)), "qwen2.5-vl": (224, (8, 8)), "gpt2": (0, (0, 0)),
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_small_preset_builds_and_runs_a_block(name):
+    """Every family's small preset (256 wide, 4 layers) embeds text and an image and runs a block."""
+    bb = tiny(name, preset="small")
+    assert (bb.hidden_size, bb.num_layers, bb.image_size, bb.patch_grid) == (256, 4, *SMALL[name])
+    ids, mask, pixels = inputs(bb, batch=1)
+    tokens, keep, seg = bb.embed(ids[:1], mask[:1], pixels)
+    hidden = bb.run_block(0, tokens, bb.block_context(keep, seg, tokens.dtype))
+    assert hidden.shape == tokens.shape and tokens.shape[-1] == 256 and torch.isfinite(hidden).all()
+
+
 @pytest.mark.parametrize("name", ["vilt", "qwen2-vl", "gpt2"])
 def test_truncation_keeps_the_first_blocks(name):
     full, cut = tiny(name), tiny(name, layers=1)
