@@ -178,6 +178,10 @@ for _name, _fn in (
 # protocol's mask: for count data a zero is an observation, which ``true > 0`` hides.
 OBSERVED_SCOPE = frozenset({"mae_all", "rmse_all", "wape_all", "bias"})
 
+#: Metrics in percent (the percentage errors, on either scope); T-GCN's accuracy, R2 and explained
+#: variance (the higher-is-better ones) are unitless; every other metric is in the dataset's units.
+PERCENT_METRICS = frozenset(name for name in METRICS.names() if METRICS.get(name) in (masked_mape, masked_wape))
+
 
 def masked_mae_loss(
     pred: torch.Tensor, true: torch.Tensor, rule: str | torch.Tensor = "positive"

@@ -22,6 +22,8 @@ matplotlib.use("Agg")  # headless: files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from stvlm.data.protocols import higher_is_better, metric_of_key  # noqa: E402
+from stvlm.metrics import PERCENT_METRICS  # noqa: E402
 from stvlm.registry import Registry  # noqa: E402
 
 if TYPE_CHECKING:
@@ -35,8 +37,6 @@ if TYPE_CHECKING:
 PlotFn = Callable[["ReportData", "ReportConfig"], "Figure"]
 FIGURES: Registry[PlotFn] = Registry("report figure")
 
-PERCENT_METRICS = frozenset({"mape", "wape"})
-UNITLESS_METRICS = frozenset({"accuracy", "r2", "var"})
 
 
 class SkipFigure(Exception):
@@ -85,9 +85,9 @@ def dataset_unit(datasets: list[str]) -> str:
 
 def metric_label(metric: str, datasets: list[str], split: str = "test") -> str:
     """Axis label of a metric with its unit, e.g. ``"test MAE (trips/30min)"``."""
-    if metric in PERCENT_METRICS:
+    if metric_of_key(metric) in PERCENT_METRICS:
         unit = "%"
-    elif metric in UNITLESS_METRICS:
+    elif higher_is_better(metric):  # T-GCN's accuracy, R2, explained variance
         unit = "unitless"
     else:
         unit = dataset_unit(datasets)

@@ -120,6 +120,8 @@ def test_metric_labels_carry_units() -> None:
     assert metric_label("mae", ["los-loop", "sz-taxi"]) == "test MAE (original units)"
     assert metric_label("mape", ["x"], "val") == "val MAPE (%)"
     assert metric_label("r2", ["sz-taxi"]) == "test R2 (unitless)"
+    assert metric_label("wape_all", ["nycbike-drop"]) == "test WAPE_ALL (%)"  # a percentage on either scope
+    assert metric_label("mae_all", ["nycbike-drop"]) == "test MAE_ALL (trips/30min)"
     assert metric_label("mae", ["not-a-dataset"]) == "test MAE (original units)"
     assert step_minutes(["los-loop", "metr-la"]) == 5
     assert step_minutes(["nycbike-drop", "los-loop"]) is None
