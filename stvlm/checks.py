@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from stvlm.configs import ExperimentConfig
 from stvlm.errors import ConfigError
-from stvlm.names import check_name
+from stvlm.names import NAMED_FIELDS, check_name
 
-#: Experiment fields holding a registered name, as a user writes their paths.
-NAME_PATHS = ("data.protocol", "model.image.encoding", "model.backbone.name", "model.finetune.strategy")
+#: Experiment fields holding a registered name, as a user writes their paths (the model's own
+#: fields under ``model.``).
+NAME_PATHS = tuple(f if f.startswith("data.") else f"model.{f}" for f in NAMED_FIELDS)
 
 
 def _value(cfg: ExperimentConfig, path: str) -> object:

@@ -22,7 +22,7 @@ import polars as pl
 
 from harness.study.axes import data_label
 from harness.report.load import STATUSES, StudyResults, metric_columns
-from harness.results.store import CONFIG_COLUMNS
+from harness.results.store import CONFIG_COLUMNS, DATA_COLUMNS
 from stvlm.configs import canonical_hash
 from stvlm.configs.data import without_seed
 from stvlm.data.protocols import higher_is_better
@@ -31,7 +31,7 @@ from stvlm.data.protocols import higher_is_better
 CONFIG_KEYS = (*CONFIG_COLUMNS, "params")
 #: Columns that define "the same splits" (baselines are compared on equal values of these): the
 #: label too, since a named budget or a window count leaves the ratio at 1.0.
-SPLIT_KEYS = ("dataset", "protocol", "few_shot_ratio", "few_shot_method", "few_shot_label")
+SPLIT_KEYS = tuple(DATA_COLUMNS)  # dataset, protocol, few_shot_ratio, few_shot_method, few_shot_label
 #: ``params`` of the configuration made of each seed's best trial (:func:`per_seed_best`).
 PER_SEED = '{{"chosen in each seed by":"{}"}}'
 

@@ -58,6 +58,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 STUDY_PATHS = {
     "name": "name", "train.seed": "seeds", "data.few_shot.seed": "seeds", "data.dataset": "dataset",
     "data.protocol": "protocol", "data.data_root": "--data-root",
+    "train.num_threads": "resources (each trial's torch threads follow its CPUs)",
 }
 
 

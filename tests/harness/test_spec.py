@@ -148,6 +148,9 @@ def test_bad_arms_fail_with_one_line(data_root: Path, overrides: dict, expected:
         ({"fixed": {"train.seed": 3}}, '[fixed] "train.seed" is not allowed: the study sets train.seed from seeds'),
         ({"fixed": {"data.dataset": "los-loop"}},
          '[fixed] "data.dataset" is not allowed: the study sets data.dataset from dataset'),
+        # each trial's torch threads follow its CPUs: a fixed count would oversubscribe them
+        ({"fixed": {"train.num_threads": 4}},
+         '[fixed] "train.num_threads" is not allowed: the study sets train.num_threads from resources'),
         # a baseline seed would give every seed's baseline trials one seed (no seed spread)
         ({"baselines": {"models": ["gru"], "train": {"seed": 3}}},
          "[baselines] train.seed is not allowed: the study sets train.seed from seeds"),

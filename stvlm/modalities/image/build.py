@@ -6,8 +6,7 @@ import math
 from stvlm.errors import ConfigError
 from stvlm.modalities.image.base import IMAGE_ENCODERS, ImageEncoder, ImageSpec
 from stvlm.modalities.layout import SpatialLayout
-from stvlm.names import AUTO_ENCODING
-from stvlm.registry import unknown_name
+from stvlm.names import AUTO_ENCODING, check_name
 from stvlm.configs import ImageConfig
 
 
@@ -68,8 +67,7 @@ def build_image_encoder(
         ConfigError: a size that is not a positive integer, a bad mean/std, or an encoding the
             dataset's layout cannot support (the message lists those it can).
     """
-    if cfg.encoding != AUTO_ENCODING and cfg.encoding not in IMAGE_ENCODERS:
-        raise unknown_name("image.encoding", cfg.encoding, [AUTO_ENCODING, *IMAGE_ENCODERS.names()])
+    check_name("image.encoding", cfg.encoding)
     cls = IMAGE_ENCODERS.get(resolve_encoding(cfg.encoding, layout))
     spec = ImageSpec(
         cfg=cfg,
