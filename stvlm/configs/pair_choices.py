@@ -10,6 +10,10 @@ by pair, each offered by a rule written before it ran and chosen on validation o
 - :data:`EPOCH_CAPS`, a model's epoch cap where ``benchmarks/epoch_cap.py`` raised it from 40;
 - :data:`BASELINE_TRAIN`, a baseline's own training changes and config options.
 
+One difference is the machine's: the table ran on CPUs in float32 (``benchmarks/fewshot_setup.py``
+sets ``amp = False``); on a GPU ``stvlm train`` keeps ``TrainConfig.amp``'s bf16 autocast unless
+``--set train.amp=false`` is given, so its figures there are near the table's, not the same.
+
 The benchmark (``benchmarks/fewshot_setup.py``) reads them from here, and
 ``tests/test_committed_pages.py`` checks them against the committed table run by run. Evidence
 files are in ``results/fewshot_accuracy/``.
