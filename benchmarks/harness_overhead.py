@@ -131,17 +131,13 @@ def main() -> None:
     args = parser.parse_args()
     data_root = str(Path(args.data_root).resolve())
     quiet_ray()
-    import ray
-
-    from harness.runtime.cluster import loopback_only
+    from harness.runtime.cluster import connect
 
     long_only = args.long_epochs > 0
     floor: list[float] = []
     runs: dict[str, dict] = {} if args.search_only or long_only else {"plain": plain(args, data_root)}
     t0 = time.perf_counter()
-    loopback_only()
-    ray.init(address="local", num_cpus=os.cpu_count(), resources={"study_driver": 2}, include_dashboard=True,
-             dashboard_host="127.0.0.1", _node_ip_address="127.0.0.1", log_to_driver=False)
+    cluster = connect(num_cpus=os.cpu_count())  # the local instance a study script starts
     ray_start = time.perf_counter() - t0
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -165,7 +161,7 @@ def main() -> None:
                 runs["fifo (search)"] = study(spec("fifo", search, **{**asha, "scheduler": {"name": "fifo"}}), out, data_root)
                 runs["asha (search)"] = study(spec("asha", search, **asha), out, data_root)
     finally:
-        ray.shutdown()
+        cluster.shutdown()
 
     report(runs, ray_start, args, floor)
 

@@ -5,6 +5,7 @@ import inside a function counts; one under ``if TYPE_CHECKING:`` does not)."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -125,6 +126,15 @@ def test_ray_is_imported_only_inside_the_runtime_group() -> None:
                for name, deps in graph().items()
                if name.startswith("harness") and not name.startswith("harness.runtime")}
     assert {k: v for k, v in outside.items() if v} == {}
+
+
+def test_scripts_reach_ray_through_the_harness_only() -> None:
+    """The study scripts and benchmarks start and stop Ray with harness.runtime.cluster, not with
+    ray.init of their own (which had drifted from what a study starts)."""
+    direct = sorted(str(f.relative_to(REPO)) for folder in ("benchmarks", "studies")
+                    for f in (REPO / folder).glob("*.py")
+                    if re.search(r"^\s*(import ray\b|from ray\b)", f.read_text(), re.M))
+    assert direct == []
 
 
 def test_harness_is_grouped_by_concern() -> None:

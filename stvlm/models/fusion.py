@@ -225,8 +225,7 @@ class Fusion(nn.Module):
         # fusion's ST tokens never enter the backbone, so they keep float32 (no bf16 rounding).
         dtype = tokens.dtype
         st = st.float() + self.type_embedding  # [B, M, d]
-        if not self.late:
-            st = st.to(dtype)
+        st = st if self.late else st.to(dtype)
         if self.late:
             hidden = tokens
             if hidden.shape[1]:  # neither text nor image: nothing for the backbone to do
