@@ -45,6 +45,7 @@ import datetime as dt
 import re
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -108,6 +109,13 @@ def _check_list(path: Path, key: str, value: list, kind: type, length: int | Non
         raise _fail(path, f"{key} = {value!r} must be a non-empty list of {size}{kind.__name__}s")
 
 
+#: The optional keys' values when a ``dataset.toml`` leaves them out (filled in by
+#: :func:`read_spec`, so validation and the dataset's record read the same default).
+SPEC_DEFAULTS: dict[str, Any] = {
+    "target_channels": [0], "split": [0.6, 0.2, 0.2], "coordinates": "latlon", "adjacency_weights": "closeness",
+}
+
+
 def read_spec(path: Path) -> dict:
     """Parse and validate a ``dataset.toml`` (keys, types and value ranges; not the arrays).
 
@@ -133,6 +141,7 @@ def read_spec(path: Path) -> dict:
     missing = [k for k in REQUIRED_KEYS if k not in spec]
     if missing:
         raise _fail(path, f"missing required key(s) {', '.join(missing)}")
+    spec = {**SPEC_DEFAULTS, **spec}
     if not NAME_PATTERN.match(spec["name"]):
         raise _fail(path, f"name = {spec['name']!r} must use lower-case letters, digits, - and _")
     if spec["interval_minutes"] <= 0 or 1440 % spec["interval_minutes"]:
@@ -140,17 +149,17 @@ def read_spec(path: Path) -> dict:
     _check_list(path, "channels", spec["channels"], str)
     _check_list(path, "units", spec["units"], str, len(spec["channels"]))
     channels = len(spec["channels"])
-    targets = spec.get("target_channels", [0])
+    targets = spec["target_channels"]
     _check_list(path, "target_channels", targets, int)
     if any(not 0 <= t < channels for t in targets):
         raise _fail(path, f"target_channels = {targets} must be channel indices 0..{channels - 1}")
-    split = spec.get("split", [0.6, 0.2, 0.2])
+    split = spec["split"]
     _check_list(path, "split", split, float, 3)
     if any(s < 0 for s in split) or abs(sum(split) - 1.0) > 1e-6:
         raise _fail(path, f"split = {split} must be 3 non-negative fractions summing to 1")
-    if spec.get("coordinates", "latlon") not in COORDINATES:
+    if spec["coordinates"] not in COORDINATES:
         raise _fail(path, f"coordinates = {spec['coordinates']!r}; allowed: {', '.join(COORDINATES)}")
-    if spec.get("adjacency_weights", "closeness") not in WEIGHT_KINDS:
+    if spec["adjacency_weights"] not in WEIGHT_KINDS:
         raise _fail(path, f"adjacency_weights = {spec['adjacency_weights']!r}; allowed: "
                     f"{', '.join(WEIGHT_KINDS)}")
     if "grid_shape" in spec:
@@ -228,16 +237,16 @@ class CustomDataset:
             description=s.get("description", ""), nodes=int(shape[1]),
             steps=int(shape[0]) if values_path.is_file() else None,
             interval_minutes=s["interval_minutes"], channels=tuple(s["channels"]),
-            units=tuple(s["units"]), target_channels=tuple(s.get("target_channels", [0])),
+            units=tuple(s["units"]), target_channels=tuple(s["target_channels"]),
             missing=s.get("missing", "none" if "missing_value" not in s else
                           f"{s['missing_value']} = missing"),
             # the marker as the float32 values hold it (-99.9 is stored as -99.90000153): every
             # comparison, in float32 or after a cast to float64, then finds it
             missing_value=float(np.float32(s["missing_value"])) if "missing_value" in s else None,
-            coordinates=(("grid" if "grid_shape" in s else s.get("coordinates", "latlon"))
+            coordinates=(("grid" if "grid_shape" in s else s["coordinates"])
                          if has_coords else None),
             adjacency=self._file("adjacency").is_file(), side_information=tuple(side),
-            split=tuple(float(v) for v in s.get("split", [0.6, 0.2, 0.2])),
+            split=tuple(float(v) for v in s["split"]),
             files=tuple(files), source=s.get("source", f"user folder {self.folder}"),
             citation=s.get("citation", ""), notes=s.get("notes", ""),
         )
@@ -306,7 +315,7 @@ class CustomDataset:
             coords = grid_coords(*grid) if coords is None else coords
         if self._file("adjacency").is_file():
             adj = self._array(self._file("adjacency"), (n, n), "adjacency").astype(np.float32)
-            if self.spec.get("adjacency_weights", "closeness") == "distance":
+            if self.spec["adjacency_weights"] == "distance":
                 try:
                     adj = distance_to_closeness(adj)
                 except DataError as err:
