@@ -293,7 +293,7 @@ class Config:
                 )
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-            if f.name not in data and _default(f) is dataclasses.MISSING:
+            if f.name not in data and f.default is f.default_factory is dataclasses.MISSING:
                 raise ConfigError(f"{prefix}{f.name} is required; expected {_describe(hints[f.name])}")
         try:
             return cls(**dict(data))
