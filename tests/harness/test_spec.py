@@ -450,3 +450,11 @@ def test_arms_that_select_the_same_windows_are_named(data_root: Path, caplog) ->
     assert "train on the same 316 windows" in caplog.text
     shipped = build_arms(load_spec(CONFIGS / "fewshot.toml"), str(data_root))
     assert same_windows(shipped, {a.experiment.data.config_hash(): prepare(a.experiment.data) for a in shipped}) == []
+
+
+def test_preflight_names_the_arm_whose_model_cannot_be_built(data_root: Path) -> None:
+    """A model the backbone cannot hold fails before Ray starts, with the arm's label."""
+    s = spec(fixed={"model.image.encoding": "spectral_grid", "model.text.max_length": 400})
+    assert one_line_error(lambda: preflight(build_arms(s, str(data_root)))) == (
+        "arm few_shot_ratio=0.1: text.max_length = 400 is larger than the vilt backbone's 64 text "
+        "positions; allowed: 4..64")
