@@ -66,10 +66,6 @@ def _run(args: argparse.Namespace) -> int:
     cfg, applied = experiment_config(args)
     out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-{cfg.config_hash()}"
     check_run_folder(out, cfg)
-    from stvlm.checks import check_device, check_experiment
-
-    check_experiment(cfg)  # names and monitor before the data loads
-    check_device(cfg)
 
     from harness.cli.pair_defaults import record
     from harness.cli.text_tables import metrics_table
@@ -78,7 +74,7 @@ def _run(args: argparse.Namespace) -> int:
     from stvlm.monitor import monitor_value
     from stvlm.progress import EpochBar
 
-    prepared = prepare_run(cfg)
+    prepared = prepare_run(cfg)  # checks the device, names and monitor before the data loads
     epochs = EpochBar(cfg.train.epochs, cfg.train.monitor, desc=f"train {cfg.data.dataset}")
     try:
         result = run_experiment(cfg, out_dir=out, prepared=prepared, callbacks=[epochs])
