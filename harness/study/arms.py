@@ -131,10 +131,10 @@ def applies(param: NuisanceParam, experiment: ExperimentConfig) -> bool:
 def _check_when_paths(spec: StudySpec, data_root: str | None) -> None:
     """Refuse a ``when`` path the experiment does not have, naming the nuisance setting and the
     keys allowed where the path goes wrong (before any arm reads it)."""
+    tree = base_tree(spec, data_root)  # its structure is all that is read: one build serves every path
     for path, param in spec.nuisance.items():
         for when_path, value in (param.when or {}).items():
-            set_known_path(base_tree(spec, data_root), when_path, value,
-                           source=f'nuisance."{path}".when', root="the experiment")
+            set_known_path(tree, when_path, value, source=f'nuisance."{path}".when', root="the experiment")
 
 
 def _check_when(spec: StudySpec, arms: list[Arm], data_root: str | None) -> None:
