@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from harness.results.columns import score_column
 from harness.study.axes import data_label
 from harness.report.load import STATUSES, StudyResults, metric_columns
 from harness.results.store import CONFIG_COLUMNS, DATA_COLUMNS
@@ -59,7 +60,7 @@ def per_seed_best(frame: pl.DataFrame, metric: str) -> pl.DataFrame:
     id) gets ``params`` :data:`PER_SEED`, so the seeds' winners form one configuration; every
     other trial keeps its own. Configurations shared by seeds (a grid) are ranked by their mean
     over seeds instead. ``frame`` has ``params``."""
-    column = f"val_{metric}"
+    column = score_column("val", metric)
     group = ["study", "arm", "kind", "model"]
     if column not in frame.columns:
         return frame
@@ -193,7 +194,7 @@ def best_configs(summary: pl.DataFrame, metric: str) -> pl.DataFrame:
     ranked = configs.join(val, on="config_id", how="left").join(test_n, on="config_id", how="left")
     sign = -1.0 if higher_is_better(metric) else 1.0
     rows = []
-    per_seed = PER_SEED.format(f"val_{metric}")
+    per_seed = PER_SEED.format(score_column("val", metric))
     for _, group in ranked.group_by("study", "label", maintain_order=True):
         scored = group.filter(pl.col("val_mean").is_not_null() & pl.col("val_mean").is_not_nan())
         if (scored["params"] == per_seed).any():  # searched within each seed: its winners

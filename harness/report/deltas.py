@@ -17,6 +17,7 @@ import polars as pl
 from harness.report.aggregate import SPLIT_KEYS, seed_values
 from harness.report.load import metric_columns
 from harness.report.stats import Interval, one_sample_interval, welch_interval
+from harness.results.columns import score_column
 
 DELTA_SCHEMA = {
     "study": pl.String, "label": pl.String, "config_id": pl.String, "against": pl.String,
@@ -107,7 +108,7 @@ def anchor_deltas(trials: pl.DataFrame, best: pl.DataFrame, anchors: pl.DataFram
         for anchor in anchors.iter_rows(named=True):
             if not _comparable(anchor, mine):
                 continue
-            a = seed_values(trials, mine["config_id"], f"test_{anchor['metric']}")
+            a = seed_values(trials, mine["config_id"], score_column("test", anchor["metric"]))
             if a:
                 iv = one_sample_interval(a, float(anchor["value"]), level)
                 rows.append(_row(mine, f"{anchor['model']} (published)", anchor["source"],

@@ -25,6 +25,7 @@ from pathlib import Path
 import polars as pl
 
 from harness.report.load import StudyResults
+from harness.results.columns import score_column
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ def param_importance(study: StudyResults, trials: pl.DataFrame, metric: str, min
                      for k, v in scores.items()]
         if rows:
             return pl.DataFrame(rows, schema=SCHEMA, orient="row")
-    column = f"val_{metric}"
+    column = score_column("val", metric)
     if column not in trials.columns:
         return pl.DataFrame(schema=SCHEMA)
     done = trials.filter((pl.col("status") == "completed") & pl.col(column).is_not_null()

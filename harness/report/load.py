@@ -9,13 +9,13 @@ provenance) and perhaps an Optuna storage (``*.db``). Every problem with these f
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from harness.results.columns import parse_score_column, result_key
 from harness.results.store import FORMAT_VERSION, REQUIRED_COLUMNS  # the writer owns both
 from harness.study.storage import MLFLOW_FILE, OPTUNA_FILE
 from stvlm.errors import STVLMError
@@ -26,9 +26,6 @@ CURVE_COLUMNS = ("study", "trial_id", "arm", "seed", "epoch", "train_loss", "sec
 ANCHOR_COLUMNS = ("dataset", "protocol", "model", "metric", "value", "source", "few_shot_ratio")
 STATUSES = ("completed", "pruned", "failed")
 
-#: ``test_mae``, ``val_rmse``, ``test_mae_h3``, ``test_mae_all_h3``: split, metric name and (optional)
-#: horizon step (metric names may hold underscores: ``mae_all`` is scored on every observed entry).
-METRIC_COLUMN = re.compile(r"^(?P<split>val|test)_(?P<metric>[a-z][a-z0-9_]*?)(?:_h(?P<h>\d+))?$")
 
 
 class ResultsError(STVLMError):
@@ -61,19 +58,13 @@ class StudyResults:
         else ``mae``."""
         spec = self.spec.get("spec") or {}
         metric = str(spec.get("metric", "mae")) if isinstance(spec, dict) else "mae"
-        for prefix in ("val_", "test_"):
-            metric = metric.removeprefix(prefix)
-        return metric
+        return result_key(metric)
 
 
 def metric_columns(frame: pl.DataFrame, split: str = "test") -> list[tuple[str, str, int | None]]:
     """``(column, metric, horizon)`` for every ``<split>_<metric>[_h<k>]`` column of ``frame``."""
-    out = []
-    for col in frame.columns:
-        m = METRIC_COLUMN.match(col)
-        if m and m["split"] == split:
-            out.append((col, m["metric"], int(m["h"]) if m["h"] else None))
-    return out
+    parsed = ((col, parse_score_column(col)) for col in frame.columns)
+    return [(col, p.metric, p.horizon) for col, p in parsed if p is not None and p.split == split]
 
 
 def _version_of(path: Path, frame: pl.DataFrame, spec: dict[str, Any]) -> tuple[str | None, Path]:

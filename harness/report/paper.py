@@ -19,6 +19,7 @@ import polars as pl
 from harness.report.aggregate import SPLIT_KEYS, seed_values
 from harness.report.document import Table
 from harness.report.stats import welch_interval
+from harness.results.columns import score_column
 from stvlm.data.protocols import higher_is_better
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def main_frame(data: ReportData, level: float | None = None) -> pl.DataFrame:
     ``better`` or ``worse`` than the block's best baseline beyond the seed noise, ``level`` within
     it; null for baselines and where one side has a single seed)."""
     level = data.level if level is None else level
-    metrics = [m for m in PAPER_METRICS if f"test_{m}" in data.trials.columns]
+    metrics = [m for m in PAPER_METRICS if score_column("test", m) in data.trials.columns]
     test = data.summary.filter((pl.col("split") == "test") & pl.col("horizon").is_null())
     cells = {(r["config_id"], r["metric"]): r for r in test.iter_rows(named=True)}
     rows = []
@@ -100,8 +101,8 @@ def _flags(frame: pl.DataFrame, data: ReportData, m: str, level: float) -> pl.Da
         baselines = block.filter((pl.col("kind") != "stvlm") & pl.col(f"{m}_mean").is_not_null())
         if row["kind"] == "stvlm" and mean is not None and baselines.height:
             ref = baselines.sort(pl.col(f"{m}_mean") * sign).row(0, named=True)
-            iv = welch_interval(seed_values(data.trials, row["config_id"], f"test_{m}"),
-                                seed_values(data.trials, ref["config_id"], f"test_{m}"), level)
+            iv = welch_interval(seed_values(data.trials, row["config_id"], score_column("test", m)),
+                                seed_values(data.trials, ref["config_id"], score_column("test", m)), level)
             if iv.verdict == "yes":
                 flag = "better" if mean * sign < ref[f"{m}_mean"] * sign else "worse"
             elif iv.verdict == "no":

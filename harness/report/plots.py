@@ -17,6 +17,7 @@ from harness.report.figures import (
     FIGURES, SkipFigure, metric_label, step_minutes, train_loss_label,
 )
 from harness.report.tables import ReportData
+from harness.results.columns import score_column
 from stvlm.data.protocols import higher_is_better
 
 
@@ -89,7 +90,7 @@ def _legend(ax, title: str | None = "arm", keep: bool = True) -> None:
 def error_vs_fewshot(data: ReportData, cfg: ReportConfig):
     """Test error against the few-shot ratio, per image encoding (band: 1 sd over seeds; with a
     single ratio: per arm)."""
-    col = f"test_{data.metric}"
+    col = score_column("test", data.metric)
     ours = _best_within(data, ["study", "arm", "image_encoding"]).filter(pl.col("kind") == "stvlm")
     if ours.height == 0 or col not in ours.columns:
         raise SkipFigure(f"no completed ST-VLM trial has {col}")
@@ -130,7 +131,7 @@ def fusion_lora_heatmap(data: ReportData, cfg: ReportConfig):
     """Mean test error of the best configuration per fusion depth and LoRA rank, per data split."""
     panel = ["study", "few_shot_label"]  # never average over different training data
     ours = _best_within(data, [*panel, "fusion_depth", "lora_rank"]).filter(pl.col("kind") == "stvlm")
-    col = f"test_{data.metric}"
+    col = score_column("test", data.metric)
     if ours.height == 0:
         raise SkipFigure("no completed ST-VLM trials")
     ours = ours.with_columns(pl.col("lora_rank").cast(pl.String).fill_null("no LoRA").alias("rank"),
@@ -161,7 +162,7 @@ def fusion_lora_heatmap(data: ReportData, cfg: ReportConfig):
 def horizon_curves(data: ReportData, cfg: ReportConfig):
     """Test error per forecast horizon, best configuration per arm (band: 1 sd over seeds)."""
     best = _best_trials(data)
-    cols = [c for c in best.columns if c.startswith(f"test_{data.metric}_h")]
+    cols = [c for c in best.columns if c.startswith(score_column("test", f"{data.metric}_h"))]
     if not cols:
         raise SkipFigure(f"no per-horizon columns test_{data.metric}_h<k> in the trials")
     # [trials, label + kind + dataset + horizon columns] -> [trials x horizons, ... + variable + value]
@@ -197,7 +198,7 @@ def learning_curves(data: ReportData, cfg: ReportConfig):
     curves = curves.filter(pl.col("config_id").is_in(data.best["config_id"].implode()))
     if curves.height == 0:
         raise SkipFigure("no per-epoch curves for the best configurations")
-    val = f"val_{data.metric}"
+    val = score_column("val", data.metric)
     shown = data.trials.filter(pl.col("config_id").is_in(curves["config_id"].unique().implode()))
     datasets = _datasets(data.trials)
     panels = [("train_loss", train_loss_label(shown, datasets))]
@@ -237,7 +238,7 @@ def param_importance(data: ReportData, cfg: ReportConfig):
 @FIGURES.register("pareto")
 def pareto(data: ReportData, cfg: ReportConfig):
     """Test error against trainable parameters and training time, one point per configuration."""
-    col = f"test_{data.metric}"
+    col = score_column("test", data.metric)
     done = data.trials.filter(pl.col("status") == "completed")
     per = done.group_by("config_id", "label", "kind", maintain_order=True).agg(
         pl.col(col).mean(), pl.col("trainable_parameters").cast(pl.Float64).mean(),

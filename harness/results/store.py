@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from harness.results.columns import curve_scores, is_score_column, score_column
 from harness.study.axes import model_axes
 from harness.study.trial_config import TrialConfig
 from stvlm.configs import canonical_hash
@@ -67,7 +68,7 @@ REQUIRED_COLUMNS = (*_HEAD, *(c for c in _TAIL if c not in ADDED_COLUMNS))
 
 def metric_columns(prefix: str, metrics: Sequence[str], horizons: Sequence[int]) -> list[str]:
     """``val_mae, val_mae_h3, ..., val_rmse, ...`` for ``prefix="val"``."""
-    return [f"{prefix}_{key}" for m in metrics for key in [m, *(horizon_key(m, k) for k in horizons)]]
+    return [score_column(prefix, key) for m in metrics for key in [m, *(horizon_key(m, k) for k in horizons)]]
 
 
 def trials_schema(metrics: Sequence[str], horizons: Sequence[int]) -> dict[str, pl.DataType]:
@@ -147,7 +148,7 @@ def trial_row(
     """
     if status not in STATUSES:
         raise ValueError(f"status {status!r} is not one of {STATUSES}")
-    scores = {k: v for k, v in result.items() if k.startswith(("val_", "test_"))}
+    scores = {k: v for k, v in result.items() if is_score_column(k)}
     budget = {k: result.get(k) for k in _TAIL if k in result}
     return {
         "study": study, "trial_id": trial_id, "status": status, "error": error,
@@ -160,7 +161,7 @@ def curve_row(
 ) -> dict[str, Any]:
     """The ``curves.parquet`` row of one per-epoch report: the epoch's own columns
     (``epoch``, ``train_loss``, ``epoch_val_<metric>``, ``epoch_seconds``, ``windows_seen``)."""
-    own = {f"val_{k.removeprefix('epoch_val_')}": v for k, v in result.items() if k.startswith("epoch_val_")}
+    own = curve_scores(result)
     return {
         "study": study, "trial_id": trial_id, "arm": config["arm"], "seed": config["seed"],
         "epoch": result["epoch"], "train_loss": result["train_loss"], **own,

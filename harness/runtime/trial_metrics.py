@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from harness.results.columns import EPOCH_VAL, score_column
 from harness.results.provenance import cpu_device_name
 from harness.runtime.data_cache import cached_prepare
 from harness.runtime.sharding import ShardedForecast
@@ -44,7 +45,7 @@ def prefixed(prefix: str, metrics: Mapping[str, float]) -> dict[str, float]:
     """``{"mae": 1.0}`` -> ``{"val_mae": 1.0}`` (values as Python floats), with the registered
     means of its keys (:func:`stvlm.monitor.with_means`: ``mae`` and ``mae_all`` add
     ``val_mae_both``, what ``TrainConfig.monitor = "mae_both"`` selects on)."""
-    return {f"{prefix}_{k}": float(v) for k, v in with_means(metrics).items()}
+    return {score_column(prefix, k): float(v) for k, v in with_means(metrics).items()}
 
 
 def describe_device(device: torch.device) -> str:
@@ -97,7 +98,7 @@ class EpochReporter:
             "lr": float(record.lr),  # the schedule's rate at the epoch's end (TensorBoard)
             "best_epoch": state.best_epoch,
             **prefixed("val", best or record.val),
-            **prefixed("epoch_val", record.val),
+            **prefixed(EPOCH_VAL, record.val),
             "epoch_seconds": float(record.seconds),
             **self._common(state.history),
             "final": 0,

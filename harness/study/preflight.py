@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from harness.results.columns import result_key, score_column
 from harness.study.arms import Arm
 from stvlm.data.protocols import horizon_key, rankable
 from stvlm.errors import ConfigError, STVLMError
@@ -103,8 +104,8 @@ def check_metric(metric: str, checks: PreflightResult) -> None:
     """
     names = [n for n in reported_metrics(checks.metrics) if rankable(n)]  # the spec refuses the bias
     keys = [*names, *(horizon_key(n, h) for n in names for h in checks.horizons)]
-    if metric.removeprefix("val_") not in keys:
+    if result_key(metric) not in keys:
         raise ConfigError(
             f"metric = {metric!r} is not reported under protocol {checks.protocol!r}; allowed: "
-            f"{', '.join('val_' + n for n in names)} (and val_<metric>_h<k> for k in "
+            f"{', '.join(score_column('val', n) for n in names)} (and val_<metric>_h<k> for k in "
             f"{', '.join(map(str, checks.horizons))})")

@@ -45,6 +45,7 @@ except ImportError:  # pragma: no cover - Python 3.10 (pyproject allows it; toml
 from pathlib import Path
 from typing import Any, Literal
 
+from harness.results.columns import result_key, split_of
 from harness.study.paths import check_optuna_storage
 from harness.study.presets import PRESETS
 from stvlm.configs import Config, config_class, field
@@ -258,7 +259,7 @@ class StudySpec(Config):
             self.fail("seeds", "is not allowed; give at least one seed")
         if len(set(self.seeds)) != len(self.seeds):
             self.fail("seeds", "is not allowed; seeds must be distinct")
-        if not self.metric.startswith("val_"):
+        if split_of(self.metric) != "val":
             self.fail("metric", "is not allowed; studies select on validation metrics (val_<metric>)")
         check_optuna_storage(self.optuna_storage, files=False)
         written = [*(f'[fixed] "{k}"' for k in self.fixed), *(f'[nuisance] "{k}"' for k in self.nuisance)]
@@ -294,7 +295,7 @@ class StudySpec(Config):
         from stvlm.metrics import METRICS
         from stvlm.monitor import MONITOR_MEANS
 
-        key = self.metric[len("val_"):]
+        key = result_key(self.metric)
         known = [*METRICS.names(), *MONITOR_MEANS.names()]
         if metric_of_key(key) not in known:
             self.fail("metric", f"is not allowed; expected val_<metric> with <metric> one of {', '.join(known)}")
