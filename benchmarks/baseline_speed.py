@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from bench_paths import BENCHMARKS_DIR, REPO  # noqa: E402  (this folder is on sys.path)
 sys.path.insert(0, str(REPO))
 
 from harness.cli.entry import positive_int  # noqa: E402
@@ -143,7 +143,7 @@ def main() -> int:
                         "results/benchmarks/baseline_profile.json)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    args.out = args.out or REPO / "results/benchmarks" / ("baseline_profile.json" if args.profile else "baseline_speed.json")
+    args.out = args.out or BENCHMARKS_DIR / ("baseline_profile.json" if args.profile else "baseline_speed.json")
     made = {**provenance(), "command": command_line()}  # the code this run starts with
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

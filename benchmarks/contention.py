@@ -42,8 +42,8 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench_paths import BENCHMARKS_DIR, REPO  # noqa: E402  (this folder is on sys.path)
+sys.path.insert(0, str(REPO))
 
 from harness.cli.entry import positive_int  # noqa: E402 - after the checkout is on the path
 from harness.results.provenance import provenance  # noqa: E402
@@ -60,14 +60,14 @@ POLICIES = {
 #: Study workloads: the arguments of studies/fewshot.py (each copy adds its own --results-dir).
 STUDIES = {
     "study": ["--smoke-test"],
-    "train": ["--config", str(ROOT / "benchmarks" / "configs" / "train-workers.toml")],
+    "train": ["--config", str(REPO / "benchmarks" / "configs" / "train-workers.toml")],
 }
 
 
 def command(workload: str, epochs: int) -> list[str]:
     """The workload's command line (a study's folders are added per copy by :func:`run_many`)."""
     if workload in STUDIES:
-        return [sys.executable, str(ROOT / "studies" / "fewshot.py"), *STUDIES[workload]]
+        return [sys.executable, str(REPO / "studies" / "fewshot.py"), *STUDIES[workload]]
     return [str(STVLM), "evaluate", "--dataset", "los-loop", "--model", "stid",
             "--set", f"train.epochs={epochs}"]
 
@@ -75,7 +75,7 @@ def command(workload: str, epochs: int) -> list[str]:
 def run_many(cmd: list[str], env: dict[str, str], copies: int) -> list[float]:
     """Start ``copies`` runs together; their wall times in seconds. A study copy gets its own
     results folder (and so its own Ray storage), removed afterwards."""
-    study = str(ROOT / "studies" / "fewshot.py") in cmd
+    study = str(REPO / "studies" / "fewshot.py") in cmd
     folders = [tempfile.mkdtemp(prefix="contention-") for _ in range(copies)] if study else []
     cmds = [[*cmd, "--results-dir", f] for f in folders] if study else [cmd] * copies
     t0 = time.perf_counter()
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.out is None:
         name = f"contention-{args.workload}.json" if args.workload in STUDIES else "contention.json"
-        args.out = str(ROOT / "results" / "benchmarks" / name)
+        args.out = str(BENCHMARKS_DIR / name)
     cmd = command(args.workload, args.epochs)
     rows = []
     for name in args.policies:
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:8s} alone {alone:6.1f} s  x4 {x4:6.1f} s ({x4 / alone:4.1f}x)  "
               f"hog {hog:6.1f} s ({hog / alone:4.1f}x)", flush=True)
     shown = cmd[1:] if args.workload == "evaluate" else ["python", "studies/fewshot.py", *(
-        str(Path(a).relative_to(ROOT)) if a.startswith(str(ROOT)) else a for a in STUDIES[args.workload])]
+        str(Path(a).relative_to(REPO)) if a.startswith(str(REPO)) else a for a in STUDIES[args.workload])]
     record = {**provenance(), "date": datetime.date.today().isoformat(), "workload": args.workload,
               "benchmark": " ".join(["python benchmarks/contention.py", *(argv if argv is not None else sys.argv[1:])]),
               "command": " ".join(shown),

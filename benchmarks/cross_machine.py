@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from bench_paths import ACCURACY_TABLE, REPO  # noqa: E402  (this folder is on sys.path)
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
@@ -39,7 +39,7 @@ from fewshot_verdict import not_beaten  # noqa: E402
 from harness.results.provenance import provenance  # noqa: E402
 from stvlm.io import atomic_write_json  # noqa: E402
 
-TABLE = REPO / "results" / "fewshot_accuracy" / "fewshot_accuracy.json"
+TABLE = ACCURACY_TABLE
 
 
 def _seed_facts(run: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from bench_paths import BENCHMARKS_DIR, REPO  # noqa: E402  (this folder is on sys.path)
 sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
@@ -74,7 +74,7 @@ def main() -> int:
     parser.add_argument("--passes", type=positive_int, default=3)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--threads", type=positive_int, default=1, help="torch threads (recorded)")
-    parser.add_argument("--json", default=str(REPO / "results" / "benchmarks" / "data_loading.json"))
+    parser.add_argument("--json", default=str(BENCHMARKS_DIR / "data_loading.json"))
     args = parser.parse_args()
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is available")

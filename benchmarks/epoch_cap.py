@@ -163,7 +163,7 @@ import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
-REPO = Path(__file__).resolve().parents[1]
+from bench_paths import ACCURACY_DIR, REPO  # noqa: E402  (this folder is on sys.path)
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
@@ -173,7 +173,7 @@ from fewshot_setup import target_value  # noqa: E402
 from harness.results.provenance import provenance  # noqa: E402
 from stvlm.io import atomic_write_json  # noqa: E402
 
-RESULTS = REPO / "results" / "fewshot_accuracy"
+RESULTS = ACCURACY_DIR
 
 Capped = dict[str, tuple[tuple[str, str], ...]]  # model -> its (dataset, setting) pairs
 

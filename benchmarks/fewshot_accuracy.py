@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+from bench_paths import ACCURACY_DIR, REPO  # noqa: E402  (this folder is on sys.path)
 sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
@@ -365,7 +365,7 @@ def main() -> int:
                         help="neural baselines run with the first seed only (CPU cost; say so)")
     parser.add_argument("--ablation", action="store_true",
                         help="ST-VLM modality ablation (writes modality_ablation.json / ABLATION.md)")
-    parser.add_argument("--out-dir", default=str(REPO / "results" / "fewshot_accuracy"))
+    parser.add_argument("--out-dir", default=str(ACCURACY_DIR))
     parser.add_argument("--reuse-baselines", action="store_true",
                         help="take each baseline's runs and per-window errors from the committed "
                         "results of the same (dataset, setting) when they were made on the same "

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from bench_paths import BENCHMARKS_DIR, REPO  # noqa: E402  (this folder is on sys.path)
 sys.path.insert(0, str(REPO))
 
 Check = Callable[[argparse.Namespace], dict[str, Any]]
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", default="los-loop")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--only", nargs="*", choices=list(CHECKS), default=None)
-    parser.add_argument("--json", default=str(REPO / "results" / "benchmarks" / "gpu_check.json"))
+    parser.add_argument("--json", default=str(BENCHMARKS_DIR / "gpu_check.json"))
     args = parser.parse_args(argv)
     from harness.study.paths import check_output_file
     from stvlm.errors import STVLMError

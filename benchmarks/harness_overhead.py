@@ -40,8 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench_paths import BENCHMARKS_DIR, REPO  # noqa: E402  (this folder is on sys.path)
+sys.path.insert(0, str(REPO))
 
 import polars as pl  # noqa: E402
 
@@ -126,8 +126,8 @@ def main() -> None:
     parser.add_argument("--long-epochs", type=int, default=0,
                         help="instead of everything else: one study of --trials trials of this many "
                         "epochs, two at a time (trials of a minute or more: the study-wall target)")
-    parser.add_argument("--data-root", default=os.environ.get("STVLM_DATA", str(ROOT.parent / "shared/data")))
-    parser.add_argument("--out", type=Path, default=ROOT / "results/benchmarks/harness_overhead.json")
+    parser.add_argument("--data-root", default=os.environ.get("STVLM_DATA", str(REPO.parent / "shared/data")))
+    parser.add_argument("--out", type=Path, default=BENCHMARKS_DIR / "harness_overhead.json")
     args = parser.parse_args()
     data_root = str(Path(args.data_root).resolve())
     quiet_ray()

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
+from bench_paths import ACCURACY_DIR, REPO  # noqa: E402  (this folder is on sys.path)
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
@@ -111,7 +111,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=positive_int, default=10, help="the first epochs of the benchmark's "
                         "40-epoch plan each run trains, at most 40 (its runs stopped at epoch 10 on these pairs)")
     parser.add_argument("--data-root", default=None)
-    parser.add_argument("--out", type=Path, default=REPO / "results" / "fewshot_accuracy" / "kept-start.json")
+    parser.add_argument("--out", type=Path, default=ACCURACY_DIR / "kept-start.json")
     args = parser.parse_args()
     if args.epochs > 40:  # the runs follow the 40-epoch plan (its warm-up and cosine schedule)
         parser.error(f"--epochs {args.epochs} is not allowed; the runs follow the benchmark's 40-epoch plan: "

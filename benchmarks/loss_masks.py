@@ -22,7 +22,7 @@ import logging
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from bench_paths import ACCURACY_DIR, REPO  # noqa: E402  (this folder is on sys.path)
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
@@ -49,7 +49,7 @@ def main() -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--epochs", type=positive_int, default=40)
     parser.add_argument("--data-root", default=None)
-    parser.add_argument("--out", type=Path, default=REPO / "results/fewshot_accuracy/loss_masks.json")
+    parser.add_argument("--out", type=Path, default=ACCURACY_DIR / "loss_masks.json")
     args = parser.parse_args()
     check_data_root(parser, args.data_root)
     logging.basicConfig(level=logging.WARNING)

@@ -45,7 +45,7 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from bench_paths import BENCHMARKS_DIR, REPO  # noqa: E402  (this folder is on sys.path)
 sys.path.insert(0, str(REPO))
 
 from harness.cli.entry import positive_int  # noqa: E402 - after the checkout is on the path
@@ -54,7 +54,7 @@ from stvlm.io import atomic_write_bytes  # noqa: E402
 ENCODINGS = ("grid_heatmap", "spectral_grid", "node_time", "correlation", "fft", "learnable",
              "flow")
 NODES = (250, 1000, 4000, 8600)
-OUT = REPO / "results" / "benchmarks"
+OUT = BENCHMARKS_DIR
 
 
 def _status_kib(key: str) -> int | None:

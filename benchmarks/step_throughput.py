@@ -35,9 +35,8 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from bench_paths import BENCHMARKS_DIR, REPO  # noqa: E402  (this folder is on sys.path)
 sys.path.insert(0, str(REPO))
 
 CONFIGS: dict[str, dict] = {
@@ -194,7 +193,7 @@ def main() -> int:
     parser.add_argument("--profile", type=int, default=0, metavar="STEPS",
                         help="also run this many steps under torch.profiler: operator calls and kernels per step, "
                         "the device's busy share, the top operators (in the JSON)")
-    parser.add_argument("--json", default=str(REPO / "results" / "benchmarks" / "step_throughput.json"))
+    parser.add_argument("--json", default=str(BENCHMARKS_DIR / "step_throughput.json"))
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)  # child process mode
     args = parser.parse_args()
     if args.one:

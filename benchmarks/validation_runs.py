@@ -40,7 +40,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from bench_paths import ACCURACY_DIR, ACCURACY_TABLE, REPO  # noqa: E402  (this folder is on sys.path)
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
@@ -228,7 +228,7 @@ def epochs_option(value: str) -> int | str:
 
 
 def sweep_caps(epochs: int | str, model: str, pairs: tuple[tuple[str, str], ...],
-               table_path: Path = REPO / "results" / "fewshot_accuracy" / "fewshot_accuracy.json",
+               table_path: Path = ACCURACY_TABLE,
                ) -> dict[tuple[str, str], int]:
     """Each pair's epoch cap: ``epochs`` itself, or under :data:`sweep_merge.TABLE` the cap
     ``model``'s rows have there in the accuracy table (:func:`fewshot_merge.pair_cap`), all read
@@ -259,7 +259,7 @@ def main() -> int:
                         "and log, per pair, both mean validation targets and the verdict")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    out = args.out or REPO / "results" / "fewshot_accuracy" / f"validation-{args.sweep}.json"
+    out = args.out or ACCURACY_DIR / f"validation-{args.sweep}.json"
     if args.rule:
         return rule_check(parser, args.sweep, out, *args.rule)
     if args.merge:
