@@ -24,6 +24,7 @@ from harness.results.columns import score_column
 from harness.study.axes import data_label
 from harness.report.load import STATUSES, StudyResults, metric_columns
 from harness.results.store import CONFIG_COLUMNS, DATA_COLUMNS
+from harness.study.trial_config import SHARED_BASELINE_ARM, STVLM_KIND
 from stvlm.configs import canonical_hash
 from stvlm.configs.data import without_seed
 from stvlm.data.protocols import higher_is_better
@@ -107,8 +108,8 @@ def prepare(studies: Sequence[StudyResults], metric: str = "mae") -> pl.DataFram
         pl.struct(list(CONFIG_KEYS)).map_elements(_config_id, return_dtype=pl.String).alias("config_id"),
     )
     label = (
-        pl.when(pl.col("kind") == "stvlm").then(pl.col("arm"))
-        .when(pl.col("arm") == "baseline").then(pl.col("model"))
+        pl.when(pl.col("kind") == STVLM_KIND).then(pl.col("arm"))
+        .when(pl.col("arm") == SHARED_BASELINE_ARM).then(pl.col("model"))
         .otherwise(pl.format("{} @ {}", "model",
                              pl.col("arm").map_elements(data_label, return_dtype=pl.String)))
     )

@@ -18,6 +18,7 @@ from harness.report.aggregate import SPLIT_KEYS, seed_values
 from harness.report.load import metric_columns
 from harness.report.stats import Interval, one_sample_interval, welch_interval
 from harness.results.columns import score_column
+from harness.study.trial_config import BASELINE_KIND, STVLM_KIND
 
 DELTA_SCHEMA = {
     "study": pl.String, "label": pl.String, "config_id": pl.String, "against": pl.String,
@@ -60,8 +61,8 @@ def baseline_deltas(trials: pl.DataFrame, best: pl.DataFrame, level: float) -> p
         is ours minus the baseline's mean, ``delta_pct`` relative to the baseline's mean.
     """
     tests = metric_columns(trials, "test")
-    ours = best.filter(pl.col("kind") == "stvlm").iter_rows(named=True)
-    bases = list(best.filter(pl.col("kind") == "baseline").iter_rows(named=True))
+    ours = best.filter(pl.col("kind") == STVLM_KIND).iter_rows(named=True)
+    bases = list(best.filter(pl.col("kind") == BASELINE_KIND).iter_rows(named=True))
     rows = []
     for mine in ours:
         for base in bases:
@@ -120,7 +121,7 @@ def anchor_gap(anchors: pl.DataFrame, best: pl.DataFrame) -> str:
     """Why no published number got a delta, in one sentence per (dataset, protocol) of the ST-VLM
     arms: the anchors file has no row for it, or its rows under our protocol are at other few-shot
     counts than the arms' (``""`` when some published number did match)."""
-    arms = best.filter(pl.col("kind") == "stvlm")
+    arms = best.filter(pl.col("kind") == STVLM_KIND)
     if not arms.height or any(_comparable(a, m) for m in arms.iter_rows(named=True)
                               for a in anchors.iter_rows(named=True)):
         return ""

@@ -20,6 +20,7 @@ from harness.report.aggregate import SPLIT_KEYS, seed_values
 from harness.report.document import Table
 from harness.report.stats import welch_interval
 from harness.results.columns import score_column
+from harness.study.trial_config import STVLM_KIND
 from stvlm.data.protocols import higher_is_better
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ HEADS = {"mae": "MAE", "rmse": "RMSE", "wape": "WAPE (%)", "mape": "MAPE (%)", "
 
 
 def _model(row: dict, stvlm_arms: int) -> str:
-    if row["kind"] != "stvlm":
+    if row["kind"] != STVLM_KIND:
         return str(row["model"])
     return "ST-VLM" if stvlm_arms == 1 else f"ST-VLM ({row['arm']})"
 
@@ -67,7 +68,7 @@ def main_frame(data: ReportData, level: float | None = None) -> pl.DataFrame:
     several = data.best["protocol"].n_unique() > 1  # then the dataset cell names its protocol
     studies = data.best["study"].n_unique() > 1  # then the model cell names its study
     for number, (_, block) in enumerate(data.best.group_by(*SPLIT_KEYS, maintain_order=True)):
-        arms = int((block["kind"] == "stvlm").sum())
+        arms = int((block["kind"] == STVLM_KIND).sum())
         few_shot = _few_shot(data.trials, block, block["few_shot_label"][0])  # one split per block
         for b in block.iter_rows(named=True):
             dataset = f"{b['dataset']} ({b['protocol']})" if several else b["dataset"]
@@ -98,8 +99,8 @@ def _flags(frame: pl.DataFrame, data: ReportData, m: str, level: float) -> pl.Da
         mean = row[f"{m}_mean"]
         best.append(mean is not None and bool(means) and math.isclose(mean * sign, min(means)))
         flag = None
-        baselines = block.filter((pl.col("kind") != "stvlm") & pl.col(f"{m}_mean").is_not_null())
-        if row["kind"] == "stvlm" and mean is not None and baselines.height:
+        baselines = block.filter((pl.col("kind") != STVLM_KIND) & pl.col(f"{m}_mean").is_not_null())
+        if row["kind"] == STVLM_KIND and mean is not None and baselines.height:
             ref = baselines.sort(pl.col(f"{m}_mean") * sign).row(0, named=True)
             iv = welch_interval(seed_values(data.trials, row["config_id"], score_column("test", m)),
                                 seed_values(data.trials, ref["config_id"], score_column("test", m)), level)

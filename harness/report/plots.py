@@ -18,10 +18,11 @@ from harness.report.figures import (
 )
 from harness.report.tables import ReportData
 from harness.results.columns import score_column
+from harness.study.trial_config import BASELINE_KIND, STVLM_KIND
 from stvlm.data.protocols import higher_is_better
 
 
-KIND_MARKERS = {"stvlm": "X", "baseline": "o"}
+KIND_MARKERS = {STVLM_KIND: "X", BASELINE_KIND: "o"}
 #: Markers of the baselines, one per model in name order (colours: :func:`_baseline_styles`).
 BASELINE_MARKERS = ("s", "^", "D", "v", "P", "<", ">", "h", "*", "p")
 #: A y-axis spans at least this share of its data's level, so seed-level noise is not blown up
@@ -91,11 +92,11 @@ def error_vs_fewshot(data: ReportData, cfg: ReportConfig):
     """Test error against the few-shot ratio, per image encoding (band: 1 sd over seeds; with a
     single ratio: per arm)."""
     col = score_column("test", data.metric)
-    ours = _best_within(data, ["study", "arm", "image_encoding"]).filter(pl.col("kind") == "stvlm")
+    ours = _best_within(data, ["study", "arm", "image_encoding"]).filter(pl.col("kind") == STVLM_KIND)
     if ours.height == 0 or col not in ours.columns:
         raise SkipFigure(f"no completed ST-VLM trial has {col}")
     ours = ours.with_columns((pl.col("few_shot_ratio") * 100).alias("pct"))
-    base = _best_trials(data).filter(pl.col("kind") == "baseline").with_columns(
+    base = _best_trials(data).filter(pl.col("kind") == BASELINE_KIND).with_columns(
         (pl.col("few_shot_ratio") * 100).alias("pct"))
     ours = ours.with_columns(pl.format("ST-VLM ({})", "image_encoding").alias("model_name"))
     styles = _baseline_styles(base["model"].unique().to_list())
@@ -130,7 +131,7 @@ def error_vs_fewshot(data: ReportData, cfg: ReportConfig):
 def fusion_lora_heatmap(data: ReportData, cfg: ReportConfig):
     """Mean test error of the best configuration per fusion depth and LoRA rank, per data split."""
     panel = ["study", "few_shot_label"]  # never average over different training data
-    ours = _best_within(data, [*panel, "fusion_depth", "lora_rank"]).filter(pl.col("kind") == "stvlm")
+    ours = _best_within(data, [*panel, "fusion_depth", "lora_rank"]).filter(pl.col("kind") == STVLM_KIND)
     col = score_column("test", data.metric)
     if ours.height == 0:
         raise SkipFigure("no completed ST-VLM trials")

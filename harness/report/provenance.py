@@ -10,6 +10,7 @@ import polars as pl
 from harness.report.document import Block, Bullets, Code, Heading, Para, Table
 from harness.report.load import StudyResults
 from harness.study.spec import startup_trials
+from harness.study.trial_config import BASELINE_KIND, STVLM_KIND
 
 FEW_SHOT_METHODS = {
     "first": "first: the first share of the chronological training windows, contiguous (leak-free)",
@@ -51,7 +52,7 @@ def _convergence(trials: pl.DataFrame) -> str:
 
 
 #: How the provenance names the trials of each ``kind`` that train.
-KIND_WORDS = {"stvlm": "ST-VLM", "baseline": "trained baselines"}
+KIND_WORDS = {STVLM_KIND: "ST-VLM", BASELINE_KIND: "trained baselines"}
 
 
 def kept_epoch_line(trials: pl.DataFrame) -> str | None:

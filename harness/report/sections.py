@@ -11,6 +11,7 @@ from harness.report.figures import FigureResult
 from harness.report.load import metric_columns
 from harness.report.provenance import report_provenance, study_provenance, study_spec_blocks
 from harness.report.tables import ReportData
+from harness.study.trial_config import STVLM_KIND
 
 
 def noise_statement(level: float) -> str:
@@ -115,7 +116,7 @@ def results_blocks(data: ReportData, cfg: ReportConfig, figures: list[FigureResu
     elif data.anchor_gap:
         anchor_note = data.anchor_gap + " " + anchor_note
     anchors = data.anchor.filter(pl.col("config_id").is_in(
-        data.best.filter(pl.col("kind") == "stvlm")["config_id"].implode()))
+        data.best.filter(pl.col("kind") == STVLM_KIND)["config_id"].implode()))
     blocks += [Heading(2, "Against published numbers"), delta_table(anchors, d, data.level, anchor_note)]
     if data.cross.height:
         blocks += [Heading(2, "Cross-study comparison"),

@@ -18,7 +18,7 @@ import polars as pl
 
 from harness.results.columns import curve_scores, is_score_column, score_column
 from harness.study.axes import model_axes
-from harness.study.trial_config import TrialConfig
+from harness.study.trial_config import BASELINE_KIND, TrialConfig
 from stvlm.configs import canonical_hash
 from stvlm.data.protocols import horizon_key
 from stvlm.io import atomic_target
@@ -116,7 +116,7 @@ def config_columns(config: Mapping[str, Any]) -> dict[str, Any]:
         "few_shot_method": few.method, "few_shot_label": few.label,
         "params_json": json.dumps({k: v for k, v in trial.params.items() if v is not None}, sort_keys=True),
     }
-    if trial.kind == "baseline":
+    if trial.kind == BASELINE_KIND:
         cfg = {"data": exp.data.to_dict(), "train": exp.train.to_dict(),
                "baseline": {"name": trial.model, "options": dict(trial.options)}}
         identity = {**cfg, "data": exp.data.identity_dict(), "train": exp.train.identity_dict()}

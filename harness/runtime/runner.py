@@ -39,6 +39,7 @@ from harness.study.storage import (
     resolve_results_dir,
     resolve_storage,
 )
+from harness.study.trial_config import STVLM_KIND
 from stvlm.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -129,7 +130,7 @@ class TrialBundles:
     def __call__(self, config: dict[str, Any]) -> Any:
         from ray.tune import PlacementGroupFactory
 
-        return PlacementGroupFactory([self.stvlm if config["kind"] == "stvlm" else self.baseline])
+        return PlacementGroupFactory([self.stvlm if config["kind"] == STVLM_KIND else self.baseline])
 
 
 def _build_tuner(

@@ -27,6 +27,7 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler, TrialScheduler
 
 from harness.study.plan import StudyPlan
 from harness.runtime.private_api import asha_forget, asha_knows, asha_replay, asha_stopped
+from harness.study.trial_config import STVLM_KIND
 from stvlm.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class GroupedScheduler(FIFOScheduler):
         self._mode = plan.spec.mode
         self._max_t = {
             e.group: plan.arms[e.source_arm].experiment.train.epochs + 1
-            for e in plan.entries if e.kind == "stvlm"
+            for e in plan.entries if e.kind == STVLM_KIND
         }
         self._asha_kwargs = {
             "grace_period": grace_period, "reduction_factor": reduction_factor, "brackets": brackets,
@@ -82,7 +83,7 @@ class GroupedScheduler(FIFOScheduler):
 
     def _asha(self, trial: Trial) -> ASHAScheduler | None:
         group = trial.config.get("group")
-        if trial.config.get("kind") != "stvlm" or group not in self._max_t:
+        if trial.config.get("kind") != STVLM_KIND or group not in self._max_t:
             return None
         if group not in self._groups:
             max_t = self._max_t[group]

@@ -35,6 +35,7 @@ from harness.study.arms import applies
 from harness.study.plan import StudyPlan
 from harness.runtime.private_api import optuna_study_of
 from harness.study.spec import NuisanceParam
+from harness.study.trial_config import STVLM_KIND
 from stvlm.registry import Registry
 
 Suggest = Callable[[Any, str, NuisanceParam], Any]
@@ -175,7 +176,7 @@ class StudySearcher(Searcher):
             return Searcher.FINISHED
         entry = self._plan.entries[self._position]
         params: dict[str, Any] = {}
-        if entry.kind == "stvlm":
+        if entry.kind == STVLM_KIND:
             params = self._optuna(entry.group).suggest(trial_id)
             self._trial_groups[trial_id] = entry.group
         self._position += 1

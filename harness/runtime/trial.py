@@ -24,7 +24,7 @@ import ray
 import ray.tune
 import torch
 
-from harness.study.trial_config import TrialConfig
+from harness.study.trial_config import BASELINE_KIND, STVLM_KIND, TrialConfig
 from harness.runtime.trial_metrics import evaluate_baseline_trial, train_stvlm
 from harness.runtime.trial_runtime import TrialRuntime, load_state, quiet_trial_logs, report_with_state
 from stvlm.engine import EngineState
@@ -70,8 +70,8 @@ def _stvlm_or_train(trial: TrialConfig, runtime: TrialRuntime) -> None:
 
 
 TRIAL_KINDS: Registry[Callable[[TrialConfig, TrialRuntime], None]] = Registry("trial kind")
-TRIAL_KINDS.add("stvlm", _stvlm_or_train)
-TRIAL_KINDS.add("baseline", baseline_trial)
+TRIAL_KINDS.add(STVLM_KIND, _stvlm_or_train)
+TRIAL_KINDS.add(BASELINE_KIND, baseline_trial)
 
 
 def run_trial(config: dict[str, Any], runtime: TrialRuntime) -> None:

@@ -20,6 +20,9 @@ from typing import Any
 
 from harness.study.arms import Arm, baseline_train, experiment_for
 from harness.study.spec import StudySpec
+from harness.study.trial_config import (
+    BASELINE_KIND, SHARED_BASELINE_ARM, STVLM_KIND, TrialKind, check_trial_kind,
+)
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,8 @@ class PlannedTrial:
     """One entry of the plan.
 
     Args:
-        kind: ``"stvlm"`` or ``"baseline"``.
-        arm: the arm label (baselines: the label of their data's arm, or ``"baseline"``).
+        kind: :data:`~harness.study.trial_config.STVLM_KIND` or ``BASELINE_KIND``.
+        arm: the arm label (baselines: the label of their data's arm, or ``SHARED_BASELINE_ARM``).
         seed: the run's seed.
         group: ``"<arm>|seed=<seed>"``; ST-VLM trials of one group share an Optuna study and an
             ASHA instance.
@@ -36,12 +39,15 @@ class PlannedTrial:
         source_arm: the arm whose experiment (data split, training settings) the trial uses.
     """
 
-    kind: str
+    kind: TrialKind
     arm: str
     seed: int
     group: str
     model: str
     source_arm: str
+
+    def __post_init__(self) -> None:
+        check_trial_kind(self.kind)
 
 
 def group_name(arm: str, seed: int) -> str:
@@ -71,17 +77,17 @@ class StudyPlan:
         entries = []
         for seed in self.spec.seeds:
             for arm in by_data.values():
-                label = "baseline" if shared else arm.label
+                label = SHARED_BASELINE_ARM if shared else arm.label
                 for model in self.spec.baselines.models:
                     entries.append(PlannedTrial(
-                        kind="baseline", arm=label, seed=seed, model=model, source_arm=arm.label,
+                        kind=BASELINE_KIND, arm=label, seed=seed, model=model, source_arm=arm.label,
                         group=f"baseline:{model}|{group_name(label, seed)}",
                     ))
         return entries
 
     def _stvlm(self) -> list[PlannedTrial]:
         return [
-            PlannedTrial(kind="stvlm", arm=label, seed=seed, group=group_name(label, seed),
+            PlannedTrial(kind=STVLM_KIND, arm=label, seed=seed, group=group_name(label, seed),
                          model="stvlm", source_arm=label)
             for _ in range(self.spec.num_samples)
             for seed in self.spec.seeds
@@ -92,7 +98,7 @@ class StudyPlan:
         return len(self.entries)
 
     def num_stvlm(self) -> int:
-        return sum(e.kind == "stvlm" for e in self.entries)
+        return sum(e.kind == STVLM_KIND for e in self.entries)
 
     def config(self, entry: PlannedTrial, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The Tune config of a planned trial with its sampled nuisance ``params``."""
@@ -101,7 +107,7 @@ class StudyPlan:
         experiment = experiment_for(
             self.spec, arm.values, seed=entry.seed, params=sampled, data_root=self.data_root
         )
-        if entry.kind == "baseline":
+        if entry.kind == BASELINE_KIND:
             experiment = baseline_train(self.spec, experiment)
         config: dict[str, Any] = {
             "kind": entry.kind,
@@ -113,7 +119,7 @@ class StudyPlan:
             "params": {path: sampled.get(path) for path in self.spec.nuisance},
             "experiment": experiment.to_dict(),
         }
-        if entry.kind == "baseline":
+        if entry.kind == BASELINE_KIND:
             config["options"] = dict(self.spec.baselines.options.get(entry.model, {}))
         return config
 

@@ -16,9 +16,29 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from stvlm.configs import ExperimentConfig
+
+TrialKind = Literal["stvlm", "baseline"]
+
+STVLM_KIND: TrialKind = "stvlm"
+"""A trial that trains ST-VLM on one arm (its ``model`` is ``"stvlm"`` too)."""
+
+BASELINE_KIND: TrialKind = "baseline"
+"""A trial that fits or trains a registered baseline (:data:`stvlm.baselines.BASELINES`)."""
+
+TRIAL_KIND_NAMES: tuple[TrialKind, ...] = (STVLM_KIND, BASELINE_KIND)
+"""Every trial kind; :data:`harness.runtime.trial.TRIAL_KINDS` runs each."""
+
+SHARED_BASELINE_ARM = "baseline"
+"""The arm label of baseline trials that every arm shares (all arms read the same data)."""
+
+
+def check_trial_kind(kind: str) -> None:
+    """Raise ``ValueError`` naming ``kind`` and the allowed kinds unless it is one of them."""
+    if kind not in TRIAL_KIND_NAMES:
+        raise ValueError(f"trial kind {kind!r} is not one of {', '.join(TRIAL_KIND_NAMES)}")
 
 
 @dataclass(frozen=True)
@@ -26,8 +46,8 @@ class TrialConfig:
     """One trial: its place in the study and the experiment it runs.
 
     Args:
-        kind: ``"stvlm"`` or ``"baseline"``.
-        arm: the arm label (``"baseline"`` for baselines).
+        kind: :data:`STVLM_KIND` or :data:`BASELINE_KIND`.
+        arm: the arm label (:data:`SHARED_BASELINE_ARM` for baselines every arm shares).
         seed: the trial's seed.
         group: the arm-and-seed group that ASHA and Optuna compare within.
         model: ``"stvlm"`` or the baseline's registered name.
@@ -36,7 +56,7 @@ class TrialConfig:
         options: the baseline's options (empty for ST-VLM).
     """
 
-    kind: str
+    kind: TrialKind
     arm: str
     seed: int
     group: str
@@ -44,6 +64,9 @@ class TrialConfig:
     experiment: ExperimentConfig
     params: Mapping[str, Any] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_trial_kind(self.kind)
 
     def with_data_root(self, data_root: str | None) -> TrialConfig:
         """The same trial reading its data under ``data_root`` (``None``: ``$STVLM_DATA``); the

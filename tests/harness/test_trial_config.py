@@ -45,3 +45,16 @@ def test_a_trial_reads_its_data_where_the_launch_says() -> None:
     assert moved.experiment.config_hash() == planned.experiment.config_hash()
     assert moved.with_data_root(None).experiment.data.data_root is None  # $STVLM_DATA
     assert (moved.arm, moved.seed, moved.params) == (planned.arm, planned.seed, planned.params)
+
+
+def test_every_trial_kind_runs_and_no_other_is_accepted() -> None:
+    from harness.runtime.trial import TRIAL_KINDS
+    from harness.study.plan import PlannedTrial
+    from harness.study.trial_config import BASELINE_KIND, STVLM_KIND, TRIAL_KIND_NAMES
+
+    assert TRIAL_KIND_NAMES == ("stvlm", "baseline") == (STVLM_KIND, BASELINE_KIND)
+    assert sorted(TRIAL_KINDS.names()) == sorted(TRIAL_KIND_NAMES)
+    with pytest.raises(ValueError, match="trial kind 'Baseline' is not one of stvlm, baseline"):
+        TrialConfig.from_tune(tune_dict(kind="Baseline"))
+    with pytest.raises(ValueError, match="trial kind 'arm' is not one of stvlm, baseline"):
+        PlannedTrial(kind="arm", arm="a", seed=0, group="a|seed=0", model="stvlm", source_arm="a")
