@@ -200,3 +200,14 @@ def test_prepare_loads_los_loop_under_the_tgcn_protocol(data_root):
     np.testing.assert_array_equal(batch.y[0].numpy(), f.data.values[300:312, :, :1])
     scaled = f.scaler.transform(f.data.values)[..., :1]
     np.testing.assert_allclose(batch.lookback[0, 0].numpy(), scaled[0:24], rtol=1e-6)
+
+
+def test_a_lookback_that_reads_its_own_targets_or_starts_before_the_series_raises():
+    f = make_forecast()  # output_len 12; the training part starts at step 0
+    parts = dict(data=f.data, protocol=f.protocol, scaler=f.scaler, splits=f.splits, few_shot=f.few_shot)
+    with pytest.raises(ConfigError, match="lookback lag 11 steps is shorter than output_len = 12: "
+                                          "it would read a target step of the same window"):
+        ForecastData(**parts, lookback_lags=(11, 24))
+    with pytest.raises(ConfigError, match=r"dataset 'toy': the train part starts at step 0, before "
+                                          r"the longest lookback \(12 steps\) is available"):
+        ForecastData(**parts, lookback_lags=(12,))
