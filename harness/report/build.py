@@ -19,6 +19,7 @@ from harness.report.render import render_all, write_figures
 from harness.report.load import ResultsError, load_anchors, load_studies
 from harness.report.sections import document
 from harness.report.tables import ReportData, compute
+from harness.study.owned import check_report_dir
 from stvlm.io import atomic_folder
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ def write_report(data: ReportData, out_dir: Path, cfg: ReportConfig, command: st
     out_dir = Path(out_dir).resolve()
     if out_dir.exists() and not out_dir.is_dir():
         raise ResultsError(f"{out_dir}: --out exists and is not a folder")
+    check_report_dir(out_dir, "--out", [s.path for s in data.studies])  # it replaces the whole folder
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     figures = render_all(data, cfg)
     blocks = document(data, figures, cfg, command)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cli.commands.base import COMMANDS, Command, add_data_root, emit
+from harness.study.owned import check_checkpoint_dir, check_not_owned
 from harness.study.paths import check_output_file
 from stvlm.errors import ConfigError
 
@@ -113,6 +114,13 @@ def _check_train_sets(baseline: Any, train: dict[str, Any]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.json:  # paths before the model stack is imported
+        check_output_file(args.json, "--json")
+        check_not_owned(args.json, "--json")
+    if args.checkpoint:
+        check_checkpoint_dir(args.checkpoint, "--checkpoint")
+        return _run_checkpoint(args)
+
     from harness.cli.pair_defaults import record
     from harness.cli.text_tables import metrics_table
     from stvlm.baselines import build_baseline
@@ -120,10 +128,6 @@ def _run(args: argparse.Namespace) -> int:
     from stvlm.data.pipeline import prepare
     from stvlm.evaluation import evaluate_baseline
 
-    if args.json:
-        check_output_file(args.json, "--json")
-    if args.checkpoint:
-        return _run_checkpoint(args)
     if not args.model or not args.dataset:
         raise ConfigError("stvlm evaluate needs --dataset and --model, or --checkpoint DIR")
     for name, default in DATA_FLAGS.values():

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.cli.commands.base import COMMANDS, Command, emit
+from harness.study.owned import check_report_dir
 from harness.study.paths import check_output_dir
 
 
@@ -37,6 +38,12 @@ def report_command(args: argparse.Namespace) -> str:
     return shlex.join(words)
 
 
+def report_target(args: argparse.Namespace) -> str:
+    """The report folder as given: ``--out``, or the default ``<first RESULTS>/report``
+    (:func:`harness.report.build.default_out_dir`, not imported here: it loads the report stack)."""
+    return str(args.out) if args.out is not None else f"{args.results[0]}/report"
+
+
 def check_job_output(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> None:
     """Inside ``ray job submit --working-dir`` the script runs in a temporary copy of the working
     dir that is deleted with the job: refuse a relative report folder (``--out``, or the default
@@ -45,7 +52,7 @@ def check_job_output(args: argparse.Namespace, env: Mapping[str, str] = os.envir
     from stvlm.errors import ConfigError
 
     job = ray_job_id(env)
-    target = args.out if args.out is not None else f"{args.results[0]}/report"
+    target = report_target(args)
     if job and not Path(target).expanduser().is_absolute():
         raise ConfigError(
             f"the report folder {target!r} is a relative path inside the Ray job {job} (its working dir "
@@ -55,11 +62,13 @@ def check_job_output(args: argparse.Namespace, env: Mapping[str, str] = os.envir
 
 def run_report(args: argparse.Namespace) -> int:
     """Build the report described by parsed arguments and print where it went."""
-    from harness.report import ReportConfig, build_report
-
     check_job_output(args)
     if args.out is not None:
         check_output_dir(args.out, "--out")
+    check_report_dir(report_target(args), "--out", args.results)  # before the report stack loads
+
+    from harness.report import ReportConfig, build_report
+
     cfg = ReportConfig.from_dict({"metric": args.metric, "level": args.level})
     command = report_command(args)
     out = build_report(args.results, args.out, args.anchors, config=cfg, command=command)
