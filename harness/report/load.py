@@ -123,8 +123,8 @@ def load_study(folder: str | Path) -> StudyResults:
     Raises:
         ResultsError: the folder is missing or empty, a file is unreadable, has the wrong
             ``format_version`` or lacks required columns, the trials table has no rows, no
-            ``test_<metric>`` column, an unknown status or a ``params_json`` that is not a JSON
-            object.
+            ``test_<metric>`` column, an unknown status, a ``params_json`` that is not a JSON
+            object, or a completed trial with a NaN or infinite score.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -160,7 +160,21 @@ def load_study(folder: str | Path) -> StudyResults:
         else pl.DataFrame(schema={c: pl.Null for c in CURVE_COLUMNS})
     )
     name = str(trials["study"][0])
-    return StudyResults(name, folder, trials, curves, spec, _optuna_storage(folder, spec))
+    study = StudyResults(name, folder, trials, curves, spec, _optuna_storage(folder, spec))
+    _check_finite(study, trials_path)
+    return study
+
+
+def _check_finite(study: StudyResults, path: Path) -> None:
+    """Refuse a completed trial with a NaN or infinite score: the project's writers never record
+    one (:func:`stvlm.metrics.evaluate_forecast` raises on a metric that cannot be computed, and
+    the trial fails), so the file is damaged or from elsewhere, and tables would rank on it."""
+    done = study.trials.filter(pl.col("status") == "completed")
+    for column in (c for c in done.columns if parse_score_column(c) and done.schema[c].is_numeric()):
+        bad = done.filter(pl.col(column).is_not_null() & ~pl.col(column).is_finite())
+        if bad.height:
+            raise ResultsError(f"{path}: completed trial {bad['trial_id'][0]} has {column} = "
+                               f"{bad[column][0]}; a completed trial's metrics are finite")
 
 
 def _optuna_storage(folder: Path, spec: dict[str, Any]) -> Path | None:
