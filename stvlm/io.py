@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import glob
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -10,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -77,10 +81,14 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
     the old one removed afterwards, so ``path`` holds the old folder or the whole new one. Before
     the rename every file in it is synced to disk and given the usual permissions (``0666`` less
     the umask; libraries such as safetensors write ``0600`` files), its folders ``0777`` less the
-    umask. On an exception the temporary folder is removed and ``path`` is untouched.
+    umask. On an exception the temporary folder is removed and ``path`` is untouched. An
+    interrupt while the old copy is removed leaves the new folder in place (the interrupt still
+    ends the program); the old copy's rest is removed by the next call for ``path``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.old.*"):  # an interrupted clean-up
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     old = None
     try:
@@ -97,4 +105,19 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     if old is not None:
+        _discard(old, path)
+
+
+def _discard(old: Path, path: Path) -> None:
+    """Remove the replaced copy ``old`` of ``path``; an interrupt (or the error an interrupted
+    removal raises) is logged and re-raised as the interrupt: ``path`` already holds the new
+    folder, and the next :func:`atomic_folder` call for it removes what is left."""
+    try:
         shutil.rmtree(old, ignore_errors=True)
+    except BaseException as err:
+        interrupted = isinstance(err, KeyboardInterrupt) or isinstance(err.__context__, KeyboardInterrupt)
+        log.warning("%s is in place; removing its old copy %s stopped (%s), the next write removes the rest",
+                    path, old, type(err).__name__)
+        if interrupted:
+            raise KeyboardInterrupt from None
+        raise

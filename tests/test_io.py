@@ -75,3 +75,34 @@ def test_a_failed_final_rename_puts_the_old_folder_back(tmp_path: Path, monkeypa
         with atomic_folder(target) as tmp:
             (tmp / "a.txt").write_text("new")
     assert (target / "a.txt").read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_an_interrupted_clean_up_keeps_the_new_folder_and_the_next_write_removes_the_old(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    import stvlm.io as io
+
+    target = tmp_path / "out"
+    _make(target, "old")
+    real = shutil.rmtree
+
+    def interrupted(path, ignore_errors=False):
+        if ".out.old." in str(path):
+            raise KeyboardInterrupt  # Ctrl-C while the old copy is removed
+        real(path, ignore_errors=ignore_errors)
+
+    monkeypatch.setattr(io.shutil, "rmtree", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with atomic_folder(target) as tmp:
+            (tmp / "a.txt").write_text("new")
+    assert (target / "a.txt").read_text() == "new"  # the new folder landed
+    left = [p.name for p in tmp_path.iterdir() if p.name != "out"]
+    assert len(left) == 1 and left[0].startswith(".out.old.")
+    monkeypatch.setattr(io.shutil, "rmtree", real)
+    (tmp_path / "out.old").mkdir()  # a sibling named like the prefix is not touched
+    with atomic_folder(target) as tmp:
+        (tmp / "a.txt").write_text("newer")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "out.old"]
+    assert (target / "a.txt").read_text() == "newer"
