@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,12 +130,31 @@ def run_experiment(
         seconds=time.perf_counter() - t0,
     )
     if out_dir is not None:
-        out = Path(out_dir)
-        atomic_write_json(out / "config.json", cfg.to_dict())
-        save_checkpoint(model, cfg, out / "checkpoint")
-        atomic_write_json(out / "metrics.json", outcome.summary())
-        log.info("wrote %s", out)
+        save_run(out_dir, cfg, model, outcome)
     return outcome
+
+
+def save_run(
+    out_dir: str | Path, cfg: ExperimentConfig, model: Any, outcome: ExperimentResult,
+    records: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Path:
+    """Write a finished run into ``out_dir``: ``config.json``, ``checkpoint/``, ``metrics.json``
+    and ``records`` (file name -> JSON object, e.g. the CLI's ``summary.json``), each atomically.
+
+    The previous run's scores (``metrics.json`` and the ``records`` names) are removed first, so
+    an interrupted write never leaves an old run's scores beside a new checkpoint: the folder
+    holds the old run, the new config and checkpoint without scores, or the whole new run.
+    """
+    out = Path(out_dir)
+    for name in ("metrics.json", *(records or {})):
+        (out / name).unlink(missing_ok=True)
+    atomic_write_json(out / "config.json", cfg.to_dict())
+    save_checkpoint(model, cfg, out / "checkpoint")
+    atomic_write_json(out / "metrics.json", outcome.summary())
+    for name, obj in (records or {}).items():
+        atomic_write_json(out / name, obj)
+    log.info("wrote %s", out)
+    return out
 
 
 def save_checkpoint(model: Any, cfg: ExperimentConfig, path: str | Path) -> Path:

@@ -69,6 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 141
+    except OSError as err:  # a file the verb reads or writes: disk full, permissions, a vanished folder
+        sys.stderr.write(f"stvlm: error: {err}\n")
+        return 1
 
 
 if __name__ == "__main__":

@@ -69,20 +69,20 @@ def _run(args: argparse.Namespace) -> int:
 
     from harness.cli.pair_defaults import record
     from harness.cli.text_tables import metrics_table
-    from stvlm.experiment import prepare_run, run_experiment
-    from stvlm.io import atomic_write_json
+    from stvlm.experiment import prepare_run, run_experiment, save_run
     from stvlm.monitor import monitor_value
     from stvlm.progress import EpochBar
 
     prepared = prepare_run(cfg)  # checks the device, names and monitor before the data loads
     epochs = EpochBar(cfg.train.epochs, cfg.train.monitor, desc=f"train {cfg.data.dataset}")
     try:
-        result = run_experiment(cfg, out_dir=out, prepared=prepared, callbacks=[epochs])
+        result = run_experiment(cfg, prepared=prepared, callbacks=[epochs])
     finally:
         epochs.close()
-    forecast = prepared[0]
-    # the record first: a reader that closes stdout early (| head) ends the command at a print
-    atomic_write_json(out / "summary.json", {"config_hash": cfg.config_hash(), **result.summary(), **record(applied)})
+    forecast, model = prepared
+    # the run first: a reader that closes stdout early (| head) ends the command at a print
+    summary = {"config_hash": cfg.config_hash(), **result.summary(), **record(applied)}
+    save_run(out, cfg, model, result, {"summary.json": summary})
     emit(
         f"{cfg.name}: {cfg.model.backbone.name} backbone, {cfg.model.image.encoding} image, fusion depth "
         f"{cfg.model.fusion.depth}, {cfg.model.finetune.strategy} fine-tuning on {cfg.data.dataset} "
