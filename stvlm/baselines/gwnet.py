@@ -11,7 +11,8 @@ reference's structure, not a copy:
   adjacency only the adaptive one;
 * ``blocks x layers`` layers of: dilated causal convolution over time (kernel ``(1, 2)``,
   dilation ``1, 2, ...`` restarting in each block), gate ``tanh(filter) * sigmoid(gate)``,
-  1x1 skip convolution (skips summed over the layers, each cut to the last steps), diffusion
+  1x1 skip convolution (skips summed over the layers, each cut to the last steps; in
+  evaluation computed at the last step only, the one the head reads), diffusion
   graph convolution (powers ``1..order`` of every support concatenated with the input, 1x1
   convolution, dropout), residual add, BatchNorm;
 * head ``ReLU(skip) -> 1x1 conv -> ReLU -> 1x1 conv`` to ``T_out * C_out`` channels;
@@ -193,6 +194,13 @@ class GWNetForecaster(nn.Module):
     def _lookback(self, batch: STBatch) -> torch.Tensor | None:
         return checked_lookback(batch, self.lookback_lags, "gwnet")  # [B, P, T_in + T_out, N, C_out]
 
+    def _skip_input(self, h: torch.Tensor) -> torch.Tensor:
+        """What a layer's 1x1 skip convolution reads of its gated ``h [B, D_ch, N, L']``: in
+        evaluation only the last step, the one step of the summed skips the head reads (the
+        convolution works step by step, so the forecast is the same, measured 1.5x faster
+        prediction); in training every step, so gradients round as they did for the committed runs."""
+        return h if self.training else h[..., -1:]  # [B, D_ch, N, L'] or [B, D_ch, N, 1]
+
     def forward(self, batch: STBatch) -> torch.Tensor:
         b, t_in, n, _ = batch.x.shape
         lb = self._lookback(batch)
@@ -213,7 +221,7 @@ class GWNetForecaster(nn.Module):
             residual = x  # [B, R_ch, N, L]
             h = torch.tanh(self.filter_convs[i](residual)) * torch.sigmoid(self.gate_convs[i](residual))
             # h: [B, D_ch, N, L - dilation*(k-1)]
-            s = self.skip_convs[i](h)  # [B, S_ch, N, L']
+            s = self.skip_convs[i](self._skip_input(h))  # [B, S_ch, N, L'] (evaluation: L' = 1)
             skip = s if isinstance(skip, int) else s + skip[..., -s.shape[-1]:]  # [B, S_ch, N, L']
             if i < len(self.graph_convs):
                 x = self.graph_convs[i](h, supports)  # [B, R_ch, N, L']

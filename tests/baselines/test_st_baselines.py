@@ -251,6 +251,21 @@ def test_receptive_field_is_causal_and_padded() -> None:
     assert torch.all(input_sensitivity(full, batch) > 0)
 
 
+def test_evaluation_computes_the_skips_at_the_last_step_only_with_the_same_forecast() -> None:
+    fc = tiny_forecast(ADJ)
+    batch = a_batch(fc)
+    for cfg in (TINY_GWNET.replace(blocks=1, layers=2), GWNetConfig(dropout=0.0)):  # L' > 1, and = 1
+        model = build("gwnet", fc, cfg).eval()
+        assert model._skip_input(torch.ones(1, 1, 1, 5)).shape == (1, 1, 1, 1)
+        with torch.no_grad():
+            fast = model(batch)
+            model._skip_input = lambda h: h  # every step, as in training
+            full = model(batch)
+        assert torch.equal(fast, full)
+    training = build("gwnet", fc, TINY_GWNET).train()
+    assert training._skip_input(torch.ones(1, 1, 1, 5)).shape == (1, 1, 1, 5)
+
+
 # -- STAEformer ----------------------------------------------------------------------------------
 
 
