@@ -91,18 +91,15 @@ def check_not_owned(path: str | os.PathLike[str], flag: str) -> Path:
     return p
 
 
-def check_checkpoint_dir(path: str | os.PathLike[str], flag: str) -> Path:
+def check_checkpoint_dir(path: str | os.PathLike[str]) -> Path:
     """A checkpoint folder to read (``<run>/checkpoint`` of ``stvlm train``), checked before the
-    model stack is imported.
+    model stack is imported, with :func:`stvlm.experiment.load_checkpoint`'s words.
 
     Raises:
-        ConfigError: the folder is missing or holds no ``experiment.json``.
+        ConfigError: the folder holds no ``experiment.json`` (or does not exist).
     """
     p = Path(path)
-    if not p.is_dir():
-        raise ConfigError(f"{flag} {str(path)!r} is not a folder; give <run>/checkpoint of `stvlm train`")
     if not (p / CHECKPOINT_MARKER).is_file():
-        hint = " (it is a run: its checkpoint is <run>/checkpoint)" if folder_owner(p) == "a `stvlm train` run" else ""
-        raise ConfigError(f"{flag} {str(path)!r} holds no {CHECKPOINT_MARKER}, so it is no ST-VLM "
-                          f"checkpoint{hint}")
+        hint = "; its checkpoint is <run>/checkpoint" if folder_owner(p) == "a `stvlm train` run" else ""
+        raise ConfigError(f"{path} is not a checkpoint folder: {CHECKPOINT_MARKER} is missing{hint}")
     return p

@@ -86,11 +86,12 @@ def test_a_file_may_not_overwrite_a_checkpoint_or_a_record(tmp_path: Path) -> No
 
 def test_a_checkpoint_folder_is_checked_before_the_model_loads(tmp_path: Path) -> None:
     run = make_run(tmp_path / "run")
-    assert check_checkpoint_dir(run / "checkpoint", "--checkpoint") == run / "checkpoint"
-    with pytest.raises(ConfigError, match="is not a folder"):
-        check_checkpoint_dir(tmp_path / "nope", "--checkpoint")
-    with pytest.raises(ConfigError, match=r"holds no experiment.json, so it is no ST-VLM checkpoint \(it is a run"):
-        check_checkpoint_dir(run, "--checkpoint")
+    assert check_checkpoint_dir(run / "checkpoint") == run / "checkpoint"
+    with pytest.raises(ConfigError, match=r"nope is not a checkpoint folder: experiment.json is missing$"):
+        check_checkpoint_dir(tmp_path / "nope")
+    with pytest.raises(ConfigError, match=r"run is not a checkpoint folder: experiment.json is missing; its "
+                                          r"checkpoint is <run>/checkpoint$"):
+        check_checkpoint_dir(run)
 
 
 def test_report_onto_its_own_results_folder_is_refused_and_nothing_is_lost(tmp_path: Path, capsys) -> None:
@@ -109,7 +110,7 @@ def test_predict_and_evaluate_refuse_a_checkpoints_file(tmp_path: Path, capsys) 
     argv = {
         ("predict", "--checkpoint", str(run / "checkpoint"), "--out", str(weights)): "lies inside the checkpoint",
         ("predict", "--checkpoint", str(run / "checkpoint"), "--out", str(tmp_path / "p.csv")): "is not a .npz file",
-        ("predict", "--checkpoint", str(run), "--out", str(tmp_path / "p.npz")): "holds no experiment.json",
+        ("predict", "--checkpoint", str(run), "--out", str(tmp_path / "p.npz")): "experiment.json is missing",
         ("evaluate", "--checkpoint", str(run / "checkpoint"), "--json", str(run / "metrics.json")):
             "is a file of a `stvlm train` run",
     }

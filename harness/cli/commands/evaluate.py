@@ -10,6 +10,7 @@ from typing import Any
 from harness.cli.commands.base import COMMANDS, Command, add_data_root, emit
 from harness.study.owned import check_checkpoint_dir, check_not_owned
 from harness.study.paths import check_output_file
+from stvlm.data.root import resolve_data_root
 from stvlm.errors import ConfigError
 
 
@@ -53,10 +54,6 @@ def _run_checkpoint(args: argparse.Namespace) -> int:
     from stvlm.experiment import load_checkpoint
     from stvlm.monitor import with_means
 
-    given = [flag for flag, (name, _) in DATA_FLAGS.items() if getattr(args, name) is not None]
-    if given:
-        raise ConfigError(f"{given[0]} does not apply with --checkpoint: a checkpoint is scored on the "
-                          "data selection and protocol it was trained with (its experiment.json)")
     cfg, forecast, model = load_checkpoint(args.checkpoint, data_root=args.data_root)
     if args.dataset and args.dataset != cfg.data.dataset:
         raise ConfigError(
@@ -117,9 +114,17 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:  # paths before the model stack is imported
         check_output_file(args.json, "--json")
         check_not_owned(args.json, "--json")
+    if args.data_root:
+        resolve_data_root(args.data_root)
     if args.checkpoint:
-        check_checkpoint_dir(args.checkpoint, "--checkpoint")
+        given = [flag for flag, (name, _) in DATA_FLAGS.items() if getattr(args, name) is not None]
+        if given:
+            raise ConfigError(f"{given[0]} does not apply with --checkpoint: a checkpoint is scored on the "
+                              "data selection and protocol it was trained with (its experiment.json)")
+        check_checkpoint_dir(args.checkpoint)
         return _run_checkpoint(args)
+    if not args.model or not args.dataset:
+        raise ConfigError("stvlm evaluate needs --dataset and --model, or --checkpoint DIR")
 
     from harness.cli.pair_defaults import record
     from harness.cli.text_tables import metrics_table
@@ -128,8 +133,6 @@ def _run(args: argparse.Namespace) -> int:
     from stvlm.data.pipeline import prepare
     from stvlm.evaluation import evaluate_baseline
 
-    if not args.model or not args.dataset:
-        raise ConfigError("stvlm evaluate needs --dataset and --model, or --checkpoint DIR")
     for name, default in DATA_FLAGS.values():
         if getattr(args, name) is None:
             setattr(args, name, default)

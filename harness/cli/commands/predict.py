@@ -9,17 +9,20 @@ from typing import Any
 from harness.cli.commands.base import COMMANDS, Command, add_data_root, emit
 from harness.study.owned import check_checkpoint_dir, check_not_owned
 from harness.study.paths import check_output_file
+from stvlm.data.root import resolve_data_root
 from stvlm.errors import ConfigError
 
 PARTS = ("train", "val", "test")
 
 
 def _run(args: argparse.Namespace) -> int:
-    check_checkpoint_dir(args.checkpoint, "--checkpoint")  # before torch is imported
-    check_output_file(args.out, "--out")
+    check_output_file(args.out, "--out")  # before torch is imported
     check_not_owned(args.out, "--out")
     if not str(args.out).endswith(".npz"):
         raise ConfigError(f"--out {args.out!r} is not a .npz file; give a path ending in .npz")
+    check_checkpoint_dir(args.checkpoint)
+    if args.data_root:
+        resolve_data_root(args.data_root)
 
     import numpy as np
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.cli.commands.base import COMMANDS, Command, emit
 from harness.study.paths import check_output_dir
+from stvlm.data.root import resolve_data_root
 
 if TYPE_CHECKING:
     from stvlm.configs import ExperimentConfig
@@ -66,6 +67,7 @@ def _run(args: argparse.Namespace) -> int:
     cfg, applied = experiment_config(args)
     out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-{cfg.config_hash()}"
     check_run_folder(out, cfg)
+    resolve_data_root(cfg.data.data_root)  # a missing data root too (the data loads only after torch)
 
     from harness.cli.pair_defaults import record
     from harness.cli.text_tables import metrics_table
