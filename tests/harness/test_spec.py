@@ -458,3 +458,27 @@ def test_preflight_names_the_arm_whose_model_cannot_be_built(data_root: Path) ->
     assert one_line_error(lambda: preflight(build_arms(s, str(data_root)))) == (
         "arm few_shot_ratio=0.1: text.max_length = 400 is larger than the vilt backbone's 64 text "
         "positions; allowed: 4..64")
+
+
+def test_every_setting_the_study_itself_writes_is_refused_in_fixed(data_root: Path) -> None:
+    """STUDY_PATHS (what [fixed] and [nuisance] may not set) lists every setting the planner writes
+    into an arm's experiment beyond the preset, the fixed settings, the axes and the params:
+    one that it missed would be silently overwritten."""
+    from harness.study.arms import base_tree
+    from harness.study.presets import PRESETS
+    from harness.study.spec import STUDY_PATHS
+
+    def leaves(tree: dict, prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in tree.items():
+            path = f"{prefix}{key}"
+            out.update(leaves(value, f"{path}.") if isinstance(value, dict) else {path: value})
+        return out
+
+    s = spec(name="other", fixed={}, scientific={"axes": {"lora_rank": [8]}})
+    preset = leaves(PRESETS[s.preset].build(s.dataset).to_dict())
+    written = leaves(experiment_for(s, {}, seed=5, data_root=str(data_root)).to_dict())
+    changed = {p for p in written if written[p] != preset.get(p)}
+    assert changed == {"name", "train.seed", "data.few_shot.seed", "data.data_root"}
+    assert changed | {"data.dataset", "data.protocol"} <= set(STUDY_PATHS)
+    assert set(leaves(base_tree(s)).keys()) == set(preset)  # the base tree sets no new setting
