@@ -12,7 +12,8 @@ Run on a cluster (storage and results must be absolute, or URIs, inside a job):
         python studies/hpo.py --data-root /abs/data --storage /abs/ray --results-dir /abs/results
 
 Running the same command again resumes the study: finished trials are kept, unfinished ones
-continue from their checkpoints. Results: results/<study>/{trials,curves}.parquet, study.json.
+continue from their checkpoints. Results: <results-dir>/<study>/{trials,curves}.parquet, study.json
+(``--results-dir``: default runs/studies/).
 """
 
 from __future__ import annotations

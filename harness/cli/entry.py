@@ -41,7 +41,7 @@ def build_parser(prog: str, description: str, default_config: Path) -> argparse.
     arg("--config", type=Path, default=default_config,
         help=f"study spec TOML (default: {default_config.name})")
     arg("--smoke-test", action="store_true",
-        help="the same study cut to seconds: tiny models, 2 arms, 1 seed, 2 epochs of 2 batches")
+        help="the same study cut to seconds: tiny models, at most 2 arms, 1 seed, 2 epochs of 2 batches")
     arg("--storage", default=None,
         help="checkpoint storage: absolute path or URI (s3://, gs://); "
              "default $STVLM_STORAGE or <results-dir>/ray")
@@ -61,7 +61,7 @@ def build_parser(prog: str, description: str, default_config: Path) -> argparse.
     arg("--address", default=None,
         help="Ray cluster to join (default: $RAY_ADDRESS, else a local instance)")
     arg("--num-cpus", type=positive_int, default=None, help="CPUs of a local Ray instance (default: all)")
-    arg("--report-every", type=positive_int, default=15, help="seconds between progress tables")
+    arg("--report-every", type=positive_int, default=15, help="seconds between progress tables (default: 15)")
     arg("-v", "--verbose", action="store_true", help="log harness progress (INFO)")
     return p
 

@@ -23,7 +23,8 @@ class ImageConfig(Config):
     encoding: str = field(
         "auto",
         help="image encoder name: grid_heatmap, spectral_grid, node_time, correlation, fft, "
-        "learnable, flow; 'auto': grid_heatmap with coordinates, else spectral_grid",
+        "learnable, flow; 'auto': grid_heatmap with coordinates, else spectral_grid with a "
+        "graph, else node_time",
     )
     size: int | None = field(
         None, ge=8, help="image side S in pixels; default: the backbone's image size"
@@ -56,10 +57,12 @@ class TextConfig(Config):
     include_side: bool = field(True, help="weather / POI sentences where the dataset has them")
     style: Literal["compact", "full"] = field(
         "compact",
-        help="'compact': short window-specific sentences that fit ViLT's 40 tokens whole (time, "
-        "statistics, side information, dataset name; no task sentence, the same for every "
-        "window); 'full': the long sentences, cut at max_length (about 140 tokens in all: at "
-        "ViLT's 40 the statistics survive, the time sentence is cut part-way)",
+        help="'compact': short window-specific sentences (time, statistics, side information, "
+        "dataset name; no task sentence, the same for every window) that fit ViLT's 40 tokens "
+        "whole on los-loop, nycbike-drop and nycbike1 (at most 38); sz-taxi's take 42, so its "
+        "last two, the end of the dataset's name, are cut; 'full': the long sentences, cut at "
+        "max_length (about 140 tokens in all: at ViLT's 40 the statistics survive, the time "
+        "sentence is cut part-way)",
     )
 
 

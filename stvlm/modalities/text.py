@@ -4,7 +4,8 @@
 marked with a flag are toggled by :class:`~stvlm.configs.TextConfig`). The sentences that
 change from window to window come first, so a short token limit cuts the fixed ones first; at
 ViLT's 40 tokens the full style keeps the statistics and part of the time sentence (the compact
-style, the default, keeps its whole prompt: :func:`_compact_prompts`):
+style, the default, keeps its whole prompt on los-loop, nycbike-drop and nycbike1; sz-taxi's
+loses its last two tokens, the end of the dataset's name: :func:`_compact_prompts`):
 
 1. ``include_stats``: min, max, median and trend of the value channel averaged over the
    observed nodes (finite, and not the dataset's missing-value marker; steps with none are

@@ -169,6 +169,16 @@ def test_fetch_without_a_download_source(capsys, tmp_path: Path) -> None:
     assert "pems03" in line and "no public download source" in line
 
 
+def test_fetch_of_a_present_dataset_names_each_verified_file(capsys, data_root: Path) -> None:
+    """It crashed with "FetchResult object is not iterable" after every successful fetch."""
+    from stvlm.data.datasets import dataset_info
+
+    code, out, err = run(capsys, "data", "fetch", "sz-taxi", "--data-root", str(data_root))
+    assert (code, err) == (0, "")
+    folder = data_root.resolve() / dataset_info("sz-taxi").folder
+    assert out.splitlines() == [f"verified {folder / f.name}" for f in dataset_info("sz-taxi").files]
+
+
 def test_console_script_exit_status_and_single_line(data_root: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "harness.cli.main", "evaluate", "--dataset", "nope", "--model", "ridge",

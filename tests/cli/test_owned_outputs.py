@@ -160,3 +160,19 @@ def test_a_report_with_a_nan_ranking_metric_is_refused(tmp_path: Path) -> None:
                         .alias("test_mae")).write_parquet(study / "trials.parquet")
     with pytest.raises(ResultsError, match=f"completed trial {first} has test_mae = nan; a completed trial's"):
         load_study(study)
+
+
+def test_evaluate_refuses_data_flags_and_another_dataset_before_the_checkpoint_loads(tmp_path: Path, capsys) -> None:
+    """--verify with --checkpoint was accepted and ignored; a --dataset other than the checkpoint's
+    was refused only after the model and its data had loaded."""
+    run = make_run(tmp_path / "run")
+    (run / "checkpoint" / CHECKPOINT_MARKER).write_text(json.dumps({"data": {"dataset": "los-loop"}}))
+    ckpt = str(run / "checkpoint")
+    for args, message in {
+        ("--verify", "none"): "stvlm: error: --verify does not apply with --checkpoint: a checkpoint is scored on",
+        ("--dataset", "sz-taxi"): "stvlm: error: --dataset 'sz-taxi' does not match the checkpoint's dataset "
+                                  "'los-loop'; ST-VLM checkpoints hold per-node weights of their dataset",
+    }.items():
+        assert main(["evaluate", "--checkpoint", ckpt, *args]) == 2
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and err.startswith(message), err

@@ -27,7 +27,13 @@ def emit(text: str = "") -> None:
     sys.stdout.flush()
 
 
-def add_data_root(parser: argparse.ArgumentParser) -> None:
+#: What ``--data-root`` defaults to for a checkpoint, which keeps the root it was trained with
+#: (:func:`stvlm.experiment.load_checkpoint`).
+CHECKPOINT_ROOT = "the checkpoint's own data root where that folder exists, else $STVLM_DATA"
+
+
+def add_data_root(parser: argparse.ArgumentParser, default: str = "$STVLM_DATA") -> None:
+    """``--data-root``, its help naming what it defaults to."""
     parser.add_argument(
-        "--data-root", default=None, help="folder with one sub-folder per dataset (default: $STVLM_DATA)"
+        "--data-root", default=None, help=f"folder with one sub-folder per dataset (default: {default})"
     )

@@ -82,11 +82,16 @@ def _loaded_facts(name: str, root: Any) -> dict[str, Any]:
 
 def _fetch(args: argparse.Namespace) -> int:
     from stvlm.data.fetch import fetch_dataset
+    from stvlm.errors import DataError
 
     root = _root(args, required=True)
-    paths = fetch_dataset(args.name, root)
-    for path in paths:
-        emit(f"verified {path}")
+    result = fetch_dataset(args.name, root)
+    for verb, paths in (("downloaded", result.downloaded), ("verified", result.present)):
+        for path in paths:
+            emit(f"{verb} {path}")
+    if result.manual:
+        raise DataError(f"dataset {args.name!r}: {', '.join(str(p) for p in result.manual)} has no download "
+                        f"source; copy it by hand (see `stvlm data info {args.name}`)")
     return 0
 
 

@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.cli.commands.base import COMMANDS, Command, add_data_root, emit
-from harness.study.owned import check_checkpoint_dir, check_not_owned
+from harness.cli.commands.base import CHECKPOINT_ROOT, COMMANDS, Command, add_data_root, emit
+from harness.study.owned import CHECKPOINT_MARKER, check_checkpoint_dir, check_not_owned
 from harness.study.paths import check_output_file
 from stvlm.data.root import resolve_data_root
 from stvlm.errors import ConfigError
@@ -45,7 +45,21 @@ def _write_json(path: str, record: dict[str, Any]) -> Path:
 #: apply (the checkpoint's own selection is scored), so giving one is an error.
 DATA_FLAGS = {"--model": ("model", None), "--protocol": ("protocol", "standard"),
               "--few-shot": ("few_shot", 1.0), "--few-shot-method": ("few_shot_method", "first"),
-              "--seed": ("seed", 0), "--set": ("set", None)}
+              "--seed": ("seed", 0), "--set": ("set", None), "--verify": ("verify", "sha256")}
+
+
+def _check_checkpoint_dataset(checkpoint: str, dataset: str | None) -> None:
+    """Refuse a ``--dataset`` other than the one the checkpoint was trained on, read from its
+    ``experiment.json`` before the model stack loads (an unreadable file is left to the loader)."""
+    if not dataset:
+        return
+    try:
+        stored = json.loads((Path(checkpoint) / CHECKPOINT_MARKER).read_text())["data"]["dataset"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if dataset != stored:
+        raise ConfigError(f"--dataset {dataset!r} does not match the checkpoint's dataset {stored!r}; "
+                          "ST-VLM checkpoints hold per-node weights of their dataset")
 
 
 def _run_checkpoint(args: argparse.Namespace) -> int:
@@ -55,11 +69,6 @@ def _run_checkpoint(args: argparse.Namespace) -> int:
     from stvlm.monitor import with_means
 
     cfg, forecast, model = load_checkpoint(args.checkpoint, data_root=args.data_root)
-    if args.dataset and args.dataset != cfg.data.dataset:
-        raise ConfigError(
-            f"--dataset {args.dataset!r} does not match the checkpoint's dataset "
-            f"{cfg.data.dataset!r}; ST-VLM checkpoints hold per-node weights of their dataset"
-        )
     engine = Engine(model, forecast, cfg.train)
     # the scores and the registered means of them (mae_both), as metrics.json holds them
     metrics = {part: with_means(engine.evaluate(part, progress=True)) for part in ("val", "test")}
@@ -122,6 +131,7 @@ def _run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{given[0]} does not apply with --checkpoint: a checkpoint is scored on the "
                               "data selection and protocol it was trained with (its experiment.json)")
         check_checkpoint_dir(args.checkpoint)
+        _check_checkpoint_dataset(args.checkpoint, args.dataset)
         return _run_checkpoint(args)
     if not args.model or not args.dataset:
         raise ConfigError("stvlm evaluate needs --dataset and --model, or --checkpoint DIR")
@@ -183,9 +193,10 @@ def _add_parser(sub: Any) -> argparse.ArgumentParser:
                         "data.lookback_days=[1,7,14] (repeatable); what it leaves, the accuracy benchmark's "
                         "choices for this baseline on this dataset and few-shot setting fill in "
                         "(its lookback days, epoch cap, options: stvlm.configs.pair_choices)")
-    p.add_argument("--verify", default="sha256", help="file check before loading: sha256, size or none")
+    p.add_argument("--verify", help="file check before loading: sha256 (default), size or none; a checkpoint "
+                   "is loaded with the check it was trained with")
     p.add_argument("--json", default=None, help="write the metrics and provenance to this file")
-    add_data_root(p)
+    add_data_root(p, f"$STVLM_DATA; with --checkpoint, {CHECKPOINT_ROOT}")
     p.set_defaults(run=_run)
     return p
 

@@ -6,7 +6,7 @@ import argparse
 import io
 from typing import Any
 
-from harness.cli.commands.base import COMMANDS, Command, add_data_root, emit
+from harness.cli.commands.base import CHECKPOINT_ROOT, COMMANDS, Command, add_data_root, emit
 from harness.study.owned import check_checkpoint_dir, check_not_owned
 from harness.study.paths import check_output_file
 from stvlm.data.root import resolve_data_root
@@ -51,7 +51,7 @@ def _add_parser(sub: Any) -> argparse.ArgumentParser:
                    help="a checkpoint folder from `stvlm train` (<out>/checkpoint)")
     p.add_argument("--part", default="test", choices=PARTS, help="which windows (default: test)")
     p.add_argument("--out", required=True, help="the .npz file to write")
-    add_data_root(p)
+    add_data_root(p, CHECKPOINT_ROOT)
     p.set_defaults(run=_run)
     return p
 
