@@ -78,3 +78,31 @@ def test_garbage_is_a_data_error(tmp_path):
     path.write_bytes(b"\x80\x04garbage")
     with pytest.raises(DataError, match=r"junk\.pkl: not a readable pickle \("):
         safe_load(path)
+
+
+class Allocates:
+    """Pickles to a call that allocates from a number in the file: ``fn(*args)``."""
+
+    def __init__(self, fn, *args) -> None:
+        self.fn, self.args = fn, args
+
+    def __reduce__(self):
+        return (self.fn, self.args)
+
+
+@pytest.mark.parametrize(("fn", "args", "refused"), [
+    (bytearray, (3 * 10**9,), "builtins.bytearray of 3,000,000,000 bytes"),
+    (bytes, (10**9,), "builtins.bytes of 1,000,000,000 bytes"),
+    (np.ndarray, ((10**4, 10**4),), "numpy.ndarray of 800,000,000 bytes"),
+])
+def test_a_size_in_the_file_cannot_allocate_more_than_the_file(tmp_path, fn, args, refused):
+    """A 35-byte pickle of bytearray(3e9) took 2.9 GB; a 74-byte ndarray((3e7,)) 2.1 GB."""
+    path = tmp_path / "bomb.pkl"
+    path.write_bytes(pickle.dumps([Allocates(fn, *args)], protocol=2))
+    with pytest.raises(UnsafePickleError, match=rf"bomb\.pkl: refused {refused} from a pickle of "
+                                                rf"{path.stat().st_size} bytes \(a size in the file, not data\)"):
+        safe_load(path)
+    small = tmp_path / "small.pkl"
+    small.write_bytes(pickle.dumps([Allocates(fn, *([4] if fn is not np.ndarray else [(2, 2)]))], protocol=2))
+    assert len(safe_load(small)[0]) in (2, 4)  # within the file's size it still loads
+
