@@ -108,8 +108,9 @@ class EngineState:
 
     @classmethod
     def load(cls, path: str | Path) -> EngineState:
-        """Read a state written by :meth:`save`."""
-        data = torch.load(Path(path), map_location="cpu", weights_only=False)
+        """Read a state written by :meth:`save`: tensors, numbers, strings and containers only
+        (``weights_only``), so a state file from elsewhere cannot run code when it is resumed."""
+        data = torch.load(Path(path), map_location="cpu", weights_only=True)
         data["history"] = [h if isinstance(h, EpochRecord) else EpochRecord(**h) for h in data.get("history", [])]
         return cls(**data)
 

@@ -201,5 +201,7 @@ class StudySearcher(Searcher):
             pickle.dump(self.__dict__, fh)
 
     def restore(self, checkpoint_path: str) -> None:
+        """Unpickle the state :meth:`save` wrote (Optuna's samplers and studies): like Ray Tune's
+        own experiment state beside it, a storage folder is resumed only by who wrote it."""
         with open(checkpoint_path, "rb") as fh:
             self.__dict__.update(pickle.load(fh))
