@@ -98,6 +98,10 @@ def test_grid_shape_gives_grid_coordinates(tmp_path):
     ("colour = 'red'\n", "unknown key 'colour'; allowed: name, title, description"),
     ("coordinates = 'utm'\n", "coordinates = 'utm'; allowed: latlon, projected, grid"),
     ("[files]\nvals = 'v.npy'\n", "unknown key 'files.vals'; allowed: values, coords"),
+    ("[files]\nvalues = '../../outside/secret.npy'\n",
+     r"files.values = '../../outside/secret.npy' must be a file name in the dataset's folder \(no folder part\)"),
+    ("[files]\nvalues = '/etc/secret.npy'\n", r"files.values = '/etc/secret.npy' must be a file name"),
+    ("[files]\ncoords = '..'\n", r"files.coords = '..' must be a file name"),
 ])
 def test_toml_rejects_unknown_keys(tmp_path, extra, message):
     write_dataset(tmp_path, TOML + extra)

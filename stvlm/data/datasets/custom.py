@@ -169,8 +169,9 @@ def read_spec(path: Path) -> dict:
     for key, value in spec.get("files", {}).items():
         if key not in FILE_KEYS:
             raise _fail(path, f"unknown key 'files.{key}'; allowed: {', '.join(FILE_KEYS)}")
-        if not isinstance(value, str):
-            raise _fail(path, f"files.{key} = {value!r} must be a file name")
+        if not isinstance(value, str) or not value or value in (".", "..") or "/" in value or "\\" in value:
+            raise _fail(path, f"files.{key} = {value!r} must be a file name in the dataset's folder "
+                              "(no folder part)")
     if "start" in spec:
         _start(path, spec["start"])
     return spec
