@@ -197,7 +197,7 @@ def load_checkpoint(path: str | Path, *, data_root: str | None = None) -> tuple[
         raise DataError(f"{path} is not a checkpoint folder: {meta.name} is missing")
     try:
         cfg = ExperimentConfig.from_dict(json.loads(meta.read_text()))
-    except (OSError, ValueError) as err:  # JSONDecodeError is a ValueError
+    except (OSError, ValueError, RecursionError) as err:  # JSONDecodeError is a ValueError
         raise DataError(f"{meta}: not a readable experiment record ({err})") from None
     stored = cfg.data.data_root
     root = data_root or (stored if stored and Path(stored).is_dir() else os.environ.get(ENV_VAR) or stored)

@@ -32,10 +32,10 @@ def default_out_dir(results_dirs: Sequence[str | Path]) -> Path:
 
 def write_report(data: ReportData, out_dir: Path, cfg: ReportConfig, command: str | None = None) -> Path:
     """Write every file of the report for already computed ``data`` into ``out_dir`` atomically."""
+    check_report_dir(out_dir, "--out", [s.path for s in data.studies])  # it replaces the whole folder
     out_dir = Path(out_dir).resolve()
     if out_dir.exists() and not out_dir.is_dir():
         raise ResultsError(f"{out_dir}: --out exists and is not a folder")
-    check_report_dir(out_dir, "--out", [s.path for s in data.studies])  # it replaces the whole folder
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     figures = render_all(data, cfg)
     blocks = document(data, figures, cfg, command)

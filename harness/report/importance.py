@@ -89,9 +89,13 @@ def _from_rows(params: list[dict], target: list[float], minimize: bool) -> tuple
 
 
 def _from_storage(path: Path) -> list[tuple[str, dict[str, float], int]]:
+    """Importance per Optuna study of the storage file ``path``, opened read-only (SQLite's
+    ``mode=ro``): a report never writes into a database that a results folder names."""
+    from urllib.parse import quote
+
     import optuna
 
-    storage = f"sqlite:///{path}"
+    storage = f"sqlite:///file:{quote(str(Path(path).resolve()))}?mode=ro&uri=true"
     out = []
     for summary in optuna.get_all_study_summaries(storage):
         study = optuna.load_study(study_name=summary.study_name, storage=storage)

@@ -110,7 +110,7 @@ def _read_spec(path: Path) -> dict[str, Any]:
         raise ResultsError(f"{path}: study.json is missing (every results folder has one)")
     try:
         spec = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
         raise ResultsError(f"{path}: not valid JSON ({err})") from None
     if not isinstance(spec, dict):
         raise ResultsError(f"{path}: expected a JSON object, got {type(spec).__name__}")
@@ -149,7 +149,7 @@ def load_study(folder: str | Path) -> StudyResults:
     for text in trials["params_json"].drop_nulls().unique():
         try:
             ok = isinstance(json.loads(text), dict)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             ok = False
         if not ok:
             raise ResultsError(f"{trials_path}: column params_json has value {text!r}; expected a JSON object")

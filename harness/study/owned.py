@@ -51,6 +51,9 @@ def check_report_dir(path: str | os.PathLike[str], flag: str, results: Iterable[
         ConfigError: one line naming the flag, the folder and what it holds.
     """
     p = Path(path)
+    if p.is_symlink():
+        raise ConfigError(f"{flag} {str(path)!r} is a symbolic link, and a report replaces its whole folder; "
+                          "give the folder itself")
     target = p.expanduser().resolve()
     for folder in results:
         source = Path(folder).expanduser().resolve()
