@@ -28,18 +28,21 @@ REPORT_MARKER = "report.md"
 RUN_RECORDS = ("config.json", "metrics.json", "summary.json")
 """The files ``stvlm train`` writes beside ``checkpoint/`` (:mod:`stvlm.experiment`, the CLI)."""
 
+CHECKPOINT, RUN, STUDY = "an ST-VLM checkpoint", "a `stvlm train` run", "a study's results"
+"""What :func:`folder_owner` says a folder holds."""
+
 
 def folder_owner(folder: Path) -> str | None:
-    """What ``folder`` holds by its marker files: ``"an ST-VLM checkpoint"``, ``"a `stvlm train`
-    run"``, ``"a study's results"``, or ``None`` (none of them, or not a folder)."""
+    """What ``folder`` holds by its marker files: :data:`CHECKPOINT`, :data:`RUN`,
+    :data:`STUDY`, or ``None`` (none of them, or not a folder)."""
     if not folder.is_dir():
         return None
     if (folder / CHECKPOINT_MARKER).is_file():
-        return "an ST-VLM checkpoint"
+        return CHECKPOINT
     if (folder / RUN_MARKER).is_file() and (folder / "checkpoint").is_dir():
-        return "a `stvlm train` run"
+        return RUN
     if any((folder / m).is_file() for m in STUDY_MARKERS):
-        return "a study's results"
+        return STUDY
     return None
 
 
@@ -83,12 +86,12 @@ def check_not_owned(path: str | os.PathLike[str], flag: str) -> Path:
     """
     p = Path(path)
     for folder in Path(os.path.abspath(p)).parents:
-        if folder_owner(folder) == "an ST-VLM checkpoint":
+        if folder_owner(folder) == CHECKPOINT:
             raise ConfigError(f"{flag} {str(path)!r} lies inside the checkpoint {str(folder)!r}; write it "
                               "elsewhere")
     if p.exists():
         owner = folder_owner(p.parent if str(p.parent) else Path("."))
-        if owner == "a study's results" or (owner == "a `stvlm train` run" and p.name in RUN_RECORDS):
+        if owner == STUDY or (owner == RUN and p.name in RUN_RECORDS):
             raise ConfigError(f"{flag} {str(path)!r} is a file of {owner} in {str(p.parent)!r}; nothing was "
                               "written: choose another path")
     return p
@@ -103,6 +106,6 @@ def check_checkpoint_dir(path: str | os.PathLike[str]) -> Path:
     """
     p = Path(path)
     if not (p / CHECKPOINT_MARKER).is_file():
-        hint = "; its checkpoint is <run>/checkpoint" if folder_owner(p) == "a `stvlm train` run" else ""
+        hint = "; its checkpoint is <run>/checkpoint" if folder_owner(p) == RUN else ""
         raise ConfigError(f"{path} is not a checkpoint folder: {CHECKPOINT_MARKER} is missing{hint}")
     return p
