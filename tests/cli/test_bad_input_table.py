@@ -281,8 +281,8 @@ def test_a_missing_config_is_reported_before_torch_is_imported(tmp_path: Path) -
 
 
 def test_a_missing_data_root_or_checkpoint_is_reported_before_torch_is_imported(tmp_path: Path) -> None:
-    """`train`, `predict` and `evaluate` found a bad --data-root or --checkpoint only after
-    importing the model stack (6.6 s on a loaded machine); now in a fraction of a second."""
+    """`train`, `predict` and `evaluate` found a bad --data-root, --checkpoint or $STVLM_PROGRESS
+    only after importing the model stack (6.6 s on a loaded machine); now in a fraction of a second."""
     nowhere, ckpt = str(tmp_path / "nowhere"), str(tmp_path / "ckpt")
     probe = (
         "import sys\n"
@@ -290,6 +290,8 @@ def test_a_missing_data_root_or_checkpoint_is_reported_before_torch_is_imported(
         f"assert main(['train', '--dataset', 'los-loop', '--data-root', {nowhere!r}]) == 2\n"
         f"assert main(['predict', '--checkpoint', {ckpt!r}, '--out', 'p.npz']) == 2\n"
         f"assert main(['evaluate', '--dataset', 'los-loop', '--model', 'ridge', '--data-root', {nowhere!r}]) == 2\n"
+        "import os; os.environ['STVLM_PROGRESS'] = 'maybe'\n"
+        f"assert main(['train', '--dataset', 'los-loop', '--data-root', {str(REPO)!r}]) == 2\n"
         "assert 'torch' not in sys.modules, 'heavy import first'\n"
     )
     proc = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True,
@@ -299,7 +301,7 @@ def test_a_missing_data_root_or_checkpoint_is_reported_before_torch_is_imported(
     missing = (f"stvlm: error: data root {nowhere!r}: {nowhere} is not a directory; pass --data-root or "
                "set STVLM_DATA to the folder holding one sub-folder per dataset")
     assert errors == [missing, f"stvlm: error: {ckpt} is not a checkpoint folder: experiment.json is missing",
-                      missing]
+                      missing, "stvlm: error: STVLM_PROGRESS = 'maybe' is not allowed; allowed: 0 (no bars), 1 (bars)"]
 
 
 def test_a_ctrl_c_outside_ray_tune_is_one_line_and_exit_130(monkeypatch, capsys, tmp_path: Path) -> None:

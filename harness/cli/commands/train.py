@@ -68,6 +68,9 @@ def _run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-{cfg.config_hash()}"
     check_run_folder(out, cfg)
     resolve_data_root(cfg.data.data_root)  # a missing data root too (the data loads only after torch)
+    from stvlm.progress import progress_enabled
+
+    progress_enabled()  # a bad $STVLM_PROGRESS, before the data loads rather than at the first bar
 
     from harness.cli.pair_defaults import record
     from harness.cli.text_tables import metrics_table
