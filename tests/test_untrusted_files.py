@@ -73,3 +73,16 @@ def test_a_yaml_alias_bomb_is_a_short_one_line_error(tmp_path: Path) -> None:
         ExperimentConfig.from_dict(load_mapping(path))
     message = str(err.value)
     assert message.startswith("data.lookback_days = [[[...], [...],") and len(message) < 1000
+
+
+def test_a_results_table_declaring_too_many_rows_is_not_read(tmp_path: Path, monkeypatch) -> None:
+    """A 1.8 MB Parquet file can declare 400 million rows (3.5 GB to read); the row count comes
+    from the file's metadata, so the check costs nothing."""
+    import harness.report.load as load
+
+    study = tmp_path / "study"
+    shutil.copytree(SMOKE, study)
+    monkeypatch.setattr(load, "MAX_ROWS", 5)
+    with pytest.raises(load.ResultsError, match=r"trials.parquet: declares \d+ rows, more than a results "
+                                                r"table holds \(5\); not read"):
+        load.load_study(study)

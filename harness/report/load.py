@@ -85,9 +85,20 @@ def _first_line(err: Exception) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
+#: The most rows a results table may hold (a study of a million trials is far beyond any here; a
+#: 1.8 MB file can declare 400 million rows and take 3.5 GB to read).
+MAX_ROWS = 10_000_000
+
+
 def _read_parquet(path: Path, required: tuple[str, ...], spec: dict[str, Any]) -> pl.DataFrame:
     try:
+        rows = pl.scan_parquet(path).select(pl.len()).collect().item()  # the file's metadata only
+        if rows > MAX_ROWS:
+            raise ResultsError(f"{path}: declares {rows:,} rows, more than a results table holds "
+                               f"({MAX_ROWS:,}); not read")
         frame = pl.read_parquet(path)
+    except ResultsError:
+        raise
     except Exception as err:  # polars raises several types for unreadable files
         raise ResultsError(f"{path}: not a readable Parquet file ({_first_line(err)})") from None
     version, where = _version_of(path, frame, spec)
