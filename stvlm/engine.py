@@ -91,6 +91,7 @@ class EngineState:
     best_state: dict[str, torch.Tensor] = field(default_factory=dict)
     optimizer_state: dict[str, Any] = field(default_factory=dict)
     rng_state: torch.Tensor | None = None  # torch CPU generator (dropout draws) after the epoch
+    cuda_rng_state: torch.Tensor | None = None  # the CUDA generator's, on a CUDA device (dropout there)
 
     def best_val(self) -> dict[str, float]:
         """Validation metrics of the best checkpoint so far: the start's at ``best_epoch`` 0, else
@@ -260,6 +261,8 @@ class Engine:
         optimizer.load_state_dict(resume.optimizer_state)
         if resume.rng_state is not None:
             torch.set_rng_state(resume.rng_state)
+        if resume.cuda_rng_state is not None and self.device.type == "cuda":  # fit() re-seeded it
+            torch.cuda.set_rng_state(resume.cuda_rng_state, self.device)
         log.info("resuming at epoch %d", resume.epoch + 1)
 
     def _epoch(self, optimizer: torch.optim.Optimizer, state: EngineState) -> EpochRecord:
@@ -285,6 +288,8 @@ class Engine:
         state.ema_state = averaged if averaged is not None else {}
         state.optimizer_state = copy.deepcopy(optimizer.state_dict())
         state.rng_state = torch.get_rng_state()
+        if self.device.type == "cuda":  # dropout on a CUDA device draws from its own generator
+            state.cuda_rng_state = torch.cuda.get_rng_state(self.device)
         log.info("epoch %d: train %.4f val %s %.4f%s",
                  record.epoch, loss, self.monitor, current, " (best)" if is_best else "")
         return record

@@ -76,11 +76,18 @@ def test_callback_can_stop_training() -> None:
     assert seen == [(1, 1), (2, 2)] and result.epochs_run == 2 and result.stopped_early
 
 
-@pytest.mark.parametrize(("ema_decay", "augment_scale"), [(0.0, 1.0), (0.5, 1.0), (0.0, 1.5)])
-def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path, ema_decay, augment_scale) -> None:
+CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@pytest.mark.parametrize(("ema_decay", "augment_scale", "device"),
+                         [(0.0, 1.0, "cpu"), (0.5, 1.0, "cpu"), (0.0, 1.5, "cpu"),
+                          pytest.param(0.0, 1.0, "cuda", marks=CUDA)])
+def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path, ema_decay, augment_scale, device) -> None:
+    """On CUDA, dropout draws from the device's generator, which fit() re-seeds: the state keeps
+    it too (a resumed GPU run replayed epoch 1's dropout masks before)."""
     fc = forecast()
     cfg = TrainConfig(epochs=4, batch_size=16, lr=5e-3, seed=7, patience=10, ema_decay=ema_decay,
-                      augment_scale=augment_scale)
+                      augment_scale=augment_scale, device=device)
     full_engine = Engine(stid(fc), fc, cfg)
     full = full_engine.fit()
 
@@ -91,8 +98,10 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(tmp_path, ema_decay, au
         return record.epoch == 2
 
     Engine(stid(fc), fc, cfg).fit(callbacks=[interrupt])
+    state = EngineState.load(saved)
+    assert (state.cuda_rng_state is None) == (device == "cpu")
     resumed_engine = Engine(stid(fc, seed=123), fc, cfg)  # different init: the state must win
-    resumed = resumed_engine.fit(resume=EngineState.load(saved))
+    resumed = resumed_engine.fit(resume=state)
     def timeless(history):
         return [{k: v for k, v in asdict(h).items() if k != "seconds"} for h in history]
 
