@@ -43,6 +43,7 @@ class ExperimentResult:
     train_windows: int
     split: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    torch_threads: int | None = None  # the run's torch thread count: fp32 sums round by it
 
     def summary(self) -> dict[str, Any]:
         """A JSON-serialisable summary (what ``metrics.json`` holds): the scores with the
@@ -62,6 +63,7 @@ class ExperimentResult:
             "total_parameters": self.total_parameters,
             "split": self.split,
             "seconds": self.seconds,
+            "torch_threads": self.torch_threads,
         }
 
 
@@ -113,6 +115,8 @@ def run_experiment(
         resume: an engine state to resume from.
         prepared: ``(forecast, model)`` from :func:`prepare_run`, to reuse.
     """
+    import torch
+
     t0 = time.perf_counter()
     forecast, model = prepared if prepared is not None else prepare_run(cfg)
     engine = Engine(model, forecast, cfg.train)
@@ -128,6 +132,7 @@ def run_experiment(
         train_windows=forecast.num_windows("train"),
         split=forecast.describe(),
         seconds=time.perf_counter() - t0,
+        torch_threads=torch.get_num_threads(),
     )
     if out_dir is not None:
         save_run(out_dir, cfg, model, outcome)

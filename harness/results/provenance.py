@@ -61,9 +61,10 @@ def cpu_description() -> str:
     instruction set torch dispatches its CPU kernels to (``AVX2``, ``AVX512``, ...); the parts
     that can be found (``""``: none).
 
-    fp32 training reproduces bit for bit only where the kernels are the same: the same seed and
-    commit trained on another CPU (another vector width, another BLAS code path) rounds
-    differently, and over tens of epochs that can move the best epoch."""
+    fp32 training reproduces bit for bit only where the kernels and the torch thread count are the
+    same: the same seed and commit trained on another CPU (another vector width, another BLAS code
+    path) or with more threads (a parallel sum split otherwise) rounds differently, and over tens
+    of epochs that can move the best epoch."""
     import torch
 
     capability = getattr(torch.backends.cpu, "get_cpu_capability", lambda: None)()
