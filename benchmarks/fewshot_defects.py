@@ -54,7 +54,7 @@ def gwnet_batchnorm(result: dict[str, Any]) -> list[str]:
             movable.append(f"{dataset} {setting} (" + "; ".join(
                 f"{SHORT_NAMES[i['metric']]} {interval_text(i)}" for i in mine) + ")")
     on = f"on {len(pairs)} pair{'s' if len(pairs) != 1 else ''} ({', '.join(f'{d} {s}' for d, s in pairs)})"
-    return [f"- Graph WaveNet's {len(old)} runs, {on}, were made before cadac71, when the "
+    return [f"- Graph WaveNet's {len(old)} run{'s' if len(old) != 1 else ''}, {on}, were made before cadac71, when the "
             "engine restored the best epoch's weights without its BatchNorm running statistics: they were "
             "scored with the last epoch's statistics, a model validation never saw (on los-loop 10% a probe's "
             "best epoch scored validation MAE 3.4507 and the model returned 3.4714; the gap can go either "

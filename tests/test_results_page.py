@@ -180,7 +180,9 @@ def test_the_batchnorm_caveat_names_the_verdicts_a_gwnet_rerun_could_move() -> N
                  interval(only, "gwnet", "mae_all", 0.013, 0.024), interval(only, "ridge", "mae", -0.2, -0.1),
                  interval(other, "gwnet", "mae", -0.3, -0.2), interval(other, "gru", "mae", 0.1, 0.2)]
     (line,) = gwnet_batchnorm({"runs": runs, "intervals": intervals})
-    assert line.startswith("- Graph WaveNet's 3 runs, on 3 pairs, were made before cadac71")
+    assert line.startswith("- Graph WaveNet's 3 runs, on 3 pairs (a full, b 10%, c 10%), were made before cadac71")
+    (one,) = gwnet_batchnorm({"runs": runs[:1], "intervals": intervals})
+    assert one.startswith("- Graph WaveNet's 1 run, on 1 pair (a full), were made")
     assert line.endswith("The verdicts they could move: a full (masked -0.066 [-0.086, -0.041]); "
                          "b 10% (all entries +0.013 [-0.007, +0.024]).")
     rerun = [dict(r, git_commit="cadac71aaaaa") for r in runs]

@@ -44,11 +44,17 @@ def test_the_report_opens_an_optuna_storage_read_only(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="readonly database"):
         _from_storage(victim)
     assert victim.read_bytes() == before
-    own = tmp_path / "optuna.db"
-    shutil.copy(SMOKE / "optuna.db", own)
+    import optuna
+
+    own = tmp_path / "optuna.db"  # a real storage (results/**/optuna.db is not committed)
+    study = optuna.create_study(study_name="s", storage=f"sqlite:///{own}")
+    for x in (0.1, 0.5, 0.9, 0.3):
+        study.add_trial(optuna.trial.create_trial(params={"x": x}, value=x * x, distributions={
+            "x": optuna.distributions.FloatDistribution(0.0, 1.0)}))
+    del study
     before = own.read_bytes()
-    found = _from_storage(own)  # a real storage reads as before
-    assert own.read_bytes() == before and all(n >= 2 for _, _, n in found)
+    (name, scores, done), = _from_storage(own)  # it reads as before, and writes nothing
+    assert own.read_bytes() == before and (name, list(scores), done) == ("s", ["x"], 4)
 
 
 def test_a_report_folder_that_is_a_link_is_refused(tmp_path: Path) -> None:
@@ -86,3 +92,13 @@ def test_a_results_table_declaring_too_many_rows_is_not_read(tmp_path: Path, mon
     with pytest.raises(load.ResultsError, match=r"trials.parquet: declares \d+ rows, more than a results "
                                                 r"table holds \(5\); not read"):
         load.load_study(study)
+
+
+def test_a_value_in_an_error_is_its_repr_bounded() -> None:
+    from stvlm.configs.shown import shown
+
+    assert [shown(v) for v in ([1, 7], "auto", (1,), {"a": 1.5}, True, 12)] == [
+        "[1, 7]", "'auto'", "(1,)", "{'a': 1.5}", "True", "12"]
+    assert shown(list(range(20))) == "[0, 1, 2, 3, 4, 5, 6, 7, ...]"
+    assert shown([[[1]]]) == "[[[...]]]"
+    assert shown(10**50) == "100000000000000000...000000000000000000 (51 digits)"

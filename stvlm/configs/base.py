@@ -28,12 +28,12 @@ import dataclasses
 import hashlib
 import json
 import math
-import reprlib
 import types
 import typing
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
+from stvlm.configs.shown import shown
 from stvlm.errors import ConfigError
 
 C = TypeVar("C", bound="Config")
@@ -124,22 +124,6 @@ def _bounds_text(meta: Mapping[str, Any], x: float) -> str:
     if isinstance(x, int) and abs(x) > INT_LIMIT and meta.get("le") is None:
         parts.append(f"at most {INT_LIMIT} in size")
     return " and ".join(parts)
-
-
-_BOUNDED = reprlib.Repr()
-_BOUNDED.maxlevel, _BOUNDED.maxstring, _BOUNDED.maxother = 2, 120, 120
-_BOUNDED.maxlist = _BOUNDED.maxtuple = _BOUNDED.maxdict = _BOUNDED.maxset = _BOUNDED.maxfrozenset = 8
-
-
-def _shown(value: Any) -> str:
-    """``repr(value)`` for a one-line error: a 400-digit integer cut to its first and last
-    digits, and a large or deep value (a YAML alias bomb: 443 bytes, 43 million strings) cut by
-    :mod:`reprlib`; small values read exactly as ``repr``."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        text = repr(value)
-        return text if len(text) <= 40 else f"{text[:18]}...{text[-18:]} ({len(text)} digits)"
-    bounded = _BOUNDED.repr(value)
-    return repr(value) if "..." not in bounded else bounded
 
 
 class _Mismatch(Exception):
@@ -254,7 +238,7 @@ class Config:
                 coerced = _coerce(value, tp, f.name)
             except _Mismatch:
                 raise ConfigError(
-                    f"{f.name} = {_shown(value)} is not allowed; expected {_describe(tp)}"
+                    f"{f.name} = {shown(value)} is not allowed; expected {_describe(tp)}"
                 ) from None
             if coerced is not value:
                 object.__setattr__(self, f.name, coerced)
@@ -262,7 +246,7 @@ class Config:
                 if not _within(x, f.metadata):
                     what = "out of range" if isinstance(x, int) or math.isfinite(x) else "not a finite number"
                     raise ConfigError(
-                        f"{f.name} = {_shown(value)} is {what}; allowed: {_bounds_text(f.metadata, x)}"
+                        f"{f.name} = {shown(value)} is {what}; allowed: {_bounds_text(f.metadata, x)}"
                     )
         self.check()
 
@@ -271,7 +255,7 @@ class Config:
 
     def fail(self, name: str, message: str) -> None:
         """Raise a :class:`ConfigError` about field ``name``."""
-        raise ConfigError(f"{name} = {_shown(getattr(self, name))} {message}")
+        raise ConfigError(f"{name} = {shown(getattr(self, name))} {message}")
 
     # -- dict round trip ------------------------------------------------------------------
 
@@ -291,7 +275,7 @@ class Config:
         prefix = f"{path}." if path else ""
         if not isinstance(data, Mapping):
             raise ConfigError(
-                f"{path or cls.__name__} = {_shown(data)} is not allowed; expected a table of "
+                f"{path or cls.__name__} = {shown(data)} is not allowed; expected a table of "
                 f"{cls.__name__} settings"
             )
         allowed = cls.allowed_keys()
@@ -397,9 +381,9 @@ def set_known_path(
     for i, part in enumerate(parts):
         where = ".".join(parts[:i]) or root
         if not isinstance(node, dict):
-            raise ConfigError(f"{source}: {path} = {_shown(value)}: {where} is a value, not a table of settings")
+            raise ConfigError(f"{source}: {path} = {shown(value)}: {where} is a value, not a table of settings")
         if part not in node:
-            raise ConfigError(f"{source}: unknown key {path} = {_shown(value)}; allowed in {where}: {', '.join(node)}")
+            raise ConfigError(f"{source}: unknown key {path} = {shown(value)}; allowed in {where}: {', '.join(node)}")
         if i == len(parts) - 1:
             node[part] = value
         node = node[part]
