@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -176,3 +177,32 @@ def test_evaluate_refuses_data_flags_and_another_dataset_before_the_checkpoint_l
         assert main(["evaluate", "--checkpoint", ckpt, *args]) == 2
         err = capsys.readouterr().err
         assert len(err.splitlines()) == 1 and err.startswith(message), err
+
+
+def test_ctrl_c_during_training_is_one_line_exit_130_and_writes_nothing(tmp_path: Path, data_root: Path) -> None:
+    """A real SIGINT once the first epoch has run: the run folder gets nothing, half-written or
+    not, and the command ends with one line and the shell's interrupt status."""
+    import signal
+    import subprocess
+    import sys
+
+    from tests.load import patient, wait_until
+
+    out, log = tmp_path / "run", tmp_path / "stderr.txt"
+    argv = [sys.executable, "-m", "harness.cli.main", "-v", "train", "--dataset", "los-loop", "--few-shot", "0.1",
+            "--data-root", str(data_root), "--set", "train.epochs=1000", "--set", "train.max_batches_per_epoch=1",
+            "--set", "train.patience=1000", "--out", str(out)]
+    with log.open("w") as err:
+        proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err,
+                                env={**os.environ, "OMP_NUM_THREADS": "1", "STVLM_PROGRESS": "0"})
+    try:
+        wait_until(lambda: "epoch 1:" in log.read_text(), what="the first epoch", seconds=120,
+                   alive=lambda: proc.poll() is None)
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=patient(60))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    lines = log.read_text().strip().splitlines()
+    assert code == 130 and lines[-1] == "stvlm: interrupted" and "Traceback" not in log.read_text()
+    assert not out.exists() or list(out.iterdir()) == []
