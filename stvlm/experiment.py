@@ -150,13 +150,13 @@ def save_run(
     an interrupted write never leaves an old run's scores beside a new checkpoint: the folder
     holds the old run, the new config and checkpoint without scores, or the whole new run.
     """
-    out = Path(out_dir)
-    for name in ("metrics.json", *(records or {})):
+    out, records = Path(out_dir), dict(records or {})
+    for name in ("metrics.json", *records):
         (out / name).unlink(missing_ok=True)
     atomic_write_json(out / "config.json", cfg.to_dict())
     save_checkpoint(model, cfg, out / "checkpoint")
     atomic_write_json(out / "metrics.json", outcome.summary())
-    for name, obj in (records or {}).items():
+    for name, obj in records.items():
         atomic_write_json(out / name, obj)
     log.info("wrote %s", out)
     return out

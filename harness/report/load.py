@@ -171,16 +171,15 @@ def load_study(folder: str | Path) -> StudyResults:
         else pl.DataFrame(schema={c: pl.Null for c in CURVE_COLUMNS})
     )
     name = str(trials["study"][0])
-    study = StudyResults(name, folder, trials, curves, spec, _optuna_storage(folder, spec))
-    _check_finite(study, trials_path)
-    return study
+    _check_finite(trials, trials_path)
+    return StudyResults(name, folder, trials, curves, spec, _optuna_storage(folder, spec))
 
 
-def _check_finite(study: StudyResults, path: Path) -> None:
+def _check_finite(trials: pl.DataFrame, path: Path) -> None:
     """Refuse a completed trial with a NaN or infinite score: the project's writers never record
     one (:func:`stvlm.metrics.evaluate_forecast` raises on a metric that cannot be computed, and
     the trial fails), so the file is damaged or from elsewhere, and tables would rank on it."""
-    done = study.trials.filter(pl.col("status") == "completed")
+    done = trials.filter(pl.col("status") == "completed")
     for column in (c for c in done.columns if parse_score_column(c) and done.schema[c].is_numeric()):
         bad = done.filter(pl.col(column).is_not_null() & ~pl.col(column).is_finite())
         if bad.height:

@@ -18,7 +18,7 @@ SPLITS = ("val", "test")
 EPOCH_VAL = "epoch_val"
 """The prefix of a per-epoch report's own validation scores."""
 
-_COLUMN = re.compile(r"^(?P<split>val|test)_(?P<metric>[a-z][a-z0-9_]*?)(?:_h(?P<h>\d+))?$")
+_COLUMN = re.compile(rf"^(?P<split>{'|'.join(SPLITS)})_(?P<metric>[a-z][a-z0-9_]*?)(?:_h(?P<h>\d+))?$")
 
 
 class ScoreColumn(NamedTuple):
