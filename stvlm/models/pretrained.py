@@ -32,6 +32,7 @@ from stvlm.io import atomic_folder, atomic_write_json
 from stvlm.modalities.layout import SpatialLayout
 from stvlm.modalities.text import TokenTable
 from stvlm.models.backbones import BACKBONES
+from stvlm.models.build_budget import bounded_build, stored_values
 from stvlm.configs import STVLMConfig
 from stvlm.models.finetune import apply_finetune
 
@@ -158,7 +159,9 @@ def from_pretrained(
         device: where to put the model.
 
     Raises:
-        DataError: not such a folder, or its files do not match each other.
+        DataError: not such a folder, or its files do not match each other (a config that
+            describes a model much larger than the weights file is refused while it is built,
+            before its memory is written: :mod:`stvlm.models.build_budget`).
     """
     folder = Path(path)
     meta = read_config(folder)
@@ -171,14 +174,16 @@ def from_pretrained(
         grid_shape=tuple(shape["grid_shape"]) if shape["grid_shape"] else None,
         **{n: tensors.get(f"layout.{n}") for n in LAYOUT_TENSORS},
     )
-    backbone = BACKBONES.get(cfg.backbone.name).from_saved(folder / BACKBONE_DIR, cfg.backbone)
-    if cfg.use_image:
-        backbone.use_image_size(cfg.image.size)
     table = None
     if "text.ids" in tensors:
         table = TokenTable(**{n: tensors[f"text.{n}"] for n in TOKEN_TENSORS})
-    model = model_class(cfg, backbone, layout=layout, context=context, token_table=table)
-    apply_finetune(model, backbone, cfg.finetune, fixed=model.fixed_modules)
+    stored = stored_values(folder / WEIGHTS_FILE)
+    with bounded_build(stored, what=f"{folder}"):  # refused before the memory is written
+        backbone = BACKBONES.get(cfg.backbone.name).from_saved(folder / BACKBONE_DIR, cfg.backbone)
+        if cfg.use_image:
+            backbone.use_image_size(cfg.image.size)
+        model = model_class(cfg, backbone, layout=layout, context=context, token_table=table)
+        apply_finetune(model, backbone, cfg.finetune, fixed=model.fixed_modules)
     where = f"{folder / WEIGHTS_FILE} does not match the model its config.json describes"
     try:
         missing, unexpected = load_model(model, str(folder / WEIGHTS_FILE), strict=False)

@@ -191,3 +191,25 @@ def test_a_frozen_highway_stays_frozen_after_loading(forecast, tmp_path: Path):
     assert loaded.fixed_modules == (loaded.highway,)
     assert not loaded.highway.weight.requires_grad and loaded.head.output_layer.weight.requires_grad
     assert torch.equal(loaded.highway.weight, model.highway.weight)
+
+
+@pytest.mark.parametrize("part", ["backbone", "model"])
+def test_configs_larger_than_the_weights_are_refused_before_their_memory_is_written(
+        forecast, tmp_path: Path, part: str):
+    """A 600-byte ``backbone/config.json`` with a 2e7-row vocabulary built 2.9 GB before the size
+    mismatch was found; now the embedding is refused as it is registered, before its init."""
+    folder = trained(STVLMConfig.tiny(), forecast, steps=0).save_pretrained(tmp_path / "model")
+    if part == "backbone":
+        file = folder / "backbone" / "config.json"
+        meta = json.loads(file.read_text())
+        meta["vocab_size"] = 20_000_000  # ViLT, the tiny preset's backbone
+        wanted = r"Embedding.weight \[20000000, 32\] brings the model to"
+    else:
+        file = folder / "config.json"
+        meta = json.loads(file.read_text())
+        meta["model"]["series"]["dim"] = 200_000
+        wanted = r"Linear.weight \[32, 200000\] brings the model to"
+    file.write_text(json.dumps(meta))
+    with pytest.raises(DataError, match=rf"model: the configs describe a larger model than the "
+                                        rf"weights file holds \({wanted}"):
+        STVLM.from_pretrained(folder)
