@@ -120,6 +120,7 @@ def _study(args: argparse.Namespace, name: str, resources: dict[str, Any], **ext
     import polars as pl
 
     from harness.runtime.runner import StudyOptions, run_study
+    from harness.results.files import TRIALS_FILE
     from harness.study.spec import StudySpec
 
     spec = StudySpec.from_dict({
@@ -131,7 +132,7 @@ def _study(args: argparse.Namespace, name: str, resources: dict[str, Any], **ext
     t0 = time.perf_counter()
     outcome = run_study(spec, StudyOptions(storage=str(root / "ray"), results_dir=str(root / "results"),
                                            data_root=args.data_root, verbose=0))
-    trials = pl.read_parquet(outcome.results / "trials.parquet")
+    trials = pl.read_parquet(outcome.results / TRIALS_FILE)
     if set(trials["status"]) != {"completed"}:
         raise RuntimeError(f"trial states {trials['status'].to_list()}")
     return {"trials": trials.height, "wall_seconds": time.perf_counter() - t0,

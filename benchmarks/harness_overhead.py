@@ -48,6 +48,7 @@ import polars as pl  # noqa: E402
 from harness.results.provenance import provenance  # noqa: E402
 from stvlm.io import atomic_write_json  # noqa: E402
 from harness.runtime.progress import quiet_ray  # noqa: E402
+from harness.results.files import TRIALS_FILE  # noqa: E402
 from harness.runtime.runner import StudyOptions, run_study  # noqa: E402
 from harness.runtime.train_driver import empty_train_seconds  # noqa: E402
 from harness.study.spec import StudySpec  # noqa: E402
@@ -99,7 +100,7 @@ def study(s: StudySpec, out: Path, data_root: str) -> dict:
     outcome = run_study(s, StudyOptions(storage=str(out / "ray"), results_dir=str(out / "results"),
                                         data_root=data_root, verbose=0))
     wall = time.perf_counter() - t0
-    rows = pl.read_parquet(outcome.results / "trials.parquet")
+    rows = pl.read_parquet(outcome.results / TRIALS_FILE)
     return {
         "trials": rows.height, "concurrent": s.resources.max_concurrent_trials or 1, "wall_s": wall,
         "in_trial_s": float(rows["wall_seconds"].sum()),

@@ -24,11 +24,9 @@ from stvlm.data.forecast import Forecast
 from stvlm.engine import Callback, Engine, EngineState, TrainResult
 from stvlm.io import atomic_write_json
 from stvlm.monitor import with_means
+from stvlm.run_files import EXPERIMENT_FILE, RUN_CHECKPOINT, RUN_CONFIG, RUN_METRICS
 
 log = logging.getLogger(__name__)
-
-#: The data and training settings beside a saved model in a checkpoint folder.
-EXPERIMENT_FILE = "experiment.json"
 
 
 @dataclass
@@ -151,11 +149,11 @@ def save_run(
     holds the old run, the new config and checkpoint without scores, or the whole new run.
     """
     out, records = Path(out_dir), dict(records or {})
-    for name in ("metrics.json", *records):
+    for name in (RUN_METRICS, *records):
         (out / name).unlink(missing_ok=True)
-    atomic_write_json(out / "config.json", cfg.to_dict())
-    save_checkpoint(model, cfg, out / "checkpoint")
-    atomic_write_json(out / "metrics.json", outcome.summary())
+    atomic_write_json(out / RUN_CONFIG, cfg.to_dict())
+    save_checkpoint(model, cfg, out / RUN_CHECKPOINT)
+    atomic_write_json(out / RUN_METRICS, outcome.summary())
     for name, obj in records.items():
         atomic_write_json(out / name, obj)
     log.info("wrote %s", out)

@@ -17,6 +17,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from harness.results.files import CURVES_FILE, STUDY_RECORD, TRIALS_FILE
+
 if TYPE_CHECKING:  # the runner imports torch, Ray and the model (seconds): only when a study runs
     from harness.runtime.runner import StudyOptions, StudyOutcome
     from harness.study.spec import StudySpec
@@ -132,9 +134,9 @@ def summary(outcome: StudyOutcome) -> str:
                 "checkpoint)")
     return (
         f"study {outcome.name} {head}\n"
-        f"results: {outcome.results / 'trials.parquet'}\n"
-        f"         {outcome.results / 'curves.parquet'}\n"
-        f"         {outcome.results / 'study.json'}\n"
+        f"results: {outcome.results / TRIALS_FILE}\n"
+        f"         {outcome.results / CURVES_FILE}\n"
+        f"         {outcome.results / STUDY_RECORD}\n"
         f"checkpoints: {outcome.experiment_path}"
         + (f"\noptuna: {outcome.optuna_storage}  (browse: optuna-dashboard {outcome.optuna_storage})"
            if outcome.optuna_storage else "")

@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 
 from harness.results.columns import parse_score_column, result_key
+from harness.results.files import CURVES_FILE, STUDY_RECORD, TRIALS_FILE
 from harness.results.store import FORMAT_VERSION, REQUIRED_COLUMNS  # the writer owns both
 from harness.study.storage import MLFLOW_FILE, OPTUNA_FILE
 from stvlm.errors import STVLMError
@@ -75,7 +76,7 @@ def _version_of(path: Path, frame: pl.DataFrame, spec: dict[str, Any]) -> tuple[
     if "format_version" in frame.columns and frame.height:
         return str(frame["format_version"][0]), path
     if "format_version" in spec:
-        return str(spec["format_version"]), path.parent / "study.json"
+        return str(spec["format_version"]), path.parent / STUDY_RECORD
     return None, path
 
 
@@ -118,7 +119,7 @@ def _read_parquet(path: Path, required: tuple[str, ...], spec: dict[str, Any]) -
 
 def _read_spec(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise ResultsError(f"{path}: study.json is missing (every results folder has one)")
+        raise ResultsError(f"{path}: {STUDY_RECORD} is missing (every results folder has one)")
     try:
         spec = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
@@ -140,12 +141,12 @@ def load_study(folder: str | Path) -> StudyResults:
     folder = Path(folder)
     if not folder.is_dir():
         raise ResultsError(f"{folder}: results folder does not exist")
-    trials_path = folder / "trials.parquet"
+    trials_path = folder / TRIALS_FILE
     if not trials_path.is_file():
         present = sorted(p.name for p in folder.iterdir())
-        what = "is empty" if not present else f"has no trials.parquet (found: {', '.join(present[:5])})"
-        raise ResultsError(f"{folder}: results folder {what}; expected trials.parquet and study.json")
-    spec = _read_spec(folder / "study.json")
+        what = "is empty" if not present else f"has no {TRIALS_FILE} (found: {', '.join(present[:5])})"
+        raise ResultsError(f"{folder}: results folder {what}; expected {TRIALS_FILE} and {STUDY_RECORD}")
+    spec = _read_spec(folder / STUDY_RECORD)
     trials = _read_parquet(trials_path, TRIAL_COLUMNS, spec)
     if trials.height == 0:
         raise ResultsError(f"{trials_path}: has no trial rows")
@@ -164,7 +165,7 @@ def load_study(folder: str | Path) -> StudyResults:
             ok = False
         if not ok:
             raise ResultsError(f"{trials_path}: column params_json has value {text!r}; expected a JSON object")
-    curves_path = folder / "curves.parquet"
+    curves_path = folder / CURVES_FILE
     curves = (
         _read_parquet(curves_path, CURVE_COLUMNS, spec)
         if curves_path.is_file()

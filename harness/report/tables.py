@@ -13,6 +13,7 @@ from harness.report import aggregate, deltas
 from harness.report.config import ReportConfig
 from harness.report.importance import param_importance
 from harness.report.load import CURVE_COLUMNS, ResultsError, StudyResults, metric_columns
+from harness.results.files import TRIALS_FILE
 from stvlm.data.protocols import higher_is_better, rankable
 
 
@@ -83,7 +84,7 @@ def pick_metric(studies: Sequence[StudyResults], cfg: ReportConfig) -> str:
                     if h is None and rankable(m)})  # the bias is signed: nothing ranks on it
     if metric not in known:
         why = ("is signed (mean prediction minus mean truth): no value of it is best" if not rankable(metric)
-               else f"has no test_{metric} column in {studies[0].path / 'trials.parquet'}")
+               else f"has no test_{metric} column in {studies[0].path / TRIALS_FILE}")
         raise ResultsError(f"metric = {metric!r} {why}; allowed: {', '.join(known)}")
     return metric
 

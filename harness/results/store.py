@@ -19,6 +19,7 @@ import polars as pl
 from harness.results.columns import curve_scores, is_score_column, score_column
 from harness.study.axes import model_axes
 from harness.study.trial_config import BASELINE_KIND, TrialConfig
+from harness.results.files import CURVES_FILE, TRIALS_FILE
 from stvlm.configs import canonical_hash
 from stvlm.data.protocols import horizon_key
 from stvlm.io import atomic_target
@@ -193,8 +194,8 @@ class ResultsStore:
 
     def __init__(self, folder: str | Path, metrics: Sequence[str], horizons: Sequence[int]) -> None:
         self.folder = Path(folder)
-        self.trials_path = self.folder / "trials.parquet"
-        self.curves_path = self.folder / "curves.parquet"
+        self.trials_path = self.folder / TRIALS_FILE
+        self.curves_path = self.folder / CURVES_FILE
         self.running_dir = self.folder / RUNNING_CURVES
         self.schema = trials_schema(metrics, horizons)
         self.curve_schema = curves_schema(metrics, horizons)

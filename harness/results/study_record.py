@@ -14,15 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from harness.study.arms import Arm
+from harness.results.files import CURVES_FILE, STUDY_RECORD, TRIALS_FILE
 from harness.results.store import FORMAT_VERSION
 from harness.study.spec import StudySpec
 from stvlm.errors import ConfigError
 from stvlm.io import atomic_write_json
 
-RECORD = "study.json"
+RECORD = STUDY_RECORD
 #: The files of a study's results folder that hold one run of it (with the Optuna file when the
 #: study uses its default storage there): set aside together when a study starts afresh.
-RUN_FILES = ("trials.parquet", "curves.parquet", RECORD)
+RUN_FILES = (TRIALS_FILE, CURVES_FILE, RECORD)
 
 
 def now() -> str:

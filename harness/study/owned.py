@@ -19,14 +19,14 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from harness.results.files import STUDY_RECORD, TRIALS_FILE
 from stvlm.errors import ConfigError
+from stvlm.run_files import EXPERIMENT_FILE, RUN_CHECKPOINT, RUN_CONFIG, RUN_RECORDS
 
-CHECKPOINT_MARKER = "experiment.json"
-RUN_MARKER = "config.json"
-STUDY_MARKERS = ("study.json", "trials.parquet")
+CHECKPOINT_MARKER = EXPERIMENT_FILE
+RUN_MARKER = RUN_CONFIG
+STUDY_MARKERS = (STUDY_RECORD, TRIALS_FILE)
 REPORT_MARKER = "report.md"
-RUN_RECORDS = ("config.json", "metrics.json", "summary.json")
-"""The files ``stvlm train`` writes beside ``checkpoint/`` (:mod:`stvlm.experiment`, the CLI)."""
 
 CHECKPOINT, RUN, STUDY = "an ST-VLM checkpoint", "a `stvlm train` run", "a study's results"
 """What :func:`folder_owner` says a folder holds."""
@@ -39,7 +39,7 @@ def folder_owner(folder: Path) -> str | None:
         return None
     if (folder / CHECKPOINT_MARKER).is_file():
         return CHECKPOINT
-    if (folder / RUN_MARKER).is_file() and (folder / "checkpoint").is_dir():
+    if (folder / RUN_MARKER).is_file() and (folder / RUN_CHECKPOINT).is_dir():
         return RUN
     if any((folder / m).is_file() for m in STUDY_MARKERS):
         return STUDY

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from harness.cli.commands.base import COMMANDS, Command, emit
 from harness.study.paths import check_output_dir
 from stvlm.data.root import resolve_data_root
+from stvlm.run_files import RUN_CHECKPOINT, RUN_RECORDS, RUN_SUMMARY
 
 if TYPE_CHECKING:
     from stvlm.configs import ExperimentConfig
@@ -87,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
     forecast, model = prepared
     # the run first: a reader that closes stdout early (| head) ends the command at a print
     summary = {"config_hash": cfg.config_hash(), **result.summary(), **record(applied)}
-    save_run(out, cfg, model, result, {"summary.json": summary})
+    save_run(out, cfg, model, result, {RUN_SUMMARY: summary})
     emit(
         f"{cfg.name}: {cfg.model.backbone.name} backbone, {cfg.model.image.encoding} image, fusion depth "
         f"{cfg.model.fusion.depth}, {cfg.model.finetune.strategy} fine-tuning on {cfg.data.dataset} "
@@ -98,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     p = forecast.protocol
     emit(metrics_table(result.test, p.metrics, p.report_horizons, minutes=forecast.data.info.interval_minutes))
-    emit(f"wrote {out} (config.json, metrics.json, summary.json, checkpoint/)")
+    emit(f"wrote {out} ({', '.join(RUN_RECORDS)}, {RUN_CHECKPOINT}/)")
     return 0
 
 
