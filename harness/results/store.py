@@ -10,6 +10,7 @@ Ray: :mod:`harness.runtime.tune_callbacks` feeds it from a running study.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from stvlm.configs import canonical_hash
 from stvlm.data.protocols import horizon_key
 from stvlm.io import atomic_target
 from stvlm.monitor import reported_metrics
+
+log = logging.getLogger(__name__)
 
 # Version of the results format (docs/results-format.md); readers refuse other versions.
 # Bump it when a column is removed or changes meaning.
@@ -54,7 +57,7 @@ CONFIG_COLUMNS = ("study", "arm", "kind", "model", *DATA_COLUMNS, *AXIS_COLUMNS)
 #: Columns of the budget and the run's provenance; the ones in :data:`ADDED_COLUMNS` came after
 #: the first format-1 files were written, so readers do not require them.
 _TAIL = {
-    "best_epoch": pl.Int64, "epochs_run": pl.Int64, "windows_seen": pl.Int64,
+    "plan_index": pl.Int64, "best_epoch": pl.Int64, "epochs_run": pl.Int64, "windows_seen": pl.Int64,
     "train_windows": pl.Int64, "trainable_parameters": pl.Int64, "total_parameters": pl.Int64,
     "wall_seconds": pl.Float64, "train_seconds": pl.Float64, "setup_seconds": pl.Float64,
     "eval_seconds": pl.Float64, "device": pl.Utf8,
@@ -62,7 +65,7 @@ _TAIL = {
     "node_id": pl.Utf8, "versions_json": pl.Utf8, "git_commit": pl.Utf8,
     "started_at": pl.Utf8, "finished_at": pl.Utf8,
 }
-ADDED_COLUMNS = ("num_workers", "num_failures", "resumed_from_epoch", "node_id", "setup_seconds", "eval_seconds")
+ADDED_COLUMNS = ("plan_index", "num_workers", "num_failures", "resumed_from_epoch", "node_id", "setup_seconds", "eval_seconds")
 #: The columns a reader of ``trials.parquet`` may rely on (metric columns aside).
 REQUIRED_COLUMNS = (*_HEAD, *(c for c in _TAIL if c not in ADDED_COLUMNS))
 
@@ -113,7 +116,7 @@ def config_columns(config: Mapping[str, Any]) -> dict[str, Any]:
     few = exp.data.few_shot
     cols: dict[str, Any] = {
         "arm": trial.arm, "kind": trial.kind, "model": trial.model, "seed": trial.seed,
-        "dataset": exp.data.dataset, "protocol": exp.data.protocol, "few_shot_ratio": few.ratio,
+        "plan_index": trial.plan_index, "dataset": exp.data.dataset, "protocol": exp.data.protocol, "few_shot_ratio": few.ratio,
         "few_shot_method": few.method, "few_shot_label": few.label,
         "params_json": json.dumps({k: v for k, v in trial.params.items() if v is not None}, sort_keys=True),
     }
@@ -177,11 +180,25 @@ def atomic_write_parquet(df: pl.DataFrame, path: Path) -> Path:
     return path
 
 
+def finished_entries(folder: str | Path) -> frozenset[int]:
+    """The plan indices whose trial finished (``completed`` or ``pruned``) in the
+    ``trials.parquet`` of ``folder`` (none without the file, or in a file from before
+    ``plan_index`` was recorded). A failed trial's entry is not among them: it is tried again."""
+    path = Path(folder) / TRIALS_FILE
+    if not path.is_file() or "plan_index" not in pl.read_parquet_schema(path):
+        return frozenset()
+    rows = pl.read_parquet(path, columns=["plan_index", "status"])
+    done = rows.filter(pl.col("status").is_in(["completed", "pruned"]) & pl.col("plan_index").is_not_null())
+    return frozenset(int(i) for i in done["plan_index"])
+
+
 class ResultsStore:
     """``trials.parquet`` + ``curves.parquet`` of one study, keyed by trial id.
 
     Existing files are loaded, so a resumed study keeps its earlier rows; :meth:`upsert`
-    replaces a trial's row and curve (a re-run after an error) and rewrites both files. The
+    replaces a trial's row and curve (a re-run after an error), and the row of another trial id
+    at the same ``plan_index`` (the planned trial run again under a new id, after a driver that
+    stopped before Tune saved its state), and rewrites both files. The
     curve of a trial still running is kept in ``.running-curves/<trial id>.parquet``
     (:meth:`save_running_curve`, one small file per epoch), so a study whose driver stopped
     resumes its trials with the epochs they had reported; :meth:`upsert` folds it in.
@@ -226,6 +243,11 @@ class ResultsStore:
         its last checkpoint reports only the epochs after it): the stored epochs before its first
         are kept, the later ones replaced."""
         trial_id = row["trial_id"]
+        for other in self._same_entry(row):
+            log.warning("trial %s runs plan entry %s again: it replaces trial %s's row",
+                        trial_id, row["plan_index"], other)
+            self._rows.pop(other)
+            self._curves.pop(other, None)
         self._rows[trial_id] = conform(row, self.schema)
         if curve:
             new = sorted((conform(r, self.curve_schema) for r in curve), key=lambda r: r["epoch"])
@@ -235,6 +257,13 @@ class ResultsStore:
         self._running_path(trial_id).unlink(missing_ok=True)
         if self.running_dir.is_dir() and not any(self.running_dir.iterdir()):
             self.running_dir.rmdir()  # no trial running: the results folder holds its files only
+
+    def _same_entry(self, row: Mapping[str, Any]) -> list[str]:
+        """Other trial ids whose rows hold ``row``'s plan entry (none when it has no index)."""
+        index = row.get("plan_index")
+        if index is None:
+            return []
+        return [t for t, r in self._rows.items() if r["plan_index"] == index and t != row["trial_id"]]
 
     def _running_path(self, trial_id: str) -> Path:
         return self.running_dir / f"{trial_id}.parquet"

@@ -163,7 +163,7 @@ def _build_tuner(
         tune_config=tune.TuneConfig(
             metric=spec.metric,
             mode=spec.mode,
-            search_alg=StudySearcher(study.plan, optuna_storage(study.optuna_storage)),
+            search_alg=StudySearcher(study.plan, optuna_storage(study.optuna_storage), str(study.results)),
             scheduler=make_scheduler(study.plan),
             num_samples=len(study.plan),
             max_concurrent_trials=max_conc,

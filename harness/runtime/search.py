@@ -14,12 +14,20 @@ Two fixes over plain ``OptunaSearch`` (reference/ray.md section 1):
 * the searcher state (plan position, every group's Optuna study) is saved with the experiment,
   so ``Tuner.restore`` continues the same plan and the same Optuna studies.
 
+Tune saves that state every 10 s or more, not when a trial ends, so a driver that stops
+without saving (killed, out of memory, a lost head node) can leave trials that ended after the
+last save. On restore the searcher skips the plan entries whose trials already finished
+(``plan_index`` in ``trials.parquet``: the planned trial is not run twice), and a trial Tune
+re-runs from its checkpoint whose Optuna trial was already told is not told again (Optuna
+refuses to update a finished trial, which failed every later resume).
+
 ``optuna_storage`` opens an optional persistent storage (``sqlite:///abs.db`` or an absolute
 journal file), so ``optuna-dashboard`` can show the studies while they run.
 """
 
 from __future__ import annotations
 
+import logging
 import pickle
 import warnings
 import zlib
@@ -31,12 +39,16 @@ from ray.tune.result import TRAINING_ITERATION
 from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
+from harness.results.store import finished_entries
+
 from harness.study.arms import applies
 from harness.study.plan import StudyPlan
 from harness.runtime.private_api import optuna_study_of
 from harness.study.spec import NuisanceParam
 from harness.study.trial_config import STVLM_KIND
 from stvlm.registry import Registry
+
+log = logging.getLogger(__name__)
 
 Suggest = Callable[[Any, str, NuisanceParam], Any]
 
@@ -86,7 +98,15 @@ class NuisanceSpace:
 
 
 class BudgetAwareOptunaSearch(OptunaSearch):
-    """``OptunaSearch`` that tells trials stopped before their final report as ``PRUNED``."""
+    """``OptunaSearch`` that tells trials stopped before their final report as ``PRUNED``, and
+    tells a finished Optuna trial nothing more (a trial re-run after a driver stopped)."""
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        try:
+            super().on_trial_result(trial_id, result)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            log.info("trial %s: its Optuna trial was told before the driver stopped; its re-run "
+                     "is not told again", trial_id)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         if result is not None and not error and not result.get("final"):
@@ -95,7 +115,7 @@ class BudgetAwareOptunaSearch(OptunaSearch):
             # report that result first (a step already reported is ignored by Optuna).
             if self.metric in result and TRAINING_ITERATION in result:
                 try:
-                    super().on_trial_result(trial_id, result)
+                    self.on_trial_result(trial_id, result)
                 except KeyError:  # a trial this searcher never suggested (a restored run's)
                     pass
             result = None  # OptunaSearch tells a result-less, error-less trial as PRUNED
@@ -137,14 +157,25 @@ class StudySearcher(Searcher):
     Args:
         plan: the study's planned trials.
         storage: an Optuna storage, or None for in-memory studies.
+        results: the study's results folder, whose finished trials a restored searcher skips
+            (None: skips none).
     """
 
-    def __init__(self, plan: StudyPlan, storage: optuna.storages.BaseStorage | None = None) -> None:
+    # class defaults: a searcher pickled (tuner.pkl) before these existed still restores
+    _results: str | None = None
+    _finished: frozenset[int] = frozenset()
+
+    def __init__(
+        self, plan: StudyPlan, storage: optuna.storages.BaseStorage | None = None,
+        results: str | None = None,
+    ) -> None:
         super().__init__(metric=plan.spec.metric, mode=plan.spec.mode)
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # no line per created study
         self._plan = plan
         self._storage = storage
         self._position = 0
+        self._results = results
+        self._finished: frozenset[int] = frozenset()
         self._groups: dict[str, BudgetAwareOptunaSearch] = {}
         self._trial_groups: dict[str, str] = {}
 
@@ -172,15 +203,18 @@ class StudySearcher(Searcher):
         return self._position
 
     def suggest(self, trial_id: str) -> dict | str | None:
+        while self._position in self._finished:
+            log.info("plan entry %d finished after the last saved state: not run again", self._position)
+            self._position += 1
         if self._position >= len(self._plan):
             return Searcher.FINISHED
-        entry = self._plan.entries[self._position]
+        index, entry = self._position, self._plan.entries[self._position]
         params: dict[str, Any] = {}
         if entry.kind == STVLM_KIND:
             params = self._optuna(entry.group).suggest(trial_id)
             self._trial_groups[trial_id] = entry.group
         self._position += 1
-        return self._plan.config(entry, params)
+        return self._plan.config(entry, params, index)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         group = self._trial_groups.get(trial_id)
@@ -205,3 +239,5 @@ class StudySearcher(Searcher):
         own experiment state beside it, a storage folder is resumed only by who wrote it."""
         with open(checkpoint_path, "rb") as fh:
             self.__dict__.update(pickle.load(fh))
+        if self._results is not None:
+            self._finished = finished_entries(self._results)

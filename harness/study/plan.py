@@ -100,8 +100,11 @@ class StudyPlan:
     def num_stvlm(self) -> int:
         return sum(e.kind == STVLM_KIND for e in self.entries)
 
-    def config(self, entry: PlannedTrial, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """The Tune config of a planned trial with its sampled nuisance ``params``."""
+    def config(
+        self, entry: PlannedTrial, params: Mapping[str, Any] | None = None, index: int | None = None
+    ) -> dict[str, Any]:
+        """The Tune config of a planned trial with its sampled nuisance ``params``; ``index``, its
+        position in :attr:`entries`, identifies its row however often the trial is re-run."""
         arm = self.arms[entry.source_arm]
         sampled = {k: v for k, v in (params or {}).items() if v is not None}
         experiment = experiment_for(
@@ -115,6 +118,7 @@ class StudyPlan:
             "seed": entry.seed,
             "group": entry.group,
             "model": entry.model,
+            "plan_index": index,
             # every nuisance key, None where not sampled (progress tables look each one up)
             "params": {path: sampled.get(path) for path in self.spec.nuisance},
             "experiment": experiment.to_dict(),

@@ -54,6 +54,8 @@ class TrialConfig:
         params: the nuisance values, None where not sampled.
         experiment: the parsed experiment.
         options: the baseline's options (empty for ST-VLM).
+        plan_index: its position in the study's plan (None in a trial dict from before plan
+            positions were recorded).
     """
 
     kind: TrialKind
@@ -64,6 +66,7 @@ class TrialConfig:
     experiment: ExperimentConfig
     params: Mapping[str, Any] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
+    plan_index: int | None = None
 
     def __post_init__(self) -> None:
         check_trial_kind(self.kind)
@@ -81,4 +84,5 @@ class TrialConfig:
             kind=config["kind"], arm=config["arm"], seed=int(config["seed"]), group=config.get("group", ""),
             model=config["model"], experiment=ExperimentConfig.from_dict(config["experiment"]),
             params=dict(config.get("params", {})), options=dict(config.get("options") or {}),
+            plan_index=None if config.get("plan_index") is None else int(config["plan_index"]),
         )

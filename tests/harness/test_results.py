@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 
 from harness.results.store import (
-    RUNNING_CURVES, ResultsStore, atomic_write_parquet, curve_row, curves_schema, metric_columns, trial_row, trials_schema,
+    RUNNING_CURVES, ResultsStore, atomic_write_parquet, curve_row, curves_schema, finished_entries, metric_columns,
+    trial_row, trials_schema,
 )
 from stvlm.configs import ExperimentConfig
 
@@ -143,6 +144,38 @@ def test_store_upserts_and_reloads(tmp_path: Path) -> None:
     reloaded = ResultsStore(tmp_path, METRICS, HORIZONS)  # a resumed study keeps earlier rows
     assert [r["trial_id"] for r in reloaded.rows()] == ["t1", "t2"] and len(reloaded) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["curves.parquet", "trials.parquet"]
+
+
+def test_a_planned_trial_run_again_under_a_new_id_replaces_its_row(tmp_path: Path) -> None:
+    """A driver killed after trial t1 ended but before Tune saved its state hands plan entry 4 out
+    again on resume, as t9: the study keeps one row for the entry (it held two, and counted both
+    towards the planned total)."""
+    store = ResultsStore(tmp_path, METRICS, HORIZONS)
+    first = {**stvlm_config(), "plan_index": 4}
+
+    def curve(trial_id: str, mae: float) -> list:
+        return [curve_row(study="s", trial_id=trial_id, config=first, result=epoch_report(1, mae=mae))]
+
+    store.upsert(trial_row(study="s", trial_id="t1", config=first, result=REPORT, status="completed"), curve("t1", 1.0))
+    store.upsert(trial_row(study="s", trial_id="t2", config={**first, "plan_index": 5}, result=REPORT, status="failed"))
+    store.upsert(trial_row(study="s", trial_id="t9", config=first, result={**REPORT, "test_mae": 2.5},
+                           status="completed"), curve("t9", 2.0))
+    trials = pl.read_parquet(tmp_path / "trials.parquet")
+    assert trials.select("trial_id", "plan_index", "test_mae").rows() == [("t2", 5, 3.0), ("t9", 4, 2.5)]
+    assert pl.read_parquet(tmp_path / "curves.parquet").select("trial_id", "val_mae").rows() == [("t9", 2.0)]
+    assert len(ResultsStore(tmp_path, METRICS, HORIZONS)) == 2
+    assert finished_entries(tmp_path) == {4}  # the failed entry 5 is tried again
+
+
+def test_rows_without_a_plan_index_are_never_merged(tmp_path: Path) -> None:
+    """Files written before plan_index existed: rows stay keyed by trial id alone."""
+    store = ResultsStore(tmp_path, METRICS, HORIZONS)
+    for trial_id in ("t1", "t2"):
+        store.upsert(trial_row(study="s", trial_id=trial_id, config=stvlm_config(), result=REPORT, status="completed"))
+    assert len(store) == 2 and finished_entries(tmp_path) == frozenset()
+    old = pl.read_parquet(tmp_path / "trials.parquet").drop("plan_index")
+    atomic_write_parquet(old, tmp_path / "trials.parquet")
+    assert finished_entries(tmp_path) == frozenset() and finished_entries(tmp_path / "nowhere") == frozenset()
 
 
 def test_a_curve_resumed_from_a_checkpoint_continues_the_stored_one(tmp_path: Path) -> None:

@@ -113,6 +113,53 @@ def test_searcher_walks_the_plan_and_tells_optuna_pruned_or_complete(tmp_path: P
     assert len(restored.optuna_study("few_shot_ratio=0.1|seed=0").get_trials()) == 2
 
 
+def test_a_restored_searcher_skips_the_entries_that_finished_after_the_last_saved_state(tmp_path: Path) -> None:
+    """Tune saves the searcher every 10 s or more. Entries 4 and 5 were handed out after the save
+    and ended before the driver was killed (4 completed, 5 failed): the resume hands out 5 again
+    (a failed trial is tried again) but not 4, whose row stands."""
+    from harness.results.store import ResultsStore, trial_row
+
+    plan, results = study(FEWSHOT), tmp_path / "results"
+    searcher = StudySearcher(plan, results=str(results))
+    configs = [searcher.suggest(f"t{i}") for i in range(4)]
+    assert [c["plan_index"] for c in configs] == [0, 1, 2, 3]
+    searcher.save(str(tmp_path / "searcher.pkl"))
+    late = [searcher.suggest(f"t{i}") for i in (4, 5)]
+    store = ResultsStore(results, ("mae",), (3,))
+    for config, status in zip(late, ("completed", "failed")):
+        store.upsert(trial_row(study="t", trial_id=f"t{config['plan_index']}", config=config,
+                               result={"val_mae": 1.0, "final": 1}, status=status))
+    restored = StudySearcher(plan, results=str(results))
+    restored.restore(str(tmp_path / "searcher.pkl"))
+    again = [restored.suggest(f"r{i}") for i in range(len(plan) - 5)]
+    assert [c["plan_index"] for c in again] == [5, *range(6, len(plan))]
+    assert restored.suggest("more") == Searcher.FINISHED
+
+
+def test_a_trial_rerun_after_its_optuna_trial_was_told_is_not_told_again(tmp_path: Path) -> None:
+    """The searcher was saved while ST-VLM trial t4 ran; t4 ended and was told to Optuna; the
+    driver died before the next save. On resume Tune re-runs t4 from its checkpoint, and its
+    reports reached a finished Optuna trial: UpdateFinishedTrialError failed the study, and every
+    later resume with it."""
+    plan = study(FEWSHOT)
+    storage = optuna_storage(f"sqlite:///{tmp_path}/optuna.db")
+    searcher = StudySearcher(plan, storage)
+    for i in range(5):
+        searcher.suggest(f"t{i}")
+    searcher.on_trial_result("t4", {"val_mae": 3.0, "training_iteration": 1})
+    searcher.save(str(tmp_path / "searcher.pkl"))
+    searcher.on_trial_result("t4", {"val_mae": 2.5, "training_iteration": 2})
+    searcher.on_trial_complete("t4", {"val_mae": 2.0, "training_iteration": 3, "final": 1})
+    restored = StudySearcher(plan, storage)
+    restored.restore(str(tmp_path / "searcher.pkl"))
+    restored.on_trial_result("t4", {"val_mae": 2.5, "training_iteration": 2})
+    restored.on_trial_complete("t4", {"val_mae": 2.6, "training_iteration": 3, "final": 0})  # ASHA's path
+    restored.on_trial_complete("t4", {"val_mae": 2.0, "training_iteration": 3, "final": 1})
+    (told,) = optuna.load_study(study_name="t/few_shot_ratio=0.1|seed=0", storage=storage).get_trials()
+    assert told.state == optuna.trial.TrialState.COMPLETE and told.value == 2.0
+    assert told.intermediate_values == {1: 3.0, 2: 2.5}
+
+
 def test_same_seed_same_suggestions() -> None:
     def first_lrs() -> list[float]:
         searcher = StudySearcher(study(FEWSHOT))

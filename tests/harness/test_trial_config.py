@@ -22,6 +22,8 @@ def test_from_tune_parses_the_experiment_once_into_typed_fields() -> None:
     assert (trial.kind, trial.arm, trial.seed, trial.group, trial.model) == ("stvlm", "lora_rank=8", 3, "g1", "stvlm")
     assert trial.experiment == ExperimentConfig.tiny("los-loop").with_overrides(["train.seed=3"])
     assert trial.params == {"train.lr": 0.01, "train.weight_decay": None} and trial.options == {}
+    assert trial.plan_index is None  # a trial dict from before plan positions were recorded
+    assert TrialConfig.from_tune(tune_dict(plan_index=7)).plan_index == 7
     # what a Train worker receives: the parsed object, pickled
     assert pickle.loads(pickle.dumps(trial.experiment)) == trial.experiment
 
