@@ -216,6 +216,44 @@ def test_killed_driver_resumes_without_rerunning_finished_trials(head, data_root
     assert [r["resumed"] for r in record["runs"]] == [False, True] and record["finished_at"] is not None
 
 
+def test_a_driver_killed_before_tune_saved_a_finished_trial_resumes_with_one_row_per_planned_trial(
+        head, data_root: Path, tmp_path: Path) -> None:
+    """Tune saves its state every 10 s or more, not when a trial ends. Here it saves once, at the
+    start (``TUNE_GLOBAL_CHECKPOINT_S``), and the driver is SIGKILLed after the first trial ended:
+    its resume failed (the re-run reported to a finished Optuna trial) or ran the planned trial
+    again beside its row."""
+    spec = spec_toml(tmp_path / "late.toml", "late", ratios="0.1", num_samples=2, epochs=2, concurrent=1)
+    cmd = [sys.executable, "studies/hpo.py", "--config", str(spec), "--storage", str(tmp_path / "ray"),
+           "--results-dir", str(tmp_path / "results"), "--data-root", str(data_root)]
+    trials_file = tmp_path / "results" / "late" / "trials.parquet"
+    env = {**client_env(head.token, head.gcs), "TUNE_GLOBAL_CHECKPOINT_S": "3600"}
+    with open(tmp_path / "first.log", "w") as log:
+        driver = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        try:
+            wait_until(trials_file.is_file, seconds=240, what="the first trial's row",
+                       alive=lambda: driver.poll() is None)
+        except AssertionError as err:
+            raise AssertionError(f"{err}\n{(tmp_path / 'first.log').read_text()[-3000:]}") from None
+    finally:
+        driver.kill()  # SIGKILL: Tune's state is the one saved at the start
+        driver.wait()
+    before = pl.read_parquet(trials_file)
+    assert before.select("plan_index", "status").rows() == [(0, "completed")]
+
+    again = subprocess.run(cmd, cwd=REPO, env=client_env(head.token, head.gcs), capture_output=True, text=True,
+                           timeout=patient(300))
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-2000:]
+    assert "study late resumed and finished" in again.stdout
+    after = pl.read_parquet(trials_file).sort("plan_index")
+    assert after.select("plan_index", "status").rows() == [(0, "completed"), (1, "completed")]
+    optuna_db = tmp_path / "results" / "late" / "optuna.db"
+    import optuna
+
+    told = optuna.load_study(study_name="late/few_shot_ratio=0.1|seed=0", storage=f"sqlite:///{optuna_db}")
+    assert [t.state.name for t in told.get_trials()].count("COMPLETE") == 2
+
+
 def test_ctrl_c_stops_the_study_with_a_resume_hint_and_exit_130(head, data_root: Path, tmp_path: Path) -> None:
     """Ray Tune catches SIGINT, saves its state and returns: the script must not report the
     study as finished (nor exit 0, so that `&& stvlm report` does not run on half a study)."""
