@@ -28,6 +28,7 @@ from harness.study.arms import Arm, build_arms
 from harness.study.plan import StudyPlan
 from harness.study.preflight import PreflightResult, check_metric, preflight
 from harness.results.store import RUNNING_CURVES
+from harness.study.lock import study_lock
 from harness.study.spec import StudySpec
 from harness.study.paths import check_optuna_storage, check_output_dir
 from harness.study.storage import (
@@ -225,12 +226,23 @@ def run_study(spec: StudySpec, options: StudyOptions = StudyOptions()) -> StudyO
     """Run (or resume) a study; see the module docstring.
 
     Raises:
-        STVLMError: a bad spec, path, data selection or resource request, before any trial.
+        STVLMError: a bad spec, path, data selection or resource request, before any trial; or
+            another launch of the study still running (:mod:`harness.study.lock`).
     """
+    from harness.runtime.progress import quiet_ray
+
+    t0 = time.perf_counter()
+    quiet_ray()
+    study = prepare_study(spec, options)
+    with study_lock(study.results, study.spec.name):  # one launch at a time
+        return _launch(study, options, t0)
+
+
+def _launch(study: PreparedStudy, options: StudyOptions, t0: float) -> StudyOutcome:
+    """Steps 4-5 of the module docstring for a prepared study whose lock this launch holds."""
     from ray import tune
 
     from harness.runtime.cluster import connect
-    from harness.runtime.progress import quiet_ray
     from harness.results.provenance import provenance
     from harness.study.resources import check_fits, max_concurrent, resolve
     from harness.results.store import ResultsStore
@@ -238,9 +250,6 @@ def run_study(spec: StudySpec, options: StudyOptions = StudyOptions()) -> StudyO
     from harness.runtime.trial import run_trial
     from harness.runtime.trial_runtime import TrialRuntime
 
-    t0 = time.perf_counter()
-    quiet_ray()
-    study = prepare_study(spec, options)
     spec = study.spec
     restorable = tune.Tuner.can_restore(study.experiment_path)
     if restorable:
