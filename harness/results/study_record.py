@@ -18,6 +18,7 @@ from harness.results.files import CURVES_FILE, STUDY_RECORD, TRIALS_FILE
 from harness.results.store import FORMAT_VERSION
 from harness.study.spec import StudySpec
 from stvlm.errors import ConfigError
+from stvlm.configs.shown import shown
 from stvlm.io import atomic_write_json
 
 RECORD = STUDY_RECORD
@@ -36,11 +37,14 @@ def read_record(folder: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def check_resumable(folder: Path, spec: StudySpec, experiment_path: str) -> None:
+def check_resumable(
+    folder: Path, spec: StudySpec, experiment_path: str, mlflow_uri: str | None = None
+) -> None:
     """Refuse to resume the Tune experiment at ``experiment_path`` into the results ``folder``
     without that folder's record (the study ran with another --results-dir, or its results were
     removed: the restored callbacks would write to the old folder, and finished trials are never
-    re-run), with another spec or from another storage.
+    re-run), with another spec, from another storage, or with MLflow tracking switched
+    (``mlflow_uri``: Tune restores the first launch's callbacks, so a switch would not happen).
 
     Raises:
         ConfigError: one line saying what differs and how to start afresh.
@@ -54,9 +58,17 @@ def check_resumable(folder: Path, spec: StudySpec, experiment_path: str) -> None
         )
     if previous.get("spec_hash") != spec.config_hash():
         raise ConfigError(
-            f"study {spec.name!r} already ran with a different spec (hash {previous.get('spec_hash')} "
-            f"vs {spec.config_hash()}); give the study another name or remove {experiment_path} and "
-            f"its results folder to start afresh"
+            f"study {spec.name!r} already ran with a different spec ({spec_changes(previous.get('spec'), spec.to_dict())}; "
+            "--num-samples and --optuna-storage are part of it): resume it with the spec it started "
+            f"with, give the study another name, or remove {experiment_path} and its results folder "
+            "to start afresh"
+        )
+    if "mlflow_uri" in previous and previous["mlflow_uri"] != mlflow_uri:
+        raise ConfigError(
+            f"study {spec.name!r} was launched with MLflow tracking "
+            f"{_tracking(previous['mlflow_uri'])}, and a resume keeps its first launch's tracking: "
+            f"resume it with the same --mlflow / --mlflow-uri (not {_tracking(mlflow_uri)}), or remove "
+            f"{experiment_path} to start afresh"
         )
     if previous.get("experiment_path") != experiment_path:
         raise ConfigError(
@@ -64,6 +76,37 @@ def check_resumable(folder: Path, spec: StudySpec, experiment_path: str) -> None
             f"{experiment_path}; pass --storage "
             f"{Path(str(previous.get('experiment_path'))).parent} to resume it"
         )
+
+
+def spec_changes(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> str:
+    """``num_samples: 2 -> 4, seeds: ...``: the first three dotted keys whose values differ."""
+    before, after = _flat(old or {}), _flat(new)
+    keys = sorted(k for k in before.keys() | after.keys() if before.get(k, _ABSENT) != after.get(k, _ABSENT))
+    if not keys:
+        return "the same settings under another spec hash"
+    parts = [f"{k}: {_value(before.get(k, _ABSENT))} -> {_value(after.get(k, _ABSENT))}" for k in keys[:3]]
+    return ", ".join(parts) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+
+
+_ABSENT = object()
+
+
+def _flat(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping) and value:
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def _value(value: Any) -> str:
+    return "(absent)" if value is _ABSENT else shown(value)
+
+
+def _tracking(uri: str | None) -> str:
+    return "off" if uri is None else f"to {uri}"
 
 
 def check_fresh_start(
@@ -88,9 +131,10 @@ def check_fresh_start(
 
 def start_record(
     folder: Path, *, spec: StudySpec, arms: list[Arm], provenance: Mapping[str, Any], storage: str,
-    experiment_path: str, cluster: Mapping[str, float], resumed: bool,
+    experiment_path: str, cluster: Mapping[str, float], resumed: bool, mlflow_uri: str | None = None,
 ) -> dict[str, Any]:
-    """Write (or extend, on resume) the record at the start of a launch."""
+    """Write (or extend, on resume) the record at the start of a launch (``mlflow_uri``: where
+    its trials are tracked, None: not; kept from the first launch on resume)."""
     record = read_record(folder) if resumed else None
     record = record or {"started_at": now(), "runs": []}
     record.update({
@@ -110,6 +154,8 @@ def start_record(
         "updated_at": now(),
         "finished_at": None,
     })
+    if not resumed or "mlflow_uri" in record:  # a record from before it was kept: unknown
+        record["mlflow_uri"] = mlflow_uri  # equal on resume (check_resumable)
     record["runs"].append({"started_at": now(), "finished_at": None, "resumed": resumed,
                            "command": provenance.get("command")})
     atomic_write_json(folder / RECORD, record)

@@ -253,7 +253,7 @@ def _launch(study: PreparedStudy, options: StudyOptions, t0: float) -> StudyOutc
     spec = study.spec
     restorable = tune.Tuner.can_restore(study.experiment_path)
     if restorable:
-        check_resumable(study.results, spec, study.experiment_path)
+        check_resumable(study.results, spec, study.experiment_path, study.mlflow_uri)
     else:
         check_fresh_start(study.results, spec, study.experiment_path, tune.Tuner.can_restore)
         _check_own_optuna_storage(study)
@@ -276,6 +276,7 @@ def _launch(study: PreparedStudy, options: StudyOptions, t0: float) -> StudyOutc
         record = start_record(
             study.results, spec=spec, arms=study.arms, provenance=provenance(), storage=study.storage,
             experiment_path=study.experiment_path, cluster=cluster.resources, resumed=restorable,
+            mlflow_uri=study.mlflow_uri,
         )
         tuner, resumed = _build_tuner(study, trainable, max_conc, options)
         log.info("study %s: %d trials planned, up to %d at once", spec.name, len(study.plan), max_conc)

@@ -79,7 +79,12 @@ class ResultsCallback(Callback):
         return self._store
 
     def setup(self, **info: Any) -> None:
+        """Every launch, a resumed one too (whose callback comes from the first launch's
+        pickle): the rows it writes name this launch's code and packages."""
+        from harness.results.provenance import provenance
+
         self._store = ResultsStore(self.folder, self.metrics, self.horizons)
+        self.provenance = provenance()
 
     def on_trial_start(self, iteration: int, trials: list[Trial], trial: Trial, **info: Any) -> None:
         self._started.setdefault(trial.trial_id, datetime.now(timezone.utc).timestamp())

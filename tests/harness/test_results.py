@@ -253,8 +253,31 @@ def test_a_tune_experiment_without_its_record_is_not_resumed(tmp_path: Path) -> 
     with pytest.raises(ConfigError) as info:
         check_resumable(tmp_path, changed, "/ray/s")
     assert str(info.value) == (
-        f"study 's' already ran with a different spec (hash {spec.config_hash()} vs {changed.config_hash()}); "
-        "give the study another name or remove /ray/s and its results folder to start afresh")
+        "study 's' already ran with a different spec (seeds: [0] -> [0, 1, 2, 3]; --num-samples and "
+        "--optuna-storage are part of it): resume it with the spec it started with, give the study "
+        "another name, or remove /ray/s and its results folder to start afresh")
+    # MLflow tracking comes from the first launch's callbacks, which Tune restores: no switch
+    with pytest.raises(ConfigError) as info:
+        check_resumable(tmp_path, spec, "/ray/s", "file:///mlruns")
+    assert str(info.value) == (
+        "study 's' was launched with MLflow tracking off, and a resume keeps its first launch's "
+        "tracking: resume it with the same --mlflow / --mlflow-uri (not to file:///mlruns), or remove "
+        "/ray/s to start afresh")
+    record = json.loads((tmp_path / "study.json").read_text())
+    del record["mlflow_uri"]  # a record from before the tracking was kept: not checked
+    (tmp_path / "study.json").write_text(json.dumps(record))
+    check_resumable(tmp_path, spec, "/ray/s", "file:///mlruns")
+
+
+def test_spec_changes_name_the_first_three_settings_that_differ() -> None:
+    from harness.results.study_record import spec_changes
+
+    old = {"num_samples": 2, "fixed": {"train.epochs": 3, "train.lr": 0.1}, "seeds": [0]}
+    assert spec_changes(old, {**old, "num_samples": 4}) == "num_samples: 2 -> 4"
+    new = {"num_samples": 4, "fixed": {"train.epochs": 5}, "seeds": [0], "sampler": "tpe", "name": "x"}
+    assert spec_changes(old, new) == (
+        "fixed.train.epochs: 3 -> 5, fixed.train.lr: 0.1 -> (absent), name: (absent) -> 'x' and 2 more")
+    assert spec_changes(None, {}) == "the same settings under another spec hash"
 
 
 def test_a_study_stored_elsewhere_is_not_started_over(tmp_path: Path) -> None:
@@ -275,3 +298,19 @@ def test_a_study_stored_elsewhere_is_not_started_over(tmp_path: Path) -> None:
                                "or remove /ray/s to start afresh")
     check_fresh_start(tmp_path, spec, "/new/s", lambda path: False)  # the old experiment is gone: afresh
     check_fresh_start(tmp_path, spec, "/ray/s", lambda path: False)  # its own place, removed: afresh
+
+
+def test_a_resumed_launch_writes_rows_that_name_its_own_code(tmp_path: Path) -> None:
+    """Tune restores the first launch's callbacks from their pickle; the rows a resume writes
+    named the first launch's commit and package versions."""
+    import pickle
+
+    from harness.results.provenance import provenance
+    from harness.runtime.tune_callbacks import ResultsCallback
+
+    first = ResultsCallback(str(tmp_path), "s", list(METRICS), list(HORIZONS), {"git_commit": "0" * 40, "versions": {}})
+    restored = pickle.loads(pickle.dumps(first))
+    restored.setup()
+    now = provenance()
+    assert restored.provenance["git_commit"] == now["git_commit"] != "0" * 40
+    assert restored.provenance["versions"] == now["versions"]
