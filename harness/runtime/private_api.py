@@ -10,6 +10,7 @@ or when an attribute used here is gone, so an upgrade breaks one test, not a stu
 | ASHA's per-trial bookkeeping | ``AsyncHyperBandScheduler._trial_info``, ``._num_stopped`` | register trials restored from a checkpoint, forget removed ones, count stops |
 | ASHA's rungs | ``AsyncHyperBandScheduler._time_attr``, ``._metric``, ``._metric_op``, ``_Bracket.on_result`` | give a restored trial's earlier scores back to the rungs: ``Tuner.restore`` rebuilds the scheduler as it was when the experiment began (ray-project/ray#30838) |
 | the Optuna study behind a Tune searcher | ``OptunaSearch._ot_study`` | reports and tests read a group's trials |
+| the Optuna trials a Tune searcher asked | ``OptunaSearch._ot_trials`` | a restored searcher fails the trials its storage holds as running that it never knew (asked after the last saved state) |
 | the Train controller's poll interval | ``ray.train.v2._internal.constants.HEALTH_CHECK_INTERVAL_S_ENV_VAR`` (``RAY_TRAIN_HEALTH_CHECK_INTERVAL_S``) | read by the controller from the environment its driver passes on; Ray's 2 s default costs a short Train trial seconds |
 """
 
@@ -69,6 +70,11 @@ def asha_stopped(asha: Any) -> int:
 def optuna_study_of(search: Any) -> Any:
     """The ``optuna.Study`` behind a Ray Tune ``OptunaSearch``."""
     return search._ot_study
+
+
+def optuna_trials_of(search: Any) -> dict[str, Any]:
+    """Tune trial id -> the ``optuna.Trial`` a Ray Tune ``OptunaSearch`` asked for it."""
+    return dict(search._ot_trials)
 
 
 def set_train_poll_interval(seconds: float) -> None:

@@ -19,7 +19,8 @@ without saving (killed, out of memory, a lost head node) can leave trials that e
 last save. On restore the searcher skips the plan entries whose trials already finished
 (``plan_index`` in ``trials.parquet``: the planned trial is not run twice), and a trial Tune
 re-runs from its checkpoint whose Optuna trial was already told is not told again (Optuna
-refuses to update a finished trial, which failed every later resume).
+refuses to update a finished trial, which failed every later resume). Optuna trials asked after
+the last save that never finished are told ``FAIL`` (they stayed running in the storage).
 
 ``optuna_storage`` opens an optional persistent storage (``sqlite:///abs.db`` or an absolute
 journal file), so ``optuna-dashboard`` can show the studies while they run.
@@ -43,7 +44,7 @@ from harness.results.store import finished_entries
 
 from harness.study.arms import applies
 from harness.study.plan import StudyPlan
-from harness.runtime.private_api import optuna_study_of
+from harness.runtime.private_api import optuna_study_of, optuna_trials_of
 from harness.study.spec import NuisanceParam
 from harness.study.trial_config import STVLM_KIND
 from stvlm.registry import Registry
@@ -195,6 +196,7 @@ class StudySearcher(Searcher):
                 study_name=f"{spec.name}/{group}",
                 storage=self._storage,
             )
+            _fail_orphans(self._groups[group], group)
         return self._groups[group]
 
     @property
@@ -241,3 +243,18 @@ class StudySearcher(Searcher):
             self.__dict__.update(pickle.load(fh))
         if self._results is not None:
             self._finished = finished_entries(self._results)
+        for group, search in self._groups.items():
+            _fail_orphans(search, group)
+
+
+def _fail_orphans(search: OptunaSearch, group: str) -> None:
+    """Tell ``FAIL`` for the trials the search's Optuna storage holds as running but the search
+    never asked: asked after the last saved searcher state by a driver that then stopped. They
+    would stay running for ever, and a grid sampler would never hand out their points again."""
+    known = {t.number for t in optuna_trials_of(search).values()}
+    study = optuna_study_of(search)
+    for orphan in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        if orphan.number not in known:
+            study.tell(orphan.number, state=optuna.trial.TrialState.FAIL)
+            log.warning("%s: Optuna trial %d was asked after the last saved state of a driver that "
+                        "stopped; told FAIL", group, orphan.number)

@@ -42,6 +42,7 @@ def test_every_private_name_exists() -> None:
     search.set_search_properties("val_mae", "min", {})
     search.suggest("t1")
     assert isinstance(private_api.optuna_study_of(search), optuna.Study)
+    assert [t.number for t in private_api.optuna_trials_of(search).values()] == [0]
 
 
 def test_train_poll_interval_reaches_the_variable_ray_passes_to_its_controller(monkeypatch) -> None:
@@ -56,7 +57,7 @@ def test_train_poll_interval_reaches_the_variable_ray_passes_to_its_controller(m
 
 def test_no_private_api_outside_its_module() -> None:
     """ray._private, Tune schedulers' and searchers' underscore attributes: only in private_api."""
-    pattern = re.compile(r"ray\._private|\._trial_info|\._num_stopped|\._ot_study")
+    pattern = re.compile(r"ray\._private|\._trial_info|\._num_stopped|\._ot_study|\._ot_trials")
     offenders = [str(p.relative_to(REPO)) for p in (REPO / "harness").rglob("*.py")
                  if p.name != "private_api.py" and pattern.search(p.read_text())]
     assert offenders == []

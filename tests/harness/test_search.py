@@ -160,6 +160,30 @@ def test_a_trial_rerun_after_its_optuna_trial_was_told_is_not_told_again(tmp_pat
     assert told.intermediate_values == {1: 3.0, 2: 2.5}
 
 
+def test_optuna_trials_asked_after_the_last_saved_state_are_failed_on_restore(tmp_path: Path) -> None:
+    """The driver stopped after asking Optuna for t5 (a group first seen then) and t8 (a second
+    trial of t4's group) past the last save: both stayed RUNNING in the storage for ever (and a
+    grid sampler skips running trials' points). t4, which Tune restores and runs on, stays running."""
+    plan = study(FEWSHOT)
+    storage = optuna_storage(f"sqlite:///{tmp_path}/optuna.db")
+    searcher = StudySearcher(plan, storage)
+    for i in range(5):
+        searcher.suggest(f"t{i}")
+    searcher.save(str(tmp_path / "searcher.pkl"))
+    for i in range(5, 9):
+        searcher.suggest(f"t{i}")
+    restored = StudySearcher(plan, storage)
+    restored.restore(str(tmp_path / "searcher.pkl"))
+
+    def states(group: str) -> list[str]:
+        return [t.state.name for t in optuna.load_study(study_name=f"t/{group}", storage=storage).get_trials()]
+
+    assert states("few_shot_ratio=0.1|seed=0") == ["RUNNING", "FAIL"]  # t4 known, t8 not
+    assert states("few_shot_ratio=1|seed=0") == ["RUNNING"]  # its search is made at its next trial
+    restored.suggest("r5")
+    assert states("few_shot_ratio=1|seed=0") == ["FAIL", "RUNNING"]
+
+
 def test_same_seed_same_suggestions() -> None:
     def first_lrs() -> list[float]:
         searcher = StudySearcher(study(FEWSHOT))
