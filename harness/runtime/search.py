@@ -100,7 +100,9 @@ class NuisanceSpace:
 
 class BudgetAwareOptunaSearch(OptunaSearch):
     """``OptunaSearch`` that tells trials stopped before their final report as ``PRUNED``, and
-    tells a finished Optuna trial nothing more (a trial re-run after a driver stopped)."""
+    tells a finished Optuna trial nothing more (a trial re-run after a driver stopped), but for a
+    failed trial that a later launch ran to its end: its result is added to the study as a new
+    trial with the same parameters (Optuna never reopens a finished trial)."""
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         try:
@@ -110,6 +112,8 @@ class BudgetAwareOptunaSearch(OptunaSearch):
                      "is not told again", trial_id)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if result is not None and not error and result.get("final") and self._add_if_failed(trial_id, result):
+            return
         if result is not None and not error and not result.get("final"):
             # Ray hands a searcher no on_trial_result for the result its scheduler stops on, so
             # Optuna would prune the trial at the epoch before the rung ASHA compared it at:
@@ -121,6 +125,25 @@ class BudgetAwareOptunaSearch(OptunaSearch):
                     pass
             result = None  # OptunaSearch tells a result-less, error-less trial as PRUNED
         super().on_trial_complete(trial_id, result=result, error=error)
+
+
+    def _add_if_failed(self, trial_id: str, result: dict) -> bool:
+        """Add the final ``result`` of a trial whose Optuna trial was told ``FAIL`` as a new
+        complete trial; whether it was one."""
+        asked = optuna_trials_of(self).get(trial_id)
+        if asked is None or self.metric not in result:
+            return False
+        study = optuna_study_of(self)
+        told = next(t for t in study.get_trials(deepcopy=False) if t.number == asked.number)
+        if told.state != optuna.trial.TrialState.FAIL:
+            return False
+        study.add_trial(optuna.trial.create_trial(
+            params=told.params, distributions=told.distributions, value=result[self.metric],
+            user_attrs={"rerun_of": told.number, "tune_trial_id": trial_id},
+        ))
+        log.info("trial %s failed before and finished now: its result is Optuna trial %d's re-run",
+                 trial_id, told.number)
+        return True
 
 
 def optuna_storage(url: str | None) -> optuna.storages.BaseStorage | None:

@@ -184,6 +184,26 @@ def test_optuna_trials_asked_after_the_last_saved_state_are_failed_on_restore(tm
     assert states("few_shot_ratio=1|seed=0") == ["FAIL", "RUNNING"]
 
 
+def test_a_failed_trial_that_a_later_launch_finishes_is_added_to_its_optuna_study(tmp_path: Path) -> None:
+    """A failed trial is run again by the next launch (Tune resumes errored trials). Its Optuna
+    trial stayed FAIL, so the search never learnt the result the re-run reached."""
+    plan = study(FEWSHOT)
+    storage = optuna_storage(f"sqlite:///{tmp_path}/optuna.db")
+    searcher = StudySearcher(plan, storage)
+    for i in range(5):
+        searcher.suggest(f"t{i}")
+    searcher.on_trial_result("t4", {"val_mae": 3.0, "training_iteration": 1})
+    searcher.on_trial_complete("t4", None, error=True)
+    searcher.save(str(tmp_path / "searcher.pkl"))
+    restored = StudySearcher(plan, storage)
+    restored.restore(str(tmp_path / "searcher.pkl"))
+    restored.on_trial_result("t4", {"val_mae": 2.5, "training_iteration": 2})
+    restored.on_trial_complete("t4", {"val_mae": 2.0, "training_iteration": 3, "final": 1})
+    failed, rerun = optuna.load_study(study_name="t/few_shot_ratio=0.1|seed=0", storage=storage).get_trials()
+    assert (failed.state.name, rerun.state.name, rerun.value) == ("FAIL", "COMPLETE", 2.0)
+    assert rerun.params == failed.params and rerun.user_attrs == {"rerun_of": 0, "tune_trial_id": "t4"}
+
+
 def test_same_seed_same_suggestions() -> None:
     def first_lrs() -> list[float]:
         searcher = StudySearcher(study(FEWSHOT))
