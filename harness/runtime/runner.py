@@ -117,6 +117,22 @@ def prepare_study(spec: StudySpec, options: StudyOptions) -> PreparedStudy:
                          experiment_path(storage, spec.name), optuna_url, mlflow_uri)
 
 
+def resumable(experiment: str) -> bool:
+    """Whether the Tune experiment at ``experiment`` (a path or URI) can be resumed: Tune's
+    ``tuner.pkl`` and at least one saved experiment state. A launch stopped before Tune saved its
+    first state (Ctrl-C in its first seconds) leaves the first alone, and ``Tuner.restore`` of it
+    failed with a traceback on every later launch; no trial can have finished by then, so such
+    a study starts afresh."""
+    import pyarrow.fs
+    from ray import tune
+
+    if not tune.Tuner.can_restore(experiment):
+        return False
+    fs, path = pyarrow.fs.FileSystem.from_uri(experiment if "://" in experiment else str(Path(experiment).resolve()))
+    found = fs.get_file_info(pyarrow.fs.FileSelector(path, allow_not_found=True))
+    return any(Path(f.path).name.startswith("experiment_state-") and f.path.endswith(".json") for f in found)
+
+
 def trial_dirname(trial: Any) -> str:
     """Short, stable trial folder names (``stvlm_<id>``) instead of Tune's config dump."""
     return f"{trial.config.get('kind', 'trial')}_{trial.trial_id}"
@@ -146,7 +162,7 @@ def _build_tuner(
     from harness.runtime.search import StudySearcher, optuna_storage
     from harness.runtime.tune_callbacks import ResultsCallback, mlflow_callback
 
-    if tune.Tuner.can_restore(study.experiment_path):
+    if resumable(study.experiment_path):
         log.info("resuming %s from %s", study.spec.name, study.experiment_path)
         tuner = tune.Tuner.restore(
             study.experiment_path, trainable=trainable, resume_unfinished=True, resume_errored=True
@@ -200,7 +216,7 @@ def _start_afresh(study: PreparedStudy) -> None:
 
     aside = set_aside(study.results, RUN_FILES + ((OPTUNA_FILE,) if _own_optuna_file(study) else ()))
     if aside is not None:
-        log.warning("study %s starts afresh (no Tune experiment at %s); the earlier run's files are "
+        log.warning("study %s starts afresh (no saved Tune experiment at %s); the earlier run's files are "
                     "kept in %s", study.spec.name, study.experiment_path, aside)
     shutil.rmtree(study.results / RUNNING_CURVES, ignore_errors=True)
 
@@ -251,11 +267,11 @@ def _launch(study: PreparedStudy, options: StudyOptions, t0: float) -> StudyOutc
     from harness.runtime.trial_runtime import TrialRuntime
 
     spec = study.spec
-    restorable = tune.Tuner.can_restore(study.experiment_path)
+    restorable = resumable(study.experiment_path)
     if restorable:
         check_resumable(study.results, spec, study.experiment_path, study.mlflow_uri)
     else:
-        check_fresh_start(study.results, spec, study.experiment_path, tune.Tuner.can_restore)
+        check_fresh_start(study.results, spec, study.experiment_path, resumable)
         _check_own_optuna_storage(study)
     cluster = connect(options.address, num_cpus=options.num_cpus)
     try:

@@ -1,5 +1,6 @@
-"""One launch of a study at a time (``harness.study.lock``): a second one is refused in one line
-before Ray starts, and the lock goes with its holder however that ends."""
+"""What a launch of a study checks before Ray starts: one launch at a time
+(``harness.study.lock``: a second one is refused in one line, and the lock goes with its holder
+however that ends), and whether there is a Tune experiment to resume."""
 
 from __future__ import annotations
 
@@ -64,3 +65,17 @@ def test_a_study_running_elsewhere_is_refused_before_ray_starts(data_root: Path,
             run_study(spec, StudyOptions(storage=str(tmp_path / "ray"), results_dir=str(tmp_path / "results"),
                                          data_root=str(data_root)))
     assert not ray.is_initialized() and not (tmp_path / "ray").exists()
+
+
+def test_a_tune_experiment_without_a_saved_state_is_not_resumed(tmp_path: Path) -> None:
+    """Ctrl-C in a study's first seconds leaves Tune's tuner.pkl without any experiment state:
+    Tuner.restore of it failed with a ValueError traceback on every later launch."""
+    from harness.runtime.runner import resumable
+
+    experiment = tmp_path / "ray" / "s"
+    assert not resumable(str(experiment))
+    experiment.mkdir(parents=True)
+    (experiment / "tuner.pkl").write_bytes(b"pickled tuner")
+    assert not resumable(str(experiment))
+    (experiment / "experiment_state-2026-12-07_03-40-00.json").write_text("{}")
+    assert resumable(str(experiment))
