@@ -100,8 +100,12 @@ def train_worker(loop_config: dict[str, Any]) -> None:
     # On GPU, Ray sets CUDA_VISIBLE_DEVICES per worker: the engine's "auto" device (cuda) is
     # the worker's own GPU, the one prepare_model moves the model to.
     forecast, model = prepare_run(experiment, cached_prepare(experiment.data))
+    # broadcast_buffers=False: every buffer of ST-VLM is a constant of its build (layout, token
+    # table, image statistics), and DDP's per-forward buffer broadcast would also run in
+    # evaluation, where ranks can run one batch more than the others (their chunks differ by a
+    # window): an unmatched collective, which NCCL waits on for ever.
     model = ray.train.torch.prepare_model(
-        model, parallel_strategy_kwargs={"find_unused_parameters": True}
+        model, parallel_strategy_kwargs={"find_unused_parameters": True, "broadcast_buffers": False}
     )
     resume = None
     checkpoint = ray.train.get_checkpoint()

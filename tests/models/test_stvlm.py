@@ -84,6 +84,24 @@ def test_every_trainable_parameter_gets_a_gradient(forecast, name):
     assert [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None] == []
 
 
+@pytest.mark.parametrize("name", BACKBONES.names())
+def test_every_buffer_is_a_constant_of_the_build(forecast, name):
+    """Training steps in train and eval mode change no buffer, so DDP need not broadcast them
+    (``broadcast_buffers=False`` in harness/runtime/train_driver.py: the broadcast also ran in
+    evaluation, where ranks can run different batch counts, and NCCL would wait for ever)."""
+    model = build(config(name, "learnable"), forecast)
+    before = {n: b.clone() for n, b in model.named_buffers()}
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    for batch in list(forecast.batches("train", 2))[:2]:
+        opt.zero_grad()
+        model(batch).sum().backward()
+        opt.step()
+    with torch.no_grad():
+        model.eval()(next(forecast.batches("val", 2)))
+    after = dict(model.named_buffers())
+    assert before.keys() == after.keys() and all(torch.equal(before[n], after[n]) for n in before)
+
+
 def test_same_seed_gives_identical_outputs(forecast):
     batch = next(forecast.batches("val", 4))
     a = build(config(encoding="learnable"), forecast).eval()(batch)
