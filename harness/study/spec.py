@@ -175,6 +175,15 @@ class ResourcesConfig(Config):
         "(results/benchmarks/train_trial_overhead.json)",
     )
 
+    def check(self) -> None:
+        gpus = self.gpus_per_trial
+        if gpus is not None and gpus > 1 and gpus != int(gpus):
+            self.fail("gpus_per_trial", "is out of range; allowed: a fraction below 1 or a whole number")
+        if gpus is not None and 0 < gpus < 1 and self.num_workers > 1:
+            self.fail("gpus_per_trial", f"is a fraction of a GPU with num_workers = {self.num_workers}; "
+                      "allowed: whole GPUs for DDP workers (NCCL refuses two ranks on one GPU), or "
+                      "num_workers = 1")
+
 
 @config_class
 class SchedulerConfig(Config):

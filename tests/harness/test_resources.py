@@ -16,10 +16,12 @@ def test_resolve_and_bundles() -> None:
     assert (cpu.cpus, cpu.gpus, cpu.trial_bundle()) == (1.0, 0.0, {"CPU": 1.0})
     gpu = resolve(ResourcesConfig(cpus_per_trial=4), {"CPU": 8.0, "GPU": 2.0})
     assert gpu.trial_bundle() == {"CPU": 4.0, "GPU": 1.0}
-    half = resolve(ResourcesConfig(gpus_per_trial=0.5, num_workers=2), {"CPU": 8.0, "GPU": 1.0})
-    assert half.trial_bundle() == {"study_driver": 1.0}
-    assert half.worker_bundle() == {"CPU": 1.0, "GPU": 0.5}
-    assert half.per_trial_total() == {"study_driver": 1.0, "CPU": 2.0, "GPU": 1.0}
+    ddp = resolve(ResourcesConfig(gpus_per_trial=1, num_workers=2), {"CPU": 8.0, "GPU": 2.0})
+    assert ddp.trial_bundle() == {"study_driver": 1.0}
+    assert ddp.worker_bundle() == {"CPU": 1.0, "GPU": 1.0}
+    assert ddp.per_trial_total() == {"study_driver": 1.0, "CPU": 2.0, "GPU": 2.0}
+    half = resolve(ResourcesConfig(gpus_per_trial=0.5), {"CPU": 8.0, "GPU": 1.0})
+    assert half.trial_bundle() == {"CPU": 1.0, "GPU": 0.5}
 
 
 def test_max_concurrent() -> None:
@@ -64,3 +66,18 @@ def test_train_poll_interval_out_of_range_names_the_field(value: float) -> None:
     with pytest.raises(ConfigError, match=rf"train_poll_s = {value:g}"):
         ResourcesConfig(train_poll_s=value)
     assert ResourcesConfig().train_poll_s == 0.25 and ResourcesConfig(train_poll_s=60).train_poll_s == 60.0
+
+
+def test_gpu_requests_ray_and_nccl_cannot_place_are_refused_by_the_spec() -> None:
+    from harness.study.spec import StudySpec
+
+    with pytest.raises(ConfigError) as info:
+        StudySpec.from_dict({"name": "s", "dataset": "nycbike-drop",
+                             "resources": {"gpus_per_trial": 0.5, "num_workers": 2}})
+    assert str(info.value) == (
+        "resources.gpus_per_trial = 0.5 is a fraction of a GPU with num_workers = 2; allowed: whole "
+        "GPUs for DDP workers (NCCL refuses two ranks on one GPU), or num_workers = 1")
+    with pytest.raises(ConfigError, match=r"^gpus_per_trial = 1.5 is out of range; allowed: a fraction below 1 or a whole number$"):
+        ResourcesConfig(gpus_per_trial=1.5)
+    assert [ResourcesConfig(gpus_per_trial=g, num_workers=w).gpus_per_trial
+            for g, w in ((0.25, 1), (1, 2), (2, 2), (0, 2))] == [0.25, 1, 2, 0]
