@@ -10,12 +10,18 @@ import torch
 
 
 def seed_everything(seed: int, *, deterministic: bool = True) -> torch.Generator:
-    """Seed Python, NumPy and torch; on CPU make torch deterministic.
+    """Seed Python, NumPy and torch; on CPU make torch deterministic; keep fp32 fp32 on GPUs.
 
     Args:
         seed: the seed.
         deterministic: ask torch for deterministic algorithms (warn-only, so ops without a
             deterministic implementation still run; on CPU all ops used here are deterministic).
+
+    cuDNN's convolutions (ViLT's patch embedding, the baselines' Conv2d) default to TF32 on
+    Ampere and later GPUs, about 10 mantissa bits where fp32 has 23; they are set to fp32, as
+    matrix products already are (``torch.backends.cuda.matmul.allow_tf32`` is False), so a fp32
+    run with ``train.amp`` off differs from the CPU's by summation order only (``amp``, bf16
+    autocast on CUDA, is on by default and is where a GPU run's speed comes from).
 
     Returns:
         A ``torch.Generator`` seeded with ``seed`` for data shuffling.
@@ -23,6 +29,7 @@ def seed_everything(seed: int, *, deterministic: bool = True) -> torch.Generator
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+    torch.backends.cudnn.allow_tf32 = False
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
