@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Literal
 
 from stvlm.configs.base import Config, config_class, field
+from stvlm.errors import ConfigError
 
 FusionDepth = int | Literal["late", "all"]
 Finetune = Literal["frozen", "layernorm", "pfa", "lora", "full"]
@@ -136,7 +137,9 @@ class BackboneConfig(Config):
     local_files_only: bool = field(False, help="never touch the network in from_pretrained")
     dtype: Literal["float32", "bfloat16", "float16"] = field(
         "float32", help="dtype of the backbone's weights (loaded in it from the hub, or cast to it); "
-        "the encoders, fusion adapters and head stay float32 and meet the backbone in its dtype",
+        "the encoders, fusion adapters and head stay float32 and meet the backbone in its dtype. "
+        "bfloat16 and float16 need finetune.strategy = 'frozen' (no weight trains in them); "
+        "train.amp computes in bfloat16 on CUDA with float32 weights",
     )
 
 
@@ -270,6 +273,14 @@ class STVLMConfig(Config):
         if not (self.use_image or self.use_text or self.use_series):
             self.fail("use_series", "leaves no modality; at least one of use_image, use_text, "
                       "use_series must be true")
+        dtype, strategy = self.backbone.dtype, self.finetune.strategy
+        if dtype != "float32" and strategy != "frozen":
+            raise ConfigError(
+                f"backbone.dtype = {dtype!r} with finetune.strategy = {strategy!r} trains backbone "
+                f"weights in {dtype}, where AdamW loses small updates (bfloat16: a norm's gain near "
+                "1 never moves at lr 1e-3) or overflows (float16); allowed: 'float32' (train.amp "
+                "computes in bfloat16 on CUDA), or finetune.strategy = 'frozen'"
+            )
 
     @classmethod
     def tiny(cls) -> STVLMConfig:

@@ -63,8 +63,10 @@ def test_forward_backward_for_every_backbone(forecast, name, encoding, depth):
 @pytest.mark.parametrize("depth", [0, 1, "late", "all"])
 def test_bfloat16_backbone_with_float32_encoders_and_head(forecast, name, depth):
     """BackboneConfig.dtype: the backbone computes in bfloat16, everything around it in float32,
-    at every fusion depth; the forecast comes back float32 and every adapter gets a gradient."""
+    at every fusion depth; the forecast comes back float32 and every adapter gets a gradient
+    (the backbone frozen: a low-precision backbone that trains is refused, below)."""
     cfg = config(name, "learnable", depth)
+    cfg = cfg.replace(finetune=cfg.finetune.replace(strategy="frozen"))
     model = build(cfg.replace(backbone=cfg.backbone.replace(dtype="bfloat16")), forecast)
     assert {p.dtype for p in model.backbone.model.parameters()} == {torch.bfloat16}
     assert {p.dtype for p in model.head.parameters()} == {torch.float32}
@@ -82,6 +84,17 @@ def test_every_trainable_parameter_gets_a_gradient(forecast, name):
     model = build(cfg.replace(finetune=cfg.finetune.replace(strategy="full")), forecast)
     model(next(forecast.batches("train", 2))).sum().backward()
     assert [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None] == []
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@pytest.mark.parametrize("strategy", ["layernorm", "pfa", "lora", "full"])
+def test_a_low_precision_backbone_whose_weights_train_is_refused(dtype, strategy):
+    """AdamW on bfloat16 weights drops updates below half a rounding step (a norm's gain at 1.0
+    stays 1.0 at lr 1e-3), and on float16 weights overflows; there is no master fp32 copy."""
+    tiny = STVLMConfig.tiny()
+    with pytest.raises(ConfigError, match=rf"^backbone.dtype = '{dtype}' with finetune.strategy = '{strategy}' "
+                                          rf"trains backbone weights in {dtype}, where AdamW loses small updates"):
+        tiny.replace(backbone=tiny.backbone.replace(dtype=dtype), finetune=tiny.finetune.replace(strategy=strategy))
 
 
 @pytest.mark.parametrize("name", BACKBONES.names())
