@@ -160,13 +160,20 @@ def baseline_train(spec: StudySpec, experiment: ExperimentConfig) -> ExperimentC
     ``train.*`` keys may be ST-VLM's own).
 
     Raises:
-        ConfigError: an unknown ``TrainConfig`` key or an out-of-range value, named.
+        ConfigError: an unknown ``TrainConfig`` key or an out-of-range value, named; or
+            ``device = 'cuda'`` (baseline trials are placed on CPUs).
     """
     train = PRESETS[spec.preset].baseline_train(experiment.train)
     try:
         train = train.replace(**spec.baselines.train)
     except ConfigError as err:
         raise ConfigError(f"baselines.train: {err}") from None
+    if train.device == "cuda":  # the trial would find no GPU and fail
+        raise ConfigError(
+            "train.device = 'cuda' reaches the baseline trials, which hold CPUs only "
+            "(resources.baseline_cpus: Ray hides the GPUs from them); set baselines.train = "
+            "{ device = 'auto' } (they run on the CPU) or leave train.device at 'auto'"
+        )
     return experiment.replace(train=train)
 
 
@@ -227,8 +234,8 @@ def build_arms(spec: StudySpec, data_root: str | None = None) -> list[Arm]:
     _check_when(spec, arms, data_root)
     for name in spec.baselines.models:
         build_baseline(name, spec.baselines.options.get(name))
-    if arms and spec.baselines.train:
-        baseline_train(spec, arms[0].experiment)  # unknown keys and bad values fail here, named
+    if arms and spec.baselines.models:
+        baseline_train(spec, arms[0].experiment)  # unknown keys, bad values, a GPU: fail here
     unknown = sorted(set(spec.baselines.options) - set(spec.baselines.models))
     if unknown:
         models = list(spec.baselines.models)
