@@ -4,6 +4,7 @@ Checks, each recorded with its figures or the reason it was skipped:
 
     cuda_step        forward + backward + optimizer step of ST-VLM (tiny preset) on CUDA, fp32
     bf16_engine      the engine's bf16 autocast: 2 epochs of 4 batches, finite losses and metrics
+    table_settings   the same with the accuracy table's ST-VLM training settings (augmentation, ...)
     base_throughput  samples/s and peak memory of the ViLT-B/32-sized model (random weights)
     fractional_gpu   a real Tune study: 2 trials at 0.5 GPU each, side by side on one GPU
     train_2_workers  a real Train trial with 2 DDP workers on NCCL (needs 2 GPUs: NCCL refuses
@@ -11,6 +12,8 @@ Checks, each recorded with its figures or the reason it was skipped:
 
 Without a CUDA device every check is skipped, the exit status is 0, and the JSON is left as it
 was (the committed record of the last GPU run is not replaced by a run that measured nothing).
+With one, each check's line is printed and the JSON rewritten as soon as it ends (``complete``
+says whether every planned check ran), so a command cut off by a time limit keeps what it ran.
 
     python benchmarks/gpu_check.py [--dataset los-loop] [--data-root DIR]
         [--json results/benchmarks/gpu_check.json]
@@ -100,6 +103,23 @@ def bf16_engine(args: argparse.Namespace) -> dict[str, Any]:
     return {"train_losses": losses, "test_mae": test["mae"], "seconds": time.perf_counter() - t0}
 
 
+@check("table_settings")
+def table_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The engine as the accuracy table trains ST-VLM (level augmentation, the fitted start as a
+    candidate, both loss masks, the two-MAE monitor) under bf16 autocast: code that came after
+    the last GPU run."""
+    from stvlm.configs.train import STVLM_TRAIN_SETTINGS
+    from stvlm.engine import Engine
+
+    cfg, forecast, model = _prepared(args, epochs=3, batch_size=8, max_batches_per_epoch=4, amp=True,
+                                     **STVLM_TRAIN_SETTINGS)
+    result = Engine(model, forecast, cfg.train).fit()
+    losses = [h.train_loss for h in result.history]
+    if not all(math.isfinite(x) for x in losses):
+        raise RuntimeError(f"non-finite training loss {losses}")
+    return {"train_losses": losses, "best_epoch": result.best_epoch, "epochs_run": result.epochs_run}
+
+
 @check("base_throughput")
 def base_throughput(args: argparse.Namespace) -> dict[str, Any]:
     out = Path(tempfile.mkdtemp()) / "step.json"
@@ -107,7 +127,8 @@ def base_throughput(args: argparse.Namespace) -> dict[str, Any]:
            "--dataset", args.dataset, "--profile", "3", "--json", str(out)]
     if args.data_root:
         cmd += ["--data-root", args.data_root]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    # 300 s: under a lent machine's 600 s per command, with the checks after it still to run
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed")
     rows = json.loads(out.read_text())["rows"]
@@ -157,24 +178,32 @@ def train_2_workers(args: argparse.Namespace) -> dict[str, Any]:
                          "data.few_shot.ratio": 0.2})
 
 
-def run_checks(args: argparse.Namespace) -> dict[str, Any]:
-    """Every check (or ``--only``), each ``{"status": ok|skipped|failed, ...}``."""
-    import torch
-
+def run_checks(
+    args: argparse.Namespace, *, cuda: bool, on_result: Callable[[dict[str, Any]], None] = lambda r: None,
+) -> dict[str, Any]:
+    """Every check (or ``--only``), each ``{"status": ok|skipped|failed, ...}``; ``on_result``
+    gets the results so far after each one (a command cut off by its time limit keeps them)."""
     results: dict[str, Any] = {}
     for name in args.only or list(CHECKS):
         t0 = time.perf_counter()
-        if not torch.cuda.is_available():
+        if not cuda:
             results[name] = {"status": "skipped", "why": "no CUDA device"}
-            continue
-        try:
-            results[name] = {"status": "ok", **CHECKS[name](args)}
-        except Skip as why:
-            results[name] = {"status": "skipped", "why": str(why)}
-        except Exception as err:  # a failed check is a result to record, not a crash
-            results[name] = {"status": "failed", "error": f"{type(err).__name__}: {err}"}
+        else:
+            try:
+                results[name] = {"status": "ok", **CHECKS[name](args)}
+            except Skip as why:
+                results[name] = {"status": "skipped", "why": str(why)}
+            except Exception as err:  # a failed check is a result to record, not a crash
+                results[name] = {"status": "failed", "error": f"{type(err).__name__}: {err}"}
         results[name]["check_seconds"] = round(time.perf_counter() - t0, 2)
+        on_result(results)
     return results
+
+
+def _line(name: str, r: dict[str, Any]) -> str:
+    detail = r.get("why") or r.get("error") or ", ".join(
+        f"{k}={v}" for k, v in r.items() if k not in ("status", "check_seconds"))
+    return f"{name:16} {r['status']:8} {detail}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,19 +221,25 @@ def main(argv: list[str] | None = None) -> int:
     except STVLMError as err:
         parser.exit(2, f"gpu_check.py: error: {err}\n")
 
+    import torch
+
     from harness.results.provenance import provenance
     from stvlm.io import atomic_write_json
 
-    results = run_checks(args)
-    for name, r in results.items():
-        detail = r.get("why") or r.get("error") or ", ".join(
-            f"{k}={v}" for k, v in r.items() if k not in ("status", "check_seconds"))
-        print(f"{name:16} {r['status']:8} {detail}")
-    if all(r["status"] == "skipped" for r in results.values()):  # no CUDA: keep the last record
+    info = provenance()
+
+    def record(results: dict[str, Any]) -> None:
+        name, r = next(reversed(results.items()))
+        print(_line(name, r), flush=True)
+        if any(r["status"] != "skipped" for r in results.values()):  # no CUDA: keep the last record
+            planned = args.only or list(CHECKS)
+            atomic_write_json(args.json, {"checks": results, "complete": len(results) == len(planned), **info})
+
+    results = run_checks(args, cuda=torch.cuda.is_available(), on_result=record)
+    if all(r["status"] == "skipped" for r in results.values()):
         print(f"nothing measured; {args.json} left as it was")
         return 0
-    out = atomic_write_json(args.json, {"checks": results, **provenance()})
-    print(f"wrote {out}")
+    print(f"wrote {args.json}")
     return 1 if any(r["status"] == "failed" for r in results.values()) else 0
 
 
