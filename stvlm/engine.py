@@ -21,7 +21,6 @@ Example::
 
 from __future__ import annotations
 
-import copy
 import logging
 import math
 import time
@@ -40,7 +39,7 @@ from stvlm.data.forecast import Forecast
 from stvlm.metrics import evaluate_forecast, mask_for, masked_loss, observed_mask
 from stvlm.monitor import monitor_keys, monitor_value
 from stvlm.seed import resolve_device, seed_everything
-from stvlm.weights import WeightAverage, load_trainable_state, trainable_state
+from stvlm.weights import WeightAverage, cpu_copy, load_trainable_state, trainable_state
 
 __all__ = ["Engine", "EngineState", "EpochRecord", "TrainResult", "load_trainable_state", "lr_factor",
            "trainable_state", "warmup_steps"]
@@ -286,7 +285,7 @@ class Engine:
         state.history.append(record)
         state.model_state = trainable_state(self.model)
         state.ema_state = averaged if averaged is not None else {}
-        state.optimizer_state = copy.deepcopy(optimizer.state_dict())
+        state.optimizer_state = cpu_copy(optimizer.state_dict())
         state.rng_state = torch.get_rng_state()
         if self.device.type == "cuda":  # dropout on a CUDA device draws from its own generator
             state.cuda_rng_state = torch.cuda.get_rng_state(self.device)

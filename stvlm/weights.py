@@ -8,8 +8,10 @@ BatchNorm's running statistics: a frozen backbone is rebuilt from its config) an
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import nn
@@ -34,6 +36,20 @@ def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
     state = {n: p.detach().to("cpu", copy=True) for n, p in model.named_parameters() if p.requires_grad}
     state.update({n: b.detach().to("cpu", copy=True) for n, b in trained_buffers(model).items()})
     return state
+
+
+def cpu_copy(obj: Any) -> Any:
+    """A deep copy of nested dicts, lists and tuples (an optimizer's ``state_dict()``) with every
+    tensor detached and copied to the CPU, as :func:`trainable_state` keeps the weights: a state
+    kept every epoch must not hold a second copy of AdamW's moments in GPU memory.
+    ``Optimizer.load_state_dict`` moves them back to each parameter's device."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: cpu_copy(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(cpu_copy(v) for v in obj)
+    return copy.deepcopy(obj)
 
 
 def load_trainable_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:

@@ -388,3 +388,24 @@ def test_augment_scale_rescales_the_training_windows_only() -> None:
     assert len(model.seen[False]) == len(val)
     for got, want in zip(model.seen[False], val):
         torch.testing.assert_close(got, want, rtol=0, atol=0)  # validation windows as they are
+
+
+def test_the_kept_optimizer_state_is_a_cpu_copy_independent_of_the_optimizer() -> None:
+    """EngineState.optimizer_state, taken every epoch: on a GPU a deep copy kept AdamW's moments
+    twice in GPU memory; the copy is on the CPU like the kept weights, and loads back."""
+    from stvlm.weights import cpu_copy
+
+    layer = torch.nn.Linear(3, 2)
+    opt = torch.optim.AdamW(layer.parameters(), lr=0.1)
+    layer(torch.ones(1, 3)).sum().backward()
+    opt.step()
+    kept = cpu_copy(opt.state_dict())
+    moment = opt.state_dict()["state"][0]["exp_avg"]
+    assert torch.equal(kept["state"][0]["exp_avg"], moment) and kept["state"][0]["exp_avg"].device.type == "cpu"
+    assert kept["param_groups"] == opt.state_dict()["param_groups"]
+    opt.step()  # the optimizer moves on; the kept copy does not
+    assert not torch.equal(kept["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"])
+    again = torch.optim.AdamW(torch.nn.Linear(3, 2).parameters(), lr=0.1)
+    again.load_state_dict(kept)
+    assert torch.equal(again.state_dict()["state"][0]["exp_avg"], kept["state"][0]["exp_avg"])
+    assert cpu_copy(((1, [2.0]), "x")) == ((1, [2.0]), "x")
