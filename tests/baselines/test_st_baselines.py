@@ -261,7 +261,10 @@ def test_evaluation_computes_the_skips_at_the_last_step_only_with_the_same_forec
             fast = model(batch)
             model._skip_input = lambda h: h  # every step, as in training
             full = model(batch)
-        assert torch.equal(fast, full)
+        # the same sums, in an order the CPU's kernel picks: bit for bit on an Intel Xeon, one
+        # unit in the last place apart on an AMD EPYC (1.9e-6 at 28.8)
+        ulp = torch.finfo(torch.float32).eps * torch.maximum(fast.abs(), full.abs())
+        assert torch.all((fast - full).abs() <= ulp)
     training = build("gwnet", fc, TINY_GWNET).train()
     assert training._skip_input(torch.ones(1, 1, 1, 5)).shape == (1, 1, 1, 5)
 
