@@ -325,7 +325,10 @@ class Engine:
         cfg = self.cfg
         self.model.train()
         total_steps = self.planned_steps()
-        total, batches, windows, lr = 0.0, 0, 0, cfg.lr
+        # the loss summed on the device in float64 (as Python floats would): read once per epoch,
+        # not once per step (a host sync on a GPU)
+        total = torch.zeros((), dtype=torch.float64, device=self.device)
+        batches, windows, lr = 0, 0, cfg.lr
         levels = torch.Generator().manual_seed(cfg.seed * 1000 + state.epoch)  # augment_scale
         for i, batch in enumerate(
             self.forecast.batches(
@@ -354,10 +357,10 @@ class Engine:
             if self._ema is not None:
                 self._ema.update(self.model)
             state.optimizer_steps += 1
-            total += float(loss.detach())
+            total += loss.detach().double()
             batches += 1
             windows += len(batch)
-        return (total / batches if batches else math.nan), windows, lr
+        return (float(total) / batches if batches else math.nan), windows, lr
 
     @torch.no_grad()
     def predict(self, part: str, batch_size: int | None = None, *, progress: bool = False) -> np.ndarray:
