@@ -136,22 +136,35 @@ def test_a_restored_searcher_skips_the_entries_that_finished_after_the_last_save
     assert restored.suggest("more") == Searcher.FINISHED
 
 
-def test_a_trial_rerun_after_its_optuna_trial_was_told_is_not_told_again(tmp_path: Path) -> None:
-    """The searcher was saved while ST-VLM trial t4 ran; t4 ended and was told to Optuna; the
-    driver died before the next save. On resume Tune re-runs t4 from its checkpoint, and its
-    reports reached a finished Optuna trial: UpdateFinishedTrialError failed the study, and every
-    later resume with it."""
+def sqlite_searcher(tmp_path: Path) -> tuple[StudyPlan, optuna.storages.BaseStorage, StudySearcher]:
+    """A searcher on an Optuna file (which outlives a driver) that handed out the plan's first
+    five trials: four baselines and ST-VLM trial t4."""
     plan = study(FEWSHOT)
     storage = optuna_storage(f"sqlite:///{tmp_path}/optuna.db")
     searcher = StudySearcher(plan, storage)
     for i in range(5):
         searcher.suggest(f"t{i}")
+    return plan, storage, searcher
+
+
+def restored_searcher(plan: StudyPlan, storage: optuna.storages.BaseStorage, saved: Path) -> StudySearcher:
+    """The searcher a resumed launch restores from the state Tune saved last."""
+    restored = StudySearcher(plan, storage)
+    restored.restore(str(saved))
+    return restored
+
+
+def test_a_trial_rerun_after_its_optuna_trial_was_told_is_not_told_again(tmp_path: Path) -> None:
+    """The searcher was saved while ST-VLM trial t4 ran; t4 ended and was told to Optuna; the
+    driver died before the next save. On resume Tune re-runs t4 from its checkpoint, and its
+    reports reached a finished Optuna trial: UpdateFinishedTrialError failed the study, and every
+    later resume with it."""
+    plan, storage, searcher = sqlite_searcher(tmp_path)
     searcher.on_trial_result("t4", {"val_mae": 3.0, "training_iteration": 1})
     searcher.save(str(tmp_path / "searcher.pkl"))
     searcher.on_trial_result("t4", {"val_mae": 2.5, "training_iteration": 2})
     searcher.on_trial_complete("t4", {"val_mae": 2.0, "training_iteration": 3, "final": 1})
-    restored = StudySearcher(plan, storage)
-    restored.restore(str(tmp_path / "searcher.pkl"))
+    restored = restored_searcher(plan, storage, tmp_path / "searcher.pkl")
     restored.on_trial_result("t4", {"val_mae": 2.5, "training_iteration": 2})
     restored.on_trial_complete("t4", {"val_mae": 2.6, "training_iteration": 3, "final": 0})  # ASHA's path
     restored.on_trial_complete("t4", {"val_mae": 2.0, "training_iteration": 3, "final": 1})
@@ -164,16 +177,11 @@ def test_optuna_trials_asked_after_the_last_saved_state_are_failed_on_restore(tm
     """The driver stopped after asking Optuna for t5 (a group first seen then) and t8 (a second
     trial of t4's group) past the last save: both stayed RUNNING in the storage for ever (and a
     grid sampler skips running trials' points). t4, which Tune restores and runs on, stays running."""
-    plan = study(FEWSHOT)
-    storage = optuna_storage(f"sqlite:///{tmp_path}/optuna.db")
-    searcher = StudySearcher(plan, storage)
-    for i in range(5):
-        searcher.suggest(f"t{i}")
+    plan, storage, searcher = sqlite_searcher(tmp_path)
     searcher.save(str(tmp_path / "searcher.pkl"))
     for i in range(5, 9):
         searcher.suggest(f"t{i}")
-    restored = StudySearcher(plan, storage)
-    restored.restore(str(tmp_path / "searcher.pkl"))
+    restored = restored_searcher(plan, storage, tmp_path / "searcher.pkl")
 
     def states(group: str) -> list[str]:
         return [t.state.name for t in optuna.load_study(study_name=f"t/{group}", storage=storage).get_trials()]
@@ -187,16 +195,11 @@ def test_optuna_trials_asked_after_the_last_saved_state_are_failed_on_restore(tm
 def test_a_failed_trial_that_a_later_launch_finishes_is_added_to_its_optuna_study(tmp_path: Path) -> None:
     """A failed trial is run again by the next launch (Tune resumes errored trials). Its Optuna
     trial stayed FAIL, so the search never learnt the result the re-run reached."""
-    plan = study(FEWSHOT)
-    storage = optuna_storage(f"sqlite:///{tmp_path}/optuna.db")
-    searcher = StudySearcher(plan, storage)
-    for i in range(5):
-        searcher.suggest(f"t{i}")
+    plan, storage, searcher = sqlite_searcher(tmp_path)
     searcher.on_trial_result("t4", {"val_mae": 3.0, "training_iteration": 1})
     searcher.on_trial_complete("t4", None, error=True)
     searcher.save(str(tmp_path / "searcher.pkl"))
-    restored = StudySearcher(plan, storage)
-    restored.restore(str(tmp_path / "searcher.pkl"))
+    restored = restored_searcher(plan, storage, tmp_path / "searcher.pkl")
     restored.on_trial_result("t4", {"val_mae": 2.5, "training_iteration": 2})
     restored.on_trial_complete("t4", {"val_mae": 2.0, "training_iteration": 3, "final": 1})
     failed, rerun = optuna.load_study(study_name="t/few_shot_ratio=0.1|seed=0", storage=storage).get_trials()
