@@ -18,9 +18,9 @@ from typing import Any
 import polars as pl
 
 from harness.results.columns import curve_scores, is_score_column, score_column
+from harness.results.files import CURVES_FILE, TRIALS_FILE
 from harness.study.axes import model_axes
 from harness.study.trial_config import BASELINE_KIND, TrialConfig
-from harness.results.files import CURVES_FILE, TRIALS_FILE
 from stvlm.configs import canonical_hash
 from stvlm.data.protocols import horizon_key
 from stvlm.io import atomic_target

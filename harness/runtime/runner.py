@@ -121,8 +121,8 @@ def resumable(experiment: str) -> bool:
     """Whether the Tune experiment at ``experiment`` (a path or URI) can be resumed: Tune's
     ``tuner.pkl`` and at least one saved experiment state. A launch stopped before Tune saved its
     first state (Ctrl-C in its first seconds) leaves the first alone, and ``Tuner.restore`` of it
-    failed with a traceback on every later launch; no trial can have finished by then, so such
-    a study starts afresh."""
+    logged a 40-line ValueError traceback, then ran the plan from its start as a "resumed" study;
+    no trial can have finished by then, so such a study starts afresh."""
     import pyarrow.fs
     from ray import tune
 

@@ -41,7 +41,6 @@ from ray.tune.search import Searcher
 from ray.tune.search.optuna import OptunaSearch
 
 from harness.results.store import finished_entries
-
 from harness.study.arms import applies
 from harness.study.plan import StudyPlan
 from harness.runtime.private_api import optuna_study_of, optuna_trials_of
@@ -126,7 +125,6 @@ class BudgetAwareOptunaSearch(OptunaSearch):
             result = None  # OptunaSearch tells a result-less, error-less trial as PRUNED
         super().on_trial_complete(trial_id, result=result, error=error)
 
-
     def _add_if_failed(self, trial_id: str, result: dict) -> bool:
         """Add the final ``result`` of a trial whose Optuna trial was told ``FAIL`` as a new
         complete trial; whether it was one."""
@@ -199,7 +197,7 @@ class StudySearcher(Searcher):
         self._storage = storage
         self._position = 0
         self._results = results
-        self._finished: frozenset[int] = frozenset()
+        self._finished = frozenset()
         self._groups: dict[str, BudgetAwareOptunaSearch] = {}
         self._trial_groups: dict[str, str] = {}
 

@@ -69,7 +69,7 @@ def test_a_study_running_elsewhere_is_refused_before_ray_starts(data_root: Path,
 
 def test_a_tune_experiment_without_a_saved_state_is_not_resumed(tmp_path: Path) -> None:
     """Ctrl-C in a study's first seconds leaves Tune's tuner.pkl without any experiment state:
-    Tuner.restore of it failed with a ValueError traceback on every later launch."""
+    Tuner.restore of it logged a ValueError traceback and ran the plan again as a "resumed" study."""
     from harness.runtime.runner import resumable
 
     experiment = tmp_path / "ray" / "s"
