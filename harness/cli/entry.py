@@ -62,8 +62,11 @@ def build_parser(prog: str, description: str, default_config: Path) -> argparse.
              "results folder)")
     arg("--address", default=None,
         help="Ray cluster to join (default: $RAY_ADDRESS, else a local instance)")
-    arg("--num-cpus", type=positive_int, default=None, help="CPUs of a local Ray instance (default: all)")
-    arg("--report-every", type=positive_int, default=15, help="seconds between progress tables (default: 15)")
+    arg("--num-cpus", type=positive_int, default=None,
+        help="CPUs of a local Ray instance (default: all); a resumed study keeps the number of "
+        "trials at once its first launch chose")
+    arg("--report-every", type=positive_int, default=15,
+        help="seconds between progress tables (default: 15; a resumed study keeps its first launch's)")
     arg("-v", "--verbose", action="store_true", help="log harness progress (INFO)")
     return p
 

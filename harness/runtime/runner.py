@@ -163,7 +163,9 @@ def _build_tuner(
     from harness.runtime.tune_callbacks import ResultsCallback, mlflow_callback
 
     if resumable(study.experiment_path):
-        log.info("resuming %s from %s", study.spec.name, study.experiment_path)
+        # Tune restores the first launch's Tuner: its concurrency, progress reporter and callbacks
+        log.info("resuming %s from %s (with its first launch's trials at once and progress reports)",
+                 study.spec.name, study.experiment_path)
         tuner = tune.Tuner.restore(
             study.experiment_path, trainable=trainable, resume_unfinished=True, resume_errored=True
         )
