@@ -177,7 +177,8 @@ def from_pretrained(
     table = None
     if "text.ids" in tensors:
         table = TokenTable(**{n: tensors[f"text.{n}"] for n in TOKEN_TENSORS})
-    stored = stored_values(folder / WEIGHTS_FILE)
+    # the layout-derived buffers (a correlation image's N x N graph) come from the inference file
+    stored = stored_values(folder / WEIGHTS_FILE) + stored_values(folder / INFERENCE_FILE)
     with bounded_build(stored, what=f"{folder}"):  # refused before the memory is written
         backbone = BACKBONES.get(cfg.backbone.name).from_saved(folder / BACKBONE_DIR, cfg.backbone)
         if cfg.use_image:

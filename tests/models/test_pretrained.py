@@ -194,6 +194,19 @@ def test_a_frozen_highway_stays_frozen_after_loading(forecast, tmp_path: Path):
     assert torch.equal(loaded.highway.weight, model.highway.weight)
 
 
+def test_a_large_graph_checkpoint_is_not_refused_by_the_build_budget(tmp_path: Path):
+    """The correlation image keeps its normalised N x N graph as a buffer, which model.safetensors
+    does not hold: at 1,500 nodes (the encoder takes up to 2,048) the budget refused an honest
+    checkpoint, until it counted the layout that inference.safetensors stores."""
+    from tests.models.toy import toy_forecast as forecast_of
+
+    big = forecast_of(channels=1, seed=1, nodes=1500)
+    tiny = STVLMConfig.tiny()
+    model = trained(tiny.replace(image=tiny.image.replace(encoding="correlation")), big, steps=0)
+    loaded = STVLM.from_pretrained(model.save_pretrained(tmp_path / "model"))
+    assert torch.equal(loaded.image_encoder.adjacency, model.image_encoder.adjacency)
+
+
 @pytest.mark.parametrize("part", ["backbone", "model"])
 def test_configs_larger_than_the_weights_are_refused_before_their_memory_is_written(
         forecast, tmp_path: Path, part: str):

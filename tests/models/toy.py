@@ -12,8 +12,10 @@ from stvlm.data.series import DatasetInfo, SpatioTemporalData
 T, N, T_IN, T_OUT = 40, 4, 4, 3
 
 
-def toy_forecast(channels: int = 2, seed: int = 0) -> ForecastData:
-    """``channels`` of (speed, flow) on 4 nodes, 15-minute steps, a 6:2:2 split, 4 -> 3 steps."""
+def toy_forecast(channels: int = 2, seed: int = 0, nodes: int = N) -> ForecastData:
+    """``channels`` of (speed, flow) on ``nodes`` nodes (4) on a path graph, 15-minute steps, a
+    6:2:2 split, 4 -> 3 steps."""
+    N = nodes  # the module's N unless asked for more
     rng = np.random.default_rng(seed)
     values = (rng.random((T, N, channels)) * 50 + 1).astype(np.float32)
     adjacency = np.eye(N, k=1, dtype=np.float32) + np.eye(N, k=-1, dtype=np.float32)
