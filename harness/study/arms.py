@@ -161,18 +161,21 @@ def baseline_train(spec: StudySpec, experiment: ExperimentConfig) -> ExperimentC
 
     Raises:
         ConfigError: an unknown ``TrainConfig`` key or an out-of-range value, named; or
-            ``device = 'cuda'`` (baseline trials are placed on CPUs).
+            ``device = 'cuda'`` with a trained baseline (baseline trials are placed on CPUs).
     """
+    from stvlm.baselines import trains  # the model stack: imported when the arms are built
+
     train = PRESETS[spec.preset].baseline_train(experiment.train)
     try:
         train = train.replace(**spec.baselines.train)
     except ConfigError as err:
         raise ConfigError(f"baselines.train: {err}") from None
-    if train.device == "cuda":  # the trial would find no GPU and fail
+    neural = [m for m in spec.baselines.models if trains(m)]
+    if train.device == "cuda" and neural:  # their trials would find no GPU and fail
         raise ConfigError(
-            "train.device = 'cuda' reaches the baseline trials, which hold CPUs only "
-            "(resources.baseline_cpus: Ray hides the GPUs from them); set baselines.train = "
-            "{ device = 'auto' } (they run on the CPU) or leave train.device at 'auto'"
+            f"train.device = 'cuda' reaches the trained baselines ({', '.join(neural)}), whose "
+            "trials hold CPUs only (resources.baseline_cpus: Ray hides the GPUs from them); set "
+            "baselines.train = { device = 'auto' } (they train on the CPU) or leave train.device at 'auto'"
         )
     return experiment.replace(train=train)
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stvlm.baselines.base import Baseline
+from stvlm.baselines.base import Baseline, NeuralBaseline
 from stvlm.baselines.gru import GRUBaseline, GRUConfig
 from stvlm.baselines.gwnet import GWNetBaseline, GWNetConfig
 from stvlm.baselines.ridge import RidgeConfig, RidgePerNode
@@ -65,4 +65,11 @@ def build_baseline(name: str, options: Mapping[str, Any] | None = None) -> Basel
     return baseline
 
 
-__all__ = ["BASELINES", "Baseline", "BaselineSpec", "build_baseline"]
+def trains(name: str) -> bool:
+    """Whether baseline ``name`` is a network trained by the engine (on the trial's device); the
+    others compute on the CPU whatever the device."""
+    factory = BASELINES.get(name).factory
+    return isinstance(factory, type) and issubclass(factory, NeuralBaseline)
+
+
+__all__ = ["BASELINES", "Baseline", "BaselineSpec", "build_baseline", "trains"]

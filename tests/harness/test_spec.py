@@ -110,10 +110,10 @@ def test_arm_experiment_applies_preset_fixed_axis_seed_and_params(data_root: Pat
         ({"baselines": {"models": ["stid"], "train": {"warmupp": 0.1}}},
          "baselines.train: unknown key warmupp in TrainConfig; allowed: epochs"),
         ({"baselines": {"models": ["stid"], "train": {"warmup": 1.5}}}, "baselines.train: warmup = 1.5 is out of range"),
-        ({"baselines": {"models": ["ridge"]}, "fixed": {"train.device": "cuda"}},
-         "train.device = 'cuda' reaches the baseline trials, which hold CPUs only (resources.baseline_cpus: Ray "
-         "hides the GPUs from them); set baselines.train = { device = 'auto' } (they run on the CPU) or leave "
-         "train.device at 'auto'"),
+        ({"baselines": {"models": ["ridge", "gru", "stid"]}, "fixed": {"train.device": "cuda"}},
+         "train.device = 'cuda' reaches the trained baselines (gru, stid), whose trials hold CPUs only "
+         "(resources.baseline_cpus: Ray hides the GPUs from them); set baselines.train = { device = 'auto' } "
+         "(they train on the CPU) or leave train.device at 'auto'"),
         ({"dataset": "mnist"}, "data.dataset: unknown dataset 'mnist'"),
         ({"scientific": {"axes": {"few_shot_ratio": [0.1, 0.1000001]}}},
          "two arms print as 'few_shot_ratio=0.1' but are different experiments (axis values "
