@@ -302,6 +302,8 @@ def _launch(study: PreparedStudy, options: StudyOptions, t0: float) -> StudyOutc
         store = ResultsStore(study.results, study.checks.metrics, study.checks.horizons)
         counts = dict(Counter(r["status"] for r in store.rows()))
         complete = len(store) >= len(study.plan)  # Ray Tune returns normally after a Ctrl-C
+        if complete:  # no trial runs: drop the curves of trials a stopped driver left, re-run since
+            shutil.rmtree(study.results / RUNNING_CURVES, ignore_errors=True)
         finish_record(study.results, record, counts=counts, complete=complete)
         return StudyOutcome(spec.name, study.results, study.experiment_path, resumed, counts,
                             time.perf_counter() - t0, study.optuna_storage, study.mlflow_uri,

@@ -29,6 +29,7 @@ journal file), so ``optuna-dashboard`` can show the studies while they run.
 from __future__ import annotations
 
 import logging
+import math
 import pickle
 import warnings
 import zlib
@@ -129,14 +130,15 @@ class BudgetAwareOptunaSearch(OptunaSearch):
         """Add the final ``result`` of a trial whose Optuna trial was told ``FAIL`` as a new
         complete trial; whether it was one."""
         asked = optuna_trials_of(self).get(trial_id)
-        if asked is None or self.metric not in result:
+        value = result.get(self.metric)
+        if asked is None or value is None or not math.isfinite(value):  # Optuna refuses NaN
             return False
         study = optuna_study_of(self)
         told = next(t for t in study.get_trials(deepcopy=False) if t.number == asked.number)
         if told.state != optuna.trial.TrialState.FAIL:
             return False
         study.add_trial(optuna.trial.create_trial(
-            params=told.params, distributions=told.distributions, value=result[self.metric],
+            params=told.params, distributions=told.distributions, value=value,
             user_attrs={"rerun_of": told.number, "tune_trial_id": trial_id},
         ))
         log.info("trial %s failed before and finished now: its result is Optuna trial %d's re-run",

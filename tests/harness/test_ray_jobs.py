@@ -247,6 +247,7 @@ def test_a_driver_killed_before_tune_saved_a_finished_trial_resumes_with_one_row
     assert "study late resumed and finished" in again.stdout
     after = pl.read_parquet(trials_file).sort("plan_index")
     assert after.select("plan_index", "status").rows() == [(0, "completed"), (1, "completed")]
+    assert not (trials_file.parent / ".running-curves").exists()  # none left by the killed launch
     optuna_db = tmp_path / "results" / "late" / "optuna.db"
     import optuna
 

@@ -205,6 +205,10 @@ def test_a_failed_trial_that_a_later_launch_finishes_is_added_to_its_optuna_stud
     failed, rerun = optuna.load_study(study_name="t/few_shot_ratio=0.1|seed=0", storage=storage).get_trials()
     assert (failed.state.name, rerun.state.name, rerun.value) == ("FAIL", "COMPLETE", 2.0)
     assert rerun.params == failed.params and rerun.user_attrs == {"rerun_of": 0, "tune_trial_id": "t4"}
+    # a re-run that diverged: Optuna refuses a NaN value, and the driver must not fail on it
+    restored = restored_searcher(plan, storage, tmp_path / "searcher.pkl")
+    restored.on_trial_complete("t4", {"val_mae": float("nan"), "training_iteration": 3, "final": 1})
+    assert len(optuna.load_study(study_name="t/few_shot_ratio=0.1|seed=0", storage=storage).get_trials()) == 2
 
 
 def test_same_seed_same_suggestions() -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from harness.cli.commands.base import COMMANDS, Command, emit
 from harness.study.paths import check_output_dir
 from stvlm.data.root import resolve_data_root
-from stvlm.run_files import RUN_CHECKPOINT, RUN_RECORDS, RUN_SUMMARY
+from stvlm.run_files import RUN_CHECKPOINT, RUN_CONFIG, RUN_RECORDS, RUN_SUMMARY
 
 if TYPE_CHECKING:
     from stvlm.configs import ExperimentConfig
@@ -48,10 +48,10 @@ def check_run_folder(out: Path, cfg: ExperimentConfig) -> None:
     from stvlm.configs import ExperimentConfig
     from stvlm.errors import ConfigError, STVLMError
 
-    if not (out / "config.json").is_file():
+    if not (out / RUN_CONFIG).is_file():
         return
     try:
-        stored = ExperimentConfig.from_dict(json.loads((out / "config.json").read_text())).config_hash()
+        stored = ExperimentConfig.from_dict(json.loads((out / RUN_CONFIG).read_text())).config_hash()
     except (OSError, ValueError, STVLMError):  # unreadable, or another version's settings
         stored = "unreadable here"
     if stored != cfg.config_hash():
