@@ -151,9 +151,9 @@ class TrialBundles:
 
 
 def _build_tuner(
-    study: PreparedStudy, trainable: Any, max_conc: int, options: StudyOptions
-) -> tuple[Any, bool]:
-    """A restored ``Tuner`` when the experiment exists, else a new one; and whether restored."""
+    study: PreparedStudy, trainable: Any, max_conc: int, options: StudyOptions, restore: bool
+) -> Any:
+    """The restored ``Tuner`` when ``restore`` (:func:`resumable` said so), else a new one."""
     from ray import tune
 
     from harness.runtime.progress import make_reporter
@@ -162,14 +162,14 @@ def _build_tuner(
     from harness.runtime.search import StudySearcher, optuna_storage
     from harness.runtime.tune_callbacks import ResultsCallback, mlflow_callback
 
-    if resumable(study.experiment_path):
+    if restore:
         # Tune restores the first launch's Tuner: its concurrency, progress reporter and callbacks
         log.info("resuming %s from %s (with its first launch's trials at once and progress reports)",
                  study.spec.name, study.experiment_path)
         tuner = tune.Tuner.restore(
             study.experiment_path, trainable=trainable, resume_unfinished=True, resume_errored=True
         )
-        return tuner, True
+        return tuner
     spec = study.spec
     info = provenance()
     callbacks = [ResultsCallback(
@@ -202,7 +202,7 @@ def _build_tuner(
             verbose=options.verbose,
         ),
     )
-    return tuner, False
+    return tuner
 
 
 def _own_optuna_file(study: PreparedStudy) -> bool:
@@ -296,7 +296,7 @@ def _launch(study: PreparedStudy, options: StudyOptions, t0: float) -> StudyOutc
             experiment_path=study.experiment_path, cluster=cluster.resources, resumed=restorable,
             mlflow_uri=study.mlflow_uri,
         )
-        tuner, resumed = _build_tuner(study, trainable, max_conc, options)
+        tuner = _build_tuner(study, trainable, max_conc, options, restorable)
         log.info("study %s: %d trials planned, up to %d at once", spec.name, len(study.plan), max_conc)
         tuner.fit()
         store = ResultsStore(study.results, study.checks.metrics, study.checks.horizons)
@@ -305,7 +305,7 @@ def _launch(study: PreparedStudy, options: StudyOptions, t0: float) -> StudyOutc
         if complete:  # no trial runs: drop the curves of trials a stopped driver left, re-run since
             shutil.rmtree(study.results / RUNNING_CURVES, ignore_errors=True)
         finish_record(study.results, record, counts=counts, complete=complete)
-        return StudyOutcome(spec.name, study.results, study.experiment_path, resumed, counts,
+        return StudyOutcome(spec.name, study.results, study.experiment_path, restorable, counts,
                             time.perf_counter() - t0, study.optuna_storage, study.mlflow_uri,
                             planned=len(study.plan), complete=complete)
     finally:

@@ -110,11 +110,10 @@ def _data_config(args: argparse.Namespace, sets: dict[str, dict[str, Any]]) -> t
 def _check_train_sets(baseline: Any, train: dict[str, Any]) -> None:
     """Refuse ``--set train.*`` for a baseline that trains no network: it would be accepted, written
     into the JSON record, and ignored."""
-    from stvlm.baselines import BASELINES, build_baseline
-    from stvlm.baselines.base import NeuralBaseline
+    from stvlm.baselines import BASELINES, trains
 
-    if train and not isinstance(baseline, NeuralBaseline):
-        neural = [n for n in BASELINES.names() if isinstance(build_baseline(n), NeuralBaseline)]
+    if train and not trains(baseline.name):
+        neural = [n for n in BASELINES.names() if trains(n)]
         raise ConfigError(f"--set train.{next(iter(train))} does not apply to {baseline.name!r}, which trains "
                           f"no network; train.* settings apply to: {', '.join(neural)}")
 
